@@ -1,0 +1,100 @@
+"""Conversations with contacts across channels, and their messages."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from timeline.models import Contact
+
+
+class Channel(models.TextChoices):
+    CHAT = "chat", "Live chat"
+    EMAIL = "email", "Email"
+    MESSAGING = "messaging", "Messaging"
+    VOICE = "voice", "Voice"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 1, "Low"
+    NORMAL = 2, "Normal"
+    HIGH = 3, "High"
+    URGENT = 4, "Urgent"
+
+
+class Conversation(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
+    )
+    language = models.CharField(max_length=16, blank=True)
+    contact_reason = models.CharField(max_length=64, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    subject = models.CharField(max_length=255, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    # The last sequence number handed out; the next message takes this plus one.
+    last_message_sequence = models.PositiveIntegerField(default=0, editable=False)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact", "-created_at"], name="conversation_contact_newest"),
+            models.Index(fields=["status", "-created_at"], name="conversation_status_newest"),
+            models.Index(fields=["assignee", "status"], name="conversation_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_channel_display()} with {self.contact}"
+
+
+class MessageDirection(models.TextChoices):
+    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", "Outbound"
+    NOTE = "note", "Internal note"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    sequence = models.PositiveIntegerField()
+    direction = models.CharField(max_length=8, choices=MessageDirection.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    body = models.TextField()
+    channel_metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["conversation", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "sequence"], name="message_conversation_sequence"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.conversation_id}.{self.sequence} ({self.direction})"
+
+    @property
+    def author_label(self) -> str:
+        if self.author_user_id:
+            return str(self.author_user)
+        return "contact" if self.direction == MessageDirection.INBOUND else "system"

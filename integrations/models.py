@@ -1,0 +1,40 @@
+"""Raw inbound events, stored before anything else happens to them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class OmsEventStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"
+
+
+class OmsEvent(models.Model):
+    """One webhook delivery from the order-management system, unique by the OMS's event id."""
+
+    event_id = models.CharField(max_length=200, unique=True)
+    event_type = models.CharField(max_length=48)
+    occurred_at = models.DateTimeField()
+    payload = models.JSONField(help_text="The whole event as the OMS sent it.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=16, choices=OmsEventStatus.choices, default=OmsEventStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OMS event"
+        indexes = [
+            models.Index(
+                fields=["received_at"], name="oms_event_pending",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(fields=["event_type", "-received_at"], name="oms_event_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} ({self.status})"

@@ -1,0 +1,1 @@
+"""The order-management system: webhooks in (signature, schema) and calls out (client)."""

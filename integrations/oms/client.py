@@ -1,0 +1,149 @@
+"""Calls back into the OMS (rebates and coupons) through one small interface.
+
+`get_oms_client()` returns the implementation the settings name: the HTTP client for a
+real OMS, or the in-memory fake for tests and demos. Errors say whether trying again can
+help (`OmsTransientError`: timeouts, 5xx, 429) or not (`OmsPermanentError`: 4xx).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+import requests
+from django.conf import settings
+
+
+class OmsError(Exception):
+    pass
+
+
+class OmsTransientError(OmsError):
+    """Trying again later may work (network trouble, 5xx, rate limited)."""
+
+
+class OmsPermanentError(OmsError):
+    """Trying again will not help (rejected request, unknown order)."""
+
+
+@dataclass(frozen=True)
+class Rebate:
+    reference: str
+    order_external_id: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Coupon:
+    code: str
+    customer_external_id: str
+    amount: Decimal
+    currency: str
+
+
+class OmsClient(Protocol):
+    def issue_rebate(
+        self, *, order_external_id: str, amount: Decimal, currency: str, reason: str,
+        idempotency_key: str,
+    ) -> Rebate: ...
+
+    def issue_coupon(
+        self, *, customer_external_id: str, amount: Decimal, currency: str, reason: str,
+        idempotency_key: str,
+    ) -> Coupon: ...
+
+
+class HttpOmsClient:
+    """The OMS's REST API. Every call carries an idempotency key, so a retry never pays twice."""
+
+    def __init__(self, *, base_url: str, token: str, timeout: float,
+                 session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _post(self, path: str, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        try:
+            response = self.session.post(
+                f"{self.base_url}{path}", json=payload, timeout=self.timeout,
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except requests.RequestException as exc:
+            raise OmsTransientError(f"OMS unreachable: {exc}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise OmsTransientError(f"OMS answered {response.status_code} on {path}")
+        if response.status_code >= 400:
+            raise OmsPermanentError(
+                f"OMS refused {path} ({response.status_code}): {response.text[:200]}"
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise OmsTransientError(f"OMS sent a body that is not JSON on {path}") from None
+
+    def issue_rebate(self, *, order_external_id: str, amount: Decimal, currency: str,
+                     reason: str, idempotency_key: str) -> Rebate:
+        body = self._post(
+            f"/orders/{order_external_id}/rebates",
+            {"amount": str(amount), "currency": currency, "reason": reason},
+            idempotency_key,
+        )
+        return Rebate(reference=str(body.get("id", "")), order_external_id=order_external_id,
+                      amount=amount, currency=currency)
+
+    def issue_coupon(self, *, customer_external_id: str, amount: Decimal, currency: str,
+                     reason: str, idempotency_key: str) -> Coupon:
+        body = self._post(
+            f"/customers/{customer_external_id}/coupons",
+            {"amount": str(amount), "currency": currency, "reason": reason},
+            idempotency_key,
+        )
+        return Coupon(code=str(body.get("code", "")), customer_external_id=customer_external_id,
+                      amount=amount, currency=currency)
+
+
+@dataclass
+class FakeOmsClient:
+    """Remembers every call; the same idempotency key returns the same result, like the OMS."""
+
+    rebates: dict[str, Rebate] = field(default_factory=dict)
+    coupons: dict[str, Coupon] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def issue_rebate(self, *, order_external_id: str, amount: Decimal, currency: str,
+                     reason: str, idempotency_key: str) -> Rebate:
+        if amount <= 0:
+            raise OmsPermanentError("A rebate must be a positive amount.")
+        with self._lock:
+            return self.rebates.setdefault(idempotency_key, Rebate(
+                reference=f"rb_{uuid.uuid4().hex[:12]}", order_external_id=order_external_id,
+                amount=amount, currency=currency,
+            ))
+
+    def issue_coupon(self, *, customer_external_id: str, amount: Decimal, currency: str,
+                     reason: str, idempotency_key: str) -> Coupon:
+        if amount <= 0:
+            raise OmsPermanentError("A coupon must be a positive amount.")
+        with self._lock:
+            return self.coupons.setdefault(idempotency_key, Coupon(
+                code=f"SORRY-{uuid.uuid4().hex[:8].upper()}",
+                customer_external_id=customer_external_id, amount=amount, currency=currency,
+            ))
+
+
+_fake = FakeOmsClient()
+
+
+def get_oms_client() -> OmsClient:
+    if settings.OMS_CLIENT == "fake":
+        return _fake
+    return HttpOmsClient(
+        base_url=settings.OMS_API_URL, token=settings.OMS_API_TOKEN,
+        timeout=settings.OMS_API_TIMEOUT_SECONDS,
+    )

@@ -1,0 +1,35 @@
+"""Root URLs: admin, REST API v1, OpenAPI, integrations' webhooks, health."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from conversations.api import ConversationViewSet, MessageViewSet
+from supportdesk import views
+from timeline.api import ContactViewSet, OrderViewSet
+
+router = DefaultRouter()
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("orders", OrderViewSet, basename="order")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register(
+    r"conversations/(?P<conversation_id>\d+)/messages", MessageViewSet, basename="message"
+)
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("integrations/", include("integrations.urls")),
+]
+
+handler404 = "supportdesk.views.not_found"
+handler500 = "supportdesk.views.server_error"
+
+admin.site.site_header = "Support desk administration"
+admin.site.site_title = "Support desk"

@@ -1,0 +1,39 @@
+"""Suite-wide set-up: the real PostgreSQL and Redis must answer, or the run stops clearly."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from supportdesk.preflight import PreflightError, run_all
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        run_all(
+            database=settings.DATABASES["default"],
+            redis_url=settings.REDIS_URL,
+            create_database=False,
+        )
+    except PreflightError as exc:
+        pytest.exit(f"The test suite needs its servers.\n{exc}", returncode=3)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def agent(db):
+    from tests.factories import AgentFactory
+
+    return AgentFactory()
+
+
+@pytest.fixture
+def agent_client(agent) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(agent)
+    return client

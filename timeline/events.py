@@ -1,0 +1,160 @@
+"""One small writer per timeline event kind, so every producer records history the same way.
+
+The timeline is append-only: nothing here updates or deletes. Producers in higher layers
+(conversations, workflows, integrations) call these writers with plain ids, so this layer
+never needs to know their models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from timeline.models import Contact, Order, TimelineEvent
+
+
+class EventKind:
+    CONTACT_CREATED = "contact.created"
+    CONTACT_UPDATED = "contact.updated"
+    ORDER_CREATED = "order.created"
+    ORDER_UPDATED = "order.updated"
+    ORDER_STATUS_CHANGED = "order.status_changed"
+    ORDER_DELAYED = "order.delayed"
+    ORDER_DELIVERED = "order.delivered"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_COURIER_ASSIGNED = "order.courier_assigned"
+    CONVERSATION_OPENED = "conversation.opened"
+    CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Contact | Order):
+        return value.external_id
+    return value
+
+
+def _record(
+    *,
+    contact_id: int,
+    kind: str,
+    occurred_at: datetime,
+    actor: str,
+    payload: dict[str, Any],
+    subject_type: str = "",
+    subject_id: int | None = None,
+) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        contact_id=contact_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        actor=actor,
+        payload={key: _jsonable(value) for key, value in payload.items()},
+        subject_type=subject_type,
+        subject_id=subject_id,
+    )
+
+
+def contact_created_event(*, contact: Contact, occurred_at: datetime, actor: str) -> TimelineEvent:
+    return _record(
+        contact_id=contact.pk, kind=EventKind.CONTACT_CREATED, occurred_at=occurred_at,
+        actor=actor, payload={"kind": contact.kind, "external_id": contact.external_id},
+        subject_type="contact", subject_id=contact.pk,
+    )
+
+
+def contact_updated_event(
+    *, contact: Contact, changes: dict[str, Any], occurred_at: datetime, actor: str
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact.pk, kind=EventKind.CONTACT_UPDATED, occurred_at=occurred_at,
+        actor=actor, payload={"changes": {k: _jsonable(v) for k, v in changes.items()}},
+        subject_type="contact", subject_id=contact.pk,
+    )
+
+
+def _order_payload(order: Order, **extra: Any) -> dict[str, Any]:
+    return {"order": order.external_id, "status": order.status, **extra}
+
+
+def order_created_event(
+    *, contact_id: int, order: Order, occurred_at: datetime, actor: str
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=EventKind.ORDER_CREATED, occurred_at=occurred_at, actor=actor,
+        payload=_order_payload(order, total=order.total, currency=order.currency),
+        subject_type="order", subject_id=order.pk,
+    )
+
+
+def order_updated_event(
+    *, contact_id: int, order: Order, changes: dict[str, Any], occurred_at: datetime, actor: str
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=EventKind.ORDER_UPDATED, occurred_at=occurred_at, actor=actor,
+        payload=_order_payload(order, changes={k: _jsonable(v) for k, v in changes.items()}),
+        subject_type="order", subject_id=order.pk,
+    )
+
+
+_STATUS_KINDS = {
+    "delivered": EventKind.ORDER_DELIVERED,
+    "cancelled": EventKind.ORDER_CANCELLED,
+}
+
+
+def order_status_changed_event(
+    *, contact_id: int, order: Order, status: str, occurred_at: datetime, actor: str
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=_STATUS_KINDS.get(status, EventKind.ORDER_STATUS_CHANGED),
+        occurred_at=occurred_at, actor=actor, payload={"order": order.external_id, "status": status},
+        subject_type="order", subject_id=order.pk,
+    )
+
+
+def order_delayed_event(
+    *, contact_id: int, order: Order, delay_minutes: int, reason: str, occurred_at: datetime,
+    actor: str,
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=EventKind.ORDER_DELAYED, occurred_at=occurred_at, actor=actor,
+        payload=_order_payload(
+            order, delay_minutes=delay_minutes, reason=reason, promised_at=order.promised_at
+        ),
+        subject_type="order", subject_id=order.pk,
+    )
+
+
+def order_courier_assigned_event(
+    *, courier_id: int, order: Order, occurred_at: datetime, actor: str
+) -> TimelineEvent:
+    return _record(
+        contact_id=courier_id, kind=EventKind.ORDER_COURIER_ASSIGNED, occurred_at=occurred_at,
+        actor=actor, payload=_order_payload(order), subject_type="order", subject_id=order.pk,
+    )
+
+
+def conversation_opened_event(
+    *, contact_id: int, conversation_id: int, channel: str, subject: str,
+    occurred_at: datetime, actor: str,
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=EventKind.CONVERSATION_OPENED, occurred_at=occurred_at,
+        actor=actor, payload={"channel": channel, "subject": subject},
+        subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+def conversation_status_changed_event(
+    *, contact_id: int, conversation_id: int, status: str, occurred_at: datetime, actor: str
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=EventKind.CONVERSATION_STATUS_CHANGED,
+        occurred_at=occurred_at, actor=actor, payload={"status": status},
+        subject_type="conversation", subject_id=conversation_id,
+    )

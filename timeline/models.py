@@ -1,0 +1,197 @@
+"""Contacts of three kinds, orders mirrored from the OMS, and the append-only timeline."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+
+
+class ContactKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    COURIER = "courier", "Courier"
+    PARTNER = "partner", "Partner"
+
+
+class CustomerTier(models.TextChoices):
+    STANDARD = "standard", "Standard"
+    SILVER = "silver", "Silver"
+    GOLD = "gold", "Gold"
+    VIP = "vip", "VIP"
+
+
+class CourierVehicle(models.TextChoices):
+    BICYCLE = "bicycle", "Bicycle"
+    SCOOTER = "scooter", "Scooter"
+    MOTORBIKE = "motorbike", "Motorbike"
+    CAR = "car", "Car"
+    VAN = "van", "Van"
+    ON_FOOT = "on_foot", "On foot"
+
+
+class CourierStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    IDLE = "idle", "Idle"
+    OFFLINE = "offline", "Offline"
+
+
+class Contact(models.Model):
+    kind = models.CharField(max_length=16, choices=ContactKind.choices)
+    external_id = models.CharField(max_length=128, help_text="The id the OMS knows them by.")
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    preferred_language = models.CharField(max_length=16, blank=True, help_text="BCP 47, e.g. es")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    attributes = models.JSONField(default=dict, blank=True)
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+
+    # Customers
+    lifetime_order_value = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0.00"),
+        help_text="Sum of the totals of the customer's orders that were not cancelled.",
+    )
+    order_count = models.PositiveIntegerField(default=0)
+    credit_balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    tier = models.CharField(max_length=16, choices=CustomerTier.choices, blank=True)
+
+    # Couriers
+    vehicle = models.CharField(max_length=16, choices=CourierVehicle.choices, blank=True)
+    courier_status = models.CharField(max_length=16, choices=CourierStatus.choices, blank=True)
+    current_order = models.ForeignKey(
+        "timeline.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    # Partners
+    store_name = models.CharField(max_length=200, blank=True)
+    store_category = models.CharField(max_length=64, blank=True)
+
+    # When each field was last set by the OMS, so an older event never overwrites a newer one.
+    field_versions = models.JSONField(default=dict, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "external_id"], name="contact_kind_external_id"),
+        ]
+        indexes = [
+            models.Index(fields=["email"], name="contact_email"),
+            models.Index(fields=["phone"], name="contact_phone"),
+            models.Index(fields=["kind", "-lifetime_order_value"], name="contact_kind_lov"),
+            GinIndex(fields=["tags"], name="contact_tags"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.external_id} ({self.kind})"
+
+    @property
+    def is_vip(self) -> bool:
+        return self.tier == CustomerTier.VIP
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    ACCEPTED = "accepted", "Accepted"
+    PREPARING = "preparing", "Preparing"
+    READY = "ready", "Ready for pick-up"
+    PICKED_UP = "picked_up", "Picked up"
+    IN_DELIVERY = "in_delivery", "In delivery"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Order(models.Model):
+    external_id = models.CharField(max_length=128, unique=True)
+    customer = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    courier = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    partner = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="partner_orders"
+    )
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.CREATED)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    currency = models.CharField(max_length=3, default="EUR")
+    items = models.JSONField(default=list, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    promised_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    is_delayed = models.BooleanField(default=False)
+    delay_minutes = models.PositiveIntegerField(default=0)
+    delay_reason = models.CharField(max_length=200, blank=True)
+    field_versions = models.JSONField(default=dict, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "-placed_at"], name="order_customer_placed"),
+            models.Index(fields=["courier", "-placed_at"], name="order_courier_placed"),
+            models.Index(fields=["partner", "-placed_at"], name="order_partner_placed"),
+            models.Index(fields=["status", "promised_at"], name="order_status_promised"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order {self.external_id} ({self.status})"
+
+
+class OrderStatusChange(models.Model):
+    """One entry of an order's status history, kept in the order it happened, not arrived."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_history")
+    status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    occurred_at = models.DateTimeField()
+    source_event_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["order", "occurred_at"], name="order_status_history")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.status} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class TimelineEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise TypeError("Timeline events are append-only.")
+
+
+class TimelineEvent(models.Model):
+    """Something that happened to a contact. Append-only: written by `timeline.events` only."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="timeline_events")
+    occurred_at = models.DateTimeField()
+    kind = models.CharField(max_length=48)
+    actor = models.CharField(
+        max_length=64, blank=True, help_text='Who did it: "oms", "system", "user:<id>", ...'
+    )
+    payload = models.JSONField(default=dict, blank=True)
+    subject_type = models.CharField(max_length=32, blank=True, help_text="order, conversation, ...")
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TimelineEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact", "-occurred_at", "-id"], name="timeline_contact_newest"),
+            models.Index(fields=["subject_type", "subject_id"], name="timeline_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for contact {self.contact_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise TypeError("Timeline events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Timeline events are append-only.")

@@ -1,0 +1,1 @@
+# Automations, segments and satisfaction surveys arrive with the workflows issue.
