@@ -17,13 +17,14 @@ from conversations.models import (
     MessageDirection,
     Priority,
 )
+from supportdesk.actors import user_actor
 from supportdesk.errors import DomainError, NotFound
 from timeline import events
 from timeline.models import Contact
 
 
 def _actor(user: AbstractBaseUser | None) -> str:
-    return f"user:{user.pk}" if user is not None else "contact"
+    return user_actor(user, default="contact")
 
 
 def conversation_open(

@@ -24,6 +24,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class AgentFactory(UserFactory):
+    class Meta:
+        # The profile points at the user; the user itself has nothing to save again.
+        skip_postgeneration_save = True
+
     profile = factory.RelatedFactory(
         "tests.factories.AgentProfileFactory", factory_related_name="user"
     )

@@ -1,0 +1,44 @@
+"""Query-string filters for the contact and order API (django-filter)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+
+from timeline.models import Contact, Order
+
+
+class IdFilter(filters.NumberFilter):
+    """A filter on a database id: whole numbers only, so `?customer=1.5` is an error, not 1."""
+
+    field_class = forms.IntegerField
+
+
+class ContactFilter(filters.FilterSet):
+    tag = filters.CharFilter(
+        method="filter_tag", help_text="Contacts whose tags include this tag."
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["kind", "preferred_language", "country", "tier", "courier_status"]
+
+    def filter_tag(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
+        # Array containment, so the GIN index on tags answers it.
+        return queryset.filter(tags__contains=[value])
+
+
+class OrderFilter(filters.FilterSet):
+    customer = IdFilter(field_name="customer__id", help_text="The customer's database id.")
+    customer_external_id = filters.CharFilter(
+        field_name="customer__external_id", help_text="The customer's id in the OMS."
+    )
+    placed_at = filters.IsoDateTimeFromToRangeFilter(
+        help_text="Placed within the range: `placed_at_after` and/or `placed_at_before` "
+        "(ISO 8601, both ends included)."
+    )
+
+    class Meta:
+        model = Order
+        fields = ["status", "customer", "customer_external_id", "is_delayed", "placed_at"]

@@ -1,0 +1,115 @@
+"""The API shapes of contacts and orders: output serializers and the input they accept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from timeline.models import Contact, Order, OrderStatusChange
+
+
+class StrictInputMixin:
+    """Refuse fields the input does not accept, instead of silently dropping them.
+
+    Without this, `{"lifetime_order_value": 0}` would answer 200 and change nothing.
+    """
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))  # type: ignore[attr-defined]
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Unknown or read-only field."] for name in unknown}
+            )
+        return super().validate(attrs)  # type: ignore[misc]
+
+
+class ContactSummarySerializer(serializers.ModelSerializer):
+    """A contact as another object shows it."""
+
+    class Meta:
+        model = Contact
+        fields = ["id", "kind", "external_id", "name"]
+        read_only_fields = fields
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    current_order = serializers.SlugRelatedField(
+        slug_field="external_id", read_only=True,
+        help_text="External id of the order a courier is delivering now.",
+    )
+
+    class Meta:
+        model = Contact
+        fields = [
+            "id", "kind", "external_id", "name", "email", "phone", "preferred_language",
+            "country", "attributes", "tags",
+            # customers
+            "lifetime_order_value", "order_count", "credit_balance", "tier",
+            # couriers
+            "vehicle", "courier_status", "current_order",
+            # partners
+            "store_name", "store_category",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ContactUpdateInputSerializer(StrictInputMixin, serializers.ModelSerializer):
+    """The fields a person may change. Totals come from orders, identity from creation."""
+
+    current_order = serializers.SlugRelatedField(
+        slug_field="external_id", queryset=Order.objects.all(), required=False, allow_null=True,
+        help_text="External id of the order a courier is delivering now.",
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_empty=True
+    )
+    attributes = serializers.DictField(required=False)
+
+    class Meta:
+        model = Contact
+        fields = [
+            "name", "email", "phone", "preferred_language", "country", "attributes", "tags",
+            "credit_balance", "tier", "vehicle", "courier_status", "current_order",
+            "store_name", "store_category",
+        ]
+
+
+class ContactCreateInputSerializer(ContactUpdateInputSerializer):
+    class Meta(ContactUpdateInputSerializer.Meta):
+        fields = ["kind", "external_id", *ContactUpdateInputSerializer.Meta.fields]
+        extra_kwargs = {"kind": {"required": True}, "external_id": {"required": True}}
+        # (kind, external id) is unique: the service answers a duplicate with 409, also when
+        # two requests race, so the serializer's own uniqueness check would only duplicate it.
+        validators: list = []
+
+
+class OrderStatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderStatusChange
+        fields = ["status", "occurred_at"]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    customer = ContactSummarySerializer(read_only=True, allow_null=True)
+    courier = ContactSummarySerializer(read_only=True, allow_null=True)
+    partner = ContactSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "external_id", "customer", "courier", "partner", "status", "total",
+            "currency", "items", "placed_at", "promised_at", "delivered_at", "cancelled_at",
+            "is_delayed", "delay_minutes", "delay_reason", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderDetailSerializer(OrderSerializer):
+    status_history = OrderStatusChangeSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "status_history"]
+        read_only_fields = fields
