@@ -76,14 +76,16 @@ def _store(event: schema.OmsEventData, body: bytes) -> bool:
 def oms_drain_request() -> None:
     """Ask a worker to drain, at most once per debounce window.
 
-    A failure here loses nothing: the event is stored and the beat-scheduled drain picks it
-    up within seconds.
+    The first event of a window schedules a drain to run just after the window closes, so
+    every event committed inside the window is visible to it, and the first event after
+    the window schedules the next one: no event waits for the beat sweeper. A failure here
+    loses nothing either: the event is stored and the beat-scheduled drain picks it up.
     """
     from integrations.tasks import oms_events_drain  # the task module imports this one
 
     try:
         if get_redis().set(DRAIN_DEBOUNCE_KEY, 1, nx=True, px=DRAIN_DEBOUNCE_MS):
-            oms_events_drain.delay()
+            oms_events_drain.apply_async(countdown=(DRAIN_DEBOUNCE_MS + 50) / 1000)
     except Exception:  # broker trouble must not fail an event that is already stored
         logger.warning("Could not enqueue the OMS drain; the beat sweeper will pick it up",
                        exc_info=True)
@@ -162,3 +164,19 @@ def _process_one(event: OmsEvent) -> None:
         event.status = OmsEventStatus.PROCESSED
         event.processed_at = timezone.now()
         event.last_error = ""
+
+
+def oms_events_retry(*, event_ids: list[str]) -> int:
+    """Put failed events (by the OMS's event id) back in the queue with a fresh attempt budget.
+
+    Events that did not fail are left as they are, so retrying a processed event can never
+    apply it twice. `last_error` stays until the next attempt replaces or clears it.
+    Returns how many events were queued again.
+    """
+    with transaction.atomic():
+        retried = OmsEvent.objects.filter(
+            event_id__in=event_ids, status=OmsEventStatus.FAILED
+        ).update(status=OmsEventStatus.PENDING, attempts=0)
+        if retried:
+            transaction.on_commit(oms_drain_request)
+    return retried

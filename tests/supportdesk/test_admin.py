@@ -1,0 +1,205 @@
+"""The admin: every registered model's pages open, lists stay cheap, edits go through services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from conversations import demo
+from conversations import services as conversation_services
+from conversations.models import Channel, ConversationStatus, MessageDirection
+from integrations.models import OmsEvent, OmsEventStatus
+from tests.factories import AgentFactory, ContactFactory, CourierFactory, PartnerFactory
+from timeline import services as timeline_services
+from timeline.events import EventKind
+from timeline.models import Contact, Order, OrderStatus, OrderStatusChange, TimelineEvent
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
+
+
+def _url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def _oms_event(event_id: str, status: str, attempts: int = 1) -> OmsEvent:
+    return OmsEvent.objects.create(
+        event_id=event_id, event_type="order.created", occurred_at=timezone.now(),
+        payload={"id": event_id, "type": "order.created", "data": {}}, status=status,
+        attempts=attempts, last_error="boom" if status == OmsEventStatus.FAILED else "",
+    )
+
+
+@pytest.fixture
+def one_of_each(admin_user):
+    """At least one row of every registered model, written the way the desk writes them."""
+    now = timezone.now()
+    customer = timeline_services.contact_upsert(
+        kind="customer", external_id="C7000001", fields={"name": "María García"},
+        occurred_at=now,
+    )
+    courier, partner = CourierFactory(), PartnerFactory()
+    timeline_services.order_upsert(
+        external_id="O70000011",
+        fields={"customer": customer, "courier": courier, "partner": partner,
+                "status": OrderStatus.CREATED, "total": Decimal("20.00")},
+        occurred_at=now,
+    )
+    agent = AgentFactory()
+    conversation = conversation_services.conversation_open(contact=customer, channel=Channel.CHAT)
+    conversation_services.message_create(
+        conversation=conversation, direction=MessageDirection.INBOUND, body="Hola"
+    )
+    conversation_services.message_create(
+        conversation=conversation, direction=MessageDirection.OUTBOUND, body="Hi!", author=agent
+    )
+    _oms_event("evt-1", OmsEventStatus.FAILED)
+    Group.objects.create(name="Supervisors")
+    Token.objects.create(user=admin_user)
+
+
+@pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
+def test_every_admin_page_opens(admin_client, admin_user, one_of_each, model):
+    model_admin = admin.site._registry[model]
+    request = RequestFactory().get("/")
+    request.user = admin_user
+
+    assert admin_client.get(_url(model, "changelist")).status_code == 200
+
+    add = admin_client.get(_url(model, "add"))
+    assert add.status_code == (200 if model_admin.has_add_permission(request) else 403)
+
+    obj = model._default_manager.order_by("pk").first()
+    assert obj is not None, f"the fixture makes no {model._meta.label}"
+    assert admin_client.get(_url(model, "change", obj.pk)).status_code == 200
+
+
+def test_changelists_do_not_query_per_row(admin_client):
+    demo.demo_seed(contacts=60)
+
+    for model in REGISTERED:
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(_url(model, "changelist"))
+        assert response.status_code == 200
+        # Sessions, user, counts and the page itself: a handful whatever the rows shown.
+        assert len(queries) <= 12, (model._meta.label, [q["sql"] for q in queries])
+    assert Order.objects.count() > 100  # more rows than queries, so a per-row query would show
+
+
+def test_the_append_only_timeline_is_read_only_in_the_admin(admin_client, one_of_each):
+    event = TimelineEvent.objects.first()
+
+    assert admin_client.get(_url(TimelineEvent, "add")).status_code == 403
+    assert admin_client.post(_url(TimelineEvent, "change", event.pk), {}).status_code == 403
+    assert admin_client.post(_url(TimelineEvent, "delete", event.pk),
+                             {"post": "yes"}).status_code == 403
+    assert TimelineEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_contact_search_finds_by_name_part_and_exact_external_id(admin_client):
+    maria = ContactFactory(name="María García", external_id="C7000002")
+    ContactFactory(name="John Smith", external_id="C7000003")
+
+    def found(term: str) -> list[str]:
+        response = admin_client.get(_url(Contact, "changelist"), {"q": term})
+        assert response.status_code == 200
+        return [contact.external_id for contact in response.context["cl"].result_list]
+
+    assert found("garcía") == [maria.external_id]
+    assert found("C7000002") == [maria.external_id]
+    assert found("nobody-like-this") == []
+
+
+def test_retry_action_requeues_only_failed_events(admin_client, django_capture_on_commit_callbacks):
+    failed = _oms_event("evt-failed", OmsEventStatus.FAILED, attempts=5)
+    processed = _oms_event("evt-done", OmsEventStatus.PROCESSED)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_client.post(
+            _url(OmsEvent, "changelist"),
+            {"action": "retry_failed", "_selected_action": [failed.pk, processed.pk]},
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    failed.refresh_from_db()
+    processed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (OmsEventStatus.PENDING, 0)
+    assert (processed.status, processed.attempts) == (OmsEventStatus.PROCESSED, 1)
+    assert len(callbacks) == 1  # a drain is requested once the change commits
+    text = response.content.decode()
+    assert "1 failed event(s) queued" in text
+    assert "1 skipped" in text
+
+
+def test_order_edit_goes_through_the_service(admin_client, admin_user, one_of_each):
+    order = Order.objects.get(external_id="O70000011")
+    form = {
+        "status": OrderStatus.CANCELLED, "customer": order.customer_id,
+        "courier": order.courier_id, "partner": order.partner_id, "total": "20.00",
+        "currency": "EUR", "items": "[]", "placed_at_0": "", "placed_at_1": "",
+        "promised_at_0": "", "promised_at_1": "", "delivered_at_0": "", "delivered_at_1": "",
+        "cancelled_at_0": "", "cancelled_at_1": "", "delay_minutes": "0", "delay_reason": "",
+        "status_history-TOTAL_FORMS": "1", "status_history-INITIAL_FORMS": "1",
+        "status_history-MIN_NUM_FORMS": "0", "status_history-MAX_NUM_FORMS": "1000",
+    }
+
+    response = admin_client.post(_url(Order, "change", order.pk), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer = Contact.objects.get(pk=order.customer_id)
+    assert (customer.lifetime_order_value, customer.order_count) == (Decimal("0.00"), 0)
+    assert list(OrderStatusChange.objects.filter(order=order).values_list("status", flat=True)
+                ) == [OrderStatus.CREATED, OrderStatus.CANCELLED]
+    cancelled = TimelineEvent.objects.get(kind=EventKind.ORDER_CANCELLED)
+    assert cancelled.actor == f"user:{admin_user.pk}"
+
+
+def test_conversation_status_change_is_recorded_on_the_timeline(admin_client, admin_user,
+                                                                one_of_each):
+    conversation = Contact.objects.get(external_id="C7000001").conversations.get()
+    form = {"status": ConversationStatus.RESOLVED, "priority": conversation.priority,
+            "language": "es", "contact_reason": "late_order", "subject": "Late",
+            "assignee": "", "messages-TOTAL_FORMS": "2", "messages-INITIAL_FORMS": "2",
+            "messages-MIN_NUM_FORMS": "0", "messages-MAX_NUM_FORMS": "1000"}
+
+    response = admin_client.post(_url(type(conversation), "change", conversation.pk), form)
+
+    assert response.status_code == 302
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.RESOLVED
+    assert conversation.resolved_at is not None
+    assert conversation.last_message_sequence == 2
+    event = TimelineEvent.objects.get(kind=EventKind.CONVERSATION_STATUS_CHANGED)
+    assert event.payload == {"status": "resolved"}
+    assert event.actor == f"user:{admin_user.pk}"
+
+
+def test_contact_added_in_the_admin_is_on_its_timeline(admin_client, admin_user):
+    form = {"kind": "courier", "external_id": "R7000001", "name": "Ana Ruiz", "email": "",
+            "phone": "", "preferred_language": "es", "country": "ES", "tags": "",
+            "attributes": "{}", "tier": "", "credit_balance": "0.00", "vehicle": "bicycle",
+            "courier_status": "idle", "current_order": "", "store_name": "",
+            "store_category": ""}
+
+    response = admin_client.post(_url(Contact, "add"), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    contact = Contact.objects.get(kind="courier", external_id="R7000001")
+    assert (contact.name, contact.vehicle) == ("Ana Ruiz", "bicycle")
+    assert "vehicle" in contact.field_versions
+    created = TimelineEvent.objects.get(contact=contact)
+    assert (created.kind, created.actor) == (EventKind.CONTACT_CREATED, f"user:{admin_user.pk}")
+    # Not a minute in the future: the admin's time is the edit's time.
+    assert created.occurred_at <= timezone.now() + timedelta(seconds=1)

@@ -1,0 +1,179 @@
+"""Admin for contacts, orders and the (read-only) timeline.
+
+Edits go through `timeline.services`, like an OMS update would, so an edit in the admin
+keeps field versions, customer totals and order status history right and leaves a
+timeline event naming the user who made it.
+
+The tables here grow to millions of rows: see `supportdesk.admin` for how the lists stay fast.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+from django.utils import timezone
+
+from supportdesk.actors import user_actor
+from supportdesk.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, pretty_json
+from timeline import services
+from timeline.events import EventKind
+from timeline.models import Contact, ContactKind, Order, OrderStatusChange, TimelineEvent
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = (
+        "external_id", "name", "kind", "preferred_language", "country", "tier",
+        "lifetime_order_value", "order_count", "courier_status", "store_name", "updated_at",
+    )
+    list_display_links = ("external_id", "name")
+    # Fields with choices only: a filter on free text would SELECT DISTINCT the whole table.
+    list_filter = ("kind", "tier", "courier_status", "vehicle")
+    # The id must match exactly (the index serves it); names, emails and phones match a part.
+    search_fields = ("external_id__exact", "name", "email", "phone", "store_name")
+    search_help_text = "Exact external id, or part of a name, email, phone or store name."
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    raw_id_fields = ("current_order",)
+    readonly_fields = (
+        "lifetime_order_value", "order_count", "field_versions", "created_at", "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("kind", "external_id", "name", "email", "phone",
+                           "preferred_language", "country", "tags", "attributes")}),
+        ("Customer", {"fields": ("tier", "credit_balance", "lifetime_order_value",
+                                 "order_count")}),
+        ("Courier", {"fields": ("vehicle", "courier_status", "current_order")}),
+        ("Partner", {"fields": ("store_name", "store_category")}),
+        ("Record", {"classes": ("collapse",),
+                    "fields": ("field_versions", "created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Contact | None = None) -> tuple:
+        # Kind and external id are how the OMS knows the contact: fixed once created.
+        identity = ("kind", "external_id") if obj is not None else ()
+        return (*identity, *self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
+        fields = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data if name in services.CONTACT_FIELDS
+        }
+        contact = services.contact_upsert(
+            kind=obj.kind, external_id=obj.external_id, fields=fields,
+            occurred_at=timezone.now(), actor=user_actor(request.user),
+        )
+        obj.pk = contact.pk
+
+
+class OrderStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderStatusChange
+    fields = ("status", "occurred_at", "source_event_id", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = (
+        "external_id", "status", "customer", "partner", "total", "currency", "placed_at",
+        "promised_at", "is_delayed",
+    )
+    list_select_related = ("customer", "partner")
+    list_filter = ("status", "is_delayed")
+    search_fields = ("external_id__exact", "customer__external_id__exact")
+    search_help_text = "Exact order id or customer external id."
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    autocomplete_fields = ("customer", "courier", "partner")
+    readonly_fields = ("field_versions", "created_at", "updated_at")
+    inlines = (OrderStatusChangeInline,)
+    fieldsets = (
+        (None, {"fields": ("external_id", "status", "customer", "courier", "partner")}),
+        ("Amount", {"fields": ("total", "currency", "items")}),
+        ("Times", {"fields": ("placed_at", "promised_at", "delivered_at", "cancelled_at")}),
+        ("Delay", {"fields": ("is_delayed", "delay_minutes", "delay_reason")}),
+        ("Record", {"classes": ("collapse",),
+                    "fields": ("field_versions", "created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Order | None = None) -> tuple:
+        identity = ("external_id",) if obj is not None else ()
+        return (*identity, *self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: Order, form, change: bool) -> None:
+        fields = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data if name in services.ORDER_FIELDS
+        }
+        # Lock the parties in the order the OMS path locks them, so the two never deadlock.
+        for name in ("customer", "courier", "partner"):
+            if fields.get(name) is not None:
+                Contact.objects.select_for_update().filter(pk=fields[name].pk).first()
+        result = services.order_upsert(
+            external_id=obj.external_id, fields=fields, occurred_at=timezone.now(),
+            actor=user_actor(request.user),
+        )
+        obj.pk = result.order.pk
+
+
+class EventKindFilter(admin.SimpleListFilter):
+    """The known kinds, without a SELECT DISTINCT over the whole table."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        kinds = sorted(value for name, value in vars(EventKind).items() if name.isupper())
+        return [(kind, kind) for kind in kinds]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+class SubjectTypeFilter(admin.SimpleListFilter):
+    title = "subject"
+    parameter_name = "subject_type"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("contact", "Contact"), ("order", "Order"), ("conversation", "Conversation")]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        return queryset.filter(subject_type=self.value()) if self.value() else queryset
+
+
+class ContactKindFilter(admin.SimpleListFilter):
+    title = "contact kind"
+    parameter_name = "contact_kind"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return ContactKind.choices
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        return queryset.filter(contact__kind=self.value()) if self.value() else queryset
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Append-only: the admin shows events and never adds, changes or deletes one."""
+
+    list_display = ("occurred_at", "kind", "contact", "actor", "subject_type", "subject_id")
+    list_select_related = ("contact",)
+    list_filter = (EventKindFilter, SubjectTypeFilter, ContactKindFilter)
+    search_fields = ("contact__external_id__exact",)
+    search_help_text = "Exact external id of the contact."
+    # Newest first by id: the primary key index serves it on any table size.
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    fields = ("contact", "kind", "occurred_at", "actor", "subject_type", "subject_id",
+              "payload_pretty", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj: TimelineEvent) -> str:
+        return pretty_json(obj.payload)
