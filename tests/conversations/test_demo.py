@@ -1,0 +1,239 @@
+"""The demo data: idempotent, resumable, consistent with what the services would write."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db.models import Count, F
+
+from conversations import demo
+from conversations.models import Conversation, Message, MessageDirection
+from routing.models import AgentProfile
+from timeline.events import EventKind
+from timeline.models import (
+    Contact,
+    ContactKind,
+    CustomerTier,
+    Order,
+    OrderStatus,
+    OrderStatusChange,
+    TimelineEvent,
+)
+from timeline.services import customer_totals_refresh
+
+pytestmark = pytest.mark.django_db
+
+# 24 blocks of ten: every language of the cycle gets contacts of all three kinds.
+CONTACTS = 240
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _counts() -> dict[str, int]:
+    models = (get_user_model(), AgentProfile, Contact, Order, OrderStatusChange, Conversation,
+              Message, TimelineEvent)
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def _fingerprint() -> dict[str, list]:
+    """The seeded data without ids and timestamps, which differ from one database to another."""
+    return {
+        "contacts": sorted(Contact.objects.values_list(
+            "kind", "external_id", "name", "email", "preferred_language", "tier",
+            "lifetime_order_value", "order_count", "credit_balance", "vehicle", "store_name",
+            "current_order__external_id",
+        )),
+        "orders": sorted(Order.objects.values_list(
+            "external_id", "customer__external_id", "courier__external_id",
+            "partner__external_id", "status", "total", "is_delayed",
+        )),
+        "history": sorted(OrderStatusChange.objects.values_list("order__external_id", "status")),
+        "conversations": sorted(Conversation.objects.values_list(
+            "contact__external_id", "channel", "status", "subject", "assignee__username",
+            "last_message_sequence",
+        )),
+        "messages": sorted(Message.objects.values_list(
+            "conversation__contact__external_id", "conversation__subject", "sequence", "body",
+        )),
+        "timeline": sorted(TimelineEvent.objects.values_list(
+            "contact__external_id", "kind", "subject_type",
+        )),
+    }
+
+
+def _demo_contacts_delete() -> None:
+    Order.objects.all().delete()
+    Contact.objects.all().delete()
+
+
+def test_seeding_twice_leaves_the_same_data():
+    demo.demo_seed(contacts=CONTACTS, chunk_size=100)
+    counts, fingerprint = _counts(), _fingerprint()
+
+    again = demo.demo_seed(contacts=CONTACTS, chunk_size=100)
+
+    assert again.rows == 0
+    assert _counts() == counts
+    assert _fingerprint() == fingerprint
+
+
+def test_a_bigger_run_adds_only_new_contacts_and_ends_like_a_single_run():
+    demo.demo_seed(contacts=70, chunk_size=25)
+    demo.demo_seed(contacts=150, chunk_size=25)
+    grown = _fingerprint()
+    _demo_contacts_delete()
+
+    demo.demo_seed(contacts=150, chunk_size=1_000)
+
+    assert _fingerprint() == grown
+    assert Contact.objects.count() == 150
+
+
+def test_an_interrupted_run_keeps_whole_chunks_and_a_rerun_completes_it(monkeypatch):
+    real_messages_create = demo._messages_create
+    calls = 0
+
+    def power_cut_in_second_chunk(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("power cut")
+        return real_messages_create(*args, **kwargs)
+
+    monkeypatch.setattr(demo, "_messages_create", power_cut_in_second_chunk)
+    with pytest.raises(RuntimeError):
+        demo.demo_seed(contacts=100, chunk_size=40)
+
+    # The second chunk left nothing behind: no contacts, and no orders without them.
+    assert Contact.objects.count() == 40
+    assert not Order.objects.filter(customer__isnull=True).exists()
+    assert not Conversation.objects.filter(messages__isnull=True).exists()
+
+    monkeypatch.undo()
+    demo.demo_seed(contacts=100, chunk_size=40)
+    resumed = _fingerprint()
+    _demo_contacts_delete()
+    demo.demo_seed(contacts=100, chunk_size=40)
+    assert _fingerprint() == resumed
+
+
+def test_contacts_of_all_kinds_in_every_language():
+    demo.demo_seed(contacts=CONTACTS)
+
+    kinds_by_language = defaultdict(set)
+    for kind, language in Contact.objects.values_list("kind", "preferred_language"):
+        kinds_by_language[language].add(kind)
+    assert set(kinds_by_language) == set(demo.LANGUAGE_CYCLE)
+    assert all(kinds == set(ContactKind.values) for kinds in kinds_by_language.values())
+    assert not Contact.objects.filter(country="").exists()
+    # Each kind carries its own context.
+    customers = Contact.objects.filter(kind=ContactKind.CUSTOMER)
+    assert customers.filter(tier=CustomerTier.VIP).exists()
+    assert customers.filter(credit_balance__gt=0).exists()
+    assert not customers.filter(tier="").exists()
+    assert not Contact.objects.filter(kind=ContactKind.COURIER, vehicle="").exists()
+    assert not Contact.objects.filter(kind=ContactKind.PARTNER, store_name="").exists()
+    assert Contact.objects.filter(kind=ContactKind.COURIER,
+                                  current_order__isnull=False).exists()
+
+
+def test_orders_have_history_delays_and_cancellations():
+    demo.demo_seed(contacts=CONTACTS)
+
+    assert Order.objects.filter(is_delayed=True).exists()
+    assert Order.objects.filter(status=OrderStatus.CANCELLED).exists()
+    assert Order.objects.filter(status=OrderStatus.DELIVERED).exists()
+    history = defaultdict(list)
+    for order_id, status in OrderStatusChange.objects.order_by(
+        "order_id", "occurred_at", "id"
+    ).values_list("order_id", "status"):
+        history[order_id].append(status)
+    for order in Order.objects.all():
+        assert history[order.pk][0] == OrderStatus.CREATED
+        assert history[order.pk][-1] == order.status
+    # Orders go to couriers and partners of the customer's own country.
+    assert not Order.objects.exclude(partner__country=F("customer__country")).exists()
+
+
+def test_lifetime_values_are_what_the_totals_refresh_computes():
+    demo.demo_seed(contacts=CONTACTS)
+
+    customers = list(Contact.objects.filter(kind=ContactKind.CUSTOMER))
+    assert any(customer.order_count for customer in customers)
+    for customer in customers:
+        refreshed = customer_totals_refresh(customer_id=customer.pk)
+        assert (customer.lifetime_order_value, customer.order_count) == (
+            refreshed.lifetime_order_value, refreshed.order_count
+        ), customer.external_id
+
+
+def test_message_sequences_run_from_one_without_gaps():
+    demo.demo_seed(contacts=CONTACTS)
+
+    conversations = Conversation.objects.annotate(messages_count=Count("messages"))
+    assert conversations.exists()
+    for conversation in conversations:
+        messages = list(conversation.messages.order_by("sequence"))
+        assert [m.sequence for m in messages] == list(range(1, len(messages) + 1))
+        assert conversation.last_message_sequence == len(messages)
+        assert conversation.last_message_at == messages[-1].created_at
+        assert messages[0].direction == MessageDirection.INBOUND
+        assert [m.created_at for m in messages] == sorted(m.created_at for m in messages)
+        assert conversation.created_at == messages[0].created_at
+    assert len(set(Conversation.objects.values_list("channel", flat=True))) == 4
+
+
+def test_timeline_uses_the_writers_kinds_for_every_contact():
+    demo.demo_seed(contacts=CONTACTS)
+
+    known = {value for name, value in vars(EventKind).items() if name.isupper()}
+    kinds = set(TimelineEvent.objects.values_list("kind", flat=True))
+    assert kinds <= known
+    assert {EventKind.CONTACT_CREATED, EventKind.ORDER_CREATED, EventKind.ORDER_DELIVERED,
+            EventKind.ORDER_DELAYED, EventKind.ORDER_COURIER_ASSIGNED,
+            EventKind.CONVERSATION_OPENED} <= kinds
+    assert TimelineEvent.objects.filter(kind=EventKind.CONTACT_CREATED).count() == CONTACTS
+    order_created = Order.objects.count()
+    assert TimelineEvent.objects.filter(kind=EventKind.ORDER_CREATED).count() == order_created
+
+
+def test_staff_speak_thirteen_languages_and_can_log_in(client):
+    demo.demo_seed(contacts=0)
+
+    languages = set()
+    for profile in AgentProfile.objects.select_related("user"):
+        assert len(profile.languages) >= 2
+        assert profile.user.is_staff and not profile.user.is_superuser
+        assert profile.contact_kinds
+        languages.update(profile.languages)
+    assert len(languages) >= 13
+    assert len({tuple(p.contact_kinds) for p in AgentProfile.objects.all()}) > 1
+
+    assert client.login(username="supervisor", password="supervisor")
+    assert client.get("/admin/").status_code == 200
+    assert client.login(username="agent.ka", password="agent")
+
+
+def test_command_reports_progress_and_a_summary():
+    out = StringIO()
+
+    call_command("seed_demo", "--contacts", "30", "--chunk-size", "10", stdout=out)
+
+    output = out.getvalue()
+    assert "30/30 contacts" in output
+    assert "ETA" in output
+    assert "rows/s" in output
+    assert "contacts" in output and "timeline events" in output
+    assert Contact.objects.count() == 30
+
+
+def test_command_rejects_a_negative_count():
+    with pytest.raises(CommandError, match="--contacts"):
+        call_command("seed_demo", "--contacts", "-5", stdout=StringIO())
