@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from conversations import views as desk_views
 from conversations.api import ConversationViewSet, MessageViewSet
 from supportdesk import views
 from timeline.api import ContactViewSet, OrderViewSet
@@ -18,7 +19,7 @@ router.register(
 )
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", desk_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),

@@ -1,9 +1,8 @@
-"""Process-level endpoints: health, readiness, JSON errors outside DRF views, home."""
+"""Process-level endpoints: health, readiness, JSON errors outside DRF views."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
 
 from supportdesk.errors import error_body
 from supportdesk.health import readiness
@@ -22,10 +21,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
             {"status": "unavailable", "failing": sorted(problems), "errors": problems}, status=503
         )
     return JsonResponse({"status": "ready", "checks": {"database": "ok", "redis": "ok"}})
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("admin:index")
 
 
 def _wants_json(request: HttpRequest) -> bool:

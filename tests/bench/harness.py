@@ -1,0 +1,126 @@
+"""Shared pieces of the benchmarks: a scratch database, servers started and stopped, figures.
+
+Benchmarks run against a database of their own (`<name>_bench`), never the development one,
+with the real web server (uvicorn), Celery worker, PostgreSQL and Redis of this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def bench_database_url() -> str:
+    base = os.environ.get("DATABASE_URL", "postgres://localhost:5432/supportdesk")
+    parts = urlsplit(base)
+    name = parts.path.lstrip("/") or "supportdesk"
+    return urlunsplit(parts._replace(path=f"/{name}_bench"))
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=bench_database_url(),
+        DEBUG="false",
+        LOG_LEVEL="WARNING",
+        SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        **extra,
+    )
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    step("preparing the benchmark database")
+    manage("preflight", "--create-database", env=env)
+    manage("migrate", "--noinput", "-v0", env=env)
+
+
+def connect() -> psycopg.Connection:
+    parts = urlsplit(bench_database_url())
+    return psycopg.connect(
+        host=parts.hostname or "localhost", port=parts.port or 5432,
+        user=parts.username or None, password=parts.password or None,
+        dbname=parts.path.lstrip("/"), autocommit=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def processes(commands: Sequence[Sequence[str]], *, env: dict[str, str]) -> Iterator[None]:
+    """Start long-running processes; stop them (and their children) however the block ends."""
+    log = tempfile.NamedTemporaryFile("w+", prefix="supportdesk-bench-", suffix=".log",
+                                      delete=False)
+    started = [
+        subprocess.Popen(list(command), cwd=ROOT, env=env, start_new_session=True,
+                         stdout=log, stderr=subprocess.STDOUT)
+        for command in commands
+    ]
+    try:
+        yield
+    except BaseException:
+        print(f"The servers' log is in {log.name}", file=sys.stderr)
+        raise
+    finally:
+        for process in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_for_port(port: int, *, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"The web server did not start on port {port} within {timeout:.0f} s.")
+
+
+def step(message: str) -> None:
+    print(f"-- {message}", flush=True)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def describe_latencies(latencies_ms: Sequence[float]) -> str:
+    return (f"p50 {percentile(latencies_ms, 0.50):.1f} ms, p99 {percentile(latencies_ms, 0.99):.1f}"
+            f" ms, mean {statistics.fmean(latencies_ms):.1f} ms")
+
+
+def machine_line() -> str:
+    return f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}"

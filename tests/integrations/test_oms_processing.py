@@ -1,0 +1,211 @@
+"""Processing stored OMS events: upserts, totals, timeline, idempotency, out-of-order arrival."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from integrations import services
+from integrations.models import OmsEvent, OmsEventStatus
+from integrations.oms.schema import parse_envelope
+from tests import oms_events
+from tests.oms_events import at
+from timeline.models import Contact, Order, OrderStatusChange, TimelineEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def store(*payloads: dict) -> None:
+    """Store events exactly as the webhook does, without HTTP."""
+    for payload in payloads:
+        services._store(parse_envelope(payload), json.dumps(payload).encode())
+
+
+def customer(external_id: str = "C1") -> Contact:
+    return Contact.objects.get(kind="customer", external_id=external_id)
+
+
+def test_order_created_upserts_all_three_contacts_the_order_and_the_timeline():
+    store(oms_events.order_created("O1", total="30.00", occurred_at=at(0)))
+
+    assert services.oms_events_drain() == 1
+
+    order = Order.objects.select_related("customer", "courier", "partner").get()
+    assert order.external_id == "O1"
+    assert order.total == Decimal("30.00")
+    assert (order.customer.kind, order.courier.kind, order.partner.kind) == (
+        "customer", "courier", "partner")
+    assert order.courier.vehicle == "motorbike"
+    assert order.partner.store_category == "restaurant"
+    assert order.customer.preferred_language == "es"
+    assert (order.customer.lifetime_order_value, order.customer.order_count) == (Decimal("30.00"), 1)
+    assert list(order.status_history.values_list("status", flat=True)) == ["created"]
+    kinds = set(TimelineEvent.objects.filter(contact=order.customer).values_list("kind", flat=True))
+    assert kinds == {"contact.created", "order.created"}
+    assert TimelineEvent.objects.filter(contact=order.courier, kind="order.courier_assigned").exists()
+    assert OmsEvent.objects.get().status == OmsEventStatus.PROCESSED
+
+
+def test_lifetime_value_and_count_follow_orders_and_cancellations():
+    store(
+        oms_events.order_created("O1", total="30.00", occurred_at=at(0)),
+        oms_events.order_created("O2", total="12.50", occurred_at=at(1)),
+        oms_events.event("order.cancelled", {"order": {"id": "O1"}}, occurred_at=at(2)),
+    )
+
+    services.oms_events_drain()
+
+    assert customer().lifetime_order_value == Decimal("12.50")
+    assert customer().order_count == 1
+    assert Order.objects.get(external_id="O1").cancelled_at is not None
+    assert TimelineEvent.objects.filter(kind="order.cancelled").count() == 1
+
+
+def test_an_order_moving_to_another_customer_moves_its_value():
+    store(
+        oms_events.order_created("O1", customer_id="C1", total="30.00", occurred_at=at(0)),
+        oms_events.event("order.updated", {"order": {"id": "O1", "customer": "C2"}},
+                         occurred_at=at(1)),
+    )
+
+    services.oms_events_drain()
+
+    assert customer("C1").lifetime_order_value == Decimal("0.00")
+    assert customer("C2").lifetime_order_value == Decimal("30.00")
+
+
+def test_a_delay_is_recorded_on_the_order_and_the_timeline():
+    store(oms_events.order_created("O1", occurred_at=at(0)),
+          oms_events.order_delayed("O1", delay_minutes=25, occurred_at=at(5)))
+
+    services.oms_events_drain()
+
+    order = Order.objects.get()
+    assert (order.is_delayed, order.delay_minutes) == (True, 25)
+    delayed = TimelineEvent.objects.get(kind="order.delayed")
+    assert delayed.payload["delay_minutes"] == 25
+    assert delayed.payload["reason"] == "courier stuck in traffic"
+    assert delayed.subject_type == "order" and delayed.subject_id == order.pk
+
+
+def test_processing_the_same_events_again_changes_nothing():
+    store(oms_events.order_created("O1", occurred_at=at(0)),
+          oms_events.order_status_changed("O1", "preparing", occurred_at=at(1)))
+    services.oms_events_drain()
+    before = (TimelineEvent.objects.count(), OrderStatusChange.objects.count(),
+              customer().lifetime_order_value)
+
+    OmsEvent.objects.update(status=OmsEventStatus.PENDING)
+    services.oms_events_drain()
+
+    after = (TimelineEvent.objects.count(), OrderStatusChange.objects.count(),
+             customer().lifetime_order_value)
+    assert OrderStatusChange.objects.count() == 2
+    assert after == before
+
+
+def test_an_older_event_arriving_late_never_overwrites_a_newer_one():
+    store(oms_events.order_status_changed("O1", "delivered", occurred_at=at(30)))
+    services.oms_events_drain()
+    store(oms_events.order_created("O1", status="created", total="30.00", occurred_at=at(0)),
+          oms_events.order_status_changed("O1", "in_delivery", occurred_at=at(20)))
+
+    services.oms_events_drain()
+
+    order = Order.objects.get()
+    assert order.status == "delivered"
+    assert order.total == Decimal("30.00")
+    assert list(order.status_history.values_list("status", flat=True)) == [
+        "created", "in_delivery", "delivered"]
+    assert customer().order_count == 1
+
+
+def test_a_courier_update_naming_an_unknown_order_waits_for_it():
+    store(oms_events.event("courier.updated", {"courier": {
+        "id": "R9", "status": "active", "current_order_id": "O7"}}, occurred_at=at(0)))
+    services.oms_events_drain()
+    assert Contact.objects.get(external_id="R9").current_order.external_id == "O7"
+
+    store(oms_events.order_created("O7", occurred_at=at(1)))
+    services.oms_events_drain()
+
+    assert TimelineEvent.objects.filter(kind="order.created", subject_id=Order.objects.get(
+        external_id="O7").pk).exists()
+    assert customer().order_count == 1
+
+
+def test_contact_updates_write_what_changed_to_the_timeline():
+    store(oms_events.event("customer.updated", {"customer": {"id": "C1", "tier": "vip",
+                                                             "credit_balance": "5"}},
+                           occurred_at=at(0)),
+          oms_events.event("customer.updated", {"customer": {"id": "C1", "tier": "gold"}},
+                           occurred_at=at(1)))
+
+    services.oms_events_drain()
+
+    assert customer().tier == "gold"
+    assert customer().credit_balance == Decimal("5.00")
+    update = TimelineEvent.objects.get(kind="contact.updated")
+    assert update.payload == {"changes": {"tier": "gold"}}
+
+
+def test_an_event_that_keeps_failing_is_marked_failed_and_the_rest_go_on(monkeypatch):
+    store(oms_events.order_created("O1", occurred_at=at(0)),
+          oms_events.order_created("O2", occurred_at=at(1)))
+    real = services.oms_event_process
+
+    def flaky(*, event):
+        if event.payload["data"]["order"]["id"] == "O1":
+            raise RuntimeError("boom")
+        real(event=event)
+
+    monkeypatch.setattr(services, "oms_event_process", flaky)
+    for _ in range(services.MAX_ATTEMPTS):
+        services.oms_events_drain()
+
+    failed = OmsEvent.objects.get(payload__data__order__id="O1")
+    assert failed.status == OmsEventStatus.FAILED
+    assert failed.attempts == services.MAX_ATTEMPTS
+    assert "boom" in failed.last_error
+    assert OmsEvent.objects.get(payload__data__order__id="O2").status == OmsEventStatus.PROCESSED
+
+
+_ORDER_STORY = [
+    lambda: oms_events.order_created("O1", customer_id="C1", total="30.00", occurred_at=at(0)),
+    lambda: oms_events.order_status_changed("O1", "preparing", occurred_at=at(1)),
+    lambda: oms_events.order_delayed("O1", delay_minutes=10, occurred_at=at(2)),
+    lambda: oms_events.event("order.updated", {"order": {"id": "O1", "total": "35.00"}},
+                             occurred_at=at(3)),
+    lambda: oms_events.order_status_changed("O1", "in_delivery", occurred_at=at(4)),
+    lambda: oms_events.order_created("O2", customer_id="C1", total="10.00", occurred_at=at(5)),
+    lambda: oms_events.event("order.delivered", {"order": {"id": "O1"}}, occurred_at=at(6)),
+    lambda: oms_events.event("order.cancelled", {"order": {"id": "O2"}}, occurred_at=at(7)),
+]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(order=st.permutations(range(len(_ORDER_STORY))),
+       drain_every=st.integers(min_value=1, max_value=len(_ORDER_STORY)))
+def test_any_arrival_order_converges_to_the_same_state(order, drain_every):
+    # Each example starts from an empty desk (hypothesis runs them in one test transaction).
+    Order.objects.all().delete()
+    Contact.objects.all().delete()
+    OmsEvent.objects.all().delete()
+    for position, index in enumerate(order, start=1):
+        store(_ORDER_STORY[index]())
+        if position % drain_every == 0:
+            services.oms_events_drain()
+    services.oms_events_drain()
+
+    o1, o2 = Order.objects.get(external_id="O1"), Order.objects.get(external_id="O2")
+    assert (o1.status, o1.total, o1.is_delayed, o1.delay_minutes) == (
+        "delivered", Decimal("35.00"), True, 10)
+    assert o2.status == "cancelled"
+    assert (customer().lifetime_order_value, customer().order_count) == (Decimal("35.00"), 1)
+    assert list(o1.status_history.values_list("status", flat=True)) == [
+        "created", "preparing", "in_delivery", "delivered"]

@@ -1,0 +1,242 @@
+"""The OMS webhook: signature, freshness, replay, duplicates, bad bodies; never a 500."""
+
+from __future__ import annotations
+
+import json
+import time
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from integrations.models import OmsEvent, OmsEventStatus
+from integrations.oms.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
+from tests import oms_events
+from tests.oms_events import WEBHOOK_URL, dumps
+
+SECRET = "dev-oms-webhook-secret"
+pytestmark = pytest.mark.django_db
+
+
+def post(client: Client, body: bytes, *, secret: str = SECRET, timestamp: int | None = None):
+    return client.post(
+        WEBHOOK_URL, data=body, content_type="application/json",
+        headers=signed_headers(secret=secret, body=body, timestamp=timestamp),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _secret(settings):
+    settings.OMS_WEBHOOK_SECRET = SECRET
+
+
+def test_a_signed_event_is_stored_pending_and_a_drain_is_requested(client, django_capture_on_commit_callbacks):
+    body = dumps(oms_events.order_created("O1"))
+
+    with mock.patch("integrations.services.oms_drain_request") as drain_request:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(client, body)
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "accepted"
+    stored = OmsEvent.objects.get()
+    assert stored.status == OmsEventStatus.PENDING
+    assert stored.event_type == "order.created"
+    assert stored.payload == json.loads(body)
+    drain_request.assert_called_once_with()
+
+
+def test_a_wrong_signature_is_refused_with_401(client):
+    body = dumps(oms_events.order_created())
+
+    response = post(client, body, secret="not-the-secret")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_signature"
+    assert not OmsEvent.objects.exists()
+
+
+def test_missing_signature_headers_are_refused(client):
+    response = client.post(WEBHOOK_URL, data=dumps(oms_events.order_created()),
+                           content_type="application/json")
+
+    assert response.status_code == 401
+    assert "Missing" in response.json()["error"]["message"]
+
+
+def test_a_body_changed_after_signing_is_refused(client):
+    body = dumps(oms_events.order_created(total="30.00"))
+    headers = signed_headers(secret=SECRET, body=body)
+    tampered = body.replace(b'"30.00"', b'"0.01"')
+
+    response = client.post(WEBHOOK_URL, data=tampered, content_type="application/json",
+                           headers=headers)
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("skew_seconds", [-301, 301, -3600])
+def test_a_stale_or_future_timestamp_is_refused(client, skew_seconds):
+    body = dumps(oms_events.order_created())
+
+    response = post(client, body, timestamp=int(time.time()) + skew_seconds)
+
+    assert response.status_code == 401
+    assert "300 seconds" in response.json()["error"]["message"]
+
+
+def test_a_timestamp_within_tolerance_is_accepted(client):
+    response = post(client, dumps(oms_events.order_created()), timestamp=int(time.time()) - 290)
+
+    assert response.status_code == 202
+
+
+def test_a_captured_request_replayed_later_is_refused(client):
+    body = dumps(oms_events.order_created())
+    captured = signed_headers(secret=SECRET, body=body, timestamp=int(time.time()) - 600)
+
+    response = client.post(WEBHOOK_URL, data=body, content_type="application/json",
+                           headers=captured)
+
+    assert response.status_code == 401
+
+
+def test_a_duplicate_delivery_gets_200_and_changes_nothing(client):
+    body = dumps(oms_events.order_created("O1"))
+    assert post(client, body).status_code == 202
+    OmsEvent.objects.update(status=OmsEventStatus.PROCESSED)
+
+    response = post(client, body)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "duplicate", "event_id": json.loads(body)["id"]}
+    assert OmsEvent.objects.count() == 1
+    assert OmsEvent.objects.get().status == OmsEventStatus.PROCESSED
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (b"{not json", "malformed_json", None),
+        (b"\xff\xfe\x00", "malformed_json", None),
+        (b"[1, 2]", "invalid_event", None),
+        (dumps({"type": "order.created", "occurred_at": "2026-11-01T12:00:00Z", "data": {}}),
+         "invalid_event", "id"),
+        (dumps(oms_events.event("order.teleported", {})), "unknown_event_type", "type"),
+        (dumps({**oms_events.order_created(), "occurred_at": "yesterday"}), "invalid_event",
+         "occurred_at"),
+        (dumps({**oms_events.order_created(), "occurred_at": "2026-11-01T12:00:00"}),
+         "invalid_event", "occurred_at"),
+        (dumps(oms_events.event("order.created", {"order": {"id": "O1"}})), "invalid_event",
+         "data.order.customer"),
+        (dumps(oms_events.order_created(total="lots")), "invalid_event", "data.order.total"),
+        (dumps(oms_events.order_created(total="NaN")), "invalid_event", "data.order.total"),
+        (dumps(oms_events.order_created(status="teleported")), "invalid_event",
+         "data.order.status"),
+        (dumps(oms_events.event("order.status_changed", {"order": {"id": "O1"}})),
+         "invalid_event", "data.order.status"),
+        (dumps(oms_events.event("order.delayed", {"order": {"id": "O1"}})), "invalid_event",
+         "data.delay_minutes"),
+        (dumps(oms_events.event("customer.updated", {"customer": {"id": "C1", "email": "no"}})),
+         "invalid_event", "data.customer.email"),
+        (dumps(oms_events.event("courier.updated", {"courier": {"id": "R1", "vehicle": "jet"}})),
+         "invalid_event", "data.courier.vehicle"),
+        (dumps(oms_events.event("partner.updated", {})), "invalid_event", "data.partner"),
+    ],
+)
+def test_bad_bodies_get_a_clear_400(client, body, code, field):
+    response = post(client, body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    if field:
+        assert error["details"]["field"] == field
+    assert not OmsEvent.objects.exists()
+
+
+def test_an_oversized_body_gets_413(client, settings):
+    settings.OMS_WEBHOOK_MAX_BODY_BYTES = 1024
+    body = dumps(oms_events.order_created() | {"padding": "x" * 2000})
+
+    response = post(client, body)
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_get_is_not_allowed(client):
+    response = client.get(WEBHOOK_URL)
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_broker_outage_does_not_lose_or_refuse_the_event(client, django_capture_on_commit_callbacks):
+    body = dumps(oms_events.order_created("O1"))
+
+    with mock.patch("integrations.services.get_redis", side_effect=ConnectionError("down")):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(client, body)
+
+    assert response.status_code == 202
+    assert OmsEvent.objects.filter(status=OmsEventStatus.PENDING).count() == 1
+
+
+def test_a_database_outage_gets_503_not_500(client):
+    with mock.patch("integrations.services._store", side_effect=OperationalError("db down")):
+        response = post(client, dumps(oms_events.order_created()))
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert response["Retry-After"] == "5"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+_envelope = st.fixed_dictionaries(
+    {
+        "id": st.text(min_size=1, max_size=30) | st.integers(),
+        "type": st.sampled_from(["order.created", "order.delayed", "order.status_changed",
+                                 "courier.updated", "customer.updated", "partner.updated"]),
+        "occurred_at": st.sampled_from(["2026-11-01T12:00:00Z", "2026-11-01", "x"]) | _json,
+        "data": st.fixed_dictionaries(
+            {},
+            optional={
+                "order": st.fixed_dictionaries({"id": st.text(max_size=5) | _json}, optional={
+                    "customer": _json | st.fixed_dictionaries({"id": st.text(max_size=5)}),
+                    "status": st.sampled_from(["delivered", "bogus"]) | _json,
+                    "total": _json, "placed_at": _json, "items": _json,
+                }),
+                "delay_minutes": _json,
+                "customer": _json, "courier": _json, "partner": _json,
+            },
+        ) | _json,
+    }
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=st.binary(max_size=300) | _json.map(dumps) | _envelope.map(dumps))
+def test_no_signed_input_ever_gets_a_500(client, body):
+    response = post(client, body)
+
+    assert response.status_code in {200, 202, 400}, response.content
+    assert response["Content-Type"] == "application/json"
+
+
+def test_signature_is_over_timestamp_and_body():
+    assert sign(secret="s", timestamp=1, body=b"{}") != sign(secret="s", timestamp=2, body=b"{}")
+    assert TIMESTAMP_HEADER in signed_headers(secret="s", body=b"{}")
+    assert signed_headers(secret="s", body=b"{}", timestamp=5)[SIGNATURE_HEADER].startswith(
+        "sha256="
+    )
