@@ -10,6 +10,9 @@ crash leaves it pending and a worker that was down catches up from the table.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +21,7 @@ from django.utils import timezone
 
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms import schema, signature
+from supportdesk.db import rows_update
 from supportdesk.redis import get_redis
 from timeline import services as timeline_services
 from timeline.models import Contact, Order
@@ -26,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 DRAIN_DEBOUNCE_KEY = "integrations:oms:drain-requested"
 DRAIN_DEBOUNCE_MS = 200
+_drain_window_ends = 0.0  # time.monotonic() until which this process need not ask again
 MAX_ATTEMPTS = 5
 
 
@@ -83,16 +88,33 @@ def oms_drain_request() -> None:
     """
     from integrations.tasks import oms_events_drain  # the task module imports this one
 
+    global _drain_window_ends
+    # Inside a window whose drain is already asked for (it runs after the window closes,
+    # so it sees this event), skip Redis: only a few deliveries a second go there.
+    now = time.monotonic()
+    if now < _drain_window_ends:
+        return
     try:
-        if get_redis().set(DRAIN_DEBOUNCE_KEY, 1, nx=True, px=DRAIN_DEBOUNCE_MS):
+        redis = get_redis()
+        if redis.set(DRAIN_DEBOUNCE_KEY, 1, nx=True, px=DRAIN_DEBOUNCE_MS):
+            _drain_window_ends = now + DRAIN_DEBOUNCE_MS / 1000
             oms_events_drain.apply_async(countdown=(DRAIN_DEBOUNCE_MS + 50) / 1000)
+        else:
+            # Another process opened the window; trust it for as long as it has left.
+            remaining_ms = redis.pttl(DRAIN_DEBOUNCE_KEY)
+            if remaining_ms > 0:
+                _drain_window_ends = now + remaining_ms / 1000
     except Exception:  # broker trouble must not fail an event that is already stored
         logger.warning("Could not enqueue the OMS drain; the beat sweeper will pick it up",
                        exc_info=True)
 
 
-def oms_event_process(*, event: OmsEvent) -> None:
-    """Apply one stored event to contacts and orders (idempotent given the event status)."""
+def oms_event_process(*, event: OmsEvent, totals_pending: set[int] | None = None) -> None:
+    """Apply one stored event to contacts and orders (idempotent given the event status).
+
+    With `totals_pending`, customers whose lifetime totals moved are collected there for
+    the caller to refresh once per batch (see `timeline.services.order_upsert`).
+    """
     data = schema.parse_envelope(event.payload)
     contacts: dict[tuple[str, str], Contact] = {}
     # Lock contacts in one fixed order (customer, courier, partner) so workers never deadlock.
@@ -112,7 +134,7 @@ def oms_event_process(*, event: OmsEvent) -> None:
             fields[name] = contacts[(party.kind, party.external_id)]
         timeline_services.order_upsert(
             external_id=data.order.external_id, fields=fields, occurred_at=data.occurred_at,
-            source_event_id=data.event_id,
+            source_event_id=data.event_id, totals_pending=totals_pending,
         )
 
 
@@ -120,34 +142,121 @@ _KIND_ORDER = {"customer": 0, "courier": 1, "partner": 2}
 
 
 def oms_events_drain(*, batch_size: int = 200, max_events: int | None = None) -> int:
-    """Process pending events, oldest first, until none is left (or `max_events`)."""
+    """Process pending events, oldest first, until none is left (or `max_events`).
+
+    One drainer runs at a time (a PostgreSQL advisory lock): parallel drainers would only
+    queue on the same customers' rows, and deadlock on them. A drain that finds the lock
+    taken returns at once; the drainer holding it looks for pending events once more
+    after letting go, so an event whose drain request was turned away is not left behind.
+    """
     processed = 0
-    tried: set[int] = set()
+    # Events a transient error left pending: not tried again in this drain (the next one will).
+    left_pending: set[int] = set()
     while max_events is None or processed < max_events:
+        with _drain_lock() as held:
+            if not held:
+                return processed
+            processed += _drain_batches(
+                batch_size=batch_size, left_pending=left_pending,
+                limit=None if max_events is None else max_events - processed,
+            )
+        if not _pending_exists(exclude=left_pending):
+            break
+    return processed
+
+
+DRAIN_LOCK_KEY = 0x0_5D_0E_D5  # any bigint the project uses for nothing else
+
+
+@contextmanager
+def _drain_lock() -> Iterator[bool]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRAIN_LOCK_KEY])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [DRAIN_LOCK_KEY])
+
+
+def _pending_exists(*, exclude: set[int]) -> bool:
+    return OmsEvent.objects.filter(status=OmsEventStatus.PENDING).exclude(pk__in=exclude).exists()
+
+
+def _drain_batches(*, batch_size: int, left_pending: set[int], limit: int | None) -> int:
+    processed = 0
+    while limit is None or processed < limit:
         with transaction.atomic():
             batch = list(
                 OmsEvent.objects.select_for_update(skip_locked=True)
                 .filter(status=OmsEventStatus.PENDING)
-                .exclude(pk__in=tried)
+                .exclude(pk__in=left_pending)
                 .order_by("received_at", "id")[:batch_size]
             )
             if not batch:
                 break
-            for event in batch:
-                tried.add(event.pk)
-                _process_one(event)
-            OmsEvent.objects.bulk_update(
-                batch, ["status", "attempts", "last_error", "processed_at"]
-            )
+            if not _process_together(batch):
+                totals_pending: set[int] = set()
+                for event in batch:
+                    _process_one(event, totals_pending)
+                timeline_services.customers_totals_refresh(customer_ids=totals_pending)
+            rows_update(batch, ["status", "attempts", "last_error", "processed_at"])
+        left_pending.update(e.pk for e in batch if e.status == OmsEventStatus.PENDING)
         processed += len(batch)
     return processed
 
 
-def _process_one(event: OmsEvent) -> None:
-    event.attempts += 1
+def _process_together(batch: list[OmsEvent]) -> bool:
+    """Apply the whole batch in one go (`timeline.services.mirror_batch`). False, with
+    nothing changed, when any event in it fails: the caller then goes event by event, so
+    one bad event cannot hold the others back."""
+    mirrored = []
+    for event in batch:
+        try:
+            mirrored.append(_mirrored(schema.parse_envelope(event.payload)))
+        except schema.OmsPayloadError:
+            return False
     try:
         with transaction.atomic():
-            oms_event_process(event=event)
+            timeline_services.mirror_batch(batch=mirrored)
+    except Exception:  # noqa: BLE001  (each event is tried again on its own, and logged there)
+        logger.info("A batch of %d OMS events failed together; applying them one by one",
+                    len(batch), exc_info=True)
+        return False
+    now = timezone.now()
+    for event in batch:
+        event.attempts += 1
+        event.status = OmsEventStatus.PROCESSED
+        event.processed_at = now
+        event.last_error = ""
+    return True
+
+
+def _mirrored(data: schema.OmsEventData) -> timeline_services.MirroredEvent:
+    order = None
+    if data.order is not None:
+        order = timeline_services.MirroredOrder(
+            external_id=data.order.external_id, fields=dict(data.order.fields),
+            parties={name: (party.kind, party.external_id)
+                     for name, party in data.order.parties.items()},
+        )
+    return timeline_services.MirroredEvent(
+        source_event_id=data.event_id, occurred_at=data.occurred_at, order=order,
+        contacts=[timeline_services.MirroredContact(kind=c.kind, external_id=c.external_id,
+                                                    fields=dict(c.fields))
+                  for c in data.contacts],
+    )
+
+
+def _process_one(event: OmsEvent, totals_pending: set[int]) -> None:
+    event.attempts += 1
+    # Customers are added to the batch's refresh only if the event's savepoint commits.
+    moved: set[int] = set()
+    try:
+        with transaction.atomic():
+            oms_event_process(event=event, totals_pending=moved)
     except (schema.OmsPayloadError, ValueError, Order.DoesNotExist) as exc:
         # The event itself is wrong: trying again cannot help.
         event.status = OmsEventStatus.FAILED
@@ -161,6 +270,7 @@ def _process_one(event: OmsEvent) -> None:
             event.status = OmsEventStatus.FAILED
         logger.warning("OMS event %s will be retried: %s", event.event_id, exc)
     else:
+        totals_pending |= moved
         event.status = OmsEventStatus.PROCESSED
         event.processed_at = timezone.now()
         event.last_error = ""

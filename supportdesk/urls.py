@@ -1,4 +1,4 @@
-"""Root URLs: admin, REST API v1, OpenAPI, integrations' webhooks, health."""
+"""Root URLs: admin, REST API v1, OpenAPI, health. (The OMS webhook is routed in asgi.py.)"""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -26,7 +26,6 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("integrations/", include("integrations.urls")),
 ]
 
 handler404 = "supportdesk.views.not_found"

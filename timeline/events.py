@@ -7,6 +7,9 @@ never needs to know their models.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -48,7 +51,7 @@ def _record(
     subject_type: str = "",
     subject_id: int | None = None,
 ) -> TimelineEvent:
-    return TimelineEvent.objects.create(
+    event = TimelineEvent(
         contact_id=contact_id,
         kind=kind,
         occurred_at=occurred_at,
@@ -57,6 +60,30 @@ def _record(
         subject_type=subject_type,
         subject_id=subject_id,
     )
+    pending = _buffer.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        event.save(force_insert=True)
+    return event
+
+
+_buffer: ContextVar[list[TimelineEvent] | None] = ContextVar("timeline_buffer", default=None)
+
+
+@contextmanager
+def buffered() -> Iterator[list[TimelineEvent]]:
+    """Collect the events the writers record inside the block and insert them in one go at
+    its end (for batch producers). Events recorded in the block have no id until then."""
+    if _buffer.get() is not None:
+        raise RuntimeError("Timeline events are already being buffered.")
+    pending: list[TimelineEvent] = []
+    token = _buffer.set(pending)
+    try:
+        yield pending
+    finally:
+        _buffer.reset(token)
+    TimelineEvent.objects.bulk_create(pending, batch_size=1000)
 
 
 def contact_created_event(*, contact: Contact, occurred_at: datetime, actor: str) -> TimelineEvent:

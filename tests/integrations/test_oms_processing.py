@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import psycopg
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +16,7 @@ from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms.schema import parse_envelope
 from tests import oms_events
 from tests.oms_events import at
+from timeline import services as timeline_services
 from timeline.models import Contact, Order, OrderStatusChange, TimelineEvent
 
 pytestmark = pytest.mark.django_db
@@ -156,14 +159,15 @@ def test_contact_updates_write_what_changed_to_the_timeline():
 def test_an_event_that_keeps_failing_is_marked_failed_and_the_rest_go_on(monkeypatch):
     store(oms_events.order_created("O1", occurred_at=at(0)),
           oms_events.order_created("O2", occurred_at=at(1)))
-    real = services.oms_event_process
+    real = timeline_services._order_change
 
-    def flaky(*, event):
-        if event.payload["data"]["order"]["id"] == "O1":
+    def flaky(order, **options):
+        if order.external_id == "O1":
             raise RuntimeError("boom")
-        real(event=event)
+        return real(order, **options)
 
-    monkeypatch.setattr(services, "oms_event_process", flaky)
+    # Fails the batch as a whole, and O1 on its own, every time.
+    monkeypatch.setattr(timeline_services, "_order_change", flaky)
     for _ in range(services.MAX_ATTEMPTS):
         services.oms_events_drain()
 
@@ -172,6 +176,8 @@ def test_an_event_that_keeps_failing_is_marked_failed_and_the_rest_go_on(monkeyp
     assert failed.attempts == services.MAX_ATTEMPTS
     assert "boom" in failed.last_error
     assert OmsEvent.objects.get(payload__data__order__id="O2").status == OmsEventStatus.PROCESSED
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["O2"]
+    assert customer().order_count == 1
 
 
 _ORDER_STORY = [
@@ -209,3 +215,94 @@ def test_any_arrival_order_converges_to_the_same_state(order, drain_every):
     assert (customer().lifetime_order_value, customer().order_count) == (Decimal("35.00"), 1)
     assert list(o1.status_history.values_list("status", flat=True)) == [
         "created", "preparing", "in_delivery", "delivered"]
+
+
+def test_a_drain_leaves_the_events_to_the_drainer_already_running():
+    store(oms_events.order_created("O1", occurred_at=at(0)))
+    settings_db = connection.settings_dict
+    with psycopg.connect(host=settings_db["HOST"] or "localhost", port=settings_db["PORT"] or 5432,
+                         user=settings_db["USER"] or None, dbname=settings_db["NAME"],
+                         autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [services.DRAIN_LOCK_KEY])
+
+        assert services.oms_events_drain() == 0
+        assert OmsEvent.objects.get().status == OmsEventStatus.PENDING
+
+        other.execute("SELECT pg_advisory_unlock(%s)", [services.DRAIN_LOCK_KEY])
+
+    assert services.oms_events_drain() == 1
+    assert OmsEvent.objects.get().status == OmsEventStatus.PROCESSED
+
+
+def test_totals_of_a_batch_are_refreshed_once_and_right():
+    store(oms_events.order_created("O1", customer_id="C1", total="10.00", occurred_at=at(0)),
+          oms_events.order_created("O2", customer_id="C1", total="5.00", occurred_at=at(1)),
+          oms_events.order_created("O3", customer_id="C2", total="7.00", occurred_at=at(2)),
+          oms_events.order_status_changed("O1", "cancelled", occurred_at=at(3)))
+
+    assert services.oms_events_drain() == 4
+
+    assert (customer("C1").lifetime_order_value, customer("C1").order_count) == (Decimal("5.00"), 1)
+    assert (customer("C2").lifetime_order_value, customer("C2").order_count) == (Decimal("7.00"), 1)
+
+
+_MIXED_STORY = [
+    *_ORDER_STORY,
+    # A courier picks up O3 before the OMS told us about O3 (a placeholder order), then O1.
+    lambda: oms_events.event("courier.updated", {"courier": {
+        "id": "R1", "vehicle": "bicycle", "status": "active", "current_order_id": "O3"}},
+        occurred_at=at(2.5)),
+    lambda: oms_events.event("courier.updated", {"courier": {
+        "id": "R1", "status": "idle", "current_order_id": None}}, occurred_at=at(8)),
+    lambda: oms_events.order_created("O3", customer_id="C2", total="12.50", occurred_at=at(3.5)),
+    lambda: oms_events.order_status_changed("O3", "in_delivery", occurred_at=at(4.5)),
+    lambda: oms_events.event("customer.updated", {"customer": {
+        "id": "C1", "tier": "gold", "credit_balance": "5.00"}}, occurred_at=at(1.5)),
+    lambda: oms_events.event("customer.updated", {"customer": {"id": "C1", "tier": "vip"}},
+                             occurred_at=at(0.5)),
+    lambda: oms_events.event("partner.updated", {"partner": {
+        "id": "P1", "store_name": "Corner shop", "category": "grocery"}}, occurred_at=at(6.5)),
+]
+
+
+def _snapshot() -> dict:
+    """Everything the mirror writes, without ids and write times."""
+    contact_fields = ["kind", "external_id", "name", "email", "phone", "preferred_language",
+                      "country", "tier", "credit_balance", "lifetime_order_value", "order_count",
+                      "vehicle", "courier_status", "current_order__external_id", "store_name",
+                      "store_category", "field_versions"]
+    order_fields = ["external_id", "customer__external_id", "courier__external_id",
+                    "partner__external_id", "status", "total", "currency", "items", "placed_at",
+                    "is_delayed", "delay_minutes", "delay_reason", "field_versions"]
+    return {
+        "contacts": sorted(Contact.objects.values_list(*contact_fields), key=repr),
+        "orders": sorted(Order.objects.values_list(*order_fields), key=repr),
+        "history": sorted(OrderStatusChange.objects.values_list(
+            "order__external_id", "status", "occurred_at", "source_event_id"), key=repr),
+        "timeline": sorted(TimelineEvent.objects.values_list(
+            "contact__external_id", "kind", "occurred_at", "actor", "payload", "subject_type"),
+            key=repr),
+    }
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(order=st.permutations(range(len(_MIXED_STORY))))
+def test_a_batch_ends_where_applying_its_events_one_by_one_ends(order):
+    payloads = [_MIXED_STORY[index]() for index in order]
+    results = []
+    for together in (True, False):
+        TimelineEvent.objects.all().delete()
+        Order.objects.all().delete()
+        Contact.objects.all().delete()
+        OmsEvent.objects.all().delete()
+        store(*payloads)
+        if together:
+            assert services.oms_events_drain() == len(payloads)
+        else:
+            for event in OmsEvent.objects.order_by("id"):
+                services.oms_event_process(event=event)
+        results.append(_snapshot())
+
+    assert results[0] == results[1]
+    assert OmsEvent.objects.count() == len(payloads)

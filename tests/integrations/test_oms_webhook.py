@@ -8,21 +8,24 @@ from unittest import mock
 
 import pytest
 from django.db import OperationalError
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from integrations import services
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signed_headers
 from tests import oms_events
+from tests.asgi_client import AsgiClient
 from tests.oms_events import WEBHOOK_URL, dumps
 
 SECRET = "dev-oms-webhook-secret"
-pytestmark = pytest.mark.django_db
+# The webhook stores events from a thread of its own, in its own transaction, as it does
+# when served: the test sees only what it committed.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def post(client: Client, body: bytes, *, secret: str = SECRET, timestamp: int | None = None):
-    return client.post(
+def post(oms_client: AsgiClient, body: bytes, *, secret: str = SECRET, timestamp: int | None = None):
+    return oms_client.post(
         WEBHOOK_URL, data=body, content_type="application/json",
         headers=signed_headers(secret=secret, body=body, timestamp=timestamp),
     )
@@ -33,12 +36,11 @@ def _secret(settings):
     settings.OMS_WEBHOOK_SECRET = SECRET
 
 
-def test_a_signed_event_is_stored_pending_and_a_drain_is_requested(client, django_capture_on_commit_callbacks):
+def test_a_signed_event_is_stored_pending_and_a_drain_is_requested(oms_client):
     body = dumps(oms_events.order_created("O1"))
 
     with mock.patch("integrations.services.oms_drain_request") as drain_request:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(client, body)
+        response = post(oms_client, body)
 
     assert response.status_code == 202
     assert response.json()["status"] == "accepted"
@@ -49,67 +51,67 @@ def test_a_signed_event_is_stored_pending_and_a_drain_is_requested(client, djang
     drain_request.assert_called_once_with()
 
 
-def test_a_wrong_signature_is_refused_with_401(client):
+def test_a_wrong_signature_is_refused_with_401(oms_client):
     body = dumps(oms_events.order_created())
 
-    response = post(client, body, secret="not-the-secret")
+    response = post(oms_client, body, secret="not-the-secret")
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_signature"
     assert not OmsEvent.objects.exists()
 
 
-def test_missing_signature_headers_are_refused(client):
-    response = client.post(WEBHOOK_URL, data=dumps(oms_events.order_created()),
+def test_missing_signature_headers_are_refused(oms_client):
+    response = oms_client.post(WEBHOOK_URL, data=dumps(oms_events.order_created()),
                            content_type="application/json")
 
     assert response.status_code == 401
     assert "Missing" in response.json()["error"]["message"]
 
 
-def test_a_body_changed_after_signing_is_refused(client):
+def test_a_body_changed_after_signing_is_refused(oms_client):
     body = dumps(oms_events.order_created(total="30.00"))
     headers = signed_headers(secret=SECRET, body=body)
     tampered = body.replace(b'"30.00"', b'"0.01"')
 
-    response = client.post(WEBHOOK_URL, data=tampered, content_type="application/json",
+    response = oms_client.post(WEBHOOK_URL, data=tampered, content_type="application/json",
                            headers=headers)
 
     assert response.status_code == 401
 
 
 @pytest.mark.parametrize("skew_seconds", [-301, 301, -3600])
-def test_a_stale_or_future_timestamp_is_refused(client, skew_seconds):
+def test_a_stale_or_future_timestamp_is_refused(oms_client, skew_seconds):
     body = dumps(oms_events.order_created())
 
-    response = post(client, body, timestamp=int(time.time()) + skew_seconds)
+    response = post(oms_client, body, timestamp=int(time.time()) + skew_seconds)
 
     assert response.status_code == 401
     assert "300 seconds" in response.json()["error"]["message"]
 
 
-def test_a_timestamp_within_tolerance_is_accepted(client):
-    response = post(client, dumps(oms_events.order_created()), timestamp=int(time.time()) - 290)
+def test_a_timestamp_within_tolerance_is_accepted(oms_client):
+    response = post(oms_client, dumps(oms_events.order_created()), timestamp=int(time.time()) - 290)
 
     assert response.status_code == 202
 
 
-def test_a_captured_request_replayed_later_is_refused(client):
+def test_a_captured_request_replayed_later_is_refused(oms_client):
     body = dumps(oms_events.order_created())
     captured = signed_headers(secret=SECRET, body=body, timestamp=int(time.time()) - 600)
 
-    response = client.post(WEBHOOK_URL, data=body, content_type="application/json",
+    response = oms_client.post(WEBHOOK_URL, data=body, content_type="application/json",
                            headers=captured)
 
     assert response.status_code == 401
 
 
-def test_a_duplicate_delivery_gets_200_and_changes_nothing(client):
+def test_a_duplicate_delivery_gets_200_and_changes_nothing(oms_client):
     body = dumps(oms_events.order_created("O1"))
-    assert post(client, body).status_code == 202
+    assert post(oms_client, body).status_code == 202
     OmsEvent.objects.update(status=OmsEventStatus.PROCESSED)
 
-    response = post(client, body)
+    response = post(oms_client, body)
 
     assert response.status_code == 200
     assert response.json() == {"status": "duplicate", "event_id": json.loads(body)["id"]}
@@ -147,8 +149,8 @@ def test_a_duplicate_delivery_gets_200_and_changes_nothing(client):
         (dumps(oms_events.event("partner.updated", {})), "invalid_event", "data.partner"),
     ],
 )
-def test_bad_bodies_get_a_clear_400(client, body, code, field):
-    response = post(client, body)
+def test_bad_bodies_get_a_clear_400(oms_client, body, code, field):
+    response = post(oms_client, body)
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -159,41 +161,61 @@ def test_bad_bodies_get_a_clear_400(client, body, code, field):
     assert not OmsEvent.objects.exists()
 
 
-def test_an_oversized_body_gets_413(client, settings):
+def test_an_oversized_body_gets_413(oms_client, settings):
     settings.OMS_WEBHOOK_MAX_BODY_BYTES = 1024
     body = dumps(oms_events.order_created() | {"padding": "x" * 2000})
 
-    response = post(client, body)
+    response = post(oms_client, body)
 
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 
 
-def test_get_is_not_allowed(client):
-    response = client.get(WEBHOOK_URL)
+def test_get_is_not_allowed(oms_client):
+    response = oms_client.get(WEBHOOK_URL)
 
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_a_broker_outage_does_not_lose_or_refuse_the_event(client, django_capture_on_commit_callbacks):
+def test_a_broker_outage_does_not_lose_or_refuse_the_event(oms_client, monkeypatch):
     body = dumps(oms_events.order_created("O1"))
+    monkeypatch.setattr(services, "_drain_window_ends", 0.0)
 
-    with mock.patch("integrations.services.get_redis", side_effect=ConnectionError("down")):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(client, body)
+    with mock.patch("integrations.services.get_redis", side_effect=ConnectionError("down")) as redis:
+        response = post(oms_client, body)
+
+    redis.assert_called_once_with()
 
     assert response.status_code == 202
     assert OmsEvent.objects.filter(status=OmsEventStatus.PENDING).count() == 1
 
 
-def test_a_database_outage_gets_503_not_500(client):
+def test_a_database_outage_gets_503_not_500(oms_client):
     with mock.patch("integrations.services._store", side_effect=OperationalError("db down")):
-        response = post(client, dumps(oms_events.order_created()))
+        response = post(oms_client, dumps(oms_events.order_created()))
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert response["Retry-After"] == "5"
+
+
+def test_a_connection_lost_since_the_last_delivery_is_replaced_and_the_event_stored(oms_client):
+    real_store = services._store
+    calls = []
+
+    def store_once_broken(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_store(*args, **kwargs)
+
+    with mock.patch("integrations.services._store", side_effect=store_once_broken):
+        response = post(oms_client, dumps(oms_events.order_created("O1")))
+
+    assert response.status_code == 202
+    assert len(calls) == 2
+    assert OmsEvent.objects.count() == 1
 
 
 _json = st.recursive(
@@ -227,8 +249,8 @@ _envelope = st.fixed_dictionaries(
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=st.binary(max_size=300) | _json.map(dumps) | _envelope.map(dumps))
-def test_no_signed_input_ever_gets_a_500(client, body):
-    response = post(client, body)
+def test_no_signed_input_ever_gets_a_500(oms_client, body):
+    response = post(oms_client, body)
 
     assert response.status_code in {200, 202, 400}, response.content
     assert response["Content-Type"] == "application/json"
@@ -240,3 +262,41 @@ def test_signature_is_over_timestamp_and_body():
     assert signed_headers(secret="s", body=b"{}", timestamp=5)[SIGNATURE_HEADER].startswith(
         "sha256="
     )
+
+
+class TestDrainRequests:
+    """Each delivery asks for a drain; Redis and the broker hear of only one per window."""
+
+    @pytest.fixture(autouse=True)
+    def _fresh_window(self, monkeypatch):
+        monkeypatch.setattr(services, "_drain_window_ends", 0.0)
+        services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+
+    def test_deliveries_within_a_window_enqueue_one_drain_after_it(self):
+        with mock.patch("integrations.tasks.oms_events_drain.apply_async") as enqueue:
+            for _ in range(5):
+                services.oms_drain_request()
+
+        enqueue.assert_called_once_with(countdown=(services.DRAIN_DEBOUNCE_MS + 50) / 1000)
+
+    def test_the_first_delivery_after_the_window_enqueues_the_next_drain(self, monkeypatch):
+        with mock.patch("integrations.tasks.oms_events_drain.apply_async") as enqueue:
+            services.oms_drain_request()
+            services.oms_drain_request()  # inside the window
+            # The window closes: in this process and in Redis.
+            monkeypatch.setattr(services, "_drain_window_ends", 0.0)
+            services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+            services.oms_drain_request()
+
+        assert enqueue.call_count == 2
+
+    def test_a_window_another_process_opened_is_trusted_while_it_lasts(self):
+        services.get_redis().set(services.DRAIN_DEBOUNCE_KEY, 1, px=5_000)
+
+        with mock.patch("integrations.tasks.oms_events_drain.apply_async") as enqueue, \
+                mock.patch.object(services, "get_redis", wraps=services.get_redis) as redis:
+            services.oms_drain_request()
+            services.oms_drain_request()
+
+        enqueue.assert_not_called()
+        redis.assert_called_once_with()

@@ -11,6 +11,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 
+from integrations import services
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms.signature import signed_headers
 from integrations.tasks import oms_events_drain
@@ -26,6 +27,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def worker() -> Iterator[None]:
     """A worker thread on a queue of this test's own, so no other worker steals its tasks."""
     queue = f"tests-{uuid.uuid4().hex[:8]}"
+    # No drain window left open by an earlier test (its drain went to another queue).
+    services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+    services._drain_window_ends = 0.0
     previous = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue
     try:
@@ -45,10 +49,10 @@ def wait_until(predicate, *, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def post(client, payload: dict) -> int:
+def post(oms_client, payload: dict) -> int:
     body = dumps(payload)
     headers = signed_headers(secret=django_settings.OMS_WEBHOOK_SECRET, body=body)
-    return client.post(WEBHOOK_URL, data=body, content_type="application/json",
+    return oms_client.post(WEBHOOK_URL, data=body, content_type="application/json",
                        headers=headers).status_code
 
 
@@ -56,8 +60,8 @@ def all_processed() -> bool:
     return not OmsEvent.objects.exclude(status=OmsEventStatus.PROCESSED).exists()
 
 
-def test_accepted_events_are_processed_by_the_worker(client, worker):
-    statuses = [post(client, oms_events.order_created(f"O{n}", customer_id="C1", total="10.00"))
+def test_accepted_events_are_processed_by_the_worker(oms_client, worker):
+    statuses = [post(oms_client, oms_events.order_created(f"O{n}", customer_id="C1", total="10.00"))
                 for n in range(20)]
 
     assert statuses == [202] * 20
@@ -66,13 +70,16 @@ def test_accepted_events_are_processed_by_the_worker(client, worker):
     assert (customer.order_count, str(customer.lifetime_order_value)) == (20, "200.00")
 
 
-def test_events_stored_while_no_worker_could_be_reached_are_processed_later(client):
+def test_events_stored_while_no_worker_could_be_reached_are_processed_later(oms_client):
     with mock.patch("integrations.services.get_redis", side_effect=ConnectionError("down")):
-        assert post(client, oms_events.order_created("O1")) == 202
-        assert post(client, oms_events.order_created("O2")) == 202
+        assert post(oms_client, oms_events.order_created("O1")) == 202
+        assert post(oms_client, oms_events.order_created("O2")) == 202
     assert OmsEvent.objects.filter(status=OmsEventStatus.PENDING).count() == 2
 
     queue = f"tests-{uuid.uuid4().hex[:8]}"
+    # No drain window left open by an earlier test (its drain went to another queue).
+    services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+    services._drain_window_ends = 0.0
     with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[queue]):
         oms_events_drain.apply_async(queue=queue)  # what beat does every few seconds
         wait_until(all_processed)
