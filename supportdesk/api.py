@@ -23,6 +23,17 @@ class DefaultCursorPagination(CursorPagination):
     max_page_size = 500
     ordering = ("-created_at", "-id")
 
+    def decode_cursor(self, request: Any) -> Any:
+        # DRF answers a mangled cursor with 404, as if the list were missing; it is a bad
+        # query parameter.
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: ["Invalid cursor: use the next or previous link "
+                                           "of a page as it is."]}
+            ) from None
+
 
 def _summary(detail: Any) -> str:
     if isinstance(detail, list) and detail:

@@ -7,6 +7,7 @@ with defaults that work on a development machine where PostgreSQL and Redis run 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -184,6 +185,8 @@ OMS_API_TOKEN = env.str("OMS_API_TOKEN", default="")
 OMS_API_TIMEOUT_SECONDS = env.float("OMS_API_TIMEOUT_SECONDS", default=5.0)
 # "http" calls the real OMS; "fake" records calls in memory (tests, demos without an OMS).
 OMS_CLIENT = env.str("OMS_CLIENT", default="http")
+if OMS_CLIENT not in {"http", "fake"}:
+    raise ImproperlyConfigured(f"OMS_CLIENT must be 'http' or 'fake', not {OMS_CLIENT!r}.")
 
 LOGGING = {
     "version": 1,

@@ -401,3 +401,11 @@ def test_a_session_authenticated_agent_can_read_orders(agent):
 
     assert response.status_code == 200
     assert ids(response) == [order.pk]
+
+
+def test_a_mangled_cursor_is_a_400_naming_the_parameter(agent_client):
+    response = agent_client.get(CONTACTS, {"cursor": "not-a-cursor"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert "cursor" in response.json()["error"]["details"]
