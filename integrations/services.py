@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -144,51 +142,67 @@ _KIND_ORDER = {"customer": 0, "courier": 1, "partner": 2}
 def oms_events_drain(*, batch_size: int = 200, max_events: int | None = None) -> int:
     """Process pending events, oldest first, until none is left (or `max_events`).
 
-    One drainer runs at a time (a PostgreSQL advisory lock): parallel drainers would only
-    queue on the same customers' rows, and deadlock on them. A drain that finds the lock
-    taken returns at once; the drainer holding it looks for pending events once more
-    after letting go, so an event whose drain request was turned away is not left behind.
+    One drainer works at a time: each batch transaction first takes a PostgreSQL advisory
+    lock (released with the transaction, so a drainer that dies cannot keep it), because
+    parallel drainers would only queue on the same customers' rows and deadlock on them. A
+    drain that finds the lock taken returns at once; the drainer holding it looks for
+    pending events once more when its loop ends, so an event whose drain request was
+    turned away is not left behind. A drain hands over to a fresh one after
+    DRAIN_MAX_SECONDS, so events a transient error left pending are tried again even
+    while traffic never stops.
     """
     processed = 0
     # Events a transient error left pending: not tried again in this drain (the next one will).
     left_pending: set[int] = set()
+    deadline = time.monotonic() + DRAIN_MAX_SECONDS
     while max_events is None or processed < max_events:
-        with _drain_lock() as held:
-            if not held:
-                return processed
-            processed += _drain_batches(
-                batch_size=batch_size, left_pending=left_pending,
-                limit=None if max_events is None else max_events - processed,
-            )
-        if not _pending_exists(exclude=left_pending):
+        done, busy = _drain_batches(
+            batch_size=batch_size, left_pending=left_pending, deadline=deadline,
+            limit=None if max_events is None else max_events - processed,
+        )
+        processed += done
+        if busy or not _pending_exists(exclude=left_pending):
+            break
+        if time.monotonic() >= deadline:
+            _drain_enqueue()
             break
     return processed
 
 
 DRAIN_LOCK_KEY = 0x0_5D_0E_D5  # any bigint the project uses for nothing else
+DRAIN_MAX_SECONDS = 30.0
 
 
-@contextmanager
-def _drain_lock() -> Iterator[bool]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DRAIN_LOCK_KEY])
-        held = cursor.fetchone()[0]
+def _drain_enqueue() -> None:
+    from integrations.tasks import oms_events_drain as task  # the task module imports this one
+
     try:
-        yield held
-    finally:
-        if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [DRAIN_LOCK_KEY])
+        task.apply_async()
+    except Exception:  # noqa: BLE001  (the beat sweep starts the next drain anyway)
+        logger.warning("Could not enqueue the next OMS drain; beat will", exc_info=True)
+
+
+def _drain_lock_take() -> bool:
+    """Take the drainers' lock for the current transaction; False if another drainer has it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [DRAIN_LOCK_KEY])
+        return cursor.fetchone()[0]
 
 
 def _pending_exists(*, exclude: set[int]) -> bool:
     return OmsEvent.objects.filter(status=OmsEventStatus.PENDING).exclude(pk__in=exclude).exists()
 
 
-def _drain_batches(*, batch_size: int, left_pending: set[int], limit: int | None) -> int:
+def _drain_batches(
+    *, batch_size: int, left_pending: set[int], deadline: float, limit: int | None
+) -> tuple[int, bool]:
+    """Process batches until none is left, the deadline or the limit. Returns how many
+    events were processed and whether another drainer holds the lock."""
     processed = 0
-    while limit is None or processed < limit:
+    while (limit is None or processed < limit) and time.monotonic() < deadline:
         with transaction.atomic():
+            if not _drain_lock_take():
+                return processed, True
             batch = list(
                 OmsEvent.objects.select_for_update(skip_locked=True)
                 .filter(status=OmsEventStatus.PENDING)
@@ -198,14 +212,12 @@ def _drain_batches(*, batch_size: int, left_pending: set[int], limit: int | None
             if not batch:
                 break
             if not _process_together(batch):
-                totals_pending: set[int] = set()
                 for event in batch:
-                    _process_one(event, totals_pending)
-                timeline_services.customers_totals_refresh(customer_ids=totals_pending)
+                    _process_one(event)
             rows_update(batch, ["status", "attempts", "last_error", "processed_at"])
         left_pending.update(e.pk for e in batch if e.status == OmsEventStatus.PENDING)
         processed += len(batch)
-    return processed
+    return processed, False
 
 
 def _process_together(batch: list[OmsEvent]) -> bool:
@@ -250,13 +262,13 @@ def _mirrored(data: schema.OmsEventData) -> timeline_services.MirroredEvent:
     )
 
 
-def _process_one(event: OmsEvent, totals_pending: set[int]) -> None:
+def _process_one(event: OmsEvent) -> None:
+    """Apply one event in a savepoint of its own, its customers' totals included, so
+    whatever fails, fails for this event alone."""
     event.attempts += 1
-    # Customers are added to the batch's refresh only if the event's savepoint commits.
-    moved: set[int] = set()
     try:
         with transaction.atomic():
-            oms_event_process(event=event, totals_pending=moved)
+            oms_event_process(event=event)
     except (schema.OmsPayloadError, ValueError, Order.DoesNotExist) as exc:
         # The event itself is wrong: trying again cannot help.
         event.status = OmsEventStatus.FAILED
@@ -270,7 +282,6 @@ def _process_one(event: OmsEvent, totals_pending: set[int]) -> None:
             event.status = OmsEventStatus.FAILED
         logger.warning("OMS event %s will be retried: %s", event.event_id, exc)
     else:
-        totals_pending |= moved
         event.status = OmsEventStatus.PROCESSED
         event.processed_at = timezone.now()
         event.last_error = ""

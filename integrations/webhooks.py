@@ -18,7 +18,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError, connection
 
 from integrations import services
 from integrations.oms import schema, signature
@@ -82,6 +82,11 @@ def _answer(*, body: bytes, timestamp: str | None, signature_header: str | None)
         except schema.OmsPayloadError as exc:
             details = {"field": exc.field} if exc.field else None
             return 400, error_body(exc.code, exc.message, details), {}
+        except DataError:
+            # Valid JSON that PostgreSQL's jsonb refuses: a \u0000 in a string.
+            return 400, error_body(
+                "invalid_event", "The event holds characters that cannot be stored (\\u0000)."
+            ), {}
         except (InterfaceError, OperationalError) as exc:  # the connection, most likely
             connection.close()
             if attempt == 1:

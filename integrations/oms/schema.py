@@ -288,8 +288,14 @@ def _order(event_type: str, data: dict, occurred_at: datetime) -> OrderChange:
 def parse_event(body: bytes) -> OmsEventData:
     """Parse and validate one webhook body; raise OmsPayloadError with a clear message."""
     try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise OmsPayloadError("Body must be JSON encoded in UTF-8.", code="malformed_json") from None
+    if text.startswith("\ufeff"):
+        raise OmsPayloadError("Body must not start with a byte order mark.", code="malformed_json")
+    try:
+        envelope = json.loads(text)
+    except ValueError as exc:
         raise OmsPayloadError(f"Body is not valid JSON: {exc}", code="malformed_json") from None
     return parse_envelope(envelope)
 

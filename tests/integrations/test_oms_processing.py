@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from unittest import mock
 
 import psycopg
 import pytest
@@ -298,7 +299,9 @@ def test_a_batch_ends_where_applying_its_events_one_by_one_ends(order):
         OmsEvent.objects.all().delete()
         store(*payloads)
         if together:
-            assert services.oms_events_drain() == len(payloads)
+            # The batch must go through as one, not fall back to one by one.
+            with mock.patch.object(services, "_process_one", side_effect=AssertionError):
+                assert services.oms_events_drain() == len(payloads)
         else:
             for event in OmsEvent.objects.order_by("id"):
                 services.oms_event_process(event=event)
@@ -306,3 +309,37 @@ def test_a_batch_ends_where_applying_its_events_one_by_one_ends(order):
 
     assert results[0] == results[1]
     assert OmsEvent.objects.count() == len(payloads)
+
+
+def test_a_long_drain_hands_over_to_a_fresh_one(monkeypatch):
+    store(oms_events.order_created("O1", occurred_at=at(0)))
+    monkeypatch.setattr(services, "DRAIN_MAX_SECONDS", 0.0)
+
+    with mock.patch("integrations.tasks.oms_events_drain.apply_async") as enqueue:
+        assert services.oms_events_drain() == 0
+
+    enqueue.assert_called_once_with()
+    monkeypatch.setattr(services, "DRAIN_MAX_SECONDS", 30.0)
+    assert services.oms_events_drain() == 1
+
+
+def test_a_failure_in_one_customers_totals_holds_back_only_that_customers_event(monkeypatch):
+    store(oms_events.order_created("O1", customer_id="C1", total="10.00", occurred_at=at(0)),
+          oms_events.order_created("O2", customer_id="C2", total="7.00", occurred_at=at(1)))
+    real = timeline_services.customers_totals_refresh
+
+    def refresh(*, customer_ids):
+        ids = set(customer_ids)
+        if Contact.objects.filter(pk__in=ids, external_id="C1").exists():
+            raise RuntimeError("numeric field overflow")
+        return real(customer_ids=ids)
+
+    monkeypatch.setattr(timeline_services, "customers_totals_refresh", refresh)
+    services.oms_events_drain()
+
+    first = OmsEvent.objects.get(payload__data__order__id="O1")
+    assert (first.status, first.attempts) == (OmsEventStatus.PENDING, 1)
+    assert "numeric field overflow" in first.last_error
+    assert OmsEvent.objects.get(payload__data__order__id="O2").status == OmsEventStatus.PROCESSED
+    assert customer("C2").lifetime_order_value == Decimal("7.00")
+    assert not Order.objects.filter(external_id="O1").exists()

@@ -147,6 +147,10 @@ def test_a_duplicate_delivery_gets_200_and_changes_nothing(oms_client):
         (dumps(oms_events.event("courier.updated", {"courier": {"id": "R1", "vehicle": "jet"}})),
          "invalid_event", "data.courier.vehicle"),
         (dumps(oms_events.event("partner.updated", {})), "invalid_event", "data.partner"),
+        (dumps(oms_events.order_created()).decode().encode("utf-16"), "malformed_json", None),
+        (b"\xef\xbb\xbf" + dumps(oms_events.order_created()), "malformed_json", None),
+        (dumps(oms_events.event("customer.updated", {"customer": {"id": "C1", "name": "A\u0000B"}})),
+         "invalid_event", None),
     ],
 )
 def test_bad_bodies_get_a_clear_400(oms_client, body, code, field):
