@@ -18,7 +18,7 @@ from django.utils.text import Truncator
 
 from conversations import services
 from conversations.models import Conversation, Message
-from supportdesk.admin import EstimatedCountPaginator, ReadOnlyAdminMixin
+from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin
 
 
 def _with_id_search(
@@ -44,7 +44,7 @@ class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(BigTableAdmin):
     list_display = (
         "id", "contact", "channel", "status", "priority", "language", "contact_reason",
         "assignee", "last_message_at", "created_at",
@@ -53,9 +53,6 @@ class ConversationAdmin(admin.ModelAdmin):
     list_filter = ("status", "channel", "priority")
     search_fields = ("contact__external_id__exact",)
     search_help_text = "Conversation number, or exact external id of the contact."
-    ordering = ("-id",)
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     autocomplete_fields = ("assignee",)
     fields = (
         "contact", "channel", "status", "priority", "language", "contact_reason", "subject",
@@ -97,7 +94,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     """Read-only: a message is a record of what was said on a channel."""
 
     list_display = ("id", "conversation", "sequence", "direction", "author_user", "excerpt",
@@ -106,9 +103,6 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("direction",)
     search_fields = ("conversation__contact__external_id__exact",)
     search_help_text = "Conversation number, or exact external id of the contact."
-    ordering = ("-id",)
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     fields = ("conversation", "sequence", "direction", "author_user", "body",
               "channel_metadata", "created_at")
     readonly_fields = fields

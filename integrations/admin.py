@@ -12,7 +12,7 @@ from django.utils.text import Truncator
 from integrations import services
 from integrations.models import OmsEvent
 from integrations.oms.schema import EVENT_TYPES
-from supportdesk.admin import EstimatedCountPaginator, pretty_json
+from supportdesk.admin import BigTableAdmin, pretty_json
 
 
 class EventTypeFilter(admin.SimpleListFilter):
@@ -29,7 +29,7 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 
 @admin.register(OmsEvent)
-class OmsEventAdmin(admin.ModelAdmin):
+class OmsEventAdmin(BigTableAdmin):
     """What the OMS sent is evidence: every field is read-only; the action is the one write."""
 
     list_display = ("event_id", "event_type", "status", "attempts", "occurred_at",
@@ -37,9 +37,6 @@ class OmsEventAdmin(admin.ModelAdmin):
     list_filter = ("status", EventTypeFilter)
     search_fields = ("event_id__exact",)
     search_help_text = "Exact OMS event id."
-    ordering = ("-id",)
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     actions = ("retry_failed",)
     fields = ("event_id", "event_type", "status", "attempts", "last_error", "occurred_at",
               "received_at", "processed_at", "payload_pretty")

@@ -107,16 +107,12 @@ def oms_drain_request() -> None:
                        exc_info=True)
 
 
-def oms_event_process(*, event: OmsEvent, totals_pending: set[int] | None = None) -> None:
-    """Apply one stored event to contacts and orders (idempotent given the event status).
-
-    With `totals_pending`, customers whose lifetime totals moved are collected there for
-    the caller to refresh once per batch (see `timeline.services.order_upsert`).
-    """
+def oms_event_process(*, event: OmsEvent) -> None:
+    """Apply one stored event to contacts and orders (idempotent given the event status)."""
     data = schema.parse_envelope(event.payload)
     contacts: dict[tuple[str, str], Contact] = {}
     # Lock contacts in one fixed order (customer, courier, partner) so workers never deadlock.
-    for change in sorted(data.contacts, key=lambda c: _KIND_ORDER[c.kind]):
+    for change in sorted(data.contacts, key=lambda c: timeline_services.CONTACT_KIND_ORDER[c.kind]):
         fields = dict(change.fields)
         if fields.get("current_order"):
             fields["current_order"] = timeline_services.order_reference(
@@ -132,11 +128,8 @@ def oms_event_process(*, event: OmsEvent, totals_pending: set[int] | None = None
             fields[name] = contacts[(party.kind, party.external_id)]
         timeline_services.order_upsert(
             external_id=data.order.external_id, fields=fields, occurred_at=data.occurred_at,
-            source_event_id=data.event_id, totals_pending=totals_pending,
+            source_event_id=data.event_id,
         )
-
-
-_KIND_ORDER = {"customer": 0, "courier": 1, "partner": 2}
 
 
 def oms_events_drain(*, batch_size: int = 200, max_events: int | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.http import HttpRequest
@@ -55,6 +56,15 @@ def pretty_json(value: Any) -> str:
         '<pre style="white-space: pre-wrap; margin: 0">{}</pre>',
         json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True),
     )
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    """A changelist for a table of millions of rows: newest first by the primary key, and
+    no exact count of the whole table."""
+
+    ordering = ("-id",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 class ReadOnlyAdminMixin:

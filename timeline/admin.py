@@ -15,14 +15,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from supportdesk.actors import user_actor
-from supportdesk.admin import EstimatedCountPaginator, ReadOnlyAdminMixin, pretty_json
+from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin, pretty_json
 from timeline import services
 from timeline.events import EventKind
 from timeline.models import Contact, ContactKind, Order, OrderStatusChange, TimelineEvent
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(BigTableAdmin):
     list_display = (
         "external_id", "name", "kind", "preferred_language", "country", "tier",
         "lifetime_order_value", "order_count", "courier_status", "store_name", "updated_at",
@@ -33,9 +33,6 @@ class ContactAdmin(admin.ModelAdmin):
     # The id must match exactly (the index serves it); names, emails and phones match a part.
     search_fields = ("external_id__exact", "name", "email", "phone", "store_name")
     search_help_text = "Exact external id, or part of a name, email, phone or store name."
-    ordering = ("-id",)
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     raw_id_fields = ("current_order",)
     readonly_fields = (
         "lifetime_order_value", "order_count", "field_versions", "created_at", "updated_at",
@@ -77,7 +74,7 @@ class OrderStatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(BigTableAdmin):
     list_display = (
         "external_id", "status", "customer", "partner", "total", "currency", "placed_at",
         "promised_at", "is_delayed",
@@ -86,9 +83,6 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ("status", "is_delayed")
     search_fields = ("external_id__exact", "customer__external_id__exact")
     search_help_text = "Exact order id or customer external id."
-    ordering = ("-id",)
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     autocomplete_fields = ("customer", "courier", "partner")
     readonly_fields = ("field_versions", "created_at", "updated_at")
     inlines = (OrderStatusChangeInline,)
@@ -158,7 +152,7 @@ class ContactKindFilter(admin.SimpleListFilter):
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     """Append-only: the admin shows events and never adds, changes or deletes one."""
 
     list_display = ("occurred_at", "kind", "contact", "actor", "subject_type", "subject_id")
@@ -167,9 +161,6 @@ class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("contact__external_id__exact",)
     search_help_text = "Exact external id of the contact."
     # Newest first by id: the primary key index serves it on any table size.
-    ordering = ("-id",)
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     fields = ("contact", "kind", "occurred_at", "actor", "subject_type", "subject_id",
               "payload_pretty", "created_at")
     readonly_fields = fields

@@ -61,9 +61,7 @@ def contact_upsert(
     actor: str = "oms",
 ) -> Contact:
     """Create or update a contact by (kind, external id), locking its row for the transaction."""
-    unknown = set(fields) - CONTACT_FIELDS
-    if unknown:
-        raise ValueError(f"Unknown contact fields: {', '.join(sorted(unknown))}")
+    _check_fields(fields, CONTACT_FIELDS, "contact")
     with transaction.atomic():
         contact, created = Contact.objects.select_for_update().get_or_create(
             kind=kind, external_id=external_id
@@ -147,22 +145,16 @@ class OrderUpsertResult:
 def order_upsert(
     *, external_id: str, fields: dict[str, Any], occurred_at: datetime,
     source_event_id: str | None = None, actor: str = "oms",
-    totals_pending: set[int] | None = None,
 ) -> OrderUpsertResult:
     """Create or update an order mirrored from the OMS and keep its customer's totals right.
 
     `fields` uses model names; customer, courier and partner are Contact instances the
     caller upserted first (and so already holds locks on, in that order). A status is kept
     in the history even when a newer status already stands, so the history converges
-    whatever order the events arrive in.
-
-    Customers whose totals the change moves are refreshed here, or, when the caller passes
-    `totals_pending`, added to it for the caller to refresh once for a whole batch with
-    `customers_totals_refresh` before its transaction ends.
+    whatever order the events arrive in. Customers whose totals the change moves are
+    refreshed before it returns (`mirror_batch` does this once for a whole batch).
     """
-    unknown = set(fields) - ORDER_FIELDS
-    if unknown:
-        raise ValueError(f"Unknown order fields: {', '.join(sorted(unknown))}")
+    _check_fields(fields, ORDER_FIELDS, "order")
     with transaction.atomic():
         existing_customer_id = (
             Order.objects.filter(external_id=external_id).values_list("customer_id", flat=True).first()
@@ -176,10 +168,7 @@ def order_upsert(
                          source_event_id=source_event_id, actor=actor,
                          record_status=_status_history_record, totals_pending=moved):
             order.save()
-        if totals_pending is None:
-            customers_totals_refresh(customer_ids=moved)
-        else:
-            totals_pending.update(moved)
+        customers_totals_refresh(customer_ids=moved)
     return OrderUpsertResult(order=order, created=created)
 
 
@@ -286,9 +275,7 @@ def _is_blank(value: Any) -> bool:
 
 def _check_contact_fields(*, kind: str, fields: dict[str, Any]) -> None:
     """Refuse unknown fields (a programming error) and another kind's fields (bad input)."""
-    unknown = set(fields) - CONTACT_FIELDS
-    if unknown:
-        raise ValueError(f"Unknown contact fields: {', '.join(sorted(unknown))}")
+    _check_fields(fields, CONTACT_FIELDS, "contact")
     # A blank value is allowed, so a client may send back the whole representation it read.
     misplaced = {
         name: [f"Only {ContactKind(_KIND_FIELDS[name]).label.lower()}s have this field."]
@@ -432,7 +419,7 @@ def mirror_batch(*, batch: Sequence[MirroredEvent], actor: str = "oms") -> None:
         totals: set[int] = set()
         with events.buffered():
             for event in batch:
-                for change in sorted(event.contacts, key=lambda c: _KIND_RANK[c.kind]):
+                for change in sorted(event.contacts, key=lambda c: CONTACT_KIND_ORDER[c.kind]):
                     contact = contacts[(change.kind, change.external_id)]
                     fields = dict(change.fields)
                     if fields.get("current_order"):
@@ -459,7 +446,8 @@ def mirror_batch(*, batch: Sequence[MirroredEvent], actor: str = "oms") -> None:
         customers_totals_refresh(customer_ids=totals)
 
 
-_KIND_RANK = {ContactKind.CUSTOMER: 0, ContactKind.COURIER: 1, ContactKind.PARTNER: 2}
+# The order a single event's contacts are applied (and locked) in, by both paths.
+CONTACT_KIND_ORDER = {ContactKind.CUSTOMER: 0, ContactKind.COURIER: 1, ContactKind.PARTNER: 2}
 
 
 def _check_fields(fields: dict[str, Any], allowed: frozenset[str], what: str) -> None:
