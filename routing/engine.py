@@ -27,7 +27,8 @@ class Rule:
     condition: Mapping[str, Any]
     queue_key: str  # a template filled from the item's attributes
     priority: int | None = None  # None keeps the item's own
-    skills: frozenset[str] = frozenset()
+    skills: frozenset[str] = frozenset()  # required
+    optional_skills: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RuleMatch:
     queue_key: str
     priority: int | None
     skills: frozenset[str]
+    optional_skills: frozenset[str] = frozenset()
 
 
 def rule_match(rules: Sequence[Rule], attributes: Mapping[str, Any]) -> RuleMatch | None:
@@ -47,7 +49,7 @@ def rule_match(rules: Sequence[Rule], attributes: Mapping[str, Any]) -> RuleMatc
         if queue_key is None:
             continue  # "chat.{language}" for an item without a language: try the next rule
         return RuleMatch(rule=rule.name, queue_key=queue_key, priority=rule.priority,
-                         skills=rule.skills)
+                         skills=rule.skills, optional_skills=rule.optional_skills)
     return None
 
 
@@ -61,6 +63,7 @@ class Agent:
     capacity: Mapping[str, int]  # per channel
     load: Mapping[str, int]  # open items per channel
     last_assigned_at: datetime | None = None
+    tier: int = 1
 
     def spare(self, channel: str) -> int:
         return self.capacity.get(channel, 0) - self.load.get(channel, 0)
@@ -77,17 +80,19 @@ class Item:
     required_skills: frozenset[str] = frozenset()
     optional_skills: frozenset[str] = frozenset()  # wanted, but relaxed after a timeout
     optional_relaxed: bool = False
+    min_tier: int = 1
     declined_by: frozenset[int] = field(default_factory=frozenset)
 
 
 def agent_eligible(agent: Agent, item: Item) -> bool:
     """Online, with room on the item's channel, speaking its language, serving its kind of
-    contact, holding its required skills (and optional ones until they are relaxed), and
-    not having declined it."""
+    contact, of the queue's tier or above, holding its required skills (and optional ones
+    until they are relaxed), and not having declined it."""
     skills = item.required_skills | (frozenset() if item.optional_relaxed else item.optional_skills)
     return (agent.presence == ONLINE and agent.spare(item.channel) > 0
             and item.language in agent.languages and item.contact_kind in agent.contact_kinds
-            and skills <= agent.skills and agent.id not in item.declined_by)
+            and agent.tier >= item.min_tier and skills <= agent.skills
+            and agent.id not in item.declined_by)
 
 
 def agents_rank(agents: Iterable[Agent], item: Item, *, strategy: str) -> list[Agent]:

@@ -1,10 +1,41 @@
-"""Who can take which work. The matching engine, queues and rules come with the routing issue."""
+"""Work distribution: queues, rules, agents' routing settings, work items and their history.
+
+Routing is self-contained: a work item points at a conversation by id only, and carries
+the plain attributes rules and agents are matched on. Conversations enqueue items and
+complete them; routing never imports conversations.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F, Q
+
+CHANNELS = ("chat", "messaging", "email", "voice")
+CONTACT_KINDS = ("customer", "courier", "partner")
+DEFAULT_CAPACITY = {"chat": 3, "messaging": 3, "email": 5, "voice": 1}
+
+
+def default_capacity() -> dict[str, int]:
+    return dict(DEFAULT_CAPACITY)
+
+
+def _skills_field(help_text: str) -> ArrayField:
+    return ArrayField(models.CharField(max_length=64), default=list, blank=True, help_text=help_text)
+
+
+class Strategy(models.TextChoices):
+    MOST_SPARE_CAPACITY = "most_spare_capacity", "Most spare capacity (percent)"
+    LONGEST_IDLE = "longest_idle", "Longest idle"
+    ROUND_ROBIN = "round_robin", "Round robin"
+
+
+class Presence(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
 
 
 class AgentProfile(models.Model):
@@ -19,8 +50,267 @@ class AgentProfile(models.Model):
         models.CharField(max_length=16), default=list, blank=True,
         help_text="customer, courier, partner",
     )
+    skills = _skills_field("Skills such as refunds, vip, fraud. Queues and rules may require them.")
+    tier = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(3)],
+        help_text="1 junior, 2 experienced, 3 senior. A queue may require a minimum tier.",
+    )
+    capacity = models.JSONField(
+        default=default_capacity, blank=True,
+        help_text='Open items at once per channel, e.g. {"chat": 3, "messaging": 3, "email": 5, "voice": 1}.',
+    )
+    presence = models.CharField(max_length=16, choices=Presence.choices, default=Presence.OFFLINE)
+    presence_since = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Offers let time out in a row; reset by an accept. Too many set the agent away.
+    missed_offers = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        indexes = [
+            models.Index(fields=["presence", "last_heartbeat_at"], name="agent_presence_heartbeat"),
+        ]
+
     def __str__(self) -> str:
         return f"{self.user} ({', '.join(self.languages)})"
+
+    def capacity_for(self, channel: str) -> int:
+        try:
+            return max(int(self.capacity.get(channel, 0)), 0)
+        except (TypeError, ValueError, AttributeError):
+            return 0
+
+
+class AgentSlot(models.Model):
+    """One row per agent, channel, language and contact kind: what the matcher walks.
+
+    Derived from the profile and its open items, rewritten whenever they change, so
+    finding the best free agent for an item is one index range read whatever the number
+    of agents. The profile's row lock and its items stay the truth for capacity.
+    """
+
+    # The unique constraint below leads with the agent: no separate index needed.
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="slots",
+                              db_index=False)
+    channel = models.CharField(max_length=16)
+    language = models.CharField(max_length=16)
+    contact_kind = models.CharField(max_length=16)
+    tier = models.PositiveSmallIntegerField()
+    skills = ArrayField(models.CharField(max_length=64), default=list)
+    # Online with room on this channel.
+    available = models.BooleanField(default=False)
+    # Spare capacity on this channel in thousandths of the capacity.
+    spare_permille = models.PositiveSmallIntegerField(default=0)
+    last_assigned_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "channel", "language", "contact_kind"],
+                                    name="agent_slot_unique"),
+        ]
+        indexes = [
+            models.Index(
+                "channel", "language", "contact_kind", F("last_assigned_at").asc(nulls_first=True),
+                "agent", name="slot_longest_idle", condition=Q(available=True),
+            ),
+            models.Index(
+                "channel", "language", "contact_kind", F("spare_permille").desc(),
+                F("last_assigned_at").asc(nulls_first=True), "agent",
+                name="slot_most_spare", condition=Q(available=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.channel} {self.language} {self.contact_kind}"
+
+
+class Queue(models.Model):
+    key = models.CharField(
+        max_length=100, unique=True,
+        help_text="What rules route to, e.g. chat.es or vip. Lower case, no spaces.",
+    )
+    name = models.CharField(max_length=100)
+    priority = models.PositiveSmallIntegerField(
+        default=50, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="1-100; agents take work from higher-priority queues first.",
+    )
+    strategy = models.CharField(max_length=32, choices=Strategy.choices, default=Strategy.LONGEST_IDLE)
+    target_wait_seconds = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1)],
+        help_text="Service-level target: items should reach an agent within this wait.",
+    )
+    required_skills = _skills_field("Every agent taking this queue's work holds these.")
+    optional_skills = _skills_field("Wanted at first; relaxed after the relax wait or at escalation.")
+    relax_optional_after_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Wait after which optional skills are no longer needed.",
+    )
+    min_agent_tier = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(3)],
+    )
+    assign_directly = models.BooleanField(
+        default=False, help_text="Assign without an offer the agent must accept.",
+    )
+    offer_timeout_seconds = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(5), MaxValueValidator(600)],
+    )
+    escalate_at_percent = models.PositiveSmallIntegerField(
+        default=80, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Share of the target wait at which a waiting item is escalated.",
+    )
+    escalation_priority_boost = models.PositiveSmallIntegerField(
+        default=10, help_text="Added to an item's priority when it is escalated.",
+    )
+    overflow_queue = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="overflow_sources",
+    )
+    overflow_after_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Wait in this queue after which items move to the overflow queue.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-priority", "key")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RoutingRule(models.Model):
+    """Ordered; the first active rule whose condition holds routes the item."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
+    is_active = models.BooleanField(default=True)
+    condition = models.JSONField(
+        default=dict, blank=True,
+        help_text='e.g. {"all": [{"attribute": "channel", "op": "eq", "value": "chat"}]}; '
+                  "an empty group matches everything.",
+    )
+    queue_key = models.CharField(
+        max_length=100, help_text="Queue to route to; may use attributes: chat.{language}.",
+    )
+    priority = models.SmallIntegerField(null=True, blank=True, help_text="Empty keeps the item's own.")
+    required_skills = _skills_field("Needed on top of the queue's required skills.")
+    optional_skills = _skills_field("Wanted on top of the queue's optional skills.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name}"
+
+
+class ItemState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered"
+    ASSIGNED = "assigned", "Assigned"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_STATES = (ItemState.WAITING, ItemState.OFFERED, ItemState.ASSIGNED)
+HELD_STATES = (ItemState.OFFERED, ItemState.ASSIGNED)  # count against the agent's capacity
+
+
+class WorkItem(models.Model):
+    conversation_id = models.BigIntegerField(help_text="The conversation this work is for.")
+    channel = models.CharField(max_length=16)
+    attributes = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=16)
+    contact_kind = models.CharField(max_length=16)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items",
+                              db_index=False)  # work_item_queue_enqueued leads with it
+    queue_priority = models.PositiveSmallIntegerField(help_text="The queue's, copied for the index.")
+    priority = models.SmallIntegerField(default=0)
+    required_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    optional_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    optional_relaxed = models.BooleanField(default=False)
+    min_agent_tier = models.PositiveSmallIntegerField(default=1)
+    rule = models.CharField(max_length=100, blank=True, help_text="The rule that routed it.")
+    state = models.CharField(max_length=16, choices=ItemState.choices, default=ItemState.WAITING)
+    agent = models.ForeignKey(
+        AgentProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="items",
+    )
+    declined_by = ArrayField(models.BigIntegerField(), default=list, blank=True,
+                             help_text="Agents who declined or let the offer time out.")
+    enqueued_at = models.DateTimeField()
+    queued_at = models.DateTimeField(help_text="When it entered its current queue.")
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation_id"], condition=Q(state__in=OPEN_STATES),
+                name="work_item_one_open_per_conversation",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                "channel", "language", "contact_kind", F("queue_priority").desc(), F("priority").desc(),
+                "enqueued_at", "id", name="work_item_waiting_best", condition=Q(state="waiting"),
+            ),
+            models.Index(fields=["enqueued_at"], name="work_item_waiting_oldest",
+                         condition=Q(state="waiting")),
+            models.Index(fields=["agent", "channel"], name="work_item_held",
+                         condition=Q(state__in=HELD_STATES)),
+            models.Index(fields=["offer_expires_at"], name="work_item_offer_expiry",
+                         condition=Q(state="offered")),
+            models.Index(fields=["queue", "enqueued_at"], name="work_item_queue_enqueued"),
+            models.Index(fields=["conversation_id", "-enqueued_at"], name="work_item_conversation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} ({self.channel}, {self.queue_id}, {self.state})"
+
+
+class WorkItemEvent(models.Model):
+    """What happened to a work item: queued, offered, accepted, declined, expired, assigned,
+    requeued, transferred, escalated, overflowed, relaxed, breached, completed, cancelled."""
+
+    item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events",
+                             db_index=False)  # work_item_event_item leads with it
+    kind = models.CharField(max_length=32)
+    at = models.DateTimeField()
+    agent = models.ForeignKey(AgentProfile, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["item", "at"], name="work_item_event_item")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class RoutingAudit(models.Model):
+    """Who changed a queue, a rule or an agent's routing settings, when, before and after."""
+
+    model = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    action = models.CharField(max_length=16)  # created, changed, deleted
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=150)
+    at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "object_id", "-at"], name="routing_audit_object")]
+        ordering = ("-at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.model} {self.object_repr}"

@@ -140,6 +140,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.oms_events_drain",
         "schedule": env.float("OMS_DRAIN_INTERVAL_SECONDS", default=5.0),
     },
+    # Offers that timed out, silent agents, escalations, and the match's safety net.
+    "routing-sweep": {
+        "task": "routing.tasks.routing_sweep",
+        "schedule": env.float("ROUTING_SWEEP_INTERVAL_SECONDS", default=2.0),
+        "options": {"expires": 10},
+    },
 }
 
 # --- REST API ---------------------------------------------------------------------------
@@ -196,3 +202,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Routing ----------------------------------------------------------------------------
+# Items no rule routes go to this queue (created when first needed).
+ROUTING_DEFAULT_QUEUE = env.str("ROUTING_DEFAULT_QUEUE", default="general")
+# The language of an item whose conversation has none.
+ROUTING_DEFAULT_LANGUAGE = env.str("ROUTING_DEFAULT_LANGUAGE", default="en")
+# Offers let time out in a row before the agent is set away.
+ROUTING_MISSED_OFFERS_AWAY = env.int("ROUTING_MISSED_OFFERS_AWAY", default=2)
+# An agent whose browser sent no heartbeat for this long goes offline; their items return.
+ROUTING_HEARTBEAT_TIMEOUT_SECONDS = env.int("ROUTING_HEARTBEAT_TIMEOUT_SECONDS", default=90)

@@ -1,0 +1,811 @@
+"""Routing use cases: enqueue, match, offer, accept, decline, transfer, complete, presence.
+
+The decision itself is `routing.engine` (pure); this module loads candidates through the
+slot and waiting-item indexes, locks, claims and records.
+
+Locking, so that no agent ever exceeds capacity and no item is held twice under any
+number of concurrent workers:
+
+- An item changes state only under its row lock.
+- An agent's load changes only under the agent's row lock, and capacity is checked
+  against the agent's held items counted under that lock (the slots are only a hint).
+- Where both are locked, the item comes first; the one path that starts from the agent
+  (pulling waiting work) takes items with SKIP LOCKED, and matching an item takes agents
+  with SKIP LOCKED, so two workers never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, Case, Count, F, PositiveSmallIntegerField, Q, Value, When
+from django.utils import timezone
+
+from routing import engine, push
+from routing.models import (
+    CHANNELS,
+    CONTACT_KINDS,
+    HELD_STATES,
+    OPEN_STATES,
+    AgentProfile,
+    AgentSlot,
+    ItemState,
+    Presence,
+    Queue,
+    RoutingRule,
+    Strategy,
+    WorkItem,
+    WorkItemEvent,
+)
+from supportdesk.errors import Conflict, DomainError, NotFound
+
+log = logging.getLogger(__name__)
+
+# Attributes rules may test. Anything else a caller knows goes under "custom.<name>".
+ATTRIBUTES = ("channel", "language", "contact_kind", "lifetime_order_value", "tier", "country",
+              "contact_reason", "priority")
+CUSTOM_PREFIX = "custom."
+CANDIDATES = 8  # agents (or items) read per attempt; a few more than one covers lock races
+
+
+def attribute_known(name: str) -> bool:
+    return name in ATTRIBUTES or (name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX))
+
+
+# --- reading the routing configuration ---------------------------------------------------
+
+
+def rules_load() -> list[engine.Rule]:
+    return [
+        engine.Rule(name=rule.name, condition=rule.condition or {"all": []}, queue_key=rule.queue_key,
+                    priority=rule.priority, skills=frozenset(rule.required_skills),
+                    optional_skills=frozenset(rule.optional_skills))
+        for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id")
+    ]
+
+
+def default_queue() -> Queue:
+    queue, _ = Queue.objects.get_or_create(
+        key=settings.ROUTING_DEFAULT_QUEUE, defaults={"name": "General"}
+    )
+    return queue
+
+
+def attributes_normalise(*, channel: str, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    if channel not in CHANNELS:
+        raise DomainError(f"Unknown channel {channel!r}; use one of {', '.join(CHANNELS)}.",
+                          code="unknown_channel")
+    if attributes is not None and not isinstance(attributes, Mapping):
+        raise DomainError("Attributes must be an object.", code="invalid_attributes")
+    values = {str(key): value for key, value in (attributes or {}).items()}
+    unknown = sorted(key for key in values if not attribute_known(key))
+    if unknown:
+        raise DomainError(
+            f"Unknown attribute {', '.join(unknown)}; use {', '.join(ATTRIBUTES)} or "
+            f"{CUSTOM_PREFIX}<name>.", code="unknown_attribute",
+        )
+    values["channel"] = channel
+    values["language"] = str(values.get("language") or settings.ROUTING_DEFAULT_LANGUAGE).strip().lower()
+    kind = str(values.get("contact_kind") or "customer").strip().lower()
+    if kind not in CONTACT_KINDS:
+        raise DomainError(f"Unknown contact kind {kind!r}; use one of {', '.join(CONTACT_KINDS)}.",
+                          code="unknown_contact_kind")
+    values["contact_kind"] = kind
+    if isinstance(values.get("lifetime_order_value"), Decimal):
+        values["lifetime_order_value"] = str(values["lifetime_order_value"])  # JSON-safe, exact
+    return values
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str  # "" when no rule matched and the default queue took it
+    queue: Queue
+    priority: int
+    required_skills: frozenset[str]
+    optional_skills: frozenset[str]
+
+
+def route_find(*, attributes: Mapping[str, Any], priority: int = 0) -> Route:
+    """Which queue, priority and skills the rules give these (normalised) attributes.
+
+    A rule whose templated queue does not exist (chat.{language} for a language without a
+    queue) is passed over; when no rule routes the item, the default queue takes it.
+    """
+    rules = rules_load()
+    remaining = list(rules)
+    while remaining:
+        match = engine.rule_match(remaining, attributes)
+        if match is None:
+            break
+        queue = Queue.objects.filter(key=match.queue_key, is_active=True).first()
+        if queue is not None:
+            return Route(
+                rule=match.rule, queue=queue,
+                priority=priority if match.priority is None else match.priority,
+                required_skills=match.skills | frozenset(queue.required_skills),
+                optional_skills=match.optional_skills | frozenset(queue.optional_skills),
+            )
+        index = next(i for i, rule in enumerate(remaining) if rule.name == match.rule)
+        remaining = remaining[index + 1:]
+    queue = default_queue()
+    return Route(rule="", queue=queue, priority=priority, required_skills=frozenset(queue.required_skills),
+                 optional_skills=frozenset(queue.optional_skills))
+
+
+# --- agents as the engine sees them --------------------------------------------------------
+
+
+def _loads(agent_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    loads: dict[int, dict[str, int]] = {}
+    rows = (WorkItem.objects.filter(agent_id__in=list(agent_ids), state__in=HELD_STATES)
+            .values("agent_id", "channel").annotate(n=Count("id")))
+    for row in rows:
+        loads.setdefault(row["agent_id"], {})[row["channel"]] = row["n"]
+    return loads
+
+
+def engine_agent(profile: AgentProfile, load: Mapping[str, int]) -> engine.Agent:
+    return engine.Agent(
+        id=profile.pk, presence=profile.presence, languages=frozenset(profile.languages),
+        contact_kinds=frozenset(profile.contact_kinds), skills=frozenset(profile.skills),
+        capacity={channel: profile.capacity_for(channel) for channel in CHANNELS}, load=dict(load),
+        last_assigned_at=profile.last_assigned_at, tier=profile.tier,
+    )
+
+
+def engine_item(item: WorkItem) -> engine.Item:
+    return engine.Item(
+        id=item.pk or 0, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
+        priority=item.priority, enqueued_at=item.enqueued_at,
+        required_skills=frozenset(item.required_skills), optional_skills=frozenset(item.optional_skills),
+        optional_relaxed=item.optional_relaxed, min_tier=item.min_agent_tier,
+        declined_by=frozenset(item.declined_by),
+    )
+
+
+def _slot_candidates(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (),
+                     limit: int = CANDIDATES) -> list[int]:
+    """Agent ids, best first by the strategy, from the slot index: online, with room on
+    the item's channel, its language and contact kind, tier and skills."""
+    skills = list(item.required_skills)
+    if not item.optional_relaxed:
+        skills += [skill for skill in item.optional_skills if skill not in skills]
+    slots = AgentSlot.objects.filter(
+        available=True, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
+        tier__gte=item.min_agent_tier,
+    )
+    if skills:
+        slots = slots.filter(skills__contains=skills)
+    excluded = set(item.declined_by) | set(exclude)
+    if excluded:
+        slots = slots.exclude(agent_id__in=excluded)
+    idle = (F("last_assigned_at").asc(nulls_first=True), "agent_id")
+    order = (F("spare_permille").desc(), *idle) if strategy == Strategy.MOST_SPARE_CAPACITY else idle
+    return list(slots.order_by(*order).values_list("agent_id", flat=True)[:limit])
+
+
+def route_explain(*, channel: str, attributes: Mapping[str, Any], priority: int = 0,
+                  limit: int = 20) -> tuple[Route, engine.Item, list[engine.Agent]]:
+    """The dry run: the route and the ranked eligible agents, changing nothing."""
+    values = attributes_normalise(channel=channel, attributes=attributes)
+    route = route_find(attributes=values, priority=priority)
+    item = WorkItem(
+        channel=channel, language=values["language"], contact_kind=values["contact_kind"],
+        priority=route.priority, required_skills=sorted(route.required_skills),
+        optional_skills=sorted(route.optional_skills - route.required_skills),
+        min_agent_tier=route.queue.min_agent_tier, enqueued_at=timezone.now(),
+    )
+    ids = _slot_candidates(item, strategy=route.queue.strategy, limit=limit)
+    profiles = AgentProfile.objects.in_bulk(ids)
+    loads = _loads(ids)
+    agents = [engine_agent(profiles[agent_id], loads.get(agent_id, {})) for agent_id in ids
+              if agent_id in profiles]
+    ranked = engine.agents_rank(agents, engine_item(item), strategy=route.queue.strategy)
+    return route, engine_item(item), ranked
+
+
+# --- slots -----------------------------------------------------------------------------------
+
+
+def _slot_state(profile: AgentProfile, channel: str, load: int) -> tuple[bool, int]:
+    capacity = profile.capacity_for(channel)
+    spare = max(capacity - load, 0)
+    available = profile.presence == Presence.ONLINE and spare > 0
+    return available, (spare * 1000 // capacity if capacity else 0)
+
+
+def agent_slots_rebuild(profile: AgentProfile) -> None:
+    """Rewrite the agent's slots from the profile and its held items (profile locked or new)."""
+    AgentSlot.objects.filter(agent_id=profile.pk).delete()
+    load = _loads([profile.pk]).get(profile.pk, {})
+    slots = []
+    for channel in CHANNELS:
+        if profile.capacity_for(channel) <= 0:
+            continue
+        available, spare = _slot_state(profile, channel, load.get(channel, 0))
+        for language, kind in itertools.product(profile.languages, profile.contact_kinds):
+            slots.append(AgentSlot(
+                agent_id=profile.pk, channel=channel, language=language, contact_kind=kind,
+                tier=profile.tier, skills=list(profile.skills), available=available,
+                spare_permille=spare, last_assigned_at=profile.last_assigned_at,
+            ))
+    AgentSlot.objects.bulk_create(slots)
+
+
+def _slots_channel_update(profile: AgentProfile, channel: str, *, load: int) -> None:
+    available, spare = _slot_state(profile, channel, load)
+    AgentSlot.objects.filter(agent_id=profile.pk).update(
+        last_assigned_at=profile.last_assigned_at,
+        available=Case(When(channel=channel, then=Value(available)), default=F("available"),
+                       output_field=BooleanField()),
+        spare_permille=Case(When(channel=channel, then=Value(spare)), default=F("spare_permille"),
+                            output_field=PositiveSmallIntegerField()),
+    )
+
+
+def _held(profile_id: int, channel: str) -> int:
+    return WorkItem.objects.filter(agent_id=profile_id, state__in=HELD_STATES, channel=channel).count()
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def _event(item: WorkItem, kind: str, *, at: datetime, agent_id: int | None = None,
+           **detail: Any) -> WorkItemEvent:
+    return WorkItemEvent.objects.create(item_id=item.pk, kind=kind, at=at, agent_id=agent_id,
+                                        queue_id=item.queue_id, detail=detail)
+
+
+# --- the two sides of the match ------------------------------------------------------------------
+
+
+def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, direct: bool = False) -> None:
+    """Give a locked waiting item to a locked agent with room: an offer, or an assignment
+    when the queue assigns directly (or `direct`)."""
+    queue = item.queue
+    item.agent_id = profile.pk
+    if queue.assign_directly or direct:
+        item.state = ItemState.ASSIGNED
+        item.assigned_at = now
+        item.offered_at = item.offer_expires_at = None
+    else:
+        item.state = ItemState.OFFERED
+        item.offered_at = now
+        item.offer_expires_at = now + timedelta(seconds=queue.offer_timeout_seconds)
+    breached = item.sla_breached_at is None and now - item.enqueued_at > timedelta(
+        seconds=queue.target_wait_seconds)
+    if breached:
+        item.sla_breached_at = now
+    item.save(update_fields=["agent", "state", "assigned_at", "offered_at", "offer_expires_at",
+                             "sla_breached_at"])
+    profile.last_assigned_at = now
+    profile.save(update_fields=["last_assigned_at"])
+    _slots_channel_update(profile, item.channel, load=_held(profile.pk, item.channel))
+    if breached:
+        _event(item, "breached", at=now, waited_seconds=int((now - item.enqueued_at).total_seconds()))
+    _event(item, item.state, at=now, agent_id=profile.pk)
+    push.item_changed(user_id=profile.user_id, item=item, event=item.state)
+
+
+def _agent_lock(agent_id: int, *, skip_locked: bool) -> AgentProfile | None:
+    qs = AgentProfile.objects.select_for_update(skip_locked=skip_locked).filter(pk=agent_id)
+    return qs.first()
+
+
+def _room(profile: AgentProfile, channel: str) -> bool:
+    return profile.presence == Presence.ONLINE and _held(profile.pk, channel) < profile.capacity_for(channel)
+
+
+def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None = None) -> bool:
+    """Offer or assign a locked waiting item to the best eligible agent with room."""
+    if preferred_agent_id is not None and preferred_agent_id not in item.declined_by:
+        profile = _agent_lock(preferred_agent_id, skip_locked=True)
+        if profile is not None and _room(profile, item.channel) and engine.agent_eligible(
+                engine_agent(profile, {}), engine_item(item)):
+            _claim(item, profile, now=now)
+            return True
+    tried: list[int] = []
+    for _ in range(3):  # a few rounds: candidates may be taken by other workers meanwhile
+        candidates = _slot_candidates(item, strategy=item.queue.strategy, exclude=tried)
+        if not candidates:
+            return False
+        for agent_id in candidates:
+            tried.append(agent_id)
+            profile = _agent_lock(agent_id, skip_locked=True)
+            if profile is None or not _room(profile, item.channel):
+                continue
+            _claim(item, profile, now=now)
+            return True
+    return False
+
+
+def _waiting_for(profile: AgentProfile, channel: str, *, exclude: Iterable[int] = ()) -> list[int]:
+    """Waiting item ids this agent may take on a channel, best first."""
+    skills = list(profile.skills)
+    items = WorkItem.objects.filter(
+        state=ItemState.WAITING, channel=channel, language__in=profile.languages,
+        contact_kind__in=profile.contact_kinds, min_agent_tier__lte=profile.tier,
+        required_skills__contained_by=skills,
+    ).filter(Q(optional_relaxed=True) | Q(optional_skills__contained_by=skills)).exclude(
+        declined_by__contains=[profile.pk])
+    if exclude:
+        items = items.exclude(pk__in=list(exclude))
+    order = (F("queue_priority").desc(), F("priority").desc(), "enqueued_at", "id")
+    return list(items.order_by(*order).values_list("id", flat=True)[:CANDIDATES])
+
+
+def _agent_pull(profile: AgentProfile, *, now: datetime) -> int:
+    """A locked agent with room takes the best waiting items from the queues they serve,
+    until full or nothing fits. Returns how many items they took."""
+    if profile.presence != Presence.ONLINE:
+        return 0
+    taken = 0
+    for channel in CHANNELS:
+        tried: list[int] = []
+        while _room(profile, channel):
+            candidates = _waiting_for(profile, channel, exclude=tried)
+            if not candidates:
+                break
+            claimed = False
+            for item_id in candidates:
+                tried.append(item_id)
+                item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
+                        .select_related("queue").filter(pk=item_id, state=ItemState.WAITING).first())
+                if item is None:
+                    continue
+                _claim(item, profile, now=now)
+                taken += 1
+                claimed = True
+                break
+            if not claimed and len(candidates) < CANDIDATES:
+                break
+    return taken
+
+
+def _item_lock(item_id: int) -> WorkItem:
+    item = (WorkItem.objects.select_for_update(of=("self",)).select_related("queue")
+            .filter(pk=item_id).first())
+    if item is None:
+        raise NotFound(f"Work item {item_id} does not exist.")
+    return item
+
+
+def _release(item: WorkItem, *, now: datetime, kind: str, decline: bool = False,
+             **detail: Any) -> AgentProfile | None:
+    """Take a held item back from its agent (item locked); returns the agent, locked."""
+    agent_id = item.agent_id
+    profile = _agent_lock(agent_id, skip_locked=False) if agent_id else None
+    if decline and agent_id and agent_id not in item.declined_by:
+        item.declined_by = [*item.declined_by, agent_id]
+    previous = item.state
+    item.state = ItemState.WAITING
+    item.agent_id = None
+    item.offered_at = item.offer_expires_at = item.assigned_at = None
+    item.save(update_fields=["state", "agent", "offered_at", "offer_expires_at", "assigned_at",
+                             "declined_by"])
+    _event(item, kind, at=now, agent_id=agent_id, **detail)
+    if profile is not None:
+        _slots_channel_update(profile, item.channel, load=_held(profile.pk, item.channel))
+        push.item_changed(user_id=profile.user_id, item=item, event=kind, previous=previous)
+    return profile
+
+
+# --- use cases ------------------------------------------------------------------------------------
+
+
+def work_item_enqueue(
+    *,
+    conversation_id: int,
+    channel: str,
+    attributes: Mapping[str, Any] | None = None,
+    priority: int = 0,
+    preferred_agent_id: int | None = None,
+) -> WorkItem:
+    """Route a conversation that needs an agent and offer it to the best free one.
+
+    Idempotent per conversation: while it has an open item, that item is returned.
+    `preferred_agent_id` (an agent profile id) gets the item first if eligible and free:
+    a reopened conversation goes back to its last agent.
+    """
+    values = attributes_normalise(channel=channel, attributes=attributes)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise DomainError("Priority must be a whole number.", code="invalid_priority")
+    with transaction.atomic():
+        existing = WorkItem.objects.filter(conversation_id=conversation_id, state__in=OPEN_STATES).first()
+        if existing is not None:
+            return existing
+        route = route_find(attributes=values, priority=priority)
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                item = _item_create(conversation_id, channel, values, route, now)
+        except IntegrityError:
+            # Another request enqueued the same conversation a moment ago.
+            return WorkItem.objects.get(conversation_id=conversation_id, state__in=OPEN_STATES)
+        _event(item, "queued", at=now, rule=route.rule, queue=route.queue.key)
+        _item_match(item, now=now, preferred_agent_id=preferred_agent_id)
+    return item
+
+
+def _item_create(conversation_id: int, channel: str, values: dict[str, Any], route: Route,
+                 now: datetime) -> WorkItem:
+    return WorkItem.objects.create(
+        conversation_id=conversation_id, channel=channel, attributes=values,
+        language=values["language"], contact_kind=values["contact_kind"], queue=route.queue,
+        queue_priority=route.queue.priority, priority=route.priority,
+        required_skills=sorted(route.required_skills),
+        optional_skills=sorted(route.optional_skills - route.required_skills),
+        min_agent_tier=route.queue.min_agent_tier, rule=route.rule, enqueued_at=now, queued_at=now,
+    )
+
+
+def work_item_match(*, item_id: int) -> bool:
+    """Try once more to place a waiting item (the sweeper's safety net); idempotent."""
+    with transaction.atomic():
+        item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("queue").filter(pk=item_id, state=ItemState.WAITING).first())
+        return item is not None and _item_match(item, now=timezone.now())
+
+
+def _agent_of(user: Any) -> AgentProfile:
+    profile = AgentProfile.objects.filter(user_id=getattr(user, "pk", None)).first()
+    if profile is None:
+        raise DomainError("You have no agent profile; ask a supervisor to set one up.",
+                          code="not_an_agent")
+    return profile
+
+
+def _held_by(item: WorkItem, profile: AgentProfile, states: Iterable[str]) -> None:
+    if item.agent_id != profile.pk or item.state not in states:
+        raise Conflict(f"Work item {item.pk} is not {' or '.join(states)} to you.",
+                       code="not_yours")
+
+
+def offer_accept(*, item_id: int, user: Any) -> WorkItem:
+    profile = _agent_of(user)
+    with transaction.atomic():
+        item = _item_lock(item_id)
+        _held_by(item, profile, (ItemState.OFFERED,))
+        now = timezone.now()
+        item.state = ItemState.ASSIGNED
+        item.assigned_at = now
+        item.offer_expires_at = None
+        item.save(update_fields=["state", "assigned_at", "offer_expires_at"])
+        AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
+        _event(item, "accepted", at=now, agent_id=profile.pk)
+        push.item_changed(user_id=profile.user_id, item=item, event="accepted")
+    return item
+
+
+def _requeue_and_refill(item: WorkItem, profile: AgentProfile | None, *, now: datetime) -> None:
+    """After an item left an agent: find it someone else, then let the agent refill."""
+    _item_match(item, now=now)
+    if profile is not None:
+        _agent_pull(profile, now=now)
+
+
+def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
+    profile = _agent_of(user)
+    with transaction.atomic():
+        item = _item_lock(item_id)
+        _held_by(item, profile, (ItemState.OFFERED,))
+        now = timezone.now()
+        locked = _release(item, now=now, kind="declined", decline=True, reason=reason[:200])
+        _requeue_and_refill(item, locked, now=now)
+    return item
+
+
+def offers_expire(*, limit: int = 500) -> int:
+    """Offers past their timeout go to the next agent; an agent who lets too many time out
+    in a row is set away. Idempotent: an offer already answered is skipped."""
+    now = timezone.now()
+    expired = 0
+    ids = list(WorkItem.objects.filter(state=ItemState.OFFERED, offer_expires_at__lte=now)
+               .order_by("offer_expires_at").values_list("id", flat=True)[:limit])
+    for item_id in ids:
+        with transaction.atomic():
+            item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("queue")
+                    .filter(pk=item_id, state=ItemState.OFFERED, offer_expires_at__lte=now).first())
+            if item is None:
+                continue
+            profile = _release(item, now=now, kind="expired", decline=True)
+            if profile is not None:
+                profile.missed_offers += 1
+                profile.save(update_fields=["missed_offers"])
+                if profile.missed_offers >= settings.ROUTING_MISSED_OFFERS_AWAY:
+                    _presence_apply(profile, Presence.AWAY, now=now, reassign=False,
+                                    reason="missed offers")
+            _requeue_and_refill(item, profile, now=now)
+            expired += 1
+    return expired
+
+
+def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int | None = None) -> WorkItem | None:
+    with transaction.atomic():
+        if conversation_id is not None:
+            open_item = WorkItem.objects.filter(conversation_id=conversation_id,
+                                                state__in=OPEN_STATES).first()
+            if open_item is None:
+                return None
+            item_id = open_item.pk
+        item = _item_lock(item_id)
+        if item.state not in OPEN_STATES:
+            return item  # already closed: idempotent
+        now = timezone.now()
+        profile = _agent_lock(item.agent_id, skip_locked=False) if item.agent_id else None
+        item.state = state
+        item.completed_at = now
+        item.offer_expires_at = None
+        item.save(update_fields=["state", "completed_at", "offer_expires_at"])
+        _event(item, state, at=now, agent_id=item.agent_id,
+               by=f"user:{user.pk}" if user is not None else "system")
+        if profile is not None:
+            _slots_channel_update(profile, item.channel, load=_held(profile.pk, item.channel))
+            push.item_changed(user_id=profile.user_id, item=item, event=state)
+            _agent_pull(profile, now=now)
+    return item
+
+
+def work_item_complete(*, item_id: int | None = None, conversation_id: int | None = None,
+                       user: Any = None) -> WorkItem | None:
+    """The work is done: the agent's capacity frees and they take the next waiting item."""
+    return _close(item_id or 0, state=ItemState.COMPLETED, user=user, conversation_id=conversation_id)
+
+
+def work_item_cancel(*, item_id: int | None = None, conversation_id: int | None = None,
+                     user: Any = None) -> WorkItem | None:
+    """The work is no longer needed (the customer left, the conversation was merged)."""
+    return _close(item_id or 0, state=ItemState.CANCELLED, user=user, conversation_id=conversation_id)
+
+
+def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
+                       agent_id: int | None = None, is_supervisor: bool = False) -> WorkItem:
+    """Move an open item to another queue (it waits there and is matched again) or straight
+    to an agent with room (assigned without an offer). Its agent or a supervisor may."""
+    if (queue_key is None) == (agent_id is None):
+        raise DomainError("Transfer to a queue or to an agent, not both or neither.",
+                          code="transfer_target")
+    with transaction.atomic():
+        item = _item_lock(item_id)
+        if item.state not in OPEN_STATES:
+            raise Conflict(f"Work item {item.pk} is {item.state}; only open items move.", code="closed")
+        if not is_supervisor:
+            _held_by(item, _agent_of(user), HELD_STATES)
+        now = timezone.now()
+        by = f"user:{user.pk}" if user is not None else "system"
+        if queue_key is not None:
+            queue = Queue.objects.filter(key=queue_key, is_active=True).first()
+            if queue is None:
+                raise NotFound(f"No active queue {queue_key!r}.")
+            profile = _release(item, now=now, kind="transferred", to_queue=queue.key, by=by) \
+                if item.agent_id else None
+            item.queue = queue
+            item.queue_priority = queue.priority
+            item.queued_at = now
+            item.min_agent_tier = queue.min_agent_tier
+            item.declined_by = []
+            item.save(update_fields=["queue", "queue_priority", "queued_at", "min_agent_tier", "declined_by"])
+            if profile is None:
+                _event(item, "transferred", at=now, to_queue=queue.key, by=by)
+            _requeue_and_refill(item, profile, now=now)
+            return item
+        target = AgentProfile.objects.filter(pk=agent_id).first()
+        if target is None:
+            raise NotFound(f"No agent {agent_id}.")
+        if target.pk == item.agent_id:
+            raise Conflict("The item is with that agent already.", code="same_agent")
+        previous = _release(item, now=now, kind="transferred", to_agent=target.pk, by=by) \
+            if item.agent_id else None
+        target = _agent_lock(target.pk, skip_locked=False)
+        if not _room(target, item.channel):
+            raise Conflict(f"Agent {target.pk} is not online with room on {item.channel}.",
+                           code="agent_unavailable")
+        _claim(item, target, now=now, direct=True)
+        if previous is not None:
+            _agent_pull(previous, now=now)
+    return item
+
+
+# --- presence ------------------------------------------------------------------------------------
+
+
+def _presence_apply(profile: AgentProfile, presence: str, *, now: datetime, reassign: bool,
+                    reason: str = "") -> None:
+    """Set a locked agent's presence; offline (or away with reassignment) returns their open
+    items to the queue, away returns the offers they have not answered."""
+    previous = profile.presence
+    profile.presence = presence
+    profile.presence_since = now if presence != previous else profile.presence_since
+    if presence == Presence.ONLINE:
+        profile.last_heartbeat_at = now
+        profile.missed_offers = 0
+    profile.save(update_fields=["presence", "presence_since", "last_heartbeat_at", "missed_offers"])
+    agent_slots_rebuild(profile)
+    if presence != previous:
+        push.presence_changed(user_id=profile.user_id, presence=presence, reason=reason)
+    if presence == Presence.ONLINE:
+        _agent_pull(profile, now=now)
+        return
+    states = HELD_STATES if presence == Presence.OFFLINE or reassign else (ItemState.OFFERED,)
+    returned = list(WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("queue").filter(agent_id=profile.pk, state__in=states))
+    for item in returned:
+        kind = "requeued" if item.state == ItemState.ASSIGNED else "expired" \
+            if reason == "missed offers" else "withdrawn"
+        _release(item, now=now, kind=kind, reason=reason or f"agent {presence}")
+    for item in returned:
+        _item_match(item, now=now)
+
+
+def presence_set(*, user: Any, presence: str, reassign: bool = False) -> AgentProfile:
+    if presence not in Presence.values:
+        raise DomainError(f"Unknown presence {presence!r}; use one of {', '.join(Presence.values)}.",
+                          code="unknown_presence")
+    profile = _agent_of(user)
+    with transaction.atomic():
+        # Items first, then the agent: the order every other path locks in.
+        list(WorkItem.objects.select_for_update(of=("self",))
+             .filter(agent_id=profile.pk, state__in=HELD_STATES).values_list("id", flat=True))
+        profile = _agent_lock(profile.pk, skip_locked=False)
+        _presence_apply(profile, presence, now=timezone.now(), reassign=reassign)
+    return profile
+
+
+def heartbeat(*, user: Any) -> AgentProfile:
+    """The agent's browser is still there. Heartbeats that stop set the agent offline."""
+    profile = _agent_of(user)
+    AgentProfile.objects.filter(pk=profile.pk).update(last_heartbeat_at=timezone.now())
+    profile.refresh_from_db(fields=["presence", "last_heartbeat_at"])
+    return profile
+
+
+def agents_heartbeat_expire() -> int:
+    cutoff = timezone.now() - timedelta(seconds=settings.ROUTING_HEARTBEAT_TIMEOUT_SECONDS)
+    ids = list(AgentProfile.objects.exclude(presence=Presence.OFFLINE)
+               .filter(Q(last_heartbeat_at__lt=cutoff) | Q(last_heartbeat_at__isnull=True))
+               .values_list("id", flat=True)[:500])
+    for agent_id in ids:
+        with transaction.atomic():
+            list(WorkItem.objects.select_for_update(of=("self",))
+                 .filter(agent_id=agent_id, state__in=HELD_STATES).values_list("id", flat=True))
+            profile = _agent_lock(agent_id, skip_locked=True)
+            if profile is None or profile.presence == Presence.OFFLINE or (
+                    profile.last_heartbeat_at and profile.last_heartbeat_at >= cutoff):
+                continue
+            _presence_apply(profile, Presence.OFFLINE, now=timezone.now(), reassign=True,
+                            reason="no heartbeat")
+    return len(ids)
+
+
+def agent_settings_changed(*, profile_id: int) -> None:
+    """After a supervisor edits an agent's languages, kinds, skills, tier or capacity:
+    rebuild the slots and let the agent take waiting work that now fits."""
+    with transaction.atomic():
+        list(WorkItem.objects.select_for_update(of=("self",))
+             .filter(agent_id=profile_id, state__in=HELD_STATES).values_list("id", flat=True))
+        profile = _agent_lock(profile_id, skip_locked=False)
+        if profile is None:
+            return
+        agent_slots_rebuild(profile)
+        _agent_pull(profile, now=timezone.now())
+
+
+def queue_changed(*, queue_id: int) -> None:
+    """After a supervisor edits a queue: its waiting items take its new priority and tier."""
+    queue = Queue.objects.filter(pk=queue_id).first()
+    if queue is not None:
+        WorkItem.objects.filter(queue_id=queue_id, state=ItemState.WAITING).update(
+            queue_priority=queue.priority, min_agent_tier=queue.min_agent_tier)
+
+
+# --- service levels ---------------------------------------------------------------------------------
+
+
+def _waiting_past(seconds_expr: str, *, extra: str, limit: int) -> list[int]:
+    """Waiting items whose wait in their queue passed a per-queue threshold (an SQL
+    expression over the queue `q`), oldest first."""
+    from django.db import connection
+
+    item, queue = WorkItem._meta.db_table, Queue._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT i.id FROM {item} i JOIN {queue} q ON q.id = i.queue_id "
+            f"WHERE i.state = 'waiting' AND {extra} "
+            f"AND i.enqueued_at <= now() - make_interval(secs => {seconds_expr}) "
+            f"ORDER BY i.enqueued_at LIMIT %s", [limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def sla_sweep(*, limit: int = 500) -> dict[str, int]:
+    """Escalate waiting items at the queue's share of its target (raise priority, relax
+    optional skills), relax optional skills after the queue's relax wait, move items past
+    the overflow wait to the overflow queue, and record breaches. Each step is conditional
+    on the item's current state, so running it twice changes nothing more."""
+    counts = {"escalated": 0, "relaxed": 0, "overflowed": 0, "breached": 0}
+    steps = (
+        ("escalated", "q.target_wait_seconds * q.escalate_at_percent / 100.0",
+         "i.escalated_at IS NULL"),
+        ("relaxed", "q.relax_optional_after_seconds",
+         "NOT i.optional_relaxed AND q.relax_optional_after_seconds IS NOT NULL"),
+        ("overflowed", "q.overflow_after_seconds",
+         "q.overflow_queue_id IS NOT NULL AND q.overflow_after_seconds IS NOT NULL "
+         "AND i.queued_at <= now() - make_interval(secs => q.overflow_after_seconds)"),
+        ("breached", "q.target_wait_seconds", "i.sla_breached_at IS NULL"),
+    )
+    for kind, seconds, extra in steps:
+        for item_id in _waiting_past(seconds, extra=extra, limit=limit):
+            with transaction.atomic():
+                item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
+                        .select_related("queue", "queue__overflow_queue")
+                        .filter(pk=item_id, state=ItemState.WAITING).first())
+                if item is None or not _escalation_apply(item, kind, now=timezone.now()):
+                    continue
+                counts[kind] += 1
+                if kind != "breached":
+                    _item_match(item, now=timezone.now())
+    return counts
+
+
+def _escalation_apply(item: WorkItem, kind: str, *, now: datetime) -> bool:
+    queue = item.queue
+    if kind == "escalated":
+        if item.escalated_at is not None:
+            return False
+        item.escalated_at = now
+        item.priority += queue.escalation_priority_boost
+        relaxed = bool(item.optional_skills) and not item.optional_relaxed
+        item.optional_relaxed = True
+        # Those who declined it may take it now rather than let it breach.
+        item.declined_by = []
+        item.save(update_fields=["escalated_at", "priority", "optional_relaxed", "declined_by"])
+        _event(item, "escalated", at=now, priority=item.priority, relaxed_optional_skills=relaxed)
+    elif kind == "relaxed":
+        if item.optional_relaxed:
+            return False
+        item.optional_relaxed = True
+        item.save(update_fields=["optional_relaxed"])
+        _event(item, "relaxed", at=now, skills=item.optional_skills)
+    elif kind == "overflowed":
+        target = queue.overflow_queue
+        if target is None or target.pk == queue.pk:
+            return False
+        _event(item, "overflowed", at=now, to_queue=target.key)
+        item.queue = target
+        item.queue_priority = target.priority
+        item.min_agent_tier = target.min_agent_tier
+        item.queued_at = now
+        item.declined_by = []
+        item.save(update_fields=["queue", "queue_priority", "min_agent_tier", "queued_at", "declined_by"])
+    else:
+        if item.sla_breached_at is not None:
+            return False
+        item.sla_breached_at = now
+        item.save(update_fields=["sla_breached_at"])
+        _event(item, "breached", at=now, waited_seconds=int((now - item.enqueued_at).total_seconds()))
+    return True
+
+
+def waiting_rematch(*, limit: int = 200) -> int:
+    """The safety net: try the longest-waiting items again. Returns how many were placed."""
+    ids = list(WorkItem.objects.filter(state=ItemState.WAITING).order_by("enqueued_at")
+               .values_list("id", flat=True)[:limit])
+    return sum(1 for item_id in ids if work_item_match(item_id=item_id))
+
+
+def routing_sweep() -> dict[str, int]:
+    """Everything time-driven, for the beat: expire offers, expire silent agents, escalate,
+    then re-run the match for the longest-waiting items."""
+    result = {"offers_expired": offers_expire(), "agents_expired": agents_heartbeat_expire()}
+    result.update(sla_sweep())
+    result["rematched"] = waiting_rematch()
+    return result

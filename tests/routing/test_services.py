@@ -1,0 +1,166 @@
+"""Routing services against the real database: enqueue, offer, accept, decline, expire,
+complete, transfer, presence, escalation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from routing import services
+from routing.models import AgentProfile, ItemState, Presence, Queue, RoutingRule, WorkItem
+from supportdesk.errors import Conflict, DomainError
+from tests.factories import AgentProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def online_agent(**fields) -> AgentProfile:
+    defaults = {"languages": ["es"], "contact_kinds": ["customer"],
+                "capacity": {"chat": 2, "messaging": 2, "email": 5, "voice": 1}}
+    profile = AgentProfileFactory(**{**defaults, **fields})
+    return services.presence_set(user=profile.user, presence=Presence.ONLINE)
+
+
+@pytest.fixture
+def chat_es() -> Queue:
+    queue = Queue.objects.create(key="chat.es", name="Chat ES", offer_timeout_seconds=30)
+    RoutingRule.objects.create(name="chat by language", position=10, queue_key="chat.{language}",
+                               condition={"attribute": "channel", "op": "eq", "value": "chat"})
+    return queue
+
+
+def enqueue(conversation_id: int, **attributes) -> WorkItem:
+    return services.work_item_enqueue(
+        conversation_id=conversation_id, channel="chat",
+        attributes={"language": "es", "contact_kind": "customer", **attributes},
+    )
+
+
+def test_a_new_item_is_offered_to_the_free_agent_and_accepted(chat_es):
+    agent = online_agent()
+
+    item = enqueue(1)
+
+    assert item.queue == chat_es and item.rule == "chat by language"
+    assert item.state == ItemState.OFFERED and item.agent_id == agent.pk
+    accepted = services.offer_accept(item_id=item.pk, user=agent.user)
+    assert accepted.state == ItemState.ASSIGNED
+    kinds = list(item.events.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["queued", "offered", "accepted"]
+
+
+def test_no_agent_leaves_it_waiting_and_an_agent_coming_online_pulls_it(chat_es):
+    item = enqueue(1)
+    assert item.state == ItemState.WAITING
+
+    agent = online_agent()
+
+    item.refresh_from_db()
+    assert item.state == ItemState.OFFERED and item.agent_id == agent.pk
+
+
+def test_capacity_is_never_exceeded_and_completion_refills(chat_es):
+    agent = online_agent(capacity={"chat": 2})
+    items = [enqueue(n) for n in range(1, 4)]
+    assert [i.state for i in items] == [ItemState.OFFERED, ItemState.OFFERED, ItemState.WAITING]
+
+    services.work_item_complete(item_id=items[0].pk)
+
+    items[2].refresh_from_db()
+    assert items[2].state == ItemState.OFFERED and items[2].agent_id == agent.pk
+
+
+def test_decline_goes_to_the_next_agent_and_never_back(chat_es):
+    first = online_agent()
+    second = online_agent()
+    item = enqueue(1)
+    offered_to = item.agent_id
+    other = second if offered_to == first.pk else first
+    declining = first if offered_to == first.pk else second
+
+    services.offer_decline(item_id=item.pk, user=declining.user)
+
+    item.refresh_from_db()
+    assert item.agent_id == other.pk and declining.pk in item.declined_by
+
+
+def test_expired_offers_move_on_and_repeated_misses_set_the_agent_away(chat_es, settings):
+    settings.ROUTING_MISSED_OFFERS_AWAY = 2
+    agent = online_agent()
+    for n in (1, 2):
+        item = enqueue(n)
+        WorkItem.objects.filter(pk=item.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+        assert services.offers_expire() == 1
+
+    agent.refresh_from_db()
+    assert agent.presence == Presence.AWAY
+    assert WorkItem.objects.filter(state=ItemState.WAITING).count() == 2
+
+
+def test_going_offline_returns_open_items(chat_es):
+    agent = online_agent()
+    item = enqueue(1)
+    services.offer_accept(item_id=item.pk, user=agent.user)
+
+    services.presence_set(user=agent.user, presence=Presence.OFFLINE)
+
+    item.refresh_from_db()
+    assert item.state == ItemState.WAITING and item.agent_id is None
+
+
+def test_a_reopened_conversation_goes_back_to_its_last_agent(chat_es):
+    agents = [online_agent(), online_agent()]
+    first = enqueue(1)
+    last_agent = first.agent_id
+    services.work_item_complete(item_id=first.pk)
+
+    again = services.work_item_enqueue(
+        conversation_id=1, channel="chat", attributes={"language": "es"},
+        preferred_agent_id=last_agent,
+    )
+
+    assert again.pk != first.pk and again.agent_id == last_agent
+    assert len(agents) == 2
+
+
+def test_transfer_to_a_queue_and_to_an_agent(chat_es):
+    vip = Queue.objects.create(key="vip", name="VIP", required_skills=["vip"], assign_directly=True)
+    plain = online_agent()
+    senior = online_agent(skills=["vip"])
+    item = enqueue(1)
+    holder = AgentProfile.objects.get(pk=item.agent_id)
+    services.offer_accept(item_id=item.pk, user=holder.user)
+
+    moved = services.work_item_transfer(item_id=item.pk, user=holder.user, queue_key="vip")
+
+    assert moved.queue == vip and moved.state == ItemState.ASSIGNED and moved.agent_id == senior.pk
+    back = services.work_item_transfer(item_id=item.pk, user=senior.user, agent_id=plain.pk)
+    assert back.agent_id == plain.pk and back.state == ItemState.ASSIGNED
+    with pytest.raises(Conflict):
+        services.work_item_transfer(item_id=item.pk, user=senior.user, queue_key="chat.es")
+
+
+def test_escalation_raises_priority_relaxes_optional_skills_and_records_breach(chat_es):
+    chat_es.optional_skills = ["returns"]
+    chat_es.target_wait_seconds = 10
+    chat_es.save()
+    agent = online_agent()  # no "returns" skill
+    item = enqueue(1)
+    assert item.state == ItemState.WAITING
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(seconds=9))
+
+    counts = services.sla_sweep()
+
+    item.refresh_from_db()
+    assert counts["escalated"] == 1 and item.priority == 10 and item.optional_relaxed
+    assert item.state == ItemState.OFFERED and item.agent_id == agent.pk
+    assert services.sla_sweep()["escalated"] == 0  # idempotent
+
+
+def test_unknown_attribute_and_channel_are_clear_errors(chat_es):
+    with pytest.raises(DomainError, match="Unknown attribute"):
+        enqueue(1, favourite_colour="blue")
+    with pytest.raises(DomainError, match="Unknown channel"):
+        services.work_item_enqueue(conversation_id=1, channel="fax")
