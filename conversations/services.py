@@ -17,6 +17,7 @@ from conversations.models import (
     MessageDirection,
     Priority,
 )
+from routing import services as routing
 from supportdesk.actors import user_actor
 from supportdesk.errors import DomainError, NotFound
 from timeline import events
@@ -52,7 +53,29 @@ def conversation_open(
             contact_id=contact.pk, conversation_id=conversation.pk, channel=channel,
             subject=subject, occurred_at=conversation.created_at, actor=_actor(opened_by),
         )
+        _route(conversation)
     return conversation
+
+
+def routing_attributes(conversation: Conversation) -> dict[str, Any]:
+    """What routing matches on, from the conversation and its contact."""
+    contact = conversation.contact
+    attributes: dict[str, Any] = {
+        "language": conversation.language or contact.preferred_language,
+        "contact_kind": contact.kind,
+        "lifetime_order_value": str(contact.lifetime_order_value),
+        "priority": conversation.priority,
+    }
+    optional = {"tier": contact.tier, "country": contact.country,
+                "contact_reason": conversation.contact_reason}
+    attributes.update({name: value for name, value in optional.items() if value})
+    return attributes
+
+
+def _route(conversation: Conversation) -> None:
+    """Ask routing for an agent (a reopened conversation goes back to its last one if free)."""
+    routing.work_item_enqueue(conversation_id=conversation.pk, channel=conversation.channel,
+                              attributes=routing_attributes(conversation))
 
 
 def _next_sequence(*, conversation_id: int, now: datetime) -> int:
@@ -119,6 +142,7 @@ def conversation_status_set(
         )
     if conversation.status == status:
         return conversation
+    was_closed = conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED)
     with transaction.atomic():
         conversation.status = status
         if status == ConversationStatus.RESOLVED:
@@ -130,6 +154,10 @@ def conversation_status_set(
             contact_id=conversation.contact_id, conversation_id=conversation.pk, status=status,
             occurred_at=conversation.updated_at, actor=_actor(changed_by),
         )
+        if status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
+            routing.work_item_complete(conversation_id=conversation.pk, user=changed_by)
+        elif was_closed:
+            _route(conversation)
     return conversation
 
 

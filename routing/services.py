@@ -412,8 +412,9 @@ def work_item_enqueue(
     """Route a conversation that needs an agent and offer it to the best free one.
 
     Idempotent per conversation: while it has an open item, that item is returned.
-    `preferred_agent_id` (an agent profile id) gets the item first if eligible and free:
-    a reopened conversation goes back to its last agent.
+    `preferred_agent_id` (an agent profile id) gets the item first if eligible and free;
+    by default that is the agent of the conversation's last item, so a reopened
+    conversation goes back to its last agent.
     """
     values = attributes_normalise(channel=channel, attributes=attributes)
     if not isinstance(priority, int) or isinstance(priority, bool):
@@ -422,6 +423,9 @@ def work_item_enqueue(
         existing = WorkItem.objects.filter(conversation_id=conversation_id, state__in=OPEN_STATES).first()
         if existing is not None:
             return existing
+        if preferred_agent_id is None:
+            preferred_agent_id = (WorkItem.objects.filter(conversation_id=conversation_id, agent__isnull=False)
+                                  .order_by("-enqueued_at").values_list("agent_id", flat=True).first())
         route = route_find(attributes=values, priority=priority)
         now = timezone.now()
         try:

@@ -116,13 +116,21 @@ def test_a_reopened_conversation_goes_back_to_its_last_agent(chat_es):
     last_agent = first.agent_id
     services.work_item_complete(item_id=first.pk)
 
-    again = services.work_item_enqueue(
-        conversation_id=1, channel="chat", attributes={"language": "es"},
-        preferred_agent_id=last_agent,
-    )
+    again = services.work_item_enqueue(conversation_id=1, channel="chat", attributes={"language": "es"})
 
     assert again.pk != first.pk and again.agent_id == last_agent
     assert len(agents) == 2
+
+
+def test_a_reopened_conversation_waits_in_its_queue_when_its_last_agent_is_away(chat_es):
+    agent = online_agent()
+    first = enqueue(1)
+    services.work_item_complete(item_id=first.pk)
+    services.presence_set(user=agent.user, presence=Presence.AWAY)
+
+    again = enqueue(1)
+
+    assert again.state == ItemState.WAITING and again.queue == chat_es
 
 
 def test_transfer_to_a_queue_and_to_an_agent(chat_es):

@@ -1,0 +1,40 @@
+"""Conversations ask routing for an agent when they open, free the agent when resolved,
+and go back to their last agent when reopened."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from conversations import services
+from conversations.models import ConversationStatus
+from routing import services as routing
+from routing.models import ItemState, Presence, Queue, RoutingRule, WorkItem
+from tests.factories import AgentProfileFactory, ContactFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_open_routes_with_the_contacts_attributes_resolve_completes_reopen_returns():
+    Queue.objects.create(key="vip", name="VIP", assign_directly=True)
+    RoutingRule.objects.create(name="big spenders", position=1, queue_key="vip", condition={
+        "attribute": "lifetime_order_value", "op": "gte", "value": 1000})
+    profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
+    agent = routing.presence_set(user=profile.user, presence=Presence.ONLINE)
+    contact = ContactFactory(preferred_language="es", lifetime_order_value=Decimal("1500.00"))
+
+    conversation = services.conversation_open(contact=contact, channel="chat", contact_reason="late order")
+
+    item = WorkItem.objects.get(conversation_id=conversation.pk)
+    assert item.queue.key == "vip" and item.state == ItemState.ASSIGNED and item.agent_id == agent.pk
+    assert item.attributes["contact_reason"] == "late order"
+    assert item.attributes["lifetime_order_value"] == "1500.00"
+
+    services.conversation_status_set(conversation=conversation, status=ConversationStatus.RESOLVED)
+    item.refresh_from_db()
+    assert item.state == ItemState.COMPLETED
+
+    services.conversation_status_set(conversation=conversation, status=ConversationStatus.OPEN)
+    reopened = WorkItem.objects.get(conversation_id=conversation.pk, state=ItemState.ASSIGNED)
+    assert reopened.pk != item.pk and reopened.agent_id == agent.pk
