@@ -237,3 +237,18 @@ def test_command_reports_progress_and_a_summary():
 def test_command_rejects_a_negative_count():
     with pytest.raises(CommandError, match="--contacts"):
         call_command("seed_demo", "--contacts", "-5", stdout=StringIO())
+
+
+def test_demo_routing_sends_chats_by_language_and_big_spenders_to_vip():
+    from routing.services import route_find
+
+    demo.demo_staff_ensure()
+    demo.demo_staff_ensure()  # idempotent
+
+    spanish = route_find(attributes={"channel": "chat", "language": "es", "contact_kind": "customer",
+                                     "lifetime_order_value": "20.00"})
+    vip = route_find(attributes={"channel": "chat", "language": "es", "contact_kind": "customer",
+                                 "lifetime_order_value": "2500.00"})
+    assert spanish.queue.key == "chat.es" and vip.queue.key == "vip" and vip.priority == 10
+    assert "vip" in vip.required_skills
+    assert AgentProfile.objects.filter(skills__contains=["vip"], tier__gte=2).exists()
