@@ -643,8 +643,7 @@ def _presence_apply(profile: AgentProfile, presence: str, *, now: datetime, reas
     returned = list(WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                     .select_related("queue").filter(agent_id=profile.pk, state__in=states))
     for item in returned:
-        kind = "requeued" if item.state == ItemState.ASSIGNED else "expired" \
-            if reason == "missed offers" else "withdrawn"
+        kind = "requeued" if item.state == ItemState.ASSIGNED else "withdrawn"
         _release(item, now=now, kind=kind, reason=reason or f"agent {presence}")
     for item in returned:
         _item_match(item, now=now)

@@ -90,6 +90,13 @@ def test_required_skills_never_relax_and_optional_ones_do():
     assert agent_eligible(agent(2, skills=frozenset({"vip"})), needs_vip)
 
 
+def test_a_queue_for_senior_agents_skips_juniors():
+    senior_only = item(min_tier=2)
+
+    assert not agent_eligible(agent(1, tier=1), senior_only)
+    assert agent_eligible(agent(2, tier=2), senior_only) and agent_eligible(agent(3, tier=3), senior_only)
+
+
 def test_an_agent_who_declined_is_not_offered_the_item_again():
     assert not agent_eligible(agent(7), item(declined_by=frozenset({7})))
 

@@ -172,3 +172,22 @@ def test_unknown_attribute_and_channel_are_clear_errors(chat_es):
         enqueue(1, favourite_colour="blue")
     with pytest.raises(DomainError, match="Unknown channel"):
         services.work_item_enqueue(conversation_id=1, channel="fax")
+
+
+def test_an_item_nobody_takes_overflows_and_its_breach_is_recorded_once(chat_es):
+    general = Queue.objects.create(key="general", name="General", priority=10)
+    chat_es.overflow_queue, chat_es.overflow_after_seconds, chat_es.target_wait_seconds = general, 30, 60
+    chat_es.save()
+    item = enqueue(1)
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(seconds=61),
+                                               queued_at=timezone.now() - timedelta(seconds=31))
+
+    first = services.sla_sweep()
+    second = services.sla_sweep()
+
+    item.refresh_from_db()
+    assert (first["overflowed"], first["breached"], first["escalated"]) == (1, 1, 1)
+    assert all(count == 0 for count in second.values())
+    assert item.queue == general and item.queue_priority == 10 and item.sla_breached_at is not None
+    assert list(item.events.filter(kind__in=["overflowed", "breached"]).values_list("kind", flat=True)
+                .order_by("id")) == ["overflowed", "breached"]
