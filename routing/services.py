@@ -596,7 +596,8 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
             item.queue_priority = queue.priority
             item.queued_at = now
             item.min_agent_tier = queue.min_agent_tier
-            item.declined_by = []
+            # An agent passing work on does not want it back; a supervisor's move starts afresh.
+            item.declined_by = [profile.pk] if profile is not None and not is_supervisor else []
             item.save(update_fields=["queue", "queue_priority", "queued_at", "min_agent_tier", "declined_by"])
             if profile is None:
                 _event(item, "transferred", at=now, to_queue=queue.key, by=by)

@@ -149,6 +149,9 @@ def test_transfer_to_a_queue_and_to_an_agent(chat_es):
     with pytest.raises(Conflict):
         services.work_item_transfer(item_id=item.pk, user=senior.user, queue_key="chat.es")
 
+    passed_on = services.work_item_transfer(item_id=item.pk, user=plain.user, queue_key="chat.es")
+    assert passed_on.agent_id == senior.pk  # not straight back to the agent who passed it on
+
 
 def test_escalation_raises_priority_relaxes_optional_skills_and_records_breach(chat_es):
     chat_es.optional_skills = ["returns"]
