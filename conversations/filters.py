@@ -5,7 +5,7 @@ from __future__ import annotations
 from django_filters import rest_framework as filters
 
 from conversations.models import Conversation
-from timeline.filters import IdFilter
+from supportdesk.api import IdFilter
 
 
 class ConversationFilter(filters.FilterSet):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from conversations.models import Conversation, Message
-from timeline.serializers import ContactSummarySerializer, StrictInputMixin
+from supportdesk.api import StrictInputMixin
+from timeline.serializers import ContactSummarySerializer
 
 
 class ConversationSerializer(serializers.ModelSerializer):

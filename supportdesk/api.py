@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from django_filters import rest_framework as filters
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -68,3 +70,24 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response.data["error"]["code"] = "not_authenticated"
     return response
+
+
+class StrictInputMixin:
+    """Refuse fields the input does not accept, instead of silently dropping them.
+
+    Without this, `{"lifetime_order_value": 0}` would answer 200 and change nothing.
+    """
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields))  # type: ignore[attr-defined]
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Unknown or read-only field."] for name in unknown}
+            )
+        return super().validate(attrs)  # type: ignore[misc]
+
+
+class IdFilter(filters.NumberFilter):
+    """A filter on a database id: whole numbers only, so `?customer=1.5` is an error, not 1."""
+
+    field_class = forms.IntegerField

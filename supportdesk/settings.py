@@ -176,9 +176,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Two models have a field named status with different choices: name their enums apart.
+    # A work item's state gets its own name too, before another model's state takes "StateEnum".
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "timeline.models.OrderStatus",
         "ConversationStatusEnum": "conversations.models.ConversationStatus",
+        "WorkItemStateEnum": "routing.models.ItemState",
     },
 }
 

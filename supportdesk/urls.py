@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from conversations import views as desk_views
 from conversations.api import ConversationViewSet, MessageViewSet
+from routing.api import AgentRoutingViewSet, QueueStatsViewSet, WorkItemViewSet
 from supportdesk import views
 from timeline.api import ContactViewSet, OrderViewSet
 
@@ -17,6 +18,9 @@ router.register("conversations", ConversationViewSet, basename="conversation")
 router.register(
     r"conversations/(?P<conversation_id>\d+)/messages", MessageViewSet, basename="message"
 )
+router.register("routing/items", WorkItemViewSet, basename="routing-item")
+router.register("routing/queues", QueueStatsViewSet, basename="routing-queue")
+router.register("routing", AgentRoutingViewSet, basename="routing")
 
 urlpatterns = [
     path("", desk_views.home, name="home"),

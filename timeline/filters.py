@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
+from supportdesk.api import IdFilter
 from timeline.models import Contact, Order
-
-
-class IdFilter(filters.NumberFilter):
-    """A filter on a database id: whole numbers only, so `?customer=1.5` is an error, not 1."""
-
-    field_class = forms.IntegerField
 
 
 class ContactFilter(filters.FilterSet):

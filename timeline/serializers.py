@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
+from supportdesk.api import StrictInputMixin
 from timeline.models import Contact, Order, OrderStatusChange
-
-
-class StrictInputMixin:
-    """Refuse fields the input does not accept, instead of silently dropping them.
-
-    Without this, `{"lifetime_order_value": 0}` would answer 200 and change nothing.
-    """
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(self.initial_data) - set(self.fields))  # type: ignore[attr-defined]
-        if unknown:
-            raise serializers.ValidationError(
-                {name: ["Unknown or read-only field."] for name in unknown}
-            )
-        return super().validate(attrs)  # type: ignore[misc]
 
 
 class ContactSummarySerializer(serializers.ModelSerializer):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +19,15 @@ API_PATHS = [
     "/api/v1/conversations/",
     "/api/v1/conversations/{id}/",
     "/api/v1/conversations/{conversation_id}/messages/",
+    "/api/v1/routing/presence/",
+    "/api/v1/routing/heartbeat/",
+    "/api/v1/routing/me/items/",
+    "/api/v1/routing/items/",
+    "/api/v1/routing/items/{id}/",
+    "/api/v1/routing/items/{id}/accept/",
+    "/api/v1/routing/items/{id}/decline/",
+    "/api/v1/routing/items/{id}/transfer/",
+    "/api/v1/routing/queues/stats/",
 ]
 
 
@@ -31,6 +43,23 @@ def test_the_schema_describes_every_api_path(client):
     parameters = {parameter["name"]: parameter for parameter in messages_post["parameters"]}
     assert parameters["conversation_id"]["in"] == "path"
     assert parameters["conversation_id"]["schema"] == {"type": "integer"}
+    for verb in ("", "accept/", "decline/", "transfer/"):
+        operation = next(iter(schema["paths"][f"/api/v1/routing/items/{{id}}/{verb}"].values()))
+        assert operation["parameters"][0]["schema"] == {"type": "integer"}, verb
+    assert "id" not in {parameter["name"] for parameter in schema["paths"]["/api/v1/routing/items/"]["get"]
+                        ["parameters"]}
+    assert set(schema["paths"]["/api/v1/routing/presence/"]) == {"get", "post"}
+
+
+def test_the_schema_generates_without_warnings_or_errors():
+    GENERATOR_STATS.reset()
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    validate_schema(schema)  # raises on an invalid OpenAPI document
+    assert not GENERATOR_STATS._warn_cache and not GENERATOR_STATS._error_cache, (
+        dict(GENERATOR_STATS._warn_cache), dict(GENERATOR_STATS._error_cache))
+
 
 def test_the_docs_page_loads_its_assets_from_this_server(client):
     response = client.get("/api/docs/")

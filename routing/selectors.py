@@ -1,0 +1,229 @@
+"""Reads of routing state for the API: agents' own state and items, work items, queue stats.
+
+Querysets where the API pages and filters; plain dicts where the answer is a figure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from routing.models import (
+    CHANNELS,
+    HELD_STATES,
+    AgentProfile,
+    AgentSlot,
+    ItemState,
+    Presence,
+    Queue,
+    WorkItem,
+    WorkItemEvent,
+)
+from supportdesk.errors import DomainError
+
+# The event kinds that mean an item reached an agent: an offer accepted, or a direct
+# assignment (a queue that assigns directly, or a transfer to an agent).
+REACHED_EVENT_KINDS = ("accepted", "assigned")
+
+
+# --- the calling agent -----------------------------------------------------------------------
+
+
+def agent_get(*, user: Any) -> AgentProfile:
+    """The user's agent profile, or the domain error `not_an_agent` (400).
+
+    Same code and message as the check the routing services make on writes, so reads and
+    writes refuse a user without a profile alike.
+    """
+    profile = AgentProfile.objects.filter(user_id=getattr(user, "pk", None)).first()
+    if profile is None:
+        raise DomainError("You have no agent profile; ask a supervisor to set one up.",
+                          code="not_an_agent")
+    return profile
+
+
+def agent_load(*, agent: AgentProfile) -> dict[str, int]:
+    """Items the agent holds (offered or assigned) per channel, every channel present."""
+    load = dict.fromkeys(CHANNELS, 0)
+    rows = (WorkItem.objects.filter(agent_id=agent.pk, state__in=HELD_STATES)
+            .values("channel").annotate(n=Count("id")).order_by())
+    for row in rows:
+        load[row["channel"]] = row["n"]
+    return load
+
+
+def agent_routing_state(*, agent: AgentProfile) -> dict[str, Any]:
+    """What the agent's workspace shows of routing: presence, capacity and load per channel."""
+    return {
+        "presence": agent.presence,
+        "presence_since": agent.presence_since,
+        "last_heartbeat_at": agent.last_heartbeat_at,
+        "capacity": {channel: agent.capacity_for(channel) for channel in CHANNELS},
+        "load": agent_load(agent=agent),
+    }
+
+
+def agent_item_list(*, agent: AgentProfile) -> QuerySet[WorkItem]:
+    """The agent's open work: items offered to them and items assigned to them."""
+    return WorkItem.objects.filter(agent_id=agent.pk, state__in=HELD_STATES).select_related("queue")
+
+
+# --- work items for supervisors ------------------------------------------------------------------
+
+
+def work_item_list() -> QuerySet[WorkItem]:
+    """Every work item with its queue joined in, so a page costs one query."""
+    return WorkItem.objects.select_related("queue")
+
+
+def work_item_detail_list() -> QuerySet[WorkItem]:
+    """As `work_item_list`, with each item's history in order, in one more query."""
+    events = WorkItemEvent.objects.select_related("queue").order_by("at", "id")
+    return work_item_list().prefetch_related(Prefetch("events", queryset=events))
+
+
+# --- queue statistics ----------------------------------------------------------------------------
+
+
+def day_start(now: datetime) -> datetime:
+    """Midnight of `now`'s day in the desk's time zone: where "today" begins."""
+    local = timezone.localtime(now)
+    return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
+
+
+def _queue_load(now: datetime) -> dict[int, dict[str, Any]]:
+    """Per queue: items waiting now, the longest wait, items offered and assigned.
+
+    Two queries, so each reads through the partial index for its states.
+    """
+    figures: dict[int, dict[str, Any]] = {}
+    waiting = (WorkItem.objects.filter(state=ItemState.WAITING).values("queue_id")
+               .annotate(waiting=Count("id"), oldest=Min("enqueued_at")).order_by())
+    for row in waiting:
+        figures.setdefault(row["queue_id"], {}).update(
+            waiting=row["waiting"],
+            longest_wait_seconds=max(int((now - row["oldest"]).total_seconds()), 0),
+        )
+    held = (WorkItem.objects.filter(state__in=HELD_STATES).values("queue_id")
+            .annotate(offered=Count("id", filter=Q(state=ItemState.OFFERED)),
+                      assigned=Count("id", filter=Q(state=ItemState.ASSIGNED)))
+            .order_by())
+    for row in held:
+        figures.setdefault(row["queue_id"], {}).update(offered=row["offered"], assigned=row["assigned"])
+    return figures
+
+
+def _service_levels(start: datetime, now: datetime) -> dict[int, dict[str, int]]:
+    """Per active queue, over items enqueued since `start`: how many reached an agent within
+    the queue's target wait (`met`), how many count towards the service level (`counted`:
+    reached an agent, or waited past the target without reaching one, until now or until
+    they were closed), and how many breached.
+
+    An item reaches an agent at its first accept or direct assignment, read from its
+    history: an item later requeued (agent went offline, transferred) keeps the time it was
+    first answered, which its own assigned_at would lose.
+    """
+    item, queue, event = WorkItem._meta.db_table, Queue._meta.db_table, WorkItemEvent._meta.db_table
+    # The lateral join computes each item's first reach once; a subquery in the select list
+    # would be evaluated again for every aggregate that reads it.
+    sql = f"""
+        SELECT i.queue_id,
+               count(*) FILTER (WHERE r.reached_at <= i.deadline) AS met,
+               count(*) FILTER (WHERE r.reached_at IS NOT NULL
+                                   OR coalesce(i.completed_at, %(now)s) > i.deadline) AS counted,
+               count(*) FILTER (WHERE i.sla_breached_at IS NOT NULL) AS breached
+        FROM (
+            SELECT i.id, i.queue_id, i.completed_at, i.sla_breached_at,
+                   i.enqueued_at + make_interval(secs => q.target_wait_seconds) AS deadline
+            FROM {item} i JOIN {queue} q ON q.id = i.queue_id
+            WHERE q.is_active AND i.enqueued_at >= %(start)s
+        ) i
+        LEFT JOIN LATERAL (
+            SELECT min(e.at) AS reached_at FROM {event} e
+            WHERE e.item_id = i.id AND e.kind = ANY(%(kinds)s)
+        ) r ON true
+        GROUP BY i.queue_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"start": start, "now": now, "kinds": list(REACHED_EVENT_KINDS)})
+        return {queue_id: {"met": met, "counted": counted, "breached": breached}
+                for queue_id, met, counted, breached in cursor.fetchall()}
+
+
+def _agents_serving(start: datetime) -> dict[int, dict[str, int]]:
+    """Per active queue: online agents who can serve it, and of those, how many are at capacity.
+
+    What a queue needs is read from its items: each (channel, language, contact kind) among
+    the items enqueued in it today or waiting in it now. An online agent serves the queue
+    when one of their slots matches such a combination and holds the queue's required skills
+    and tier; they are at capacity when none of those matching slots is available (a slot
+    of an online agent is available when the agent has room on its channel).
+    """
+    item, queue = WorkItem._meta.db_table, Queue._meta.db_table
+    slot, agent = AgentSlot._meta.db_table, AgentProfile._meta.db_table
+    sql = f"""
+        WITH needs AS (
+            SELECT i.queue_id, i.channel, i.language, i.contact_kind
+            FROM {item} i JOIN {queue} q ON q.id = i.queue_id
+            WHERE q.is_active AND i.enqueued_at >= %(start)s
+            UNION
+            SELECT queue_id, channel, language, contact_kind FROM {item} WHERE state = %(waiting)s
+        ), serving AS (
+            SELECT n.queue_id, s.agent_id, bool_or(s.available) AS has_room
+            FROM needs n
+            JOIN {queue} q ON q.id = n.queue_id AND q.is_active
+            JOIN {slot} s ON s.channel = n.channel AND s.language = n.language
+                         AND s.contact_kind = n.contact_kind
+                         AND s.tier >= q.min_agent_tier AND s.skills @> q.required_skills
+            JOIN {agent} a ON a.id = s.agent_id AND a.presence = %(online)s
+            GROUP BY n.queue_id, s.agent_id
+        )
+        SELECT queue_id, count(*), count(*) FILTER (WHERE NOT has_room)
+        FROM serving GROUP BY queue_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"start": start, "waiting": ItemState.WAITING, "online": Presence.ONLINE})
+        return {queue_id: {"online": online, "at_capacity": at_capacity}
+                for queue_id, online, at_capacity in cursor.fetchall()}
+
+
+def queue_stats(*, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The supervisor's board: one dict per active queue, highest priority first.
+
+    Five queries whatever the number of queues. `service_level_today` is the share of items
+    enqueued today that reached an agent within the queue's target wait, over those that
+    reached one or waited past the target; None when there are none yet. `breached_today`
+    counts the items enqueued today that breached their target. The figures are by the
+    queue an item is in now (a transferred or overflowed item counts in its new one).
+    """
+    now = now or timezone.now()
+    start = day_start(now)
+    queues = list(Queue.objects.filter(is_active=True).order_by("-priority", "key"))
+    load = _queue_load(now)
+    levels = _service_levels(start, now)
+    serving = _agents_serving(start)
+    stats = []
+    for queue in queues:
+        queue_load = load.get(queue.pk, {})
+        level = levels.get(queue.pk, {"met": 0, "counted": 0, "breached": 0})
+        agents = serving.get(queue.pk, {"online": 0, "at_capacity": 0})
+        stats.append({
+            "key": queue.key,
+            "name": queue.name,
+            "priority": queue.priority,
+            "target_wait_seconds": queue.target_wait_seconds,
+            "waiting": queue_load.get("waiting", 0),
+            "longest_wait_seconds": queue_load.get("longest_wait_seconds", 0),
+            "offered": queue_load.get("offered", 0),
+            "assigned": queue_load.get("assigned", 0),
+            "agents_online": agents["online"],
+            "agents_at_capacity": agents["at_capacity"],
+            "service_level_today": (round(level["met"] / level["counted"], 4) if level["counted"]
+                                    else None),
+            "breached_today": level["breached"],
+        })
+    return stats
