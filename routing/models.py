@@ -13,6 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from supportdesk.conditions import OPERATORS
+
 CHANNELS = ("chat", "messaging", "email", "voice")
 CONTACT_KINDS = ("customer", "courier", "partner")
 DEFAULT_CAPACITY = {"chat": 3, "messaging": 3, "email": 5, "voice": 1}
@@ -244,6 +246,9 @@ class WorkItem(models.Model):
     offered_at = models.DateTimeField(null=True, blank=True)
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # The first time an agent took it (accepted or was assigned); kept when it moves on,
+    # so its service level is judged on that first answer.
+    answered_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     sla_breached_at = models.DateTimeField(null=True, blank=True)
@@ -314,3 +319,32 @@ class RoutingAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.model} {self.object_repr}"
+
+
+class RuleCondition(models.Model):
+    """One test of a rule as supervisors edit it in the admin.
+
+    Rows with the same group number form an any-of group; the groups are combined all-of;
+    a rule without rows matches everything. The admin assembles them into
+    `RoutingRule.condition` (see `routing.rules`), which is all the engine reads.
+    """
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="conditions")
+    group = models.PositiveSmallIntegerField(
+        default=1, help_text="Rows with the same group number: any one holds. Groups: every one holds.",
+    )
+    attribute = models.CharField(max_length=100, help_text="e.g. language, tier, custom.vip")
+    op = models.CharField(max_length=16, choices=[(op, op.replace("_", " ")) for op in OPERATORS])
+    # Text as typed; `routing.rules.condition_value_parse` turns it into the JSON value.
+    value = models.CharField(
+        max_length=1000, blank=True,
+        help_text="Text, a number or JSON; a comma list or a JSON list for in / not in; "
+                  "true, false or empty for exists.",
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ("group", "position", "id")
+
+    def __str__(self) -> str:
+        return f"{self.attribute} {self.op} {self.value}".strip()

@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Case, Count, F, PositiveSmallIntegerField, Q, Value, When
 from django.utils import timezone
 
-from routing import engine, push
+from routing import engine, push, selectors
 from routing.models import (
     CHANNELS,
     CONTACT_KINDS,
@@ -45,6 +45,7 @@ from routing.models import (
     WorkItem,
     WorkItemEvent,
 )
+from supportdesk.conditions import condition_errors
 from supportdesk.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger(__name__)
@@ -64,15 +65,36 @@ def attribute_known(name: str) -> bool:
 
 
 def rules_load() -> list[engine.Rule]:
-    return [
-        engine.Rule(name=rule.name, condition=rule.condition or {"all": []}, queue_key=rule.queue_key,
-                    priority=rule.priority, skills=frozenset(rule.required_skills),
-                    optional_skills=frozenset(rule.optional_skills))
-        for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id")
-    ]
+    """The active rules in order. One that is invalid (written around the admin's checks)
+    is skipped and logged, so it cannot stop routing for everyone."""
+    rules = []
+    for rule in RoutingRule.objects.filter(is_active=True).order_by("position", "id"):
+        condition = rule.condition or {"all": []}
+        errors = condition_errors(condition, attributes=None)
+        errors += [f"unknown attribute {name!r}" for name in _condition_attributes(condition)
+                   if not attribute_known(name)]
+        if errors:
+            log.error("Routing rule %s (%s) skipped: %s", rule.pk, rule.name, " ".join(errors))
+            continue
+        rules.append(engine.Rule(
+            name=rule.name, condition=condition, queue_key=rule.queue_key, priority=rule.priority,
+            skills=frozenset(rule.required_skills), optional_skills=frozenset(rule.optional_skills)))
+    return rules
 
 
-def default_queue() -> Queue:
+def _condition_attributes(condition: Mapping[str, Any]) -> list[str]:
+    for group in ("all", "any"):
+        if group in condition:
+            return [name for part in condition[group] for name in _condition_attributes(part)]
+    return [condition["attribute"]]
+
+
+def default_queue(*, create: bool = True) -> Queue:
+    """The queue for items no rule routes; a dry run (create=False) gets an unsaved one
+    rather than writing."""
+    if not create:
+        queue = Queue.objects.filter(key=settings.ROUTING_DEFAULT_QUEUE).first()
+        return queue or Queue(key=settings.ROUTING_DEFAULT_QUEUE, name="General")
     queue, _ = Queue.objects.get_or_create(
         key=settings.ROUTING_DEFAULT_QUEUE, defaults={"name": "General"}
     )
@@ -113,18 +135,16 @@ class Route:
     optional_skills: frozenset[str]
 
 
-def route_find(*, attributes: Mapping[str, Any], priority: int = 0) -> Route:
+def route_find(*, attributes: Mapping[str, Any], priority: int = 0, write: bool = True) -> Route:
     """Which queue, priority and skills the rules give these (normalised) attributes.
 
     A rule whose templated queue does not exist (chat.{language} for a language without a
     queue) is passed over; when no rule routes the item, the default queue takes it.
     """
-    rules = rules_load()
-    remaining = list(rules)
-    while remaining:
-        match = engine.rule_match(remaining, attributes)
+    for rule in rules_load():
+        match = engine.rule_match([rule], attributes)
         if match is None:
-            break
+            continue
         queue = Queue.objects.filter(key=match.queue_key, is_active=True).first()
         if queue is not None:
             return Route(
@@ -133,9 +153,7 @@ def route_find(*, attributes: Mapping[str, Any], priority: int = 0) -> Route:
                 required_skills=match.skills | frozenset(queue.required_skills),
                 optional_skills=match.optional_skills | frozenset(queue.optional_skills),
             )
-        index = next(i for i, rule in enumerate(remaining) if rule.name == match.rule)
-        remaining = remaining[index + 1:]
-    queue = default_queue()
+    queue = default_queue(create=write)
     return Route(rule="", queue=queue, priority=priority, required_skills=frozenset(queue.required_skills),
                  optional_skills=frozenset(queue.optional_skills))
 
@@ -196,7 +214,7 @@ def route_explain(*, channel: str, attributes: Mapping[str, Any], priority: int 
                   limit: int = 20) -> tuple[Route, engine.Item, list[engine.Agent]]:
     """The dry run: the route and the ranked eligible agents, changing nothing."""
     values = attributes_normalise(channel=channel, attributes=attributes)
-    route = route_find(attributes=values, priority=priority)
+    route = route_find(attributes=values, priority=priority, write=False)
     item = WorkItem(
         channel=channel, language=values["language"], contact_kind=values["contact_kind"],
         priority=route.priority, required_skills=sorted(route.required_skills),
@@ -280,12 +298,15 @@ def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, direct: bool
         item.state = ItemState.OFFERED
         item.offered_at = now
         item.offer_expires_at = now + timedelta(seconds=queue.offer_timeout_seconds)
-    breached = item.sla_breached_at is None and now - item.enqueued_at > timedelta(
-        seconds=queue.target_wait_seconds)
+    if item.state == ItemState.ASSIGNED and item.answered_at is None:
+        item.answered_at = now
+    # Only a first answer can breach: work answered in time and moved on later did not.
+    breached = item.sla_breached_at is None and item.answered_at in (None, now) and (
+        now - item.enqueued_at > timedelta(seconds=queue.target_wait_seconds))
     if breached:
         item.sla_breached_at = now
     item.save(update_fields=["agent", "state", "assigned_at", "offered_at", "offer_expires_at",
-                             "sla_breached_at"])
+                             "answered_at", "sla_breached_at"])
     profile.last_assigned_at = now
     profile.save(update_fields=["last_assigned_at"])
     _slots_channel_update(profile, item.channel, load=_held(profile.pk, item.channel))
@@ -460,11 +481,7 @@ def work_item_match(*, item_id: int) -> bool:
 
 
 def _agent_of(user: Any) -> AgentProfile:
-    profile = AgentProfile.objects.filter(user_id=getattr(user, "pk", None)).first()
-    if profile is None:
-        raise DomainError("You have no agent profile; ask a supervisor to set one up.",
-                          code="not_an_agent")
-    return profile
+    return selectors.agent_get(user=user)
 
 
 def _held_by(item: WorkItem, profile: AgentProfile, states: Iterable[str]) -> None:
@@ -479,10 +496,13 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
         item = _item_lock(item_id)
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
+        if item.offer_expires_at is not None and item.offer_expires_at < now:
+            raise Conflict("The offer has expired; it goes to the next agent.", code="offer_expired")
         item.state = ItemState.ASSIGNED
         item.assigned_at = now
+        item.answered_at = item.answered_at or now
         item.offer_expires_at = None
-        item.save(update_fields=["state", "assigned_at", "offer_expires_at"])
+        item.save(update_fields=["state", "assigned_at", "answered_at", "offer_expires_at"])
         AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
         _event(item, "accepted", at=now, agent_id=profile.pk)
         push.item_changed(user_id=profile.user_id, item=item, event="accepted")
@@ -592,13 +612,10 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
                 raise NotFound(f"No active queue {queue_key!r}.")
             profile = _release(item, now=now, kind="transferred", to_queue=queue.key, by=by) \
                 if item.agent_id else None
-            item.queue = queue
-            item.queue_priority = queue.priority
-            item.queued_at = now
-            item.min_agent_tier = queue.min_agent_tier
+            _queue_move(item, queue, now=now)
             # An agent passing work on does not want it back; a supervisor's move starts afresh.
             item.declined_by = [profile.pk] if profile is not None and not is_supervisor else []
-            item.save(update_fields=["queue", "queue_priority", "queued_at", "min_agent_tier", "declined_by"])
+            item.save(update_fields=[*QUEUE_FIELDS, "declined_by"])
             if profile is None:
                 _event(item, "transferred", at=now, to_queue=queue.key, by=by)
             _requeue_and_refill(item, profile, now=now)
@@ -608,6 +625,9 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
             raise NotFound(f"No agent {agent_id}.")
         if target.pk == item.agent_id:
             raise Conflict("The item is with that agent already.", code="same_agent")
+        # Both agents in id order, so two transfers crossing between them cannot deadlock.
+        for pk in sorted({target.pk, item.agent_id} - {None}):
+            _agent_lock(pk, skip_locked=False)
         previous = _release(item, now=now, kind="transferred", to_agent=target.pk, by=by) \
             if item.agent_id else None
         target = _agent_lock(target.pk, skip_locked=False)
@@ -618,6 +638,22 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
         if previous is not None:
             _agent_pull(previous, now=now)
     return item
+
+
+QUEUE_FIELDS = ("queue", "queue_priority", "queued_at", "min_agent_tier", "required_skills",
+                "optional_skills", "optional_relaxed")
+
+
+def _queue_move(item: WorkItem, queue: Queue, *, now: datetime) -> None:
+    """Put an item in another queue (the caller saves QUEUE_FIELDS). It then needs what
+    that queue needs: the first rule's skills applied to the way in, not to every queue."""
+    item.queue = queue
+    item.queue_priority = queue.priority
+    item.queued_at = now
+    item.min_agent_tier = queue.min_agent_tier
+    item.required_skills = sorted(queue.required_skills)
+    item.optional_skills = sorted(set(queue.optional_skills) - set(queue.required_skills))
+    item.optional_relaxed = False
 
 
 # --- presence ------------------------------------------------------------------------------------
@@ -677,6 +713,7 @@ def agents_heartbeat_expire() -> int:
     ids = list(AgentProfile.objects.exclude(presence=Presence.OFFLINE)
                .filter(Q(last_heartbeat_at__lt=cutoff) | Q(last_heartbeat_at__isnull=True))
                .values_list("id", flat=True)[:500])
+    expired = 0
     for agent_id in ids:
         with transaction.atomic():
             list(WorkItem.objects.select_for_update(of=("self",))
@@ -687,7 +724,8 @@ def agents_heartbeat_expire() -> int:
                 continue
             _presence_apply(profile, Presence.OFFLINE, now=timezone.now(), reassign=True,
                             reason="no heartbeat")
-    return len(ids)
+            expired += 1
+    return expired
 
 
 def agent_settings_changed(*, profile_id: int) -> None:
@@ -744,7 +782,7 @@ def sla_sweep(*, limit: int = 500) -> dict[str, int]:
         ("overflowed", "q.overflow_after_seconds",
          "q.overflow_queue_id IS NOT NULL AND q.overflow_after_seconds IS NOT NULL "
          "AND i.queued_at <= now() - make_interval(secs => q.overflow_after_seconds)"),
-        ("breached", "q.target_wait_seconds", "i.sla_breached_at IS NULL"),
+        ("breached", "q.target_wait_seconds", "i.sla_breached_at IS NULL AND i.answered_at IS NULL"),
     )
     for kind, seconds, extra in steps:
         for item_id in _waiting_past(seconds, extra=extra, limit=limit):
@@ -784,12 +822,9 @@ def _escalation_apply(item: WorkItem, kind: str, *, now: datetime) -> bool:
         if target is None or target.pk == queue.pk:
             return False
         _event(item, "overflowed", at=now, to_queue=target.key)
-        item.queue = target
-        item.queue_priority = target.priority
-        item.min_agent_tier = target.min_agent_tier
-        item.queued_at = now
+        _queue_move(item, target, now=now)
         item.declined_by = []
-        item.save(update_fields=["queue", "queue_priority", "min_agent_tier", "queued_at", "declined_by"])
+        item.save(update_fields=[*QUEUE_FIELDS, "declined_by"])
     else:
         if item.sla_breached_at is not None:
             return False

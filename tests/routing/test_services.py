@@ -194,3 +194,60 @@ def test_an_item_nobody_takes_overflows_and_its_breach_is_recorded_once(chat_es)
     assert item.queue == general and item.queue_priority == 10 and item.sla_breached_at is not None
     assert list(item.events.filter(kind__in=["overflowed", "breached"]).values_list("kind", flat=True)
                 .order_by("id")) == ["overflowed", "breached"]
+
+
+def test_a_transferred_item_needs_what_its_new_queue_needs(chat_es):
+    Queue.objects.create(key="vip", name="VIP", required_skills=["vip"])
+    plain = online_agent()
+    item = enqueue(1)
+    services.offer_accept(item_id=item.pk, user=plain.user)
+
+    moved = services.work_item_transfer(item_id=item.pk, user=plain.user, queue_key="vip")
+    assert moved.state == ItemState.WAITING and moved.required_skills == ["vip"]
+
+    senior = online_agent(skills=["vip"])
+    moved.refresh_from_db()
+    assert moved.agent_id == senior.pk
+
+
+def test_work_answered_in_time_and_moved_on_later_is_not_a_breach(chat_es):
+    first, second = online_agent(), online_agent()
+    item = enqueue(1)
+    holder = first if item.agent_id == first.pk else second
+    other = second if holder is first else first
+    services.offer_accept(item_id=item.pk, user=holder.user)
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(hours=1))
+
+    services.work_item_transfer(item_id=item.pk, user=holder.user, agent_id=other.pk)
+    services.presence_set(user=other.user, presence=Presence.OFFLINE)  # back to the queue
+    services.sla_sweep()
+
+    item.refresh_from_db()
+    assert item.sla_breached_at is None and not item.events.filter(kind="breached").exists()
+
+
+def test_an_offer_past_its_timeout_cannot_be_accepted(chat_es):
+    agent = online_agent()
+    item = enqueue(1)
+    WorkItem.objects.filter(pk=item.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+
+    with pytest.raises(Conflict, match="expired"):
+        services.offer_accept(item_id=item.pk, user=agent.user)
+
+
+def test_a_rule_stored_invalid_is_skipped_not_fatal(chat_es, caplog):
+    RoutingRule.objects.create(name="broken", position=1, queue_key="chat.es",
+                               condition={"attribute": "colour", "op": "eq", "value": "red"})
+    RoutingRule.objects.create(name="no operator", position=2, queue_key="chat.es",
+                               condition={"attribute": "language"})
+
+    item = enqueue(1)
+
+    assert item.rule == "chat by language" and "Routing rule" in caplog.text
+
+
+def test_the_dry_run_writes_nothing_even_without_a_default_queue():
+    route, _, agents = services.route_explain(channel="chat", attributes={"language": "es"})
+
+    assert route.queue.key == "general" and route.queue.pk is None and agents == []
+    assert not Queue.objects.exists()

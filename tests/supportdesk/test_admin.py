@@ -19,6 +19,8 @@ from conversations import demo
 from conversations import services as conversation_services
 from conversations.models import Channel, ConversationStatus, MessageDirection
 from integrations.models import OmsEvent, OmsEventStatus
+from routing.audit import audit_record, routing_snapshot
+from routing.models import RoutingRule
 from tests.factories import AgentFactory, ContactFactory, CourierFactory, PartnerFactory
 from timeline import services as timeline_services
 from timeline.events import EventKind
@@ -67,6 +69,9 @@ def one_of_each(admin_user):
     _oms_event("evt-1", OmsEventStatus.FAILED)
     Group.objects.create(name="Supervisors")
     Token.objects.create(user=admin_user)
+    # Opening the conversation enqueued its work item; rules and their audit come from supervisors.
+    rule = RoutingRule.objects.create(name="Everything", queue_key="general")
+    audit_record(actor=admin_user, obj=rule, instance_before=None, instance_after=routing_snapshot(rule))
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)

@@ -1,0 +1,253 @@
+"""Supervisors' forms for routing: queues, rules and their conditions, agents' settings, the dry run.
+
+Every check a bad value would otherwise fail at routing time happens here, so a mistake
+is a form error on the field that holds it, never a rule the router trips over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+
+from routing import services
+from routing.audit import AGENT_SETTINGS, QUEUE_SETTINGS, RULE_SETTINGS
+from routing.models import CHANNELS, CONTACT_KINDS, AgentProfile, Queue, RoutingRule, RuleCondition
+from routing.rules import (
+    KNOWN_ATTRIBUTES,
+    ConditionRow,
+    condition_assemble,
+    queue_key_errors,
+    row_condition_errors,
+    rule_condition_errors,
+)
+
+
+def names_normalise(values: Iterable[str]) -> list[str]:
+    """Skills, languages: lower case, trimmed, each once, in the order given."""
+    names: list[str] = []
+    for value in values:
+        value = value.strip().lower()
+        if value and value not in names:
+            names.append(value)
+    return names
+
+
+class SkillsMixin:
+    """Skill lists are matched exactly (an agent's skills contain an item's), so case and
+    repeats must not tell two spellings apart."""
+
+    def clean_required_skills(self) -> list[str]:
+        return names_normalise(self.cleaned_data["required_skills"])
+
+    def clean_optional_skills(self) -> list[str]:
+        return names_normalise(self.cleaned_data["optional_skills"])
+
+    def clean_skills(self) -> list[str]:
+        return names_normalise(self.cleaned_data["skills"])
+
+
+class QueueForm(SkillsMixin, forms.ModelForm):
+    class Meta:
+        model = Queue
+        fields = QUEUE_SETTINGS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The model's validators say "Ensure this value is ..."; say what the range is.
+        self.fields["priority"].error_messages.update({
+            "min_value": "Priority is 1-100.", "max_value": "Priority is 1-100.",
+        })
+        if self.instance.pk:
+            self.fields["overflow_queue"].queryset = Queue.objects.exclude(pk=self.instance.pk)
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"].strip().lower()
+        if any(char.isspace() for char in key):
+            raise forms.ValidationError("A queue key has no spaces: use dots, dashes or underscores "
+                                        "(chat.es, vip-refunds).")
+        if "{" in key or "}" in key:
+            raise forms.ValidationError("Braces belong in rules' queue key templates, not in a queue's key.")
+        if self.instance.pk and key != self.instance.key:
+            rules = list(RoutingRule.objects.filter(queue_key=self.instance.key).values_list("name", flat=True))
+            if rules:
+                raise forms.ValidationError(
+                    f"Rules route to {self.instance.key!r} ({', '.join(rules)}): point them elsewhere first.")
+        return key
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        overflow, after = data.get("overflow_queue"), data.get("overflow_after_seconds")
+        if overflow is not None and self.instance.pk:
+            seen, target = {self.instance.pk}, overflow
+            while target is not None:
+                if target.pk in seen:
+                    # Items would move round the loop for ever.
+                    self.add_error("overflow_queue", "A queue cannot overflow into itself, directly or "
+                                                     "through other queues' overflow.")
+                    break
+                seen.add(target.pk)
+                target = target.overflow_queue
+        if overflow is not None and after is None and "overflow_after_seconds" not in self.errors:
+            self.add_error("overflow_after_seconds", "Say after how long items move to the overflow queue.")
+        if after is not None and overflow is None and "overflow_queue" not in self.errors:
+            self.add_error("overflow_queue", "Pick the queue items overflow into, or leave the wait empty.")
+        return data
+
+
+class RoutingRuleForm(SkillsMixin, forms.ModelForm):
+    class Meta:
+        model = RoutingRule
+        fields = RULE_SETTINGS
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if RoutingRule.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            # Items record the rule that routed them by name, and the router tells rules apart by it.
+            raise forms.ValidationError(f"Another rule is called {name!r}: give this one a name of its own.")
+        return name
+
+    def clean_queue_key(self) -> str:
+        queue_key = self.cleaned_data["queue_key"].strip().lower()
+        errors = queue_key_errors(queue_key)
+        if errors:
+            raise forms.ValidationError(errors)
+        return queue_key
+
+
+class RuleConditionForm(forms.ModelForm):
+    class Meta:
+        model = RuleCondition
+        fields = ("group", "attribute", "op", "value", "position")
+        widgets = {
+            "group": forms.NumberInput(attrs={"style": "width: 4em"}),
+            "position": forms.NumberInput(attrs={"style": "width: 4em"}),
+            "attribute": forms.TextInput(attrs={"list": "routing-attributes", "size": 18}),
+            "value": forms.TextInput(attrs={"size": 30}),
+        }
+
+    def clean_attribute(self) -> str:
+        return self.cleaned_data["attribute"].strip()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not self.cleaned_data.get("DELETE"):
+            for field, messages in row_condition_errors(self.row()).items():
+                for message in messages:
+                    self.add_error(field, message)
+        return data
+
+    def row(self) -> ConditionRow:
+        data = self.cleaned_data
+        return ConditionRow(group=data["group"], attribute=data["attribute"], op=data["op"],
+                            value=data.get("value") or "")
+
+
+class RuleConditionFormSet(forms.BaseInlineFormSet):
+    """The rows together: the condition they assemble to must be valid as a whole."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        # Extra rows left blank have no cleaned data.
+        rows = [form.row() for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        errors = rule_condition_errors(condition_assemble(rows))
+        if errors:
+            raise forms.ValidationError(errors)
+
+
+def capacity_errors(capacity: Any) -> list[str]:
+    if not isinstance(capacity, dict):
+        return ['Capacity is an object of channel to open items, e.g. {"chat": 3, "email": 5}.']
+    errors = []
+    unknown = sorted(set(capacity) - set(CHANNELS))
+    if unknown:
+        errors.append(f"Unknown channel {', '.join(unknown)}; use {', '.join(CHANNELS)}.")
+    for channel, count in capacity.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            errors.append(f"Capacity for {channel} must be a whole number of 0 or more, not {count!r}.")
+    return errors
+
+
+class AgentProfileForm(SkillsMixin, forms.ModelForm):
+    class Meta:
+        model = AgentProfile
+        fields = AGENT_SETTINGS
+        widgets = {"capacity": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+
+    def clean_languages(self) -> list[str]:
+        # Order matters (native first); case and repeats do not.
+        return names_normalise(self.cleaned_data["languages"])
+
+    def clean_contact_kinds(self) -> list[str]:
+        kinds = names_normalise(self.cleaned_data["contact_kinds"])
+        unknown = [kind for kind in kinds if kind not in CONTACT_KINDS]
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown contact kind {', '.join(unknown)}; use {', '.join(CONTACT_KINDS)}."
+            )
+        return kinds
+
+    def clean_capacity(self) -> dict[str, int]:
+        capacity = self.cleaned_data["capacity"]
+        capacity = {} if capacity in (None, "") else capacity
+        errors = capacity_errors(capacity)
+        if errors:
+            raise forms.ValidationError(errors)
+        return capacity
+
+    def save(self, commit: bool = True) -> AgentProfile:
+        """An edit writes only the settings, so it never undoes presence, assignment times
+        or missed offers the services changed since the page was read."""
+        if not commit or self.instance._state.adding:
+            return super().save(commit=commit)
+        fields = [name for name in self.fields if name in AGENT_SETTINGS]
+        self.instance.save(update_fields=[*fields, "updated_at"])
+        return self.instance
+
+
+class DryRunForm(forms.Form):
+    channel = forms.ChoiceField(choices=[(channel, channel) for channel in CHANNELS])
+    language = forms.CharField(required=False, max_length=16, help_text="e.g. es; empty: the default language.")
+    contact_kind = forms.ChoiceField(choices=[(kind, kind) for kind in CONTACT_KINDS], initial="customer")
+    lifetime_order_value = forms.DecimalField(required=False, max_digits=14, decimal_places=2)
+    tier = forms.CharField(required=False, max_length=32, help_text="e.g. standard, gold, vip")
+    country = forms.CharField(required=False, max_length=8, help_text="e.g. ES")
+    contact_reason = forms.CharField(required=False, max_length=64, help_text="e.g. refund, late_order")
+    priority = forms.IntegerField(initial=0, min_value=-32768, max_value=32767,
+                                  help_text="The item's own priority; a rule may set another.")
+    custom = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), label="Custom attributes",
+        help_text='A JSON object, e.g. {"custom.vip": true, "custom.segment": "b2b"}.',
+    )
+
+    def clean_custom(self) -> dict[str, Any]:
+        text = self.cleaned_data["custom"].strip()
+        if not text:
+            return {}
+        try:
+            custom = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+        if not isinstance(custom, dict):
+            raise forms.ValidationError('Give a JSON object, e.g. {"custom.vip": true}.')
+        unknown = sorted(name for name in custom if name not in KNOWN_ATTRIBUTES)
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown attribute {', '.join(unknown)}; use {', '.join(KNOWN_ATTRIBUTES)}.")
+        return custom
+
+    def attributes(self) -> dict[str, Any]:
+        """The attributes an item would bring: the custom JSON, then the fields filled in."""
+        data = self.cleaned_data
+        values = dict(data["custom"])
+        for name in services.ATTRIBUTES:
+            if name in ("channel", "priority"):
+                continue
+            value = data.get(name)
+            if value not in (None, ""):
+                values[name] = value.strip() if isinstance(value, str) else value
+        return values
