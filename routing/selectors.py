@@ -27,8 +27,6 @@ from supportdesk.errors import DomainError
 
 # The event kinds that mean an item reached an agent: an offer accepted, or a direct
 # assignment (a queue that assigns directly, or a transfer to an agent).
-REACHED_EVENT_KINDS = ("accepted", "assigned")
-
 
 # --- the calling agent -----------------------------------------------------------------------
 
@@ -123,33 +121,26 @@ def _service_levels(start: datetime, now: datetime) -> dict[int, dict[str, int]]
     reached an agent, or waited past the target without reaching one, until now or until
     they were closed), and how many breached.
 
-    An item reaches an agent at its first accept or direct assignment, read from its
-    history: an item later requeued (agent went offline, transferred) keeps the time it was
-    first answered, which its own assigned_at would lose.
+    An item reaches an agent at its first accept or direct assignment (`answered_at`, kept
+    when the item is later requeued or transferred).
     """
-    item, queue, event = WorkItem._meta.db_table, Queue._meta.db_table, WorkItemEvent._meta.db_table
-    # The lateral join computes each item's first reach once; a subquery in the select list
-    # would be evaluated again for every aggregate that reads it.
+    item, queue = WorkItem._meta.db_table, Queue._meta.db_table
     sql = f"""
         SELECT i.queue_id,
-               count(*) FILTER (WHERE r.reached_at <= i.deadline) AS met,
-               count(*) FILTER (WHERE r.reached_at IS NOT NULL
+               count(*) FILTER (WHERE i.answered_at <= i.deadline) AS met,
+               count(*) FILTER (WHERE i.answered_at IS NOT NULL
                                    OR coalesce(i.completed_at, %(now)s) > i.deadline) AS counted,
                count(*) FILTER (WHERE i.sla_breached_at IS NOT NULL) AS breached
         FROM (
-            SELECT i.id, i.queue_id, i.completed_at, i.sla_breached_at,
+            SELECT i.queue_id, i.answered_at, i.completed_at, i.sla_breached_at,
                    i.enqueued_at + make_interval(secs => q.target_wait_seconds) AS deadline
             FROM {item} i JOIN {queue} q ON q.id = i.queue_id
             WHERE q.is_active AND i.enqueued_at >= %(start)s
         ) i
-        LEFT JOIN LATERAL (
-            SELECT min(e.at) AS reached_at FROM {event} e
-            WHERE e.item_id = i.id AND e.kind = ANY(%(kinds)s)
-        ) r ON true
         GROUP BY i.queue_id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"start": start, "now": now, "kinds": list(REACHED_EVENT_KINDS)})
+        cursor.execute(sql, {"start": start, "now": now})
         return {queue_id: {"met": met, "counted": counted, "breached": breached}
                 for queue_id, met, counted, breached in cursor.fetchall()}
 

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from routing import selectors, services
-from routing.models import AgentProfile, ItemState, Presence, Queue, RoutingRule, WorkItem, WorkItemEvent
+from routing.models import AgentProfile, ItemState, Presence, Queue, RoutingRule, WorkItem
 from tests.factories import AgentProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,10 +38,9 @@ def accept(item: WorkItem) -> None:
 def timed(item: WorkItem, *, enqueued_at: datetime, reached_at: datetime | None = None,
           **fields) -> None:
     """Put an item (and the moment it reached its agent) where the scenario wants it in time."""
-    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=enqueued_at, queued_at=enqueued_at, **fields)
     if reached_at is not None:
-        WorkItemEvent.objects.filter(item_id=item.pk, kind__in=selectors.REACHED_EVENT_KINDS).update(
-            at=reached_at)
+        fields["answered_at"] = reached_at
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=enqueued_at, queued_at=enqueued_at, **fields)
 
 
 @pytest.fixture
