@@ -25,9 +25,6 @@ from routing.models import (
 )
 from supportdesk.errors import DomainError
 
-# The event kinds that mean an item reached an agent: an offer accepted, or a direct
-# assignment (a queue that assigns directly, or a transfer to an agent).
-
 # --- the calling agent -----------------------------------------------------------------------
 
 
