@@ -72,6 +72,7 @@ test: $(DEV_STAMP) system-deps
 
 bench: $(DEV_STAMP) preflight
 	$(BIN)/python -m tests.bench.oms_ingest
+	$(BIN)/python -m tests.bench.routing
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """Shared pieces of the benchmarks: a scratch database, servers started and stopped, figures.
 
-Benchmarks run against a database of their own (`<name>_bench`), never the development one,
-with the real web server (uvicorn), Celery worker, PostgreSQL and Redis of this machine.
+Benchmarks run against a database of their own (`<name>_bench`, or `<name>_bench_<suffix>` for
+one that must not share it), never the development one, with the real web server (uvicorn),
+Celery worker, PostgreSQL and Redis of this machine.
 """
 
 from __future__ import annotations
@@ -25,17 +26,18 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
-def bench_database_url() -> str:
+def bench_database_url(suffix: str = "bench") -> str:
     base = os.environ.get("DATABASE_URL", "postgres://localhost:5432/supportdesk")
     parts = urlsplit(base)
     name = parts.path.lstrip("/") or "supportdesk"
-    return urlunsplit(parts._replace(path=f"/{name}_bench"))
+    return urlunsplit(parts._replace(path=f"/{name}_{suffix}"))
 
 
-def bench_env(**extra: str) -> dict[str, str]:
+def bench_env(*, database: str = "bench", **extra: str) -> dict[str, str]:
+    """The environment for a benchmark's processes; `database` is the suffix of its database."""
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=bench_database_url(),
+        DATABASE_URL=bench_database_url(database),
         DEBUG="false",
         LOG_LEVEL="WARNING",
         SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
@@ -55,8 +57,8 @@ def prepare_database(env: dict[str, str]) -> None:
     manage("migrate", "--noinput", "-v0", env=env)
 
 
-def connect() -> psycopg.Connection:
-    parts = urlsplit(bench_database_url())
+def connect(database: str = "bench") -> psycopg.Connection:
+    parts = urlsplit(bench_database_url(database))
     return psycopg.connect(
         host=parts.hostname or "localhost", port=parts.port or 5432,
         user=parts.username or None, password=parts.password or None,
