@@ -1,6 +1,19 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class RoutingConfig(AppConfig):
     name = "routing"
     verbose_name = "Routing"
+
+    def ready(self) -> None:
+        from routing import services
+        from routing.models import Queue, RoutingRule, RuleCondition
+
+        # A supervisor's save takes effect in this process at once; others within
+        # ROUTING_CONFIG_SECONDS.
+        for model in (Queue, RoutingRule, RuleCondition):
+            post_save.connect(services.routing_config_clear, sender=model,
+                              dispatch_uid=f"routing-config-{model.__name__}-save")
+            post_delete.connect(services.routing_config_clear, sender=model,
+                                dispatch_uid=f"routing-config-{model.__name__}-delete")

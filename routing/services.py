@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Case, Count, F, PositiveSmallIntegerField, Q, Value, When
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from routing import engine, push, selectors
@@ -135,17 +138,55 @@ class Route:
     optional_skills: frozenset[str]
 
 
+@dataclass(frozen=True)
+class RoutingConfig:
+    rules: list[engine.Rule]
+    queues: dict[str, Queue]  # the active ones, by key
+    loaded_at: float
+
+
+_config: RoutingConfig | None = None
+
+
+def routing_config(*, fresh: bool = False) -> RoutingConfig:
+    """The rules and active queues, read at most every ROUTING_CONFIG_SECONDS per process.
+
+    Every decision needs them and supervisors change them rarely: saving a queue, a rule or
+    its conditions clears this process's copy at once (routing.apps), other processes see
+    the change within the interval.
+    """
+    global _config
+    config = _config
+    now = time.monotonic()
+    if fresh or config is None or now - config.loaded_at >= settings.ROUTING_CONFIG_SECONDS:
+        config = RoutingConfig(rules=rules_load(),
+                               queues={q.key: q for q in Queue.objects.filter(is_active=True)},
+                               loaded_at=now)
+        _config = config
+    return config
+
+
+def routing_config_clear(**_: Any) -> None:
+    global _config
+    _config = None
+    if transaction.get_connection().in_atomic_block:
+        # Another thread may read the old rows again before this save commits.
+        transaction.on_commit(lambda: routing_config_clear())
+
+
 def route_find(*, attributes: Mapping[str, Any], priority: int = 0, write: bool = True) -> Route:
     """Which queue, priority and skills the rules give these (normalised) attributes.
 
     A rule whose templated queue does not exist (chat.{language} for a language without a
-    queue) is passed over; when no rule routes the item, the default queue takes it.
+    queue) is passed over; when no rule routes the item, the default queue takes it. A dry
+    run (write=False) reads the configuration fresh and writes nothing.
     """
-    for rule in rules_load():
+    config = routing_config(fresh=not write)
+    for rule in config.rules:
         match = engine.rule_match([rule], attributes)
         if match is None:
             continue
-        queue = Queue.objects.filter(key=match.queue_key, is_active=True).first()
+        queue = config.queues.get(match.queue_key)
         if queue is not None:
             return Route(
                 rule=match.rule, queue=queue,
@@ -224,8 +265,13 @@ def route_explain(*, channel: str, attributes: Mapping[str, Any], priority: int 
     ids = _slot_candidates(item, strategy=route.queue.strategy, limit=limit)
     profiles = AgentProfile.objects.in_bulk(ids)
     loads = _loads(ids)
-    agents = [engine_agent(profiles[agent_id], loads.get(agent_id, {})) for agent_id in ids
-              if agent_id in profiles]
+    # Idle time is per channel (see _slots_channel_update): rank by what the matcher reads.
+    idle_since = dict(AgentSlot.objects.filter(
+        agent_id__in=ids, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
+    ).values_list("agent_id", "last_assigned_at"))
+    agents = [replace(engine_agent(profiles[agent_id], loads.get(agent_id, {})),
+                      last_assigned_at=idle_since.get(agent_id))
+              for agent_id in ids if agent_id in profiles]
     ranked = engine.agents_rank(agents, engine_item(item), strategy=route.queue.strategy)
     return route, engine_item(item), ranked
 
@@ -259,14 +305,12 @@ def agent_slots_rebuild(profile: AgentProfile) -> None:
 
 
 def _slots_channel_update(profile: AgentProfile, channel: str, *, load: int) -> None:
+    """Refresh the agent's slots on one channel. Their last assignment is per channel: it
+    is what "longest idle" ranks by there, and leaving the other channels' rows alone
+    keeps a claim to a handful of row writes."""
     available, spare = _slot_state(profile, channel, load)
-    AgentSlot.objects.filter(agent_id=profile.pk).update(
-        last_assigned_at=profile.last_assigned_at,
-        available=Case(When(channel=channel, then=Value(available)), default=F("available"),
-                       output_field=BooleanField()),
-        spare_permille=Case(When(channel=channel, then=Value(spare)), default=F("spare_permille"),
-                            output_field=PositiveSmallIntegerField()),
-    )
+    AgentSlot.objects.filter(agent_id=profile.pk, channel=channel).update(
+        last_assigned_at=profile.last_assigned_at, available=available, spare_permille=spare)
 
 
 def _held(profile_id: int, channel: str) -> int:
@@ -276,18 +320,41 @@ def _held(profile_id: int, channel: str) -> int:
 # --- events ------------------------------------------------------------------------------------
 
 
-def _event(item: WorkItem, kind: str, *, at: datetime, agent_id: int | None = None,
-           **detail: Any) -> WorkItemEvent:
-    return WorkItemEvent.objects.create(item_id=item.pk, kind=kind, at=at, agent_id=agent_id,
-                                        queue_id=item.queue_id, detail=detail)
+_event_buffer: ContextVar[list[WorkItemEvent] | None] = ContextVar("routing_event_buffer", default=None)
+
+
+@contextmanager
+def _events_buffered() -> Iterator[None]:
+    """Write the history recorded inside the block in one INSERT at its end (inside the
+    caller's transaction, so it commits or rolls back with the change it records)."""
+    buffer: list[WorkItemEvent] = []
+    token = _event_buffer.set(buffer)
+    try:
+        yield
+        if buffer:
+            WorkItemEvent.objects.bulk_create(buffer)
+    finally:
+        _event_buffer.reset(token)
+
+
+def _event(item: WorkItem, kind: str, *, at: datetime, agent_id: int | None = None, **detail: Any) -> None:
+    event = WorkItemEvent(item_id=item.pk, kind=kind, at=at, agent_id=agent_id, queue_id=item.queue_id,
+                          detail=detail)
+    buffer = _event_buffer.get()
+    if buffer is not None:
+        buffer.append(event)
+    else:
+        event.save()
 
 
 # --- the two sides of the match ------------------------------------------------------------------
 
 
-def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, direct: bool = False) -> None:
-    """Give a locked waiting item to a locked agent with room: an offer, or an assignment
-    when the queue assigns directly (or `direct`)."""
+def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
+           direct: bool = False) -> None:
+    """Give a locked waiting item to a locked agent with room (holding `held` items on its
+    channel before this one): an offer, or an assignment when the queue assigns directly
+    (or `direct`)."""
     queue = item.queue
     item.agent_id = profile.pk
     if queue.assign_directly or direct:
@@ -309,7 +376,7 @@ def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, direct: bool
                              "answered_at", "sla_breached_at"])
     profile.last_assigned_at = now
     profile.save(update_fields=["last_assigned_at"])
-    _slots_channel_update(profile, item.channel, load=_held(profile.pk, item.channel))
+    _slots_channel_update(profile, item.channel, load=held + 1)
     if breached:
         _event(item, "breached", at=now, waited_seconds=int((now - item.enqueued_at).total_seconds()))
     _event(item, item.state, at=now, agent_id=profile.pk)
@@ -321,17 +388,21 @@ def _agent_lock(agent_id: int, *, skip_locked: bool) -> AgentProfile | None:
     return qs.first()
 
 
-def _room(profile: AgentProfile, channel: str) -> bool:
-    return profile.presence == Presence.ONLINE and _held(profile.pk, channel) < profile.capacity_for(channel)
+def _room(profile: AgentProfile, channel: str) -> int | None:
+    """How many items a locked agent holds on the channel, or None when they have no room."""
+    if profile.presence != Presence.ONLINE:
+        return None
+    held = _held(profile.pk, channel)
+    return held if held < profile.capacity_for(channel) else None
 
 
 def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None = None) -> bool:
     """Offer or assign a locked waiting item to the best eligible agent with room."""
     if preferred_agent_id is not None and preferred_agent_id not in item.declined_by:
         profile = _agent_lock(preferred_agent_id, skip_locked=True)
-        if profile is not None and _room(profile, item.channel) and engine.agent_eligible(
-                engine_agent(profile, {}), engine_item(item)):
-            _claim(item, profile, now=now)
+        held = _room(profile, item.channel) if profile is not None else None
+        if held is not None and engine.agent_eligible(engine_agent(profile, {}), engine_item(item)):
+            _claim(item, profile, now=now, held=held)
             return True
     tried: list[int] = []
     for _ in range(3):  # a few rounds: candidates may be taken by other workers meanwhile
@@ -341,9 +412,10 @@ def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None
         for agent_id in candidates:
             tried.append(agent_id)
             profile = _agent_lock(agent_id, skip_locked=True)
-            if profile is None or not _room(profile, item.channel):
+            held = _room(profile, item.channel) if profile is not None else None
+            if held is None:
                 continue
-            _claim(item, profile, now=now)
+            _claim(item, profile, now=now, held=held)
             return True
     return False
 
@@ -371,7 +443,7 @@ def _agent_pull(profile: AgentProfile, *, now: datetime) -> int:
     taken = 0
     for channel in CHANNELS:
         tried: list[int] = []
-        while _room(profile, channel):
+        while (held := _room(profile, channel)) is not None:
             candidates = _waiting_for(profile, channel, exclude=tried)
             if not candidates:
                 break
@@ -382,7 +454,7 @@ def _agent_pull(profile: AgentProfile, *, now: datetime) -> int:
                         .select_related("queue").filter(pk=item_id, state=ItemState.WAITING).first())
                 if item is None:
                     continue
-                _claim(item, profile, now=now)
+                _claim(item, profile, now=now, held=held)
                 taken += 1
                 claimed = True
                 break
@@ -440,23 +512,25 @@ def work_item_enqueue(
     values = attributes_normalise(channel=channel, attributes=attributes)
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise DomainError("Priority must be a whole number.", code="invalid_priority")
-    with transaction.atomic():
-        existing = WorkItem.objects.filter(conversation_id=conversation_id, state__in=OPEN_STATES).first()
-        if existing is not None:
-            return existing
-        if preferred_agent_id is None:
-            preferred_agent_id = (WorkItem.objects.filter(conversation_id=conversation_id, agent__isnull=False)
-                                  .order_by("-enqueued_at").values_list("agent_id", flat=True).first())
-        route = route_find(attributes=values, priority=priority)
-        now = timezone.now()
-        try:
-            with transaction.atomic():
-                item = _item_create(conversation_id, channel, values, route, now)
-        except IntegrityError:
-            # Another request enqueued the same conversation a moment ago.
-            return WorkItem.objects.get(conversation_id=conversation_id, state__in=OPEN_STATES)
-        _event(item, "queued", at=now, rule=route.rule, queue=route.queue.key)
-        _item_match(item, now=now, preferred_agent_id=preferred_agent_id)
+    try:
+        with transaction.atomic(), _events_buffered():
+            # The conversation's latest item: still open (return it), or who had it last.
+            latest = (WorkItem.objects.filter(conversation_id=conversation_id).order_by("-enqueued_at")
+                      .only("id", "state", "agent_id").first())
+            if latest is not None and latest.state in OPEN_STATES:
+                return WorkItem.objects.select_related("queue").get(pk=latest.pk)
+            if preferred_agent_id is None and latest is not None:
+                preferred_agent_id = latest.agent_id
+            route = route_find(attributes=values, priority=priority)
+            now = timezone.now()
+            item = _item_create(conversation_id, channel, values, route, now)
+            _event(item, "queued", at=now, rule=route.rule, queue=route.queue.key)
+            _item_match(item, now=now, preferred_agent_id=preferred_agent_id)
+    except IntegrityError:
+        # Another request enqueued the same conversation a moment ago: that item stands.
+        item = WorkItem.objects.filter(conversation_id=conversation_id, state__in=OPEN_STATES).first()
+        if item is None:
+            raise
     return item
 
 
@@ -631,10 +705,11 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
         previous = _release(item, now=now, kind="transferred", to_agent=target.pk, by=by) \
             if item.agent_id else None
         target = _agent_lock(target.pk, skip_locked=False)
-        if not _room(target, item.channel):
+        held = _room(target, item.channel)
+        if held is None:
             raise Conflict(f"Agent {target.pk} is not online with room on {item.channel}.",
                            code="agent_unavailable")
-        _claim(item, target, now=now, direct=True)
+        _claim(item, target, now=now, held=held, direct=True)
         if previous is not None:
             _agent_pull(previous, now=now)
     return item
@@ -834,11 +909,21 @@ def _escalation_apply(item: WorkItem, kind: str, *, now: datetime) -> bool:
     return True
 
 
-def waiting_rematch(*, limit: int = 200) -> int:
-    """The safety net: try the longest-waiting items again. Returns how many were placed."""
-    ids = list(WorkItem.objects.filter(state=ItemState.WAITING).order_by("enqueued_at")
-               .values_list("id", flat=True)[:limit])
-    return sum(1 for item_id in ids if work_item_match(item_id=item_id))
+_rematch_after: tuple[datetime, int] | None = None  # where this process's last pass stopped
+
+
+def waiting_rematch(*, limit: int = 50) -> int:
+    """The safety net: try waiting items again, `limit` per call, oldest first, going on
+    from where the last call stopped and starting over at the end, so items nobody can
+    take do not hold the others back. Returns how many were placed."""
+    global _rematch_after
+    waiting = WorkItem.objects.filter(state=ItemState.WAITING)
+    if _rematch_after is not None:
+        at, pk = _rematch_after
+        waiting = waiting.filter(Q(enqueued_at__gt=at) | Q(enqueued_at=at, pk__gt=pk))
+    rows = list(waiting.order_by("enqueued_at", "id").values_list("enqueued_at", "id")[:limit])
+    _rematch_after = rows[-1] if len(rows) == limit else None
+    return sum(1 for _, item_id in rows if work_item_match(item_id=item_id))
 
 
 def routing_sweep() -> dict[str, int]:

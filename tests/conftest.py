@@ -37,3 +37,14 @@ def agent_client(agent) -> APIClient:
     client = APIClient()
     client.force_authenticate(agent)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _routing_config_fresh():
+    """Each test's database starts empty again: no process-local routing rules or queues
+    may outlive the test that created them."""
+    from routing.services import routing_config_clear
+
+    routing_config_clear()
+    yield
+    routing_config_clear()

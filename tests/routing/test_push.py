@@ -38,6 +38,8 @@ def _listen(layer, group: str) -> str:
 
 
 def _received(layer, channel: str) -> list[dict]:
+    push.flush()
+
     async def drain() -> list[dict]:
         # A layer of its own: channels_redis binds its receive buffers to one event loop.
         listener = RedisChannelLayer(**layer_config(layer))
@@ -107,10 +109,15 @@ def test_a_rolled_back_write_pushes_nothing(layer, django_capture_on_commit_call
     assert callbacks == [] and _received(layer, channel) == []
 
 
-def test_a_push_that_cannot_reach_redis_does_not_fail_the_write(settings, caplog):
+def test_a_push_that_cannot_reach_redis_does_not_fail_the_write(settings, caplog,
+                                                              django_capture_on_commit_callbacks):
     settings.CHANNEL_LAYERS = {"default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
     }}
-    push._send(push.agent_group(1), {"type": "routing.item", "event": "offered"})
-    assert "Could not push offered" in caplog.text
+    with django_capture_on_commit_callbacks(execute=True):
+        push.send_on_commit(push.agent_group(1), {"type": "routing.item", "event": "offered"})
+        push.send_on_commit(push.agent_group(1), {"type": "routing.item", "event": "accepted"})
+    push.flush(timeout=30)
+
+    assert "Could not push offered" in caplog.text and "Could not push accepted" in caplog.text

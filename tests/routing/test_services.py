@@ -251,3 +251,18 @@ def test_the_dry_run_writes_nothing_even_without_a_default_queue():
 
     assert route.queue.key == "general" and route.queue.pk is None and agents == []
     assert not Queue.objects.exists()
+
+
+def test_the_safety_net_goes_round_all_waiting_items_not_only_the_oldest(chat_es):
+    stuck = [enqueue(n, language="xx") for n in (1, 2)]  # nobody speaks it
+    placeable = enqueue(3)
+    profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
+    AgentProfile.objects.filter(pk=profile.pk).update(presence=Presence.ONLINE)
+    profile.refresh_from_db()
+    services.agent_slots_rebuild(profile)  # online, but nobody told it to pull: a lost wake-up
+
+    placed = [services.waiting_rematch(limit=2) for _ in range(2)]
+
+    placeable.refresh_from_db()
+    assert placed == [0, 1] and placeable.agent_id == profile.pk
+    assert all(WorkItem.objects.get(pk=item.pk).state == ItemState.WAITING for item in stuck)
