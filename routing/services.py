@@ -435,13 +435,16 @@ def _waiting_for(profile: AgentProfile, channel: str, *, exclude: Iterable[int] 
     return list(items.order_by(*order).values_list("id", flat=True)[:CANDIDATES])
 
 
-def _agent_pull(profile: AgentProfile, *, now: datetime) -> int:
+def _agent_pull(profile: AgentProfile, *, now: datetime, channels: Iterable[str] = CHANNELS) -> int:
     """A locked agent with room takes the best waiting items from the queues they serve,
-    until full or nothing fits. Returns how many items they took."""
+    until full or nothing fits. Returns how many items they took.
+
+    After an item leaves an agent only its channel gained room, so only that channel is
+    looked at; coming online (or new settings) looks at every channel."""
     if profile.presence != Presence.ONLINE:
         return 0
     taken = 0
-    for channel in CHANNELS:
+    for channel in channels:
         tried: list[int] = []
         while (held := _room(profile, channel)) is not None:
             candidates = _waiting_for(profile, channel, exclude=tried)
@@ -548,7 +551,7 @@ def _item_create(conversation_id: int, channel: str, values: dict[str, Any], rou
 
 def work_item_match(*, item_id: int) -> bool:
     """Try once more to place a waiting item (the sweeper's safety net); idempotent."""
-    with transaction.atomic():
+    with transaction.atomic(), _events_buffered():
         item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("queue").filter(pk=item_id, state=ItemState.WAITING).first())
         return item is not None and _item_match(item, now=timezone.now())
@@ -566,7 +569,7 @@ def _held_by(item: WorkItem, profile: AgentProfile, states: Iterable[str]) -> No
 
 def offer_accept(*, item_id: int, user: Any) -> WorkItem:
     profile = _agent_of(user)
-    with transaction.atomic():
+    with transaction.atomic(), _events_buffered():
         item = _item_lock(item_id)
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
@@ -587,12 +590,12 @@ def _requeue_and_refill(item: WorkItem, profile: AgentProfile | None, *, now: da
     """After an item left an agent: find it someone else, then let the agent refill."""
     _item_match(item, now=now)
     if profile is not None:
-        _agent_pull(profile, now=now)
+        _agent_pull(profile, now=now, channels=(item.channel,))
 
 
 def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
     profile = _agent_of(user)
-    with transaction.atomic():
+    with transaction.atomic(), _events_buffered():
         item = _item_lock(item_id)
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
@@ -609,7 +612,7 @@ def offers_expire(*, limit: int = 500) -> int:
     ids = list(WorkItem.objects.filter(state=ItemState.OFFERED, offer_expires_at__lte=now)
                .order_by("offer_expires_at").values_list("id", flat=True)[:limit])
     for item_id in ids:
-        with transaction.atomic():
+        with transaction.atomic(), _events_buffered():
             item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                     .select_related("queue")
                     .filter(pk=item_id, state=ItemState.OFFERED, offer_expires_at__lte=now).first())
@@ -628,7 +631,7 @@ def offers_expire(*, limit: int = 500) -> int:
 
 
 def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int | None = None) -> WorkItem | None:
-    with transaction.atomic():
+    with transaction.atomic(), _events_buffered():
         if conversation_id is not None:
             open_item = WorkItem.objects.filter(conversation_id=conversation_id,
                                                 state__in=OPEN_STATES).first()
@@ -649,7 +652,7 @@ def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int |
         if profile is not None:
             _slots_channel_update(profile, item.channel, load=_held(profile.pk, item.channel))
             push.item_changed(user_id=profile.user_id, item=item, event=state)
-            _agent_pull(profile, now=now)
+            _agent_pull(profile, now=now, channels=(item.channel,))
     return item
 
 
@@ -672,7 +675,7 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
     if (queue_key is None) == (agent_id is None):
         raise DomainError("Transfer to a queue or to an agent, not both or neither.",
                           code="transfer_target")
-    with transaction.atomic():
+    with transaction.atomic(), _events_buffered():
         item = _item_lock(item_id)
         if item.state not in OPEN_STATES:
             raise Conflict(f"Work item {item.pk} is {item.state}; only open items move.", code="closed")
@@ -711,7 +714,7 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
                            code="agent_unavailable")
         _claim(item, target, now=now, held=held, direct=True)
         if previous is not None:
-            _agent_pull(previous, now=now)
+            _agent_pull(previous, now=now, channels=(item.channel,))
     return item
 
 
@@ -766,7 +769,7 @@ def presence_set(*, user: Any, presence: str, reassign: bool = False) -> AgentPr
         raise DomainError(f"Unknown presence {presence!r}; use one of {', '.join(Presence.values)}.",
                           code="unknown_presence")
     profile = _agent_of(user)
-    with transaction.atomic():
+    with transaction.atomic(), _events_buffered():
         # Items first, then the agent: the order every other path locks in.
         list(WorkItem.objects.select_for_update(of=("self",))
              .filter(agent_id=profile.pk, state__in=HELD_STATES).values_list("id", flat=True))
@@ -790,7 +793,7 @@ def agents_heartbeat_expire() -> int:
                .values_list("id", flat=True)[:500])
     expired = 0
     for agent_id in ids:
-        with transaction.atomic():
+        with transaction.atomic(), _events_buffered():
             list(WorkItem.objects.select_for_update(of=("self",))
                  .filter(agent_id=agent_id, state__in=HELD_STATES).values_list("id", flat=True))
             profile = _agent_lock(agent_id, skip_locked=True)
@@ -806,7 +809,7 @@ def agents_heartbeat_expire() -> int:
 def agent_settings_changed(*, profile_id: int) -> None:
     """After a supervisor edits an agent's languages, kinds, skills, tier or capacity:
     rebuild the slots and let the agent take waiting work that now fits."""
-    with transaction.atomic():
+    with transaction.atomic(), _events_buffered():
         list(WorkItem.objects.select_for_update(of=("self",))
              .filter(agent_id=profile_id, state__in=HELD_STATES).values_list("id", flat=True))
         profile = _agent_lock(profile_id, skip_locked=False)
@@ -861,7 +864,7 @@ def sla_sweep(*, limit: int = 500) -> dict[str, int]:
     )
     for kind, seconds, extra in steps:
         for item_id in _waiting_past(seconds, extra=extra, limit=limit):
-            with transaction.atomic():
+            with transaction.atomic(), _events_buffered():
                 item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                         .select_related("queue", "queue__overflow_queue")
                         .filter(pk=item_id, state=ItemState.WAITING).first())

@@ -336,13 +336,16 @@ def _probe(job: tuple[int, str, str]) -> tuple:
     from routing import push
 
     queries, pushes = _Timer(), _Timer()
-    send = push._send
-    push._send = lambda group, message: pushes(lambda *_: send(group, message), None, None, False, None)
+    # What the caller pays for a push: handing it to the process's sender (which sends it
+    # to Redis on its own thread).
+    submit = push._sender.submit
+    push._sender.submit = lambda group, message: pushes(lambda *_: submit(group, message), None, None,
+                                                        False, None)
     try:
         with connection.execute_wrapper(queries):
             item_id, state, agent_id = _enqueue(job)
     finally:
-        push._send = send
+        push._sender.submit = submit
     return item_id, state, agent_id, queries.count, queries.seconds * 1000, pushes.seconds * 1000
 
 
