@@ -152,3 +152,32 @@ def test_ranking_offers_only_eligible_agents_with_room_each_once(agents, candida
     assert {a.id for a in ranked} == {a.id for a in agents if agent_eligible(a, candidate)}
     assert len(ranked) == len({a.id for a in ranked})
     assert all(a.spare("chat") > 0 and a.presence == "online" for a in ranked)
+
+
+_waiting = st.lists(
+    st.builds(Waiting,
+              item=st.builds(item, st.integers(1, 40), language=st.sampled_from(["es", "en", "ko"]),
+                             priority=st.integers(0, 20),
+                             enqueued_at=st.integers(0, 600).map(lambda s: T0 - timedelta(seconds=s)),
+                             required_skills=st.frozensets(st.sampled_from(["vip", "refunds"]), max_size=1)),
+              queue_priority=st.integers(1, 100)),
+    max_size=10, unique_by=lambda w: w.item.id,
+)
+
+
+@given(agents=_agents.filter(bool), waiting=_waiting)
+def test_an_agent_picks_an_item_they_may_take_and_none_they_may_take_is_better(agents, waiting):
+    who = agents[0]
+    picked = item_pick(who, waiting)
+
+    allowed = [w for w in waiting if agent_eligible(who, w.item)]
+    if not allowed:
+        assert picked is None
+        return
+    assert picked is not None and agent_eligible(who, picked)
+
+    def rank(w: Waiting) -> tuple:
+        return (-w.queue_priority, -w.item.priority, w.item.enqueued_at, w.item.id)
+
+    best = min(allowed, key=rank)
+    assert picked.id == best.item.id
