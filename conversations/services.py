@@ -75,7 +75,7 @@ def routing_attributes(conversation: Conversation) -> dict[str, Any]:
 def _route(conversation: Conversation) -> None:
     """Ask routing for an agent (a reopened conversation goes back to its last one if free)."""
     routing.work_item_enqueue(conversation_id=conversation.pk, channel=conversation.channel,
-                              attributes=routing_attributes(conversation))
+                              attributes=routing_attributes(conversation), priority=conversation.priority)
 
 
 def _next_sequence(*, conversation_id: int, now: datetime) -> int:

@@ -30,6 +30,7 @@ def test_open_routes_with_the_contacts_attributes_resolve_completes_reopen_retur
     assert item.queue.key == "vip" and item.state == ItemState.ASSIGNED and item.agent_id == agent.pk
     assert item.attributes["contact_reason"] == "late order"
     assert item.attributes["lifetime_order_value"] == "1500.00"
+    assert item.priority == conversation.priority  # no rule overrode it
 
     services.conversation_status_set(conversation=conversation, status=ConversationStatus.RESOLVED)
     item.refresh_from_db()
