@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -819,12 +819,37 @@ def agent_settings_changed(*, profile_id: int) -> None:
         _agent_pull(profile, now=timezone.now())
 
 
-def queue_changed(*, queue_id: int) -> None:
-    """After a supervisor edits a queue: its waiting items take its new priority and tier."""
+def queue_changed(*, queue_id: int, previous_required: Iterable[str] = (),
+                  previous_optional: Iterable[str] = ()) -> None:
+    """After a supervisor edits a queue: its waiting items take its new priority and tier,
+    and swap the queue's previous skills for its new ones (keeping what their rule added)."""
     queue = Queue.objects.filter(pk=queue_id).first()
-    if queue is not None:
-        WorkItem.objects.filter(queue_id=queue_id, state=ItemState.WAITING).update(
-            queue_priority=queue.priority, min_agent_tier=queue.min_agent_tier)
+    if queue is None:
+        return
+    waiting = WorkItem.objects.filter(queue_id=queue_id, state=ItemState.WAITING)
+    waiting.update(queue_priority=queue.priority, min_agent_tier=queue.min_agent_tier)
+    old_required, old_optional = set(previous_required), set(previous_optional)
+    new_required, new_optional = set(queue.required_skills), set(queue.optional_skills)
+    if (old_required, old_optional) == (new_required, new_optional):
+        return
+    table = connection.ops.quote_name(WorkItem._meta.db_table)
+    with connection.cursor() as cursor:
+        # Each list: (its skills - the queue's old ones) + the queue's new ones, sorted, and
+        # an optional skill that is now required is no longer listed as optional.
+        cursor.execute(
+            f"""UPDATE {table} SET
+                required_skills = ARRAY(SELECT DISTINCT s FROM unnest(array_cat(
+                    ARRAY(SELECT unnest(required_skills) EXCEPT SELECT unnest(%(old_required)s::varchar[])),
+                    %(new_required)s::varchar[])) s ORDER BY s),
+                optional_skills = ARRAY(SELECT DISTINCT s FROM unnest(array_cat(
+                    ARRAY(SELECT unnest(optional_skills) EXCEPT SELECT unnest(%(old_optional)s::varchar[])),
+                    %(new_optional)s::varchar[])) s
+                    WHERE s <> ALL(%(new_required)s::varchar[]) ORDER BY s)
+            WHERE queue_id = %(queue)s AND state = %(waiting)s""",
+            {"old_required": sorted(old_required), "new_required": sorted(new_required),
+             "old_optional": sorted(old_optional), "new_optional": sorted(new_optional),
+             "queue": queue_id, "waiting": ItemState.WAITING},
+        )
 
 
 # --- service levels ---------------------------------------------------------------------------------
@@ -833,8 +858,6 @@ def queue_changed(*, queue_id: int) -> None:
 def _waiting_past(seconds_expr: str, *, extra: str, limit: int) -> list[int]:
     """Waiting items whose wait in their queue passed a per-queue threshold (an SQL
     expression over the queue `q`), oldest first."""
-    from django.db import connection
-
     item, queue = WorkItem._meta.db_table, Queue._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

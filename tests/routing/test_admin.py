@@ -137,10 +137,14 @@ def test_a_queue_key_is_normalised_and_a_saved_queue_reprioritises_its_waiting_i
     RoutingRule.objects.create(name="chat", queue_key="chat.es")
     WorkItem.objects.filter(pk=item.pk).update(queue=queue, queue_priority=queue.priority)
 
-    admin_client.post(url(Queue, "change", queue.pk), queue_data(priority=90, min_agent_tier=2))
+    WorkItem.objects.filter(pk=item.pk).update(required_skills=["refunds", "vip"])
+
+    admin_client.post(url(Queue, "change", queue.pk),
+                      queue_data(priority=90, min_agent_tier=2, required_skills="refunds"))
 
     item.refresh_from_db()
     assert (item.queue_priority, item.min_agent_tier) == (90, 2)
+    assert item.required_skills == ["refunds"]  # the skill the queue dropped no longer holds it back
 
 
 def test_a_queue_rules_route_to_keeps_its_key(admin_client):

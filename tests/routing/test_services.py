@@ -266,3 +266,20 @@ def test_the_safety_net_goes_round_all_waiting_items_not_only_the_oldest(chat_es
     placeable.refresh_from_db()
     assert placed == [0, 1] and placeable.agent_id == profile.pk
     assert all(WorkItem.objects.get(pk=item.pk).state == ItemState.WAITING for item in stuck)
+
+
+def test_a_queue_edit_swaps_its_skills_on_waiting_items_and_keeps_the_rules(chat_es):
+    chat_es.required_skills, chat_es.optional_skills = ["returns"], ["fraud"]
+    chat_es.save()
+    rule = RoutingRule.objects.get()
+    rule.required_skills = ["spanish_law"]
+    rule.save()
+    item = enqueue(1)
+    assert (item.required_skills, item.optional_skills) == (["returns", "spanish_law"], ["fraud"])
+
+    chat_es.required_skills, chat_es.optional_skills = ["fraud"], ["vip"]
+    chat_es.save()
+    services.queue_changed(queue_id=chat_es.pk, previous_required=["returns"], previous_optional=["fraud"])
+
+    item.refresh_from_db()
+    assert (item.required_skills, item.optional_skills) == (["fraud", "spanish_law"], ["vip"])
