@@ -137,9 +137,7 @@ class QueueAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin):
     )
 
     def routing_saved(self, obj: Queue, *, formsets: list[BaseFormSet], change: bool) -> None:
-        before = obj._routing_before or {}
-        services.queue_changed(queue_id=obj.pk, previous_required=before.get("required_skills", ()),
-                               previous_optional=before.get("optional_skills", ()))
+        services.queue_changed(queue_id=obj.pk)
 
     def delete_blocked(self, obj: Queue) -> bool:
         # Items hold their queue (PROTECT); the confirmation page would list every one of them.

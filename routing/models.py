@@ -234,6 +234,10 @@ class WorkItem(models.Model):
     required_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     optional_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     optional_relaxed = models.BooleanField(default=False)
+    # What the routing rule added on top of its queue's skills, kept so that an edit of the
+    # queue's skills can be applied to waiting items without losing them.
+    rule_required_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    rule_optional_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     min_agent_tier = models.PositiveSmallIntegerField(default=1)
     rule = models.CharField(max_length=100, blank=True, help_text="The rule that routed it.")
     state = models.CharField(max_length=16, choices=ItemState.choices, default=ItemState.WAITING)

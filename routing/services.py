@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -111,6 +111,8 @@ def attributes_normalise(*, channel: str, attributes: Mapping[str, Any] | None) 
     if attributes is not None and not isinstance(attributes, Mapping):
         raise DomainError("Attributes must be an object.", code="invalid_attributes")
     values = {str(key): value for key, value in (attributes or {}).items()}
+    if any("\x00" in text for key, value in values.items() for text in (key, value) if isinstance(text, str)):
+        raise DomainError("Attributes cannot contain NUL characters.", code="invalid_attributes")
     unknown = sorted(key for key in values if not attribute_known(key))
     if unknown:
         raise DomainError(
@@ -134,8 +136,10 @@ class Route:
     rule: str  # "" when no rule matched and the default queue took it
     queue: Queue
     priority: int
-    required_skills: frozenset[str]
+    required_skills: frozenset[str]  # the rule's and the queue's
     optional_skills: frozenset[str]
+    rule_required_skills: frozenset[str] = frozenset()  # the rule's alone
+    rule_optional_skills: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,7 @@ def route_find(*, attributes: Mapping[str, Any], priority: int = 0, write: bool 
                 priority=priority if match.priority is None else match.priority,
                 required_skills=match.skills | frozenset(queue.required_skills),
                 optional_skills=match.optional_skills | frozenset(queue.optional_skills),
+                rule_required_skills=match.skills, rule_optional_skills=match.optional_skills,
             )
     queue = default_queue(create=write)
     return Route(rule="", queue=queue, priority=priority, required_skills=frozenset(queue.required_skills),
@@ -545,6 +550,8 @@ def _item_create(conversation_id: int, channel: str, values: dict[str, Any], rou
         queue_priority=route.queue.priority, priority=route.priority,
         required_skills=sorted(route.required_skills),
         optional_skills=sorted(route.optional_skills - route.required_skills),
+        rule_required_skills=sorted(route.rule_required_skills),
+        rule_optional_skills=sorted(route.rule_optional_skills),
         min_agent_tier=route.queue.min_agent_tier, rule=route.rule, enqueued_at=now, queued_at=now,
     )
 
@@ -575,11 +582,17 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
         now = timezone.now()
         if item.offer_expires_at is not None and item.offer_expires_at < now:
             raise Conflict("The offer has expired; it goes to the next agent.", code="offer_expired")
+        breached = item.answered_at is None and item.sla_breached_at is None and (
+            _seconds(item.enqueued_at, now) > item.queue.target_wait_seconds)
         item.state = ItemState.ASSIGNED
         item.assigned_at = now
         item.answered_at = item.answered_at or now
         item.offer_expires_at = None
-        item.save(update_fields=["state", "assigned_at", "answered_at", "offer_expires_at"])
+        if breached:  # offered in time, accepted too late
+            item.sla_breached_at = now
+            _event(item, "breached", at=now, waited_seconds=int(_seconds(item.enqueued_at, now)))
+        item.save(update_fields=["state", "assigned_at", "answered_at", "offer_expires_at",
+                                 "sla_breached_at"])
         AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
         _event(item, "accepted", at=now, agent_id=profile.pk)
         push.item_changed(user_id=profile.user_id, item=item, event="accepted")
@@ -707,6 +720,8 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
             _agent_lock(pk, skip_locked=False)
         previous = _release(item, now=now, kind="transferred", to_agent=target.pk, by=by) \
             if item.agent_id else None
+        if previous is None:
+            _event(item, "transferred", at=now, to_agent=target.pk, by=by)
         target = _agent_lock(target.pk, skip_locked=False)
         held = _room(target, item.channel)
         if held is None:
@@ -719,7 +734,7 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
 
 
 QUEUE_FIELDS = ("queue", "queue_priority", "queued_at", "min_agent_tier", "required_skills",
-                "optional_skills", "optional_relaxed")
+                "optional_skills", "optional_relaxed", "rule_required_skills", "rule_optional_skills")
 
 
 def _queue_move(item: WorkItem, queue: Queue, *, now: datetime) -> None:
@@ -732,6 +747,7 @@ def _queue_move(item: WorkItem, queue: Queue, *, now: datetime) -> None:
     item.required_skills = sorted(queue.required_skills)
     item.optional_skills = sorted(set(queue.optional_skills) - set(queue.required_skills))
     item.optional_relaxed = False
+    item.rule_required_skills = item.rule_optional_skills = []
 
 
 # --- presence ------------------------------------------------------------------------------------
@@ -819,35 +835,24 @@ def agent_settings_changed(*, profile_id: int) -> None:
         _agent_pull(profile, now=timezone.now())
 
 
-def queue_changed(*, queue_id: int, previous_required: Iterable[str] = (),
-                  previous_optional: Iterable[str] = ()) -> None:
-    """After a supervisor edits a queue: its waiting items take its new priority and tier,
-    and swap the queue's previous skills for its new ones (keeping what their rule added)."""
+def queue_changed(*, queue_id: int) -> None:
+    """After a supervisor edits a queue: its waiting items take its new priority, tier and
+    skills (on top of what their rule added)."""
     queue = Queue.objects.filter(pk=queue_id).first()
     if queue is None:
         return
-    waiting = WorkItem.objects.filter(queue_id=queue_id, state=ItemState.WAITING)
-    waiting.update(queue_priority=queue.priority, min_agent_tier=queue.min_agent_tier)
-    old_required, old_optional = set(previous_required), set(previous_optional)
-    new_required, new_optional = set(queue.required_skills), set(queue.optional_skills)
-    if (old_required, old_optional) == (new_required, new_optional):
-        return
     table = connection.ops.quote_name(WorkItem._meta.db_table)
     with connection.cursor() as cursor:
-        # Each list: (its skills - the queue's old ones) + the queue's new ones, sorted, and
-        # an optional skill that is now required is no longer listed as optional.
         cursor.execute(
-            f"""UPDATE {table} SET
-                required_skills = ARRAY(SELECT DISTINCT s FROM unnest(array_cat(
-                    ARRAY(SELECT unnest(required_skills) EXCEPT SELECT unnest(%(old_required)s::varchar[])),
-                    %(new_required)s::varchar[])) s ORDER BY s),
-                optional_skills = ARRAY(SELECT DISTINCT s FROM unnest(array_cat(
-                    ARRAY(SELECT unnest(optional_skills) EXCEPT SELECT unnest(%(old_optional)s::varchar[])),
-                    %(new_optional)s::varchar[])) s
-                    WHERE s <> ALL(%(new_required)s::varchar[]) ORDER BY s)
+            f"""UPDATE {table} SET queue_priority = %(priority)s, min_agent_tier = %(tier)s,
+                required_skills = ARRAY(SELECT DISTINCT s FROM unnest(
+                    array_cat(rule_required_skills, %(required)s::varchar[])) s ORDER BY s),
+                optional_skills = ARRAY(SELECT DISTINCT s FROM unnest(
+                    array_cat(rule_optional_skills, %(optional)s::varchar[])) s
+                    WHERE s <> ALL(array_cat(rule_required_skills, %(required)s::varchar[])) ORDER BY s)
             WHERE queue_id = %(queue)s AND state = %(waiting)s""",
-            {"old_required": sorted(old_required), "new_required": sorted(new_required),
-             "old_optional": sorted(old_optional), "new_optional": sorted(new_optional),
+            {"priority": queue.priority, "tier": queue.min_agent_tier,
+             "required": sorted(queue.required_skills), "optional": sorted(queue.optional_skills),
              "queue": queue_id, "waiting": ItemState.WAITING},
         )
 
@@ -855,57 +860,89 @@ def queue_changed(*, queue_id: int, previous_required: Iterable[str] = (),
 # --- service levels ---------------------------------------------------------------------------------
 
 
-def _waiting_past(seconds_expr: str, *, extra: str, limit: int) -> list[int]:
-    """Waiting items whose wait in their queue passed a per-queue threshold (an SQL
-    expression over the queue `q`), oldest first."""
+def _waiting_past(seconds_expr: str, *, extra: str, limit: int, states: tuple[str, ...]) -> list[int]:
+    """Open items whose wait passed a per-queue threshold (an SQL expression over the queue
+    `q`), oldest first."""
     item, queue = WorkItem._meta.db_table, Queue._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.id FROM {item} i JOIN {queue} q ON q.id = i.queue_id "
-            f"WHERE i.state = 'waiting' AND {extra} "
+            f"WHERE i.state = ANY(%s) AND {extra} "
             f"AND i.enqueued_at <= now() - make_interval(secs => {seconds_expr}) "
-            f"ORDER BY i.enqueued_at LIMIT %s", [limit],
+            f"ORDER BY i.enqueued_at LIMIT %s", [list(states), limit],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+PRIORITY_MAX = 32767  # the column is a smallint
+
+
+def _seconds(since: datetime, now: datetime) -> float:
+    return (now - since).total_seconds()
+
+
+def _escalation_due(item: WorkItem, kind: str, *, now: datetime) -> bool:
+    """Whether the step is still due for the item as it is now, under its lock: another
+    sweep, a transfer or an overflow may have changed it since it was listed."""
+    queue = item.queue
+    if kind == "escalated":
+        return item.escalated_at is None and _seconds(item.enqueued_at, now) >= (
+            queue.target_wait_seconds * queue.escalate_at_percent / 100)
+    if kind == "relaxed":
+        return (not item.optional_relaxed and queue.relax_optional_after_seconds is not None
+                and _seconds(item.enqueued_at, now) >= queue.relax_optional_after_seconds)
+    if kind == "overflowed":
+        return (queue.overflow_queue_id is not None and queue.overflow_queue_id != queue.pk
+                and queue.overflow_after_seconds is not None
+                and _seconds(item.queued_at, now) >= queue.overflow_after_seconds)
+    return (item.sla_breached_at is None and item.answered_at is None
+            and _seconds(item.enqueued_at, now) >= queue.target_wait_seconds)
 
 
 def sla_sweep(*, limit: int = 500) -> dict[str, int]:
     """Escalate waiting items at the queue's share of its target (raise priority, relax
     optional skills), relax optional skills after the queue's relax wait, move items past
-    the overflow wait to the overflow queue, and record breaches. Each step is conditional
-    on the item's current state, so running it twice changes nothing more."""
+    the overflow wait to the overflow queue, and record breaches (of waiting items and of
+    offers nobody answered in time). Each step re-checks the item under its lock, so
+    running sweeps twice or at once changes nothing more; an item whose step fails is
+    logged and left for the next sweep, without stopping the others."""
     counts = {"escalated": 0, "relaxed": 0, "overflowed": 0, "breached": 0}
+    waiting, unanswered = (ItemState.WAITING,), (ItemState.WAITING, ItemState.OFFERED)
     steps = (
         ("escalated", "q.target_wait_seconds * q.escalate_at_percent / 100.0",
-         "i.escalated_at IS NULL"),
+         "i.escalated_at IS NULL", waiting),
         ("relaxed", "q.relax_optional_after_seconds",
-         "NOT i.optional_relaxed AND q.relax_optional_after_seconds IS NOT NULL"),
+         "NOT i.optional_relaxed AND q.relax_optional_after_seconds IS NOT NULL", waiting),
         ("overflowed", "q.overflow_after_seconds",
          "q.overflow_queue_id IS NOT NULL AND q.overflow_after_seconds IS NOT NULL "
-         "AND i.queued_at <= now() - make_interval(secs => q.overflow_after_seconds)"),
-        ("breached", "q.target_wait_seconds", "i.sla_breached_at IS NULL AND i.answered_at IS NULL"),
+         "AND i.queued_at <= now() - make_interval(secs => q.overflow_after_seconds)", waiting),
+        ("breached", "q.target_wait_seconds", "i.sla_breached_at IS NULL AND i.answered_at IS NULL",
+         unanswered),
     )
-    for kind, seconds, extra in steps:
-        for item_id in _waiting_past(seconds, extra=extra, limit=limit):
-            with transaction.atomic(), _events_buffered():
-                item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
-                        .select_related("queue", "queue__overflow_queue")
-                        .filter(pk=item_id, state=ItemState.WAITING).first())
-                if item is None or not _escalation_apply(item, kind, now=timezone.now()):
-                    continue
-                counts[kind] += 1
-                if kind != "breached":
-                    _item_match(item, now=timezone.now())
+    for kind, seconds, extra, states in steps:
+        for item_id in _waiting_past(seconds, extra=extra, limit=limit, states=states):
+            try:
+                with transaction.atomic(), _events_buffered():
+                    item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
+                            .select_related("queue", "queue__overflow_queue")
+                            .filter(pk=item_id, state__in=states).first())
+                    now = timezone.now()
+                    if item is None or not _escalation_due(item, kind, now=now):
+                        continue
+                    _escalation_apply(item, kind, now=now)
+                    counts[kind] += 1
+                    if kind != "breached":
+                        _item_match(item, now=now)
+            except DatabaseError:
+                log.exception("Routing sweep: %s of item %s failed; it is tried again next sweep", kind, item_id)
     return counts
 
 
-def _escalation_apply(item: WorkItem, kind: str, *, now: datetime) -> bool:
+def _escalation_apply(item: WorkItem, kind: str, *, now: datetime) -> None:
     queue = item.queue
     if kind == "escalated":
-        if item.escalated_at is not None:
-            return False
         item.escalated_at = now
-        item.priority += queue.escalation_priority_boost
+        item.priority = min(item.priority + queue.escalation_priority_boost, PRIORITY_MAX)
         relaxed = bool(item.optional_skills) and not item.optional_relaxed
         item.optional_relaxed = True
         # Those who declined it may take it now rather than let it breach.
@@ -913,26 +950,19 @@ def _escalation_apply(item: WorkItem, kind: str, *, now: datetime) -> bool:
         item.save(update_fields=["escalated_at", "priority", "optional_relaxed", "declined_by"])
         _event(item, "escalated", at=now, priority=item.priority, relaxed_optional_skills=relaxed)
     elif kind == "relaxed":
-        if item.optional_relaxed:
-            return False
         item.optional_relaxed = True
         item.save(update_fields=["optional_relaxed"])
         _event(item, "relaxed", at=now, skills=item.optional_skills)
     elif kind == "overflowed":
         target = queue.overflow_queue
-        if target is None or target.pk == queue.pk:
-            return False
         _event(item, "overflowed", at=now, to_queue=target.key)
         _queue_move(item, target, now=now)
         item.declined_by = []
         item.save(update_fields=[*QUEUE_FIELDS, "declined_by"])
     else:
-        if item.sla_breached_at is not None:
-            return False
         item.sla_breached_at = now
         item.save(update_fields=["sla_breached_at"])
         _event(item, "breached", at=now, waited_seconds=int((now - item.enqueued_at).total_seconds()))
-    return True
 
 
 _rematch_after: tuple[datetime, int] | None = None  # where this process's last pass stopped

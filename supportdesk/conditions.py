@@ -17,6 +17,7 @@ Pure functions over plain data: no database, no Django.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Collection, Mapping
@@ -138,7 +139,24 @@ def condition_errors(
             errors.append(f"{path}.value: {op} compares numbers; {value!r} is not one.")
     elif isinstance(value, list | dict):
         errors.append(f"{path}.value: {op} takes a single value, not a list or an object.")
+    if value is not _MISSING and not _storable(value):
+        # JSON columns refuse NaN, Infinity and NUL characters: refuse them here, as a message.
+        errors.append(f"{path}.value: use finite numbers and text without NUL characters.")
     return errors
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, dict):
+        return all(_storable(key) and _storable(item) for key, item in value.items())
+    return True
 
 
 def condition_check(condition: Any, *, attributes: Collection[str] | None = None) -> None:

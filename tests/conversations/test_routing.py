@@ -36,6 +36,9 @@ def test_open_routes_with_the_contacts_attributes_resolve_completes_reopen_retur
     item.refresh_from_db()
     assert item.state == ItemState.COMPLETED
 
+    # A second agent, never assigned anything: longest idle, so matching alone would pick them.
+    other = AgentProfileFactory(languages=["es"], contact_kinds=["customer"], skills=agent.skills)
+    routing.presence_set(user=other.user, presence=Presence.ONLINE)
     services.conversation_status_set(conversation=conversation, status=ConversationStatus.OPEN)
     reopened = WorkItem.objects.get(conversation_id=conversation.pk, state=ItemState.ASSIGNED)
     assert reopened.pk != item.pk and reopened.agent_id == agent.pk

@@ -174,6 +174,9 @@ def queues() -> list[Queue]:
     ([(1, "language", "eq", '["es", "ca"]')], "value", "eq takes a single value"),
     ([(1, "language", "eq", "")], "value", "eq needs a value"),
     ([(1, "custom.vip", "exists", "maybe")], "value", "exists takes true or false"),
+    ([(1, "tier", "eq", "NaN")], "value", "use finite numbers"),
+    ([(1, "tier", "in", "NaN, 1")], "value", "use finite numbers"),
+    ([(1, "lifetime_order_value", "gt", "Infinity")], "value", "compares numbers"),
 ])
 def test_a_bad_condition_row_is_a_form_error_and_nothing_is_saved(admin_client, queues, conditions, field,
                                                                     message):

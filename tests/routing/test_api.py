@@ -319,6 +319,7 @@ def test_an_agent_transfers_their_item_to_another_agent(chat_es):
 def test_a_supervisor_transfers_any_open_item_to_an_agent_with_room(chat_es, supervisor):
     holder = online_agent(capacity={"chat": 1})
     item = enqueue(1)
+    assert item.agent_id == holder.pk
     full = online_agent(capacity={"chat": 0, "email": 5})
     free = online_agent(capacity={"chat": 1})
     client = client_for(supervisor)  # staff, with no agent profile
@@ -326,7 +327,6 @@ def test_a_supervisor_transfers_any_open_item_to_an_agent_with_room(chat_es, sup
     refused = client.post(item_url(item.pk, "transfer"), {"agent": full.pk}, format="json")
     moved = client.post(item_url(item.pk, "transfer"), {"agent": free.pk}, format="json")
 
-    assert item.agent_id == holder.pk
     assert (refused.status_code, error(refused)["code"]) == (409, "agent_unavailable")
     assert moved.status_code == 200
     assert moved.json()["agent"] == free.pk and moved.json()["state"] == "assigned"
@@ -361,12 +361,12 @@ def test_a_bad_transfer_is_refused_and_moves_nothing(chat_es, body, status, code
 def test_transferring_someone_elses_or_a_closed_item_is_a_409(chat_es):
     holder, other = online_agent(), online_agent(capacity={"chat": 0, "email": 5})
     item = enqueue(1)
+    assert item.agent_id == holder.pk
 
     not_mine = client_for(other.user).post(item_url(item.pk, "transfer"), {"queue": "chat.es"}, format="json")
     services.work_item_complete(item_id=item.pk)
     closed = client_for(holder.user).post(item_url(item.pk, "transfer"), {"queue": "chat.es"}, format="json")
 
-    assert item.agent_id == holder.pk
     assert (not_mine.status_code, error(not_mine)["code"]) == (409, "not_yours")
     assert (closed.status_code, error(closed)["code"]) == (409, "closed")
 

@@ -119,7 +119,9 @@ def test_a_reopened_conversation_goes_back_to_its_last_agent(chat_es):
     again = services.work_item_enqueue(conversation_id=1, channel="chat", attributes={"language": "es"})
 
     assert again.pk != first.pk and again.agent_id == last_agent
-    assert len(agents) == 2
+    # Without the preference the other agent, never assigned (longest idle), would get it.
+    other = next(agent for agent in agents if agent.pk != last_agent)
+    assert AgentProfile.objects.get(pk=other.pk).last_assigned_at is None
 
 
 def test_a_reopened_conversation_waits_in_its_queue_when_its_last_agent_is_away(chat_es):
@@ -279,7 +281,90 @@ def test_a_queue_edit_swaps_its_skills_on_waiting_items_and_keeps_the_rules(chat
 
     chat_es.required_skills, chat_es.optional_skills = ["fraud"], ["vip"]
     chat_es.save()
-    services.queue_changed(queue_id=chat_es.pk, previous_required=["returns"], previous_optional=["fraud"])
+    services.queue_changed(queue_id=chat_es.pk)
 
     item.refresh_from_db()
     assert (item.required_skills, item.optional_skills) == (["fraud", "spanish_law"], ["vip"])
+
+    chat_es.required_skills, chat_es.optional_skills = [], ["spanish_law"]  # the rule's skill stays required
+    chat_es.save()
+    services.queue_changed(queue_id=chat_es.pk)
+
+    item.refresh_from_db()
+    assert (item.required_skills, item.optional_skills) == (["spanish_law"], [])
+
+
+def test_overlapping_sweeps_move_an_item_one_queue_at_a_time(chat_es, monkeypatch):
+    second = Queue.objects.create(key="second", name="Second")
+    third = Queue.objects.create(key="third", name="Third")
+    chat_es.overflow_queue, chat_es.overflow_after_seconds = second, 30
+    chat_es.save()
+    second.overflow_queue, second.overflow_after_seconds = third, 300
+    second.save()
+    item = enqueue(1)
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(seconds=31),
+                                               queued_at=timezone.now() - timedelta(seconds=31))
+    assert services.sla_sweep()["overflowed"] == 1
+
+    # A second sweep working from the list it read before the first one moved the item.
+    monkeypatch.setattr(services, "_waiting_past", lambda *args, **kwargs: [item.pk])
+    assert services.sla_sweep()["overflowed"] == 0
+
+    item.refresh_from_db()
+    assert item.queue == second
+
+
+def test_an_offer_accepted_after_the_target_is_a_breach(chat_es):
+    chat_es.target_wait_seconds = 20
+    chat_es.save()
+    agent = online_agent()
+    item = enqueue(1)
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(seconds=30))
+
+    accepted = services.offer_accept(item_id=item.pk, user=agent.user)
+
+    assert accepted.sla_breached_at is not None
+    assert list(item.events.values_list("kind", flat=True).order_by("id"))[-2:] == ["breached", "accepted"]
+
+
+def test_an_unanswered_offer_past_the_target_is_a_breach(chat_es):
+    chat_es.target_wait_seconds = 20
+    chat_es.save()
+    online_agent()
+    item = enqueue(1)
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(seconds=21))
+
+    assert services.sla_sweep()["breached"] == 1
+    item.refresh_from_db()
+    assert item.state == ItemState.OFFERED and item.sla_breached_at is not None
+
+
+def test_escalating_a_priority_already_at_the_top_neither_overflows_nor_stops_the_sweep(chat_es):
+    chat_es.escalation_priority_boost, chat_es.target_wait_seconds = 32767, 10
+    chat_es.save()
+    item = enqueue(1)  # nobody online: it waits
+    WorkItem.objects.filter(pk=item.pk).update(priority=2, enqueued_at=timezone.now() - timedelta(seconds=11))
+
+    counts = services.sla_sweep()
+
+    item.refresh_from_db()
+    assert counts["escalated"] == 1 and counts["breached"] == 1 and item.priority == 32767
+
+
+def test_attributes_with_nul_characters_are_refused(chat_es):
+    with pytest.raises(DomainError, match="NUL"):
+        enqueue(1, language="e\x00s")
+
+
+def test_a_waiting_item_sent_to_an_agent_records_who_sent_it(chat_es):
+    supervisor = AgentProfileFactory().user
+    item = enqueue(1)  # nobody online: it waits
+    # Online with room, but no Spanish: routing would never offer it to them; a supervisor may.
+    target = online_agent(languages=["en"])
+
+    moved = services.work_item_transfer(item_id=item.pk, user=supervisor, agent_id=target.pk,
+                                        is_supervisor=True)
+
+    transferred = item.events.get(kind="transferred")
+    assert moved.agent_id == target.pk and moved.state == ItemState.ASSIGNED
+    assert transferred.detail == {"to_agent": target.pk, "by": f"user:{supervisor.pk}"}

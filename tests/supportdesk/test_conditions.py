@@ -119,3 +119,12 @@ def test_key_templates_fill_from_attributes_and_refuse_what_they_cannot_fill():
     for bad in ("chat.{language", "chat.{language!r}", "chat.{0}", "chat.{language:>5}"):
         with pytest.raises(ConditionError, match="Template"):
             template_render(bad, CUSTOMER)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), [1, float("-inf")], "e\x00s", ["es", "c\x00a"]])
+def test_values_a_json_column_cannot_store_are_errors(value):
+    op = "in" if isinstance(value, list) else "eq"
+
+    errors = condition_errors({"attribute": "language", "op": op, "value": value})
+
+    assert any("finite numbers" in error for error in errors)
