@@ -112,8 +112,9 @@ def agents_rank(agents: Iterable[Agent], item: Item, *, strategy: str) -> list[A
             return (-share, *idle_key(agent))
     else:
         # Round robin over the eligible agents is "the one served longest ago", which is
-        # what longest idle orders by too; they differ in what the service records as the
-        # last assignment (any channel for longest idle, this queue for round robin).
+        # what longest idle orders by too: the services record one last assignment per
+        # agent and channel, so the two rank alike. (A rotation per queue would make every
+        # claim in a queue write the same row, serialising them.)
         key = idle_key
     return sorted(eligible, key=key)
 
