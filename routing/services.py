@@ -355,6 +355,21 @@ def _event(item: WorkItem, kind: str, *, at: datetime, agent_id: int | None = No
 # --- the two sides of the match ------------------------------------------------------------------
 
 
+_ITEM, _AGENT, _SLOT = WorkItem._meta.db_table, AgentProfile._meta.db_table, AgentSlot._meta.db_table
+_CLAIM_SQL = f"""
+    WITH claimed AS (
+        UPDATE {_ITEM} SET agent_id = %(agent)s, state = %(state)s, assigned_at = %(assigned_at)s,
+            offered_at = %(offered_at)s, offer_expires_at = %(offer_expires_at)s,
+            answered_at = %(answered_at)s, sla_breached_at = %(sla_breached_at)s
+        WHERE id = %(item)s
+    ), agent AS (
+        UPDATE {_AGENT} SET last_assigned_at = %(now)s WHERE id = %(agent)s
+    )
+    UPDATE {_SLOT} SET last_assigned_at = %(now)s, available = %(available)s, spare_permille = %(spare)s
+    WHERE agent_id = %(agent)s AND channel = %(channel)s
+"""
+
+
 def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
            direct: bool = False) -> None:
     """Give a locked waiting item to a locked agent with room (holding `held` items on its
@@ -377,11 +392,17 @@ def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
         now - item.enqueued_at > timedelta(seconds=queue.target_wait_seconds))
     if breached:
         item.sla_breached_at = now
-    item.save(update_fields=["agent", "state", "assigned_at", "offered_at", "offer_expires_at",
-                             "answered_at", "sla_breached_at"])
     profile.last_assigned_at = now
-    profile.save(update_fields=["last_assigned_at"])
-    _slots_channel_update(profile, item.channel, load=held + 1)
+    available, spare = _slot_state(profile, item.channel, held + 1)
+    # The item, the agent and the agent's slots on the channel in one round trip: this
+    # runs for every decision.
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, {
+            "item": item.pk, "agent": profile.pk, "state": item.state, "assigned_at": item.assigned_at,
+            "offered_at": item.offered_at, "offer_expires_at": item.offer_expires_at,
+            "answered_at": item.answered_at, "sla_breached_at": item.sla_breached_at, "now": now,
+            "channel": item.channel, "available": available, "spare": spare,
+        })
     if breached:
         _event(item, "breached", at=now, waited_seconds=int((now - item.enqueued_at).total_seconds()))
     _event(item, item.state, at=now, agent_id=profile.pk)
