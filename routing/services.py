@@ -17,6 +17,7 @@ number of concurrent workers:
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -422,11 +423,38 @@ def _room(profile: AgentProfile, channel: str) -> int | None:
     return held if held < profile.capacity_for(channel) else None
 
 
+_PROFILE_COLUMNS = [field.column for field in AgentProfile._meta.concrete_fields]
+_LOCK_AND_HELD_SQL = (
+    f"SELECT {', '.join(_PROFILE_COLUMNS)} FROM {_AGENT} WHERE id = %(agent)s FOR UPDATE SKIP LOCKED; "
+    f"SELECT count(*) FROM {_ITEM} WHERE agent_id = %(agent)s AND channel = %(channel)s "
+    f"AND state IN ('{ItemState.OFFERED}', '{ItemState.ASSIGNED}')"
+)
+
+
+def _agent_lock_room(agent_id: int, channel: str) -> tuple[AgentProfile | None, int | None]:
+    """Lock an agent unless another worker holds them (SKIP LOCKED), and count what they
+    hold on the channel once the lock is ours: the `_agent_lock` and `_room` of the match,
+    in one round trip (the count is a second statement, so it sees the locked state)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_AND_HELD_SQL, {"agent": agent_id, "channel": channel})
+        row = cursor.fetchone()
+        cursor.nextset()
+        held = cursor.fetchone()[0]
+    if row is None:
+        return None, None
+    values = dict(zip(_PROFILE_COLUMNS, row, strict=True))
+    if isinstance(values["capacity"], str):  # Django reads jsonb as text and decodes it in the ORM
+        values["capacity"] = json.loads(values["capacity"])
+    profile = AgentProfile(**{field.attname: values[field.column] for field in AgentProfile._meta.concrete_fields})
+    profile._state.adding, profile._state.db = False, connection.alias
+    room = profile.presence == Presence.ONLINE and held < profile.capacity_for(channel)
+    return profile, (held if room else None)
+
+
 def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None = None) -> bool:
     """Offer or assign a locked waiting item to the best eligible agent with room."""
     if preferred_agent_id is not None and preferred_agent_id not in item.declined_by:
-        profile = _agent_lock(preferred_agent_id, skip_locked=True)
-        held = _room(profile, item.channel) if profile is not None else None
+        profile, held = _agent_lock_room(preferred_agent_id, item.channel)
         if held is not None and engine.agent_eligible(engine_agent(profile, {}), engine_item(item)):
             _claim(item, profile, now=now, held=held)
             return True
@@ -437,8 +465,7 @@ def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None
             return False
         for agent_id in candidates:
             tried.append(agent_id)
-            profile = _agent_lock(agent_id, skip_locked=True)
-            held = _room(profile, item.channel) if profile is not None else None
+            profile, held = _agent_lock_room(agent_id, item.channel)
             if held is None:
                 continue
             _claim(item, profile, now=now, held=held)
