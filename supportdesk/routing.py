@@ -1,3 +1,9 @@
-"""Websocket URL routes. The agent workspace and chat widget consumers plug in here."""
+"""Websocket URL routes. The chat widget's consumer comes with the live-chat issue."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from conversations.consumers import AgentConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/agent/", AgentConsumer.as_asgi()),
+]

@@ -1,0 +1,72 @@
+"""The agent's live feed over a real websocket stack and the real Redis channel layer:
+only a signed-in agent joins, and routing's pushes reach them after commit."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from conversations.consumers import NOT_AN_AGENT, NOT_SIGNED_IN
+from routing import push, services
+from routing.models import Presence, Queue
+from supportdesk.routing import websocket_urlpatterns
+from tests.factories import AgentProfileFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def own_layer(settings):
+    # A prefix of its own keeps other test runs on this Redis out of these groups.
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+    }}
+
+
+def _communicator(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+    communicator.scope["user"] = user
+    return communicator
+
+
+@pytest.mark.parametrize(("who", "code"), [("anonymous", NOT_SIGNED_IN), ("not an agent", NOT_AN_AGENT)])
+def test_only_a_signed_in_agent_may_connect(who, code):
+    user = AnonymousUser() if who == "anonymous" else UserFactory()
+
+    async def scenario():
+        communicator = _communicator(user)
+        connected, close_code = await communicator.connect()
+        return connected, close_code
+
+    assert async_to_sync(scenario)() == (False, code)
+
+
+def test_an_offer_reaches_the_agents_socket_and_a_frame_sent_back_gets_an_answer():
+    Queue.objects.create(key="general", name="General")
+    profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
+    services.presence_set(user=profile.user, presence=Presence.ONLINE)
+
+    async def scenario():
+        communicator = _communicator(profile.user)
+        connected, _ = await communicator.connect()
+        assert connected
+        item = await sync_to_async(services.work_item_enqueue)(
+            conversation_id=42, channel="chat", attributes={"language": "es"})
+        await sync_to_async(push.flush)()
+        offer = await communicator.receive_json_from(timeout=5)
+        await communicator.send_to(text_data="not json {")
+        answer = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return item, offer, answer
+
+    item, offer, answer = async_to_sync(scenario)()
+
+    assert offer["type"] == "routing.item" and offer["event"] == "offered"
+    assert offer["item_id"] == item.pk and offer["conversation_id"] == 42
+    assert answer["type"] == "error" and answer["code"] == "read_only"
