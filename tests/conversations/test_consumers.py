@@ -70,3 +70,22 @@ def test_an_offer_reaches_the_agents_socket_and_a_frame_sent_back_gets_an_answer
     assert offer["type"] == "routing.item" and offer["event"] == "offered"
     assert offer["item_id"] == item.pk and offer["conversation_id"] == 42
     assert answer["type"] == "error" and answer["code"] == "read_only"
+
+
+def test_the_browser_path_signs_in_with_the_session_cookie_and_checks_the_origin(client):
+    from supportdesk.asgi import application
+
+    profile = AgentProfileFactory()
+    client.force_login(profile.user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def connect(origin: bytes) -> bool:
+        communicator = WebsocketCommunicator(application, "/ws/agent/",
+                                             headers=[(b"origin", origin), (b"cookie", cookie)])
+        connected, _ = await communicator.connect()
+        if connected:
+            await communicator.disconnect()
+        return connected
+
+    assert async_to_sync(connect)(b"http://localhost") is True
+    assert async_to_sync(connect)(b"http://evil.example") is False
