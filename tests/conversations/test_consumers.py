@@ -51,6 +51,7 @@ def test_an_offer_reaches_the_agents_socket_and_a_frame_sent_back_gets_an_answer
     Queue.objects.create(key="general", name="General")
     profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
     services.presence_set(user=profile.user, presence=Presence.ONLINE)
+    push.flush()  # that presence push has gone out before the socket joins the group
 
     async def scenario():
         communicator = _communicator(profile.user)
