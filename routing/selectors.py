@@ -5,6 +5,7 @@ Querysets where the API pages and filters; plain dicts where the answer is a fig
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time
 from typing import Any
 
@@ -41,14 +42,20 @@ def agent_get(*, user: Any) -> AgentProfile:
     return profile
 
 
+def agents_load(*, agent_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Items each agent holds (offered or assigned) per channel, in one query; agents and
+    channels holding nothing are left out."""
+    loads: dict[int, dict[str, int]] = {}
+    rows = (WorkItem.objects.filter(agent_id__in=list(agent_ids), state__in=HELD_STATES)
+            .values("agent_id", "channel").annotate(n=Count("id")).order_by())
+    for row in rows:
+        loads.setdefault(row["agent_id"], {})[row["channel"]] = row["n"]
+    return loads
+
+
 def agent_load(*, agent: AgentProfile) -> dict[str, int]:
     """Items the agent holds (offered or assigned) per channel, every channel present."""
-    load = dict.fromkeys(CHANNELS, 0)
-    rows = (WorkItem.objects.filter(agent_id=agent.pk, state__in=HELD_STATES)
-            .values("channel").annotate(n=Count("id")).order_by())
-    for row in rows:
-        load[row["channel"]] = row["n"]
-    return load
+    return {**dict.fromkeys(CHANNELS, 0), **agents_load(agent_ids=[agent.pk]).get(agent.pk, {})}
 
 
 def agent_routing_state(*, agent: AgentProfile) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from routing import engine, push, selectors
@@ -208,15 +208,6 @@ def route_find(*, attributes: Mapping[str, Any], priority: int = 0, write: bool 
 # --- agents as the engine sees them --------------------------------------------------------
 
 
-def _loads(agent_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    loads: dict[int, dict[str, int]] = {}
-    rows = (WorkItem.objects.filter(agent_id__in=list(agent_ids), state__in=HELD_STATES)
-            .values("agent_id", "channel").annotate(n=Count("id")))
-    for row in rows:
-        loads.setdefault(row["agent_id"], {})[row["channel"]] = row["n"]
-    return loads
-
-
 def engine_agent(profile: AgentProfile, load: Mapping[str, int]) -> engine.Agent:
     return engine.Agent(
         id=profile.pk, presence=profile.presence, languages=frozenset(profile.languages),
@@ -270,7 +261,7 @@ def route_explain(*, channel: str, attributes: Mapping[str, Any], priority: int 
     )
     ids = _slot_candidates(item, strategy=route.queue.strategy, limit=limit)
     profiles = AgentProfile.objects.in_bulk(ids)
-    loads = _loads(ids)
+    loads = selectors.agents_load(agent_ids=ids)
     # Idle time is per channel (see _slots_channel_update): rank by what the matcher reads.
     idle_since = dict(AgentSlot.objects.filter(
         agent_id__in=ids, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
@@ -295,7 +286,7 @@ def _slot_state(profile: AgentProfile, channel: str, load: int) -> tuple[bool, i
 def agent_slots_rebuild(profile: AgentProfile) -> None:
     """Rewrite the agent's slots from the profile and its held items (profile locked or new)."""
     AgentSlot.objects.filter(agent_id=profile.pk).delete()
-    load = _loads([profile.pk]).get(profile.pk, {})
+    load = selectors.agents_load(agent_ids=[profile.pk]).get(profile.pk, {})
     slots = []
     for channel in CHANNELS:
         if profile.capacity_for(channel) <= 0:
@@ -415,12 +406,16 @@ def _agent_lock(agent_id: int, *, skip_locked: bool) -> AgentProfile | None:
     return qs.first()
 
 
+def _room_given(profile: AgentProfile, channel: str, held: int) -> int | None:
+    """`held` when an agent holding that many items on the channel has room, else None."""
+    return held if profile.presence == Presence.ONLINE and held < profile.capacity_for(channel) else None
+
+
 def _room(profile: AgentProfile, channel: str) -> int | None:
     """How many items a locked agent holds on the channel, or None when they have no room."""
     if profile.presence != Presence.ONLINE:
         return None
-    held = _held(profile.pk, channel)
-    return held if held < profile.capacity_for(channel) else None
+    return _room_given(profile, channel, _held(profile.pk, channel))
 
 
 _PROFILE_COLUMNS = [field.column for field in AgentProfile._meta.concrete_fields]
@@ -447,8 +442,7 @@ def _agent_lock_room(agent_id: int, channel: str) -> tuple[AgentProfile | None, 
         values["capacity"] = json.loads(values["capacity"])
     profile = AgentProfile(**{field.attname: values[field.column] for field in AgentProfile._meta.concrete_fields})
     profile._state.adding, profile._state.db = False, connection.alias
-    room = profile.presence == Presence.ONLINE and held < profile.capacity_for(channel)
-    return profile, (held if room else None)
+    return profile, _room_given(profile, channel, held)
 
 
 def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None = None) -> bool:

@@ -48,3 +48,18 @@ def _routing_config_fresh():
     routing_config_clear()
     yield
     routing_config_clear()
+
+
+@pytest.fixture
+def private_channel_layer(settings):
+    """The real Redis channel layer under a prefix of this test's own, so other test runs
+    on the same Redis stay out of its groups."""
+    import uuid
+
+    from channels.layers import get_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+    }}
+    return get_channel_layer()

@@ -3,8 +3,6 @@ only a signed-in agent joins, and routing's pushes reach them after commit."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.routing import URLRouter
@@ -17,16 +15,7 @@ from routing.models import Presence, Queue
 from supportdesk.routing import websocket_urlpatterns
 from tests.factories import AgentProfileFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def own_layer(settings):
-    # A prefix of its own keeps other test runs on this Redis out of these groups.
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
-    }}
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_channel_layer")]
 
 
 def _communicator(user) -> WebsocketCommunicator:

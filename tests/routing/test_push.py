@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
@@ -20,13 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def layer(settings):
-    # A prefix of its own keeps other test runs on this Redis out of these groups.
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
-    }}
-    return get_channel_layer()
+def layer(private_channel_layer):
+    return private_channel_layer
 
 
 def _listen(layer, group: str) -> str:
