@@ -1,56 +1,374 @@
 """Websocket consumers: they authenticate, join the groups the user may see, and relay.
 
-No business logic here (STYLE #7): what is pushed is decided by the services that push
-it (routing.push for offers and assignments).
+No business logic here (STYLE #7): each frame a browser sends is parsed and handed to
+one service; what is pushed is decided by the services that push it (routing.push,
+conversations.push). Every bad frame gets an error frame back, never a dropped socket:
+
+    {"type": "error", "code": "too_large" | "bad_json" | "unknown_type" | "rate_limited" | ...,
+     "message": "...", "retry_after": seconds (rate_limited only)}
+
+The visitor's socket (`/ws/chat/?token=<session token>`) joins only its own chat's
+group; an agent's (`/ws/agent/`) joins their routing group and the conversations
+assigned to them, and one they open if they may see it; a supervisor's also joins the
+live view's group and any conversation they open.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
+from conversations import push as chat_push
+from conversations import selectors, services, widget
+from conversations.models import ConversationStatus
 from routing import push
-from routing.models import AgentProfile
+from routing import services as routing
+from routing.models import AgentProfile, ItemState, Presence, WorkItem
+from supportdesk import ratelimit
+from supportdesk.errors import DomainError
+
+log = logging.getLogger(__name__)
 
 # Close codes in the 4000 range are the application's own; browsers see them on close.
 NOT_SIGNED_IN = 4401
 NOT_AN_AGENT = 4403
+RATE_LIMITED = 4429
+
+
+class FrameError(DomainError):
+    pass
+
+
+class JsonConsumer(AsyncWebsocketConsumer):
+    """Parses frames into JSON objects with a `type`, dispatches them to `frame_<type>`,
+    and answers every failure with an error frame."""
+
+    frame_types: frozenset[str] = frozenset()
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content, separators=(",", ":"), default=str))
+
+    async def send_error(self, code: str, message: str, **extra: Any) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else bytes_data or b""
+        if len(raw) > settings.CHAT_FRAME_MAX_BYTES:
+            await self.send_error("too_large", f"A frame may have at most {settings.CHAT_FRAME_MAX_BYTES} bytes.")
+            return
+        try:
+            frame = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            await self.send_error("bad_json", "Frames are JSON objects, e.g. {\"type\": \"message\", ...}.")
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind not in self.frame_types:
+            await self.send_error("unknown_type", "Frame types here: " + ", ".join(sorted(self.frame_types)) + ".")
+            return
+        try:
+            await self.frame_check(frame)
+            await getattr(self, f"frame_{kind}")(frame)
+        except DomainError as error:
+            await self.send_error(error.code, error.message, **({"in_reply_to": kind}))
+        except Exception:  # a bug must not cost the user their socket
+            log.exception("Websocket frame %s failed", kind)
+            await self.send_error("server_error", "That failed on our side; try again.")
+
+    async def frame_check(self, frame: dict[str, Any]) -> None:
+        """Rate limits and the like, before a frame is handled."""
+
+    def client_ip(self) -> str:
+        client = self.scope.get("client") or ("unknown", 0)
+        return str(client[0])
+
+    async def relay(self, event: dict[str, Any]) -> None:
+        await self.send_json(event)
+
+
+def _conversation_id(frame: dict[str, Any]) -> int:
+    value = frame.get("conversation_id")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise FrameError("conversation_id must be a conversation's id (a whole number).",
+                         code="invalid_conversation_id")
+    return value
+
+
+def _after(frame: dict[str, Any]) -> int:
+    value = frame.get("after", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise FrameError("after must be a sequence number (a whole number of at least 0).",
+                         code="invalid_sequence")
+    return value
+
+
+# --- the customer's widget ---------------------------------------------------------------------
 
 
 @database_sync_to_async
-def _is_agent(user: Any) -> bool:
-    return AgentProfile.objects.filter(user_id=user.pk).exists()
+def _visitor_state(session: widget.Session) -> dict[str, Any]:
+    conversation = services.visitor_chat(session)
+    return {"conversation": _chat_summary(conversation), "agents_online": _agents_online()}
 
 
-class AgentConsumer(AsyncJsonWebsocketConsumer):
-    """An agent's live feed: offers, assignment changes and presence, from `agent.<id>`."""
+def _chat_summary(conversation: Any) -> dict[str, Any] | None:
+    if conversation is None:
+        return None
+    return {"id": conversation.pk, "status": conversation.status,
+            "last_sequence": conversation.last_message_sequence,
+            "agent_read_sequence": conversation.agent_read_sequence,
+            "agent": services.author_name(conversation.assignee) if conversation.assignee_id else ""}
+
+
+def _agents_online() -> bool:
+    return AgentProfile.objects.filter(presence=Presence.ONLINE).exists()
+
+
+class VisitorConsumer(JsonConsumer):
+    """A customer's chat widget. Frames it may send:
+
+    - `{"type": "sync", "after": <sequence>}`: the messages it missed, then `synced`.
+    - `{"type": "message", "body": "...", "client_id": "..."}`: answered by `ack` with the
+      message's sequence number (the same one again for a repeated client_id).
+    - `{"type": "typing"}`, `{"type": "read", "sequence": N}`, `{"type": "email", "email": "..."}`.
+    """
+
+    frame_types = frozenset({"sync", "message", "typing", "read", "email"})
+
+    async def connect(self) -> None:
+        self.conversation_id: int | None = None
+        wait = await ratelimit.hit_async({f"connect:ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_CONNECT_IP")})
+        await self.accept()  # accepted first, so the browser can read why it is closed
+        if wait:
+            await self.send_error("rate_limited", "Too many connections from your address; wait a little.",
+                                  retry_after=wait)
+            await self.close(code=RATE_LIMITED)
+            return
+        token = (parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token") or [""])[0]
+        try:
+            self.session = widget.session_decode(token)
+        except widget.TokenInvalid as error:
+            await self.send_error(error.code, error.message)
+            await self.close(code=NOT_SIGNED_IN)
+            return
+        state = await _visitor_state(self.session)
+        if state["conversation"]:
+            await self._follow(state["conversation"]["id"])
+        await self.send_json({"type": "ready", **state})
+
+    async def disconnect(self, code: int) -> None:
+        await self._follow(None)
+
+    async def _follow(self, conversation_id: int | None) -> None:
+        if conversation_id == self.conversation_id:
+            return
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(chat_push.conversation_group(self.conversation_id),
+                                                   self.channel_name)
+        if conversation_id is not None:
+            await self.channel_layer.group_add(chat_push.conversation_group(conversation_id), self.channel_name)
+        self.conversation_id = conversation_id
+
+    async def frame_check(self, frame: dict[str, Any]) -> None:
+        key = self.session.contact_id or self.session.visitor
+        wait = await ratelimit.hit_async({f"visitor:{key}": ratelimit.rate("CHAT_RATE_VISITOR"),
+                                          f"ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_IP")})
+        if wait:
+            raise FrameError(f"Too many messages; wait {wait:g} seconds.", code="rate_limited")
+
+    async def frame_sync(self, frame: dict[str, Any]) -> None:
+        after = _after(frame)
+        state = await _visitor_state(self.session)
+        conversation = state["conversation"]
+        await self._follow(conversation["id"] if conversation else None)
+        messages = await database_sync_to_async(selectors.messages_after)(
+            conversation_id=conversation["id"], after=after) if conversation else []
+        for message in messages:
+            await self.send_json({"type": "chat.message", **chat_push.message_payload(
+                message, author_name=services.author_name(message.author_user) if message.author_user else "")})
+        await self.send_json({"type": "synced", **state})
+
+    async def frame_message(self, frame: dict[str, Any]) -> None:
+        message = await database_sync_to_async(services.visitor_message_send)(
+            session=self.session, body=frame.get("body"), client_id=frame.get("client_id") or "")
+        await self._follow(message.conversation_id)
+        await self.send_json({"type": "ack", "client_id": message.client_id, "sequence": message.sequence,
+                              "conversation_id": message.conversation_id,
+                              "created_at": message.created_at.isoformat()})
+
+    async def frame_typing(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is not None:
+            await chat_push.typing_send(self.channel_layer, conversation_id=self.conversation_id, side="contact")
+
+    async def frame_read(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            raise FrameError("There is no chat to mark read yet.", code="no_conversation")
+        await database_sync_to_async(services.visitor_read_mark)(
+            session=self.session, conversation_id=self.conversation_id, sequence=frame.get("sequence"))
+
+    async def frame_email(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.visitor_email_set)(session=self.session, email=frame.get("email"))
+        await self.send_json({"type": "email_saved"})
+
+    # Events from the conversation's group: the contact's side sees the desk's typing and reads.
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        if event.get("side") == "agent":
+            await self.relay(event)
+
+    async def chat_read(self, event: dict[str, Any]) -> None:
+        if event.get("side") == "agent":
+            await self.relay(event)
+
+    async def chat_status(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+        if event.get("status") in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
+            await self._follow(None)  # the next message opens a new chat
+
+    async def chat_agent(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+
+# --- the agent workspace and the supervisors' live view ---------------------------------------------
+
+
+@database_sync_to_async
+def _desk_user(user: Any) -> tuple[bool, bool]:
+    """(is an agent, is a supervisor)"""
+    return AgentProfile.objects.filter(user_id=user.pk).exists(), services.is_supervisor(user)
+
+
+@database_sync_to_async
+def _assigned_ids(user: Any) -> set[int]:
+    return set(WorkItem.objects.filter(agent__user_id=user.pk, state=ItemState.ASSIGNED)
+               .values_list("conversation_id", flat=True))
+
+
+class AgentConsumer(JsonConsumer):
+    """An agent's (or supervisor's) live feed. Frames it may send:
+
+    - `{"type": "watch", "conversation_id": N}` / `unwatch`: follow a conversation they may see.
+    - `{"type": "sync", "conversation_id": N, "after": <sequence>}`: what they missed, notes included.
+    - `{"type": "typing", "conversation_id": N}`, `{"type": "read", "conversation_id": N, "sequence": N}`.
+    - `{"type": "heartbeat"}`: keeps the agent's presence (routing sets silent agents offline).
+    """
+
+    frame_types = frozenset({"watch", "unwatch", "sync", "typing", "read", "heartbeat"})
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=NOT_SIGNED_IN)
             return
-        if not await _is_agent(user):
+        self.user = user
+        self.is_agent, self.is_supervisor = await _desk_user(user)
+        if not (self.is_agent or self.is_supervisor):
             await self.close(code=NOT_AN_AGENT)
             return
-        self.group = push.agent_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups_joined: set[str] = set()
+        self.assigned: set[int] = set()
+        self.watching: set[int] = set()
+        await self._join(push.agent_group(user.pk))
+        if self.is_supervisor:
+            await self._join(chat_push.SUPERVISORS)
+        await self._assigned_refresh()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in getattr(self, "groups_joined", set()):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        # The feed is one way; actions go through the REST API, which answers with errors.
-        # Whatever arrives (even a frame that is not JSON) gets this answer, not a closed socket.
-        await self.send_json({"type": "error", "code": "read_only",
-                              "message": "This feed only sends; use the REST API to act."})
+    async def _join(self, group: str) -> None:
+        if group not in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.add(group)
 
+    async def _leave(self, group: str) -> None:
+        if group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
+
+    async def _conversation_groups(self, conversation_ids: set[int], *, join: bool) -> None:
+        for conversation_id in conversation_ids:
+            for group in (chat_push.conversation_group(conversation_id),
+                          chat_push.conversation_staff_group(conversation_id)):
+                await (self._join(group) if join else self._leave(group))
+
+    async def _assigned_refresh(self) -> None:
+        """Follow exactly the conversations assigned to the agent now (and those watched)."""
+        assigned = await _assigned_ids(self.user) if self.is_agent else set()
+        await self._conversation_groups(assigned - self.assigned, join=True)
+        await self._conversation_groups(self.assigned - assigned - self.watching, join=False)
+        self.assigned = assigned
+
+    async def frame_watch(self, frame: dict[str, Any]) -> None:
+        conversation_id = _conversation_id(frame)
+        await database_sync_to_async(services.access_conversation)(user=self.user, conversation_id=conversation_id)
+        self.watching.add(conversation_id)
+        await self._conversation_groups({conversation_id}, join=True)
+        await self.send_json({"type": "watching", "conversation_id": conversation_id})
+
+    async def frame_unwatch(self, frame: dict[str, Any]) -> None:
+        conversation_id = _conversation_id(frame)
+        self.watching.discard(conversation_id)
+        if conversation_id not in self.assigned:
+            await self._conversation_groups({conversation_id}, join=False)
+
+    async def frame_sync(self, frame: dict[str, Any]) -> None:
+        conversation_id, after = _conversation_id(frame), _after(frame)
+        conversation = await database_sync_to_async(services.access_conversation)(
+            user=self.user, conversation_id=conversation_id)
+        messages = await database_sync_to_async(selectors.messages_after)(
+            conversation_id=conversation_id, after=after, notes=True)
+        for message in messages:
+            await self.send_json({"type": "chat.message", **chat_push.message_payload(
+                message, author_name=services.author_name(message.author_user) if message.author_user else "")})
+        await self.send_json({"type": "synced", "conversation": _chat_summary(conversation)})
+
+    async def frame_typing(self, frame: dict[str, Any]) -> None:
+        conversation_id = _conversation_id(frame)
+        if chat_push.conversation_group(conversation_id) not in self.groups_joined:
+            raise FrameError("Watch the conversation first.", code="not_watching")
+        await chat_push.typing_send(self.channel_layer, conversation_id=conversation_id, side="agent",
+                                    name=services.author_name(self.user))
+
+    async def frame_read(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(services.agent_read_mark)(
+            conversation_id=_conversation_id(frame), user=self.user, sequence=frame.get("sequence"))
+
+    async def frame_heartbeat(self, frame: dict[str, Any]) -> None:
+        if self.is_agent:
+            await database_sync_to_async(routing.heartbeat)(user=self.user)
+
+    # Routing's events: relayed, and the followed conversations follow the assignment.
     async def routing_item(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+        await self._assigned_refresh()
+        await self.relay(event)
 
     async def routing_presence(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+        await self.relay(event)
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_read(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_status(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def chat_agent(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
+    async def supervisor_snapshot(self, event: dict[str, Any]) -> None:
+        await self.relay(event)

@@ -995,6 +995,7 @@ def _conversations_create(
                 assignee_id=staff.agent_ids.get(c.assignee) if c.assignee else None,
                 last_message_sequence=len(c.messages), last_message_at=last.at,
                 first_response_at=c.first_response_at, resolved_at=c.resolved_at,
+                routed_at=c.opened_at,  # history: not for the unrouted sweep
             )
             made.append((plan, c, conversation))
     Conversation.objects.bulk_create([conversation for _, _, conversation in made],

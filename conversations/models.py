@@ -46,6 +46,13 @@ class Conversation(models.Model):
     # The last sequence number handed out; the next message takes this plus one.
     last_message_sequence = models.PositiveIntegerField(default=0, editable=False)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Read marks, as sequence numbers: what the contact has seen of the agents' replies, and
+    # what agents have seen of the contact's messages (unread counts start after it).
+    contact_read_sequence = models.PositiveIntegerField(default=0, editable=False)
+    agent_read_sequence = models.PositiveIntegerField(default=0, editable=False)
+    # When the conversation was handed to routing; empty while that is still to do (a chat
+    # is routed by a task once its language is known, and a sweep retries any left behind).
+    routed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -56,6 +63,11 @@ class Conversation(models.Model):
             models.Index(fields=["contact", "-created_at"], name="conversation_contact_newest"),
             models.Index(fields=["status", "-created_at"], name="conversation_status_newest"),
             models.Index(fields=["assignee", "status"], name="conversation_assignee"),
+            models.Index(fields=["created_at"], name="conversation_unrouted",
+                         condition=models.Q(routed_at__isnull=True, status="open")),
+        ]
+        permissions = [
+            ("supervise_conversations", "Can watch every conversation and act on any of them"),
         ]
 
     def __str__(self) -> str:
@@ -80,6 +92,9 @@ class Message(models.Model):
     )
     body = models.TextField()
     channel_metadata = models.JSONField(default=dict, blank=True)
+    # The sender's own id for the message (the widget's), so a message sent again after a
+    # dropped connection is stored once.
+    client_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,6 +102,10 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation", "sequence"], name="message_conversation_sequence"
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"], name="message_conversation_client_id",
+                condition=~models.Q(client_id=""),
             ),
         ]
 
@@ -98,3 +117,42 @@ class Message(models.Model):
         if self.author_user_id:
             return str(self.author_user)
         return "contact" if self.direction == MessageDirection.INBOUND else "system"
+
+
+class ContactReason(models.Model):
+    """Why the contact got in touch, chosen by the agent when resolving (supervisors keep the list)."""
+
+    key = models.SlugField(max_length=64, unique=True, help_text="Stored on conversations, e.g. late_order")
+    label = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+MACRO_VARIABLES = (
+    "contact.name", "contact.first_name", "contact.email", "contact.external_id",
+    "contact.lifetime_order_value", "contact.credit_balance", "contact.tier", "contact.store_name",
+    "agent.first_name", "agent.name", "conversation.id",
+)
+
+
+class Macro(models.Model):
+    """A canned reply. Typing `#<shortcut>` in the composer puts its text in, with the
+    contact's variables filled in: {{ contact.first_name }}, {{ agent.first_name }}, ..."""
+
+    shortcut = models.SlugField(max_length=64, unique=True, help_text="Typed as #shortcut")
+    title = models.CharField(max_length=120)
+    body = models.TextField(help_text="Variables: " + ", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES))
+    language = models.CharField(max_length=16, blank=True, help_text="Empty: any language")
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+
+    def __str__(self) -> str:
+        return f"#{self.shortcut}"

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
+from typing import Any
 
-from conversations.models import Conversation, ConversationStatus, Message
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from conversations.models import Conversation, ConversationStatus, Message, MessageDirection
+from routing.models import CHANNELS, AgentProfile, ItemState, Presence, WorkItem
+from routing.selectors import agents_load, queue_stats
 from supportdesk.errors import NotFound
+from timeline.models import Contact, ContactKind, Order
 
 
 def conversation_list() -> QuerySet[Conversation]:
@@ -28,3 +36,101 @@ def message_list(*, conversation: Conversation) -> QuerySet[Message]:
 
 def conversations_open_count() -> int:
     return Conversation.objects.filter(status=ConversationStatus.OPEN).count()
+
+
+# --- the agent workspace -------------------------------------------------------------------------
+
+
+def messages_after(*, conversation_id: int, after: int = 0, notes: bool = False,
+                   limit: int = 500) -> list[Message]:
+    """Messages past a sequence number, oldest first: what a page that reconnects missed.
+
+    The widget never gets notes (`notes=False`); the desk does.
+    """
+    queryset = (Message.objects.filter(conversation_id=conversation_id, sequence__gt=after)
+                .select_related("author_user").order_by("sequence"))
+    if not notes:
+        queryset = queryset.exclude(direction=MessageDirection.NOTE)
+    return list(queryset[:limit])
+
+
+def _unread() -> Subquery:
+    """Customer messages after the agents' read mark, per conversation."""
+    return Subquery(
+        Message.objects.filter(conversation_id=OuterRef("pk"), direction=MessageDirection.INBOUND,
+                               sequence__gt=OuterRef("agent_read_sequence"))
+        .order_by().values("conversation_id").annotate(n=Count("id")).values("n")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def agent_conversations(*, user: Any) -> QuerySet[Conversation]:
+    """The conversations assigned to the agent now, newest message first, with unread counts."""
+    ids = WorkItem.objects.filter(agent__user_id=user.pk, state=ItemState.ASSIGNED).values("conversation_id")
+    return (Conversation.objects.filter(pk__in=ids).select_related("contact")
+            .annotate(unread=Coalesce(_unread(), 0)).order_by(F("last_message_at").desc(nulls_last=True)))
+
+
+def agent_offers(*, user: Any) -> list[dict[str, Any]]:
+    """Offers waiting for the agent's answer, with what the offer card shows."""
+    items = list(WorkItem.objects.filter(agent__user_id=user.pk, state=ItemState.OFFERED)
+                 .select_related("queue").order_by("offered_at"))
+    conversations = Conversation.objects.select_related("contact").in_bulk(
+        [item.conversation_id for item in items])
+    offers = []
+    for item in items:
+        conversation = conversations.get(item.conversation_id)
+        if conversation is None:
+            continue
+        first = (Message.objects.filter(conversation_id=conversation.pk, direction=MessageDirection.INBOUND)
+                 .order_by("sequence").values_list("body", flat=True).first())
+        offers.append({"item": item, "conversation": conversation, "preview": (first or "")[:160]})
+    return offers
+
+
+def contact_context(*, contact: Contact) -> dict[str, Any]:
+    """The contact sidebar: what matters for this kind of contact, and their last five
+    conversations on any channel."""
+    context: dict[str, Any] = {"contact": contact, "kind": contact.kind}
+    if contact.kind == ContactKind.CUSTOMER:
+        context["orders"] = list(Order.objects.filter(customer_id=contact.pk)
+                                 .order_by(F("placed_at").desc(nulls_last=True), "-pk")[:5])
+    elif contact.kind == ContactKind.COURIER and contact.current_order_id:
+        context["current_order"] = Order.objects.filter(pk=contact.current_order_id).first()
+    context["conversations"] = list(Conversation.objects.filter(contact_id=contact.pk)
+                                    .order_by("-created_at")[:5])
+    return context
+
+
+def supervisor_snapshot(*, now: datetime | None = None, at_risk_share: float = 0.8,
+                        at_risk_limit: int = 20, agents_limit: int = 200) -> dict[str, Any]:
+    """The supervisors' live view: queues, agents not offline with presence and load (the
+    first `agents_limit`; counts by presence for all), and waiting conversations close to
+    (or past) their queue's target wait, longest first."""
+    now = now or timezone.now()
+    presence_counts = dict(AgentProfile.objects.values_list("presence").annotate(n=Count("id")).order_by())
+    agents = list(AgentProfile.objects.exclude(presence=Presence.OFFLINE).select_related("user")
+                  .order_by("user__username")[:agents_limit])
+    loads = agents_load(agent_ids=[agent.pk for agent in agents])
+    waiting = list(WorkItem.objects.filter(state__in=(ItemState.WAITING, ItemState.OFFERED))
+                   .select_related("queue").order_by("enqueued_at")[:500])
+    at_risk = []
+    for item in waiting:
+        waited = (now - item.enqueued_at).total_seconds()
+        target = item.queue.target_wait_seconds if item.queue_id else 0
+        if target and waited >= target * at_risk_share:
+            at_risk.append({"conversation_id": item.conversation_id, "queue": item.queue.key,
+                            "state": item.state, "waited_seconds": int(waited),
+                            "target_wait_seconds": target, "breached": waited >= target})
+        if len(at_risk) >= at_risk_limit:
+            break
+    return {
+        "at": now.isoformat(),
+        "queues": queue_stats(now=now),
+        "agents": [{"id": agent.user_id, "name": agent.user.get_full_name() or agent.user.get_username(),
+                    "presence": agent.presence, "load": loads.get(agent.pk, {}),
+                    "capacity": {channel: agent.capacity_for(channel) for channel in CHANNELS}}
+                   for agent in agents],
+        "agents_by_presence": {presence: presence_counts.get(presence, 0) for presence in Presence.values},
+        "at_risk": at_risk,
+    }

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from conversations import push, widget
 from conversations.models import (
     Channel,
+    ContactReason,
     Conversation,
     ConversationStatus,
+    Macro,
     Message,
     MessageDirection,
     Priority,
 )
 from routing import services as routing
+from routing.models import HELD_STATES, ItemState, WorkItem
 from supportdesk.actors import user_actor
-from supportdesk.errors import DomainError, NotFound
+from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
-from timeline.models import Contact
+from timeline.models import Contact, ContactKind
+from timeline.services import contact_upsert
 
 
 def _actor(user: AbstractBaseUser | None) -> str:
@@ -37,7 +47,10 @@ def conversation_open(
     contact_reason: str = "",
     priority: int = Priority.NORMAL,
     opened_by: AbstractBaseUser | None = None,
+    route_later: bool = False,
 ) -> Conversation:
+    """Open a conversation and hand it to routing: at once, or (`route_later`) by the
+    `conversation_route` task after commit, once its first message can tell its language."""
     if channel not in Channel.values:
         raise DomainError(f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}.")
     with transaction.atomic():
@@ -53,7 +66,12 @@ def conversation_open(
             contact_id=contact.pk, conversation_id=conversation.pk, channel=channel,
             subject=subject, occurred_at=conversation.created_at, actor=_actor(opened_by),
         )
-        _route(conversation)
+        if route_later:
+            from conversations import tasks  # tasks import these services
+
+            transaction.on_commit(lambda: tasks.conversation_route_enqueue(conversation.pk))
+        else:
+            _route(conversation)
     return conversation
 
 
@@ -76,6 +94,33 @@ def _route(conversation: Conversation) -> None:
     """Ask routing for an agent (a reopened conversation goes back to its last one if free)."""
     routing.work_item_enqueue(conversation_id=conversation.pk, channel=conversation.channel,
                               attributes=routing_attributes(conversation), priority=conversation.priority)
+    conversation.routed_at = timezone.now()
+    Conversation.objects.filter(pk=conversation.pk).update(routed_at=conversation.routed_at)
+
+
+def conversation_route(*, conversation_id: int) -> bool:
+    """Route a conversation that waits for it (the task's use case; idempotent).
+
+    A chat without a language takes the one its first customer message is written in,
+    when the detector is sure enough; else the desk's default. False when there was
+    nothing to do (routed already, or no longer open).
+    """
+    from conversations.language import language_detect
+
+    with transaction.atomic():
+        conversation = (Conversation.objects.select_for_update().select_related("contact")
+                        .filter(pk=conversation_id, routed_at__isnull=True,
+                                status=ConversationStatus.OPEN).first())
+        if conversation is None:
+            return False
+        if not conversation.language:
+            first = (Message.objects.filter(conversation_id=conversation.pk,
+                                            direction=MessageDirection.INBOUND)
+                     .order_by("sequence").values_list("body", flat=True).first())
+            conversation.language = language_detect(first or "", default=settings.CHAT_DEFAULT_LANGUAGE)
+            Conversation.objects.filter(pk=conversation.pk).update(language=conversation.language)
+        _route(conversation)
+    return True
 
 
 def _next_sequence(*, conversation_id: int, now: datetime) -> int:
@@ -99,8 +144,9 @@ def message_create(
     body: str,
     author: AbstractBaseUser | None = None,
     channel_metadata: dict[str, Any] | None = None,
+    client_id: str = "",
 ) -> Message:
-    """Append a message with the conversation's next sequence number.
+    """Append a message with the conversation's next sequence number, and push it after commit.
 
     The counter is bumped with one UPDATE ... RETURNING, which holds the conversation's
     row lock until commit, so concurrent senders get consecutive, unique numbers.
@@ -123,11 +169,13 @@ def message_create(
             author_user=author,
             body=body,
             channel_metadata=channel_metadata or {},
+            client_id=client_id,
         )
         if direction == MessageDirection.OUTBOUND:
             Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
                 first_response_at=now
             )
+        push.message_created(message, author_name=author_name(author) if author else "")
     conversation.last_message_sequence = sequence
     conversation.last_message_at = now
     return message
@@ -158,6 +206,282 @@ def conversation_status_set(
             routing.work_item_complete(conversation_id=conversation.pk, user=changed_by)
         elif was_closed:
             _route(conversation)
+        push.status_changed(conversation_id=conversation.pk, status=status)
     return conversation
+
+
+def author_name(user: AbstractBaseUser) -> str:
+    """How a contact sees an agent: their first name, else their username."""
+    return getattr(user, "first_name", "") or user.get_username()
+
+
+# --- the chat widget -------------------------------------------------------------------------
+
+
+def visitor_session_start(*, identity_token: str = "", session_token: str = "") -> widget.Session:
+    """Who the widget speaks for. A host site's identity token wins (its contact is created
+    or updated from it); else the widget's own session; else a new anonymous visitor."""
+    if identity_token:
+        identity = widget.identity_decode(identity_token)
+        fields = {"name": identity.name, "email": identity.email,
+                  "preferred_language": identity.language}
+        contact = contact_upsert(kind=identity.kind, external_id=identity.external_id,
+                                 fields={name: value for name, value in fields.items() if value},
+                                 occurred_at=timezone.now(), actor="widget")
+        return widget.Session(contact_id=contact.pk)
+    if session_token:
+        session = widget.session_decode(session_token)
+        if session.contact_id and not Contact.objects.filter(pk=session.contact_id).exists():
+            raise widget.TokenInvalid("The chat session's contact no longer exists; start again.")
+        return session
+    return widget.Session(visitor=uuid.uuid4().hex)
+
+
+def _visitor_contact(session: widget.Session, *, create: bool) -> Contact | None:
+    if session.contact_id:
+        return Contact.objects.filter(pk=session.contact_id).first()
+    if not create:
+        return Contact.objects.filter(kind=ContactKind.CUSTOMER,
+                                      external_id=session.visitor_external_id).first()
+    return contact_upsert(kind=ContactKind.CUSTOMER, external_id=session.visitor_external_id,
+                          fields={}, occurred_at=timezone.now(), actor="widget")
+
+
+def chat_current(*, contact_id: int) -> Conversation | None:
+    """The contact's chat that is still going (open or pending), if any."""
+    return (Conversation.objects.filter(contact_id=contact_id, channel=Channel.CHAT,
+                                        status__in=(ConversationStatus.OPEN, ConversationStatus.PENDING))
+            .order_by("-created_at").first())
+
+
+def visitor_chat(session: widget.Session) -> Conversation | None:
+    contact = _visitor_contact(session, create=False)
+    return chat_current(contact_id=contact.pk) if contact is not None else None
+
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def _check_body(body: Any) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise DomainError("A message needs some text.", code="empty_body")
+    if len(body) > settings.CHAT_MESSAGE_MAX_CHARS:
+        raise DomainError(f"A message may have at most {settings.CHAT_MESSAGE_MAX_CHARS} characters.",
+                          code="too_long")
+    return body
+
+
+def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any = "") -> Message:
+    """A visitor writes in the widget. The first message (or one after the last chat was
+    resolved) opens a chat, routed once its language is known. Sending again with the same
+    `client_id` (after a dropped connection) stores nothing and returns the first message."""
+    body = _check_body(body)
+    if client_id and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
+        raise DomainError("client_id must be 1-64 letters, digits or _.:-", code="invalid_client_id")
+    with transaction.atomic():
+        contact = _visitor_contact(session, create=True)
+        if contact is None:
+            raise widget.TokenInvalid("The chat session's contact no longer exists; start again.")
+        conversation = chat_current(contact_id=contact.pk)
+        if conversation is None:
+            # One chat at a time per contact, even when two tabs send their first message at once.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [4242, contact.pk % 2**31])
+            conversation = chat_current(contact_id=contact.pk) or conversation_open(
+                contact=contact, channel=Channel.CHAT, route_later=True)
+        if client_id:
+            earlier = Message.objects.filter(conversation_id=conversation.pk, client_id=client_id).first()
+            if earlier is not None:
+                return earlier
+        try:
+            with transaction.atomic():
+                return message_create(conversation=conversation, direction=MessageDirection.INBOUND,
+                                      body=body, client_id=client_id or "")
+        except IntegrityError:  # the same message, sent twice at the same moment
+            earlier = Message.objects.filter(conversation_id=conversation.pk, client_id=client_id).first()
+            if earlier is None:
+                raise
+            return earlier
+
+
+def visitor_email_set(*, session: widget.Session, email: Any) -> Contact:
+    """An anonymous visitor leaves an email to be answered on when no agent is there."""
+    if not isinstance(email, str):
+        raise DomainError("Give an email address.", code="invalid_email")
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise DomainError(f"{email[:80]!r} is not an email address.", code="invalid_email") from None
+    with transaction.atomic():
+        contact = _visitor_contact(session, create=True)
+        if contact.email and not session.visitor:
+            raise Conflict("This contact's email comes from the site they are signed in to.",
+                           code="email_known")
+        Contact.objects.filter(pk=contact.pk).update(email=email, updated_at=timezone.now())
+        contact.email = email
+    return contact
+
+
+def _read_mark(*, conversation_id: int, field: str, sequence: Any, side: str,
+               contact_id: int | None = None) -> int:
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+        raise DomainError("sequence must be a whole number of at least 0.", code="invalid_sequence")
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    column = connection.ops.quote_name(field)
+    extra, params = ("AND contact_id = %s", [contact_id]) if contact_id is not None else ("", [])
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Marks only move forward, and never past the last message.
+            cursor.execute(
+                f"UPDATE {table} SET {column} = LEAST(GREATEST({column}, %s), last_message_sequence) "
+                f"WHERE id = %s {extra} AND {column} < LEAST(%s, last_message_sequence) "
+                f"RETURNING {column}",
+                [sequence, conversation_id, *params, sequence],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            push.read_marked(conversation_id=conversation_id, side=side, sequence=row[0])
+    return row[0] if row else 0
+
+
+def visitor_read_mark(*, session: widget.Session, conversation_id: int, sequence: Any) -> int:
+    contact = _visitor_contact(session, create=False)
+    if contact is None:
+        raise NotFound(f"Conversation {conversation_id} does not exist.")
+    return _read_mark(conversation_id=conversation_id, field="contact_read_sequence",
+                      sequence=sequence, side="contact", contact_id=contact.pk)
+
+
+# --- the agent workspace ----------------------------------------------------------------------
+
+
+def is_supervisor(user: Any) -> bool:
+    return bool(user and user.is_authenticated
+                and user.has_perm("conversations.supervise_conversations"))
+
+
+def _held_item(*, conversation_id: int, user: Any, states: tuple[str, ...] = HELD_STATES) -> WorkItem | None:
+    return (WorkItem.objects.filter(conversation_id=conversation_id, state__in=states,
+                                    agent__user_id=user.pk).first())
+
+
+def access_conversation(*, user: Any, conversation_id: int, act: bool = False) -> Conversation:
+    """The conversation, if this user may see it (`act`: and write to it).
+
+    Supervisors may see and act on any. An agent sees a conversation offered or assigned to
+    them, or one they answered before, and acts only on one assigned to them.
+    """
+    conversation = (Conversation.objects.select_related("contact", "assignee")
+                    .filter(pk=conversation_id).first())
+    if conversation is None:
+        raise NotFound(f"Conversation {conversation_id} does not exist.")
+    if is_supervisor(user):
+        return conversation
+    states = (ItemState.ASSIGNED,) if act else HELD_STATES
+    if _held_item(conversation_id=conversation_id, user=user, states=states) is not None:
+        return conversation
+    if not act and conversation.assignee_id == user.pk:
+        return conversation
+    # The same answer as for a conversation that does not exist: ids are not for probing.
+    raise NotFound(f"Conversation {conversation_id} does not exist.")
+
+
+def agent_reply(*, conversation_id: int, user: Any, body: Any) -> Message:
+    conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
+    body = _check_body(body)
+    with transaction.atomic():
+        message = message_create(conversation=conversation, direction=MessageDirection.OUTBOUND,
+                                 body=body, author=user)
+        if conversation.assignee_id != user.pk:
+            Conversation.objects.filter(pk=conversation.pk).update(assignee=user)
+        # Answering means having read what came before.
+        _read_mark(conversation_id=conversation.pk, field="agent_read_sequence",
+                   sequence=message.sequence, side="agent")
+    return message
+
+
+def note_add(*, conversation_id: int, user: Any, body: Any) -> Message:
+    """An internal note: the desk sees it, the contact never does."""
+    conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
+    return message_create(conversation=conversation, direction=MessageDirection.NOTE,
+                          body=_check_body(body), author=user)
+
+
+def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int:
+    access_conversation(user=user, conversation_id=conversation_id)
+    return _read_mark(conversation_id=conversation_id, field="agent_read_sequence",
+                      sequence=sequence, side="agent")
+
+
+def offer_accept(*, item_id: int, user: Any) -> Conversation:
+    """The agent takes the conversation offered to them; the contact learns who answers."""
+    with transaction.atomic():
+        item = routing.offer_accept(item_id=item_id, user=user)
+        Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
+        push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
+    return access_conversation(user=user, conversation_id=item.conversation_id)
+
+
+def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | None = None,
+                          agent_user_id: int | None = None) -> WorkItem:
+    """Pass a conversation on, to a queue (routed afresh) or to an agent with room."""
+    access_conversation(user=user, conversation_id=conversation_id, act=True)
+    item = WorkItem.objects.filter(conversation_id=conversation_id,
+                                   state__in=(ItemState.WAITING, *HELD_STATES)).first()
+    if item is None:
+        raise Conflict("The conversation is not with routing (resolved?); nothing to transfer.",
+                       code="not_routed")
+    agent_id = None
+    if agent_user_id is not None:
+        from routing.models import AgentProfile
+
+        agent_id = AgentProfile.objects.filter(user_id=agent_user_id).values_list("pk", flat=True).first()
+        if agent_id is None:
+            raise NotFound(f"No agent {agent_user_id}.")
+    with transaction.atomic():
+        item = routing.work_item_transfer(item_id=item.pk, user=user, queue_key=queue_key,
+                                          agent_id=agent_id, is_supervisor=is_supervisor(user))
+        new_assignee = item.agent.user if item.state == ItemState.ASSIGNED and item.agent_id else None
+        Conversation.objects.filter(pk=conversation_id).update(assignee=new_assignee)
+        if new_assignee is not None:
+            push.assignment_changed(conversation_id=conversation_id, agent_name=author_name(new_assignee))
+    return item
+
+
+def conversation_resolve(*, conversation_id: int, user: Any, contact_reason: str) -> Conversation:
+    """Done: with why the contact got in touch (one of the supervisors' contact reasons)."""
+    conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
+    if not ContactReason.objects.filter(key=contact_reason, is_active=True).exists():
+        raise DomainError(f"Unknown contact reason {contact_reason!r}.", code="invalid_contact_reason")
+    with transaction.atomic():
+        Conversation.objects.filter(pk=conversation.pk).update(contact_reason=contact_reason)
+        conversation.contact_reason = contact_reason
+        return conversation_status_set(conversation=conversation, status=ConversationStatus.RESOLVED,
+                                       changed_by=user)
+
+
+MACRO_VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")
+
+
+def macro_render(*, macro: Macro, conversation: Conversation, agent: Any) -> str:
+    """The macro's text with the contact's and the agent's variables filled in (an unknown
+    variable stays as written, so a supervisor's typo shows instead of vanishing)."""
+    contact = conversation.contact
+    values = {
+        "contact": {"name": contact.name, "first_name": (contact.name or "").split(" ")[0],
+                    "email": contact.email, "external_id": contact.external_id,
+                    "lifetime_order_value": contact.lifetime_order_value,
+                    "credit_balance": contact.credit_balance, "tier": contact.get_tier_display(),
+                    "store_name": contact.store_name},
+        "agent": {"first_name": author_name(agent), "name": agent.get_full_name() or agent.get_username()},
+        "conversation": {"id": conversation.pk},
+    }
+
+    def fill(match: re.Match) -> str:
+        value = values.get(match.group(1), {}).get(match.group(2))
+        return match.group(0) if value is None else str(value)
+
+    return MACRO_VARIABLE.sub(fill, macro.body)
 
 

@@ -146,6 +146,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("ROUTING_SWEEP_INTERVAL_SECONDS", default=2.0),
         "options": {"expires": 10},
     },
+    # Chats whose routing task was lost (no worker, Redis restarted) are routed here.
+    "conversations-unrouted-sweep": {
+        "task": "conversations.tasks.conversations_unrouted_sweep",
+        "schedule": 15.0,
+        "options": {"expires": 30},
+    },
+    # The supervisors' live view: one snapshot per tick, pushed to every open view.
+    "supervisor-live-push": {
+        "task": "conversations.tasks.supervisor_live_push",
+        "schedule": env.float("SUPERVISOR_LIVE_INTERVAL_SECONDS", default=2.0),
+        "options": {"expires": 5},
+    },
 }
 
 # --- REST API ---------------------------------------------------------------------------
@@ -183,6 +195,23 @@ SPECTACULAR_SETTINGS = {
         "WorkItemStateEnum": "routing.models.ItemState",
     },
 }
+
+# --- Live chat ----------------------------------------------------------------------------
+# The host site signs the visitor's identity (a JWT, HS256) with this secret; see README.
+WIDGET_IDENTITY_SECRET = env.str("WIDGET_IDENTITY_SECRET", default="dev-widget-identity-secret")
+# How long a widget's own session token stays valid (it is renewed on every visit).
+WIDGET_SESSION_DAYS = env.int("WIDGET_SESSION_DAYS", default=30)
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)
+CHAT_FRAME_MAX_BYTES = env.int("CHAT_FRAME_MAX_BYTES", default=16 * 1024)
+# Rate limits as "<count>/<seconds>": frames a visitor may send, per visitor and per IP
+# address, and widget sessions and sockets an IP address may open.
+CHAT_RATE_VISITOR = env.str("CHAT_RATE_VISITOR", default="30/10")
+CHAT_RATE_IP = env.str("CHAT_RATE_IP", default="300/10")
+CHAT_RATE_CONNECT_IP = env.str("CHAT_RATE_CONNECT_IP", default="120/60")
+# The language of a chat whose first message says too little to tell.
+CHAT_DEFAULT_LANGUAGE = env.str("CHAT_DEFAULT_LANGUAGE", default="en")
+# Keys this deployment writes to the shared Redis start with this (rate limits, ...).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="sd")
 
 # --- Integrations -------------------------------------------------------------------------
 OMS_WEBHOOK_SECRET = env.str("OMS_WEBHOOK_SECRET", default="dev-oms-webhook-secret")

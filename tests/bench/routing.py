@@ -333,19 +333,19 @@ def _probe(job: tuple[int, str, str]) -> tuple:
     """An enqueue, with the statements it sends and the time in them and in the push."""
     from django.db import connection
 
-    from routing import push
+    from supportdesk import push as shared_push
 
     queries, pushes = _Timer(), _Timer()
     # What the caller pays for a push: handing it to the process's sender (which sends it
     # to Redis on its own thread).
-    submit = push._sender.submit
-    push._sender.submit = lambda group, message: pushes(lambda *_: submit(group, message), None, None,
-                                                        False, None)
+    submit = shared_push._sender.submit
+    shared_push._sender.submit = lambda group, message: pushes(lambda *_: submit(group, message), None,
+                                                               None, False, None)
     try:
         with connection.execute_wrapper(queries):
             item_id, state, agent_id = _enqueue(job)
     finally:
-        push._sender.submit = submit
+        shared_push._sender.submit = submit
     return item_id, state, agent_id, queries.count, queries.seconds * 1000, pushes.seconds * 1000
 
 

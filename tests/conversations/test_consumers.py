@@ -59,7 +59,7 @@ def test_an_offer_reaches_the_agents_socket_and_a_frame_sent_back_gets_an_answer
 
     assert offer["type"] == "routing.item" and offer["event"] == "offered"
     assert offer["item_id"] == item.pk and offer["conversation_id"] == 42
-    assert answer["type"] == "error" and answer["code"] == "read_only"
+    assert answer["type"] == "error" and answer["code"] == "bad_json"
 
 
 def test_the_browser_path_signs_in_with_the_session_cookie_and_checks_the_origin(client):

@@ -1,0 +1,72 @@
+"""What conversations tell browsers, pushed after commit (supportdesk.push sends).
+
+Groups, named here and nowhere else:
+- `conversation.<id>`: what the contact may see (messages in and out, typing, read marks,
+  status). The visitor's widget and every agent or supervisor watching it are members.
+- `conversation.<id>.staff`: what only the desk sees (internal notes, assignment).
+- `supervisors`: the live view's snapshots.
+
+Typing is not a write, so it is sent at once (`typing_send`), not after a commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conversations.models import Message, MessageDirection
+from supportdesk.push import send_on_commit
+
+SUPERVISORS = "supervisors"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def conversation_staff_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}.staff"
+
+
+def message_payload(message: Message, *, author_name: str = "") -> dict[str, Any]:
+    """A message as both the widget and the workspace receive it (and resync it)."""
+    return {
+        "conversation_id": message.conversation_id, "sequence": message.sequence,
+        "direction": message.direction, "body": message.body, "author": author_name,
+        "client_id": message.client_id, "created_at": message.created_at.isoformat(),
+    }
+
+
+def message_created(message: Message, *, author_name: str = "") -> None:
+    event = {"type": "chat.message", **message_payload(message, author_name=author_name)}
+    group = (conversation_staff_group if message.direction == MessageDirection.NOTE
+             else conversation_group)(message.conversation_id)
+    send_on_commit(group, event)
+
+
+def read_marked(*, conversation_id: int, side: str, sequence: int) -> None:
+    """`side` read up to `sequence`: "contact" (the widget) or "agent"."""
+    send_on_commit(conversation_group(conversation_id),
+                   {"type": "chat.read", "conversation_id": conversation_id, "side": side,
+                    "sequence": sequence})
+
+
+def status_changed(*, conversation_id: int, status: str) -> None:
+    send_on_commit(conversation_group(conversation_id),
+                   {"type": "chat.status", "conversation_id": conversation_id, "status": status})
+
+
+def assignment_changed(*, conversation_id: int, agent_name: str) -> None:
+    """Who now answers: the widget shows the name, the desk updates its lists."""
+    send_on_commit(conversation_group(conversation_id),
+                   {"type": "chat.agent", "conversation_id": conversation_id, "agent": agent_name})
+
+
+def supervisor_snapshot(snapshot: dict[str, Any]) -> None:
+    send_on_commit(SUPERVISORS, {"type": "supervisor.snapshot", **snapshot})
+
+
+async def typing_send(channel_layer: Any, *, conversation_id: int, side: str, name: str = "") -> None:
+    """Someone is typing; relayed as is, nothing stored."""
+    await channel_layer.group_send(conversation_group(conversation_id),
+                                   {"type": "chat.typing", "conversation_id": conversation_id,
+                                    "side": side, "name": name})

@@ -1,0 +1,52 @@
+"""Celery tasks for conversations: thin and idempotent, each calling one service."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from conversations import push, selectors, services
+from conversations.models import Conversation, ConversationStatus
+
+log = logging.getLogger(__name__)
+
+# A chat's routing task normally runs within a second; older ones were lost.
+UNROUTED_AFTER = timedelta(seconds=10)
+
+
+@shared_task(name="conversations.tasks.conversation_route", ignore_result=True,
+             autoretry_for=(ConnectionError,), retry_backoff=True, max_retries=5)
+def conversation_route(conversation_id: int) -> bool:
+    """Detect the chat's language if it has none, then hand it to routing. Idempotent."""
+    return services.conversation_route(conversation_id=conversation_id)
+
+
+def conversation_route_enqueue(conversation_id: int) -> None:
+    """Queue the routing task (called after commit). If the broker does not answer, the
+    conversation stays unrouted and the sweep below routes it: nothing is lost."""
+    try:
+        conversation_route.delay(conversation_id)
+    except Exception:
+        log.warning("Could not queue routing for conversation %s; the sweep will", conversation_id,
+                    exc_info=True)
+
+
+@shared_task(name="conversations.tasks.conversations_unrouted_sweep", ignore_result=True)
+def conversations_unrouted_sweep(limit: int = 200) -> int:
+    """Route open conversations whose routing task never ran (lost with a broker restart)."""
+    ids = list(Conversation.objects.filter(routed_at__isnull=True, status=ConversationStatus.OPEN,
+                                           created_at__lt=timezone.now() - UNROUTED_AFTER)
+               .order_by("created_at").values_list("id", flat=True)[:limit])
+    routed = sum(services.conversation_route(conversation_id=conversation_id) for conversation_id in ids)
+    if routed:
+        log.info("Routed %s conversations whose routing task was lost", routed)
+    return routed
+
+
+@shared_task(name="conversations.tasks.supervisor_live_push", ignore_result=True)
+def supervisor_live_push() -> None:
+    """One snapshot for every open live view, whoever watches (computed once per tick)."""
+    push.supervisor_snapshot(selectors.supervisor_snapshot())
