@@ -142,7 +142,8 @@ class VisitorConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         self.conversation_id: int | None = None
-        wait = await ratelimit.hit_async({f"connect:ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_CONNECT_IP")})
+        wait = await ratelimit.hit_async(
+            {f"connect:ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_CONNECT_IP")})
         await self.accept()  # accepted first, so the browser can read why it is closed
         if wait:
             await self.send_error("rate_limited", "Too many connections from your address; wait a little.",
