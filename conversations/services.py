@@ -117,7 +117,8 @@ def conversation_route(*, conversation_id: int) -> bool:
             first = (Message.objects.filter(conversation_id=conversation.pk,
                                             direction=MessageDirection.INBOUND)
                      .order_by("sequence").values_list("body", flat=True).first())
-            conversation.language = language_detect(first or "", default=settings.CHAT_DEFAULT_LANGUAGE)
+            conversation.language, _confidence = language_detect(
+                first or "", default=settings.CHAT_DEFAULT_LANGUAGE)
             Conversation.objects.filter(pk=conversation.pk).update(language=conversation.language)
         _route(conversation)
     return True

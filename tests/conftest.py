@@ -63,3 +63,24 @@ def private_channel_layer(settings):
         "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
     }}
     return get_channel_layer()
+
+
+@pytest.fixture
+def private_worker():
+    """A real Celery worker (a thread, solo pool) on the real Redis broker, consuming a queue
+    of this test's own so no other worker steals its tasks. Needs a transactional database."""
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+
+    from supportdesk.celery import app as celery_app
+
+    queue = f"tests-{uuid.uuid4().hex[:8]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[queue],
+                          shutdown_timeout=30):
+            yield queue
+    finally:
+        celery_app.conf.task_default_queue = previous

@@ -24,20 +24,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def worker() -> Iterator[None]:
-    """A worker thread on a queue of this test's own, so no other worker steals its tasks."""
-    queue = f"tests-{uuid.uuid4().hex[:8]}"
-    # No drain window left open by an earlier test (its drain went to another queue).
+def worker(private_worker) -> Iterator[None]:
+    """The suite's private worker, with no drain window left open by an earlier test (its
+    drain went to another queue)."""
     services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
     services._drain_window_ends = 0.0
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    try:
-        with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[queue],
-                          shutdown_timeout=30):
-            yield
-    finally:
-        celery_app.conf.task_default_queue = previous
+    yield
 
 
 def wait_until(predicate, *, timeout: float = 60.0) -> None:
