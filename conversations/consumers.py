@@ -196,7 +196,8 @@ class VisitorConsumer(JsonConsumer):
 
     async def frame_message(self, frame: dict[str, Any]) -> None:
         message = await database_sync_to_async(services.visitor_message_send)(
-            session=self.session, body=frame.get("body"), client_id=frame.get("client_id") or "")
+            session=self.session, body=frame.get("body"), client_id=frame.get("client_id") or "",
+            conversation_id=self.conversation_id)
         await self._follow(message.conversation_id)
         await self.send_json({"type": "ack", "client_id": message.client_id, "sequence": message.sequence,
                               "conversation_id": message.conversation_id,

@@ -272,13 +272,23 @@ def _check_body(body: Any) -> str:
     return body
 
 
-def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any = "") -> Message:
+def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any = "",
+                         conversation_id: int | None = None) -> Message:
     """A visitor writes in the widget. The first message (or one after the last chat was
     resolved) opens a chat, routed once its language is known. Sending again with the same
-    `client_id` (after a dropped connection) stores nothing and returns the first message."""
+    `client_id` (after a dropped connection) stores nothing and returns the first message.
+
+    `conversation_id` is the chat the caller's previous message went to (the socket keeps
+    it): then the message is stored with one statement, when that chat is still going.
+    """
     body = _check_body(body)
     if client_id and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
         raise DomainError("client_id must be 1-64 letters, digits or _.:-", code="invalid_client_id")
+    if conversation_id is not None:
+        message = _inbound_append(session=session, conversation_id=conversation_id,
+                                  body=body, client_id=client_id or "")
+        if message is not None:
+            return message
     with transaction.atomic():
         contact = _visitor_contact(session, create=True)
         if contact is None:
@@ -305,6 +315,50 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
             return earlier
 
 
+class _NotAppended(Exception):
+    pass
+
+
+def _inbound_append(*, session: widget.Session, conversation_id: int, body: str,
+                    client_id: str) -> Message | None:
+    """The chat's hot path: number and store a customer message in one statement, if the
+    chat is still the contact's and still going and the client id is new; else None (and
+    nothing written: the numbering is rolled back with it, so sequences have no gaps)."""
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    conversations, messages = quote(Conversation._meta.db_table), quote(Message._meta.db_table)
+    if session.contact_id is not None:
+        contact_sql, contact_params = "%s", [session.contact_id]
+    else:  # an anonymous visitor's contact, by the external id their session names
+        contact_sql = f"(SELECT id FROM {quote(Contact._meta.db_table)} WHERE kind = %s AND external_id = %s)"
+        contact_params = [ContactKind.CUSTOMER, session.visitor_external_id]
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"WITH numbered AS (UPDATE {conversations} SET last_message_sequence = "
+                    "last_message_sequence + 1, last_message_at = %s, updated_at = %s "
+                    f"WHERE id = %s AND contact_id = {contact_sql} AND channel = %s AND status IN (%s, %s) "
+                    "RETURNING id, last_message_sequence) "
+                    f"INSERT INTO {messages} (conversation_id, sequence, direction, body, channel_metadata, "
+                    "client_id, created_at) SELECT id, last_message_sequence, %s, %s, '{}'::jsonb, %s, %s "
+                    "FROM numbered ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' DO NOTHING "
+                    "RETURNING id, sequence",
+                    [now, now, conversation_id, *contact_params, Channel.CHAT, ConversationStatus.OPEN,
+                     ConversationStatus.PENDING, MessageDirection.INBOUND, body, client_id, now],
+                )
+                row = cursor.fetchone()
+            if row is None:
+                raise _NotAppended  # roll the numbering back with it
+            message = Message(pk=row[0], conversation_id=conversation_id, sequence=row[1],
+                              direction=MessageDirection.INBOUND, body=body, channel_metadata={},
+                              client_id=client_id, created_at=now)
+            push.message_created(message)
+    except _NotAppended:
+        return None
+    return message
+
+
 def visitor_email_set(*, session: widget.Session, email: Any) -> Contact:
     """An anonymous visitor leaves an email to be answered on when no agent is there."""
     if not isinstance(email, str):
@@ -325,7 +379,8 @@ def visitor_email_set(*, session: widget.Session, email: Any) -> Contact:
 
 
 def _read_mark(*, conversation_id: int, field: str, sequence: Any, side: str,
-               contact_id: int | None = None) -> int:
+               contact_id: int | None = None) -> int | None:
+    """Move a read mark forward; the new mark, or None when it did not move."""
     if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
         raise DomainError("sequence must be a whole number of at least 0.", code="invalid_sequence")
     table = connection.ops.quote_name(Conversation._meta.db_table)
@@ -343,10 +398,10 @@ def _read_mark(*, conversation_id: int, field: str, sequence: Any, side: str,
             row = cursor.fetchone()
         if row is not None:
             push.read_marked(conversation_id=conversation_id, side=side, sequence=row[0])
-    return row[0] if row else 0
+    return row[0] if row else None
 
 
-def visitor_read_mark(*, session: widget.Session, conversation_id: int, sequence: Any) -> int:
+def visitor_read_mark(*, session: widget.Session, conversation_id: int, sequence: Any) -> int | None:
     contact = _visitor_contact(session, create=False)
     if contact is None:
         raise NotFound(f"Conversation {conversation_id} does not exist.")
@@ -409,7 +464,7 @@ def note_add(*, conversation_id: int, user: Any, body: Any) -> Message:
                           body=_check_body(body), author=user)
 
 
-def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int:
+def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int | None:
     access_conversation(user=user, conversation_id=conversation_id)
     return _read_mark(conversation_id=conversation_id, field="agent_read_sequence",
                       sequence=sequence, side="agent")
