@@ -9,15 +9,17 @@ timeline), its assignee, priority and reason.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 from django.utils.text import Truncator
 
 from conversations import services
-from conversations.models import Conversation, Message
+from conversations.models import MACRO_VARIABLES, ContactReason, Conversation, Macro, Message
 from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin
 
 
@@ -117,3 +119,52 @@ class MessageAdmin(ReadOnlyAdminMixin, BigTableAdmin):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         results = _with_id_search(queryset, results, search_term, field="conversation_id")
         return results, may_have_duplicates
+
+
+# Anything between double braces, so that a typo such as {{ contact.First_name }} or
+# {{contact}} is caught here rather than sent to a customer as written.
+_MACRO_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+class MacroForm(forms.ModelForm):
+    class Meta:
+        model = Macro
+        fields = ("shortcut", "title", "language", "body", "is_active")
+        help_texts = {"body": "The agent types #shortcut in the composer to put this text in. Variables, filled "
+                              "in for the conversation at hand: "
+                              + ", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES) + "."}
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        unknown = sorted({name.strip() for name in _MACRO_PLACEHOLDER.findall(body)} - set(MACRO_VARIABLES))
+        if unknown:
+            raise forms.ValidationError(
+                "Unknown variable%(s)s: %(unknown)s. Use only: %(known)s.",
+                code="unknown_variable",
+                params={"s": "s" if len(unknown) > 1 else "",
+                        "unknown": ", ".join("{{ " + name + " }}" for name in unknown),
+                        "known": ", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES)},
+            )
+        return body
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    form = MacroForm
+    list_display = ("shortcut", "title", "language", "is_active", "updated_at")
+    list_filter = ("is_active", "language")
+    search_fields = ("shortcut", "title", "body")
+    search_help_text = "Shortcut, title or text."
+    ordering = ("shortcut",)
+
+
+@admin.register(ContactReason)
+class ContactReasonAdmin(admin.ModelAdmin):
+    list_display = ("key", "label", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("key", "label")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ContactReason | None = None) -> tuple[str, ...]:
+        # Conversations store the key: renaming it would orphan those resolved with it
+        # (deactivate the reason and add a new one instead).
+        return ("key",) if obj is not None else ()

@@ -49,8 +49,10 @@ from psycopg.types.json import Jsonb
 
 from conversations.models import (
     Channel,
+    ContactReason,
     Conversation,
     ConversationStatus,
+    Macro,
     Message,
     MessageDirection,
     Priority,
@@ -168,6 +170,61 @@ def demo_routing_ensure() -> None:
         })
 
 
+CONTACT_REASONS = (
+    ("late_order", "Late order"),
+    ("missing_item", "Missing or wrong item"),
+    ("refund", "Refund request"),
+    ("payment", "Payment problem"),
+    ("account", "Account and login"),
+    ("courier_issue", "Courier issue"),
+    ("partner_issue", "Store or restaurant issue"),
+    ("other", "Other"),
+)
+
+# (shortcut, language, title, body). Shortcuts are unique, so a translation carries its
+# language as a suffix.
+MACROS = (
+    ("greeting", "en", "Greeting",
+     "Hi {{ contact.first_name }}, I'm {{ agent.first_name }} from support. How can I help you today?"),
+    ("greeting_es", "es", "Saludo",
+     "Hola {{ contact.first_name }}, soy {{ agent.first_name }} del equipo de atención. ¿En qué puedo ayudarte?"),
+    ("ccproactivecall", "en", "Proactive call: late order",
+     "Hi {{ contact.first_name }}, this is {{ agent.first_name }} from support. We saw your order is running "
+     "late and wanted to call you proactively before you had to get in touch. The courier is on the way and we "
+     "are following the order until it reaches you. Is there anything else I can do for you?"),
+    ("ccproactivecall_es", "es", "Llamada proactiva: pedido con retraso",
+     "Hola {{ contact.first_name }}, soy {{ agent.first_name }} del equipo de atención. Hemos visto que tu "
+     "pedido va con retraso y queríamos llamarte antes de que tuvieras que escribirnos. El repartidor está en "
+     "camino y seguimos el pedido hasta que llegue. ¿Puedo ayudarte en algo más?"),
+    ("latecredit", "en", "Late order: apology with credit",
+     "I'm sorry your order is late, {{ contact.first_name }}. We have added a credit to your account as an "
+     "apology: your balance is now {{ contact.credit_balance }} EUR, ready for your next order."),
+    ("latecredit_es", "es", "Pedido con retraso: disculpa con crédito",
+     "Siento mucho el retraso de tu pedido, {{ contact.first_name }}. Te hemos añadido un crédito como "
+     "disculpa: tu saldo es ahora de {{ contact.credit_balance }} EUR para tu próximo pedido."),
+    ("refund", "en", "Refund issued",
+     "{{ contact.first_name }}, I have issued your refund. It goes back to the original payment method and "
+     "usually shows within 3 to 5 working days."),
+    ("refund_es", "es", "Reembolso emitido",
+     "{{ contact.first_name }}, ya he emitido tu reembolso. Vuelve al mismo método de pago y suele verse en "
+     "3 a 5 días laborables."),
+    ("goodbye", "en", "Goodbye",
+     "Thanks for getting in touch, {{ contact.first_name }}. Have a great day! {{ agent.first_name }}"),
+    ("goodbye_es", "es", "Despedida",
+     "Gracias por escribirnos, {{ contact.first_name }}. ¡Que tengas un buen día! {{ agent.first_name }}"),
+)
+
+
+def demo_chat_ensure() -> None:
+    """The contact reasons agents resolve with and the macros they answer with. Existing
+    rows keep a supervisor's edits."""
+    for key, label in CONTACT_REASONS:
+        ContactReason.objects.get_or_create(key=key, defaults={"label": label})
+    for shortcut, language, title, body in MACROS:
+        Macro.objects.get_or_create(shortcut=shortcut, defaults={"language": language, "title": title,
+                                                                 "body": body})
+
+
 @dataclass(frozen=True)
 class Staff:
     """Who the demo history is attributed to: user ids by username."""
@@ -204,6 +261,7 @@ def demo_staff_ensure() -> Staff:
             )
             agent_ids[spec.username] = user.pk
         demo_routing_ensure()
+        demo_chat_ensure()
     return Staff(supervisor_id=supervisor.pk, agent_ids=agent_ids)
 
 
@@ -213,7 +271,8 @@ def _user_ensure(
 ) -> models.Model:
     wanted = {
         "first_name": first_name, "last_name": last_name, "email": f"{username}@example.com",
-        "is_staff": True, "is_superuser": is_superuser, "is_active": True,
+        # Agents work in /desk/; only the supervisor uses the admin.
+        "is_staff": is_superuser, "is_superuser": is_superuser, "is_active": True,
     }
     user, created = user_model.objects.get_or_create(username=username, defaults=wanted)
     if created:

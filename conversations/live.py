@@ -1,0 +1,78 @@
+"""The supervisors' live view: queues, agents and conversations at risk, updating live.
+
+The page renders the first snapshot itself (so it is useful before, or without, the
+socket), then static/desk/live.js follows `/ws/agent/`, where the `supervisor_live_push`
+task sends a fresh snapshot every couple of seconds to the `supervisors` group. The
+figures come from `selectors.supervisor_snapshot` only; this module just shapes them for
+the template, the same way live.js shapes the pushed ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from conversations import selectors, services
+from routing.models import CHANNELS
+
+
+def duration_text(seconds: int | float | None) -> str:
+    """1m 05s, 2h 03m, 42s: short enough for a table cell (live.js writes the same)."""
+    if seconds is None:
+        return "—"
+    seconds = max(int(seconds), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f} %"
+
+
+def _load_text(load: dict[str, int], capacity: dict[str, int]) -> str:
+    """"chat 1/3 · email 0/5": the channels the agent may take, or holds something on."""
+    parts = [f"{channel} {load.get(channel, 0)}/{capacity.get(channel, 0)}" for channel in CHANNELS
+             if capacity.get(channel, 0) or load.get(channel, 0)]
+    return " · ".join(parts) or "—"
+
+
+def _at_capacity(load: dict[str, int], capacity: dict[str, int]) -> bool:
+    """Full on some channel: routing offers that agent nothing more there."""
+    return any(load.get(channel, 0) >= limit for channel, limit in capacity.items() if limit)
+
+
+def live_rows(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot as the three tables show it."""
+    return {
+        "at": snapshot["at"],
+        "queues": [{**queue, "longest_wait": duration_text(queue["longest_wait_seconds"]),
+                    "service_level": _percent(queue["service_level_today"]),
+                    "target_wait": duration_text(queue["target_wait_seconds"])}
+                   for queue in snapshot["queues"]],
+        "agents": [{**agent, "load_text": _load_text(agent["load"], agent["capacity"]),
+                    "at_capacity": _at_capacity(agent["load"], agent["capacity"])}
+                   for agent in snapshot["agents"]],
+        "agents_by_presence": snapshot["agents_by_presence"],
+        "at_risk": [{**item, "waited": duration_text(item["waited_seconds"]),
+                     "target_wait": duration_text(item["target_wait_seconds"])}
+                    for item in snapshot["at_risk"]],
+    }
+
+
+@require_GET
+def live(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not services.is_supervisor(request.user):
+        return render(request, "desk/live_forbidden.html", status=403)
+    snapshot = selectors.supervisor_snapshot()
+    return render(request, "desk/live.html", {"live": live_rows(snapshot)})

@@ -1,0 +1,197 @@
+"""The supervisors' live view: who may see it, the figures it shows, the snapshots pushed to
+it over the real Redis channel layer; the admin for macros; the demo's chat data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.shortcuts import resolve_url
+from django.utils import timezone
+
+from conversations import demo, selectors, tasks
+from conversations.admin import MacroForm
+from conversations.models import ContactReason, Macro
+from routing import services as routing
+from routing.models import Presence, Queue, WorkItem
+from supportdesk.push import flush
+from supportdesk.routing import websocket_urlpatterns
+from tests.factories import AgentFactory, AgentProfileFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def supervisor_make(**fields):
+    user = UserFactory(**fields)
+    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations",
+                                                     content_type__app_label="conversations"))
+    return user
+
+
+def agent_with_presence(presence: str, **fields):
+    profile = AgentProfileFactory(capacity={"chat": 2}, languages=["es"], **fields)
+    return routing.presence_set(user=profile.user, presence=presence)
+
+
+def waiting_item(conversation_id: int, *, waited: timedelta, now) -> WorkItem:
+    item = routing.work_item_enqueue(conversation_id=conversation_id, channel="chat",
+                                     attributes={"language": "es", "contact_kind": "customer"})
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=now - waited, queued_at=now - waited)
+    return item
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in(client):
+    response = client.get("/desk/live/")
+
+    assert response.status_code == 302
+    assert response.url == f"{resolve_url(settings.LOGIN_URL)}?next=/desk/live/"
+
+
+def test_an_agent_who_does_not_supervise_gets_a_clear_403(client):
+    client.force_login(AgentFactory())
+
+    response = client.get("/desk/live/")
+
+    assert response.status_code == 403
+    assert "Supervisors only" in response.content.decode()
+
+
+def test_a_supervisor_sees_the_first_snapshot_rendered_with_names_escaped(client):
+    Queue.objects.create(key="chat.es", name="Chat <script>alert(1)</script>", target_wait_seconds=60)
+    client.force_login(supervisor_make())
+
+    response = client.get("/desk/live/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="live-queues"' in html and 'data-queue="chat.es"' in html
+    assert 'data-testid="live-queue-row"' in html
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "desk/live.js" in html
+
+
+def test_the_live_view_answers_only_get(client):
+    client.force_login(supervisor_make())
+
+    assert client.post("/desk/live/").status_code == 405
+
+
+# --- the figures -------------------------------------------------------------------------------
+
+
+def test_the_snapshot_flags_waits_near_and_past_the_target_and_lists_only_agents_not_offline():
+    now = timezone.now()
+    Queue.objects.create(key="general", name="General", target_wait_seconds=100)
+    online = agent_with_presence(Presence.ONLINE, contact_kinds=["courier"])  # takes none of the items
+    agent_with_presence(Presence.OFFLINE)
+    waiting_item(1, waited=timedelta(seconds=50), now=now)
+    waiting_item(2, waited=timedelta(seconds=85), now=now)
+    waiting_item(3, waited=timedelta(seconds=150), now=now)
+
+    snapshot = selectors.supervisor_snapshot(now=now)
+
+    [general] = snapshot["queues"]
+    assert general["key"] == "general" and general["waiting"] == 3
+    assert general["longest_wait_seconds"] == 150
+    assert [(risk["conversation_id"], risk["breached"]) for risk in snapshot["at_risk"]] == [(3, True), (2, False)]
+    assert snapshot["at_risk"][0]["waited_seconds"] == 150 and snapshot["at_risk"][0]["target_wait_seconds"] == 100
+    assert [agent["id"] for agent in snapshot["agents"]] == [online.user_id]
+    assert snapshot["agents"][0]["capacity"]["chat"] == 2
+    assert snapshot["agents_by_presence"] == {"online": 1, "away": 0, "offline": 1}
+
+
+# --- the push ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_channel_layer")
+def test_the_beat_task_pushes_a_snapshot_to_a_supervisors_socket_and_not_to_an_agents():
+    Queue.objects.create(key="chat.es", name="Chat ES")
+    supervisor, agent = supervisor_make(), AgentFactory()
+
+    async def scenario():
+        watching, working = (WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
+                             for _ in range(2))
+        watching.scope["user"], working.scope["user"] = supervisor, agent
+        assert (await watching.connect())[0] and (await working.connect())[0]
+        await sync_to_async(tasks.supervisor_live_push)()
+        await sync_to_async(flush)()
+        snapshot = await watching.receive_json_from(timeout=5)
+        agent_got_nothing = await working.receive_nothing(timeout=0.5)
+        await watching.disconnect()
+        await working.disconnect()
+        return snapshot, agent_got_nothing
+
+    snapshot, agent_got_nothing = async_to_sync(scenario)()
+
+    assert snapshot["type"] == "supervisor.snapshot"
+    assert [queue["key"] for queue in snapshot["queues"]] == ["chat.es"]
+    assert {"at", "agents", "agents_by_presence", "at_risk"} <= snapshot.keys()
+    assert agent_got_nothing
+
+
+# --- admin ------------------------------------------------------------------------------------
+
+
+def macro_data(body: str) -> dict[str, str]:
+    return {"shortcut": "sizes", "title": "Sizes", "language": "en", "body": body, "is_active": "on"}
+
+
+def test_the_macro_form_refuses_an_unknown_variable_by_name():
+    form = MacroForm(data=macro_data("Hi {{ contact.first_name }}, your size is {{ contact.shoe_size }}."))
+
+    assert not form.is_valid()
+    [error] = form.errors["body"]
+    assert "{{ contact.shoe_size }}" in error and "{{ contact.first_name }}" in error  # the known ones listed
+
+
+def test_the_macro_form_takes_known_variables():
+    assert MacroForm(data=macro_data("Hi {{contact.first_name}}, I am {{ agent.first_name }}.")).is_valid()
+
+
+def test_the_admin_shows_the_error_on_the_page_instead_of_saving(admin_client):
+    response = admin_client.post("/admin/conversations/macro/add/", macro_data("{{ contact.shoe_size }}"))
+
+    assert response.status_code == 200
+    assert "Unknown variable" in response.content.decode()
+    assert not Macro.objects.exists()
+
+
+def test_contact_reasons_are_in_the_admin(admin_client):
+    ContactReason.objects.create(key="late_order", label="Late order")
+
+    response = admin_client.get("/admin/conversations/contactreason/")
+
+    assert response.status_code == 200 and "Late order" in response.content.decode()
+
+
+# --- demo data --------------------------------------------------------------------------------
+
+
+def test_demo_chat_data_is_idempotent_and_keeps_a_supervisors_edits():
+    demo.demo_chat_ensure()
+    counts = (ContactReason.objects.count(), Macro.objects.count())
+    Macro.objects.filter(shortcut="greeting").update(body="Edited by a supervisor")
+
+    demo.demo_chat_ensure()
+
+    assert (ContactReason.objects.count(), Macro.objects.count()) == counts
+    assert Macro.objects.get(shortcut="greeting").body == "Edited by a supervisor"
+    keys = set(ContactReason.objects.values_list("key", flat=True))
+    assert {"late_order", "refund", "courier_issue", "other"} <= keys
+    assert "proactively" in Macro.objects.get(shortcut="ccproactivecall").body
+    assert set(Macro.objects.values_list("language", flat=True)) == {"en", "es"}
+
+
+def test_every_demo_macro_passes_the_admins_validation():
+    for shortcut, language, title, body in demo.MACROS:
+        form = MacroForm(data={"shortcut": shortcut, "title": title, "language": language, "body": body})
+        assert form.is_valid(), (shortcut, form.errors)
