@@ -181,36 +181,36 @@ CONTACT_REASONS = (
     ("other", "Other"),
 )
 
-# (shortcut, language, title, body). Shortcuts are unique, so a translation carries its
-# language as a suffix.
+# (shortcut, language, title, body): one shortcut, a text per language; the English text
+# (language empty) serves every chat without a text in its own language.
 MACROS = (
-    ("greeting", "en", "Greeting",
+    ("greeting", "", "Greeting",
      "Hi {{ contact.first_name }}, I'm {{ agent.first_name }} from support. How can I help you today?"),
-    ("greeting_es", "es", "Saludo",
+    ("greeting", "es", "Saludo",
      "Hola {{ contact.first_name }}, soy {{ agent.first_name }} del equipo de atención. ¿En qué puedo ayudarte?"),
-    ("ccproactivecall", "en", "Proactive call: late order",
+    ("ccproactivecall", "", "Proactive call: late order",
      "Hi {{ contact.first_name }}, this is {{ agent.first_name }} from support. We saw your order is running "
      "late and wanted to call you proactively before you had to get in touch. The courier is on the way and we "
      "are following the order until it reaches you. Is there anything else I can do for you?"),
-    ("ccproactivecall_es", "es", "Llamada proactiva: pedido con retraso",
+    ("ccproactivecall", "es", "Llamada proactiva: pedido con retraso",
      "Hola {{ contact.first_name }}, soy {{ agent.first_name }} del equipo de atención. Hemos visto que tu "
      "pedido va con retraso y queríamos llamarte antes de que tuvieras que escribirnos. El repartidor está en "
      "camino y seguimos el pedido hasta que llegue. ¿Puedo ayudarte en algo más?"),
-    ("latecredit", "en", "Late order: apology with credit",
+    ("latecredit", "", "Late order: apology with credit",
      "I'm sorry your order is late, {{ contact.first_name }}. We have added a credit to your account as an "
      "apology: your balance is now {{ contact.credit_balance }} EUR, ready for your next order."),
-    ("latecredit_es", "es", "Pedido con retraso: disculpa con crédito",
+    ("latecredit", "es", "Pedido con retraso: disculpa con crédito",
      "Siento mucho el retraso de tu pedido, {{ contact.first_name }}. Te hemos añadido un crédito como "
      "disculpa: tu saldo es ahora de {{ contact.credit_balance }} EUR para tu próximo pedido."),
-    ("refund", "en", "Refund issued",
+    ("refund", "", "Refund issued",
      "{{ contact.first_name }}, I have issued your refund. It goes back to the original payment method and "
      "usually shows within 3 to 5 working days."),
-    ("refund_es", "es", "Reembolso emitido",
+    ("refund", "es", "Reembolso emitido",
      "{{ contact.first_name }}, ya he emitido tu reembolso. Vuelve al mismo método de pago y suele verse en "
      "3 a 5 días laborables."),
-    ("goodbye", "en", "Goodbye",
+    ("goodbye", "", "Goodbye",
      "Thanks for getting in touch, {{ contact.first_name }}. Have a great day! {{ agent.first_name }}"),
-    ("goodbye_es", "es", "Despedida",
+    ("goodbye", "es", "Despedida",
      "Gracias por escribirnos, {{ contact.first_name }}. ¡Que tengas un buen día! {{ agent.first_name }}"),
 )
 
@@ -221,8 +221,7 @@ def demo_chat_ensure() -> None:
     for key, label in CONTACT_REASONS:
         ContactReason.objects.get_or_create(key=key, defaults={"label": label})
     for shortcut, language, title, body in MACROS:
-        Macro.objects.get_or_create(shortcut=shortcut, defaults={"language": language, "title": title,
-                                                                 "body": body})
+        Macro.objects.get_or_create(shortcut=shortcut, language=language, defaults={"title": title, "body": body})
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,12 @@ MACRO_VARIABLES = (
 
 class Macro(models.Model):
     """A canned reply. Typing `#<shortcut>` in the composer puts its text in, with the
-    contact's variables filled in: {{ contact.first_name }}, {{ agent.first_name }}, ..."""
+    contact's variables filled in: {{ contact.first_name }}, {{ agent.first_name }}, ...
 
-    shortcut = models.SlugField(max_length=64, unique=True, help_text="Typed as #shortcut")
+    One shortcut may have a text per language: a chat takes the one in its language, else
+    the one for any language (language left empty)."""
+
+    shortcut = models.SlugField(max_length=64, help_text="Typed as #shortcut")
     title = models.CharField(max_length=120)
     body = models.TextField(help_text="Variables: " + ", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES))
     language = models.CharField(max_length=16, blank=True, help_text="Empty: any language")
@@ -152,7 +155,10 @@ class Macro(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["shortcut"]
+        ordering = ["shortcut", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["shortcut", "language"], name="macro_shortcut_language"),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.shortcut}"
+        return f"#{self.shortcut}" + (f" ({self.language})" if self.language else "")

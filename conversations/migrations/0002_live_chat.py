@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
             name='Macro',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shortcut', models.SlugField(help_text='Typed as #shortcut', max_length=64, unique=True)),
+                ('shortcut', models.SlugField(help_text='Typed as #shortcut', max_length=64)),
                 ('title', models.CharField(max_length=120)),
                 ('body', models.TextField(help_text='Variables: {{ contact.name }}, {{ contact.first_name }}, {{ contact.email }}, {{ contact.external_id }}, {{ contact.lifetime_order_value }}, {{ contact.credit_balance }}, {{ contact.tier }}, {{ contact.store_name }}, {{ agent.first_name }}, {{ agent.name }}, {{ conversation.id }}')),
                 ('language', models.CharField(blank=True, help_text='Empty: any language', max_length=16)),
@@ -37,7 +37,8 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['shortcut'],
+                'ordering': ['shortcut', 'language'],
+                'constraints': [models.UniqueConstraint(fields=('shortcut', 'language'), name='macro_shortcut_language')],
             },
         ),
         migrations.AlterModelOptions(
