@@ -1,0 +1,249 @@
+"""The agent workspace: server-rendered pages and htmx partials over the chat services.
+
+Every view is an adapter (STYLE #5): it parses the form, calls one service or selector,
+and renders a partial. What changes live (offers, messages, typing) arrives over the
+agent's websocket (conversations.consumers.AgentConsumer); static/desk/workspace.js asks
+these views for fresh partials when it does.
+
+A refused input is a domain error with a code and a status: htmx requests get a short
+error partial swapped into the page's flash area (HX-Retarget), whole pages get a page
+with the message, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations import selectors, services
+from conversations.models import ContactReason, Conversation, ConversationStatus, Macro
+from routing import services as routing
+from routing.models import AgentProfile, Presence, Queue
+from supportdesk.errors import DomainError
+
+View = Callable[..., HttpResponse]
+
+REFRESH_LISTS = "desk-refresh"
+MESSAGES_SHOWN = 200  # the offers and my-conversations partials reload on this event
+
+
+# --- who may use the desk ----------------------------------------------------------------------
+
+
+def _is_agent(user: AbstractBaseUser) -> bool:
+    return AgentProfile.objects.filter(user_id=user.pk).exists()
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _error(request: HttpRequest, message: str, *, status: int, code: str = "invalid") -> HttpResponse:
+    """The refusal as the page shows it: a flash partial for htmx, a page otherwise."""
+    context = {"message": message, "code": code, "status": status}
+    if _is_htmx(request):
+        response = render(request, "desk/_error.html", context, status=status)
+        # Wherever the request meant to swap, the error goes to the flash area instead.
+        response["HX-Retarget"] = "#desk-flash"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "desk/error.html", context, status=status)
+
+
+def desk_view(view: View) -> View:
+    """Signed in, an agent or a supervisor; domain errors become readable answers."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            if _is_htmx(request):  # a partial cannot become a login page: reload into it
+                response = HttpResponse(status=401)
+                response["HX-Redirect"] = reverse("desk:login")
+                return response
+            return redirect_to_login(request.get_full_path(), reverse("desk:login"))
+        if not (_is_agent(user) or services.is_supervisor(user)):
+            return _error(request, "The desk is for agents and supervisors. Ask a supervisor to "
+                          "give your account an agent profile.", status=403, code="not_an_agent")
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as error:
+            return _error(request, error.message, status=error.status_code, code=error.code)
+
+    return wrapper
+
+
+def _refreshing(response: HttpResponse) -> HttpResponse:
+    """Tell the page its offer and conversation lists changed (htmx fires the event)."""
+    response["HX-Trigger"] = REFRESH_LISTS
+    return response
+
+
+# --- login ----------------------------------------------------------------------------------------
+
+
+class DeskLoginView(auth_views.LoginView):
+    template_name = "desk/login.html"
+    next_page = reverse_lazy("desk:workspace")
+    redirect_authenticated_user = True
+
+
+class DeskLogoutView(auth_views.LogoutView):
+    next_page = reverse_lazy("desk:login")
+
+
+# --- reads the workspace needs (small, and only the desk's) ------------------------------------------
+
+
+def _transfer_targets(user: AbstractBaseUser) -> dict[str, Any]:
+    queues = list(Queue.objects.filter(is_active=True).order_by("name").values("key", "name"))
+    agents = [{"id": profile.user_id, "name": profile.user.get_full_name() or profile.user.get_username()}
+              for profile in AgentProfile.objects.filter(presence=Presence.ONLINE)
+              .exclude(user_id=user.pk).select_related("user").order_by("user__username")[:200]]
+    return {"queues": queues, "agents": agents}
+
+
+def _macros(conversation: Conversation, user: AbstractBaseUser) -> dict[str, str]:
+    """Shortcut -> text with this conversation's variables filled in (the composer expands
+    `#shortcut`); a macro in the conversation's language wins over a language-neutral one."""
+    macros = Macro.objects.filter(is_active=True, language__in=["", conversation.language]).order_by("language")
+    return {macro.shortcut: services.macro_render(macro=macro, conversation=conversation, agent=user)
+            for macro in macros}
+
+
+def _shell_context(request: HttpRequest) -> dict[str, Any]:
+    user = request.user
+    profile = AgentProfile.objects.filter(user_id=user.pk).first()
+    return {"profile": profile, "presences": Presence.choices, "is_supervisor": services.is_supervisor(user),
+            "offers": selectors.agent_offers(user=user) if profile else [],
+            "conversations": list(selectors.agent_conversations(user=user)) if profile else []}
+
+
+def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+    user = request.user
+    # The latest MESSAGES_SHOWN (sequence numbers have no gaps); the socket's sync fills in after them.
+    messages = selectors.messages_after(
+        conversation_id=conversation.pk, notes=True, limit=MESSAGES_SHOWN,
+        after=max(conversation.last_message_sequence - MESSAGES_SHOWN, 0))
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "last_sequence": messages[-1].sequence if messages else 0,
+        "can_act": conversation.status in (ConversationStatus.OPEN, ConversationStatus.PENDING),
+        "macros": _macros(conversation, user),
+        "reasons": ContactReason.objects.filter(is_active=True),
+        "sidebar": selectors.contact_context(contact=conversation.contact),
+        **_transfer_targets(user),
+    }
+
+
+# --- pages and partials -------------------------------------------------------------------------------
+
+
+@require_GET
+@desk_view
+def workspace(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
+    """The shell; with a conversation id (a reload, a shared link) it opens that one."""
+    context = _shell_context(request)
+    if conversation_id is not None:
+        conversation = services.access_conversation(user=request.user, conversation_id=conversation_id)
+        context.update(_conversation_context(request, conversation), open_conversation=True)
+    return render(request, "desk/workspace.html", context)
+
+
+@require_POST
+@desk_view
+def presence(request: HttpRequest) -> HttpResponse:
+    profile = routing.presence_set(user=request.user, presence=request.POST.get("presence", ""))
+    return _refreshing(render(request, "desk/_presence.html",
+                              {"profile": profile, "presences": Presence.choices}))
+
+
+@require_GET
+@desk_view
+def offers(request: HttpRequest) -> HttpResponse:
+    return render(request, "desk/_offers.html", {"offers": selectors.agent_offers(user=request.user)})
+
+
+@require_POST
+@desk_view
+def offer_accept(request: HttpRequest, item_id: int) -> HttpResponse:
+    conversation = services.offer_accept(item_id=item_id, user=request.user)
+    response = render(request, "desk/_conversation.html", _conversation_context(request, conversation))
+    response["HX-Push-Url"] = reverse("desk:conversation_page", args=[conversation.pk])
+    return _refreshing(response)
+
+
+@require_POST
+@desk_view
+def offer_decline(request: HttpRequest, item_id: int) -> HttpResponse:
+    routing.offer_decline(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
+    return _refreshing(render(request, "desk/_offers.html", {"offers": selectors.agent_offers(user=request.user)}))
+
+
+@require_GET
+@desk_view
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "desk/_conversation_list.html",
+                  {"conversations": selectors.agent_conversations(user=request.user)})
+
+
+@require_GET
+@desk_view
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = services.access_conversation(user=request.user, conversation_id=conversation_id)
+    return render(request, "desk/_conversation.html", _conversation_context(request, conversation))
+
+
+@require_GET
+@desk_view
+def contact_sidebar(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = services.access_conversation(user=request.user, conversation_id=conversation_id)
+    sidebar = selectors.contact_context(contact=conversation.contact)
+    return render(request, "desk/_contact.html", {"sidebar": sidebar, "conversation": conversation})
+
+
+@require_POST
+@desk_view
+def message_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """A reply to the contact, or (the note toggle on) an internal note."""
+    send = services.note_add if request.POST.get("note") else services.agent_reply
+    message = send(conversation_id=conversation_id, user=request.user, body=request.POST.get("body", ""))
+    return render(request, "desk/_message.html", {"message": message}, status=201)
+
+
+def _transfer_target(value: str) -> dict[str, Any]:
+    """"queue:<key>" or "agent:<user id>", as the transfer form's options are written."""
+    kind, _, target = value.partition(":")
+    if kind == "queue" and target:
+        return {"queue_key": target}
+    if kind == "agent" and target.isdigit():
+        return {"agent_user_id": int(target)}
+    raise DomainError("Choose a queue or an agent to transfer to.", code="transfer_target")
+
+
+@require_POST
+@desk_view
+def conversation_transfer(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    target = _transfer_target(request.POST.get("target", ""))
+    services.conversation_transfer(conversation_id=conversation_id, user=request.user, **target)
+    return _refreshing(render(request, "desk/_closed.html", {
+        "conversation_id": conversation_id, "what": "transferred"}))
+
+
+@require_POST
+@desk_view
+def conversation_resolve(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    services.conversation_resolve(conversation_id=conversation_id, user=request.user,
+                                  contact_reason=request.POST.get("contact_reason", ""))
+    return _refreshing(render(request, "desk/_closed.html", {
+        "conversation_id": conversation_id, "what": "resolved"}))

@@ -1,0 +1,25 @@
+"""The agent workspace under /desk/ (included from supportdesk.urls)."""
+
+from django.urls import path
+
+from conversations import workspace
+
+app_name = "desk"
+
+urlpatterns = [
+    path("", workspace.workspace, name="workspace"),
+    path("login/", workspace.DeskLoginView.as_view(), name="login"),
+    path("logout/", workspace.DeskLogoutView.as_view(), name="logout"),
+    path("presence/", workspace.presence, name="presence"),
+    path("offers/", workspace.offers, name="offers"),
+    path("offers/<int:item_id>/accept/", workspace.offer_accept, name="offer_accept"),
+    path("offers/<int:item_id>/decline/", workspace.offer_decline, name="offer_decline"),
+    path("conversations/", workspace.conversation_list, name="conversation_list"),
+    # The whole workspace with one conversation open (reloads, links); the partial is below.
+    path("c/<int:conversation_id>/", workspace.workspace, name="conversation_page"),
+    path("conversations/<int:conversation_id>/", workspace.conversation_detail, name="conversation"),
+    path("conversations/<int:conversation_id>/contact/", workspace.contact_sidebar, name="contact"),
+    path("conversations/<int:conversation_id>/messages/", workspace.message_send, name="message_send"),
+    path("conversations/<int:conversation_id>/transfer/", workspace.conversation_transfer, name="transfer"),
+    path("conversations/<int:conversation_id>/resolve/", workspace.conversation_resolve, name="resolve"),
+]

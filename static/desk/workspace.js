@@ -1,0 +1,390 @@
+// The agent workspace in the browser: the live feed (/ws/agent/), the open conversation's
+// messages and typing, macros in the composer, the offer countdown and keyboard shortcuts.
+// Pages and partials come from the server (conversations/workspace.py) through htmx; this
+// module only keeps them live. Message data is only ever written as text, never as HTML.
+
+import { notifyOffer, primeAlerts } from "./alerts.js";
+import { ReconnectingSocket } from "./socket.js";
+
+const HEARTBEAT_MS = 30000;
+const TYPING_EVERY_MS = 2000;
+const TYPING_SHOWN_MS = 4000;
+const REFRESH_EVENT = "desk-refresh";
+
+const root = document.getElementById("workspace");
+const open = { id: null, lastSequence: 0, macros: {} };
+let lastTypingSent = 0;
+let typingTimer = null;
+let refreshTimer = null;
+
+const $ = (selector, scope = document) => scope.querySelector(selector);
+const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
+
+// --- the socket ---------------------------------------------------------------------------------
+
+const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${root.dataset.wsPath}`;
+const socket = new ReconnectingSocket(socketUrl, {
+  onOpen() {
+    heartbeat();
+    // A reconnect: follow the open conversation again and fetch what was missed.
+    if (open.id !== null) follow(open.id);
+    refreshLists(); // offers may have come and gone while the socket was down
+  },
+  onFrame: handleFrame,
+  onState(state) {
+    const badge = $("[data-testid=socket-state]");
+    if (badge) badge.dataset.state = state;
+  },
+});
+
+function heartbeat() {
+  if (root.dataset.isAgent === "true") socket.send({ type: "heartbeat" });
+}
+setInterval(heartbeat, HEARTBEAT_MS);
+
+function follow(conversationId) {
+  socket.send({ type: "watch", conversation_id: conversationId });
+  socket.send({ type: "sync", conversation_id: conversationId, after: open.lastSequence });
+}
+
+function handleFrame(frame) {
+  switch (frame.type) {
+    case "routing.item":
+      refreshLists();
+      if (frame.event === "offered") {
+        notifyOffer({ itemId: frame.item_id, conversationId: frame.conversation_id, channel: frame.channel });
+      }
+      break;
+    case "routing.presence":
+      presenceShow(frame.presence);
+      break;
+    case "chat.message":
+      if (frame.conversation_id === open.id) {
+        messageShow(frame);
+        if (frame.direction === "in") {
+          typingShow(false);
+          readMark();
+        }
+      } else if (frame.direction === "in") {
+        refreshLists(); // its unread count moved
+      }
+      break;
+    case "chat.typing":
+      if (frame.conversation_id === open.id && frame.side === "contact") typingShow(true);
+      break;
+    case "synced":
+      readMark();
+      break;
+    case "chat.status":
+      if (frame.conversation_id === open.id) statusShow(frame.status);
+      refreshLists();
+      break;
+    case "chat.agent":
+      refreshLists();
+      break;
+    case "error":
+      // A conversation taken away (transferred by a supervisor) answers not_found: say so.
+      flash(frame.message || "The live connection refused that.");
+      break;
+    default:
+      break;
+  }
+}
+
+function refreshLists() {
+  // Several pushes often come together (offer withdrawn, next one offered): one reload.
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => htmx.trigger(document.body, REFRESH_EVENT), 100);
+}
+
+// Shown in place rather than by reloading the view, which could race with (and undo) the
+// answer to this agent's own resolve.
+function statusShow(status) {
+  const thread = $("[data-testid=conversation]");
+  if (!thread) return;
+  thread.dataset.status = status;
+  const label = $("[data-testid=conversation-status]", thread);
+  if (label) label.textContent = status.charAt(0).toUpperCase() + status.slice(1);
+  if (status === "resolved" || status === "closed") {
+    $$("#composer, .actions", thread).forEach((element) => element.remove());
+  }
+}
+
+function presenceShow(presence) {
+  const select = $("[data-testid=presence-toggle]");
+  if (!select) return;
+  select.value = presence;
+  const form = select.closest("form");
+  form.className = form.className.replace(/presence-\w+/, `presence-${presence}`);
+}
+
+// --- the open conversation ----------------------------------------------------------------------
+
+function messageList() {
+  return $("[data-testid=message-list]");
+}
+
+function sequenceOf(element) {
+  return Number(element.dataset.sequence);
+}
+
+function messageElement(message) {
+  const item = document.createElement("li");
+  item.className = `message message-${message.direction}`;
+  item.dataset.testid = "message";
+  item.dataset.sequence = String(message.sequence);
+  item.dataset.direction = message.direction;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const author = document.createElement("span");
+  author.className = "author";
+  const who = message.direction === "in" ? "Contact" : message.author || "System";
+  author.textContent = message.direction === "note" ? `${who} · internal note` : who;
+  const time = document.createElement("time");
+  time.dateTime = message.created_at;
+  time.textContent = new Date(message.created_at).toTimeString().slice(0, 5);
+  meta.append(author, " ", time);
+  const body = document.createElement("div");
+  body.className = "body";
+  body.textContent = message.body;
+  item.append(meta, body);
+  return item;
+}
+
+// In sequence order, each sequence once, whichever way it came (push, sync or the reply's answer).
+function messageShow(message) {
+  const list = messageList();
+  if (!list || $(`[data-sequence="${Number(message.sequence)}"]`, list)) return;
+  const element = messageElement(message);
+  const after = $$("[data-sequence]", list).find((other) => sequenceOf(other) > message.sequence);
+  list.insertBefore(element, after || null);
+  open.lastSequence = Math.max(open.lastSequence, message.sequence);
+  if (!after) list.scrollTop = list.scrollHeight;
+}
+
+function messagesTidy() {
+  const list = messageList();
+  if (!list) return;
+  const seen = new Set();
+  const items = $$("[data-sequence]", list);
+  items.forEach((item) => {
+    const sequence = sequenceOf(item);
+    if (seen.has(sequence)) item.remove();
+    seen.add(sequence);
+  });
+  const kept = $$("[data-sequence]", list);
+  const sorted = [...kept].sort((a, b) => sequenceOf(a) - sequenceOf(b));
+  if (sorted.some((item, index) => item !== kept[index])) list.append(...sorted);
+  open.lastSequence = Math.max(open.lastSequence, ...sorted.map(sequenceOf), 0);
+  list.scrollTop = list.scrollHeight;
+}
+
+function readMark() {
+  if (open.id !== null && open.lastSequence > 0 && document.visibilityState === "visible") {
+    socket.send({ type: "read", conversation_id: open.id, sequence: open.lastSequence });
+  }
+}
+document.addEventListener("visibilitychange", readMark);
+
+function typingShow(shown) {
+  const indicator = $("[data-testid=typing-indicator]");
+  if (!indicator) return;
+  clearTimeout(typingTimer);
+  indicator.hidden = !shown;
+  if (shown) typingTimer = setTimeout(() => typingShow(false), TYPING_SHOWN_MS);
+}
+
+// After every swap: has another conversation opened (or the open one closed)?
+function conversationNoticed() {
+  const thread = $("[data-testid=conversation]");
+  const id = thread ? Number(thread.dataset.conversationId) : null;
+  if (thread) {
+    const macros = document.getElementById("macros-data");
+    open.macros = macros ? JSON.parse(macros.textContent) : {};
+  }
+  if (id === open.id) {
+    messagesTidy();
+    return;
+  }
+  if (open.id !== null) socket.send({ type: "unwatch", conversation_id: open.id });
+  open.id = id;
+  open.lastSequence = thread ? Number(thread.dataset.lastSequence) || 0 : 0;
+  typingShow(false);
+  messagesTidy();
+  if (id !== null) follow(id);
+  $$("[data-testid=conversation-entry]").forEach((entry) => {
+    entry.classList.toggle("current", Number(entry.dataset.conversationId) === id);
+  });
+}
+
+// --- the composer ---------------------------------------------------------------------------------
+
+const MACRO_BEFORE_CARET = /(^|\s)#([A-Za-z0-9_-]+)$/;
+
+function macroExpand(textarea) {
+  const caret = textarea.selectionStart;
+  if (caret !== textarea.selectionEnd) return false;
+  const match = MACRO_BEFORE_CARET.exec(textarea.value.slice(0, caret));
+  if (!match) return false;
+  const text = open.macros[match[2]] ?? open.macros[match[2].toLowerCase()];
+  if (text === undefined) return false;
+  textarea.setRangeText(text, caret - match[2].length - 1, caret, "end");
+  textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  return true;
+}
+
+function isNote() {
+  const toggle = $("[data-testid=note-toggle]");
+  return Boolean(toggle && toggle.checked);
+}
+
+function composerTyped() {
+  // Notes are for colleagues: the contact must not see the agent "typing" one.
+  if (open.id === null || isNote()) return;
+  const now = Date.now();
+  if (now - lastTypingSent < TYPING_EVERY_MS) return;
+  lastTypingSent = now;
+  socket.send({ type: "typing", conversation_id: open.id });
+}
+
+function noteModeShow() {
+  const form = $("#composer");
+  if (form) form.classList.toggle("note-mode", isNote());
+}
+
+document.addEventListener("keydown", (event) => {
+  const textarea = event.target.closest?.("[data-testid=composer]");
+  if (textarea && (event.key === " " || event.key === "Tab") && !event.shiftKey && macroExpand(textarea)) {
+    event.preventDefault();
+    return;
+  }
+  if (textarea && event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    textarea.form.requestSubmit();
+  }
+});
+document.addEventListener("input", (event) => {
+  if (event.target.matches?.("[data-testid=composer]")) composerTyped();
+});
+document.addEventListener("change", (event) => {
+  if (event.target.matches?.("[data-testid=note-toggle]")) noteModeShow();
+});
+
+// --- keyboard shortcuts -----------------------------------------------------------------------------
+
+function isEditing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+// Submit the form if its choice is made; else put the cursor on the choice to make.
+function submitOrChoose(formSelector, what) {
+  const form = $(formSelector);
+  if (!form) return;
+  const select = $("select", form);
+  if (select && !select.value) {
+    select.focus();
+    flash(`Choose ${what}, then press the shortcut again.`);
+    return;
+  }
+  form.requestSubmit();
+}
+
+const ALT_SHORTCUTS = {
+  KeyA: () => $("[data-testid=offer-accept]")?.click(),
+  KeyD: () => $("[data-testid=offer-decline]")?.click(),
+  KeyN: () => {
+    const toggle = $("[data-testid=note-toggle]");
+    if (!toggle) return;
+    toggle.checked = !toggle.checked;
+    noteModeShow();
+    $("[data-testid=composer]")?.focus();
+  },
+  KeyR: () => submitOrChoose("[data-testid=resolve-form]", "a contact reason"),
+  KeyT: () => submitOrChoose("[data-testid=transfer-form]", "a queue or an agent"),
+};
+
+document.addEventListener("keydown", (event) => {
+  if (event.altKey && !event.ctrlKey && !event.metaKey) {
+    // event.code, not event.key: Alt+letter types other characters on some layouts (macOS).
+    const digit = /^Digit([1-9])$/.exec(event.code);
+    const action = digit
+      ? () => $$("[data-testid=conversation-entry]")[Number(digit[1]) - 1]?.click()
+      : ALT_SHORTCUTS[event.code];
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+    return;
+  }
+  if (event.key === "?" && !isEditing(event.target)) {
+    event.preventDefault();
+    const dialog = document.getElementById("shortcuts");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+});
+
+// --- offers: the countdown ----------------------------------------------------------------------------
+
+function countdownTick() {
+  $$("[data-testid=offer-countdown]").forEach((clock) => {
+    const seconds = Math.max(0, Math.round((Date.parse(clock.dataset.expiresAt) - Date.now()) / 1000));
+    clock.textContent = seconds > 0 ? `${seconds}s` : "expired";
+    const offer = clock.closest("[data-testid=offer]");
+    offer?.classList.toggle("expiring", seconds <= 5);
+    const accept = offer && $("[data-testid=offer-accept]", offer);
+    if (accept) accept.disabled = seconds === 0;
+  });
+}
+setInterval(countdownTick, 1000);
+
+// --- htmx glue and the flash area -------------------------------------------------------------------
+
+function flash(message) {
+  const area = document.getElementById("desk-flash");
+  if (!area) return;
+  const box = document.createElement("div");
+  box.className = "desk-error";
+  box.setAttribute("role", "alert");
+  box.dataset.testid = "desk-error";
+  const text = document.createElement("span");
+  text.textContent = message;
+  const dismiss = document.createElement("button");
+  dismiss.type = "button";
+  dismiss.className = "link";
+  dismiss.dataset.dismiss = "";
+  dismiss.textContent = "×";
+  box.append(text, dismiss);
+  area.replaceChildren(box);
+}
+
+document.addEventListener("click", (event) => {
+  const dismiss = event.target.closest?.("[data-dismiss]");
+  if (dismiss) dismiss.closest(".desk-error")?.remove();
+});
+
+document.body.addEventListener("htmx:beforeRequest", (event) => {
+  // A new action clears the last one's error; list refreshes leave it standing.
+  if (event.detail.requestConfig?.verb !== "get") document.getElementById("desk-flash")?.replaceChildren();
+});
+document.body.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (form.id === "composer" && event.detail.successful) {
+    const textarea = $("[data-testid=composer]", form);
+    textarea.value = "";
+    textarea.focus();
+  }
+});
+document.body.addEventListener("htmx:responseError", () => flash("The server failed to answer; try again."));
+document.body.addEventListener("htmx:sendError", () => flash("No connection to the server; try again."));
+document.body.addEventListener("htmx:afterSettle", () => {
+  conversationNoticed();
+  countdownTick();
+});
+document.body.addEventListener("htmx:historyRestore", conversationNoticed);
+
+// Browsers let pages notify and play sound only after the user did something.
+document.addEventListener("pointerdown", primeAlerts, { once: true });
+document.addEventListener("keydown", primeAlerts, { once: true });
+
+conversationNoticed();
+countdownTick();
