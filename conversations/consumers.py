@@ -29,7 +29,7 @@ from conversations import selectors, services, widget
 from conversations.models import ConversationStatus
 from routing import push
 from routing import services as routing
-from routing.models import AgentProfile, ItemState, Presence, WorkItem
+from routing.models import AgentProfile, ItemState, WorkItem
 from supportdesk import ratelimit
 from supportdesk.errors import DomainError
 
@@ -113,7 +113,7 @@ def _after(frame: dict[str, Any]) -> int:
 @database_sync_to_async
 def _visitor_state(session: widget.Session) -> dict[str, Any]:
     conversation = services.visitor_chat(session)
-    return {"conversation": _chat_summary(conversation), "agents_online": _agents_online()}
+    return {"conversation": _chat_summary(conversation), "agents_online": selectors.agents_online()}
 
 
 def _chat_summary(conversation: Any) -> dict[str, Any] | None:
@@ -124,9 +124,6 @@ def _chat_summary(conversation: Any) -> dict[str, Any] | None:
             "agent_read_sequence": conversation.agent_read_sequence,
             "agent": services.author_name(conversation.assignee) if conversation.assignee_id else ""}
 
-
-def _agents_online() -> bool:
-    return AgentProfile.objects.filter(presence=Presence.ONLINE).exists()
 
 
 class VisitorConsumer(JsonConsumer):

@@ -41,6 +41,11 @@ def conversations_open_count() -> int:
 # --- the agent workspace -------------------------------------------------------------------------
 
 
+def agents_online() -> bool:
+    """Whether any agent is online: the widget asks an anonymous visitor for an email when not."""
+    return AgentProfile.objects.filter(presence=Presence.ONLINE).exists()
+
+
 def messages_after(*, conversation_id: int, after: int = 0, notes: bool = False,
                    limit: int = 500) -> list[Message]:
     """Messages past a sequence number, oldest first: what a page that reconnects missed.

@@ -198,7 +198,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Live chat ----------------------------------------------------------------------------
 # The host site signs the visitor's identity (a JWT, HS256) with this secret; see README.
-WIDGET_IDENTITY_SECRET = env.str("WIDGET_IDENTITY_SECRET", default="dev-widget-identity-secret")
+WIDGET_IDENTITY_SECRET = env.str("WIDGET_IDENTITY_SECRET", default="dev-widget-identity-secret-change-me-32b")
 # How long a widget's own session token stays valid (it is renewed on every visit).
 WIDGET_SESSION_DAYS = env.int("WIDGET_SESSION_DAYS", default=30)
 CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)

@@ -28,9 +28,11 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("desk/live/", include("conversations.live_urls")),
+    path("desk/", include("conversations.workspace_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("widget/", include("conversations.widget_urls")),
 ]
 
 handler404 = "supportdesk.views.not_found"

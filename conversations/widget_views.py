@@ -1,0 +1,132 @@
+"""The customer chat widget over HTTP: the session it starts with, the page inside its
+iframe, and a demo host page. The chat itself runs over the visitor socket (consumers).
+
+`POST /widget/session` is token based (no cookies), so it is exempt from CSRF: a host
+page's visitor carries no desk cookie a forged request could ride on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations import selectors, services, widget
+from supportdesk import ratelimit
+from supportdesk.errors import error_body
+from timeline.models import Contact, ContactKind
+from timeline.selectors import contact_list
+
+WS_PATH = "/ws/chat/"
+TOKEN_MAX_CHARS = 4096
+DEMO_CONTACTS_PER_KIND = 3
+
+
+def _error(code: str, message: str, status: int, **headers: str) -> JsonResponse:
+    response = JsonResponse(error_body(code, message), status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def _tokens(body: bytes) -> tuple[str, str]:
+    """(identity token, previous session token) from the request body; ValueError says what is wrong."""
+    if not body.strip():
+        return "", ""  # a first visit by an anonymous visitor has nothing to say
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError('The body must be JSON, e.g. {"identity": "<token>", "session": "<token>"}.') from None
+    if not isinstance(data, dict):
+        raise ValueError("The body must be a JSON object.")
+    tokens = []
+    for name in ("identity", "session"):
+        value = data.get(name) or ""
+        if not isinstance(value, str) or len(value) > TOKEN_MAX_CHARS:
+            raise ValueError(f"{name} must be a token (text of at most {TOKEN_MAX_CHARS} characters).")
+        tokens.append(value.strip())
+    return tokens[0], tokens[1]
+
+
+
+def _session_contact(session: widget.Session) -> Contact | None:
+    """The contact the session speaks for; an anonymous visitor has one once they wrote or left an email."""
+    if session.contact_id:
+        return Contact.objects.filter(pk=session.contact_id).first()
+    return Contact.objects.filter(kind=ContactKind.CUSTOMER, external_id=session.visitor_external_id).first()
+
+
+@csrf_exempt
+@require_POST
+def session_start(request: HttpRequest) -> JsonResponse:
+    """Who the widget speaks for, and the token its socket presents."""
+    wait = ratelimit.hit({f"widget-session:ip:{request.META.get('REMOTE_ADDR', 'unknown')}":
+                          ratelimit.rate("CHAT_RATE_CONNECT_IP")})
+    if wait:
+        return _error("rate_limited", f"Too many chat sessions from your address; wait {wait:g} seconds.", 429,
+                      **{"Retry-After": str(max(1, round(wait)))})
+    try:
+        identity_token, session_token = _tokens(request.body)
+    except ValueError as error:
+        return _error("bad_request", str(error), 400)
+    try:
+        session = services.visitor_session_start(identity_token=identity_token, session_token=session_token)
+    except widget.TokenInvalid as error:
+        return _error(error.code, error.message, error.status_code)
+    contact = _session_contact(session)
+    return JsonResponse({
+        "session": widget.session_encode(session),
+        "ws_path": WS_PATH,
+        "anonymous": not session.contact_id,
+        "has_email": bool(contact and contact.email),
+        "agents_online": selectors.agents_online(),
+        # An anonymous visitor is not greeted by the name of whoever wrote in before them.
+        "name": contact.name if contact and session.contact_id else "",
+    })
+
+
+@xframe_options_exempt  # it runs inside an iframe on any host site
+@require_GET
+def frame(request: HttpRequest) -> HttpResponse:
+    return render(request, "widget/frame.html", {"message_max_chars": settings.CHAT_MESSAGE_MAX_CHARS})
+
+
+def _demo_may_impersonate(request: HttpRequest) -> bool:
+    # The demo signs an identity for any contact it lists, so outside development it is for staff only.
+    return settings.DEBUG or (request.user.is_authenticated and request.user.is_staff)
+
+
+def _demo_contacts() -> list[dict[str, Any]]:
+    groups = []
+    for kind, label in ContactKind.choices:
+        contacts = list(contact_list().filter(kind=kind).exclude(external_id__startswith="visitor-")
+                        .order_by("pk")[:DEMO_CONTACTS_PER_KIND])
+        if contacts:
+            groups.append({"kind": kind, "label": label, "contacts": contacts})
+    return groups
+
+
+@require_GET
+def demo(request: HttpRequest) -> HttpResponse:
+    """A small shop that embeds the widget, as a real host site would: the page picks who the
+    visitor is and signs their identity on the server."""
+    may_impersonate = _demo_may_impersonate(request)
+    groups = _demo_contacts() if may_impersonate else []
+    chosen = request.GET.get("as", "")
+    visitor = next((contact for group in groups for contact in group["contacts"] if str(contact.pk) == chosen),
+                   None)
+    identity_token = ""
+    if visitor is not None:
+        identity_token = widget.identity_encode(widget.Identity(
+            external_id=visitor.external_id, kind=visitor.kind, name=visitor.name, email=visitor.email,
+            language=visitor.preferred_language))
+    return render(request, "widget/demo.html", {
+        "groups": groups, "visitor": visitor, "identity_token": identity_token,
+        "may_impersonate": may_impersonate, "unknown_choice": bool(chosen) and visitor is None,
+    })
