@@ -107,6 +107,15 @@ def _after(frame: dict[str, Any]) -> int:
     return value
 
 
+async def _messages_send(consumer: JsonConsumer, *, conversation_id: int, after: int, notes: bool) -> None:
+    """The messages after a sequence number, as the group would have pushed them."""
+    messages = await database_sync_to_async(selectors.messages_after)(
+        conversation_id=conversation_id, after=after, notes=notes)
+    for message in messages:
+        await consumer.send_json({"type": "chat.message", **chat_push.message_payload(
+            message, author_name=services.author_name(message.author_user) if message.author_user else "")})
+
+
 # --- the customer's widget ---------------------------------------------------------------------
 
 
@@ -184,21 +193,23 @@ class VisitorConsumer(JsonConsumer):
         state = await _visitor_state(self.session)
         conversation = state["conversation"]
         await self._follow(conversation["id"] if conversation else None)
-        messages = await database_sync_to_async(selectors.messages_after)(
-            conversation_id=conversation["id"], after=after) if conversation else []
-        for message in messages:
-            await self.send_json({"type": "chat.message", **chat_push.message_payload(
-                message, author_name=services.author_name(message.author_user) if message.author_user else "")})
+        if conversation:
+            await _messages_send(self, conversation_id=conversation["id"], after=after, notes=False)
         await self.send_json({"type": "synced", **state})
 
     async def frame_message(self, frame: dict[str, Any]) -> None:
         message = await database_sync_to_async(services.visitor_message_send)(
             session=self.session, body=frame.get("body"), client_id=frame.get("client_id") or "",
             conversation_id=self.conversation_id)
+        opened = message.conversation_id != self.conversation_id
         await self._follow(message.conversation_id)
         await self.send_json({"type": "ack", "client_id": message.client_id, "sequence": message.sequence,
                               "conversation_id": message.conversation_id,
                               "created_at": message.created_at.isoformat()})
+        if opened:
+            # The socket joined the new chat's group after its first message was stored, so what
+            # was pushed to the group before that is sent now (the widget drops what it has).
+            await _messages_send(self, conversation_id=message.conversation_id, after=0, notes=False)
 
     async def frame_typing(self, frame: dict[str, Any]) -> None:
         if self.conversation_id is not None:
@@ -324,11 +335,7 @@ class AgentConsumer(JsonConsumer):
         conversation_id, after = _conversation_id(frame), _after(frame)
         conversation = await database_sync_to_async(services.access_conversation)(
             user=self.user, conversation_id=conversation_id)
-        messages = await database_sync_to_async(selectors.messages_after)(
-            conversation_id=conversation_id, after=after, notes=True)
-        for message in messages:
-            await self.send_json({"type": "chat.message", **chat_push.message_payload(
-                message, author_name=services.author_name(message.author_user) if message.author_user else "")})
+        await _messages_send(self, conversation_id=conversation_id, after=after, notes=True)
         await self.send_json({"type": "synced", "conversation": _chat_summary(conversation)})
 
     async def frame_typing(self, frame: dict[str, Any]) -> None:

@@ -125,11 +125,10 @@ def test_a_message_is_acked_with_sequence_1_opens_a_chat_and_is_stored_once_when
         ack = await socket.receive_json_from(timeout=5)
         # the connection dropped before the ack arrived, say: the widget sends it again
         await socket.send_json_to({"type": "message", "body": "Hola, mi pedido no llega", "client_id": "m-1"})
-        ack_again = await socket.receive_json_from(timeout=5)
+        first_frames = await frames_until(socket, "ack")
+        ack_again = first_frames.pop()
         await socket.send_json_to({"type": "message", "body": "¿Dónde está?", "client_id": "m-2"})
-        # The first message's own push may leave before the socket follows the chat it opened (the
-        # ack stands for it); the second's arrives, after whatever came before it.
-        frames = await frames_until_message(socket, sequence=2)
+        frames = first_frames + await frames_until_message(socket, sequence=2)
         await socket.disconnect()
         return ready, ack, ack_again, frames
 
@@ -143,8 +142,11 @@ def test_a_message_is_acked_with_sequence_1_opens_a_chat_and_is_stored_once_when
     assert conversation.contact.external_id == session.visitor_external_id
     acks = [frame for frame in frames if frame["type"] == "ack"]
     assert [(frame["client_id"], frame["sequence"]) for frame in acks] == [("m-2", 2)]
+    # The socket joined the chat it opened after the first message was stored, so the first
+    # message is sent to it from the database too; the group's push may deliver it again (the
+    # widget drops repeats by sequence number).
     echoes = [frame["sequence"] for frame in frames if frame["type"] == "chat.message"]
-    assert echoes in ([2], [1, 2])
+    assert echoes in ([1, 2], [1, 1, 2])
     assert list(Message.objects.filter(conversation=conversation).order_by("sequence")
                 .values_list("client_id", "sequence")) == [("m-1", 1), ("m-2", 2)]
 
