@@ -17,4 +17,4 @@ COPY . .
 RUN DATABASE_URL=postgres://unused/unused python manage.py collectstatic --noinput -v0
 
 EXPOSE 8000
-CMD ["uvicorn", "supportdesk.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "supportdesk.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws-per-message-deflate", "false"]

@@ -20,6 +20,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -50,6 +51,15 @@ class JsonConsumer(AsyncWebsocketConsumer):
     and answers every failure with an error frame."""
 
     frame_types: frozenset[str] = frozenset()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch closes stale database connections on a thread before every
+        # event, a thread hop per message relayed. Here only `database_sync_to_async` touches
+        # the database, and it closes them itself, on its thread, around each call.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, separators=(",", ":"), default=str))
@@ -148,6 +158,8 @@ class VisitorConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         self.conversation_id: int | None = None
+        # Client ids this socket was just acked for: their echo from the group is not sent back.
+        self.acked: dict[str, None] = {}  # insertion-ordered: the oldest goes first when full
         wait = await ratelimit.hit_async(
             {f"connect:ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_CONNECT_IP")})
         await self.accept()  # accepted first, so the browser can read why it is closed
@@ -203,6 +215,10 @@ class VisitorConsumer(JsonConsumer):
             conversation_id=self.conversation_id)
         opened = message.conversation_id != self.conversation_id
         await self._follow(message.conversation_id)
+        if message.client_id and not opened:
+            if len(self.acked) >= 100:  # a resend's echo never comes; do not keep its id for ever
+                del self.acked[next(iter(self.acked))]
+            self.acked[message.client_id] = None
         await self.send_json({"type": "ack", "client_id": message.client_id, "sequence": message.sequence,
                               "conversation_id": message.conversation_id,
                               "created_at": message.created_at.isoformat()})
@@ -227,6 +243,9 @@ class VisitorConsumer(JsonConsumer):
 
     # Events from the conversation's group: the contact's side sees the desk's typing and reads.
     async def chat_message(self, event: dict[str, Any]) -> None:
+        if event.get("client_id") in self.acked:  # this socket sent it and has its ack
+            del self.acked[event["client_id"]]
+            return
         await self.relay(event)
 
     async def chat_typing(self, event: dict[str, Any]) -> None:

@@ -4,7 +4,9 @@ A rate is written "<count>/<seconds>" in settings ("30/10": thirty per ten secon
 check counts one hit against each key and says how long to wait when one is over. A
 fixed window lets a burst of twice the count straddle a boundary; for keeping one
 visitor or one address from flooding the desk that is close enough, and it costs one
-INCR per key instead of a sorted set per key.
+INCR per key instead of a sorted set per key. Views count in Redis at once (`hit`);
+websocket frames, far more frequent, count in the process and share the counts with
+Redis in the background (`hit_async`).
 
 When Redis does not answer, the check lets the request through (and logs it): the
 limits protect the desk, they must not take the chat down with Redis.
@@ -12,10 +14,10 @@ limits protect the desk, they must not take the chat down with Redis.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from functools import cache
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -61,29 +63,101 @@ def _verdict(counts: list[int], keys: list[tuple[str, Rate, int]], now: float) -
     return round(wait, 1)
 
 
-@cache
-def _async_client(loop_id: int) -> aioredis.Redis:
-    # One client per event loop: a redis.asyncio connection belongs to the loop that made it.
-    return aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+class _SharedCounts:
+    """The websocket side's counts: kept in the process, added to Redis in the background.
+
+    A frame is checked against this process's own hits plus what the other processes had
+    counted at the last exchange, so the check costs no round trip; every
+    `RATE_LIMIT_SYNC_SECONDS` the process adds its new hits to the Redis counters (one
+    INCRBY per key) and reads the totals back. A visitor on one socket is counted exactly; one
+    address spread over several processes may get up to one exchange's worth past its limit.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[int, int]] = {}  # key -> (hits not yet sent, expiry seconds)
+        self.in_flight: dict[str, int] = {}  # hits being added to Redis right now
+        self.known: dict[str, int] = {}  # key -> total in Redis at the last exchange (ours included)
+        self.task: asyncio.Task | None = None
+        self.client: aioredis.Redis | None = None
+
+    def hit(self, limits: dict[str, Rate]) -> float:
+        now = time.time()
+        keys = _keys(limits, now)
+        counts = []
+        for key, rate, _ in keys:
+            pending = self.pending.get(key, (0, 0))[0] + 1
+            self.pending[key] = (pending, rate.seconds + 1)
+            counts.append(self.known.get(key, 0) + self.in_flight.get(key, 0) + pending)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._exchange_forever())
+        return _verdict(counts, keys, now)
+
+    async def _exchange_forever(self) -> None:
+        while self.pending or self.known:
+            await asyncio.sleep(settings.RATE_LIMIT_SYNC_SECONDS)
+            await self.exchange()
+
+    async def exchange(self) -> None:
+        """Add this process's new hits to Redis and learn the totals (tests call it directly)."""
+        now = time.time()
+        # A key names its window ("...:<seconds>:<window>"): those of windows gone by are dropped.
+        self.known = {key: total for key, total in self.known.items()
+                      if int(key.rsplit(":", 1)[1]) >= int(now // int(key.rsplit(":", 2)[1]))}
+        pending, self.pending = self.pending, {}
+        self.in_flight = {key: hits for key, (hits, _) in pending.items()}
+        keys = sorted(set(pending) | set(self.known))
+        if not keys:
+            return
+        if self.client is None:
+            self.client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    if key in pending:
+                        hits, expiry = pending[key]
+                        pipe.incrby(key, hits)
+                        pipe.expire(key, expiry)
+                    else:
+                        pipe.get(key)
+                results = iter(await pipe.execute())
+        except aioredis.RedisError:
+            log.warning("Rate limits not shared: Redis does not answer", exc_info=True)
+            for key, hits in self.in_flight.items():  # counted here all the same
+                self.known[key] = self.known.get(key, 0) + hits
+            self.in_flight = {}
+            return
+        known = {}
+        for key in keys:
+            total = int(next(results) or 0)
+            if key in pending:
+                next(results)  # the EXPIRE's answer
+            if total:
+                known[key] = total
+        self.known, self.in_flight = known, {}
+
+
+_shared: dict[int, _SharedCounts] = {}
+
+
+def _counts() -> _SharedCounts:
+    # One set of counts per event loop: a redis.asyncio connection belongs to the loop that made it.
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _shared:
+        _shared.clear()  # a process runs one loop; tests start a new one per test
+        _shared[loop_id] = _SharedCounts()
+    return _shared[loop_id]
 
 
 async def hit_async(limits: dict[str, Rate]) -> float:
-    """Count a hit against every key; the seconds to wait, or 0 when all are within limits."""
-    import asyncio
+    """Count a hit against every key; the seconds to wait, or 0 when all are within limits.
+    For the websocket frames: no round trip (see `_SharedCounts`)."""
+    return _counts().hit(limits)
 
-    now = time.time()
-    keys = _keys(limits, now)
-    client = _async_client(id(asyncio.get_running_loop()))
-    try:
-        async with client.pipeline(transaction=False) as pipe:
-            for key, rate, _ in keys:
-                pipe.incr(key)
-                pipe.expire(key, rate.seconds + 1)
-            results = await pipe.execute()
-    except aioredis.RedisError:
-        log.warning("Rate limits unchecked: Redis does not answer", exc_info=True)
-        return 0.0
-    return _verdict(results[::2], keys, now)
+
+async def exchange() -> None:
+    """Share this process's counts with the others now (tests; otherwise every
+    RATE_LIMIT_SYNC_SECONDS)."""
+    await _counts().exchange()
 
 
 def hit(limits: dict[str, Rate]) -> float:

@@ -116,10 +116,24 @@ WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "admin:login"
 
 # --- Channels -------------------------------------------------------------------------
+# Channels over Redis. "pubsub" (the default) sends a group message with one PUBLISH and
+# keeps group membership in the process that holds the socket: about a third less CPU per
+# chat message than "core" in the live-chat benchmark, and no group expiry for sockets
+# open for days. Both deliver at most once; pages resync from the database on reconnect.
+CHANNEL_LAYER_BACKENDS = {
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "core": "channels_redis.core.RedisChannelLayer",
+}
+CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="pubsub")
+if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be 'pubsub' or 'core', not {CHANNEL_LAYER!r}.")
+# redis-py's asyncio pool refuses (instead of waiting) past its size, which is 100 unless
+# set: thousands of sockets opening at once would see errors.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER],
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}]},
     },
 }
 
@@ -208,6 +222,8 @@ CHAT_FRAME_MAX_BYTES = env.int("CHAT_FRAME_MAX_BYTES", default=16 * 1024)
 CHAT_RATE_VISITOR = env.str("CHAT_RATE_VISITOR", default="30/10")
 CHAT_RATE_IP = env.str("CHAT_RATE_IP", default="300/10")
 CHAT_RATE_CONNECT_IP = env.str("CHAT_RATE_CONNECT_IP", default="120/60")
+# How often each process shares its websocket rate-limit counts through Redis.
+RATE_LIMIT_SYNC_SECONDS = env.float("RATE_LIMIT_SYNC_SECONDS", default=0.5)
 # The language of a chat whose first message says too little to tell.
 CHAT_DEFAULT_LANGUAGE = env.str("CHAT_DEFAULT_LANGUAGE", default="en")
 # Keys this deployment writes to the shared Redis start with this (rate limits, ...).

@@ -58,9 +58,10 @@ def private_channel_layer(settings):
 
     from channels.layers import get_channel_layer
 
+    layer = settings.CHANNEL_LAYERS["default"]
     settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+        "BACKEND": layer["BACKEND"],
+        "CONFIG": {**layer["CONFIG"], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
     }}
     return get_channel_layer()
 

@@ -67,7 +67,7 @@ def test_a_visitor_writes_the_worker_routes_by_language_the_agent_accepts_and_re
 
         # and the visitor writes again, the agent's socket (now following the chat) gets it
         await visitor.send_json_to({"type": "message", "client_id": "m2", "body": "Gracias"})
-        follow_up = await receive_until(agent, lambda f: f["type"] == "chat.message")
+        follow_up = await receive_until(agent, lambda f: f["type"] == "chat.message" and f["direction"] == "in")
         await visitor.disconnect()
         await agent.disconnect()
         return {"ready": ready, "ack": ack, "offer": offer, "agent_named": agent_named, "reply": reply,

@@ -19,8 +19,17 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def layer(private_channel_layer):
-    return private_channel_layer
+def layer(settings):
+    """The Redis "core" layer under a prefix of this test's own, whatever the desk is set to:
+    its groups hold plain channel names, so a listener here can read what the push sender
+    (on its own thread and event loop) sends. The consumer tests cover the configured layer."""
+    from channels.layers import get_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex[:8]}"},
+    }}
+    return get_channel_layer()
 
 
 def _listen(layer, group: str) -> str:

@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import Token
 
 from conversations import demo
 from conversations import services as conversation_services
+from conversations.demo import demo_chat_ensure
 from conversations.models import Channel, ConversationStatus, MessageDirection
 from integrations.models import OmsEvent, OmsEventStatus
 from routing.audit import audit_record, routing_snapshot
@@ -67,6 +68,7 @@ def one_of_each(admin_user):
         conversation=conversation, direction=MessageDirection.OUTBOUND, body="Hi!", author=agent
     )
     _oms_event("evt-1", OmsEventStatus.FAILED)
+    demo_chat_ensure()  # contact reasons and macros, as supervisors keep them
     Group.objects.create(name="Supervisors")
     Token.objects.create(user=admin_user)
     # Opening the conversation enqueued its work item; rules and their audit come from supervisors.
