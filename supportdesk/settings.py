@@ -113,7 +113,7 @@ STORAGES = {
 # Serve straight from the app folders when collectstatic has not run (development, tests).
 WHITENOISE_USE_FINDERS = True
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "desk:login"
 
 # --- Channels -------------------------------------------------------------------------
 # Channels over Redis. "pubsub" (the default) sends a group message with one PUBLISH and

@@ -24,9 +24,9 @@ def test_a_supervisor_logs_in_and_finds_contacts_and_orders(live_server, page, s
 
     page.goto(live_server.url + "/")
     page.get_by_role("link", name="Log in").first.click()
-    page.fill("#id_username", "supervisor")
-    page.fill("#id_password", "supervisor")
-    page.click("input[type=submit]")
+    page.fill("input[name=username]", "supervisor")
+    page.fill("input[name=password]", "supervisor")
+    page.click("[data-testid=login-form] button[type=submit]")
 
     page.wait_for_url(live_server.url + "/")
     assert page.locator(".figures").inner_text().split() == [

@@ -59,7 +59,7 @@ def test_home_asks_a_visitor_to_log_in(client):
     response = client.get("/")
 
     assert response.status_code == 200
-    assert b'href="/admin/login/?next=/"' in response.content
+    assert b'href="/desk/login/?next=/"' in response.content
 
 
 @pytest.mark.django_db
