@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -69,8 +70,9 @@ class _SharedCounts:
     A frame is checked against this process's own hits plus what the other processes had
     counted at the last exchange, so the check costs no round trip; every
     `RATE_LIMIT_SYNC_SECONDS` the process adds its new hits to the Redis counters (one
-    INCRBY per key) and reads the totals back. A visitor on one socket is counted exactly; one
-    address spread over several processes may get up to one exchange's worth past its limit.
+    script call for all its keys) and learns their totals. A visitor on one socket is counted
+    exactly; an address spread over several processes may get up to an exchange or two's worth
+    of frames past its limit.
     """
 
     def __init__(self) -> None:
@@ -79,6 +81,7 @@ class _SharedCounts:
         self.known: dict[str, int] = {}  # key -> total in Redis at the last exchange (ours included)
         self.task: asyncio.Task | None = None
         self.client: aioredis.Redis | None = None
+        self.add_script: Any = None
 
     def hit(self, limits: dict[str, Rate]) -> float:
         now = time.time()
@@ -93,47 +96,47 @@ class _SharedCounts:
         return _verdict(counts, keys, now)
 
     async def _exchange_forever(self) -> None:
-        while self.pending or self.known:
+        while self.pending:
             await asyncio.sleep(settings.RATE_LIMIT_SYNC_SECONDS)
             await self.exchange()
 
     async def exchange(self) -> None:
-        """Add this process's new hits to Redis and learn the totals (tests call it directly)."""
+        """Add this process's new hits to Redis and learn those keys' totals (tests call it
+        directly). A key without new hits keeps the total last learnt: whoever else counts on it,
+        this process is only asked about it again with its next hit."""
         now = time.time()
         # A key names its window ("...:<seconds>:<window>"): those of windows gone by are dropped.
         self.known = {key: total for key, total in self.known.items()
                       if int(key.rsplit(":", 1)[1]) >= int(now // int(key.rsplit(":", 2)[1]))}
         pending, self.pending = self.pending, {}
-        self.in_flight = {key: hits for key, (hits, _) in pending.items()}
-        keys = sorted(set(pending) | set(self.known))
-        if not keys:
+        if not pending:
             return
+        self.in_flight = {key: hits for key, (hits, _) in pending.items()}
         if self.client is None:
             self.client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+            self.add_script = self.client.register_script(ADD_SCRIPT)
+        keys = list(pending)
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    if key in pending:
-                        hits, expiry = pending[key]
-                        pipe.incrby(key, hits)
-                        pipe.expire(key, expiry)
-                    else:
-                        pipe.get(key)
-                results = iter(await pipe.execute())
+            totals = await self.add_script(keys=keys, args=[value for key in keys for value in pending[key]])
         except aioredis.RedisError:
             log.warning("Rate limits not shared: Redis does not answer", exc_info=True)
-            for key, hits in self.in_flight.items():  # counted here all the same
-                self.known[key] = self.known.get(key, 0) + hits
-            self.in_flight = {}
-            return
-        known = {}
-        for key in keys:
-            total = int(next(results) or 0)
-            if key in pending:
-                next(results)  # the EXPIRE's answer
-            if total:
-                known[key] = total
-        self.known, self.in_flight = known, {}
+            totals = [self.known.get(key, 0) + pending[key][0] for key in keys]  # counted here all the same
+        self.known.update(zip(keys, (int(total) for total in totals), strict=True))
+        self.in_flight = {}
+
+
+# Add each key's hits and give its window's expiry to a key just made: one command for
+# all of a process's keys, whatever their number.
+ADD_SCRIPT = """
+local totals = {}
+for i, key in ipairs(KEYS) do
+  local hits = tonumber(ARGV[2 * i - 1])
+  local total = redis.call('INCRBY', key, hits)
+  if total == hits then redis.call('EXPIRE', key, ARGV[2 * i]) end
+  totals[i] = total
+end
+return totals
+"""
 
 
 _shared: dict[int, _SharedCounts] = {}
