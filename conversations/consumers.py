@@ -210,7 +210,7 @@ class VisitorConsumer(JsonConsumer):
         await self.send_json({"type": "synced", **state})
 
     async def frame_message(self, frame: dict[str, Any]) -> None:
-        message = await database_sync_to_async(services.visitor_message_send)(
+        message = await services.visitor_message_send_async(
             session=self.session, body=frame.get("body"), client_id=frame.get("client_id") or "",
             conversation_id=self.conversation_id)
         opened = message.conversation_id != self.conversation_id

@@ -11,10 +11,13 @@ Typing is not a write, so it is sent at once (`typing_send`), not after a commit
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from conversations.models import Message, MessageDirection
 from supportdesk.push import send_on_commit
+
+log = logging.getLogger(__name__)
 
 SUPERVISORS = "supervisors"
 
@@ -36,11 +39,26 @@ def message_payload(message: Message, *, author_name: str = "") -> dict[str, Any
     }
 
 
-def message_created(message: Message, *, author_name: str = "") -> None:
-    event = {"type": "chat.message", **message_payload(message, author_name=author_name)}
+def _message_event(message: Message, *, author_name: str = "") -> tuple[str, dict[str, Any]]:
     group = (conversation_staff_group if message.direction == MessageDirection.NOTE
              else conversation_group)(message.conversation_id)
-    send_on_commit(group, event)
+    return group, {"type": "chat.message", **message_payload(message, author_name=author_name)}
+
+
+def message_created(message: Message, *, author_name: str = "") -> None:
+    send_on_commit(*_message_event(message, author_name=author_name))
+
+
+async def message_created_now(message: Message, *, author_name: str = "") -> None:
+    """For a message committed on the event loop's own connection (no on_commit there): sent
+    from the caller's loop at once. A push that fails is logged, as the sender does."""
+    from channels.layers import get_channel_layer
+
+    group, event = _message_event(message, author_name=author_name)
+    try:
+        await get_channel_layer().group_send(group, event)
+    except Exception:  # the message is stored; pages resync what they miss
+        log.warning("Could not push message %s to %s", message.pk, group, exc_info=True)
 
 
 def read_marked(*, conversation_id: int, side: str, sequence: int) -> None:

@@ -319,12 +319,11 @@ class _NotAppended(Exception):
     pass
 
 
-def _inbound_append(*, session: widget.Session, conversation_id: int, body: str,
-                    client_id: str) -> Message | None:
-    """The chat's hot path: number and store a customer message in one statement, if the
-    chat is still the contact's and still going and the client id is new; else None (and
-    nothing written: the numbering is rolled back with it, so sequences have no gaps)."""
-    now = timezone.now()
+def _inbound_statement(*, session: widget.Session, conversation_id: int, body: str, client_id: str,
+                       now: datetime) -> tuple[str, list[Any]]:
+    """Number and store a customer message in one statement, if the chat is still the
+    contact's and still going and the client id is new; it returns (id, sequence), or no row.
+    The caller rolls back on no row, so the numbering never leaves a gap."""
     quote = connection.ops.quote_name
     conversations, messages = quote(Conversation._meta.db_table), quote(Message._meta.db_table)
     if session.contact_id is not None:
@@ -332,31 +331,78 @@ def _inbound_append(*, session: widget.Session, conversation_id: int, body: str,
     else:  # an anonymous visitor's contact, by the external id their session names
         contact_sql = f"(SELECT id FROM {quote(Contact._meta.db_table)} WHERE kind = %s AND external_id = %s)"
         contact_params = [ContactKind.CUSTOMER, session.visitor_external_id]
+    return (
+        f"WITH numbered AS (UPDATE {conversations} SET last_message_sequence = "
+        "last_message_sequence + 1, last_message_at = %s, updated_at = %s "
+        f"WHERE id = %s AND contact_id = {contact_sql} AND channel = %s AND status IN (%s, %s) "
+        "RETURNING id, last_message_sequence) "
+        f"INSERT INTO {messages} (conversation_id, sequence, direction, body, channel_metadata, "
+        "client_id, created_at) SELECT id, last_message_sequence, %s, %s, '{}'::jsonb, %s, %s "
+        "FROM numbered ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' DO NOTHING "
+        "RETURNING id, sequence",
+        [now, now, conversation_id, *contact_params, Channel.CHAT, ConversationStatus.OPEN,
+         ConversationStatus.PENDING, MessageDirection.INBOUND, body, client_id, now],
+    )
+
+
+def _inbound_message(row: tuple[int, int], *, conversation_id: int, body: str, client_id: str,
+                     now: datetime) -> Message:
+    return Message(pk=row[0], conversation_id=conversation_id, sequence=row[1],
+                   direction=MessageDirection.INBOUND, body=body, channel_metadata={},
+                   client_id=client_id, created_at=now)
+
+
+def _inbound_append(*, session: widget.Session, conversation_id: int, body: str,
+                    client_id: str) -> Message | None:
+    """The chat's hot path from synchronous code; None when it does not apply (see
+    `_inbound_statement`) and nothing was written."""
+    now = timezone.now()
+    sql, params = _inbound_statement(session=session, conversation_id=conversation_id, body=body,
+                                     client_id=client_id, now=now)
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"WITH numbered AS (UPDATE {conversations} SET last_message_sequence = "
-                    "last_message_sequence + 1, last_message_at = %s, updated_at = %s "
-                    f"WHERE id = %s AND contact_id = {contact_sql} AND channel = %s AND status IN (%s, %s) "
-                    "RETURNING id, last_message_sequence) "
-                    f"INSERT INTO {messages} (conversation_id, sequence, direction, body, channel_metadata, "
-                    "client_id, created_at) SELECT id, last_message_sequence, %s, %s, '{}'::jsonb, %s, %s "
-                    "FROM numbered ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' DO NOTHING "
-                    "RETURNING id, sequence",
-                    [now, now, conversation_id, *contact_params, Channel.CHAT, ConversationStatus.OPEN,
-                     ConversationStatus.PENDING, MessageDirection.INBOUND, body, client_id, now],
-                )
+                cursor.execute(sql, params)
                 row = cursor.fetchone()
             if row is None:
                 raise _NotAppended  # roll the numbering back with it
-            message = Message(pk=row[0], conversation_id=conversation_id, sequence=row[1],
-                              direction=MessageDirection.INBOUND, body=body, channel_metadata={},
-                              client_id=client_id, created_at=now)
+            message = _inbound_message(row, conversation_id=conversation_id, body=body, client_id=client_id,
+                                       now=now)
             push.message_created(message)
     except _NotAppended:
         return None
     return message
+
+
+async def visitor_message_send_async(*, session: widget.Session, body: Any, client_id: Any = "",
+                                     conversation_id: int | None = None) -> Message:
+    """`visitor_message_send` for the visitor's socket: a message on the chat the socket
+    follows is stored on the event loop's own connection (supportdesk.db.loop_connection)
+    and pushed once committed, without a thread hop; anything else (the first message,
+    a resend, a chat since resolved, a bad input) goes through `visitor_message_send`."""
+    import psycopg
+    from channels.db import database_sync_to_async
+
+    from supportdesk.db import loop_connection
+
+    if (conversation_id is not None and isinstance(body, str) and body.strip()
+            and len(body) <= settings.CHAT_MESSAGE_MAX_CHARS
+            and (client_id == "" or (isinstance(client_id, str) and CLIENT_ID.match(client_id)))):
+        now = timezone.now()
+        sql, params = _inbound_statement(session=session, conversation_id=conversation_id, body=body,
+                                         client_id=client_id, now=now)
+        row = None
+        async with loop_connection() as db, db.transaction():
+            row = await (await db.execute(sql, params)).fetchone()
+            if row is None:
+                raise psycopg.Rollback  # roll the numbering back with it
+        if row is not None:
+            message = _inbound_message(row, conversation_id=conversation_id, body=body, client_id=client_id,
+                                       now=now)
+            await push.message_created_now(message)  # committed: it may leave
+            return message
+    return await database_sync_to_async(visitor_message_send)(
+        session=session, body=body, client_id=client_id, conversation_id=None)
 
 
 def visitor_email_set(*, session: widget.Session, email: Any) -> Contact:

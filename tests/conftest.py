@@ -50,6 +50,16 @@ def _routing_config_fresh():
     routing_config_clear()
 
 
+@pytest.fixture(autouse=True)
+def _loop_connection_closed():
+    """A websocket test's event loop may have opened its own database connection; it is
+    closed after the test, before the test database is emptied or dropped."""
+    yield
+    from supportdesk.db import loop_connection_close
+
+    loop_connection_close()
+
+
 @pytest.fixture
 def private_channel_layer(settings):
     """The real Redis channel layer under a prefix of this test's own, so other test runs

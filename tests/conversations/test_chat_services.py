@@ -3,6 +3,8 @@ path stores them, read marks that only move forward, and macros filled in."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from conversations import services, widget
@@ -104,3 +106,24 @@ def test_a_macro_fills_in_the_contacts_and_agents_variables_and_keeps_unknown_on
     text = services.macro_render(macro=macro, conversation=conversation, agent=agent)
 
     assert text == "Hi Lucía, Marta here (1234.50) {{ contact.shoe_size }}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sockets_path_stores_on_the_event_loop_without_gaps_or_repeats(private_channel_layer):
+    session = widget.Session(contact_id=ContactFactory().pk)
+    first = services.visitor_message_send(session=session, body="Hello", client_id="c1")
+
+    async def scenario() -> list:
+        sent = []
+        for body, client_id in (("Where is it?", "c2"), ("Where is it?", "c2"), ("Hello", "c1"),
+                                ("Thanks", "c3")):
+            sent.append(await services.visitor_message_send_async(
+                session=session, body=body, client_id=client_id, conversation_id=first.conversation_id))
+        return sent
+
+    second, second_again, first_again, third = asyncio.run(scenario())
+
+    assert (second_again.pk, first_again.pk) == (second.pk, first.pk)
+    assert [second.sequence, third.sequence] == [2, 3]
+    assert sequences(first.conversation_id) == [1, 2, 3]
+    assert Conversation.objects.get(pk=first.conversation_id).last_message_sequence == 3
