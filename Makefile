@@ -60,6 +60,8 @@ run: $(RUNTIME_STAMP) preflight
 	$(BIN)/python manage.py seed_demo
 	@echo
 	@echo "  Support desk: http://$(HOST):$(PORT)/   (admin: /admin/, API docs: /api/docs/)"
+	@echo "  Agents:       http://$(HOST):$(PORT)/desk/   live view: /desk/live/"
+	@echo "  Customers:    http://$(HOST):$(PORT)/widget/demo/   (the chat widget on a demo shop page)"
 	@echo "  Demo logins:  supervisor / supervisor    agents: agent.en, agent.es, ... / agent"
 	@echo "  Stop with Ctrl-C."
 	@echo
@@ -73,6 +75,7 @@ test: $(DEV_STAMP) system-deps
 bench: $(DEV_STAMP) preflight
 	$(BIN)/python -m tests.bench.oms_ingest
 	$(BIN)/python -m tests.bench.routing
+	$(BIN)/python -m tests.bench.livechat
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

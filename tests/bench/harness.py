@@ -126,3 +126,13 @@ def describe_latencies(latencies_ms: Sequence[float]) -> str:
 
 def machine_line() -> str:
     return f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+def table(rows: list[list[str]], indent: str = "  ") -> None:
+    """Columns right-aligned under their headings (the first row), a rule under the headings."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [" ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    print(indent + lines[0])
+    print(indent + "-" * len(lines[0]))
+    for line in lines[1:]:
+        print(indent + line)

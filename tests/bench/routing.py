@@ -678,16 +678,6 @@ def ms(value: float) -> str:
     return f"{value:,.1f} ms"
 
 
-def table(rows: list[list[str]], indent: str = "  ") -> None:
-    """Columns right-aligned under their headings (the first row), a rule under the headings."""
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = [" ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-    print(indent + lines[0])
-    print(indent + "-" * len(lines[0]))
-    for line in lines[1:]:
-        print(indent + line)
-
-
 def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -> bool:
     """Print the tables; whether everything was consistent (the targets are reported, not enforced)."""
     base = min(scales, key=lambda s: s.agents)
@@ -714,7 +704,7 @@ def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -
             verdict(None if scale is base else ratio <= COST_RATIO_TARGET), "|",
             f"{scale.paced.other_cores:.2f} / {scale.flat_out.other_cores:.2f}",
         ])
-    table(rows)
+    harness.table(rows)
     print()
     print(f"  agent side: work_item_complete of the decided items, offered at {args.rate:g}/s and flat out (frees "
           "the capacity, then looks for the best waiting item the agent may take)")
@@ -729,7 +719,7 @@ def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -
             f"({cpu_split(scale.completes, scale.flat_out_completes)})", "|",
             f"{scale.completes.other_cores:.2f} / {scale.flat_out_completes.other_cores:.2f}",
         ])
-    table(rows)
+    harness.table(rows)
     print()
     print(f"  one decision at a time, nothing else of ours running (medians of {args.probe}): where its time goes")
     rows = [["agents", "decision", "statements", "in SQL", "in the push", "Python, ORM, commit"]]
@@ -740,7 +730,7 @@ def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -
         in_push = statistics.median(outcome[5] for outcome in outcomes)
         rows.append([f"{scale.agents:,}", ms(total), f"{statistics.median(o[3] for o in outcomes):.0f}",
                      ms(in_sql), ms(in_push), ms(total - in_sql - in_push)])
-    table(rows)
+    harness.table(rows)
     print()
     print(f"  done/s under the offered {args.rate:g}/s: the machine could not keep up and arrivals queued (in "
           f"rounds of {args.batch}, so the queue starts again every {args.batch / args.rate:g} s)")
