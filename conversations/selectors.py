@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -9,8 +10,8 @@ from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations.models import Conversation, ConversationStatus, Message, MessageDirection
-from routing.models import CHANNELS, AgentProfile, ItemState, Presence, WorkItem
+from conversations.models import Conversation, ConversationStatus, Macro, Message, MessageDirection
+from routing.models import CHANNELS, AgentProfile, ItemState, Presence, Queue, WorkItem
 from routing.selectors import agents_load, queue_stats
 from supportdesk.errors import NotFound
 from timeline.models import Contact, ContactKind, Order
@@ -91,6 +92,51 @@ def agent_offers(*, user: Any) -> list[dict[str, Any]]:
                  .order_by("sequence").values_list("body", flat=True).first())
         offers.append({"item": item, "conversation": conversation, "preview": (first or "")[:160]})
     return offers
+
+
+def transfer_targets(user: Any) -> dict[str, Any]:
+    """Where the user may pass a conversation on: the active queues, and the other agents online."""
+    queues = list(Queue.objects.filter(is_active=True).order_by("name").values("key", "name"))
+    agents = [{"id": profile.user_id, "name": profile.user.get_full_name() or profile.user.get_username()}
+              for profile in AgentProfile.objects.filter(presence=Presence.ONLINE)
+              .exclude(user_id=user.pk).select_related("user").order_by("user__username")[:200]]
+    return {"queues": queues, "agents": agents}
+
+
+def macros_for(*, conversation: Conversation, agent: Any) -> dict[str, str]:
+    """Shortcut -> text with this conversation's variables filled in (the composer expands
+    `#shortcut`); a macro in the conversation's language wins over the one for any language."""
+    macros = Macro.objects.filter(is_active=True, language__in=["", conversation.language]).order_by("language")
+    return {macro.shortcut: macro_render(macro=macro, conversation=conversation, agent=agent) for macro in macros}
+
+
+def author_name(user: Any) -> str:
+    """How a contact sees an agent: their first name, else their username."""
+    return getattr(user, "first_name", "") or user.get_username()
+
+
+MACRO_VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")
+
+
+def macro_render(*, macro: Macro, conversation: Conversation, agent: Any) -> str:
+    """The macro's text with the contact's and the agent's variables filled in (an unknown
+    variable stays as written, so a supervisor's typo shows instead of vanishing)."""
+    contact = conversation.contact
+    values = {
+        "contact": {"name": contact.name, "first_name": (contact.name or "").split(" ")[0],
+                    "email": contact.email, "external_id": contact.external_id,
+                    "lifetime_order_value": contact.lifetime_order_value,
+                    "credit_balance": contact.credit_balance, "tier": contact.get_tier_display(),
+                    "store_name": contact.store_name},
+        "agent": {"first_name": author_name(agent), "name": agent.get_full_name() or agent.get_username()},
+        "conversation": {"id": conversation.pk},
+    }
+
+    def fill(match: re.Match) -> str:
+        value = values.get(match.group(1), {}).get(match.group(2))
+        return match.group(0) if value is None else str(value)
+
+    return MACRO_VARIABLE.sub(fill, macro.body)
 
 
 def contact_context(*, contact: Contact) -> dict[str, Any]:

@@ -20,11 +20,11 @@ from conversations.models import (
     ContactReason,
     Conversation,
     ConversationStatus,
-    Macro,
     Message,
     MessageDirection,
     Priority,
 )
+from conversations.selectors import author_name
 from routing import services as routing
 from routing.models import HELD_STATES, ItemState, WorkItem
 from supportdesk.actors import user_actor
@@ -209,11 +209,6 @@ def conversation_status_set(
             _route(conversation)
         push.status_changed(conversation_id=conversation.pk, status=status)
     return conversation
-
-
-def author_name(user: AbstractBaseUser) -> str:
-    """How a contact sees an agent: their first name, else their username."""
-    return getattr(user, "first_name", "") or user.get_username()
 
 
 # --- the chat widget -------------------------------------------------------------------------
@@ -561,29 +556,5 @@ def conversation_resolve(*, conversation_id: int, user: Any, contact_reason: str
         conversation.contact_reason = contact_reason
         return conversation_status_set(conversation=conversation, status=ConversationStatus.RESOLVED,
                                        changed_by=user)
-
-
-MACRO_VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")
-
-
-def macro_render(*, macro: Macro, conversation: Conversation, agent: Any) -> str:
-    """The macro's text with the contact's and the agent's variables filled in (an unknown
-    variable stays as written, so a supervisor's typo shows instead of vanishing)."""
-    contact = conversation.contact
-    values = {
-        "contact": {"name": contact.name, "first_name": (contact.name or "").split(" ")[0],
-                    "email": contact.email, "external_id": contact.external_id,
-                    "lifetime_order_value": contact.lifetime_order_value,
-                    "credit_balance": contact.credit_balance, "tier": contact.get_tier_display(),
-                    "store_name": contact.store_name},
-        "agent": {"first_name": author_name(agent), "name": agent.get_full_name() or agent.get_username()},
-        "conversation": {"id": conversation.pk},
-    }
-
-    def fill(match: re.Match) -> str:
-        value = values.get(match.group(1), {}).get(match.group(2))
-        return match.group(0) if value is None else str(value)
-
-    return MACRO_VARIABLE.sub(fill, macro.body)
 
 

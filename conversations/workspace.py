@@ -25,9 +25,9 @@ from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import selectors, services
-from conversations.models import ContactReason, Conversation, ConversationStatus, Macro
+from conversations.models import ContactReason, Conversation, ConversationStatus
 from routing import services as routing
-from routing.models import AgentProfile, Presence, Queue
+from routing.models import AgentProfile, Presence
 from supportdesk.errors import DomainError
 
 View = Callable[..., HttpResponse]
@@ -101,25 +101,6 @@ class DeskLogoutView(auth_views.LogoutView):
     next_page = reverse_lazy("desk:login")
 
 
-# --- reads the workspace needs (small, and only the desk's) ------------------------------------------
-
-
-def _transfer_targets(user: AbstractBaseUser) -> dict[str, Any]:
-    queues = list(Queue.objects.filter(is_active=True).order_by("name").values("key", "name"))
-    agents = [{"id": profile.user_id, "name": profile.user.get_full_name() or profile.user.get_username()}
-              for profile in AgentProfile.objects.filter(presence=Presence.ONLINE)
-              .exclude(user_id=user.pk).select_related("user").order_by("user__username")[:200]]
-    return {"queues": queues, "agents": agents}
-
-
-def _macros(conversation: Conversation, user: AbstractBaseUser) -> dict[str, str]:
-    """Shortcut -> text with this conversation's variables filled in (the composer expands
-    `#shortcut`); a macro in the conversation's language wins over a language-neutral one."""
-    macros = Macro.objects.filter(is_active=True, language__in=["", conversation.language]).order_by("language")
-    return {macro.shortcut: services.macro_render(macro=macro, conversation=conversation, agent=user)
-            for macro in macros}
-
-
 def _shell_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     profile = AgentProfile.objects.filter(user_id=user.pk).first()
@@ -139,10 +120,10 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
         "messages": messages,
         "last_sequence": messages[-1].sequence if messages else 0,
         "can_act": conversation.status in (ConversationStatus.OPEN, ConversationStatus.PENDING),
-        "macros": _macros(conversation, user),
+        "macros": selectors.macros_for(conversation=conversation, agent=user),
         "reasons": ContactReason.objects.filter(is_active=True),
         "sidebar": selectors.contact_context(contact=conversation.contact),
-        **_transfer_targets(user),
+        **selectors.transfer_targets(user),
     }
 
 

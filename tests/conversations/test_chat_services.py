@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from conversations import services, widget
+from conversations import selectors, services, widget
 from conversations.models import Conversation, ConversationStatus, Macro, Message
 from supportdesk.errors import DomainError
 from tests.factories import ContactFactory, UserFactory
@@ -103,7 +103,7 @@ def test_a_macro_fills_in_the_contacts_and_agents_variables_and_keeps_unknown_on
                                  body="Hi {{ contact.first_name }}, {{agent.first_name}} here "
                                       "({{ contact.lifetime_order_value }}) {{ contact.shoe_size }}")
 
-    text = services.macro_render(macro=macro, conversation=conversation, agent=agent)
+    text = selectors.macro_render(macro=macro, conversation=conversation, agent=agent)
 
     assert text == "Hi Lucía, Marta here (1234.50) {{ contact.shoe_size }}"
 
