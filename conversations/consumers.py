@@ -42,6 +42,10 @@ NOT_AN_AGENT = 4403
 RATE_LIMITED = 4429
 
 
+MAX_ID = 2**63 - 1  # bigint
+MAX_SEQUENCE = 2**31 - 1  # a message's sequence column
+
+
 class FrameError(DomainError):
     pass
 
@@ -103,7 +107,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
 def _conversation_id(frame: dict[str, Any]) -> int:
     value = frame.get("conversation_id")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
         raise FrameError("conversation_id must be a conversation's id (a whole number).",
                          code="invalid_conversation_id")
     return value
@@ -111,7 +115,7 @@ def _conversation_id(frame: dict[str, Any]) -> int:
 
 def _after(frame: dict[str, Any]) -> int:
     value = frame.get("after", 0)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQUENCE:
         raise FrameError("after must be a sequence number (a whole number of at least 0).",
                          code="invalid_sequence")
     return value
@@ -142,7 +146,6 @@ def _chat_summary(conversation: Any) -> dict[str, Any] | None:
             "last_sequence": conversation.last_message_sequence,
             "agent_read_sequence": conversation.agent_read_sequence,
             "agent": services.author_name(conversation.assignee) if conversation.assignee_id else ""}
-
 
 
 class VisitorConsumer(JsonConsumer):

@@ -422,7 +422,7 @@ def visitor_email_set(*, session: widget.Session, email: Any) -> Contact:
 def _read_mark(*, conversation_id: int, field: str, sequence: Any, side: str,
                contact_id: int | None = None) -> int | None:
     """Move a read mark forward; the new mark, or None when it did not move."""
-    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or not 0 <= sequence < 2**31:
         raise DomainError("sequence must be a whole number of at least 0.", code="invalid_sequence")
     table = connection.ops.quote_name(Conversation._meta.db_table)
     column = connection.ops.quote_name(field)

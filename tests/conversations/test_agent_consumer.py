@@ -189,3 +189,20 @@ def test_a_heartbeat_frame_records_that_the_agent_is_still_there():
 
     profile.refresh_from_db()
     assert profile.last_heartbeat_at > long_ago and profile.presence == Presence.ONLINE
+
+
+@pytest.mark.parametrize("conversation_id", ["7", 0, 2**70, True], ids=["text", "zero", "past bigint", "bool"])
+def test_a_frame_naming_no_possible_conversation_gets_a_clear_error(conversation_id):
+    profile = _online_agent()
+
+    async def scenario():
+        communicator = _communicator(profile.user)
+        assert (await communicator.connect())[0]
+        await communicator.send_json_to({"type": "sync", "conversation_id": conversation_id, "after": 0})
+        answer = await _frames_until(communicator, lambda f: f["type"] in ("error", "synced"))
+        await communicator.disconnect()
+        return answer[-1]
+
+    answer = async_to_sync(scenario)()
+
+    assert answer["type"] == "error" and answer["code"] == "invalid_conversation_id"

@@ -270,8 +270,10 @@ def test_an_oversized_frame_gets_too_large_and_the_socket_stays_usable(settings)
     ('{"type": "message", "body": "", "client_id": "e"}', "empty_body"),
     ('{"type": "message", "body": "hi", "client_id": "spaces are not allowed"}', "invalid_client_id"),
     ('{"type": "sync", "after": "ten"}', "invalid_sequence"),
+    ('{"type": "sync", "after": 99999999999999999999}', "invalid_sequence"),
     ('{"type": "email", "email": "not an address"}', "invalid_email"),
-], ids=["not json", "unknown type", "not an object", "empty body", "bad client id", "bad sync", "bad email"])
+], ids=["not json", "unknown type", "not an object", "empty body", "bad client id", "bad sync", "huge sync",
+        "bad email"])
 def test_a_bad_frame_gets_a_clear_error_and_the_socket_stays_open(text, code):
     _, token = visitor_token()
 
