@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -13,12 +18,22 @@ from rest_framework.serializers import BaseSerializer
 from timeline import selectors, services
 from timeline.filters import ContactFilter, OrderFilter
 from timeline.models import Contact, Order
+from timeline.search import contact_search
 from timeline.serializers import (
     ContactCreateInputSerializer,
+    ContactMergeInputSerializer,
+    ContactSearchQuerySerializer,
+    ContactSearchResultSerializer,
     ContactSerializer,
     ContactUpdateInputSerializer,
     OrderDetailSerializer,
     OrderSerializer,
+)
+from timeline.timeline_query import (
+    TimelineEventSerializer,
+    TimelinePagination,
+    TimelineQuerySerializer,
+    timeline_query_parse,
 )
 
 
@@ -38,7 +53,8 @@ class ContactViewSet(
     serializer_class = ContactSerializer
 
     def get_queryset(self) -> QuerySet[Contact]:
-        return selectors.contact_list()
+        # A merged contact leaves the list but stays reachable by id (links to it still work).
+        return selectors.contact_list(include_merged=self.action != "list")
 
     @extend_schema(
         summary="Create a contact",
@@ -68,6 +84,66 @@ class ContactViewSet(
             contact=contact, fields=dict(serializer.validated_data), changed_by=request.user
         )
         return Response(ContactSerializer(contact).data)
+
+    @extend_schema(
+        summary="A contact's timeline",
+        description="Everything that happened to the contact, newest first, by cursor "
+        "(events written meanwhile never shift or repeat the next pages).",
+        parameters=[
+            OpenApiParameter("kind", OpenApiTypes.STR, many=True, explode=True,
+                             description=TimelineQuerySerializer().fields["kind"].help_text),
+            OpenApiParameter("since", OpenApiTypes.DATETIME,
+                             description=TimelineQuerySerializer().fields["since"].help_text),
+            OpenApiParameter("until", OpenApiTypes.DATETIME,
+                             description=TimelineQuerySerializer().fields["until"].help_text),
+        ],
+        responses=TimelineEventSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=TimelinePagination,
+            serializer_class=TimelineEventSerializer)
+    def timeline(self, request: Request, pk: str) -> Response:
+        # Not get_object(): the contact list's filters (?kind=customer) must not read ?kind=order.
+        contact = get_object_or_404(Contact.objects.only("pk"), pk=pk)
+        events = selectors.timeline_events(contact_id=contact.pk, **timeline_query_parse(request.query_params))
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
+
+
+    @extend_schema(
+        summary="Search contacts",
+        description="By name, email, phone, external id or order id, whole or in part, "
+        "whatever the accents; the best 20 matches, best first (not paginated). Merged "
+        "contacts are never found.",
+        parameters=[ContactSearchQuerySerializer],
+        responses=ContactSearchResultSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def search(self, request: Request) -> Response:
+        query = ContactSearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        hits = contact_search(query=query.validated_data["q"], kind=query.validated_data.get("kind"))
+        return Response(ContactSearchResultSerializer(hits, many=True).data)
+
+    @extend_schema(
+        summary="Merge this contact into another",
+        description="For the same person known twice (staff only): the timeline, orders and "
+        "conversations move to the contact `into`, its empty fields are filled from this one, "
+        "and this one is kept, marked merged. Returns the contact kept.",
+        request=ContactMergeInputSerializer,
+        responses={status.HTTP_200_OK: ContactSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], permission_classes=[IsAdminUser])
+    def merge(self, request: Request, pk: str) -> Response:
+        source = self.get_object()
+        serializer = ContactMergeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        target = selectors.contact_list(include_merged=True).filter(
+            pk=serializer.validated_data["into"]
+        ).first()
+        if target is None:
+            raise ValidationError({"into": ["No contact has this id."]})
+        target = services.contact_merge(source=source, target=target, merged_by=request.user)
+        return Response(ContactSerializer(target).data)
 
 
 @extend_schema_view(

@@ -20,6 +20,7 @@ from timeline.models import Contact, Order, TimelineEvent
 class EventKind:
     CONTACT_CREATED = "contact.created"
     CONTACT_UPDATED = "contact.updated"
+    CONTACT_MERGED = "contact.merged"
     ORDER_CREATED = "order.created"
     ORDER_UPDATED = "order.updated"
     ORDER_STATUS_CHANGED = "order.status_changed"
@@ -104,6 +105,21 @@ def contact_updated_event(
     )
 
 
+def contact_merged_event(
+    *, contact: Contact, source: Contact, moved: dict[str, int], filled: list[str],
+    occurred_at: datetime, actor: str,
+) -> TimelineEvent:
+    """On the contact kept: which contact was merged into it, what moved over (rows per
+    relation, e.g. "timeline.order.customer") and which of its empty fields were filled."""
+    return _record(
+        contact_id=contact.pk, kind=EventKind.CONTACT_MERGED, occurred_at=occurred_at,
+        actor=actor,
+        payload={"source_id": source.pk, "source_external_id": source.external_id,
+                 "moved": moved, "filled": filled},
+        subject_type="contact", subject_id=source.pk,
+    )
+
+
 def _order_payload(order: Order, **extra: Any) -> dict[str, Any]:
     return {"order": order.external_id, "status": order.status, **extra}
 
@@ -184,4 +200,69 @@ def conversation_status_changed_event(
         contact_id=contact_id, kind=EventKind.CONVERSATION_STATUS_CHANGED,
         occurred_at=occurred_at, actor=actor, payload={"status": status},
         subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+# --- Conversations and routing (recorded by conversations/, which owns both ends) --------------
+
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_TRANSFERRED = "conversation.transferred"
+CONVERSATION_NOTE = "conversation.note"
+# Routing's own history of a conversation's work item, copied in batches (routing.<kind>).
+ROUTING_KINDS = frozenset({"queued", "assigned", "accepted", "transferred", "breached", "completed"})
+NOTE_EXCERPT_CHARS = 200
+
+
+
+def known_kinds() -> frozenset[str]:
+    """Every kind this module writes, for validating filters: the EventKind values and any
+    upper-case module constant that names a kind (so a kind added below is known at once)."""
+    names = {**vars(EventKind), **globals()}
+    kinds = {value for name, value in names.items()
+             if name.isupper() and isinstance(value, str) and "." in value}
+    return frozenset(kinds | {f"routing.{kind}" for kind in ROUTING_KINDS})
+
+
+def conversation_assigned_event(
+    *, contact_id: int, conversation_id: int, agent: str, occurred_at: datetime, actor: str
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=CONVERSATION_ASSIGNED, occurred_at=occurred_at, actor=actor,
+        payload={"agent": agent}, subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+def conversation_transferred_event(
+    *, contact_id: int, conversation_id: int, to_queue: str = "", to_agent: str = "",
+    occurred_at: datetime, actor: str,
+) -> TimelineEvent:
+    payload = {"to_queue": to_queue, "to_agent": to_agent}
+    return _record(
+        contact_id=contact_id, kind=CONVERSATION_TRANSFERRED, occurred_at=occurred_at, actor=actor,
+        payload={key: value for key, value in payload.items() if value},
+        subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+def conversation_note_event(
+    *, contact_id: int, conversation_id: int, author: str, body: str, occurred_at: datetime,
+    actor: str,
+) -> TimelineEvent:
+    return _record(
+        contact_id=contact_id, kind=CONVERSATION_NOTE, occurred_at=occurred_at, actor=actor,
+        payload={"author": author, "excerpt": body[:NOTE_EXCERPT_CHARS]},
+        subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+def routing_event(
+    *, contact_id: int, conversation_id: int, kind: str, detail: dict[str, Any],
+    occurred_at: datetime, actor: str = "routing",
+) -> TimelineEvent:
+    """One entry of routing's history of a conversation (`kind` is routing's: queued, ...)."""
+    if kind not in ROUTING_KINDS:
+        raise ValueError(f"Routing event {kind!r} is not kept on the timeline.")
+    return _record(
+        contact_id=contact_id, kind=f"routing.{kind}", occurred_at=occurred_at, actor=actor,
+        payload=detail, subject_type="conversation", subject_id=conversation_id,
     )

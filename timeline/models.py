@@ -70,10 +70,18 @@ class Contact(models.Model):
 
     # When each field was last set by the OMS, so an older event never overwrites a newer one.
     field_versions = models.JSONField(default=dict, blank=True, editable=False)
+    # Set when this contact turned out to be the same person as another and was merged into
+    # it (timeline.services.contact_merge): the row stays, for the record, out of search.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_contacts",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # The search indexes (trigram, over accent-free lower-case forms) are expression
+        # indexes made in migration 0002_search, next to the SQL function they use.
         constraints = [
             models.UniqueConstraint(fields=["kind", "external_id"], name="contact_kind_external_id"),
         ]

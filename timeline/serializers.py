@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from supportdesk.api import StrictInputMixin
-from timeline.models import Contact, Order, OrderStatusChange
+from timeline.models import Contact, ContactKind, Order, OrderStatusChange
 
 
 class ContactSummarySerializer(serializers.ModelSerializer):
@@ -97,3 +97,36 @@ class OrderDetailSerializer(OrderSerializer):
     class Meta(OrderSerializer.Meta):
         fields = [*OrderSerializer.Meta.fields, "status_history"]
         read_only_fields = fields
+
+
+class ContactSearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(
+        trim_whitespace=True, allow_blank=True,
+        help_text="Name, email, phone, external id or order id, whole or in part; accents and "
+        "case do not matter. 2 to 100 characters.",
+    )
+    kind = serializers.ChoiceField(
+        choices=ContactKind.choices, required=False, help_text="Only contacts of this kind."
+    )
+
+
+class ContactSearchResultSerializer(serializers.Serializer):
+    """One search hit: the contact, and what of it matched (best first in the list)."""
+
+    id = serializers.IntegerField(source="contact.id")
+    kind = serializers.CharField(source="contact.kind")
+    external_id = serializers.CharField(source="contact.external_id")
+    name = serializers.CharField(source="contact.name")
+    email = serializers.CharField(source="contact.email")
+    phone = serializers.CharField(source="contact.phone")
+    match = serializers.ChoiceField(
+        choices=["external_id", "order", "email", "phone", "name"],
+        help_text="What matched: the contact's external id, the id of one of their orders, "
+        "their email, phone or name.",
+    )
+
+
+class ContactMergeInputSerializer(StrictInputMixin, serializers.Serializer):
+    into = serializers.IntegerField(
+        min_value=1, help_text="Id of the contact to keep; this one is merged into it."
+    )

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from supportdesk.actors import user_actor
 from supportdesk.db import rows_update
-from supportdesk.errors import Conflict, DomainError
+from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
 from timeline.models import Contact, ContactKind, Order, OrderStatus, OrderStatusChange
 from timeline.versioning import newer_fields, version_of
@@ -66,6 +66,8 @@ def contact_upsert(
         contact, created = Contact.objects.select_for_update().get_or_create(
             kind=kind, external_id=external_id
         )
+        if contact.merged_into_id:
+            contact = _merged_targets({None: contact})[None]
         if _contact_change(contact, created=created, fields=fields, occurred_at=occurred_at,
                            actor=actor):
             contact.save()
@@ -409,6 +411,7 @@ def mirror_batch(*, batch: Sequence[MirroredEvent], actor: str = "oms") -> None:
             query=lambda keys: _contact_keys_q(keys),
             blank=lambda key: Contact(kind=key[0], external_id=key[1]),
         )
+        contacts.update(_merged_targets({key: c for key, c in contacts.items() if c.merged_into_id}))
         orders, new_orders = _lock_or_create(
             Order, order_ids, key=lambda o: o.external_id,
             query=lambda ids: models.Q(external_id__in=ids),
@@ -466,6 +469,20 @@ def _contact_keys_q(keys: Iterable[tuple[str, str]]) -> models.Q:
     return q
 
 
+def _merged_targets(merged: dict[Any, Contact]) -> dict[Any, Contact]:
+    """For contacts merged into another, the contact they live on now (locked): what the
+    OMS or the widget says about a merged contact's external id lands on the one it was
+    merged into, following a chain of merges."""
+    out = {}
+    for key, contact in merged.items():
+        seen = {contact.pk}
+        while contact.merged_into_id and contact.merged_into_id not in seen:
+            seen.add(contact.merged_into_id)
+            contact = Contact.objects.select_for_update().get(pk=contact.merged_into_id)
+        out[key] = contact
+    return out
+
+
 def _lock_or_create(model, keys, *, key, query, blank) -> tuple[dict, set[int]]:
     """The rows with these keys, locked; the missing ones inserted blank. Returns the rows by
     key and the ids of those inserted here."""
@@ -509,3 +526,121 @@ class _BatchHistory:
         self.new.append(OrderStatusChange(order=order, status=status, occurred_at=occurred_at,
                                           source_event_id=source_event_id))
         return True
+
+
+# --- Merging two contacts that are the same person --------------------------------------------
+
+# The fields a merge fills on the contact kept when it has no value of its own.
+_MERGE_FILLED_FIELDS = (
+    "name", "email", "phone", "preferred_language", "country", "credit_balance", "tier",
+    "vehicle", "courier_status", "current_order", "store_name", "store_category",
+)
+
+
+def _contact_references() -> list[models.ForeignObjectRel]:
+    """Every foreign key pointing at Contact, from any app, found through the model registry
+    so this layer never imports the apps above it (conversations, ...)."""
+    relations = [
+        field for field in Contact._meta.get_fields(include_hidden=True)
+        if field.auto_created and not field.concrete
+    ]
+    unsupported = [relation for relation in relations if relation.many_to_many]
+    if unsupported:
+        # A many-to-many needs duplicates handled; refuse rather than silently lose links.
+        raise NotImplementedError(f"contact_merge cannot move {unsupported}.")
+    return relations
+
+
+def contact_merge(
+    *, source: Contact, target: Contact, merged_by: AbstractBaseUser | None = None
+) -> Contact:
+    """Merge `source` into `target`, the same person known twice: everything pointing at the
+    source (timeline events, orders as customer, courier or partner, conversations, contacts
+    merged into it earlier, ...) moves to the target, the target's empty fields are filled
+    from the source, and the source is kept, marked merged, out of search and lists. The
+    merge is recorded on the target's timeline. Returns the target as saved."""
+    if source.pk == target.pk:
+        raise DomainError("into: A contact cannot be merged into itself.", code="merge_into_self",
+                          details={"into": ["A contact cannot be merged into itself."]})
+    now = timezone.now()
+    with transaction.atomic():
+        # Both rows locked in id order, so two merges of the same pair never deadlock.
+        locked = {contact.pk: contact for contact in Contact.objects.select_for_update()
+                  .filter(pk__in=[source.pk, target.pk]).order_by("pk")}
+        if len(locked) < 2:
+            raise NotFound("The contact to merge, or the one to merge into, no longer exists.")
+        source, target = locked[source.pk], locked[target.pk]
+        _merge_check(source=source, target=target)
+        moved = {}
+        for relation in _contact_references():
+            field = relation.field
+            # The base manager is a plain one: TimelineEvent's own queryset refuses update()
+            # because events are append-only. Re-pointing the contact column is the one
+            # exception: each event stays exactly as written, only whose timeline it is on
+            # follows the person.
+            moved[f"{relation.related_model._meta.label_lower}.{field.name}"] = (
+                relation.related_model._base_manager.filter(**{field.name: source.pk})
+                .update(**{field.attname: target.pk})
+            )
+        filled = _merge_fill(source=source, target=target)
+        target.save()
+        source.merged_into = target
+        source.save(update_fields=["merged_into", "updated_at"])
+        if target.kind == ContactKind.CUSTOMER:
+            customers_totals_refresh(customer_ids=[source.pk, target.pk])
+            target.refresh_from_db(fields=["lifetime_order_value", "order_count"])
+        events.contact_merged_event(
+            contact=target, source=source, moved=moved, filled=filled, occurred_at=now,
+            actor=user_actor(merged_by),
+        )
+    return target
+
+
+def _merge_check(*, source: Contact, target: Contact) -> None:
+    if source.kind != target.kind:
+        raise DomainError(
+            f"into: A {source.kind} cannot be merged into a {target.kind}.",
+            code="merge_kind_mismatch",
+            details={"into": [f"A {source.kind} cannot be merged into a {target.kind}."]},
+        )
+    if source.merged_into_id is not None:
+        raise Conflict(
+            f"Contact {source.pk} was already merged into contact {source.merged_into_id}.",
+            code="already_merged",
+        )
+    if target.merged_into_id is not None:
+        raise Conflict(
+            f"into: Contact {target.pk} was merged into contact {target.merged_into_id}; "
+            "merge into that one instead.",
+            code="target_merged",
+            details={"into": [f"Merged into contact {target.merged_into_id}."]},
+        )
+
+
+def _merge_fill(*, source: Contact, target: Contact) -> list[str]:
+    """Fill the target's empty fields from the source (with the source's field versions, so
+    the OMS's ordering of changes still holds); return the names of the fields filled."""
+    filled = [
+        name for name in _MERGE_FILLED_FIELDS
+        if _is_blank(_field_value(target, name)) and not _is_blank(_field_value(source, name))
+    ]
+    for name in filled:
+        setattr(target, name, getattr(source, name))
+    new_attributes = {**source.attributes, **target.attributes}
+    if new_attributes != target.attributes:
+        target.attributes = new_attributes
+        filled.append("attributes")
+    new_tags = [*target.tags, *(tag for tag in source.tags if tag not in target.tags)]
+    if new_tags != target.tags:
+        target.tags = new_tags
+        filled.append("tags")
+    target.field_versions = {
+        **target.field_versions,
+        **{name: source.field_versions[name] for name in filled if name in source.field_versions},
+    }
+    return filled
+
+
+def _field_value(contact: Contact, name: str) -> Any:
+    # Relations by id, so checking for a value costs no query.
+    return contact.current_order_id if name == "current_order" else getattr(contact, name)
