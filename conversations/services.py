@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from conversations.models import (
     Message,
     MessageDirection,
     Priority,
+    RoutingHistoryWatermark,
 )
 from conversations.selectors import author_name
 from routing import services as routing
@@ -492,6 +494,8 @@ def agent_reply(*, conversation_id: int, user: Any, body: Any) -> Message:
                                  body=body, author=user)
         if conversation.assignee_id != user.pk:
             Conversation.objects.filter(pk=conversation.pk).update(assignee=user)
+            _assigned_record(conversation_id=conversation.pk, contact_id=conversation.contact_id,
+                             agent=user, by=user)
         # Answering means having read what came before.
         _read_mark(conversation_id=conversation.pk, field="agent_read_sequence",
                    sequence=message.sequence, side="agent")
@@ -501,8 +505,15 @@ def agent_reply(*, conversation_id: int, user: Any, body: Any) -> Message:
 def note_add(*, conversation_id: int, user: Any, body: Any) -> Message:
     """An internal note: the desk sees it, the contact never does."""
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
-    return message_create(conversation=conversation, direction=MessageDirection.NOTE,
-                          body=_check_body(body), author=user)
+    body = _check_body(body)
+    with transaction.atomic():
+        message = message_create(conversation=conversation, direction=MessageDirection.NOTE,
+                                 body=body, author=user)
+        events.conversation_note_event(
+            contact_id=conversation.contact_id, conversation_id=conversation.pk,
+            author=author_name(user), body=body, occurred_at=message.created_at, actor=_actor(user),
+        )
+    return message
 
 
 def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int | None:
@@ -516,6 +527,7 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
     with transaction.atomic():
         item = routing.offer_accept(item_id=item_id, user=user)
         Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
+        _assigned_record(conversation_id=item.conversation_id, agent=user, by=user)
         push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
     return access_conversation(user=user, conversation_id=item.conversation_id)
 
@@ -523,7 +535,7 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
 def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | None = None,
                           agent_user_id: int | None = None) -> WorkItem:
     """Pass a conversation on, to a queue (routed afresh) or to an agent with room."""
-    access_conversation(user=user, conversation_id=conversation_id, act=True)
+    conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     item = WorkItem.objects.filter(conversation_id=conversation_id,
                                    state__in=(ItemState.WAITING, *HELD_STATES)).first()
     if item is None:
@@ -541,7 +553,14 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
                                           agent_id=agent_id, is_supervisor=is_supervisor(user))
         new_assignee = item.agent.user if item.state == ItemState.ASSIGNED and item.agent_id else None
         Conversation.objects.filter(pk=conversation_id).update(assignee=new_assignee)
+        events.conversation_transferred_event(
+            contact_id=conversation.contact_id, conversation_id=conversation_id,
+            to_queue=queue_key or "", to_agent=author_name(new_assignee) if new_assignee else "",
+            occurred_at=timezone.now(), actor=_actor(user),
+        )
         if new_assignee is not None:
+            _assigned_record(conversation_id=conversation_id, contact_id=conversation.contact_id,
+                             agent=new_assignee, by=user)
             push.assignment_changed(conversation_id=conversation_id, agent_name=author_name(new_assignee))
     return item
 
@@ -558,3 +577,100 @@ def conversation_resolve(*, conversation_id: int, user: Any, contact_reason: str
                                        changed_by=user)
 
 
+
+
+# --- the contact's timeline: assignments, and routing's own history copied over ---------------
+
+
+def _assigned_record(*, conversation_id: int, agent: Any, by: Any, contact_id: int | None = None) -> None:
+    """Record on the contact's timeline who now has the conversation (in the caller's transaction)."""
+    if contact_id is None:
+        contact_id = Conversation.objects.filter(pk=conversation_id).values_list("contact_id", flat=True).get()
+    events.conversation_assigned_event(
+        contact_id=contact_id, conversation_id=conversation_id, agent=author_name(agent),
+        occurred_at=timezone.now(), actor=_actor(by),
+    )
+
+
+ROUTING_HISTORY = "routing_history"
+# Ids are handed out before commit, so a routing event can become visible after one with a
+# larger id. Ids the copier has passed but not seen are kept as gaps and looked for again on
+# each run, for longer than any routing transaction lasts; most are ids of rolled-back
+# transactions, which never appear.
+GAP_KEEP = timedelta(minutes=10)
+GAPS_MAX = 5000
+
+
+def _routing_history_rows(*, after_id: int, gap_ids: list[int], limit: int) -> list[tuple]:
+    """Routing's history after `after_id` (in id order, up to `limit`) and any of `gap_ids`,
+    with what the timeline shows: conversation, contact, queue key and agent name."""
+    from routing.models import AgentProfile, Queue, WorkItemEvent
+
+    quote = connection.ops.quote_name
+    user_table = AgentProfile._meta.get_field("user").related_model._meta.db_table
+    select = f"""
+        SELECT e.id, e.kind, e.at, e.detail, i.conversation_id, c.contact_id, q.key,
+               coalesce(nullif(u.first_name, ''), u.username)
+          FROM {quote(WorkItemEvent._meta.db_table)} e
+          JOIN {quote(WorkItem._meta.db_table)} i ON i.id = e.item_id
+          LEFT JOIN {quote(Conversation._meta.db_table)} c ON c.id = i.conversation_id
+          LEFT JOIN {quote(Queue._meta.db_table)} q ON q.id = e.queue_id
+          LEFT JOIN {quote(AgentProfile._meta.db_table)} a ON a.id = e.agent_id
+          LEFT JOIN {quote(user_table)} u ON u.id = a.user_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"{select} WHERE e.id > %s ORDER BY e.id LIMIT %s", [after_id, limit])
+        rows = cursor.fetchall()
+        if gap_ids:
+            cursor.execute(f"{select} WHERE e.id = ANY(%s)", [gap_ids])
+            rows = cursor.fetchall() + rows
+    return rows
+
+
+def routing_history_copy(*, batch_size: int = 1000) -> int:
+    """Copy routing's new history (queued, assigned, accepted, transferred, breached,
+    completed) to the timelines of the conversations' contacts; the number of events copied.
+
+    Idempotent: the watermark (the last routing event id looked at, and the gaps below it)
+    moves in the same transaction as the copies, under a row lock, so two runs never copy a
+    row twice. Routing never learns about it: its hot path writes only its own history.
+    """
+    RoutingHistoryWatermark.objects.bulk_create([RoutingHistoryWatermark(key=ROUTING_HISTORY)],
+                                                ignore_conflicts=True)
+    now = timezone.now()
+    with transaction.atomic():
+        watermark = RoutingHistoryWatermark.objects.select_for_update().get(key=ROUTING_HISTORY)
+        gaps = {int(gap_id): seen for gap_id, seen in watermark.gaps}
+        rows = _routing_history_rows(after_id=watermark.last_event_id, gap_ids=sorted(gaps),
+                                     limit=batch_size)
+        copied = 0
+        with events.buffered():
+            for event_id, kind, at, detail, conversation_id, contact_id, queue_key, agent in rows:
+                gaps.pop(event_id, None)
+                if kind not in events.ROUTING_KINDS or contact_id is None:
+                    continue
+                # Raw SQL hands jsonb over as text (Django decodes it only for model fields).
+                detail = json.loads(detail) if isinstance(detail, str) else detail
+                payload = {**(detail or {}), "queue": queue_key or "", "agent": agent or ""}
+                events.routing_event(
+                    contact_id=contact_id, conversation_id=conversation_id, kind=kind,
+                    detail={name: value for name, value in payload.items() if value not in ("", None)},
+                    occurred_at=at,
+                )
+                copied += 1
+        new_ids = sorted(row[0] for row in rows if row[0] > watermark.last_event_id)
+        seen = set(new_ids)
+        # The first run starts at the first event it finds: nothing before it was passed over.
+        previous = watermark.last_event_id or (new_ids[0] - 1 if new_ids else 0)
+        for event_id in new_ids:
+            gaps.update({gap_id: now.isoformat()
+                         for gap_id in range(max(previous + 1, event_id - GAPS_MAX), event_id)
+                         if gap_id not in seen})
+            previous = event_id
+        expired = (now - GAP_KEEP).isoformat()
+        kept = sorted((gap_id, seen_at) for gap_id, seen_at in gaps.items() if seen_at > expired)
+        watermark.gaps = [list(gap) for gap in kept[-GAPS_MAX:]]
+        watermark.last_event_id = previous
+        if rows or kept != sorted(gaps.items()):
+            watermark.save(update_fields=["last_event_id", "gaps", "updated_at"])
+    return copied

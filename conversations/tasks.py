@@ -50,3 +50,15 @@ def conversations_unrouted_sweep(limit: int = 200) -> int:
 def supervisor_live_push() -> None:
     """One snapshot for every open live view, whoever watches (computed once per tick)."""
     push.supervisor_snapshot(selectors.supervisor_snapshot())
+
+
+@shared_task(name="conversations.tasks.routing_history_to_timeline", ignore_result=True)
+def routing_history_to_timeline(batches: int = 10) -> int:
+    """Copy routing's new history to the contacts' timelines, a batch at a time (idempotent)."""
+    copied = 0
+    for _ in range(batches):
+        in_batch = services.routing_history_copy()
+        copied += in_batch
+        if in_batch == 0:
+            break
+    return copied

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from conversations import workspace
+from conversations import contact_page, workspace
 
 app_name = "desk"
 
@@ -22,4 +22,5 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/messages/", workspace.message_send, name="message_send"),
     path("conversations/<int:conversation_id>/transfer/", workspace.conversation_transfer, name="transfer"),
     path("conversations/<int:conversation_id>/resolve/", workspace.conversation_resolve, name="resolve"),
+    path("contacts/<int:contact_id>/", contact_page.contact_page, name="contact_page"),
 ]

@@ -166,6 +166,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 30},
     },
+    # Routing's history (queued, assigned, transferred, breached, ...) onto the contacts' timelines.
+    "routing-history-to-timeline": {
+        "task": "conversations.tasks.routing_history_to_timeline",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
     # The supervisors' live view: one snapshot per tick, pushed to every open view.
     "supervisor-live-push": {
         "task": "conversations.tasks.supervisor_live_push",

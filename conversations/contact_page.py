@@ -1,0 +1,72 @@
+"""The contact page of the desk: a kind-specific header and the whole timeline, newest first,
+filtered by kind and date and paged by cursor (server-rendered, the API's selector and pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+
+from conversations.workspace import desk_view
+from supportdesk.api import _summary
+from timeline import selectors
+from timeline.events import known_kinds
+from timeline.models import Contact, ContactKind, TimelineEvent
+from timeline.timeline_query import TimelinePagination, timeline_query_parse
+
+
+def event_page_link(event: TimelineEvent) -> str | None:
+    """Where a desk user opens the event's object: an order's admin page, a conversation."""
+    if event.subject_id is None:
+        return None
+    if event.subject_type == "order":
+        return reverse("admin:timeline_order_change", args=[event.subject_id])
+    if event.subject_type == "conversation":
+        return reverse("desk:conversation_page", args=[event.subject_id])
+    return None
+
+
+def _kind_choices() -> list[tuple[str, list[str]]]:
+    """The kind filter's options: each family (all its kinds) followed by its kinds."""
+    families: dict[str, list[str]] = {}
+    for kind in sorted(known_kinds()):
+        families.setdefault(kind.split(".", 1)[0], []).append(kind)
+    return sorted(families.items())
+
+
+def _header(contact: Contact) -> dict[str, Any]:
+    if contact.kind == ContactKind.CUSTOMER:
+        coupons = contact.attributes.get("coupons") if isinstance(contact.attributes, dict) else None
+        return {"coupons": coupons if isinstance(coupons, list) else []}
+    if contact.kind == ContactKind.COURIER:
+        return {"current_order": contact.current_order}
+    return {}
+
+
+@require_GET
+@desk_view
+def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(Contact.objects.select_related("current_order"), pk=contact_id)
+    context: dict[str, Any] = {
+        "contact": contact, "header": _header(contact), "kind_choices": _kind_choices(),
+        "chosen_kinds": request.GET.getlist("kind"), "since": request.GET.get("since", ""),
+        "until": request.GET.get("until", ""),
+    }
+    paginator = TimelinePagination()
+    try:
+        query = timeline_query_parse(request.GET)
+        events = paginator.paginate_queryset(selectors.timeline_events(contact_id=contact.pk, **query),
+                                             Request(request))
+    except ValidationError as error:
+        context["problem"] = _summary(error.detail)
+        return render(request, "desk/contact.html", context, status=400)
+    context.update(
+        rows=[(event, event_page_link(event)) for event in events or []],
+        older=paginator.get_next_link(), newer=paginator.get_previous_link(),
+    )
+    return render(request, "desk/contact.html", context)
