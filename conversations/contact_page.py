@@ -14,10 +14,14 @@ from rest_framework.request import Request
 
 from conversations.workspace import desk_view
 from supportdesk.api import _summary
+from supportdesk.errors import DomainError
 from timeline import selectors
 from timeline.events import known_kinds
 from timeline.models import Contact, ContactKind, TimelineEvent
+from timeline.search import contact_search
 from timeline.timeline_query import TimelinePagination, timeline_query_parse
+
+PANEL_EVENTS = 15
 
 
 def event_page_link(event: TimelineEvent) -> str | None:
@@ -70,3 +74,29 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
         older=paginator.get_next_link(), newer=paginator.get_previous_link(),
     )
     return render(request, "desk/contact.html", context)
+
+
+@require_GET
+@desk_view
+def contact_timeline_panel(request: HttpRequest, contact_id: int) -> HttpResponse:
+    """The newest events of a contact, for the workspace's contact sidebar (loaded by htmx)."""
+    contact = get_object_or_404(Contact, pk=contact_id)
+    events = selectors.timeline_events(contact_id=contact.pk)[:PANEL_EVENTS]
+    return render(request, "desk/_timeline_panel.html",
+                  {"contact": contact, "rows": [(event, event_page_link(event)) for event in events]})
+
+
+@require_GET
+@desk_view
+def contacts_search(request: HttpRequest) -> HttpResponse:
+    """Find a contact by name, email, phone, contact id or order id (accents and partial input
+    welcome), best match first."""
+    query, kind = request.GET.get("q", "").strip(), request.GET.get("kind", "")
+    context: dict[str, Any] = {"query": query, "kind": kind, "kinds": ContactKind.choices, "hits": []}
+    if query:
+        try:
+            context["hits"] = contact_search(query=query, kind=kind or None)
+        except DomainError as error:
+            context["problem"] = error.message
+            return render(request, "desk/contacts.html", context, status=error.status_code)
+    return render(request, "desk/contacts.html", context)

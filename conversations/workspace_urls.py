@@ -22,5 +22,8 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/messages/", workspace.message_send, name="message_send"),
     path("conversations/<int:conversation_id>/transfer/", workspace.conversation_transfer, name="transfer"),
     path("conversations/<int:conversation_id>/resolve/", workspace.conversation_resolve, name="resolve"),
+    path("contacts/", contact_page.contacts_search, name="contacts"),
     path("contacts/<int:contact_id>/", contact_page.contact_page, name="contact_page"),
+    path("contacts/<int:contact_id>/timeline/", contact_page.contact_timeline_panel,
+         name="contact_timeline_panel"),
 ]

@@ -88,6 +88,9 @@ def test_a_customer_and_an_agent_hold_a_whole_conversation(asgi_server, customer
     expect(incoming).to_have_count(1)
     assert incoming.inner_text().endswith(PAYLOAD)  # shown as text
     expect(chat.get_by_test_id("chat-agent")).to_contain_text("Marta")
+    # beside the chat, the contact's timeline: the conversation they just opened, linked
+    expect(desk.get_by_test_id("timeline-panel").locator(
+        f'[data-testid=event-link][href="/desk/c/{conversation.pk}/"]').first).to_be_visible()
 
     # The customer types; the agent sees it. The agent answers with a macro
     chat.get_by_test_id("composer").press_sequentially("Un mom")

@@ -206,3 +206,47 @@ def test_the_workspace_sidebar_links_to_the_full_timeline(desk):
     html = render_to_string("desk/_contact.html", {"sidebar": {"contact": contact, "kind": contact.kind}})
 
     assert f'href="/desk/contacts/{contact.pk}/"' in html
+
+
+def test_the_workspace_panel_shows_the_newest_events_with_links(desk):
+    contact = ContactFactory()
+    order = OrderFactory(customer=contact)
+    for minute in range(20):
+        _event(contact, "order.status_changed", START + timedelta(minutes=minute),
+               subject_type="order", subject_id=order.pk, payload={"status": f"<b>s{minute}</b>"})
+
+    response = desk.get(f"/desk/contacts/{contact.pk}/timeline/")
+
+    assert response.status_code == 200
+    assert len(_kinds(response)) == 15  # the newest fifteen; the page has the rest
+    html = response.content.decode()
+    assert html.index("s19") < html.index("s18")  # newest first
+    assert "&lt;b&gt;s19&lt;/b&gt;" in html and "<b>s19</b>" not in html
+    assert f"/admin/timeline/order/{order.pk}/change/" in html
+
+
+def test_an_agent_finds_a_contact_by_a_partial_unaccented_name_and_opens_it(desk):
+    lucia = ContactFactory(name="Lucía Fernández", external_id="C-LUCIA")
+    ContactFactory(name="Marco Rossi")
+
+    response = desk.get("/desk/contacts/", {"q": "lucia fern"})
+
+    assert response.status_code == 200
+    ids = re.findall(r'data-testid="search-result" data-contact-id="(\d+)"', response.content.decode())
+    assert ids == [str(lucia.pk)]
+    assert f'href="/desk/contacts/{lucia.pk}/"' in response.content.decode()
+
+
+@pytest.mark.parametrize(("params", "status"), [({"q": "x"}, 400), ({"q": "ana", "kind": "robot"}, 400)])
+def test_a_bad_search_says_what_is_wrong_on_the_page(desk, params, status):
+    response = desk.get("/desk/contacts/", params)
+
+    assert response.status_code == status
+    assert _testid(response, "search-problem")
+
+
+def test_the_search_page_is_for_the_desk_only(client):
+    client.force_login(UserFactory())
+    assert client.get("/desk/contacts/", {"q": "ana"}).status_code == 403
+    client.logout()
+    assert client.get("/desk/contacts/", {"q": "ana"}).status_code == 302
