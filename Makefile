@@ -76,6 +76,7 @@ bench: $(DEV_STAMP) preflight
 	$(BIN)/python -m tests.bench.oms_ingest
 	$(BIN)/python -m tests.bench.routing
 	$(BIN)/python -m tests.bench.livechat
+	$(BIN)/python -m tests.bench.timeline
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
