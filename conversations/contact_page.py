@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
+from conversations.selectors import conversation_summaries
 from conversations.workspace import desk_view
 from supportdesk.api import _summary
 from supportdesk.errors import DomainError
@@ -52,6 +53,16 @@ def _header(contact: Contact) -> dict[str, Any]:
     return {}
 
 
+def _rows(events: Any) -> list[tuple[TimelineEvent, str | None, dict[str, Any] | None]]:
+    """Each event with the link to its object and, for a conversation, what was said in it."""
+    events = list(events)
+    summaries = conversation_summaries(conversation_ids=[
+        event.subject_id for event in events if event.subject_type == "conversation" and event.subject_id])
+    return [(event, event_page_link(event),
+             summaries.get(event.subject_id) if event.subject_type == "conversation" else None)
+            for event in events]
+
+
 @require_GET
 @desk_view
 def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
@@ -70,7 +81,7 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
         context["problem"] = _summary(error.detail)
         return render(request, "desk/contact.html", context, status=400)
     context.update(
-        rows=[(event, event_page_link(event)) for event in events or []],
+        rows=_rows(events or []),
         older=paginator.get_next_link(), newer=paginator.get_previous_link(),
     )
     return render(request, "desk/contact.html", context)
@@ -83,7 +94,7 @@ def contact_timeline_panel(request: HttpRequest, contact_id: int) -> HttpRespons
     contact = get_object_or_404(Contact, pk=contact_id)
     events = selectors.timeline_events(contact_id=contact.pk)[:PANEL_EVENTS]
     return render(request, "desk/_timeline_panel.html",
-                  {"contact": contact, "rows": [(event, event_page_link(event)) for event in events]})
+                  {"contact": contact, "rows": _rows(events)})
 
 
 @require_GET

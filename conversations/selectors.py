@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -137,6 +138,26 @@ def macro_render(*, macro: Macro, conversation: Conversation, agent: Any) -> str
         return match.group(0) if value is None else str(value)
 
     return MACRO_VARIABLE.sub(fill, macro.body)
+
+
+def conversation_summaries(*, conversation_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """For a page of timeline events: each conversation's channel, status, number of messages
+    (notes left out) and its last message, in two queries whatever the page holds."""
+    ids = set(conversation_ids)
+    if not ids:
+        return {}
+    summaries = {pk: {"channel": channel, "status": status, "messages": 0, "last": ""}
+                 for pk, channel, status in Conversation.objects.filter(pk__in=ids)
+                 .values_list("pk", "channel", "status")}
+    shown = Message.objects.filter(conversation_id__in=summaries).exclude(direction=MessageDirection.NOTE)
+    for row in shown.values("conversation_id").annotate(n=Count("id")).order_by():
+        summaries[row["conversation_id"]]["messages"] = row["n"]
+    last = (shown.order_by("conversation_id", "-sequence").distinct("conversation_id")
+            .values_list("conversation_id", "direction", "body"))
+    for conversation_id, direction, body in last:
+        summaries[conversation_id]["last"] = body[:140]
+        summaries[conversation_id]["last_from"] = "contact" if direction == MessageDirection.INBOUND else "agent"
+    return summaries
 
 
 def contact_context(*, contact: Contact) -> dict[str, Any]:

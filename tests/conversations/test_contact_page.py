@@ -250,3 +250,24 @@ def test_the_search_page_is_for_the_desk_only(client):
     assert client.get("/desk/contacts/", {"q": "ana"}).status_code == 403
     client.logout()
     assert client.get("/desk/contacts/", {"q": "ana"}).status_code == 302
+
+
+def test_a_conversation_on_the_timeline_says_what_was_said_in_it(desk, settings):
+    from conversations import services
+    from conversations.models import Channel, MessageDirection
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    contact = ContactFactory()
+    agent = UserFactory()
+    conversation = services.conversation_open(contact=contact, channel=Channel.EMAIL)
+    services.message_create(conversation=conversation, direction=MessageDirection.INBOUND, body="Where is it?")
+    services.message_create(conversation=conversation, direction=MessageDirection.OUTBOUND,
+                            body="On its way <b>now</b>", author=agent)
+    services.message_create(conversation=conversation, direction=MessageDirection.NOTE,
+                            body="internal: VIP", author=agent)
+
+    response = desk.get(_url(contact))
+
+    summary = _testid(response, "conversation-summary")
+    assert "2 messages" in summary and "On its way &lt;b&gt;now&lt;/b&gt;" in summary
+    assert "internal: VIP" not in summary  # notes are not counted or quoted as what was said
