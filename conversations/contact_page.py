@@ -25,12 +25,13 @@ from timeline.timeline_query import TimelinePagination, timeline_query_parse
 PANEL_EVENTS = 15
 
 
-def event_page_link(event: TimelineEvent) -> str | None:
-    """Where a desk user opens the event's object: an order's admin page, a conversation."""
+def event_page_link(event: TimelineEvent, *, staff: bool) -> str | None:
+    """Where a desk user opens the event's object: a conversation in the workspace; an order
+    in the admin for staff, else the order as the API shows it (agents have no admin)."""
     if event.subject_id is None:
         return None
     if event.subject_type == "order":
-        return reverse("admin:timeline_order_change", args=[event.subject_id])
+        return reverse("admin:timeline_order_change" if staff else "order-detail", args=[event.subject_id])
     if event.subject_type == "conversation":
         return reverse("desk:conversation_page", args=[event.subject_id])
     return None
@@ -53,12 +54,12 @@ def _header(contact: Contact) -> dict[str, Any]:
     return {}
 
 
-def _rows(events: Any) -> list[tuple[TimelineEvent, str | None, dict[str, Any] | None]]:
+def _rows(events: Any, *, staff: bool) -> list[tuple[TimelineEvent, str | None, dict[str, Any] | None]]:
     """Each event with the link to its object and, for a conversation, what was said in it."""
     events = list(events)
     summaries = conversation_summaries(conversation_ids=[
         event.subject_id for event in events if event.subject_type == "conversation" and event.subject_id])
-    return [(event, event_page_link(event),
+    return [(event, event_page_link(event, staff=staff),
              summaries.get(event.subject_id) if event.subject_type == "conversation" else None)
             for event in events]
 
@@ -81,7 +82,7 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
         context["problem"] = _summary(error.detail)
         return render(request, "desk/contact.html", context, status=400)
     context.update(
-        rows=_rows(events or []),
+        rows=_rows(events or [], staff=request.user.is_staff),
         older=paginator.get_next_link(), newer=paginator.get_previous_link(),
     )
     return render(request, "desk/contact.html", context)
@@ -94,7 +95,7 @@ def contact_timeline_panel(request: HttpRequest, contact_id: int) -> HttpRespons
     contact = get_object_or_404(Contact, pk=contact_id)
     events = selectors.timeline_events(contact_id=contact.pk)[:PANEL_EVENTS]
     return render(request, "desk/_timeline_panel.html",
-                  {"contact": contact, "rows": _rows(events)})
+                  {"contact": contact, "rows": _rows(events, staff=request.user.is_staff)})
 
 
 @require_GET

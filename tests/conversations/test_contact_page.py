@@ -100,10 +100,17 @@ def test_the_timeline_is_newest_first_and_links_each_event_to_its_object(desk):
     # when the page is opened
     response = desk.get(_url(contact))
 
-    # then newest first; the order links to its admin page, the conversation to the desk
+    # then newest first; the conversation links to the desk, the order to the API's view of it
+    # for an agent (agents have no admin) and to its admin page for staff
     assert _kinds(response) == ["conversation.opened", "order.created", "contact.created"]
     links = re.findall(r'<a href="([^"]+)" data-testid="event-link">', response.content.decode())
-    assert links == ["/desk/c/42/", f"/admin/timeline/order/{order.pk}/change/"]
+    assert links == ["/desk/c/42/", f"/api/v1/orders/{order.pk}/"]
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
+    desk.force_login(staff)
+    staff_page = desk.get(_url(contact)).content.decode()
+    staff_links = re.findall(r'<a href="([^"]+)" data-testid="event-link">', staff_page)
+    assert staff_links == ["/desk/c/42/", f"/admin/timeline/order/{order.pk}/change/"]
 
 
 def test_kind_and_date_filters_narrow_the_timeline(desk):
@@ -222,7 +229,7 @@ def test_the_workspace_panel_shows_the_newest_events_with_links(desk):
     html = response.content.decode()
     assert html.index("s19") < html.index("s18")  # newest first
     assert "&lt;b&gt;s19&lt;/b&gt;" in html and "<b>s19</b>" not in html
-    assert f"/admin/timeline/order/{order.pk}/change/" in html
+    assert f"/api/v1/orders/{order.pk}/" in html
 
 
 def test_an_agent_finds_a_contact_by_a_partial_unaccented_name_and_opens_it(desk):
