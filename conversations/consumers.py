@@ -30,7 +30,7 @@ from conversations import selectors, services, widget
 from conversations.models import ConversationStatus
 from routing import push
 from routing import services as routing
-from routing.models import AgentProfile, ItemState, WorkItem
+from routing.models import ItemState, WorkItem
 from supportdesk import ratelimit
 from supportdesk.errors import DomainError
 
@@ -274,7 +274,7 @@ class VisitorConsumer(JsonConsumer):
 @database_sync_to_async
 def _desk_user(user: Any) -> tuple[bool, bool]:
     """(is an agent, is a supervisor)"""
-    return AgentProfile.objects.filter(user_id=user.pk).exists(), services.is_supervisor(user)
+    return services.is_agent(user), services.is_supervisor(user)
 
 
 @database_sync_to_async

@@ -11,6 +11,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from conversations import widget
 from conversations.models import Conversation, ConversationStatus, Macro, Message, MessageDirection
 from routing.models import CHANNELS, AgentProfile, ItemState, Presence, Queue, WorkItem
 from routing.selectors import agents_load, queue_stats
@@ -41,6 +42,14 @@ def conversations_open_count() -> int:
 
 
 # --- the agent workspace -------------------------------------------------------------------------
+
+
+def visitor_contact(session: widget.Session) -> Contact | None:
+    """The contact a widget session speaks for; an anonymous visitor has one once they wrote
+    or left an email."""
+    if session.contact_id:
+        return Contact.objects.filter(pk=session.contact_id).first()
+    return Contact.objects.filter(kind=ContactKind.CUSTOMER, external_id=session.visitor_external_id).first()
 
 
 def agents_online() -> bool:
@@ -82,17 +91,15 @@ def agent_offers(*, user: Any) -> list[dict[str, Any]]:
     """Offers waiting for the agent's answer, with what the offer card shows."""
     items = list(WorkItem.objects.filter(agent__user_id=user.pk, state=ItemState.OFFERED)
                  .select_related("queue").order_by("offered_at"))
-    conversations = Conversation.objects.select_related("contact").in_bulk(
-        [item.conversation_id for item in items])
-    offers = []
-    for item in items:
-        conversation = conversations.get(item.conversation_id)
-        if conversation is None:
-            continue
-        first = (Message.objects.filter(conversation_id=conversation.pk, direction=MessageDirection.INBOUND)
-                 .order_by("sequence").values_list("body", flat=True).first())
-        offers.append({"item": item, "conversation": conversation, "preview": (first or "")[:160]})
-    return offers
+    ids = [item.conversation_id for item in items]
+    conversations = Conversation.objects.select_related("contact").in_bulk(ids)
+    # Each conversation's first customer message, for all the offers in one query.
+    firsts = dict(Message.objects.filter(conversation_id__in=ids, direction=MessageDirection.INBOUND)
+                  .order_by("conversation_id", "sequence").distinct("conversation_id")
+                  .values_list("conversation_id", "body"))
+    return [{"item": item, "conversation": conversations[item.conversation_id],
+             "preview": firsts.get(item.conversation_id, "")[:160]}
+            for item in items if item.conversation_id in conversations]
 
 
 def transfer_targets(user: Any) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -26,10 +28,11 @@ from conversations.models import (
     Priority,
     RoutingHistoryWatermark,
 )
-from conversations.selectors import author_name
+from conversations.selectors import author_name, visitor_contact
 from routing import services as routing
-from routing.models import HELD_STATES, ItemState, WorkItem
+from routing.models import HELD_STATES, AgentProfile, ItemState, Queue, WorkItem, WorkItemEvent
 from supportdesk.actors import user_actor
+from supportdesk.db import loop_connection
 from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
 from timeline.models import Contact, ContactKind
@@ -107,7 +110,7 @@ def conversation_route(*, conversation_id: int) -> bool:
     when the detector is sure enough; else the desk's default. False when there was
     nothing to do (routed already, or no longer open).
     """
-    from conversations.language import language_detect
+    from conversations.language import language_detect  # numpy and the model: only where routing runs
 
     with transaction.atomic():
         conversation = (Conversation.objects.select_for_update().select_related("contact")
@@ -236,11 +239,8 @@ def visitor_session_start(*, identity_token: str = "", session_token: str = "") 
 
 
 def _visitor_contact(session: widget.Session, *, create: bool) -> Contact | None:
-    if session.contact_id:
-        return Contact.objects.filter(pk=session.contact_id).first()
-    if not create:
-        return Contact.objects.filter(kind=ContactKind.CUSTOMER,
-                                      external_id=session.visitor_external_id).first()
+    if session.contact_id or not create:
+        return visitor_contact(session)
     return contact_upsert(kind=ContactKind.CUSTOMER, external_id=session.visitor_external_id,
                           fields={}, occurred_at=timezone.now(), actor="widget")
 
@@ -269,6 +269,12 @@ def _check_body(body: Any) -> str:
     return body
 
 
+def _check_client_id(client_id: Any) -> str:
+    if client_id and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
+        raise DomainError("client_id must be 1-64 letters, digits or _.:-", code="invalid_client_id")
+    return client_id or ""
+
+
 def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any = "",
                          conversation_id: int | None = None) -> Message:
     """A visitor writes in the widget. The first message (or one after the last chat was
@@ -278,12 +284,10 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
     `conversation_id` is the chat the caller's previous message went to (the socket keeps
     it): then the message is stored with one statement, when that chat is still going.
     """
-    body = _check_body(body)
-    if client_id and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
-        raise DomainError("client_id must be 1-64 letters, digits or _.:-", code="invalid_client_id")
+    body, client_id = _check_body(body), _check_client_id(client_id)
     if conversation_id is not None:
         message = _inbound_append(session=session, conversation_id=conversation_id,
-                                  body=body, client_id=client_id or "")
+                                  body=body, client_id=client_id)
         if message is not None:
             return message
     with transaction.atomic():
@@ -304,7 +308,7 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
         try:
             with transaction.atomic():
                 return message_create(conversation=conversation, direction=MessageDirection.INBOUND,
-                                      body=body, client_id=client_id or "")
+                                      body=body, client_id=client_id)
         except IntegrityError:  # the same message, sent twice at the same moment
             earlier = Message.objects.filter(conversation_id=conversation.pk, client_id=client_id).first()
             if earlier is None:
@@ -376,15 +380,9 @@ async def visitor_message_send_async(*, session: widget.Session, body: Any, clie
     """`visitor_message_send` for the visitor's socket: a message on the chat the socket
     follows is stored on the event loop's own connection (supportdesk.db.loop_connection)
     and pushed once committed, without a thread hop; anything else (the first message,
-    a resend, a chat since resolved, a bad input) goes through `visitor_message_send`."""
-    import psycopg
-    from channels.db import database_sync_to_async
-
-    from supportdesk.db import loop_connection
-
-    if (conversation_id is not None and isinstance(body, str) and body.strip()
-            and len(body) <= settings.CHAT_MESSAGE_MAX_CHARS
-            and (client_id == "" or (isinstance(client_id, str) and CLIENT_ID.match(client_id)))):
+    a resend, a chat since resolved) goes through `visitor_message_send`."""
+    body, client_id = _check_body(body), _check_client_id(client_id)
+    if conversation_id is not None:
         now = timezone.now()
         sql, params = _inbound_statement(session=session, conversation_id=conversation_id, body=body,
                                          client_id=client_id, now=now)
@@ -453,6 +451,10 @@ def visitor_read_mark(*, session: widget.Session, conversation_id: int, sequence
 
 
 # --- the agent workspace ----------------------------------------------------------------------
+
+
+def is_agent(user: Any) -> bool:
+    return AgentProfile.objects.filter(user_id=user.pk).exists()
 
 
 def is_supervisor(user: Any) -> bool:
@@ -543,8 +545,6 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
                        code="not_routed")
     agent_id = None
     if agent_user_id is not None:
-        from routing.models import AgentProfile
-
         agent_id = AgentProfile.objects.filter(user_id=agent_user_id).values_list("pk", flat=True).first()
         if agent_id is None:
             raise NotFound(f"No agent {agent_user_id}.")
@@ -604,8 +604,6 @@ GAPS_MAX = 5000
 def _routing_history_rows(*, after_id: int, gap_ids: list[int], limit: int) -> list[tuple]:
     """Routing's history after `after_id` (in id order, up to `limit`) and any of `gap_ids`,
     with what the timeline shows: conversation, contact, queue key and agent name."""
-    from routing.models import AgentProfile, Queue, WorkItemEvent
-
     quote = connection.ops.quote_name
     user_table = AgentProfile._meta.get_field("user").related_model._meta.db_table
     select = f"""

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from conversations import selectors, services, widget
 from supportdesk import ratelimit
 from supportdesk.errors import error_body
-from timeline.models import Contact, ContactKind
+from timeline.models import ContactKind
 from timeline.selectors import contact_list
 
 WS_PATH = "/ws/chat/"
@@ -54,14 +54,6 @@ def _tokens(body: bytes) -> tuple[str, str]:
     return tokens[0], tokens[1]
 
 
-
-def _session_contact(session: widget.Session) -> Contact | None:
-    """The contact the session speaks for; an anonymous visitor has one once they wrote or left an email."""
-    if session.contact_id:
-        return Contact.objects.filter(pk=session.contact_id).first()
-    return Contact.objects.filter(kind=ContactKind.CUSTOMER, external_id=session.visitor_external_id).first()
-
-
 @csrf_exempt
 @require_POST
 def session_start(request: HttpRequest) -> JsonResponse:
@@ -79,7 +71,7 @@ def session_start(request: HttpRequest) -> JsonResponse:
         session = services.visitor_session_start(identity_token=identity_token, session_token=session_token)
     except widget.TokenInvalid as error:
         return _error(error.code, error.message, error.status_code)
-    contact = _session_contact(session)
+    contact = selectors.visitor_contact(session)
     return JsonResponse({
         "session": widget.session_encode(session),
         "ws_path": WS_PATH,

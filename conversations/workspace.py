@@ -17,7 +17,6 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -37,10 +36,6 @@ MESSAGES_SHOWN = 200  # the offers and my-conversations partials reload on this 
 
 
 # --- who may use the desk ----------------------------------------------------------------------
-
-
-def _is_agent(user: AbstractBaseUser) -> bool:
-    return AgentProfile.objects.filter(user_id=user.pk).exists()
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -71,7 +66,7 @@ def desk_view(view: View) -> View:
                 response["HX-Redirect"] = reverse("desk:login")
                 return response
             return redirect_to_login(request.get_full_path(), reverse("desk:login"))
-        if not (_is_agent(user) or services.is_supervisor(user)):
+        if not (services.is_agent(user) or services.is_supervisor(user)):
             return _error(request, "The desk is for agents and supervisors. Ask a supervisor to "
                           "give your account an agent profile.", status=403, code="not_an_agent")
         try:
