@@ -24,9 +24,17 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://localhost:5432/supportdesk"),
 }
 DATABASES["default"].setdefault("OPTIONS", {})
-DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# While PostgreSQL is down or unreachable a request must fail fast (503, see
+# supportdesk.middleware) instead of hanging: a short connect timeout, and a bound on how long
+# data sent on an open connection may go unacknowledged (a dead network, not a slow query).
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
+DATABASES["default"]["OPTIONS"].setdefault(
+    "tcp_user_timeout", env.int("DATABASE_TCP_USER_TIMEOUT_MS", default=3000))
 # How long a request waits for a pooled connection before it answers 503.
-DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=10.0)
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=2.0)
+# Every connection is checked before use (the pool's check, or Django's health check
+# without a pool), so one handed out after a PostgreSQL restart is never a dead one.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Under ASGI, persistent connections leak (a new one per request thread), so every process
 # borrows from a small psycopg pool instead; CONN_MAX_AGE must then stay 0.
 if env.bool("DATABASE_POOL", default=True):
@@ -38,9 +46,12 @@ if env.bool("DATABASE_POOL", default=True):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The event loop's own pool for the websockets' hot path (supportdesk.db.loop_connection).
 DATABASE_LOOP_POOL_MAX_SIZE = env.int("DATABASE_LOOP_POOL_MAX_SIZE", default=4)
+# What a 503 for an unreachable database tells the client to wait before retrying.
+DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
+# /readyz's own bound on reaching PostgreSQL, whatever the pool is doing.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.int("HEALTH_CHECK_TIMEOUT_SECONDS", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
@@ -71,6 +82,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "supportdesk.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
