@@ -164,6 +164,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Beat and the worker beat every HEARTBEAT_INTERVAL_SECONDS (supportdesk.heartbeats); one
+# silent for HEARTBEAT_MAX_AGE_SECONDS is stale: logged, and /readyz answers 503 naming it
+# unless READYZ_HEARTBEATS is off (for a probe that should judge the web process alone).
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=10.0)
+HEARTBEAT_MAX_AGE_SECONDS = env.float("HEARTBEAT_MAX_AGE_SECONDS", default=60.0)
+READYZ_HEARTBEATS = env.bool("READYZ_HEARTBEATS", default=True)
 CELERY_BEAT_SCHEDULE = {
     # Safety net: whatever the webhook stored while no worker ran is processed here.
     "oms-events-drain": {
@@ -193,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.supervisor_live_push",
         "schedule": env.float("SUPERVISOR_LIVE_INTERVAL_SECONDS", default=2.0),
         "options": {"expires": 5},
+    },
+    # Beat's and the worker's heartbeats for /readyz and the logs.
+    "supportdesk-heartbeat": {
+        "task": "supportdesk.tasks.heartbeat",
+        "schedule": HEARTBEAT_INTERVAL_SECONDS,
+        "options": {"expires": HEARTBEAT_MAX_AGE_SECONDS},
     },
 }
 

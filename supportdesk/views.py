@@ -20,12 +20,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    problems = {part: error for part, error in readiness().items() if error}
+    state = readiness()
+    problems = {part: error for part, error in state["checks"].items() if error}
     if problems:
-        return JsonResponse(
-            {"status": "unavailable", "failing": sorted(problems), "errors": problems}, status=503
-        )
-    return JsonResponse({"status": "ready", "checks": {"database": "ok", "redis": "ok"}})
+        return JsonResponse({"status": "unavailable", "failing": sorted(problems), "errors": problems,
+                             "heartbeats": state["heartbeats"]}, status=503)
+    return JsonResponse({"status": "ready", "checks": dict.fromkeys(state["checks"], "ok"),
+                         "heartbeats": state["heartbeats"]})
 
 
 def _wants_json(request: HttpRequest) -> bool:
