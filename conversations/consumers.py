@@ -31,9 +31,9 @@ from conversations.models import ConversationStatus
 from routing import push
 from routing import services as routing
 from routing.models import ItemState, WorkItem
-from supportdesk import ratelimit, unavailable
+from supportdesk import ratelimit
 from supportdesk.errors import DomainError
-from supportdesk.unavailable import database_unavailable
+from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 NOT_SIGNED_IN = 4401
 NOT_AN_AGENT = 4403
 RATE_LIMITED = 4429
-TRY_AGAIN_LATER = 1013  # RFC 6455's own code for a server that cannot serve the socket just now
 
 
 MAX_ID = 2**63 - 1  # bigint
@@ -84,8 +83,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         log.warning("Websocket %s: database unavailable", self.scope.get("path"))
         if connecting and not getattr(self, "accepted", False):
             await self.accept()  # accepted first, so the browser can read why it is closed
-        await self.send_error(unavailable.CODE, str(unavailable.MESSAGE),
-                              retry_after=unavailable.retry_after_seconds(), **extra)
+        await self.send_json({**unavailable_frame(), **extra})
         if connecting:
             await self.close(code=TRY_AGAIN_LATER)
 
