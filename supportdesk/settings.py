@@ -6,6 +6,7 @@ DEBUG is on (`make run` and the tests turn it on). With DEBUG off the defaults a
 HTTPS only, and no secret has a default (the end of this module refuses to start without them).
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -75,6 +76,14 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
+# Every key, pub/sub channel and channel-layer group this deployment uses on Redis starts with
+# this, so desks sharing one Redis server never meet (pub/sub ignores the db number): the
+# channel layer, Celery's broker keys, rate limits, the OMS drain key (supportdesk.redis.redis_key).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="sd")
+# One plain word: a ':' or a glob character would let one desk's keys match another's patterns.
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", REDIS_KEY_PREFIX):
+    raise ImproperlyConfigured(f"REDIS_KEY_PREFIX is letters, digits, '.', '_' or '-' (at most 64), "
+                               f"not {REDIS_KEY_PREFIX!r}.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -168,12 +177,18 @@ REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER],
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}]},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+        },
     },
 }
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Every broker key and pub/sub channel (queues, unacked, bindings, pidbox, events) gets the
+# deployment's prefix, so two desks' workers never take each other's tasks on one Redis.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:"}
 # A separate queue name keeps a benchmark's or a second checkout's tasks apart on one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_RESULT_BACKEND = None
@@ -267,8 +282,6 @@ CHAT_RATE_CONNECT_IP = env.str("CHAT_RATE_CONNECT_IP", default="120/60")
 RATE_LIMIT_SYNC_SECONDS = env.float("RATE_LIMIT_SYNC_SECONDS", default=0.5)
 # The language of a chat whose first message says too little to tell.
 CHAT_DEFAULT_LANGUAGE = env.str("CHAT_DEFAULT_LANGUAGE", default="en")
-# Keys this deployment writes to the shared Redis start with this (rate limits, ...).
-REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="sd")
 
 # --- Integrations -------------------------------------------------------------------------
 OMS_WEBHOOK_SECRET = _secret("OMS_WEBHOOK_SECRET")
