@@ -322,6 +322,11 @@ ROUTING_CONFIG_SECONDS = env.float("ROUTING_CONFIG_SECONDS", default=2.0)
 # An agent whose browser sent no heartbeat for this long goes offline; their items return.
 ROUTING_HEARTBEAT_TIMEOUT_SECONDS = env.int("ROUTING_HEARTBEAT_TIMEOUT_SECONDS", default=90)
 
+# --- Demo ----------------------------------------------------------------------------------
+# `manage.py seed_demo` creates logins whose passwords the README prints (a superuser among
+# them): a development machine's data, loaded in production only when asked for.
+DEMO_DATA = env.bool("DEMO_DATA", default=DEBUG)
+
 # --- Refuse unsafe production settings -----------------------------------------------------
 # Last, so every secret above has been read. With DEBUG on, the development values are fine.
 if not DEBUG:
