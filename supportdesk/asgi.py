@@ -4,8 +4,13 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from supportdesk.deployment import InsecureDeployment
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-django_asgi_app = get_asgi_application()
+try:
+    django_asgi_app = get_asgi_application()
+except InsecureDeployment as refused:  # the server stops with the sentence, not a traceback
+    raise SystemExit(str(refused)) from None
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

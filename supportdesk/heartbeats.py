@@ -17,7 +17,7 @@ import time
 import redis
 from django.conf import settings
 
-from supportdesk.redis import get_redis
+from supportdesk.redis import get_redis, redis_key
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +28,15 @@ _KEY_TTL_SECONDS = 24 * 3600
 _stale_seen: set[str] = set()
 
 
-def _key(component: str) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:heartbeat:{component}"
-
-
 def heartbeat_record(component: str, *, now: float | None = None, client: redis.Redis | None = None) -> None:
-    (client or get_redis()).set(_key(component), repr(time.time() if now is None else now),
+    (client or get_redis()).set(redis_key("heartbeat", component), repr(time.time() if now is None else now),
                                 ex=_KEY_TTL_SECONDS)
 
 
 def heartbeat_ages(*, client: redis.Redis | None = None, now: float | None = None) -> dict[str, float | None]:
     """Seconds since each component's last heartbeat; None when none is on record."""
     now = time.time() if now is None else now
-    values = (client or get_redis()).mget([_key(component) for component in COMPONENTS])
+    values = (client or get_redis()).mget([redis_key("heartbeat", component) for component in COMPONENTS])
     return {component: (max(0.0, now - float(value)) if value is not None else None)
             for component, value in zip(COMPONENTS, values, strict=True)}
 
