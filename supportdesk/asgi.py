@@ -19,6 +19,7 @@ from django.urls import path, re_path  # noqa: E402
 
 from integrations.webhooks import oms_webhook  # noqa: E402
 from supportdesk.routing import websocket_urlpatterns  # noqa: E402
+from supportdesk.unavailable import WebsocketDatabaseGuard  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -28,7 +29,7 @@ application = ProtocolTypeRouter(
             re_path(r"", django_asgi_app),
         ]),
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            WebsocketDatabaseGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -1,9 +1,11 @@
 """The Celery application: Redis broker, configuration from Django settings, beat schedule."""
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.loaders.app import AppLoader
+from celery.signals import before_task_publish
 
 from supportdesk.deployment import InsecureDeployment
 
@@ -24,3 +26,14 @@ class _Loader(AppLoader):
 app = Celery("supportdesk", loader="supportdesk.celery:_Loader")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+_HEARTBEAT_TASK = "supportdesk.tasks.heartbeat"  # supportdesk.tasks.HEARTBEAT_TASK, before Django is set up
+
+
+@before_task_publish.connect
+def _beat_alive(sender: str | None = None, **kwargs: Any) -> None:
+    # Only beat publishes the heartbeat task, so its publishing is beat's own heartbeat.
+    if sender == _HEARTBEAT_TASK:
+        from supportdesk.heartbeats import beat_published
+
+        beat_published()

@@ -60,19 +60,34 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://localhost:5432/supportdesk"),
 }
 DATABASES["default"].setdefault("OPTIONS", {})
-DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# While PostgreSQL is down or unreachable a request must fail fast (503, see
+# supportdesk.middleware) instead of hanging: a short connect timeout, and a bound on how long
+# data sent on an open connection may go unacknowledged (a dead network, not a slow query).
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
+DATABASES["default"]["OPTIONS"].setdefault(
+    "tcp_user_timeout", env.int("DATABASE_TCP_USER_TIMEOUT_MS", default=3000))
+# How long a request waits for a pooled connection before it answers 503.
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=2.0)
+# Every connection is checked before use (the pool's check, or Django's health check
+# without a pool), so one handed out after a PostgreSQL restart is never a dead one.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Under ASGI, persistent connections leak (a new one per request thread), so every process
 # borrows from a small psycopg pool instead; CONN_MAX_AGE must then stay 0.
 if env.bool("DATABASE_POOL", default=True):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
-        "timeout": 10,
+        "timeout": DATABASE_POOL_TIMEOUT,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The event loop's own pool for the websockets' hot path (supportdesk.db.loop_connection).
+DATABASE_LOOP_POOL_MAX_SIZE = env.int("DATABASE_LOOP_POOL_MAX_SIZE", default=4)
+# What a 503 for an unreachable database tells the client to wait before retrying.
+DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
+# /readyz's own bound on reaching PostgreSQL, whatever the pool is doing.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.int("HEALTH_CHECK_TIMEOUT_SECONDS", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
@@ -111,6 +126,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "supportdesk.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,6 +214,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Beat and the worker beat every HEARTBEAT_INTERVAL_SECONDS (supportdesk.heartbeats); one
+# silent for HEARTBEAT_MAX_AGE_SECONDS is stale: logged, and /readyz answers 503 naming it
+# unless READYZ_HEARTBEATS is off (for a probe that should judge the web process alone).
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=10.0)
+HEARTBEAT_MAX_AGE_SECONDS = env.float("HEARTBEAT_MAX_AGE_SECONDS", default=60.0)
+READYZ_HEARTBEATS = env.bool("READYZ_HEARTBEATS", default=True)
 CELERY_BEAT_SCHEDULE = {
     # Safety net: whatever the webhook stored while no worker ran is processed here.
     "oms-events-drain": {
@@ -227,6 +249,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.supervisor_live_push",
         "schedule": env.float("SUPERVISOR_LIVE_INTERVAL_SECONDS", default=2.0),
         "options": {"expires": 5},
+    },
+    # Beat's and the worker's heartbeats for /readyz and the logs.
+    "supportdesk-heartbeat": {
+        "task": "supportdesk.tasks.heartbeat",
+        "schedule": HEARTBEAT_INTERVAL_SECONDS,
+        "options": {"expires": HEARTBEAT_MAX_AGE_SECONDS},
     },
 }
 
