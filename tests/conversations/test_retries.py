@@ -1,0 +1,230 @@
+"""Every write a person may send again (after a timeout, a dropped connection, a double
+click) has one effect: a message with its client id is stored once, from the desk, the API or
+the widget; accept, decline, transfer, resolve and a status change done twice do it once and
+answer as the first time did."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection, connections
+
+from conversations import services, widget
+from conversations.models import Conversation, Message, MessageDirection
+from routing import services as routing
+from routing.models import ItemState, Presence, Queue, WorkItem, WorkItemEvent
+from supportdesk.errors import Conflict
+from tests.factories import AgentProfileFactory, ContactFactory, UserFactory
+from timeline.models import TimelineEvent
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def agent_profile():
+    Queue.objects.get_or_create(key="general", defaults={"name": "General"})
+    profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
+    routing.presence_set(user=profile.user, presence=Presence.ONLINE)
+    return profile
+
+
+@pytest.fixture
+def desk(client, agent_profile):
+    client.force_login(agent_profile.user)
+    return client
+
+
+@pytest.fixture
+def api(agent_profile):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(agent_profile.user)
+    return api
+
+
+def _offered() -> tuple[Conversation, WorkItem]:
+    conversation = services.conversation_open(contact=ContactFactory(preferred_language="es"), channel="chat")
+    item = WorkItem.objects.get(conversation_id=conversation.pk)
+    assert item.state == ItemState.OFFERED  # the set-up reached the agent
+    return conversation, item
+
+
+def _assigned(user) -> Conversation:
+    conversation, item = _offered()
+    services.offer_accept(item_id=item.pk, user=user)
+    return conversation
+
+
+def _supervisor():
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
+    return user
+
+
+def _effects(conversation_id: int) -> tuple[int, int, int, int]:
+    """Everything a write may leave behind: messages, the numbering, timeline and routing history."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    return (Message.objects.filter(conversation_id=conversation_id).count(), conversation.last_message_sequence,
+            TimelineEvent.objects.filter(contact_id=conversation.contact_id).count(),
+            WorkItemEvent.objects.filter(item__conversation_id=conversation_id).count())
+
+
+# --- messages from the desk ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("note", [False, True], ids=["reply", "note"])
+def test_a_desk_message_sent_again_with_its_client_id_is_stored_once(desk, agent_profile, note):
+    conversation = _assigned(agent_profile.user)
+    form = {"body": "Lo miro ahora mismo", "client_id": "desk-1", **({"note": "1"} if note else {})}
+    url = f"/desk/conversations/{conversation.pk}/messages/"
+
+    first = desk.post(url, form, **HTMX)
+    after_first = _effects(conversation.pk)
+    again = desk.post(url, form, **HTMX)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.content == first.content  # the same message, as the composer shows it
+    assert _effects(conversation.pk) == after_first
+    message = Message.objects.get(conversation=conversation)
+    assert (message.client_id, message.sequence) == ("desk-1", 1)
+
+
+def test_a_client_id_used_again_for_another_desk_message_is_refused(desk, agent_profile):
+    conversation = _assigned(agent_profile.user)
+    url = f"/desk/conversations/{conversation.pk}/messages/"
+    desk.post(url, {"body": "Hola", "client_id": "desk-1"}, **HTMX)
+
+    other_text = desk.post(url, {"body": "Adiós", "client_id": "desk-1"}, **HTMX)
+    as_a_note = desk.post(url, {"body": "Hola", "client_id": "desk-1", "note": "1"}, **HTMX)
+
+    for refused in (other_text, as_a_note):
+        assert refused.status_code == 409 and refused["HX-Retarget"] == "#desk-flash"
+        assert b"client_id desk-1 was used for another message already" in refused.content
+    assert list(Message.objects.filter(conversation=conversation).values_list("body", flat=True)) == ["Hola"]
+
+
+def test_a_desk_message_without_a_client_id_is_stored_each_time(desk, agent_profile):
+    conversation = _assigned(agent_profile.user)
+    url = f"/desk/conversations/{conversation.pk}/messages/"
+
+    answers = [desk.post(url, {"body": "ok"}, **HTMX).status_code for _ in range(2)]
+
+    assert answers == [201, 201]
+    assert Message.objects.filter(conversation=conversation).count() == 2
+
+
+# --- messages through the API -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("direction", ["out", "note"])
+def test_an_api_message_sent_again_with_its_client_id_answers_200_with_the_first(api, agent_profile, direction):
+    conversation = _assigned(agent_profile.user)
+    url = f"/api/v1/conversations/{conversation.pk}/messages/"
+    payload = {"direction": direction, "body": "Your order is on its way", "client_id": "api-7"}
+
+    first = api.post(url, payload, format="json")
+    after_first = _effects(conversation.pk)
+    again = api.post(url, payload, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json() and first.json()["client_id"] == "api-7"
+    assert _effects(conversation.pk) == after_first
+
+
+@pytest.mark.parametrize("change", [{"body": "Something else"}, {"direction": "note"}])
+def test_an_api_client_id_used_for_another_message_is_a_409_in_the_error_shape(api, agent_profile, change):
+    conversation = _assigned(agent_profile.user)
+    url = f"/api/v1/conversations/{conversation.pk}/messages/"
+    payload = {"direction": "out", "body": "Your order is on its way", "client_id": "api-7"}
+    api.post(url, payload, format="json")
+
+    response = api.post(url, {**payload, **change}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "client_id_reused"
+    assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+@pytest.mark.parametrize("client_id", ["has spaces", "x" * 65, "", ["a"], {"id": 1}])
+def test_an_api_client_id_that_is_not_one_is_a_400(api, agent_profile, client_id):
+    conversation = _assigned(agent_profile.user)
+
+    response = api.post(f"/api/v1/conversations/{conversation.pk}/messages/",
+                        {"direction": "out", "body": "Hi", "client_id": client_id}, format="json")
+
+    assert response.status_code == 400
+    assert not Message.objects.filter(conversation=conversation).exists()
+
+
+# --- whose client id ----------------------------------------------------------------------------------
+
+
+def test_client_ids_belong_to_their_sender_so_nobody_takes_or_gets_another_ones_message(agent_profile):
+    session = widget.Session(contact_id=ContactFactory().pk)
+    visitors = services.visitor_message_send(session=session, body="Hola", client_id="same")
+    conversation = Conversation.objects.get(pk=visitors.conversation_id)
+    supervisor = _supervisor()
+
+    replies = [services.message_create(conversation=conversation, direction=MessageDirection.OUTBOUND,
+                                       body="Hola", author=author, client_id="same")
+               for author in (agent_profile.user, supervisor)]
+    visitor_again = services.visitor_message_send(session=session, body="Hola", client_id="same",
+                                                  conversation_id=conversation.pk)
+
+    assert visitor_again.pk == visitors.pk
+    assert not any(reply.replayed for reply in replies)
+    assert len({visitors.pk, *(reply.pk for reply in replies)}) == 3
+    assert [m.sequence for m in Message.objects.filter(conversation=conversation)] == [1, 2, 3]
+
+
+def test_a_visitor_client_id_used_for_another_message_is_refused():
+    session = widget.Session(visitor="v-1")
+    first = services.visitor_message_send(session=session, body="Hello", client_id="c1")
+
+    for conversation_id in (first.conversation_id, None):  # the socket's hot path and the full path
+        with pytest.raises(Conflict) as refused:
+            services.visitor_message_send(session=session, body="Something else", client_id="c1",
+                                          conversation_id=conversation_id)
+        assert refused.value.code == "client_id_reused"
+    assert Message.objects.filter(conversation_id=first.conversation_id).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_reply_sent_twice_at_the_same_moment_is_stored_once(agent_profile):
+    conversation = _assigned(agent_profile.user)
+    answers: list[Message] = []
+
+    def send() -> None:
+        try:
+            answers.append(services.agent_reply(conversation_id=conversation.pk, user=agent_profile.user,
+                                                body="Ahora mismo", client_id="twin"))
+        finally:
+            connections.close_all()
+
+    # Both senders pass the client-id check, then queue behind a lock on the conversation's row,
+    # so the second one's insert meets the first one's committed row.
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT 1 FROM conversations_conversation WHERE id = %s FOR UPDATE", [conversation.pk])
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        waiting = 0
+        while waiting < 2 and all(thread.is_alive() for thread in threads):
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one snapshot
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND datname = current_database() AND query LIKE %s", ["%last_message_sequence%"])
+            waiting = cursor.fetchone()[0]
+        cursor.execute("COMMIT")
+    for thread in threads:
+        thread.join()
+
+    assert len(answers) == 2 and answers[0].pk == answers[1].pk
+    assert sorted(answer.replayed for answer in answers) == [False, True]
+    assert list(Message.objects.filter(conversation=conversation).values_list("sequence", flat=True)) == [1]
+    assert Conversation.objects.get(pk=conversation.pk).last_message_sequence == 1
