@@ -558,7 +558,12 @@ def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int | 
 
 
 def offer_accept(*, item_id: int, user: Any) -> Conversation:
-    """The agent takes the conversation offered to them; the contact learns who answers."""
+    """The agent takes the conversation offered to them; the contact learns who answers.
+    Accepting again what they hold already (a retry after a timeout) opens it, changing nothing."""
+    held = (WorkItem.objects.filter(pk=item_id, agent__user_id=user.pk, state=ItemState.ASSIGNED)
+            .values_list("conversation_id", flat=True).first())
+    if held is not None:
+        return access_conversation(user=user, conversation_id=held)
     with transaction.atomic():
         item = routing.offer_accept(item_id=item_id, user=user)
         Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
@@ -569,7 +574,12 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
 
 def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | None = None,
                           agent_user_id: int | None = None) -> WorkItem:
-    """Pass a conversation on, to a queue (routed afresh) or to an agent with room."""
+    """Pass a conversation on, to a queue (routed afresh) or to an agent with room. Sent again
+    (a retry after a timeout), it changes nothing: see `_transferred_already`."""
+    done = _transferred_already(conversation_id=conversation_id, user=user, queue_key=queue_key,
+                                agent_user_id=agent_user_id)
+    if done is not None:
+        return done
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     item = WorkItem.objects.filter(conversation_id=conversation_id,
                                    state__in=(ItemState.WAITING, *HELD_STATES)).first()
@@ -598,8 +608,37 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
     return item
 
 
+def _transferred_already(*, conversation_id: int, user: Any, queue_key: str | None,
+                         agent_user_id: int | None) -> WorkItem | None:
+    """The conversation's work item if it is where this transfer sends it already (waiting or
+    offered in that queue, or with that agent) and the user sent it there themselves (their
+    transfer is its last one, and it has not come back to them since) or may see it; else None.
+
+    So a transfer sent again answers as the first did, though the agent lost sight of the
+    conversation with the first one, while a new transfer of work that came back goes ahead."""
+    item = (WorkItem.objects.select_related("queue", "agent")
+            .filter(conversation_id=conversation_id, state__in=(ItemState.WAITING, *HELD_STATES)).first())
+    if item is None or (item.agent is not None and item.agent.user_id == user.pk and queue_key is not None):
+        return None
+    if queue_key is not None:
+        there = item.queue.key == queue_key and item.state != ItemState.ASSIGNED
+    else:
+        there = item.state == ItemState.ASSIGNED and item.agent.user_id == agent_user_id
+    if not there:
+        return None
+    last = (WorkItemEvent.objects.filter(item_id=item.pk, kind="transferred")
+            .order_by("-at", "-pk").values_list("detail", flat=True).first())
+    if not (last and last.get("by") == f"user:{user.pk}"):
+        access_conversation(user=user, conversation_id=conversation_id)  # not theirs: not found
+    return item
+
+
 def conversation_resolve(*, conversation_id: int, user: Any, contact_reason: str) -> Conversation:
-    """Done: with why the contact got in touch (one of the supervisors' contact reasons)."""
+    """Done: with why the contact got in touch (one of the supervisors' contact reasons).
+    Resolving again for the same reason (a retry after a timeout) changes nothing."""
+    conversation = access_conversation(user=user, conversation_id=conversation_id)
+    if conversation.status == ConversationStatus.RESOLVED and conversation.contact_reason == contact_reason:
+        return conversation
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     if not ContactReason.objects.filter(key=contact_reason, is_active=True).exists():
         raise DomainError(f"Unknown contact reason {contact_reason!r}.", code="invalid_contact_reason")

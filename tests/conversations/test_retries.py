@@ -12,7 +12,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection, connections
 
 from conversations import services, widget
-from conversations.models import Conversation, Message, MessageDirection
+from conversations.models import ContactReason, Conversation, ConversationStatus, Message, MessageDirection
 from routing import services as routing
 from routing.models import ItemState, Presence, Queue, WorkItem, WorkItemEvent
 from supportdesk.errors import Conflict
@@ -228,3 +228,150 @@ def test_the_same_reply_sent_twice_at_the_same_moment_is_stored_once(agent_profi
     assert sorted(answer.replayed for answer in answers) == [False, True]
     assert list(Message.objects.filter(conversation=conversation).values_list("sequence", flat=True)) == [1]
     assert Conversation.objects.get(pk=conversation.pk).last_message_sequence == 1
+
+
+# --- the other writes a person may send twice ---------------------------------------------------------
+
+
+def test_accepting_an_offer_again_opens_the_conversation_and_changes_nothing(desk, agent_profile):
+    conversation, item = _offered()
+    first = desk.post(f"/desk/offers/{item.pk}/accept/", **HTMX)
+    after_first = _effects(conversation.pk)
+
+    again = desk.post(f"/desk/offers/{item.pk}/accept/", **HTMX)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert f'data-conversation-id="{conversation.pk}"' in again.content.decode()
+    assert _effects(conversation.pk) == after_first
+    assert WorkItem.objects.get(pk=item.pk).state == ItemState.ASSIGNED
+
+
+def test_declining_an_offer_again_changes_nothing(desk, agent_profile):
+    conversation, item = _offered()
+    first = desk.post(f"/desk/offers/{item.pk}/decline/", **HTMX)
+    after_first = _effects(conversation.pk), WorkItem.objects.values_list("state", "declined_by").get(pk=item.pk)
+
+    again = desk.post(f"/desk/offers/{item.pk}/decline/", **HTMX)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert (_effects(conversation.pk),
+            WorkItem.objects.values_list("state", "declined_by").get(pk=item.pk)) == after_first
+
+
+def test_resolving_again_answers_resolved_and_changes_nothing(desk, agent_profile):
+    ContactReason.objects.create(key="late_order", label="Late order")
+    conversation = _assigned(agent_profile.user)
+    url = f"/desk/conversations/{conversation.pk}/resolve/"
+    first = desk.post(url, {"contact_reason": "late_order"}, **HTMX)
+    after_first = _effects(conversation.pk)
+
+    again = desk.post(url, {"contact_reason": "late_order"}, **HTMX)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.content == first.content
+    assert _effects(conversation.pk) == after_first
+    assert Conversation.objects.get(pk=conversation.pk).status == ConversationStatus.RESOLVED
+
+
+@pytest.mark.parametrize("by", ["agent", "supervisor"])
+@pytest.mark.parametrize("to", ["queue", "agent"])
+def test_transferring_again_answers_transferred_and_changes_nothing(client, agent_profile, by, to):
+    Queue.objects.create(key="refunds", name="Refunds")
+    colleague = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
+    conversation = _assigned(agent_profile.user)
+    routing.presence_set(user=colleague.user, presence=Presence.ONLINE)
+    client.force_login(agent_profile.user if by == "agent" else _supervisor())
+    url = f"/desk/conversations/{conversation.pk}/transfer/"
+    target = {"target": "queue:refunds" if to == "queue" else f"agent:{colleague.user_id}"}
+    first = client.post(url, target, **HTMX)
+    after_first = _effects(conversation.pk), WorkItem.objects.values_list("state", "agent", "queue").get(
+        conversation_id=conversation.pk)
+
+    again = client.post(url, target, **HTMX)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.content == first.content
+    assert (_effects(conversation.pk), WorkItem.objects.values_list("state", "agent", "queue").get(
+        conversation_id=conversation.pk)) == after_first
+
+
+def test_an_agent_who_gets_a_conversation_back_may_transfer_it_again(desk, agent_profile):
+    """A retry is told apart from a new transfer: the conversation came back to the agent."""
+    Queue.objects.create(key="refunds", name="Refunds")
+    colleague = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
+    routing.presence_set(user=colleague.user, presence=Presence.ONLINE)
+    conversation = _assigned(agent_profile.user)
+    url = f"/desk/conversations/{conversation.pk}/transfer/"
+    desk.post(url, {"target": f"agent:{colleague.user_id}"}, **HTMX)
+    services.conversation_transfer(conversation_id=conversation.pk, user=colleague.user,
+                                   agent_user_id=agent_profile.user_id)
+
+    again = desk.post(url, {"target": f"agent:{colleague.user_id}"}, **HTMX)
+
+    assert again.status_code == 200
+    assert Conversation.objects.get(pk=conversation.pk).assignee_id == colleague.user_id
+    transfers = WorkItemEvent.objects.filter(item__conversation_id=conversation.pk, kind="transferred")
+    assert transfers.count() == 3
+
+
+def test_an_agent_may_not_learn_where_a_conversation_went_by_transferring_it(client, agent_profile):
+    Queue.objects.create(key="refunds", name="Refunds")
+    conversation = _assigned(agent_profile.user)
+    services.conversation_transfer(conversation_id=conversation.pk, user=agent_profile.user, queue_key="refunds")
+    stranger = AgentProfileFactory(languages=["es"])
+    client.force_login(stranger.user)
+
+    response = client.post(f"/desk/conversations/{conversation.pk}/transfer/", {"target": "queue:refunds"}, **HTMX)
+
+    assert response.status_code == 404
+
+
+def test_changing_the_status_again_through_the_api_changes_nothing(api, agent_profile):
+    conversation = _assigned(agent_profile.user)
+    url = f"/api/v1/conversations/{conversation.pk}/"
+    first = api.patch(url, {"status": "pending"}, format="json")
+    after_first = _effects(conversation.pk)
+
+    again = api.patch(url, {"status": "pending"}, format="json")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json()["status"] == "pending"
+    assert _effects(conversation.pk) == after_first
+
+
+def test_setting_the_same_presence_again_changes_nothing(desk, agent_profile):
+    first = desk.post("/desk/presence/", {"presence": "away"}, **HTMX)
+    since = agent_profile.__class__.objects.values_list("presence", "presence_since").get(pk=agent_profile.pk)
+
+    again = desk.post("/desk/presence/", {"presence": "away"}, **HTMX)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert agent_profile.__class__.objects.values_list("presence", "presence_since").get(
+        pk=agent_profile.pk) == since
+
+
+def test_a_contact_edit_sent_again_through_the_api_is_recorded_once(api):
+    contact = ContactFactory(name="Ana")
+    url = f"/api/v1/contacts/{contact.pk}/"
+
+    answers = [api.patch(url, {"name": "Ana María"}, format="json").status_code for _ in range(2)]
+
+    assert answers == [200, 200]
+    assert TimelineEvent.objects.filter(contact=contact, kind="contact.updated").count() == 1
+
+
+def test_a_merge_sent_again_through_the_api_merges_once(agent_profile):
+    from rest_framework.test import APIClient
+
+    supervisor = UserFactory(is_staff=True, is_superuser=True)
+    api = APIClient()
+    api.force_authenticate(supervisor)
+    source, target = ContactFactory(), ContactFactory()
+    first = api.post(f"/api/v1/contacts/{source.pk}/merge/", {"into": target.pk}, format="json")
+    after_first = TimelineEvent.objects.filter(contact=target).count()
+
+    again = api.post(f"/api/v1/contacts/{source.pk}/merge/", {"into": target.pk}, format="json")
+
+    assert (first.status_code, again.status_code) == (200, 409)  # the retry is told: already merged
+    assert again.json()["error"]["code"] == "already_merged"
+    assert TimelineEvent.objects.filter(contact=target).count() == after_first
