@@ -99,11 +99,8 @@ def _syncs_answered(frames: list[dict]) -> int:
     return sum(1 for frame in frames if frame.get("type") == "synced")
 
 
-def test_lost_pushes_show_up_by_the_gap_the_minute_resync_and_the_reconnect(asgi_server, browser):
+def test_lost_pushes_show_up_by_the_gap_the_minute_resync_and_the_reconnect(asgi_server, page):
     profile, conversation, session = _assigned_chat()
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.clock.install()  # time runs as usual, and the test may jump it forward
@@ -136,7 +133,6 @@ def test_lost_pushes_show_up_by_the_gap_the_minute_resync_and_the_reconnect(asgi
     assert len(connections) == 2
     assert _shown(page) == _stored(conversation)
     assert not errors, errors
-    context.close()
 
 
 def test_a_reply_whose_answer_was_lost_is_stored_once_when_sent_again(asgi_server, page):

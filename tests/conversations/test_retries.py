@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection, connections
 
 from conversations import services, widget
@@ -16,26 +15,15 @@ from conversations.models import ContactReason, Conversation, ConversationStatus
 from routing import services as routing
 from routing.models import ItemState, Presence, Queue, WorkItem, WorkItemEvent
 from supportdesk.errors import Conflict
+from tests.conversations import test_workspace
+from tests.conversations.test_workspace import HTMX, _assigned, _offered, _supervisor
 from tests.factories import AgentProfileFactory, ContactFactory, UserFactory
 from timeline.models import TimelineEvent
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def agent_profile():
-    Queue.objects.get_or_create(key="general", defaults={"name": "General"})
-    profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"])
-    routing.presence_set(user=profile.user, presence=Presence.ONLINE)
-    return profile
-
-
-@pytest.fixture
-def desk(client, agent_profile):
-    client.force_login(agent_profile.user)
-    return client
+# The workspace tests' set-up: a queue, an online agent, and the desk signed in as them.
+queue, agent_profile, desk = test_workspace.queue, test_workspace.agent_profile, test_workspace.desk
 
 
 @pytest.fixture
@@ -45,25 +33,6 @@ def api(agent_profile):
     api = APIClient()
     api.force_authenticate(agent_profile.user)
     return api
-
-
-def _offered() -> tuple[Conversation, WorkItem]:
-    conversation = services.conversation_open(contact=ContactFactory(preferred_language="es"), channel="chat")
-    item = WorkItem.objects.get(conversation_id=conversation.pk)
-    assert item.state == ItemState.OFFERED  # the set-up reached the agent
-    return conversation, item
-
-
-def _assigned(user) -> Conversation:
-    conversation, item = _offered()
-    services.offer_accept(item_id=item.pk, user=user)
-    return conversation
-
-
-def _supervisor():
-    user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
-    return user
 
 
 def _effects(conversation_id: int) -> tuple[int, int, int, int]:
@@ -360,7 +329,7 @@ def test_a_contact_edit_sent_again_through_the_api_is_recorded_once(api):
     assert TimelineEvent.objects.filter(contact=contact, kind="contact.updated").count() == 1
 
 
-def test_a_merge_sent_again_through_the_api_merges_once(agent_profile):
+def test_a_merge_sent_again_through_the_api_merges_once():
     from rest_framework.test import APIClient
 
     supervisor = UserFactory(is_staff=True, is_superuser=True)
