@@ -611,24 +611,26 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
 def _transferred_already(*, conversation_id: int, user: Any, queue_key: str | None,
                          agent_user_id: int | None) -> WorkItem | None:
     """The conversation's work item if it is where this transfer sends it already (waiting or
-    offered in that queue, or with that agent) and the user sent it there themselves (their
-    transfer is its last one, and it has not come back to them since) or may see it; else None.
+    offered in that queue, not to this user; or assigned to that agent), provided the user sent
+    it there themselves (theirs is its last transfer) or may see it; else None.
 
     So a transfer sent again answers as the first did, though the agent lost sight of the
-    conversation with the first one, while a new transfer of work that came back goes ahead."""
+    conversation with the first one, while work that came back to them may be passed on anew."""
     item = (WorkItem.objects.select_related("queue", "agent")
             .filter(conversation_id=conversation_id, state__in=(ItemState.WAITING, *HELD_STATES)).first())
-    if item is None or (item.agent is not None and item.agent.user_id == user.pk and queue_key is not None):
+    if item is None:
         return None
+    holder = item.agent.user_id if item.agent is not None else None
     if queue_key is not None:
-        there = item.queue.key == queue_key and item.state != ItemState.ASSIGNED
+        there = item.queue.key == queue_key and item.state != ItemState.ASSIGNED and holder != user.pk
     else:
-        there = item.state == ItemState.ASSIGNED and item.agent.user_id == agent_user_id
+        there = item.state == ItemState.ASSIGNED and holder == agent_user_id
     if not there:
         return None
+    # Routing records who moved the item with the same actor string the timeline uses.
     last = (WorkItemEvent.objects.filter(item_id=item.pk, kind="transferred")
             .order_by("-at", "-pk").values_list("detail", flat=True).first())
-    if not (last and last.get("by") == f"user:{user.pk}"):
+    if not (last and last.get("by") == user_actor(user)):
         access_conversation(user=user, conversation_id=conversation_id)  # not theirs: not found
     return item
 

@@ -5,9 +5,9 @@
 //
 // Nothing pushed is lost for good: sequence numbers have no gaps, so a message that skips one
 // means a push went missing (a Redis blip with the socket still open) and the open conversation
-// is synced from the server, as it is on every reconnect and once a minute (which also renews
-// the socket's subscriptions, in case Redis forgot them). The reply the agent composes carries a
-// client id that survives retries, so a reply sent again after a timeout is stored once.
+// is synced from the server, as it is on every reconnect and once a minute (the lists are
+// reloaded then too). The message the agent composes carries a client id that survives
+// retries, so a reply sent again after a timeout is stored once.
 
 import { notifyOffer, primeAlerts } from "./alerts.js";
 import { ReconnectingSocket } from "./socket.js";
