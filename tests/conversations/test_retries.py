@@ -177,21 +177,24 @@ def test_the_same_reply_sent_twice_at_the_same_moment_is_stored_once(agent_profi
 
     # Both senders pass the client-id check, then queue behind a lock on the conversation's row,
     # so the second one's insert meets the first one's committed row.
+    threads = [threading.Thread(target=send) for _ in range(2)]
     with connection.cursor() as cursor:
         cursor.execute("BEGIN")
-        cursor.execute("SELECT 1 FROM conversations_conversation WHERE id = %s FOR UPDATE", [conversation.pk])
-        threads = [threading.Thread(target=send) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        waiting = 0
-        while waiting < 2 and all(thread.is_alive() for thread in threads):
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one snapshot
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                           "AND datname = current_database() AND query LIKE %s", ["%last_message_sequence%"])
-            waiting = cursor.fetchone()[0]
-        cursor.execute("COMMIT")
-    for thread in threads:
-        thread.join()
+        try:
+            cursor.execute("SELECT 1 FROM conversations_conversation WHERE id = %s FOR UPDATE", [conversation.pk])
+            for thread in threads:
+                thread.start()
+            waiting = 0
+            while waiting < 2 and all(thread.is_alive() for thread in threads):
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one snapshot
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND datname = current_database() AND query LIKE %s", ["%last_message_sequence%"])
+                waiting = cursor.fetchone()[0]
+        finally:
+            cursor.execute("COMMIT")
+            for thread in threads:
+                if thread.ident is not None:  # started
+                    thread.join()
 
     assert len(answers) == 2 and answers[0].pk == answers[1].pk
     assert sorted(answer.replayed for answer in answers) == [False, True]
