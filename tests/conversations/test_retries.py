@@ -1,7 +1,8 @@
 """Every write a person may send again (after a timeout, a dropped connection, a double
 click) has one effect: a message with its client id is stored once, from the desk, the API or
-the widget; accept, decline, transfer, resolve and a status change done twice do it once and
-answer as the first time did."""
+the widget; accept, decline, transfer and resolve done twice do it once and answer as the first
+time did; status changes, presence, and contact edits, merges and creations through the API have
+one effect by nature (a merge or a creation sent again is answered 409)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from supportdesk.errors import Conflict
 from tests.conversations import test_workspace
 from tests.conversations.test_workspace import HTMX, _assigned, _offered, _supervisor
 from tests.factories import AgentProfileFactory, ContactFactory, UserFactory
-from timeline.models import TimelineEvent
+from timeline.models import Contact, TimelineEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -330,6 +331,16 @@ def test_a_contact_edit_sent_again_through_the_api_is_recorded_once(api):
 
     assert answers == [200, 200]
     assert TimelineEvent.objects.filter(contact=contact, kind="contact.updated").count() == 1
+
+
+def test_a_contact_created_again_through_the_api_is_created_once(api):
+    payload = {"kind": "customer", "external_id": "C-RETRY", "name": "Ana"}
+
+    answers = [api.post("/api/v1/contacts/", payload, format="json") for _ in range(2)]
+
+    assert [answer.status_code for answer in answers] == [201, 409]  # the retry is told: it exists
+    contact = Contact.objects.get(external_id="C-RETRY")
+    assert TimelineEvent.objects.filter(contact=contact, kind="contact.created").count() == 1
 
 
 def test_a_merge_sent_again_through_the_api_merges_once():
