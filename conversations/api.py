@@ -110,7 +110,7 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         description="Replies (`out`) and notes are written as the caller; inbound messages "
         "(`in`, posted by integrations) as the contact.",
         request=MessageCreateInputSerializer,
-        responses={status.HTTP_201_CREATED: MessageSerializer},
+        responses={status.HTTP_201_CREATED: MessageSerializer, status.HTTP_200_OK: MessageSerializer},
     )
     def create(self, request: Request, conversation_id: str) -> Response:
         conversation = self.conversation
@@ -123,5 +123,7 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             body=serializer.validated_data["body"],
             author=None if direction == MessageDirection.INBOUND else request.user,
             channel_metadata=serializer.validated_data.get("channel_metadata"),
+            client_id=serializer.validated_data.get("client_id", ""),
         )
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(MessageSerializer(message).data,
+                        status=status.HTTP_200_OK if message.replayed else status.HTTP_201_CREATED)

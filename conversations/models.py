@@ -80,6 +80,10 @@ class MessageDirection(models.TextChoices):
     NOTE = "note", "Internal note"
 
 
+# What a client id may be (the widget's are UUIDs): checked where messages come in.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -92,10 +96,14 @@ class Message(models.Model):
     )
     body = models.TextField()
     channel_metadata = models.JSONField(default=dict, blank=True)
-    # The sender's own id for the message (the widget's), so a message sent again after a
-    # dropped connection is stored once.
+    # The sender's own id for the message (the widget's, the desk composer's, an API
+    # caller's), so a message sent again after a dropped connection or a timeout is stored once.
     client_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Not a column: set on the message a send returns when its client id was stored already,
+    # so the caller can say "the same message again" (HTTP 200, not 201).
+    replayed: bool = False
 
     class Meta:
         ordering = ["conversation", "sequence"]
@@ -103,9 +111,16 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["conversation", "sequence"], name="message_conversation_sequence"
             ),
+            # Client ids are unique per sender: the contact's side (the widget, integrations)
+            # shares one space per conversation; each agent has their own, for replies and notes
+            # alike, so nobody can take (or answer with) another sender's message by its id.
             models.UniqueConstraint(
-                fields=["conversation", "client_id"], name="message_conversation_client_id",
-                condition=~models.Q(client_id=""),
+                fields=["conversation", "client_id"], name="message_contact_client_id",
+                condition=~models.Q(client_id="") & models.Q(direction="in"),
+            ),
+            models.UniqueConstraint(
+                fields=["conversation", "author_user", "client_id"], name="message_agent_client_id",
+                condition=~models.Q(client_id="") & ~models.Q(direction="in"),
             ),
         ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from conversations.models import Conversation, Message
+from conversations.models import CLIENT_ID_PATTERN, Conversation, Message
 from supportdesk.api import StrictInputMixin
 from timeline.serializers import ContactSummarySerializer
 
@@ -48,7 +48,7 @@ class MessageSerializer(serializers.ModelSerializer):
         model = Message
         fields = [
             "id", "conversation", "sequence", "direction", "author_user", "author_label",
-            "body", "channel_metadata", "created_at",
+            "body", "channel_metadata", "client_id", "created_at",
         ]
         read_only_fields = fields
 
@@ -57,7 +57,12 @@ class MessageCreateInputSerializer(StrictInputMixin, serializers.ModelSerializer
     # Keep the body as written; whether it is empty is the service's rule to apply.
     body = serializers.CharField(trim_whitespace=False)
     channel_metadata = serializers.DictField(required=False)
+    client_id = serializers.RegexField(
+        CLIENT_ID_PATTERN, required=False,
+        help_text="Your own id for the message (1-64 letters, digits or _.:-). Sending the same message "
+        "again with it (after a timeout) stores nothing new and answers 200 with the first one; "
+        "the same id for a different message is a 409.")
 
     class Meta:
         model = Message
-        fields = ["direction", "body", "channel_metadata"]
+        fields = ["direction", "body", "channel_metadata", "client_id"]

@@ -16,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from conversations import push, widget
 from conversations.models import (
+    CLIENT_ID_PATTERN,
     Channel,
     ContactReason,
     Conversation,
@@ -156,6 +158,9 @@ def message_create(
 
     The counter is bumped with one UPDATE ... RETURNING, which holds the conversation's
     row lock until commit, so concurrent senders get consecutive, unique numbers.
+
+    With a `client_id`, sending the same message again (after a timeout, a dropped
+    connection) stores and pushes nothing: the first one comes back, marked `replayed`.
     """
     if direction not in MessageDirection.values:
         raise DomainError(
@@ -165,25 +170,58 @@ def message_create(
         raise DomainError("A message needs a body.", code="empty_body")
     if direction != MessageDirection.INBOUND and author is None:
         raise DomainError("Replies and notes need an author.", code="author_required")
+    client_id = _check_client_id(client_id)
+    sender = {"conversation_id": conversation.pk, "direction": direction, "author": author,
+              "client_id": client_id, "body": body}
+    if client_id and (earlier := _sent_before(**sender)) is not None:
+        return earlier
     now = timezone.now()
-    with transaction.atomic():
-        sequence = _next_sequence(conversation_id=conversation.pk, now=now)
-        message = Message.objects.create(
-            conversation_id=conversation.pk,
-            sequence=sequence,
-            direction=direction,
-            author_user=author,
-            body=body,
-            channel_metadata=channel_metadata or {},
-            client_id=client_id,
-        )
-        if direction == MessageDirection.OUTBOUND:
-            Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
-                first_response_at=now
+    try:
+        with transaction.atomic():
+            sequence = _next_sequence(conversation_id=conversation.pk, now=now)
+            message = Message.objects.create(
+                conversation_id=conversation.pk,
+                sequence=sequence,
+                direction=direction,
+                author_user=author,
+                body=body,
+                channel_metadata=channel_metadata or {},
+                client_id=client_id,
             )
-        push.message_created(message, author_name=author_name(author) if author else "")
+            if direction == MessageDirection.OUTBOUND:
+                Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
+                    first_response_at=now
+                )
+            push.message_created(message, author_name=author_name(author) if author else "")
+    except IntegrityError:
+        # The same message sent twice at the same moment: the other one committed first (our
+        # number went back with the savepoint, so the numbering has no gap).
+        earlier = _sent_before(**sender) if client_id else None
+        if earlier is None:
+            raise
+        return earlier
     conversation.last_message_sequence = sequence
     conversation.last_message_at = now
+    return message
+
+
+def _sent_before(*, conversation_id: int, direction: str, author: AbstractBaseUser | None, client_id: str,
+                 body: str) -> Message | None:
+    """The message this sender already stored with this client id (the constraints' spaces: the
+    contact's side shares one, each agent has their own), or None. The same id for a different
+    message is a client's mistake, refused rather than guessed at."""
+    earlier = Message.objects.filter(conversation_id=conversation_id, client_id=client_id)
+    if direction == MessageDirection.INBOUND:
+        earlier = earlier.filter(direction=MessageDirection.INBOUND)
+    else:
+        earlier = earlier.exclude(direction=MessageDirection.INBOUND).filter(author_user=author)
+    message = earlier.select_related("author_user").first()
+    if message is None:
+        return None
+    if (message.direction, message.body) != (direction, body):
+        raise Conflict(_("client_id %(client_id)s was used for another message already; give each new "
+                         "message its own.") % {"client_id": client_id}, code="client_id_reused")
+    message.replayed = True
     return message
 
 
@@ -257,7 +295,7 @@ def visitor_chat(session: widget.Session) -> Conversation | None:
     return chat_current(contact_id=contact.pk) if contact is not None else None
 
 
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
 
 
 def _check_body(body: Any) -> str:
@@ -270,7 +308,7 @@ def _check_body(body: Any) -> str:
 
 
 def _check_client_id(client_id: Any) -> str:
-    if client_id and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
+    if client_id and (not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id)):
         raise DomainError("client_id must be 1-64 letters, digits or _.:-", code="invalid_client_id")
     return client_id or ""
 
@@ -301,19 +339,8 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [4242, contact.pk % 2**31])
             conversation = chat_current(contact_id=contact.pk) or conversation_open(
                 contact=contact, channel=Channel.CHAT, route_later=True)
-        if client_id:
-            earlier = Message.objects.filter(conversation_id=conversation.pk, client_id=client_id).first()
-            if earlier is not None:
-                return earlier
-        try:
-            with transaction.atomic():
-                return message_create(conversation=conversation, direction=MessageDirection.INBOUND,
-                                      body=body, client_id=client_id)
-        except IntegrityError:  # the same message, sent twice at the same moment
-            earlier = Message.objects.filter(conversation_id=conversation.pk, client_id=client_id).first()
-            if earlier is None:
-                raise
-            return earlier
+        return message_create(conversation=conversation, direction=MessageDirection.INBOUND,
+                              body=body, client_id=client_id)
 
 
 class _NotAppended(Exception):
@@ -339,7 +366,8 @@ def _inbound_statement(*, session: widget.Session, conversation_id: int, body: s
         "RETURNING id, last_message_sequence) "
         f"INSERT INTO {messages} (conversation_id, sequence, direction, body, channel_metadata, "
         "client_id, created_at) SELECT id, last_message_sequence, %s, %s, '{}'::jsonb, %s, %s "
-        "FROM numbered ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' DO NOTHING "
+        "FROM numbered ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' AND direction = 'in' "
+        "DO NOTHING "
         "RETURNING id, sequence",
         [now, now, conversation_id, *contact_params, Channel.CHAT, ConversationStatus.OPEN,
          ConversationStatus.PENDING, MessageDirection.INBOUND, body, client_id, now],
@@ -488,12 +516,15 @@ def access_conversation(*, user: Any, conversation_id: int, act: bool = False) -
     raise NotFound(f"Conversation {conversation_id} does not exist.")
 
 
-def agent_reply(*, conversation_id: int, user: Any, body: Any) -> Message:
+def agent_reply(*, conversation_id: int, user: Any, body: Any, client_id: Any = "") -> Message:
+    """A reply to the contact; sent again with the same `client_id`, the first one (see `message_create`)."""
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     body = _check_body(body)
     with transaction.atomic():
         message = message_create(conversation=conversation, direction=MessageDirection.OUTBOUND,
-                                 body=body, author=user)
+                                 body=body, author=user, client_id=client_id)
+        if message.replayed:
+            return message
         if conversation.assignee_id != user.pk:
             Conversation.objects.filter(pk=conversation.pk).update(assignee=user)
             _assigned_record(conversation_id=conversation.pk, contact_id=conversation.contact_id,
@@ -504,13 +535,15 @@ def agent_reply(*, conversation_id: int, user: Any, body: Any) -> Message:
     return message
 
 
-def note_add(*, conversation_id: int, user: Any, body: Any) -> Message:
-    """An internal note: the desk sees it, the contact never does."""
+def note_add(*, conversation_id: int, user: Any, body: Any, client_id: Any = "") -> Message:
+    """An internal note: the desk sees it, the contact never does. Idempotent by `client_id`."""
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     body = _check_body(body)
     with transaction.atomic():
         message = message_create(conversation=conversation, direction=MessageDirection.NOTE,
-                                 body=body, author=user)
+                                 body=body, author=user, client_id=client_id)
+        if message.replayed:
+            return message
         events.conversation_note_event(
             contact_id=conversation.contact_id, conversation_id=conversation.pk,
             author=author_name(user), body=body, occurred_at=message.created_at, actor=_actor(user),
@@ -525,7 +558,12 @@ def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int | 
 
 
 def offer_accept(*, item_id: int, user: Any) -> Conversation:
-    """The agent takes the conversation offered to them; the contact learns who answers."""
+    """The agent takes the conversation offered to them; the contact learns who answers.
+    Accepting again what they hold already (a retry after a timeout) opens it, changing nothing."""
+    held = (WorkItem.objects.filter(pk=item_id, agent__user_id=user.pk, state=ItemState.ASSIGNED)
+            .values_list("conversation_id", flat=True).first())
+    if held is not None:
+        return access_conversation(user=user, conversation_id=held)
     with transaction.atomic():
         item = routing.offer_accept(item_id=item_id, user=user)
         Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
@@ -536,7 +574,12 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
 
 def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | None = None,
                           agent_user_id: int | None = None) -> WorkItem:
-    """Pass a conversation on, to a queue (routed afresh) or to an agent with room."""
+    """Pass a conversation on, to a queue (routed afresh) or to an agent with room. Sent again
+    (a retry after a timeout), it changes nothing: see `_transferred_already`."""
+    done = _transferred_already(conversation_id=conversation_id, user=user, queue_key=queue_key,
+                                agent_user_id=agent_user_id)
+    if done is not None:
+        return done
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     item = WorkItem.objects.filter(conversation_id=conversation_id,
                                    state__in=(ItemState.WAITING, *HELD_STATES)).first()
@@ -565,8 +608,39 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
     return item
 
 
+def _transferred_already(*, conversation_id: int, user: Any, queue_key: str | None,
+                         agent_user_id: int | None) -> WorkItem | None:
+    """The conversation's work item if it is where this transfer sends it already (waiting or
+    offered in that queue, not to this user; or assigned to that agent), provided the user sent
+    it there themselves (theirs is its last transfer) or may see it; else None.
+
+    So a transfer sent again answers as the first did, though the agent lost sight of the
+    conversation with the first one, while work that came back to them may be passed on anew."""
+    item = (WorkItem.objects.select_related("queue", "agent")
+            .filter(conversation_id=conversation_id, state__in=(ItemState.WAITING, *HELD_STATES)).first())
+    if item is None:
+        return None
+    holder = item.agent.user_id if item.agent is not None else None
+    if queue_key is not None:
+        there = item.queue.key == queue_key and item.state != ItemState.ASSIGNED and holder != user.pk
+    else:
+        there = item.state == ItemState.ASSIGNED and holder == agent_user_id
+    if not there:
+        return None
+    # Routing records who moved the item with the same actor string the timeline uses.
+    last = (WorkItemEvent.objects.filter(item_id=item.pk, kind="transferred")
+            .order_by("-at", "-pk").values_list("detail", flat=True).first())
+    if not (last and last.get("by") == user_actor(user)):
+        access_conversation(user=user, conversation_id=conversation_id)  # not theirs: not found
+    return item
+
+
 def conversation_resolve(*, conversation_id: int, user: Any, contact_reason: str) -> Conversation:
-    """Done: with why the contact got in touch (one of the supervisors' contact reasons)."""
+    """Done: with why the contact got in touch (one of the supervisors' contact reasons).
+    Resolving again for the same reason (a retry after a timeout) changes nothing."""
+    conversation = access_conversation(user=user, conversation_id=conversation_id)
+    if conversation.status == ConversationStatus.RESOLVED and conversation.contact_reason == contact_reason:
+        return conversation
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     if not ContactReason.objects.filter(key=contact_reason, is_active=True).exists():
         raise DomainError(f"Unknown contact reason {contact_reason!r}.", code="invalid_contact_reason")

@@ -191,10 +191,12 @@ def contact_sidebar(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @require_POST
 @desk_view
 def message_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """A reply to the contact, or (the note toggle on) an internal note."""
+    """A reply to the contact, or (the note toggle on) an internal note. The composer sends a
+    client id per message, so a retry after a timeout answers with the message stored first."""
     send = services.note_add if request.POST.get("note") else services.agent_reply
-    message = send(conversation_id=conversation_id, user=request.user, body=request.POST.get("body", ""))
-    return render(request, "desk/_message.html", {"message": message}, status=201)
+    message = send(conversation_id=conversation_id, user=request.user, body=request.POST.get("body", ""),
+                   client_id=request.POST.get("client_id", ""))
+    return render(request, "desk/_message.html", {"message": message}, status=200 if message.replayed else 201)
 
 
 def _transfer_target(value: str) -> dict[str, Any]:

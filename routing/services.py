@@ -652,6 +652,8 @@ def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
     profile = _agent_of(user)
     with transaction.atomic(), _events_buffered():
         item = _item_lock(item_id)
+        if profile.pk in item.declined_by and item.agent_id != profile.pk:
+            return item  # declined (or let go) already: a decline sent again changes nothing
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
         locked = _release(item, now=now, kind="declined", decline=True, reason=reason[:200])

@@ -2,6 +2,12 @@
 // messages and typing, macros in the composer, the offer countdown and keyboard shortcuts.
 // Pages and partials come from the server (conversations/workspace.py) through htmx; this
 // module only keeps them live. Message data is only ever written as text, never as HTML.
+//
+// Nothing pushed is lost for good: sequence numbers have no gaps, so a message that skips one
+// means a push went missing (a Redis blip with the socket still open) and the open conversation
+// is synced from the server, as it is on every reconnect and once a minute (the lists are
+// reloaded then too). The message the agent composes carries a client id that survives
+// retries, so a reply sent again after a timeout is stored once.
 
 import { notifyOffer, primeAlerts } from "./alerts.js";
 import { ReconnectingSocket } from "./socket.js";
@@ -10,9 +16,17 @@ const HEARTBEAT_MS = 30000;
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 4000;
 const REFRESH_EVENT = "desk-refresh";
+const RESYNC_MS = 60000; // belt and braces for a lost push that no later message reveals
+const GAP_WAIT_MS = 300; // a burst of pushes (or two groups' pushes crossing) costs one sync
+const SYNC_ANSWER_MS = 10000; // a sync unanswered this long was lost: the next one may go
 
 const root = document.getElementById("workspace");
+// lastSequence: every message up to it is shown (the server renders a consecutive run).
 const open = { id: null, lastSequence: 0, macros: {} };
+// The sync in flight (for which conversation, since when), and one refused (taken away): not asked again.
+const syncing = { for: null, sentAt: 0, again: false, progressed: false, timer: null, refused: null };
+// The composed message's client id, kept while the same text is sent again to the same place.
+const composing = { id: null, key: null };
 let lastTypingSent = 0;
 let typingTimer = null;
 let refreshTimer = null;
@@ -26,6 +40,7 @@ const socketUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location
 const socket = new ReconnectingSocket(socketUrl, {
   onOpen() {
     heartbeat();
+    syncing.for = null; // whatever was asked on the old socket gets no answer now
     // A reconnect: follow the open conversation again and fetch what was missed.
     if (open.id !== null) follow(open.id);
     refreshLists(); // offers may have come and gone while the socket was down
@@ -44,8 +59,46 @@ setInterval(heartbeat, HEARTBEAT_MS);
 
 function follow(conversationId) {
   socket.send({ type: "watch", conversation_id: conversationId });
-  socket.send({ type: "sync", conversation_id: conversationId, after: open.lastSequence });
+  sync();
 }
+
+// Ask for what came after the last message shown in order; the answer is chat.message frames,
+// then `synced` with how far the conversation goes.
+function sync() {
+  clearTimeout(syncing.timer);
+  syncing.timer = null;
+  if (open.id === null) return;
+  if (syncing.for === open.id && Date.now() - syncing.sentAt < SYNC_ANSWER_MS) {
+    syncing.again = true; // one at a time: ask again from where this one leaves off
+    return;
+  }
+  if (socket.send({ type: "sync", conversation_id: open.id, after: open.lastSequence })) {
+    syncing.for = open.id;
+    syncing.sentAt = Date.now();
+    syncing.again = false;
+    syncing.progressed = false;
+  }
+}
+
+function syncSoon() {
+  if (!syncing.timer) syncing.timer = setTimeout(sync, GAP_WAIT_MS);
+}
+
+function syncedApply(frame) {
+  const conversation = frame.conversation;
+  if (!conversation || conversation.id !== syncing.for) return;
+  syncing.for = null;
+  if (conversation.id !== open.id) return;
+  // The server answers a bounded page: go on while pages bring what is missing.
+  const behind = open.lastSequence < (conversation.last_sequence || 0);
+  if (syncing.again || (behind && syncing.progressed)) sync();
+}
+
+setInterval(() => {
+  if (!socket.isOpen) return; // the reconnect syncs
+  if (open.id !== null && syncing.refused !== open.id) sync();
+  refreshLists(); // offers and unread counts whose push went missing
+}, RESYNC_MS);
 
 function handleFrame(frame) {
   switch (frame.type) {
@@ -73,6 +126,7 @@ function handleFrame(frame) {
       if (frame.conversation_id === open.id && frame.side === "contact") typingShow(true);
       break;
     case "synced":
+      syncedApply(frame);
       readMark();
       break;
     case "chat.status":
@@ -83,6 +137,10 @@ function handleFrame(frame) {
       refreshLists();
       break;
     case "error":
+      if (frame.in_reply_to === "sync") {
+        if (frame.code === "not_found") syncing.refused = syncing.for;
+        syncing.for = null;
+      }
       // A conversation taken away (transferred by a supervisor) answers not_found: say so.
       flash(frame.message || "The live connection refused that.");
       break;
@@ -158,8 +216,17 @@ function messageShow(message) {
   const element = messageElement(message);
   const after = $$("[data-sequence]", list).find((other) => sequenceOf(other) > message.sequence);
   list.insertBefore(element, after || null);
-  open.lastSequence = Math.max(open.lastSequence, message.sequence);
+  if (syncing.for === open.id) syncing.progressed = true;
+  gapCheck(list);
   if (!after) list.scrollTop = list.scrollHeight;
+}
+
+// Move lastSequence over the run of messages shown after it; a message beyond the run means
+// one in between was not pushed to us: fetch it.
+function gapCheck(list) {
+  const shown = new Set($$("[data-sequence]", list).map(sequenceOf));
+  while (shown.has(open.lastSequence + 1)) open.lastSequence += 1;
+  if (Math.max(0, ...shown) > open.lastSequence && syncing.for !== open.id) syncSoon();
 }
 
 function messagesTidy() {
@@ -175,7 +242,7 @@ function messagesTidy() {
   const kept = $$("[data-sequence]", list);
   const sorted = [...kept].sort((a, b) => sequenceOf(a) - sequenceOf(b));
   if (sorted.some((item, index) => item !== kept[index])) list.append(...sorted);
-  open.lastSequence = Math.max(open.lastSequence, ...sorted.map(sequenceOf), 0);
+  gapCheck(list);
   list.scrollTop = list.scrollHeight;
 }
 
@@ -209,6 +276,8 @@ function conversationNoticed() {
   if (open.id !== null) socket.send({ type: "unwatch", conversation_id: open.id });
   open.id = id;
   open.lastSequence = thread ? Number(thread.dataset.lastSequence) || 0 : 0;
+  clearTimeout(syncing.timer);
+  Object.assign(syncing, { for: null, again: false, progressed: false, timer: null, refused: null });
   typingShow(false);
   messagesTidy();
   if (id !== null) follow(id);
@@ -245,6 +314,20 @@ function composerTyped() {
   if (now - lastTypingSent < TYPING_EVERY_MS) return;
   lastTypingSent = now;
   socket.send({ type: "typing", conversation_id: open.id });
+}
+
+function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The same text sent again to the same conversation, as the same kind, is a retry: same id.
+// Edited text is a new message with a new id.
+function composerClientId(form) {
+  const key = JSON.stringify([open.id, isNote(), $("[data-testid=composer]", form).value]);
+  if (composing.key !== key) Object.assign(composing, { id: newClientId(), key });
+  return composing.id;
 }
 
 function noteModeShow() {
@@ -366,16 +449,23 @@ document.body.addEventListener("htmx:beforeRequest", (event) => {
   // A new action clears the last one's error; list refreshes leave it standing.
   if (event.detail.requestConfig?.verb !== "get") document.getElementById("desk-flash")?.replaceChildren();
 });
+document.body.addEventListener("htmx:configRequest", (event) => {
+  const form = event.detail.elt;
+  if (form.id === "composer") event.detail.parameters.client_id = composerClientId(form);
+});
 document.body.addEventListener("htmx:afterRequest", (event) => {
   const form = event.detail.elt;
-  if (form.id === "composer" && event.detail.successful) {
+  // Only a stored message empties the composer: after a refusal the text is still there to fix.
+  if (form.id === "composer" && event.detail.xhr.status >= 200 && event.detail.xhr.status < 300) {
     const textarea = $("[data-testid=composer]", form);
     textarea.value = "";
     textarea.focus();
+    Object.assign(composing, { id: null, key: null });
   }
 });
 document.body.addEventListener("htmx:responseError", () => flash("The server failed to answer; try again."));
 document.body.addEventListener("htmx:sendError", () => flash("No connection to the server; try again."));
+document.body.addEventListener("htmx:timeout", () => flash("The server took too long to answer; try again."));
 document.body.addEventListener("htmx:afterSettle", () => {
   conversationNoticed();
   countdownTick();
