@@ -23,6 +23,7 @@ from routing.models import (
     Queue,
     WorkItem,
     WorkItemEvent,
+    held_at,
 )
 from supportdesk.errors import DomainError
 
@@ -43,10 +44,10 @@ def agent_get(*, user: Any) -> AgentProfile:
 
 
 def agents_load(*, agent_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Items each agent holds (offered or assigned) per channel, in one query; agents and
-    channels holding nothing are left out."""
+    """Items each agent holds (assigned, or offered and not past the offer's timeout) per
+    channel, in one query; agents and channels holding nothing are left out."""
     loads: dict[int, dict[str, int]] = {}
-    rows = (WorkItem.objects.filter(agent_id__in=list(agent_ids), state__in=HELD_STATES)
+    rows = (WorkItem.objects.filter(held_at(timezone.now()), agent_id__in=list(agent_ids))
             .values("agent_id", "channel").annotate(n=Count("id")).order_by())
     for row in rows:
         loads.setdefault(row["agent_id"], {})[row["channel"]] = row["n"]
@@ -70,8 +71,9 @@ def agent_routing_state(*, agent: AgentProfile) -> dict[str, Any]:
 
 
 def agent_item_list(*, agent: AgentProfile) -> QuerySet[WorkItem]:
-    """The agent's open work: items offered to them and items assigned to them."""
-    return WorkItem.objects.filter(agent_id=agent.pk, state__in=HELD_STATES).select_related("queue")
+    """The agent's open work: items offered to them (offers past their timeout left out,
+    the sweep may not have expired them yet) and items assigned to them."""
+    return WorkItem.objects.filter(held_at(timezone.now()), agent_id=agent.pk).select_related("queue")
 
 
 # --- work items for supervisors ------------------------------------------------------------------
