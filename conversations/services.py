@@ -526,11 +526,18 @@ def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int | 
 
 def offer_accept(*, item_id: int, user: Any) -> Conversation:
     """The agent takes the conversation offered to them; the contact learns who answers."""
+    refused = None
     with transaction.atomic():
-        item = routing.offer_accept(item_id=item_id, user=user)
-        Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
-        _assigned_record(conversation_id=item.conversation_id, agent=user, by=user)
-        push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
+        try:
+            item = routing.offer_accept(item_id=item_id, user=user)
+        except routing.OfferExpired as expired:
+            refused = expired  # raised once this block has committed the offer to the next agent
+        else:
+            Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
+            _assigned_record(conversation_id=item.conversation_id, agent=user, by=user)
+            push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
+    if refused is not None:
+        raise refused
     return access_conversation(user=user, conversation_id=item.conversation_id)
 
 
