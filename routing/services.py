@@ -771,6 +771,9 @@ def _offer_expire(item: WorkItem, *, now: datetime, late_accept: bool = False) -
     detail: dict[str, Any] = {"late_accept": True} if late_accept else {}
     if unseen:
         detail["unseen"] = True
+        log.warning("Routing: the offer of item %s to agent %s expired %d s before anything noticed "
+                    "(beat or desk down?); not counted as their miss", item.pk, item.agent_id,
+                    _seconds(item.offer_expires_at, now))
     profile = _release(item, now=now, kind="expired", decline=late_accept or not unseen, **detail)
     if profile is not None and not (unseen or late_accept):
         profile.missed_offers += 1

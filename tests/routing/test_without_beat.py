@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.db.models import F
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from routing import selectors, services
 from routing.models import AgentProfile, ItemState, Presence, Queue, RoutingRule, WorkItem, WorkItemEvent
@@ -150,6 +151,20 @@ def test_a_late_accept_is_refused_and_the_offer_goes_to_the_next_agent_in_the_sa
     assert reload(late).missed_offers == 0 and reload(late).presence == Presence.ONLINE
 
 
+def test_a_late_accept_through_the_api_is_a_409_in_the_error_shape_and_the_offer_moves_on(chat_es):
+    first, second = online_agent(), online_agent()
+    item = enqueue(1)
+    late = first if item.agent_id == first.pk else second
+    lapse(item)
+    client = APIClient()
+    client.force_authenticate(late.user)
+
+    response = client.post(f"/api/v1/routing/items/{item.pk}/accept/")
+
+    assert response.status_code == 409 and response.json()["error"]["code"] == "offer_expired"
+    assert_passed_on(item, by=late, to=second if late is first else first)
+
+
 def test_a_decline_also_expires_the_agents_other_timed_out_offers(chat_es):
     agent = online_agent(chat=2)
     declined, lapsed = enqueue(1), enqueue(2)
@@ -176,7 +191,7 @@ def test_listing_and_load_leave_out_offers_past_their_timeout(chat_es):
 # --- offers that timed out while nothing ran are not held against the agent ----------------------
 
 
-def test_offers_that_expired_during_an_outage_do_not_set_the_agent_away(chat_es, settings):
+def test_offers_that_expired_during_an_outage_do_not_set_the_agent_away(chat_es, settings, caplog):
     # Given an agent whose two offers timed out ten minutes ago while no sweep ran
     settings.ROUTING_MISSED_OFFERS_AWAY = 2
     agent = online_agent(chat=2)
@@ -195,6 +210,7 @@ def test_offers_that_expired_during_an_outage_do_not_set_the_agent_away(chat_es,
         assert item.state == ItemState.OFFERED and item.agent_id == agent.pk
         assert item.offer_expires_at > timezone.now()
         assert item.events.get(kind="expired").detail.get("unseen") is True
+    assert caplog.text.count("not counted as their miss") == 2  # the operators are told
 
 
 def test_an_offer_found_long_after_its_timeout_on_access_is_not_a_miss(chat_es, settings):
