@@ -312,3 +312,12 @@ def test_an_item_declined_by_the_only_agent_comes_back_to_them_once_escalation_i
 
     item = reload(item)
     assert item.agent_id == agent.pk and item.escalated_at is not None
+
+
+def test_the_queue_figures_count_a_breach_the_sweep_has_not_recorded_yet(chat_es):
+    item = enqueue(1)  # nobody online: it waits
+    age(item, 61)
+
+    stats = {row["key"]: row for row in selectors.queue_stats()}
+
+    assert stats["chat.es"]["breached_today"] == 1 and reload(item).sla_breached_at is None
