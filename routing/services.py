@@ -706,9 +706,12 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
         now = timezone.now()
         late = _offer_lapsed(item, now=now)
         if late:
-            locked = _offer_expire(item, now=now, late_accept=True)
+            locked = _offer_expire(item, now=now, present=True)
             _requeue_and_refill(item, locked, now=now)
         else:
+            # The agent's other offers past their timeout go on to others, not counted as
+            # misses: answering shows they are there.
+            _offers_lapse(now=now, agent_id=profile.pk, present=True)
             _sla_catch_up(item, now=now, kinds=("escalated", "breached"))  # accepted too late for its target
             item.state = ItemState.ASSIGNED
             item.assigned_at = now
@@ -718,7 +721,6 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
             AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
             _event(item, "accepted", at=now, agent_id=profile.pk)
             push.item_changed(user_id=profile.user_id, item=item, event="accepted")
-            _offers_lapse(now=now, agent_id=profile.pk)  # the agent's other offers past their timeout
     if late:
         raise OfferExpired()
     return item
@@ -746,6 +748,7 @@ def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
         item = _item_lock(item_id)
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
+        _offers_lapse(now=now, agent_id=profile.pk, present=True)  # as in offer_accept
         locked = _release(item, now=now, kind="declined", decline=True, reason=reason[:200])
         _requeue_and_refill(item, locked, now=now)
     return item
@@ -756,7 +759,7 @@ def _offer_lapsed(item: WorkItem, *, now: datetime) -> bool:
             and item.offer_expires_at <= now)
 
 
-def _offer_expire(item: WorkItem, *, now: datetime, late_accept: bool = False) -> AgentProfile | None:
+def _offer_expire(item: WorkItem, *, now: datetime, present: bool = False) -> AgentProfile | None:
     """Take back a locked offer past its timeout; returns its agent, locked.
 
     A miss counts against the agent (and enough in a row set them away) only when the
@@ -765,17 +768,18 @@ def _offer_expire(item: WorkItem, *, now: datetime, late_accept: bool = False) -
     decline that touches it), so an expiry noticed later proves nothing in routing was
     running while the offer was live (the beat, or the whole desk, was down): the agent
     may never have seen it, and is neither counted nor left out of the item's next match.
-    A late accept shows the agent was there: not a miss, but the item goes to someone else.
+    An agent `present` (answering this offer late, or another one) is not counted either,
+    but the item goes to someone else.
     """
     unseen = (now - item.offer_expires_at).total_seconds() > settings.ROUTING_OFFER_MISS_GRACE_SECONDS
-    detail: dict[str, Any] = {"late_accept": True} if late_accept else {}
+    detail: dict[str, Any] = {"agent_present": True} if present else {}
     if unseen:
         detail["unseen"] = True
         log.warning("Routing: the offer of item %s to agent %s expired %d s before anything noticed "
                     "(beat or desk down?); not counted as their miss", item.pk, item.agent_id,
                     _seconds(item.offer_expires_at, now))
-    profile = _release(item, now=now, kind="expired", decline=late_accept or not unseen, **detail)
-    if profile is not None and not (unseen or late_accept):
+    profile = _release(item, now=now, kind="expired", decline=present or not unseen, **detail)
+    if profile is not None and not (unseen or present):
         profile.missed_offers += 1
         profile.save(update_fields=["missed_offers"])
         if profile.missed_offers >= settings.ROUTING_MISSED_OFFERS_AWAY and profile.presence == Presence.ONLINE:
@@ -784,7 +788,7 @@ def _offer_expire(item: WorkItem, *, now: datetime, late_accept: bool = False) -
 
 
 def _offers_lapse(*, now: datetime, channel: str | None = None, agent_id: int | None = None,
-                  limit: int = CANDIDATES) -> int:
+                  limit: int = CANDIDATES, present: bool = False) -> int:
     """Expire offers past their timeout (on a channel, or one agent's) on access, so they
     hold no agent's room while no sweep runs; their items are matched again at the end of
     the use case. It runs inside other use cases, holding their locks: items and agents
@@ -803,7 +807,7 @@ def _offers_lapse(*, now: datetime, channel: str | None = None, agent_id: int | 
                 .filter(pk=item_id, state=ItemState.OFFERED, offer_expires_at__lte=now).first())
         if item is None or _agent_lock(item.agent_id, skip_locked=True) is None:
             continue
-        _offer_expire(item, now=now)
+        _offer_expire(item, now=now, present=present)
         _rematch_later(item)
         expired += 1
     return expired

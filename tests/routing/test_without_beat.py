@@ -165,16 +165,25 @@ def test_a_late_accept_through_the_api_is_a_409_in_the_error_shape_and_the_offer
     assert_passed_on(item, by=late, to=second if late is first else first)
 
 
-def test_a_decline_also_expires_the_agents_other_timed_out_offers(chat_es):
-    agent = online_agent(chat=2)
-    declined, lapsed = enqueue(1), enqueue(2)
-    lapse(lapsed)
+@pytest.mark.parametrize("answer", ["accept", "decline"])
+def test_answering_one_offer_passes_the_agents_timed_out_offers_on_without_counting_misses(
+        chat_es, settings, answer):
+    # Given an agent with three offers, two of them timed out a second ago
+    settings.ROUTING_MISSED_OFFERS_AWAY = 2
+    agent = online_agent(chat=3)
+    answered, *lapsed = enqueue(1), enqueue(2), enqueue(3)
+    for item in lapsed:
+        lapse(item)
 
-    services.offer_decline(item_id=declined.pk, user=agent.user)
+    # When they answer the live one
+    getattr(services, f"offer_{answer}")(item_id=answered.pk, user=agent.user)
 
-    lapsed = reload(lapsed)
-    assert lapsed.state == ItemState.WAITING and agent.pk in lapsed.declined_by
-    assert reload(agent).missed_offers == 1
+    # Then the timed-out ones left them (for others), and they are not set away: they are there
+    for item in lapsed:
+        item = reload(item)
+        assert item.state == ItemState.WAITING and agent.pk in item.declined_by
+    agent = reload(agent)
+    assert agent.missed_offers == 0 and agent.presence == Presence.ONLINE
 
 
 def test_listing_and_load_leave_out_offers_past_their_timeout(chat_es):
