@@ -12,6 +12,9 @@ number of concurrent workers:
 - Where both are locked, the item comes first; the one path that starts from the agent
   (pulling waiting work) takes items with SKIP LOCKED, and matching an item takes agents
   with SKIP LOCKED, so two workers never wait on each other in a cycle.
+- Offers past their timeout that a use case meets (an agent's room counted, a match or a
+  pull finding nobody or nothing) are expired on the spot, items and agents taken with
+  SKIP LOCKED, so routing does not depend on the beat's sweep and never waits doing it.
 """
 
 from __future__ import annotations
@@ -693,6 +696,15 @@ def _held_by(item: WorkItem, profile: AgentProfile, states: Iterable[str]) -> No
                        code="not_yours")
 
 
+class OfferExpired(Conflict):
+    """A late accept, refused after the offer was expired and the item passed on. Raised
+    once those writes are done: a caller that runs `offer_accept` inside its own transaction
+    must let the block end before re-raising it, or the item goes nowhere."""
+
+    def __init__(self) -> None:
+        super().__init__(_("The offer had expired; it has gone to the next agent."), code="offer_expired")
+
+
 def offer_accept(*, item_id: int, user: Any) -> WorkItem:
     """The agent takes the item offered to them. An offer past its timeout is refused with
     `offer_expired` (409), and expired in the same call: the item is offered to the next
@@ -724,15 +736,6 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
     if late:
         raise OfferExpired()
     return item
-
-
-class OfferExpired(Conflict):
-    """A late accept, refused after the offer was expired and the item passed on. Raised
-    once those writes are done: a caller that runs `offer_accept` inside its own transaction
-    must let the block end before re-raising it, or the item goes nowhere."""
-
-    def __init__(self) -> None:
-        super().__init__(_("The offer had expired; it has gone to the next agent."), code="offer_expired")
 
 
 def _requeue_and_refill(item: WorkItem, profile: AgentProfile | None, *, now: datetime) -> None:
