@@ -580,9 +580,11 @@ def _agent_pull(profile: AgentProfile, *, now: datetime, channels: Iterable[str]
                         .select_related("queue").filter(pk=item_id, state=ItemState.WAITING).first())
                 if item is None:
                     continue
-                if _sla_catch_up(item, now=now) and not engine.agent_eligible(
-                        engine_agent(profile, {}), engine_item(item)):
-                    _rematch_later(item)  # it moved on (overflowed) beyond this agent's reach
+                # Listed as its due steps would make it; checked as they did make it.
+                applied = _sla_catch_up(item, now=now)
+                if not engine.agent_eligible(engine_agent(profile, {}), engine_item(item)):
+                    if applied:
+                        _rematch_later(item)  # it moved on (overflowed) beyond this agent's reach
                     continue
                 _claim(item, profile, now=now, held=held)
                 taken += 1
