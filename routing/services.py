@@ -704,7 +704,14 @@ class OfferExpired(Conflict):
     must let the block end before re-raising it, or the item goes nowhere."""
 
     def __init__(self) -> None:
-        super().__init__(_("The offer had expired; it has gone to the next agent."), code="offer_expired")
+        super().__init__(_("This offer expired before you accepted it; it has been passed on."),
+                         code="offer_expired")
+
+
+def _expired_from(item: WorkItem, profile: AgentProfile) -> bool:
+    """Whether the agent's last part in the item's history is its offer to them expiring."""
+    last = item.events.filter(agent_id=profile.pk).order_by("-at", "-id").values_list("kind", flat=True).first()
+    return last == "expired"
 
 
 def offer_accept(*, item_id: int, user: Any) -> WorkItem:
@@ -716,6 +723,8 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
     profile = _agent_of(user)
     with transaction.atomic(), _unit_of_work():
         item = _item_lock(item_id)
+        if item.agent_id != profile.pk and _expired_from(item, profile):
+            raise OfferExpired()  # a sweep or another use case expired it a moment before
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
         late = _offer_lapsed(item, now=now)

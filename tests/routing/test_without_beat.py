@@ -151,6 +151,18 @@ def test_a_late_accept_is_refused_and_the_offer_goes_to_the_next_agent_in_the_sa
     assert reload(late).missed_offers == 0 and reload(late).presence == Presence.ONLINE
 
 
+def test_accepting_an_offer_the_sweep_already_expired_says_it_expired(chat_es):
+    agent = online_agent()
+    item = enqueue(1)
+    lapse(item)
+    services.offers_expire()
+
+    with pytest.raises(Conflict) as refused:
+        services.offer_accept(item_id=item.pk, user=agent.user)
+
+    assert refused.value.code == "offer_expired"
+
+
 def test_a_late_accept_through_the_api_is_a_409_in_the_error_shape_and_the_offer_moves_on(chat_es):
     first, second = online_agent(), online_agent()
     item = enqueue(1)
