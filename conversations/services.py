@@ -564,11 +564,18 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
             .values_list("conversation_id", flat=True).first())
     if held is not None:
         return access_conversation(user=user, conversation_id=held)
+    refused = None
     with transaction.atomic():
-        item = routing.offer_accept(item_id=item_id, user=user)
-        Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
-        _assigned_record(conversation_id=item.conversation_id, agent=user, by=user)
-        push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
+        try:
+            item = routing.offer_accept(item_id=item_id, user=user)
+        except routing.OfferExpired as expired:
+            refused = expired  # raised once this block has committed the offer to the next agent
+        else:
+            Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
+            _assigned_record(conversation_id=item.conversation_id, agent=user, by=user)
+            push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
+    if refused is not None:
+        raise refused
     return access_conversation(user=user, conversation_id=item.conversation_id)
 
 

@@ -7,6 +7,8 @@ complete them; routing never imports conversations.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
@@ -219,6 +221,14 @@ class ItemState(models.TextChoices):
 
 OPEN_STATES = (ItemState.WAITING, ItemState.OFFERED, ItemState.ASSIGNED)
 HELD_STATES = (ItemState.OFFERED, ItemState.ASSIGNED)  # count against the agent's capacity
+
+
+def held_at(now: datetime) -> Q:
+    """Items that hold an agent's capacity at `now`: assigned, or offered and not past the
+    offer's timeout. An offer past it holds nothing, whether or not a sweep has expired it
+    yet (the beat may be down); written as "held states minus lapsed offers" so the partial
+    indexes on the held states still serve it."""
+    return Q(state__in=HELD_STATES) & ~Q(state=ItemState.OFFERED, offer_expires_at__lte=now)
 
 
 class WorkItem(models.Model):

@@ -23,6 +23,7 @@ from routing.models import (
     Queue,
     WorkItem,
     WorkItemEvent,
+    held_at,
 )
 from supportdesk.errors import DomainError
 
@@ -43,10 +44,10 @@ def agent_get(*, user: Any) -> AgentProfile:
 
 
 def agents_load(*, agent_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Items each agent holds (offered or assigned) per channel, in one query; agents and
-    channels holding nothing are left out."""
+    """Items each agent holds (assigned, or offered and not past the offer's timeout) per
+    channel, in one query; agents and channels holding nothing are left out."""
     loads: dict[int, dict[str, int]] = {}
-    rows = (WorkItem.objects.filter(agent_id__in=list(agent_ids), state__in=HELD_STATES)
+    rows = (WorkItem.objects.filter(held_at(timezone.now()), agent_id__in=list(agent_ids))
             .values("agent_id", "channel").annotate(n=Count("id")).order_by())
     for row in rows:
         loads.setdefault(row["agent_id"], {})[row["channel"]] = row["n"]
@@ -70,8 +71,9 @@ def agent_routing_state(*, agent: AgentProfile) -> dict[str, Any]:
 
 
 def agent_item_list(*, agent: AgentProfile) -> QuerySet[WorkItem]:
-    """The agent's open work: items offered to them and items assigned to them."""
-    return WorkItem.objects.filter(agent_id=agent.pk, state__in=HELD_STATES).select_related("queue")
+    """The agent's open work: items offered to them (offers past their timeout left out,
+    the sweep may not have expired them yet) and items assigned to them."""
+    return WorkItem.objects.filter(held_at(timezone.now()), agent_id=agent.pk).select_related("queue")
 
 
 # --- work items for supervisors ------------------------------------------------------------------
@@ -126,7 +128,8 @@ def _service_levels(start: datetime, now: datetime) -> dict[int, dict[str, int]]
     they were closed), and how many breached.
 
     An item reaches an agent at its first accept or direct assignment (`answered_at`, kept
-    when the item is later requeued or transferred).
+    when the item is later requeued or transferred). A breach is read from the times as
+    well as from its record, so the figure does not wait for the sweep to record it.
     """
     item, queue = WorkItem._meta.db_table, Queue._meta.db_table
     sql = f"""
@@ -134,7 +137,8 @@ def _service_levels(start: datetime, now: datetime) -> dict[int, dict[str, int]]
                count(*) FILTER (WHERE i.answered_at <= i.deadline) AS met,
                count(*) FILTER (WHERE i.answered_at IS NOT NULL
                                    OR coalesce(i.completed_at, %(now)s) > i.deadline) AS counted,
-               count(*) FILTER (WHERE i.sla_breached_at IS NOT NULL) AS breached
+               count(*) FILTER (WHERE i.sla_breached_at IS NOT NULL
+                                   OR coalesce(i.answered_at, i.completed_at, %(now)s) > i.deadline) AS breached
         FROM (
             SELECT i.queue_id, i.answered_at, i.completed_at, i.sla_breached_at,
                    i.enqueued_at + make_interval(secs => q.target_wait_seconds) AS deadline

@@ -12,6 +12,9 @@ number of concurrent workers:
 - Where both are locked, the item comes first; the one path that starts from the agent
   (pulling waiting work) takes items with SKIP LOCKED, and matching an item takes agents
   with SKIP LOCKED, so two workers never wait on each other in a cycle.
+- Offers past their timeout that a use case meets (an agent's room counted, a match or a
+  pull finding nobody or nothing) are expired on the spot, items and agents taken with
+  SKIP LOCKED, so routing does not depend on the beat's sweep and never waits doing it.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Func, Q
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from routing import engine, push, selectors
 from routing.models import (
@@ -318,20 +323,39 @@ def _held(profile_id: int, channel: str) -> int:
 
 
 _event_buffer: ContextVar[list[WorkItemEvent] | None] = ContextVar("routing_event_buffer", default=None)
+_rematch_buffer: ContextVar[list[int] | None] = ContextVar("routing_rematch_buffer", default=None)
 
 
 @contextmanager
-def _events_buffered() -> Iterator[None]:
-    """Write the history recorded inside the block in one INSERT at its end (inside the
-    caller's transaction, so it commits or rolls back with the change it records)."""
+def _unit_of_work() -> Iterator[None]:
+    """One use case's writes: the items whose lapsed offers it expired on the way are
+    matched again at its end (not in the middle of the match or pull that found them,
+    holding its locks), and the history it recorded is written in one INSERT, inside the
+    caller's transaction, so it commits or rolls back with the change it records."""
     buffer: list[WorkItemEvent] = []
-    token = _event_buffer.set(buffer)
+    rematch: list[int] = []
+    tokens = _event_buffer.set(buffer), _rematch_buffer.set(rematch)
     try:
         yield
+        while rematch:
+            item = (WorkItem.objects.select_for_update(of=("self",)).select_related("queue")
+                    .filter(pk=rematch.pop(0), state=ItemState.WAITING).first())
+            if item is not None:  # else taken meanwhile, in this same use case
+                _item_match(item, now=timezone.now())
         if buffer:
             WorkItemEvent.objects.bulk_create(buffer)
     finally:
-        _event_buffer.reset(token)
+        _event_buffer.reset(tokens[0])
+        _rematch_buffer.reset(tokens[1])
+
+
+def _rematch_later(item: WorkItem) -> None:
+    """Match a locked waiting item again once the current use case is done with its locks."""
+    pending = _rematch_buffer.get()
+    if pending is None:
+        _item_match(item, now=timezone.now())
+    elif item.pk not in pending:
+        pending.append(item.pk)
 
 
 def _event(item: WorkItem, kind: str, *, at: datetime, agent_id: int | None = None, **detail: Any) -> None:
@@ -367,6 +391,9 @@ def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
     """Give a locked waiting item to a locked agent with room (holding `held` items on its
     channel before this one): an offer, or an assignment when the queue assigns directly
     (or `direct`)."""
+    # Escalation and breach due by now are recorded first, in that order (the item reaching
+    # an agent is when the beat-less desk notices them).
+    _sla_catch_up(item, now=now, kinds=("escalated", "breached"))
     queue = item.queue
     item.agent_id = profile.pk
     if queue.assign_directly or direct:
@@ -379,11 +406,6 @@ def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
         item.offer_expires_at = now + timedelta(seconds=queue.offer_timeout_seconds)
     if item.state == ItemState.ASSIGNED and item.answered_at is None:
         item.answered_at = now
-    # Only a first answer can breach: work answered in time and moved on later did not.
-    breached = item.sla_breached_at is None and item.answered_at in (None, now) and (
-        now - item.enqueued_at > timedelta(seconds=queue.target_wait_seconds))
-    if breached:
-        item.sla_breached_at = now
     profile.last_assigned_at = now
     available, spare = _slot_state(profile, item.channel, held + 1)
     # The item, the agent and the agent's slots on the channel in one round trip: this
@@ -395,8 +417,6 @@ def _claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
             "answered_at": item.answered_at, "sla_breached_at": item.sla_breached_at, "now": now,
             "channel": item.channel, "available": available, "spare": spare,
         })
-    if breached:
-        _event(item, "breached", at=now, waited_seconds=int((now - item.enqueued_at).total_seconds()))
     _event(item, item.state, at=now, agent_id=profile.pk)
     push.item_changed(user_id=profile.user_id, item=item, event=item.state)
 
@@ -411,30 +431,51 @@ def _room_given(profile: AgentProfile, channel: str, held: int) -> int | None:
     return held if profile.presence == Presence.ONLINE and held < profile.capacity_for(channel) else None
 
 
-def _room(profile: AgentProfile, channel: str) -> int | None:
-    """How many items a locked agent holds on the channel, or None when they have no room."""
+_HELD_AND_LAPSED_SQL = (
+    f"SELECT count(*) FILTER (WHERE channel = %(channel)s), "
+    f"count(*) FILTER (WHERE state = '{ItemState.OFFERED}' AND offer_expires_at <= %(now)s) "
+    f"FROM {_ITEM} WHERE agent_id = %(agent)s AND state IN ('{ItemState.OFFERED}', '{ItemState.ASSIGNED}')"
+)
+
+
+def _room(profile: AgentProfile, channel: str, *, now: datetime) -> int | None:
+    """How many items a locked agent holds on the channel, or None when they have no room.
+    Their offers past the timeout are expired first, so they hold no room."""
     if profile.presence != Presence.ONLINE:
         return None
-    return _room_given(profile, channel, _held(profile.pk, channel))
+    with connection.cursor() as cursor:
+        cursor.execute(_HELD_AND_LAPSED_SQL, {"agent": profile.pk, "channel": channel, "now": now})
+        held, lapsed = cursor.fetchone()
+    if lapsed:
+        held = _own_offers_lapse(profile, channel, now=now)
+    return _room_given(profile, channel, held)
+
+
+def _own_offers_lapse(profile: AgentProfile, channel: str, *, now: datetime) -> int:
+    """Expire a locked agent's offers past their timeout and count again what they hold
+    on the channel (the misses may have set them away: the profile is read again)."""
+    _offers_lapse(now=now, agent_id=profile.pk)
+    profile.refresh_from_db(fields=["presence", "missed_offers"])
+    return _held(profile.pk, channel)
 
 
 _PROFILE_COLUMNS = [field.column for field in AgentProfile._meta.concrete_fields]
 _LOCK_AND_HELD_SQL = (
     f"SELECT {', '.join(_PROFILE_COLUMNS)} FROM {_AGENT} WHERE id = %(agent)s FOR UPDATE SKIP LOCKED; "
-    f"SELECT count(*) FROM {_ITEM} WHERE agent_id = %(agent)s AND channel = %(channel)s "
-    f"AND state IN ('{ItemState.OFFERED}', '{ItemState.ASSIGNED}')"
+    + _HELD_AND_LAPSED_SQL
 )
 
 
-def _agent_lock_room(agent_id: int, channel: str) -> tuple[AgentProfile | None, int | None]:
+def _agent_lock_room(agent_id: int, channel: str, *, now: datetime) -> tuple[AgentProfile | None, int | None]:
     """Lock an agent unless another worker holds them (SKIP LOCKED), and count what they
     hold on the channel once the lock is ours: the `_agent_lock` and `_room` of the match,
-    in one round trip (the count is a second statement, so it sees the locked state)."""
+    in one round trip (the count is a second statement, so it sees the locked state). Their
+    offers past the timeout, if any, are expired first."""
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_AND_HELD_SQL, {"agent": agent_id, "channel": channel})
+        cursor.execute(_LOCK_AND_HELD_SQL, {"agent": agent_id, "channel": channel, "now": now})
         row = cursor.fetchone()
         cursor.nextset()
-        held = cursor.fetchone()[0]
+        held, lapsed = cursor.fetchone()
     if row is None:
         return None, None
     values = dict(zip(_PROFILE_COLUMNS, row, strict=True))
@@ -442,24 +483,37 @@ def _agent_lock_room(agent_id: int, channel: str) -> tuple[AgentProfile | None, 
         values["capacity"] = json.loads(values["capacity"])
     profile = AgentProfile(**{field.attname: values[field.column] for field in AgentProfile._meta.concrete_fields})
     profile._state.adding, profile._state.db = False, connection.alias
+    if lapsed and profile.presence == Presence.ONLINE:
+        held = _own_offers_lapse(profile, channel, now=now)
     return profile, _room_given(profile, channel, held)
 
 
 def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None = None) -> bool:
-    """Offer or assign a locked waiting item to the best eligible agent with room."""
+    """Offer or assign a locked waiting item to the best eligible agent with room.
+
+    Its service-level steps due by now (escalation, relaxed skills, overflow, breach) are
+    applied first, so what it needs is what the sweep would have made it. When nobody has
+    room, offers past their timeout on its channel are expired and the match tried again:
+    with the beat down they would otherwise hold the agents' room for ever."""
+    _sla_catch_up(item, now=now)
     if preferred_agent_id is not None and preferred_agent_id not in item.declined_by:
-        profile, held = _agent_lock_room(preferred_agent_id, item.channel)
+        profile, held = _agent_lock_room(preferred_agent_id, item.channel, now=now)
         if held is not None and engine.agent_eligible(engine_agent(profile, {}), engine_item(item)):
             _claim(item, profile, now=now, held=held)
             return True
+    return _match_rounds(item, now=now) or (
+        _offers_lapse(now=now, channel=item.channel) > 0 and _match_rounds(item, now=now))
+
+
+def _match_rounds(item: WorkItem, *, now: datetime) -> bool:
     tried: list[int] = []
-    for _ in range(3):  # a few rounds: candidates may be taken by other workers meanwhile
+    for _round in range(3):  # a few rounds: candidates may be taken by other workers meanwhile
         candidates = _slot_candidates(item, strategy=item.queue.strategy, exclude=tried)
         if not candidates:
             return False
         for agent_id in candidates:
             tried.append(agent_id)
-            profile, held = _agent_lock_room(agent_id, item.channel)
+            profile, held = _agent_lock_room(agent_id, item.channel, now=now)
             if held is None:
                 continue
             _claim(item, profile, now=now, held=held)
@@ -467,15 +521,31 @@ def _item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None
     return False
 
 
-def _waiting_for(profile: AgentProfile, channel: str, *, exclude: Iterable[int] = ()) -> list[int]:
-    """Waiting item ids this agent may take on a channel, best first."""
+def _past(start: str, seconds: Any, now: datetime) -> Q:
+    """Items whose `start` time plus `seconds` (an expression over the item and its queue)
+    is at or before `now`."""
+    interval = Func(seconds, function="make_interval", template="make_interval(secs => %(expressions)s)",
+                    output_field=DurationField())
+    return Q(LessThanOrEqual(ExpressionWrapper(F(start) + interval, output_field=DateTimeField()), now))
+
+
+def _waiting_for(profile: AgentProfile, channel: str, *, now: datetime, exclude: Iterable[int] = ()) -> list[int]:
+    """Waiting item ids this agent may take on a channel, best first.
+
+    An item is seen as its due service-level steps will make it once locked (see
+    `_sla_catch_up`): optional skills relaxed after the queue's relax wait or at escalation,
+    and escalation forgetting who declined it, so a desk without its beat still serves it."""
     skills = list(profile.skills)
+    escalation_due = Q(escalated_at__isnull=True) & _past(
+        "enqueued_at", F("queue__target_wait_seconds") * F("queue__escalate_at_percent") / 100.0, now)
+    relax_due = Q(queue__relax_optional_after_seconds__isnull=False) & _past(
+        "enqueued_at", F("queue__relax_optional_after_seconds"), now)
     items = WorkItem.objects.filter(
         state=ItemState.WAITING, channel=channel, language__in=profile.languages,
         contact_kind__in=profile.contact_kinds, min_agent_tier__lte=profile.tier,
         required_skills__contained_by=skills,
-    ).filter(Q(optional_relaxed=True) | Q(optional_skills__contained_by=skills)).exclude(
-        declined_by__contains=[profile.pk])
+    ).filter(Q(optional_relaxed=True) | Q(optional_skills__contained_by=skills) | relax_due | escalation_due
+             ).filter(~Q(declined_by__contains=[profile.pk]) | escalation_due)
     if exclude:
         items = items.exclude(pk__in=list(exclude))
     order = (F("queue_priority").desc(), F("priority").desc(), "enqueued_at", "id")
@@ -493,9 +563,15 @@ def _agent_pull(profile: AgentProfile, *, now: datetime, channels: Iterable[str]
     taken = 0
     for channel in channels:
         tried: list[int] = []
-        while (held := _room(profile, channel)) is not None:
-            candidates = _waiting_for(profile, channel, exclude=tried)
+        lapsed_looked = False
+        while (held := _room(profile, channel, now=now)) is not None:
+            candidates = _waiting_for(profile, channel, now=now, exclude=tried)
             if not candidates:
+                # Offers other agents let time out may be what is left for this one: with
+                # the beat down nobody else would expire them.
+                if not lapsed_looked and _offers_lapse(now=now, channel=channel):
+                    lapsed_looked = True
+                    continue
                 break
             claimed = False
             for item_id in candidates:
@@ -503,6 +579,12 @@ def _agent_pull(profile: AgentProfile, *, now: datetime, channels: Iterable[str]
                 item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                         .select_related("queue").filter(pk=item_id, state=ItemState.WAITING).first())
                 if item is None:
+                    continue
+                # Listed as its due steps would make it; checked as they did make it.
+                applied = _sla_catch_up(item, now=now)
+                if not engine.agent_eligible(engine_agent(profile, {}), engine_item(item)):
+                    if applied:
+                        _rematch_later(item)  # it moved on (overflowed) beyond this agent's reach
                     continue
                 _claim(item, profile, now=now, held=held)
                 taken += 1
@@ -563,7 +645,7 @@ def work_item_enqueue(
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise DomainError("Priority must be a whole number.", code="invalid_priority")
     try:
-        with transaction.atomic(), _events_buffered():
+        with transaction.atomic(), _unit_of_work():
             # The conversation's latest item: still open (return it), or who had it last.
             latest = (WorkItem.objects.filter(conversation_id=conversation_id).order_by("-enqueued_at")
                       .only("id", "state", "agent_id").first())
@@ -600,7 +682,7 @@ def _item_create(conversation_id: int, channel: str, values: dict[str, Any], rou
 
 def work_item_match(*, item_id: int) -> bool:
     """Try once more to place a waiting item (the sweeper's safety net); idempotent."""
-    with transaction.atomic(), _events_buffered():
+    with transaction.atomic(), _unit_of_work():
         item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("queue").filter(pk=item_id, state=ItemState.WAITING).first())
         return item is not None and _item_match(item, now=timezone.now())
@@ -616,28 +698,54 @@ def _held_by(item: WorkItem, profile: AgentProfile, states: Iterable[str]) -> No
                        code="not_yours")
 
 
+class OfferExpired(Conflict):
+    """A late accept, refused after the offer was expired and the item passed on. Raised
+    once those writes are done: a caller that runs `offer_accept` inside its own transaction
+    must let the block end before re-raising it, or the item goes nowhere."""
+
+    def __init__(self) -> None:
+        super().__init__(_("This offer expired before you accepted it; it has been passed on."),
+                         code="offer_expired")
+
+
+def _expired_from(item: WorkItem, profile: AgentProfile) -> bool:
+    """Whether the agent's last part in the item's history is its offer to them expiring."""
+    last = item.events.filter(agent_id=profile.pk).order_by("-at", "-id").values_list("kind", flat=True).first()
+    return last == "expired"
+
+
 def offer_accept(*, item_id: int, user: Any) -> WorkItem:
+    """The agent takes the item offered to them. An offer past its timeout is refused with
+    `offer_expired` (409), and expired in the same call: the item is offered to the next
+    eligible agent before the refusal returns (committed even when the caller's own
+    transaction wraps this one, provided it lets `OfferExpired` out of its block: see
+    `OfferExpired`)."""
     profile = _agent_of(user)
-    with transaction.atomic(), _events_buffered():
+    with transaction.atomic(), _unit_of_work():
         item = _item_lock(item_id)
+        if item.agent_id != profile.pk and _expired_from(item, profile):
+            raise OfferExpired()  # a sweep or another use case expired it a moment before
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
-        if item.offer_expires_at is not None and item.offer_expires_at < now:
-            raise Conflict("The offer has expired; it goes to the next agent.", code="offer_expired")
-        breached = item.answered_at is None and item.sla_breached_at is None and (
-            _seconds(item.enqueued_at, now) > item.queue.target_wait_seconds)
-        item.state = ItemState.ASSIGNED
-        item.assigned_at = now
-        item.answered_at = item.answered_at or now
-        item.offer_expires_at = None
-        if breached:  # offered in time, accepted too late
-            item.sla_breached_at = now
-            _event(item, "breached", at=now, waited_seconds=int(_seconds(item.enqueued_at, now)))
-        item.save(update_fields=["state", "assigned_at", "answered_at", "offer_expires_at",
-                                 "sla_breached_at"])
-        AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
-        _event(item, "accepted", at=now, agent_id=profile.pk)
-        push.item_changed(user_id=profile.user_id, item=item, event="accepted")
+        late = _offer_lapsed(item, now=now)
+        if late:
+            locked = _offer_expire(item, now=now, present=True)
+            _requeue_and_refill(item, locked, now=now)
+        else:
+            # The agent's other offers past their timeout go on to others, not counted as
+            # misses: answering shows they are there.
+            _offers_lapse(now=now, agent_id=profile.pk, present=True)
+            _sla_catch_up(item, now=now, kinds=("escalated", "breached"))  # accepted too late for its target
+            item.state = ItemState.ASSIGNED
+            item.assigned_at = now
+            item.answered_at = item.answered_at or now
+            item.offer_expires_at = None
+            item.save(update_fields=["state", "assigned_at", "answered_at", "offer_expires_at"])
+            AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
+            _event(item, "accepted", at=now, agent_id=profile.pk)
+            push.item_changed(user_id=profile.user_id, item=item, event="accepted")
+    if late:
+        raise OfferExpired()
     return item
 
 
@@ -650,45 +758,100 @@ def _requeue_and_refill(item: WorkItem, profile: AgentProfile | None, *, now: da
 
 def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
     profile = _agent_of(user)
-    with transaction.atomic(), _events_buffered():
+    with transaction.atomic(), _unit_of_work():
         item = _item_lock(item_id)
         if profile.pk in item.declined_by and item.agent_id != profile.pk:
             return item  # declined (or let go) already: a decline sent again changes nothing
         _held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
+        _offers_lapse(now=now, agent_id=profile.pk, present=True)  # as in offer_accept
         locked = _release(item, now=now, kind="declined", decline=True, reason=reason[:200])
         _requeue_and_refill(item, locked, now=now)
     return item
 
 
+def _offer_lapsed(item: WorkItem, *, now: datetime) -> bool:
+    return (item.state == ItemState.OFFERED and item.offer_expires_at is not None
+            and item.offer_expires_at <= now)
+
+
+def _offer_expire(item: WorkItem, *, now: datetime, present: bool = False) -> AgentProfile | None:
+    """Take back a locked offer past its timeout; returns its agent, locked.
+
+    A miss counts against the agent (and enough in a row set them away) only when the
+    expiry is noticed within ROUTING_OFFER_MISS_GRACE_SECONDS of the timeout. Every live
+    path notices at once (the sweep every few seconds, and every match, pull, accept or
+    decline that touches it), so an expiry noticed later proves nothing in routing was
+    running while the offer was live (the beat, or the whole desk, was down): the agent
+    may never have seen it, and is neither counted nor left out of the item's next match.
+    An agent `present` (answering this offer late, or another one) is not counted either,
+    but the item goes to someone else.
+    """
+    unseen = (now - item.offer_expires_at).total_seconds() > settings.ROUTING_OFFER_MISS_GRACE_SECONDS
+    detail: dict[str, Any] = {"agent_present": True} if present else {}
+    if unseen:
+        detail["unseen"] = True
+        log.warning("Routing: the offer of item %s to agent %s expired %d s before anything noticed "
+                    "(beat or desk down?); not counted as their miss", item.pk, item.agent_id,
+                    _seconds(item.offer_expires_at, now))
+    profile = _release(item, now=now, kind="expired", decline=present or not unseen, **detail)
+    if profile is not None and not (unseen or present):
+        profile.missed_offers += 1
+        profile.save(update_fields=["missed_offers"])
+        if profile.missed_offers >= settings.ROUTING_MISSED_OFFERS_AWAY and profile.presence == Presence.ONLINE:
+            _presence_apply(profile, Presence.AWAY, now=now, reassign=False, reason="missed offers")
+    return profile
+
+
+def _offers_lapse(*, now: datetime, channel: str | None = None, agent_id: int | None = None,
+                  limit: int = CANDIDATES, present: bool = False) -> int:
+    """Expire offers past their timeout (on a channel, or one agent's) on access, so they
+    hold no agent's room while no sweep runs; their items are matched again at the end of
+    the use case. It runs inside other use cases, holding their locks: items and agents
+    are taken with SKIP LOCKED, and one another worker holds stays held (counted as the
+    agent's load) until the next look. Returns how many expired."""
+    offers = WorkItem.objects.filter(state=ItemState.OFFERED, offer_expires_at__lte=now)
+    if channel is not None:
+        offers = offers.filter(channel=channel)
+    if agent_id is not None:
+        offers = offers.filter(agent_id=agent_id)
+    expired = 0
+    for item_id in offers.order_by("offer_expires_at").values_list("id", flat=True)[:limit]:
+        # Locked one by one and checked again: expiring one may have expired others
+        # (its agent set away returns their offers).
+        item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",)).select_related("queue")
+                .filter(pk=item_id, state=ItemState.OFFERED, offer_expires_at__lte=now).first())
+        if item is None or _agent_lock(item.agent_id, skip_locked=True) is None:
+            continue
+        _offer_expire(item, now=now, present=present)
+        _rematch_later(item)
+        expired += 1
+    return expired
+
+
 def offers_expire(*, limit: int = 500) -> int:
-    """Offers past their timeout go to the next agent; an agent who lets too many time out
-    in a row is set away. Idempotent: an offer already answered is skipped."""
+    """Offers past their timeout go to the next agent (the sweep's share; matches, pulls,
+    accepts and declines also expire those they meet). Idempotent: an offer already
+    answered or expired is skipped."""
     now = timezone.now()
     expired = 0
     ids = list(WorkItem.objects.filter(state=ItemState.OFFERED, offer_expires_at__lte=now)
                .order_by("offer_expires_at").values_list("id", flat=True)[:limit])
     for item_id in ids:
-        with transaction.atomic(), _events_buffered():
+        with transaction.atomic(), _unit_of_work():
             item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                     .select_related("queue")
                     .filter(pk=item_id, state=ItemState.OFFERED, offer_expires_at__lte=now).first())
             if item is None:
                 continue
-            profile = _release(item, now=now, kind="expired", decline=True)
-            if profile is not None:
-                profile.missed_offers += 1
-                profile.save(update_fields=["missed_offers"])
-                if profile.missed_offers >= settings.ROUTING_MISSED_OFFERS_AWAY:
-                    _presence_apply(profile, Presence.AWAY, now=now, reassign=False,
-                                    reason="missed offers")
+            profile = _offer_expire(item, now=now)
             _requeue_and_refill(item, profile, now=now)
             expired += 1
     return expired
 
 
 def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int | None = None) -> WorkItem | None:
-    with transaction.atomic(), _events_buffered():
+    with transaction.atomic(), _unit_of_work():
         if conversation_id is not None:
             open_item = WorkItem.objects.filter(conversation_id=conversation_id,
                                                 state__in=OPEN_STATES).first()
@@ -732,7 +895,7 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
     if (queue_key is None) == (agent_id is None):
         raise DomainError("Transfer to a queue or to an agent, not both or neither.",
                           code="transfer_target")
-    with transaction.atomic(), _events_buffered():
+    with transaction.atomic(), _unit_of_work():
         item = _item_lock(item_id)
         if item.state not in OPEN_STATES:
             raise Conflict(f"Work item {item.pk} is {item.state}; only open items move.", code="closed")
@@ -767,7 +930,7 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
         if previous is None:
             _event(item, "transferred", at=now, to_agent=target.pk, by=by)
         target = _agent_lock(target.pk, skip_locked=False)
-        held = _room(target, item.channel)
+        held = _room(target, item.channel, now=now)
         if held is None:
             raise Conflict(f"Agent {target.pk} is not online with room on {item.channel}.",
                            code="agent_unavailable")
@@ -829,7 +992,7 @@ def presence_set(*, user: Any, presence: str, reassign: bool = False) -> AgentPr
         raise DomainError(f"Unknown presence {presence!r}; use one of {', '.join(Presence.values)}.",
                           code="unknown_presence")
     profile = _agent_of(user)
-    with transaction.atomic(), _events_buffered():
+    with transaction.atomic(), _unit_of_work():
         # Items first, then the agent: the order every other path locks in.
         list(WorkItem.objects.select_for_update(of=("self",))
              .filter(agent_id=profile.pk, state__in=HELD_STATES).values_list("id", flat=True))
@@ -853,7 +1016,7 @@ def agents_heartbeat_expire() -> int:
                .values_list("id", flat=True)[:500])
     expired = 0
     for agent_id in ids:
-        with transaction.atomic(), _events_buffered():
+        with transaction.atomic(), _unit_of_work():
             list(WorkItem.objects.select_for_update(of=("self",))
                  .filter(agent_id=agent_id, state__in=HELD_STATES).values_list("id", flat=True))
             profile = _agent_lock(agent_id, skip_locked=True)
@@ -869,7 +1032,7 @@ def agents_heartbeat_expire() -> int:
 def agent_settings_changed(*, profile_id: int) -> None:
     """After a supervisor edits an agent's languages, kinds, skills, tier or capacity:
     rebuild the slots and let the agent take waiting work that now fits."""
-    with transaction.atomic(), _events_buffered():
+    with transaction.atomic(), _unit_of_work():
         list(WorkItem.objects.select_for_update(of=("self",))
              .filter(agent_id=profile_id, state__in=HELD_STATES).values_list("id", flat=True))
         profile = _agent_lock(profile_id, skip_locked=False)
@@ -904,16 +1067,18 @@ def queue_changed(*, queue_id: int) -> None:
 # --- service levels ---------------------------------------------------------------------------------
 
 
-def _waiting_past(seconds_expr: str, *, extra: str, limit: int, states: tuple[str, ...]) -> list[int]:
+def _waiting_past(seconds_expr: str, *, extra: str, limit: int, states: tuple[str, ...],
+                  now: datetime) -> list[int]:
     """Open items whose wait passed a per-queue threshold (an SQL expression over the queue
-    `q`), oldest first."""
+    `q`) by `now`, oldest first. `now` is the caller's clock, the one the steps are then
+    checked against under the lock (PostgreSQL's now() is the transaction's start)."""
     item, queue = WorkItem._meta.db_table, Queue._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.id FROM {item} i JOIN {queue} q ON q.id = i.queue_id "
-            f"WHERE i.state = ANY(%s) AND {extra} "
-            f"AND i.enqueued_at <= now() - make_interval(secs => {seconds_expr}) "
-            f"ORDER BY i.enqueued_at LIMIT %s", [list(states), limit],
+            f"WHERE i.state = ANY(%(states)s) AND {extra} "
+            f"AND i.enqueued_at <= %(now)s - make_interval(secs => {seconds_expr}) "
+            f"ORDER BY i.enqueued_at LIMIT %(limit)s", {"states": list(states), "limit": limit, "now": now},
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -925,32 +1090,75 @@ def _seconds(since: datetime, now: datetime) -> float:
     return (now - since).total_seconds()
 
 
-def _escalation_due(item: WorkItem, kind: str, *, now: datetime) -> bool:
-    """Whether the step is still due for the item as it is now, under its lock: another
-    sweep, a transfer or an overflow may have changed it since it was listed."""
+SLA_STEPS = ("escalated", "relaxed", "overflowed", "breached")  # the order they are applied in
+
+
+def _sla_due_at(item: WorkItem, kind: str) -> datetime | None:
+    """When the step falls due for the item as it is now (under its lock: another sweep, a
+    transfer or an overflow may have changed it since it was listed), or None when it does
+    not apply to it."""
     queue = item.queue
     if kind == "escalated":
-        return item.escalated_at is None and _seconds(item.enqueued_at, now) >= (
-            queue.target_wait_seconds * queue.escalate_at_percent / 100)
+        if item.escalated_at is not None:
+            return None
+        return item.enqueued_at + timedelta(seconds=queue.target_wait_seconds * queue.escalate_at_percent / 100)
     if kind == "relaxed":
-        return (not item.optional_relaxed and queue.relax_optional_after_seconds is not None
-                and _seconds(item.enqueued_at, now) >= queue.relax_optional_after_seconds)
+        if item.optional_relaxed or queue.relax_optional_after_seconds is None:
+            return None
+        return item.enqueued_at + timedelta(seconds=queue.relax_optional_after_seconds)
     if kind == "overflowed":
-        return (queue.overflow_queue_id is not None and queue.overflow_queue_id != queue.pk
-                and queue.overflow_after_seconds is not None
-                and _seconds(item.queued_at, now) >= queue.overflow_after_seconds)
-    return (item.sla_breached_at is None and item.answered_at is None
-            and _seconds(item.enqueued_at, now) >= queue.target_wait_seconds)
+        if (queue.overflow_queue_id is None or queue.overflow_queue_id == queue.pk
+                or queue.overflow_after_seconds is None):
+            return None
+        return item.queued_at + timedelta(seconds=queue.overflow_after_seconds)
+    # Only a first answer can breach: work answered in time and moved on later did not.
+    if item.sla_breached_at is not None or item.answered_at is not None:
+        return None
+    return item.enqueued_at + timedelta(seconds=queue.target_wait_seconds)
+
+
+def _escalation_due(item: WorkItem, kind: str, *, now: datetime) -> bool:
+    due = _sla_due_at(item, kind)
+    return due is not None and due <= now
+
+
+def _sla_catch_up(item: WorkItem, *, now: datetime, kinds: Iterable[str] = SLA_STEPS) -> list[str]:
+    """Apply the locked item's service-level steps due by `now`, in SLA_STEPS order, each
+    recorded at the time it fell due; returns the kinds applied.
+
+    The sweep calls this, and so does every match, pull, claim and accept for the item it
+    touches, so the steps do not wait for the beat. A breach is never recorded before its
+    escalation: an item breaching un-escalated (offered when it would have been escalated,
+    or nothing ran in between) is escalated first. Relaxing and overflowing are for
+    waiting items only, and an offered item is escalated only on its way to a breach."""
+    applied: list[str] = []
+    waiting = item.state == ItemState.WAITING
+    for kind in SLA_STEPS:
+        if kind not in kinds and not (kind == "escalated" and "breached" in kinds):
+            continue
+        if not waiting and kind in ("relaxed", "overflowed"):
+            continue
+        due = _sla_due_at(item, kind)
+        if due is None or due > now:
+            continue
+        if kind == "escalated" and not waiting and not _escalation_due(item, "breached", now=now):
+            continue
+        if kind == "breached" and item.escalated_at is not None:
+            due = max(due, item.escalated_at)  # an overflow may have shortened the target
+        _escalation_apply(item, kind, at=due, now=now)
+        applied.append(kind)
+    return applied
 
 
 def sla_sweep(*, limit: int = 500) -> dict[str, int]:
     """Escalate waiting items at the queue's share of its target (raise priority, relax
     optional skills), relax optional skills after the queue's relax wait, move items past
     the overflow wait to the overflow queue, and record breaches (of waiting items and of
-    offers nobody answered in time). Each step re-checks the item under its lock, so
-    running sweeps twice or at once changes nothing more; an item whose step fails is
-    logged and left for the next sweep, without stopping the others."""
-    counts = {"escalated": 0, "relaxed": 0, "overflowed": 0, "breached": 0}
+    offers nobody answered in time): for each item listed, every step due is applied, in
+    order (`_sla_catch_up`). Each item is re-checked under its lock, so running sweeps twice
+    or at once changes nothing more; an item whose step fails is logged and left for the
+    next sweep, without stopping the others."""
+    counts = dict.fromkeys(SLA_STEPS, 0)
     waiting, unanswered = (ItemState.WAITING,), (ItemState.WAITING, ItemState.OFFERED)
     steps = (
         ("escalated", "q.target_wait_seconds * q.escalate_at_percent / 100.0",
@@ -959,54 +1167,57 @@ def sla_sweep(*, limit: int = 500) -> dict[str, int]:
          "NOT i.optional_relaxed AND q.relax_optional_after_seconds IS NOT NULL", waiting),
         ("overflowed", "q.overflow_after_seconds",
          "q.overflow_queue_id IS NOT NULL AND q.overflow_after_seconds IS NOT NULL "
-         "AND i.queued_at <= now() - make_interval(secs => q.overflow_after_seconds)", waiting),
+         "AND i.queued_at <= %(now)s - make_interval(secs => q.overflow_after_seconds)", waiting),
         ("breached", "q.target_wait_seconds", "i.sla_breached_at IS NULL AND i.answered_at IS NULL",
          unanswered),
     )
     for kind, seconds, extra, states in steps:
-        for item_id in _waiting_past(seconds, extra=extra, limit=limit, states=states):
+        for item_id in _waiting_past(seconds, extra=extra, limit=limit, states=states, now=timezone.now()):
             try:
-                with transaction.atomic(), _events_buffered():
+                with transaction.atomic(), _unit_of_work():
                     item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                             .select_related("queue", "queue__overflow_queue")
                             .filter(pk=item_id, state__in=states).first())
-                    now = timezone.now()
-                    if item is None or not _escalation_due(item, kind, now=now):
+                    if item is None:
                         continue
-                    _escalation_apply(item, kind, now=now)
-                    counts[kind] += 1
-                    if kind != "breached":
+                    now = timezone.now()
+                    applied = _sla_catch_up(item, now=now)
+                    for done in applied:
+                        counts[done] += 1
+                    if item.state == ItemState.WAITING and set(applied) - {"breached"}:
                         _item_match(item, now=now)
             except DatabaseError:
                 log.exception("Routing sweep: %s of item %s failed; it is tried again next sweep", kind, item_id)
     return counts
 
 
-def _escalation_apply(item: WorkItem, kind: str, *, now: datetime) -> None:
+def _escalation_apply(item: WorkItem, kind: str, *, at: datetime, now: datetime) -> None:
+    """Apply one step to a locked item, recorded at `at` (when it fell due); an item moving
+    to another queue enters it `now`."""
     queue = item.queue
     if kind == "escalated":
-        item.escalated_at = now
+        item.escalated_at = at
         item.priority = min(item.priority + queue.escalation_priority_boost, PRIORITY_MAX)
         relaxed = bool(item.optional_skills) and not item.optional_relaxed
         item.optional_relaxed = True
         # Those who declined it may take it now rather than let it breach.
         item.declined_by = []
         item.save(update_fields=["escalated_at", "priority", "optional_relaxed", "declined_by"])
-        _event(item, "escalated", at=now, priority=item.priority, relaxed_optional_skills=relaxed)
+        _event(item, "escalated", at=at, priority=item.priority, relaxed_optional_skills=relaxed)
     elif kind == "relaxed":
         item.optional_relaxed = True
         item.save(update_fields=["optional_relaxed"])
-        _event(item, "relaxed", at=now, skills=item.optional_skills)
+        _event(item, "relaxed", at=at, skills=item.optional_skills)
     elif kind == "overflowed":
         target = queue.overflow_queue
-        _event(item, "overflowed", at=now, to_queue=target.key)
+        _event(item, "overflowed", at=at, to_queue=target.key)
         _queue_move(item, target, now=now)
         item.declined_by = []
         item.save(update_fields=[*QUEUE_FIELDS, "declined_by"])
     else:
-        item.sla_breached_at = now
+        item.sla_breached_at = at
         item.save(update_fields=["sla_breached_at"])
-        _event(item, "breached", at=now, waited_seconds=int((now - item.enqueued_at).total_seconds()))
+        _event(item, "breached", at=at, waited_seconds=int((at - item.enqueued_at).total_seconds()))
 
 
 _rematch_after: tuple[datetime, int] | None = None  # where this process's last pass stopped

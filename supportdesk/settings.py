@@ -345,6 +345,10 @@ ROUTING_DEFAULT_QUEUE = env.str("ROUTING_DEFAULT_QUEUE", default="general")
 ROUTING_DEFAULT_LANGUAGE = env.str("ROUTING_DEFAULT_LANGUAGE", default="en")
 # Offers let time out in a row before the agent is set away.
 ROUTING_MISSED_OFFERS_AWAY = env.int("ROUTING_MISSED_OFFERS_AWAY", default=2)
+# An offer expired more than this long before routing noticed (no sweep, no access: the beat
+# or the desk was down) is not counted as the agent's miss, nor kept from them. A few sweeps.
+ROUTING_OFFER_MISS_GRACE_SECONDS = env.float(
+    "ROUTING_OFFER_MISS_GRACE_SECONDS", default=max(10.0, 5 * CELERY_BEAT_SCHEDULE["routing-sweep"]["schedule"]))
 # How long a process may reuse the rules and queues it read (saves clear its own copy).
 ROUTING_CONFIG_SECONDS = env.float("ROUTING_CONFIG_SECONDS", default=2.0)
 # An agent whose browser sent no heartbeat for this long goes offline; their items return.

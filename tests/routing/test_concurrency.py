@@ -7,9 +7,11 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, close_old_connections, connections
+from django.utils import timezone
 
 from routing import engine, services
 from routing.models import HELD_STATES, AgentProfile, ItemState, Presence, Queue, WorkItem
@@ -23,7 +25,7 @@ STEPS = 60
 
 
 def _worker(seed: int, agents: list[AgentProfile], barrier: threading.Barrier,
-            failures: list[BaseException]) -> None:
+            failures: list[BaseException], beat: bool = True) -> None:
     rng = random.Random(seed)
     try:
         barrier.wait()
@@ -50,8 +52,14 @@ def _worker(seed: int, agents: list[AgentProfile], barrier: threading.Barrier,
                     services.presence_set(user=agent.user, presence=rng.choice(
                         [Presence.ONLINE, Presence.ONLINE, Presence.AWAY, Presence.OFFLINE]),
                         reassign=rng.random() < 0.5)
-                else:
+                elif beat:
                     services.routing_sweep()
+                else:
+                    # No beat: offers time out (just now, or long ago as in an outage) and only
+                    # the use cases above notice.
+                    WorkItem.objects.filter(pk__in=WorkItem.objects.filter(state=ItemState.OFFERED)
+                                            .order_by("?").values("pk")[:1]).update(
+                        offer_expires_at=timezone.now() - timedelta(seconds=rng.choice([1, 600])))
             except DomainError:
                 pass  # another thread moved the item first: the refusal is the right answer
     except (OperationalError, AssertionError) as exc:  # a deadlock would land here
@@ -63,7 +71,8 @@ def _worker(seed: int, agents: list[AgentProfile], barrier: threading.Barrier,
         connections.close_all()
 
 
-def test_concurrent_workers_never_overassign_or_strand():
+@pytest.mark.parametrize("beat", [True, False], ids=["with-beat", "offers-lapsing-without-beat"])
+def test_concurrent_workers_never_overassign_or_strand(beat):
     Queue.objects.create(key="general", name="General")
     agents = []
     for n in range(8):
@@ -74,7 +83,7 @@ def test_concurrent_workers_never_overassign_or_strand():
     connections.close_all()
     barrier = threading.Barrier(THREADS)
     failures: list[BaseException] = []
-    threads = [threading.Thread(target=_worker, args=(seed, agents, barrier, failures))
+    threads = [threading.Thread(target=_worker, args=(seed, agents, barrier, failures, beat))
                for seed in range(1, THREADS + 1)]
     for thread in threads:
         thread.start()

@@ -368,3 +368,16 @@ def test_a_waiting_item_sent_to_an_agent_records_who_sent_it(chat_es):
     transferred = item.events.get(kind="transferred")
     assert moved.agent_id == target.pk and moved.state == ItemState.ASSIGNED
     assert transferred.detail == {"to_agent": target.pk, "by": f"user:{supervisor.pk}"}
+
+
+def test_the_sweep_lists_items_by_the_same_clock_it_checks_them_with(chat_es):
+    # Given an item whose target passed just now by the application's clock (the database's
+    # now() is the start of this test's transaction, a moment earlier)
+    chat_es.target_wait_seconds = 20
+    chat_es.save()
+    item = enqueue(1)  # nobody online: it waits
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(seconds=20))
+
+    counts = services.sla_sweep()
+
+    assert counts["breached"] == 1 and WorkItem.objects.get(pk=item.pk).sla_breached_at is not None
