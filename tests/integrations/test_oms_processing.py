@@ -343,3 +343,58 @@ def test_a_failure_in_one_customers_totals_holds_back_only_that_customers_event(
     assert OmsEvent.objects.get(payload__data__order__id="O2").status == OmsEventStatus.PROCESSED
     assert customer("C2").lifetime_order_value == Decimal("7.00")
     assert not Order.objects.filter(external_id="O1").exists()
+
+
+# --- Poison: events stored before intake knew better, or that slipped past it ---------------------
+
+
+def store_raw(*, occurred_at: str, payload: str) -> OmsEvent:
+    """A row as an older intake could have stored it, bypassing today's validation."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO integrations_omsevent (event_id, event_type, occurred_at, payload, "
+            "received_at, status, attempts, last_error) VALUES (%s, 'order.created', "
+            "%s::timestamptz, %s::jsonb, now(), 'pending', 0, '') RETURNING id",
+            [f"evt-poison-{occurred_at}-{len(payload)}", occurred_at, payload],
+        )
+        return cursor.fetchone()[0]
+
+
+POISONS = {
+    # PostgreSQL stores these instants; Python cannot read them back (year 0, year 10000).
+    "year 0": ("0001-01-01T00:00:00+14:00", json.dumps(oms_events.order_created("OX"))),
+    "year 10000": ("9999-12-31T23:00:00-14:00", json.dumps(oms_events.order_created("OX"))),
+    # jsonb holds nesting Python's json parser gives up on (RecursionError).
+    "deep payload": ("2026-11-01T12:00:00Z", "[" * 5000 + "]" * 5000),
+}
+
+
+@pytest.mark.parametrize("poison", POISONS)
+def test_an_event_that_cannot_be_read_back_is_set_aside_and_the_rest_flow_on(poison):
+    occurred_at, payload = POISONS[poison]
+    store(oms_events.order_created("O1", occurred_at=at(0)))
+    poison_id = store_raw(occurred_at=occurred_at, payload=payload)
+    store(oms_events.order_created("O2", occurred_at=at(1)))
+
+    assert services.oms_events_drain() == 3
+
+    statuses = dict(OmsEvent.objects.values_list("pk", "status").order_by())  # no occurred_at read
+    assert statuses.pop(poison_id) == OmsEventStatus.FAILED
+    assert set(statuses.values()) == {OmsEventStatus.PROCESSED}
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == ["O1", "O2"]
+    assert OmsEvent.objects.filter(pk=poison_id).values_list("last_error", flat=True).get()
+    # Nothing is left pending: the next drain has nothing to do, and does not loop on it.
+    assert services.oms_events_drain() == 0
+
+
+@pytest.mark.parametrize("poison", POISONS)
+def test_a_poisoned_event_retried_is_set_aside_again(poison):
+    occurred_at, payload = POISONS[poison]
+    poison_id = store_raw(occurred_at=occurred_at, payload=payload)
+    services.oms_events_drain()
+    event_id = OmsEvent.objects.filter(pk=poison_id).values_list("event_id", flat=True).get()
+
+    assert services.oms_events_retry(event_ids=[event_id]) == 1
+    assert services.oms_events_drain() == 1
+
+    assert OmsEvent.objects.filter(pk=poison_id).values_list("status", flat=True).get() == "failed"
