@@ -27,10 +27,15 @@ from timeline.models import Contact, Order
 
 logger = logging.getLogger(__name__)
 
-DRAIN_DEBOUNCE_KEY = "integrations:oms:drain-requested"
 DRAIN_DEBOUNCE_MS = 200
 _drain_window_ends = 0.0  # time.monotonic() until which this process need not ask again
 MAX_ATTEMPTS = 5
+
+
+def drain_debounce_key() -> str:
+    """The drain window's Redis key, under this deployment's prefix: two desks sharing a
+    Redis server must not skip each other's drains."""
+    return f"{settings.REDIS_KEY_PREFIX}:integrations:oms:drain-requested"
 
 
 class PayloadTooLarge(Exception):
@@ -95,12 +100,12 @@ def oms_drain_request() -> None:
         return
     try:
         redis = get_redis()
-        if redis.set(DRAIN_DEBOUNCE_KEY, 1, nx=True, px=DRAIN_DEBOUNCE_MS):
+        if redis.set(drain_debounce_key(), 1, nx=True, px=DRAIN_DEBOUNCE_MS):
             _drain_window_ends = now + DRAIN_DEBOUNCE_MS / 1000
             oms_events_drain.apply_async(countdown=(DRAIN_DEBOUNCE_MS + 50) / 1000)
         else:
             # Another process opened the window; trust it for as long as it has left.
-            remaining_ms = redis.pttl(DRAIN_DEBOUNCE_KEY)
+            remaining_ms = redis.pttl(drain_debounce_key())
             if remaining_ms > 0:
                 _drain_window_ends = now + remaining_ms / 1000
     except Exception:  # broker trouble must not fail an event that is already stored
