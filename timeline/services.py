@@ -103,6 +103,10 @@ def customers_totals_refresh(*, customer_ids: Iterable[int]) -> None:
     The customer rows are locked first (in id order, so two callers never deadlock), so
     concurrent refreshes for one customer run one after the other and each sees the orders
     the other committed. Cancelled orders do not count.
+
+    Every order total fits its column, but enough of them add up past what the lifetime
+    value's column holds: the value stops at the column's largest number rather than fail
+    (an overflow here would hold back every later event of that customer).
     """
     ids = sorted(set(customer_ids))
     if not ids:
@@ -114,22 +118,32 @@ def customers_totals_refresh(*, customer_ids: Iterable[int]) -> None:
         cursor.execute(
             """
             UPDATE timeline_contact AS c
-               SET lifetime_order_value = coalesce(t.value, 0),
-                   order_count = coalesce(t.orders, 0),
+               SET lifetime_order_value = t.value,
+                   order_count = t.orders,
                    updated_at = now()
-              FROM unnest(%s::bigint[]) AS wanted(id)
-              LEFT JOIN (
-                    SELECT customer_id, sum(total) AS value, count(*) AS orders
-                      FROM timeline_order
-                     WHERE customer_id = ANY(%s) AND status <> %s
-                     GROUP BY customer_id
-                   ) AS t ON t.customer_id = wanted.id
-             WHERE c.id = wanted.id
-               AND (c.lifetime_order_value, c.order_count)
-                   IS DISTINCT FROM (coalesce(t.value, 0), coalesce(t.orders, 0))
+              FROM (
+                    SELECT wanted.id, least(coalesce(sum(o.total), 0), %s) AS value,
+                           least(count(o.id), %s) AS orders
+                      FROM unnest(%s::bigint[]) AS wanted(id)
+                      LEFT JOIN timeline_order AS o
+                             ON o.customer_id = wanted.id AND o.status <> %s
+                     GROUP BY wanted.id
+                   ) AS t
+             WHERE c.id = t.id
+               AND (c.lifetime_order_value, c.order_count) IS DISTINCT FROM (t.value, t.orders)
             """,
-            [ids, ids, OrderStatus.CANCELLED],
+            [_LIFETIME_VALUE_CEILING, _ORDER_COUNT_CEILING, ids, OrderStatus.CANCELLED],
         )
+
+
+def _column_ceiling(model: type[models.Model], name: str) -> Decimal:
+    column = model._meta.get_field(name)
+    return Decimal(10) ** (column.max_digits - column.decimal_places) - Decimal(1).scaleb(
+        -column.decimal_places)
+
+
+_LIFETIME_VALUE_CEILING = _column_ceiling(Contact, "lifetime_order_value")
+_ORDER_COUNT_CEILING = 2**31 - 1  # PositiveIntegerField: a PostgreSQL integer
 
 
 def order_reference(*, external_id: str) -> Order:

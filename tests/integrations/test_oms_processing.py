@@ -398,3 +398,18 @@ def test_a_poisoned_event_retried_is_set_aside_again(poison):
     assert services.oms_events_drain() == 1
 
     assert OmsEvent.objects.filter(pk=poison_id).values_list("status", flat=True).get() == "failed"
+
+
+def test_a_lifetime_value_past_what_its_column_holds_stays_at_the_column_maximum():
+    # Each total fits its column; a hundred of them overflow the customer's lifetime sum.
+    store(*(oms_events.order_created(f"O{n}", customer_id="C1", total="9999999999.99",
+                                     occurred_at=at(n)) for n in range(101)))
+    store(oms_events.event("customer.updated", {"customer": {"id": "C1", "tier": "vip"}},
+                           occurred_at=at(200)))
+
+    services.oms_events_drain()
+
+    assert set(OmsEvent.objects.values_list("status", flat=True)) == {OmsEventStatus.PROCESSED}
+    ceiling = Decimal("999999999999.99")  # numeric(14, 2)
+    assert (customer().lifetime_order_value, customer().order_count, customer().tier) == (
+        ceiling, 101, "vip")
