@@ -23,7 +23,7 @@ from integrations.oms import schema, signature
 from supportdesk.db import rows_update
 from supportdesk.redis import get_redis
 from timeline import services as timeline_services
-from timeline.models import Contact, Order
+from timeline.models import Order
 
 logger = logging.getLogger(__name__)
 
@@ -114,28 +114,9 @@ def oms_drain_request() -> None:
 
 
 def oms_event_process(*, event: OmsEvent) -> None:
-    """Apply one stored event to contacts and orders (idempotent given the event status)."""
-    data = schema.parse_envelope(event.payload)
-    contacts: dict[tuple[str, str], Contact] = {}
-    # Lock contacts in one fixed order (customer, courier, partner) so workers never deadlock.
-    for change in sorted(data.contacts, key=lambda c: timeline_services.CONTACT_KIND_ORDER[c.kind]):
-        fields = dict(change.fields)
-        if fields.get("current_order"):
-            fields["current_order"] = timeline_services.order_reference(
-                external_id=fields["current_order"]
-            )
-        contacts[(change.kind, change.external_id)] = timeline_services.contact_upsert(
-            kind=change.kind, external_id=change.external_id, fields=fields,
-            occurred_at=data.occurred_at,
-        )
-    if data.order is not None:
-        fields = dict(data.order.fields)
-        for name, party in data.order.parties.items():
-            fields[name] = contacts[(party.kind, party.external_id)]
-        timeline_services.order_upsert(
-            external_id=data.order.external_id, fields=fields, occurred_at=data.occurred_at,
-            source_event_id=data.event_id,
-        )
+    """Apply one stored event to contacts and orders (idempotent given the event status):
+    a batch of one, so both paths lock rows the same way (`timeline.locks`)."""
+    timeline_services.mirror_batch(batch=[_mirrored(schema.parse_envelope(event.payload))])
 
 
 def oms_events_drain(*, batch_size: int = 200, max_events: int | None = None) -> int:

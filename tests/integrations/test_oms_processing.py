@@ -8,7 +8,7 @@ from unittest import mock
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +16,9 @@ from integrations import services
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms.schema import parse_envelope
 from tests import oms_events
+from tests.factories import ContactFactory, CourierFactory
 from tests.oms_events import at
+from tests.timeline.test_lock_order import rows_held_while_waiting
 from timeline import services as timeline_services
 from timeline.models import Contact, Order, OrderStatusChange, TimelineEvent
 
@@ -413,3 +415,20 @@ def test_a_lifetime_value_past_what_its_column_holds_stays_at_the_column_maximum
     ceiling = Decimal("999999999999.99")  # numeric(14, 2)
     assert (customer().lifetime_order_value, customer().order_count, customer().tier) == (
         ceiling, 101, "vip")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_event_at_a_time_locks_its_contacts_by_id_not_by_kind():
+    # The courier has the lower id; the customer (locked first, by kind, before) the higher.
+    courier = CourierFactory(external_id="R1")
+    customer_row = ContactFactory(external_id="C1")
+    store(oms_events.order_created("O1", customer_id="C1", occurred_at=at(0)))
+
+    def process() -> None:
+        with transaction.atomic():  # as the drain applies it
+            services.oms_event_process(event=OmsEvent.objects.get())
+
+    holding = rows_held_while_waiting(process, wait_for=courier, watch=[customer_row])
+
+    assert holding == []
+    assert Order.objects.get().courier_id == courier.pk
