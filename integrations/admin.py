@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext_lazy
 
 from integrations import services
 from integrations.models import OmsEvent
@@ -96,29 +96,30 @@ class OmsEventAdmin(BigTableAdmin):
     @admin.action(description=_("Retry selected failed or discarded events"), permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         event_ids = list(queryset.values_list("event_id", flat=True))
-        retried = services.oms_events_retry(event_ids=event_ids)
-        message = ngettext("%(count)d event queued for another try.",
-                           "%(count)d events queued for another try.", retried) % {"count": retried}
-        if skipped := len(event_ids) - retried:
-            message += " " + ngettext(
-                "%(count)d skipped: only failed or discarded events are retried.",
-                "%(count)d skipped: only failed or discarded events are retried.", skipped,
-            ) % {"count": skipped}
-        self.message_user(request, message, messages.SUCCESS if retried else messages.WARNING)
+        self._report(request, done=services.oms_events_retry(event_ids=event_ids), asked=len(event_ids),
+                     done_message=ngettext_lazy("%(count)d event queued for another try.",
+                                                "%(count)d events queued for another try.", "count"),
+                     skipped_message=ngettext_lazy(
+                         "%(count)d skipped: only failed or discarded events are retried.",
+                         "%(count)d skipped: only failed or discarded events are retried.", "count"))
 
     @admin.action(description=_("Discard selected events (never process them)"),
                   permissions=["change"])
     def discard(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         event_ids = list(queryset.values_list("event_id", flat=True))
-        discarded = services.oms_events_discard(event_ids=event_ids)
-        message = ngettext("%(count)d event discarded.", "%(count)d events discarded.",
-                           discarded) % {"count": discarded}
-        if skipped := len(event_ids) - discarded:
-            message += " " + ngettext(
-                "%(count)d skipped: processed events stay as they are.",
-                "%(count)d skipped: processed events stay as they are.", skipped,
-            ) % {"count": skipped}
-        self.message_user(request, message, messages.SUCCESS if discarded else messages.WARNING)
+        self._report(request, done=services.oms_events_discard(event_ids=event_ids), asked=len(event_ids),
+                     done_message=ngettext_lazy("%(count)d event discarded.",
+                                                "%(count)d events discarded.", "count"),
+                     skipped_message=ngettext_lazy(
+                         "%(count)d skipped: processed events stay as they are.",
+                         "%(count)d skipped: processed events stay as they are.", "count"))
+
+    def _report(self, request: HttpRequest, *, done: int, asked: int, done_message: Any,
+                skipped_message: Any) -> None:
+        message = done_message % {"count": done}
+        if skipped := asked - done:
+            message += " " + skipped_message % {"count": skipped}
+        self.message_user(request, message, messages.SUCCESS if done else messages.WARNING)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events arrive through the signed webhook only
