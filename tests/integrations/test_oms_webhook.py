@@ -486,3 +486,11 @@ def test_times_within_range_and_real_offsets_are_accepted_and_read_back(oms_clie
 
     assert response.status_code == 202, response.content
     assert OmsEvent.objects.get().occurred_at.isoformat() == stored
+
+
+def test_a_bug_behind_the_webhook_answers_in_the_error_shape_not_a_bare_500(oms_client):
+    with mock.patch("integrations.services.oms_webhook_receive", side_effect=RuntimeError("bug")):
+        response = post(oms_client, dumps(oms_events.order_created()))
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
