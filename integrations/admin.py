@@ -1,24 +1,43 @@
-"""Admin for stored OMS webhook events: look, and send failed ones back for another try."""
+"""Admin for stored OMS webhook events: look, retry failed ones, discard what must never run.
+
+Every stored event can be listed, opened, retried and discarded, even one whose values
+Python cannot read back (a time PostgreSQL holds but Python cannot, from before intake
+refused them; a payload nested deeper than Python's parser goes): the pages never load
+those columns as such. The time comes through an expression that is empty outside what
+Python holds (with its text from PostgreSQL beside it), and the payload as text, parsed
+here only if it can be.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value
 from django.db import models
+from django.db.models.functions import Cast
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from integrations import services
 from integrations.models import OmsEvent
 from integrations.oms.schema import EVENT_TYPES
-from supportdesk.admin import BigTableAdmin, pretty_json
+from supportdesk.admin import BigTableAdmin
+
+# A day inside Python's range at each end, so showing the time in any time zone fits too.
+_READABLE_FROM = datetime(1, 1, 2, tzinfo=UTC)
+_READABLE_UNTIL = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class EventTypeFilter(admin.SimpleListFilter):
     """The types the OMS sends, without a SELECT DISTINCT over every event ever received."""
 
-    title = "event type"
+    title = _("event type")
     parameter_name = "event_type"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
@@ -30,45 +49,87 @@ class EventTypeFilter(admin.SimpleListFilter):
 
 @admin.register(OmsEvent)
 class OmsEventAdmin(BigTableAdmin):
-    """What the OMS sent is evidence: every field is read-only; the action is the one write."""
+    """What the OMS sent is evidence: every field is read-only; the actions are the writes."""
 
-    list_display = ("event_id", "event_type", "status", "attempts", "occurred_at",
+    list_display = ("event_id", "event_type", "status", "attempts", "occurred",
                     "received_at", "processed_at", "error")
     list_filter = ("status", EventTypeFilter)
     search_fields = ("event_id__exact",)
-    search_help_text = "Exact OMS event id."
-    actions = ("retry_failed",)
-    fields = ("event_id", "event_type", "status", "attempts", "last_error", "occurred_at",
+    search_help_text = _("Exact OMS event id.")
+    actions = ("retry_failed", "discard")
+    fields = ("event_id", "event_type", "status", "attempts", "last_error", "occurred",
               "received_at", "processed_at", "payload_pretty")
     readonly_fields = fields
 
-    @admin.display(description="last error")
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        readable = models.Q(occurred_at__gte=_READABLE_FROM, occurred_at__lt=_READABLE_UNTIL)
+        return super().get_queryset(request).defer("occurred_at", "payload").annotate(
+            occurred_at_readable=models.Case(
+                models.When(readable, then="occurred_at"), default=None,
+                output_field=models.DateTimeField(),
+            ),
+            occurred_at_stored=Cast("occurred_at", models.TextField()),
+        )
+
+    @admin.display(description=_("occurred at"), ordering="occurred_at")
+    def occurred(self, obj: OmsEvent) -> str:
+        if obj.occurred_at_readable is None:
+            # PostgreSQL's own text for a time Python cannot hold ("0001-12-31 10:00:00+00 BC").
+            return obj.occurred_at_stored
+        return display_for_value(obj.occurred_at_readable, "")  # as the admin shows any time
+
+    @admin.display(description=_("last error"))
     def error(self, obj: OmsEvent) -> str:
         return Truncator(obj.last_error).chars(80)
 
-    @admin.display(description="payload")
+    @admin.display(description=_("payload"))
     def payload_pretty(self, obj: OmsEvent) -> str:
-        return pretty_json(obj.payload)
+        stored = (OmsEvent.objects.filter(pk=obj.pk)
+                  .annotate(text=Cast("payload", models.TextField()))
+                  .values_list("text", flat=True).first()) or ""
+        try:
+            stored = json.dumps(json.loads(stored), indent=2, ensure_ascii=False, sort_keys=True)
+        except (ValueError, RecursionError):
+            pass  # shown exactly as stored
+        return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', stored)
 
-    @admin.action(description="Retry selected failed events", permissions=["change"])
+    @admin.action(description=_("Retry selected failed or discarded events"), permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: models.QuerySet) -> None:
         event_ids = list(queryset.values_list("event_id", flat=True))
-        retried = services.oms_events_retry(event_ids=event_ids)
-        skipped = len(event_ids) - retried
-        message = f"{retried} failed event(s) queued for another try."
-        if skipped:
-            message += f" {skipped} skipped: only failed events are retried."
-        self.message_user(request, message, messages.SUCCESS if retried else messages.WARNING)
+        self._report(request, done=services.oms_events_retry(event_ids=event_ids), asked=len(event_ids),
+                     done_message=ngettext_lazy("%(count)d event queued for another try.",
+                                                "%(count)d events queued for another try.", "count"),
+                     skipped_message=ngettext_lazy(
+                         "%(count)d skipped: only failed or discarded events are retried.",
+                         "%(count)d skipped: only failed or discarded events are retried.", "count"))
+
+    @admin.action(description=_("Discard selected events (never process them)"),
+                  permissions=["change"])
+    def discard(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        event_ids = list(queryset.values_list("event_id", flat=True))
+        self._report(request, done=services.oms_events_discard(event_ids=event_ids), asked=len(event_ids),
+                     done_message=ngettext_lazy("%(count)d event discarded.",
+                                                "%(count)d events discarded.", "count"),
+                     skipped_message=ngettext_lazy(
+                         "%(count)d skipped: processed events stay as they are.",
+                         "%(count)d skipped: processed events stay as they are.", "count"))
+
+    def _report(self, request: HttpRequest, *, done: int, asked: int, done_message: Any,
+                skipped_message: Any) -> None:
+        message = done_message % {"count": done}
+        if skipped := asked - done:
+            message += " " + skipped_message % {"count": skipped}
+        self.message_user(request, message, messages.SUCCESS if done else messages.WARNING)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events arrive through the signed webhook only
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        return False  # evidence: discard sets an event aside, and keeps it
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> Any:
-        # Change permission is there for the retry action; the form itself has nothing to save.
+        # Change permission is there for the actions; the form itself has nothing to save.
         extra_context = {**(extra_context or {}), "show_save": False,
                          "show_save_and_continue": False, "show_save_and_add_another": False}
         return super().change_view(request, object_id, form_url, extra_context)

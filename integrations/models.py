@@ -9,6 +9,8 @@ class OmsEventStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
+    # Set aside by a person in the admin: never processed, unless retried.
+    DISCARDED = "discarded", "Discarded"
 
 
 class OmsEvent(models.Model):

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.models import OmsEvent, OmsEventStatus
@@ -22,13 +23,19 @@ from integrations.oms import schema, signature
 from supportdesk.db import rows_update
 from supportdesk.redis import get_redis, redis_key
 from timeline import services as timeline_services
-from timeline.models import Contact, Order
+from timeline.models import Order
 
 logger = logging.getLogger(__name__)
 
 DRAIN_DEBOUNCE_MS = 200
 _drain_window_ends = 0.0  # time.monotonic() until which this process need not ask again
 MAX_ATTEMPTS = 5
+
+
+def drain_debounce_key() -> str:
+    """The drain window's Redis key, under this deployment's prefix: two desks sharing a
+    Redis server must not skip each other's drains."""
+    return f"{settings.REDIS_KEY_PREFIX}:integrations:oms:drain-requested"
 
 
 class PayloadTooLarge(Exception):
@@ -112,28 +119,9 @@ def oms_drain_request() -> None:
 
 
 def oms_event_process(*, event: OmsEvent) -> None:
-    """Apply one stored event to contacts and orders (idempotent given the event status)."""
-    data = schema.parse_envelope(event.payload)
-    contacts: dict[tuple[str, str], Contact] = {}
-    # Lock contacts in one fixed order (customer, courier, partner) so workers never deadlock.
-    for change in sorted(data.contacts, key=lambda c: timeline_services.CONTACT_KIND_ORDER[c.kind]):
-        fields = dict(change.fields)
-        if fields.get("current_order"):
-            fields["current_order"] = timeline_services.order_reference(
-                external_id=fields["current_order"]
-            )
-        contacts[(change.kind, change.external_id)] = timeline_services.contact_upsert(
-            kind=change.kind, external_id=change.external_id, fields=fields,
-            occurred_at=data.occurred_at,
-        )
-    if data.order is not None:
-        fields = dict(data.order.fields)
-        for name, party in data.order.parties.items():
-            fields[name] = contacts[(party.kind, party.external_id)]
-        timeline_services.order_upsert(
-            external_id=data.order.external_id, fields=fields, occurred_at=data.occurred_at,
-            source_event_id=data.event_id,
-        )
+    """Apply one stored event to contacts and orders (idempotent given the event status):
+    a batch of one, so both paths lock rows the same way (`timeline.locks`)."""
+    timeline_services.mirror_batch(batch=[_mirrored(schema.parse_envelope(event.payload))])
 
 
 def oms_events_drain(*, batch_size: int = 200, max_events: int | None = None) -> int:
@@ -200,21 +188,50 @@ def _drain_batches(
         with transaction.atomic():
             if not _drain_lock_take():
                 return processed, True
-            batch = list(
-                OmsEvent.objects.select_for_update(skip_locked=True)
-                .filter(status=OmsEventStatus.PENDING)
-                .exclude(pk__in=left_pending)
-                .order_by("received_at", "id")[:batch_size]
-            )
-            if not batch:
+            batch, set_aside = _batch_claim(batch_size=batch_size, left_pending=left_pending)
+            if not batch and not set_aside:
                 break
-            if not _process_together(batch):
+            if batch and not _process_together(batch):
                 for event in batch:
                     _process_one(event)
             rows_update(batch, ["status", "attempts", "last_error", "processed_at"])
         left_pending.update(e.pk for e in batch if e.status == OmsEventStatus.PENDING)
-        processed += len(batch)
+        processed += len(batch) + set_aside
     return processed, False
+
+
+# What reading a stored row back can raise because of the row's own values: a time
+# PostgreSQL holds and Python cannot (year 0, year 10000), a payload nested deeper than
+# Python's parser goes. Anything else (a lost connection) is not the row's fault.
+_UNREADABLE_ROW_ERRORS = (DataError, ValueError, OverflowError, RecursionError)
+
+
+def _batch_claim(*, batch_size: int, left_pending: set[int]) -> tuple[list[OmsEvent], int]:
+    """Lock and read the next pending events. A row that cannot be read back is set aside
+    as failed, with the reason, so it never stops the drain nor comes round again; the
+    admin shows it (see integrations.admin) for a person to retry or discard. Returns the
+    events read and how many were set aside."""
+    pending = (OmsEvent.objects.select_for_update(skip_locked=True)
+               .filter(status=OmsEventStatus.PENDING).exclude(pk__in=left_pending)
+               .order_by("received_at", "id"))
+    try:
+        with transaction.atomic():
+            return list(pending[:batch_size]), 0
+    except _UNREADABLE_ROW_ERRORS:
+        logger.warning("A pending OMS event cannot be read back; reading the batch row by row")
+    batch, set_aside = [], 0
+    for pk in list(pending.values_list("pk", flat=True)[:batch_size]):
+        try:
+            with transaction.atomic():
+                batch.append(OmsEvent.objects.get(pk=pk))
+        except _UNREADABLE_ROW_ERRORS as exc:
+            OmsEvent.objects.filter(pk=pk).update(
+                status=OmsEventStatus.FAILED, attempts=F("attempts") + 1,
+                last_error=f"The stored event cannot be read back: {type(exc).__name__}: {exc}"[:2000],
+            )
+            logger.error("OMS event row %s cannot be read back; set aside as failed: %s", pk, exc)
+            set_aside += 1
+    return batch, set_aside
 
 
 def _process_together(batch: list[OmsEvent]) -> bool:
@@ -285,16 +302,27 @@ def _process_one(event: OmsEvent) -> None:
 
 
 def oms_events_retry(*, event_ids: list[str]) -> int:
-    """Put failed events (by the OMS's event id) back in the queue with a fresh attempt budget.
+    """Put failed or discarded events (by the OMS's event id) back in the queue with a fresh
+    attempt budget.
 
-    Events that did not fail are left as they are, so retrying a processed event can never
-    apply it twice. `last_error` stays until the next attempt replaces or clears it.
-    Returns how many events were queued again.
+    Events that were processed are left as they are, so retrying one can never apply it
+    twice. `last_error` stays until the next attempt replaces or clears it. Nothing here
+    reads the rows (an UPDATE by id), so it works on events whose stored values cannot be
+    read back. Returns how many events were queued again.
     """
     with transaction.atomic():
         retried = OmsEvent.objects.filter(
-            event_id__in=event_ids, status=OmsEventStatus.FAILED
+            event_id__in=event_ids, status__in=[OmsEventStatus.FAILED, OmsEventStatus.DISCARDED]
         ).update(status=OmsEventStatus.PENDING, attempts=0)
         if retried:
             transaction.on_commit(oms_drain_request)
     return retried
+
+
+def oms_events_discard(*, event_ids: list[str]) -> int:
+    """Set pending or failed events aside for good: the drain never takes them again (a
+    retry would). Processed events stay processed. Like the retry, an UPDATE that never reads
+    the rows. Returns how many events were discarded."""
+    return OmsEvent.objects.filter(
+        event_id__in=event_ids, status__in=[OmsEventStatus.PENDING, OmsEventStatus.FAILED]
+    ).update(status=OmsEventStatus.DISCARDED)

@@ -104,10 +104,8 @@ class OrderAdmin(BigTableAdmin):
             name: form.cleaned_data[name]
             for name in form.changed_data if name in services.ORDER_FIELDS
         }
-        # Lock the parties in the order the OMS path locks them, so the two never deadlock.
-        for name in ("customer", "courier", "partner"):
-            if fields.get(name) is not None:
-                Contact.objects.select_for_update().filter(pk=fields[name].pk).first()
+        # The service locks the parties, the previous customer and the order in the one
+        # order the OMS drain uses too (timeline.locks), so the two never deadlock.
         result = services.order_upsert(
             external_id=obj.external_id, fields=fields, occurred_at=timezone.now(),
             actor=user_actor(request.user),

@@ -16,6 +16,7 @@ from supportdesk.actors import user_actor
 from supportdesk.db import rows_update
 from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
+from timeline.locks import merge_target, rows_lock
 from timeline.models import Contact, ContactKind, Order, OrderStatus, OrderStatusChange
 from timeline.versioning import newer_fields, version_of
 
@@ -60,18 +61,21 @@ def contact_upsert(
     *, kind: str, external_id: str, fields: dict[str, Any], occurred_at: datetime,
     actor: str = "oms",
 ) -> Contact:
-    """Create or update a contact by (kind, external id), locking its row for the transaction."""
+    """Create or update a contact by (kind, external id), locking its row for the transaction.
+
+    What is said about a merged contact's external id lands on the contact it was merged
+    into, which is returned. The same path as the OMS's events (`mirror_batch`), so the
+    locks are taken in the one order (`timeline.locks`).
+    """
     _check_fields(fields, CONTACT_FIELDS, "contact")
-    with transaction.atomic():
-        contact, created = Contact.objects.select_for_update().get_or_create(
-            kind=kind, external_id=external_id
-        )
-        if contact.merged_into_id:
-            contact = _merged_targets({None: contact})[None]
-        if _contact_change(contact, created=created, fields=fields, occurred_at=occurred_at,
-                           actor=actor):
-            contact.save()
-    return contact
+    fields = dict(fields)
+    if isinstance(fields.get("current_order"), Order):
+        fields["current_order"] = fields["current_order"].external_id
+    result = mirror_batch(batch=[MirroredEvent(
+        source_event_id=None, occurred_at=occurred_at, order=None,
+        contacts=[MirroredContact(kind=kind, external_id=external_id, fields=fields)],
+    )], actor=actor)
+    return result.contacts[(kind, external_id)]
 
 
 def _contact_change(
@@ -103,6 +107,10 @@ def customers_totals_refresh(*, customer_ids: Iterable[int]) -> None:
     The customer rows are locked first (in id order, so two callers never deadlock), so
     concurrent refreshes for one customer run one after the other and each sees the orders
     the other committed. Cancelled orders do not count.
+
+    Every order total fits its column, but enough of them add up past what the lifetime
+    value's column holds: the value stops at the column's largest number rather than fail
+    (an overflow here would hold back every later event of that customer).
     """
     ids = sorted(set(customer_ids))
     if not ids:
@@ -114,28 +122,32 @@ def customers_totals_refresh(*, customer_ids: Iterable[int]) -> None:
         cursor.execute(
             """
             UPDATE timeline_contact AS c
-               SET lifetime_order_value = coalesce(t.value, 0),
-                   order_count = coalesce(t.orders, 0),
+               SET lifetime_order_value = t.value,
+                   order_count = t.orders,
                    updated_at = now()
-              FROM unnest(%s::bigint[]) AS wanted(id)
-              LEFT JOIN (
-                    SELECT customer_id, sum(total) AS value, count(*) AS orders
-                      FROM timeline_order
-                     WHERE customer_id = ANY(%s) AND status <> %s
-                     GROUP BY customer_id
-                   ) AS t ON t.customer_id = wanted.id
-             WHERE c.id = wanted.id
-               AND (c.lifetime_order_value, c.order_count)
-                   IS DISTINCT FROM (coalesce(t.value, 0), coalesce(t.orders, 0))
+              FROM (
+                    SELECT wanted.id, least(coalesce(sum(o.total), 0), %s) AS value,
+                           least(count(o.id), %s) AS orders
+                      FROM unnest(%s::bigint[]) AS wanted(id)
+                      LEFT JOIN timeline_order AS o
+                             ON o.customer_id = wanted.id AND o.status <> %s
+                     GROUP BY wanted.id
+                   ) AS t
+             WHERE c.id = t.id
+               AND (c.lifetime_order_value, c.order_count) IS DISTINCT FROM (t.value, t.orders)
             """,
-            [ids, ids, OrderStatus.CANCELLED],
+            [_LIFETIME_VALUE_CEILING, _ORDER_COUNT_CEILING, ids, OrderStatus.CANCELLED],
         )
 
 
-def order_reference(*, external_id: str) -> Order:
-    """The order with this OMS id, as a placeholder if its own events have not arrived yet."""
-    order, _ = Order.objects.get_or_create(external_id=external_id)
-    return order
+def _column_ceiling(model: type[models.Model], name: str) -> Decimal:
+    column = model._meta.get_field(name)
+    return Decimal(10) ** (column.max_digits - column.decimal_places) - Decimal(1).scaleb(
+        -column.decimal_places)
+
+
+_LIFETIME_VALUE_CEILING = _column_ceiling(Contact, "lifetime_order_value")
+_ORDER_COUNT_CEILING = 2**31 - 1  # PositiveIntegerField: a PostgreSQL integer
 
 
 @dataclass
@@ -150,28 +162,26 @@ def order_upsert(
 ) -> OrderUpsertResult:
     """Create or update an order mirrored from the OMS and keep its customer's totals right.
 
-    `fields` uses model names; customer, courier and partner are Contact instances the
-    caller upserted first (and so already holds locks on, in that order). A status is kept
-    in the history even when a newer status already stands, so the history converges
-    whatever order the events arrive in. Customers whose totals the change moves are
-    refreshed before it returns (`mirror_batch` does this once for a whole batch).
+    `fields` uses model names; customer, courier and partner are Contact instances (or
+    None). A status is kept in the history even when a newer status already stands, so the
+    history converges whatever order the events arrive in. Customers whose totals the
+    change moves are refreshed before it returns. The same path as the OMS's events
+    (`mirror_batch`), so the locks are taken in the one order (`timeline.locks`): an edit
+    in the admin and the drain can never deadlock.
     """
     _check_fields(fields, ORDER_FIELDS, "order")
-    with transaction.atomic():
-        existing_customer_id = (
-            Order.objects.filter(external_id=external_id).values_list("customer_id", flat=True).first()
-        )
-        if existing_customer_id and "customer" not in fields:
-            # Lock the customer before the order, the same order the other path takes.
-            Contact.objects.select_for_update().filter(pk=existing_customer_id).first()
-        order, created = Order.objects.select_for_update().get_or_create(external_id=external_id)
-        moved: set[int] = set()
-        if _order_change(order, created=created, fields=fields, occurred_at=occurred_at,
-                         source_event_id=source_event_id, actor=actor,
-                         record_status=_status_history_record, totals_pending=moved):
-            order.save()
-        customers_totals_refresh(customer_ids=moved)
-    return OrderUpsertResult(order=order, created=created)
+    parties = {name: (contact.kind, contact.external_id) for name, contact in fields.items()
+               if name in _PARTY_FIELDS and contact is not None}
+    result = mirror_batch(batch=[MirroredEvent(
+        source_event_id=source_event_id, occurred_at=occurred_at, contacts=[],
+        order=MirroredOrder(external_id=external_id, parties=parties,
+                            fields={name: value for name, value in fields.items() if name not in parties}),
+    )], actor=actor)
+    return OrderUpsertResult(order=result.orders[external_id],
+                             created=external_id in result.created_orders)
+
+
+_PARTY_FIELDS = frozenset({"customer", "courier", "partner"})
 
 
 StatusRecorder = Callable[..., bool]
@@ -204,24 +214,6 @@ def _order_change(
     _order_timeline(order=order, created=first_seen, status_recorded=status_recorded,
                     fields=fields, changes=changes, occurred_at=occurred_at, actor=actor)
     return created or bool(changes) or order.field_versions != versions_before
-
-
-def _status_history_record(
-    *, order: Order, status: str, occurred_at: datetime, source_event_id: str | None
-) -> bool:
-    """Add a history entry; False when this event's entry is already there (a replay)."""
-    if source_event_id is None:
-        OrderStatusChange.objects.create(order=order, status=status, occurred_at=occurred_at)
-        return True
-    # One round trip that also tells a replay apart (get_or_create takes four).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO timeline_orderstatuschange (order_id, status, occurred_at, "
-            "source_event_id, created_at) VALUES (%s, %s, %s, %s, now()) "
-            "ON CONFLICT (source_event_id) DO NOTHING RETURNING id",
-            [order.pk, status, occurred_at, source_event_id],
-        )
-        return cursor.fetchone() is not None
 
 
 def _order_timeline(
@@ -343,7 +335,9 @@ def contact_update(
     _check_contact_fields(kind=contact.kind, fields=fields)
     now = timezone.now()
     with transaction.atomic():
-        contact = Contact.objects.select_for_update().get(pk=contact.pk)
+        contact = rows_lock(contact_ids=[contact.pk])[0].get(contact.pk)
+        if contact is None:
+            raise NotFound("The contact no longer exists.")
         changes = {name: value for name, value in fields.items() if _differs(contact, name, value)}
         if not changes:
             return contact
@@ -376,20 +370,27 @@ class MirroredOrder:
 
 @dataclass(frozen=True)
 class MirroredEvent:
-    source_event_id: str
+    source_event_id: str | None  # None for a change made by a person
     occurred_at: datetime
     contacts: Sequence[MirroredContact]
     order: MirroredOrder | None
 
 
-def mirror_batch(*, batch: Sequence[MirroredEvent], actor: str = "oms") -> None:
+@dataclass(frozen=True)
+class MirrorResult:
+    contacts: dict[tuple[str, str], Contact]  # by (kind, external id): where each lives now
+    orders: dict[str, Order]  # by external id
+    created_orders: set[str]
+
+
+def mirror_batch(*, batch: Sequence[MirroredEvent], actor: str = "oms") -> MirrorResult:
     """Apply many OMS events, in the given order, in a dozen statements instead of a dozen
     per event.
 
     The outcome is the one `contact_upsert` and `order_upsert` reach event by event (they
     share the same in-memory steps, `_contact_change` and `_order_change`): every contact
-    and order the batch touches is created if missing and locked up front (contacts, then
-    orders, each in id order), the events are applied to those rows in memory, and the
+    and order the batch touches is created if missing and locked up front, in the one
+    lock order (`timeline.locks`), the events are applied to those rows in memory, and the
     rows, status history, timeline and customer totals are written at the end. It is all
     or nothing: a caller wanting to isolate a bad event retries the batch event by event.
     """
@@ -406,17 +407,22 @@ def mirror_batch(*, batch: Sequence[MirroredEvent], actor: str = "oms") -> None:
     }
     now = timezone.now()
     with transaction.atomic():
-        contacts, new_contacts = _lock_or_create(
+        contact_pks, new_contacts = _rows_ensure(
             Contact, contact_keys, key=lambda c: (c.kind, c.external_id),
-            query=lambda keys: _contact_keys_q(keys),
-            blank=lambda key: Contact(kind=key[0], external_id=key[1]),
+            query=_contact_keys_q, blank=lambda key: Contact(kind=key[0], external_id=key[1]),
         )
-        contacts.update(_merged_targets({key: c for key, c in contacts.items() if c.merged_into_id}))
-        orders, new_orders = _lock_or_create(
+        order_pks, new_orders = _rows_ensure(
             Order, order_ids, key=lambda o: o.external_id,
             query=lambda ids: models.Q(external_id__in=ids),
             blank=lambda external_id: Order(external_id=external_id),
         )
+        locked_contacts, locked_orders = rows_lock(contact_ids=contact_pks.values(),
+                                                   order_ids=order_pks.values())
+        # What the OMS says about a merged contact's id lands on the one it was merged into.
+        contacts = {key: merge_target(locked_contacts[pk], locked_contacts)
+                    for key, pk in contact_pks.items()}
+        orders = {external_id: locked_orders[pk] for external_id, pk in order_pks.items()}
+        created_orders = {order.external_id for order in orders.values() if order.pk in new_orders}
         history = _BatchHistory({e.source_event_id for e in batch if e.order is not None})
         dirty: dict[int, models.Model] = {}
         totals: set[int] = set()
@@ -446,10 +452,11 @@ def mirror_batch(*, batch: Sequence[MirroredEvent], actor: str = "oms") -> None:
                         dirty[id(order)] = order
             _save_changed(list(dirty.values()), now=now)
             OrderStatusChange.objects.bulk_create(history.new, batch_size=1000)
-        customers_totals_refresh(customer_ids=totals)
+        customers_totals_refresh(customer_ids=totals)  # customers rows_lock holds already
+    return MirrorResult(contacts=contacts, orders=orders, created_orders=created_orders)
 
 
-# The order a single event's contacts are applied (and locked) in, by both paths.
+# The order a single event's contacts are applied in (locks follow timeline.locks, by id).
 CONTACT_KIND_ORDER = {ContactKind.CUSTOMER: 0, ContactKind.COURIER: 1, ContactKind.PARTNER: 2}
 
 
@@ -469,30 +476,23 @@ def _contact_keys_q(keys: Iterable[tuple[str, str]]) -> models.Q:
     return q
 
 
-def _merged_targets(merged: dict[Any, Contact]) -> dict[Any, Contact]:
-    """For contacts merged into another, the contact they live on now (locked): what the
-    OMS or the widget says about a merged contact's external id lands on the one it was
-    merged into, following a chain of merges."""
-    out = {}
-    for key, contact in merged.items():
-        seen = {contact.pk}
-        while contact.merged_into_id and contact.merged_into_id not in seen:
-            seen.add(contact.merged_into_id)
-            contact = Contact.objects.select_for_update().get(pk=contact.merged_into_id)
-        out[key] = contact
-    return out
-
-
-def _lock_or_create(model, keys, *, key, query, blank) -> tuple[dict, set[int]]:
-    """The rows with these keys, locked; the missing ones inserted blank. Returns the rows by
-    key and the ids of those inserted here."""
+def _rows_ensure(model, keys, *, key, query, blank) -> tuple[dict, set[int]]:
+    """The ids of the rows with these keys, the missing ones inserted blank (not locked
+    yet: `rows_lock` does that, in the one order). Returns the ids by key and the ids
+    inserted here."""
     if not keys:
         return {}, set()
-    rows = {key(row): row for row in model.objects.select_for_update().filter(query(keys))
-            .order_by("pk")}
-    created = model.objects.bulk_create([blank(k) for k in sorted(set(keys) - rows.keys())])
-    rows.update({key(row): row for row in created})
-    return rows, {row.pk for row in created}
+    for attempt in (1, 2):
+        ids = {key(row): row.pk for row in model.objects.filter(query(keys))}
+        try:
+            with transaction.atomic():
+                created = model.objects.bulk_create([blank(k) for k in sorted(set(keys) - ids.keys())])
+            break
+        except IntegrityError:  # inserted by another writer since the read: read again
+            if attempt == 2:
+                raise
+    ids.update({key(row): row.pk for row in created})
+    return ids, {row.pk for row in created}
 
 
 def _save_changed(rows: list[models.Model], *, now: datetime) -> None:
@@ -564,10 +564,13 @@ def contact_merge(
                           details={"into": ["A contact cannot be merged into itself."]})
     now = timezone.now()
     with transaction.atomic():
-        # Both rows locked in id order, so two merges of the same pair never deadlock.
-        locked = {contact.pk: contact for contact in Contact.objects.select_for_update()
-                  .filter(pk__in=[source.pk, target.pk]).order_by("pk")}
-        if len(locked) < 2:
+        # Everything the merge re-points, locked up front in the one order (timeline.locks):
+        # both contacts, those merged into the source earlier, then the source's orders.
+        source_orders = Order.objects.filter(
+            models.Q(customer=source.pk) | models.Q(courier=source.pk) | models.Q(partner=source.pk))
+        locked, _orders = rows_lock(contact_ids=[source.pk, target.pk], merged_into=[source.pk],
+                                    order_ids=source_orders.values_list("pk", flat=True))
+        if source.pk not in locked or target.pk not in locked:
             raise NotFound("The contact to merge, or the one to merge into, no longer exists.")
         source, target = locked[source.pk], locked[target.pk]
         _merge_check(source=source, target=target)

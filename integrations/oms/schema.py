@@ -5,22 +5,58 @@ field) and the same functions turn a stored event into plain field dicts for the
 services in `timeline`, so processing never meets an input the webhook would refuse.
 
 Envelope: `{"id": str, "type": str, "occurred_at": ISO 8601, "data": {...}}`.
+
+An accepted event must be one processing can always apply and everyone can always read
+back, so intake refuses (400, never stored) whatever PostgreSQL would refuse or would store
+but not give back to Python: JSON nested deeper than `MAX_JSON_DEPTH` (checked before
+parsing: Python's parser would raise RecursionError), arrays and objects over
+`MAX_JSON_ITEMS`, NUL characters and lone surrogates anywhere (jsonb and text columns
+refuse them), numbers jsonb cannot hold, NaN and Infinity, impossible dates, offsets beyond
++-14:00, times outside `EARLIEST`..`LATEST` (year 1 at +14:00 is year 0 in UTC: PostgreSQL
+stores it, Python cannot read it), and amounts that no longer fit their column once rounded
+to its decimal places.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import models
 from django.utils.dateparse import parse_datetime
 
-from timeline.models import ContactKind, CourierStatus, CourierVehicle, CustomerTier, OrderStatus
+from timeline.models import (
+    Contact,
+    ContactKind,
+    CourierStatus,
+    CourierVehicle,
+    CustomerTier,
+    Order,
+    OrderStatus,
+)
+
+# Far more than any real event nests or lists; far less than what breaks a parser.
+MAX_JSON_DEPTH = 32
+MAX_JSON_ITEMS = 1000
+# The times the desk takes: wide enough for any real order, narrow enough that converting
+# to any time zone, or adding a delay, stays inside what Python and PostgreSQL can hold.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
+MAX_UTC_OFFSET = timedelta(hours=14)  # the furthest any place on Earth is from UTC
+# A JSON number's exponent PostgreSQL's numeric (inside jsonb) holds with room to spare.
+_MAX_NUMBER_EXPONENT = 1000
+_UNSTORABLE_CHARACTERS = re.compile(r"[\x00\ud800-\udfff]")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class OmsPayloadError(Exception):
@@ -54,6 +90,54 @@ Parser = Callable[[Any, str], Any]
 
 def _fail(path: str, expected: str) -> OmsPayloadError:
     return OmsPayloadError(f"{path} must be {expected}.", field=path)
+
+
+def _checked_text(value: Any, path: str) -> Any:
+    if isinstance(value, str) and _UNSTORABLE_CHARACTERS.search(value):
+        raise OmsPayloadError(
+            f"{path} holds a NUL character or a lone surrogate, which cannot be stored.", field=path
+        )
+    return value
+
+
+def _check_storable(value: Any, path: str) -> None:
+    """Every string (keys too) storable, every array and object of a sane size, all the
+    way down (the depth was checked before parsing, so this recursion is bounded)."""
+    if isinstance(value, dict):
+        if len(value) > MAX_JSON_ITEMS:
+            raise _fail(path, f"an object of at most {MAX_JSON_ITEMS} keys")
+        for key, item in value.items():
+            _checked_text(key, path)
+            _check_storable(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        if len(value) > MAX_JSON_ITEMS:
+            raise _fail(path, f"a list of at most {MAX_JSON_ITEMS} entries")
+        for item in value:
+            _check_storable(item, path)
+    else:
+        _checked_text(value, path)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH before the parser recurses into it: brackets
+    inside strings do not count, so strings go first."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if brackets and max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > MAX_JSON_DEPTH:
+        raise OmsPayloadError(
+            f"Body is nested too deep: at most {MAX_JSON_DEPTH} levels of arrays and objects.",
+            code="malformed_json",
+        )
+
+
+def _json_number(literal: str) -> float:
+    exponent = Decimal(literal).adjusted()
+    if abs(exponent) > _MAX_NUMBER_EXPONENT:
+        raise ValueError(f"the number {literal[:20]}... is out of range")
+    return float(literal)
+
+
+def _json_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def text(max_length: int) -> Parser:
@@ -99,24 +183,52 @@ def optional_choice(values: list[str]) -> Parser:
     return lambda value, path: "" if value in (None, "") else inner(value, path)
 
 
-def money(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise _fail(path, "a decimal amount")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise _fail(path, "a decimal amount") from None
-    if not amount.is_finite() or abs(amount) >= Decimal("1e10"):
-        raise _fail(path, "a finite amount below 10,000,000,000")
-    return amount.quantize(Decimal("0.01"))
+def amount_for(model: type[models.Model], name: str, *, minimum: Decimal | None = None) -> Parser:
+    """A decimal amount that fits the model field's column once rounded to its places
+    (9999999999.995 rounds up to 11 digits: refused, not left to overflow the column)."""
+    column = model._meta.get_field(name)
+    cents = Decimal(1).scaleb(-column.decimal_places)
+    limit = Decimal(10) ** (column.max_digits - column.decimal_places)
+    expected = (f"an amount from {minimum} and below {limit:,}" if minimum is not None
+                else f"an amount between -{limit:,} and {limit:,}")
+
+    def parse(value: Any, path: str) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise _fail(path, "a decimal amount")
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise _fail(path, "a decimal amount") from None
+        # Bounded before rounding too: quantize() of a 40-digit number raises.
+        if not amount.is_finite() or abs(amount) >= limit:
+            raise _fail(path, expected)
+        amount = amount.quantize(cents)
+        if abs(amount) >= limit or (minimum is not None and amount < minimum):
+            raise _fail(path, expected)
+        return amount
+
+    return parse
 
 
 def timestamp(value: Any, path: str) -> datetime | None:
+    """An aware time in UTC, within EARLIEST..LATEST, from a real calendar date."""
     if value is None:
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    expected = "an ISO 8601 date-time with a time zone"
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible: 30 February, 25 o'clock, offset +99:00
+        raise _fail(path, f"{expected}, on a real calendar date") from None
     if parsed is None or parsed.tzinfo is None:
-        raise _fail(path, "an ISO 8601 date-time with a time zone")
+        raise _fail(path, expected)
+    if abs(parsed.utcoffset()) > MAX_UTC_OFFSET:
+        raise _fail(path, f"{expected} at most 14 hours from UTC")
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00 is year 0 in UTC
+        parsed = None
+    if parsed is None or not EARLIEST <= parsed < LATEST:
+        raise _fail(path, f"{expected} between the years {EARLIEST.year} and {LATEST.year - 1}")
     return parsed
 
 
@@ -127,7 +239,7 @@ def count(value: Any, path: str) -> int:
 
 
 def currency(value: Any, path: str) -> str:
-    if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
+    if not isinstance(value, str) or len(value) != 3 or not (value.isascii() and value.isalpha()):
         raise _fail(path, "a three-letter ISO 4217 currency code")
     return value.upper()
 
@@ -135,7 +247,7 @@ def currency(value: Any, path: str) -> str:
 def country(value: Any, path: str) -> str:
     if value in (None, ""):
         return ""
-    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
+    if not isinstance(value, str) or len(value) != 2 or not (value.isascii() and value.isalpha()):
         raise _fail(path, "a two-letter ISO 3166 country code")
     return value.upper()
 
@@ -173,7 +285,7 @@ CONTACT_FIELD_MAPS: dict[str, dict[str, tuple[str, Parser]]] = {
     ContactKind.CUSTOMER: {
         **_COMMON_CONTACT,
         "tier": ("tier", optional_choice(CustomerTier.values)),
-        "credit_balance": ("credit_balance", money),
+        "credit_balance": ("credit_balance", amount_for(Contact, "credit_balance")),
     },
     ContactKind.COURIER: {
         **_COMMON_CONTACT,
@@ -189,7 +301,7 @@ CONTACT_FIELD_MAPS: dict[str, dict[str, tuple[str, Parser]]] = {
 }
 ORDER_FIELD_MAP: dict[str, tuple[str, Parser]] = {
     "status": ("status", choice(OrderStatus.values)),
-    "total": ("total", money),
+    "total": ("total", amount_for(Order, "total", minimum=Decimal(0))),
     "currency": ("currency", currency),
     "items": ("items", item_list),
     "placed_at": ("placed_at", timestamp),
@@ -293,8 +405,9 @@ def parse_event(body: bytes) -> OmsEventData:
         raise OmsPayloadError("Body must be JSON encoded in UTF-8.", code="malformed_json") from None
     if text.startswith("\ufeff"):
         raise OmsPayloadError("Body must not start with a byte order mark.", code="malformed_json")
+    _check_depth(text)
     try:
-        envelope = json.loads(text)
+        envelope = json.loads(text, parse_float=_json_number, parse_constant=_json_constant)
     except ValueError as exc:
         raise OmsPayloadError(f"Body is not valid JSON: {exc}", code="malformed_json") from None
     return parse_envelope(envelope)
@@ -303,6 +416,7 @@ def parse_event(body: bytes) -> OmsEventData:
 def parse_envelope(envelope: Any) -> OmsEventData:
     if not isinstance(envelope, dict):
         raise OmsPayloadError("The event must be a JSON object.")
+    _check_storable(envelope, "")
     for key in ("id", "type", "occurred_at", "data"):
         if key not in envelope:
             raise OmsPayloadError(f"{key} is required.", field=key)

@@ -8,7 +8,7 @@ from unittest import mock
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +16,9 @@ from integrations import services
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms.schema import parse_envelope
 from tests import oms_events
+from tests.factories import ContactFactory, CourierFactory
 from tests.oms_events import at
+from tests.timeline.test_lock_order import rows_held_while_waiting
 from timeline import services as timeline_services
 from timeline.models import Contact, Order, OrderStatusChange, TimelineEvent
 
@@ -343,3 +345,90 @@ def test_a_failure_in_one_customers_totals_holds_back_only_that_customers_event(
     assert OmsEvent.objects.get(payload__data__order__id="O2").status == OmsEventStatus.PROCESSED
     assert customer("C2").lifetime_order_value == Decimal("7.00")
     assert not Order.objects.filter(external_id="O1").exists()
+
+
+# --- Poison: events stored before intake knew better, or that slipped past it ---------------------
+
+
+def store_raw(*, occurred_at: str, payload: str) -> OmsEvent:
+    """A row as an older intake could have stored it, bypassing today's validation."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO integrations_omsevent (event_id, event_type, occurred_at, payload, "
+            "received_at, status, attempts, last_error) VALUES (%s, 'order.created', "
+            "%s::timestamptz, %s::jsonb, now(), 'pending', 0, '') RETURNING id",
+            [f"evt-poison-{occurred_at}-{len(payload)}", occurred_at, payload],
+        )
+        return cursor.fetchone()[0]
+
+
+POISONS = {
+    # PostgreSQL stores these instants; Python cannot read them back (year 0, year 10000).
+    "year 0": ("0001-01-01T00:00:00+14:00", json.dumps(oms_events.order_created("OX"))),
+    "year 10000": ("9999-12-31T23:00:00-14:00", json.dumps(oms_events.order_created("OX"))),
+    # jsonb holds nesting Python's json parser gives up on (RecursionError).
+    "deep payload": ("2026-11-01T12:00:00Z", "[" * 5000 + "]" * 5000),
+}
+
+
+@pytest.mark.parametrize("poison", POISONS)
+def test_an_event_that_cannot_be_read_back_is_set_aside_and_the_rest_flow_on(poison):
+    occurred_at, payload = POISONS[poison]
+    store(oms_events.order_created("O1", occurred_at=at(0)))
+    poison_id = store_raw(occurred_at=occurred_at, payload=payload)
+    store(oms_events.order_created("O2", occurred_at=at(1)))
+
+    assert services.oms_events_drain() == 3
+
+    statuses = dict(OmsEvent.objects.values_list("pk", "status").order_by())  # no occurred_at read
+    assert statuses.pop(poison_id) == OmsEventStatus.FAILED
+    assert set(statuses.values()) == {OmsEventStatus.PROCESSED}
+    assert sorted(Order.objects.values_list("external_id", flat=True)) == ["O1", "O2"]
+    assert OmsEvent.objects.filter(pk=poison_id).values_list("last_error", flat=True).get()
+    # Nothing is left pending: the next drain has nothing to do, and does not loop on it.
+    assert services.oms_events_drain() == 0
+
+
+@pytest.mark.parametrize("poison", POISONS)
+def test_a_poisoned_event_retried_is_set_aside_again(poison):
+    occurred_at, payload = POISONS[poison]
+    poison_id = store_raw(occurred_at=occurred_at, payload=payload)
+    services.oms_events_drain()
+    event_id = OmsEvent.objects.filter(pk=poison_id).values_list("event_id", flat=True).get()
+
+    assert services.oms_events_retry(event_ids=[event_id]) == 1
+    assert services.oms_events_drain() == 1
+
+    assert OmsEvent.objects.filter(pk=poison_id).values_list("status", flat=True).get() == "failed"
+
+
+def test_a_lifetime_value_past_what_its_column_holds_stays_at_the_column_maximum():
+    # Each total fits its column; a hundred of them overflow the customer's lifetime sum.
+    store(*(oms_events.order_created(f"O{n}", customer_id="C1", total="9999999999.99",
+                                     occurred_at=at(n)) for n in range(101)))
+    store(oms_events.event("customer.updated", {"customer": {"id": "C1", "tier": "vip"}},
+                           occurred_at=at(200)))
+
+    services.oms_events_drain()
+
+    assert set(OmsEvent.objects.values_list("status", flat=True)) == {OmsEventStatus.PROCESSED}
+    ceiling = Decimal("999999999999.99")  # numeric(14, 2)
+    assert (customer().lifetime_order_value, customer().order_count, customer().tier) == (
+        ceiling, 101, "vip")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_event_at_a_time_locks_its_contacts_by_id_not_by_kind():
+    # The courier has the lower id; the customer (locked first, by kind, before) the higher.
+    courier = CourierFactory(external_id="R1")
+    customer_row = ContactFactory(external_id="C1")
+    store(oms_events.order_created("O1", customer_id="C1", occurred_at=at(0)))
+
+    def process() -> None:
+        with transaction.atomic():  # as the drain applies it
+            services.oms_event_process(event=OmsEvent.objects.get())
+
+    holding = rows_held_while_waiting(process, wait_for=courier, watch=[customer_row])
+
+    assert holding == []
+    assert Order.objects.get().courier_id == courier.pk

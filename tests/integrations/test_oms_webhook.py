@@ -304,3 +304,193 @@ class TestDrainRequests:
 
         enqueue.assert_not_called()
         redis.assert_called_once_with()
+
+    def test_a_window_another_deployment_opened_on_the_same_redis_is_not_this_ones(self, settings):
+        settings.REDIS_KEY_PREFIX = "other-desk"
+        services.get_redis().set(services.drain_debounce_key(), 1, px=5_000)
+        settings.REDIS_KEY_PREFIX = "this-desk"
+        services.get_redis().delete(services.drain_debounce_key())
+
+        with mock.patch("integrations.tasks.oms_events_drain.apply_async") as enqueue:
+            services.oms_drain_request()
+
+        enqueue.assert_called_once()
+        assert services.drain_debounce_key().startswith("this-desk:")
+
+
+# --- Whatever the headers say: 401, never a 500 -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature_header"),
+    [
+        ("now", "sha256=é"),  # a non-ASCII signature (hmac.compare_digest refuses to compare it)
+        ("now", "sha256=\u00ff" * 40),
+        ("now", ""),
+        ("now", "sha1=abc"),
+        ("１７００００００００", "sha256=00"),  # digits int() takes but the sender never signed
+        ("1_700_000_000", "sha256=00"),
+        ("9" * 4000, "sha256=00"),  # an int too large to compare with the clock
+        ("-1", "sha256=00"),
+        (" 1700000000 ", "sha256=00"),
+        ("é", "sha256=00"),
+    ],
+)
+def test_malformed_signature_headers_get_401_not_500(oms_client, timestamp, signature_header):
+    body = dumps(oms_events.order_created())
+    if timestamp == "now":
+        timestamp = str(int(time.time()))
+
+    # Header values as raw bytes: ASGI servers hand over whatever the client sent (latin-1).
+    response = oms_client.request("POST", WEBHOOK_URL, data=body, headers={
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature_header,
+    })
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_signature"
+    assert not OmsEvent.objects.exists()
+
+
+# --- Signed but beyond what PostgreSQL (or Python reading it back) can hold: 400 ---------------
+
+
+def _order_created_with(**order_fields) -> bytes:
+    payload = oms_events.order_created("O1")
+    payload["data"]["order"].update(order_fields)
+    return dumps(payload)
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        # Stored by PostgreSQL, unreadable by Python: year 0 and year 10000 in UTC.
+        (dumps({**oms_events.order_created(), "occurred_at": "0001-01-01T00:00:00+14:00"}),
+         "occurred_at"),
+        (dumps({**oms_events.order_created(), "occurred_at": "9999-12-31T23:00:00-14:00"}),
+         "occurred_at"),
+        (_order_created_with(placed_at="0001-01-01T00:00:00+14:00"), "data.order.placed_at"),
+        (_order_created_with(promised_at="9999-12-31T23:59:59-01:00"), "data.order.promised_at"),
+        # Offsets PostgreSQL refuses (beyond +-15:59) or no place on Earth uses.
+        (dumps({**oms_events.order_created(), "occurred_at": "2026-11-01T12:00:00+16:00"}),
+         "occurred_at"),
+        (dumps({**oms_events.order_created(), "occurred_at": "2026-11-01T12:00:00-23:59"}),
+         "occurred_at"),
+        # Impossible calendar dates and times.
+        (dumps({**oms_events.order_created(), "occurred_at": "2026-02-30T12:00:00Z"}),
+         "occurred_at"),
+        (dumps({**oms_events.order_created(), "occurred_at": "2026-11-01T25:00:00Z"}),
+         "occurred_at"),
+        (_order_created_with(delivered_at="2025-02-29T10:00:00+01:00"), "data.order.delivered_at"),
+        # Amounts that overflow numeric(12, 2) once rounded to cents.
+        (_order_created_with(total="9999999999.995"), "data.order.total"),
+        (_order_created_with(total=9999999999.999), "data.order.total"),
+        (_order_created_with(total="-5.00"), "data.order.total"),
+        (dumps(oms_events.event("customer.updated", {"customer": {
+            "id": "C1", "credit_balance": "-9999999999.999"}})), "data.customer.credit_balance"),
+        # NUL and lone surrogates, where PostgreSQL would refuse them (or later, in a column).
+        (dumps(oms_events.event("customer.updated", {"customer": {"id": "C1", "tags": ["a\u0000"]}})),
+         "data.customer.tags"),
+        (dumps(oms_events.event("customer.updated", {"customer": {"id": "C1", "name": "\ud800"}})),
+         "data.customer.name"),
+        (dumps(oms_events.event("customer.updated", {"customer": {"id": "C1", "name": "\udfff x"}})),
+         "data.customer.name"),
+        (dumps(oms_events.event("customer.updated", {"customer": {
+            "id": "C1", "attributes": {"k\u0000": 1}}})), None),
+        (dumps(oms_events.event("customer.updated", {"customer": {
+            "id": "C1", "attributes": {"k": "\ud83d"}}})), None),
+        (dumps({**oms_events.order_created(), "id": "evt-\u0000"}), None),
+        # Arrays longer than any real order or contact has.
+        (dumps(oms_events.event("customer.updated", {"customer": {
+            "id": "C1", "tags": ["t"] * 1001}})), "data.customer.tags"),
+        (_order_created_with(items=[{"sku": "x"}] * 10_001), "data.order.items"),
+    ],
+)
+def test_values_postgresql_cannot_hold_or_give_back_get_a_400(oms_client, body, field):
+    response = post(oms_client, body)
+
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid_event"
+    if field:
+        assert error["details"]["field"] == field
+    assert not OmsEvent.objects.exists()
+
+
+# Numbers PostgreSQL's jsonb cannot hold, and the NaN and Infinity Python's parser takes.
+@pytest.mark.parametrize("number", [b"1e200000", b"1e-20000", b"NaN", b"-Infinity", b"Infinity"])
+def test_numbers_jsonb_cannot_hold_get_a_400(oms_client, number):
+    body = dumps(oms_events.event("customer.updated", {"customer": {
+        "id": "C1", "attributes": {"x": 1}}})).replace(b'"x": 1', b'"x": ' + number)
+
+    response = post(oms_client, body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert not OmsEvent.objects.exists()
+
+
+@pytest.mark.parametrize("depth", [65, 500, 5_000, 100_000])
+@pytest.mark.parametrize("where", ["body", "attributes", "items"])
+def test_json_nested_too_deep_gets_a_400_before_it_is_parsed(oms_client, depth, where):
+    if where == "body":
+        body = _nested(depth).encode()
+    elif where == "attributes":
+        body = dumps(oms_events.event("customer.updated", {"customer": {"id": "C1", "attributes": {
+            "x": "NESTED"}}})).replace(b'"NESTED"', _nested(depth).encode())
+    else:
+        body = _order_created_with(items="NESTED").replace(b'"NESTED"', _nested(depth).encode())
+
+    response = post(oms_client, body)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert "deep" in response.json()["error"]["message"]
+
+
+def test_nesting_inside_strings_does_not_count(oms_client):
+    body = dumps(oms_events.event("customer.updated", {"customer": {
+        "id": "C1", "name": "[[[[" * 40 + '\\"{{{{' * 5,
+        "attributes": {"note": "[{" * 400 + '\\"', "a": {"b": [1, [2]]}}}}))
+
+    assert post(oms_client, body).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-02T00:00:00Z", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z"],
+)
+def test_times_outside_the_years_the_desk_accepts_are_refused(oms_client, value):
+    response = post(oms_client, dumps({**oms_events.order_created(), "occurred_at": value}))
+
+    assert response.status_code == 400
+    assert "1900" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "stored"),
+    [
+        ("2026-11-01T12:00:00+14:00", "2026-10-31T22:00:00+00:00"),
+        ("2026-11-01T12:00:00-12:00", "2026-11-02T00:00:00+00:00"),
+        ("1900-01-01T00:00:00Z", "1900-01-01T00:00:00+00:00"),
+        ("2999-12-31T23:59:59.999999+00:00", "2999-12-31T23:59:59.999999+00:00"),
+        ("2026-11-01T12:00:00+05:45", "2026-11-01T06:15:00+00:00"),
+    ],
+)
+def test_times_within_range_and_real_offsets_are_accepted_and_read_back(oms_client, occurred_at, stored):
+    response = post(oms_client, dumps({**oms_events.order_created(), "occurred_at": occurred_at}))
+
+    assert response.status_code == 202, response.content
+    assert OmsEvent.objects.get().occurred_at.isoformat() == stored
+
+
+def test_a_bug_behind_the_webhook_answers_in_the_error_shape_not_a_bare_500(oms_client):
+    with mock.patch("integrations.services.oms_webhook_receive", side_effect=RuntimeError("bug")):
+        response = post(oms_client, dumps(oms_events.order_created()))
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
