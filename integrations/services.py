@@ -32,12 +32,6 @@ _drain_window_ends = 0.0  # time.monotonic() until which this process need not a
 MAX_ATTEMPTS = 5
 
 
-def drain_debounce_key() -> str:
-    """The drain window's Redis key, under this deployment's prefix: two desks sharing a
-    Redis server must not skip each other's drains."""
-    return f"{settings.REDIS_KEY_PREFIX}:integrations:oms:drain-requested"
-
-
 class PayloadTooLarge(Exception):
     pass
 
