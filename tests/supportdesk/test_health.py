@@ -113,6 +113,7 @@ def test_beat_publishing_the_heartbeat_is_beats_heartbeat_and_warns_of_a_silent_
 
     from supportdesk.tasks import HEARTBEAT_TASK
 
+    caplog.set_level(logging.WARNING, logger="supportdesk.heartbeats")
     beating("worker", seconds_ago=3600)
 
     before_task_publish.send(sender=HEARTBEAT_TASK, body=(), headers={})
