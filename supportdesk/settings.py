@@ -139,6 +139,10 @@ CHANNEL_LAYERS = {
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# kombu's Redis transport, made to close cleanly on a lost connection so the worker rides out a
+# Redis outage (supportdesk/broker.py says why). Other schemes (rediss, sentinel) keep kombu's own.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "supportdesk.broker:Transport"
 # A separate queue name keeps a benchmark's or a second checkout's tasks apart on one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_RESULT_BACKEND = None
@@ -146,6 +150,21 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# A message a worker took and never acknowledged (the worker died, or lost its connection while
+# it held the message: a task waiting for its countdown, a late-acked task running) goes back to
+# its queue after this many seconds. Longer than any task runs or waits for its countdown (a
+# drain hands over after 30 s, retries back off 16 s at most), or such a task would run twice.
+BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    # Look for such messages every tenth of it (kombu's default looks every 100 s).
+    "unacked_restore_interval": max(1, BROKER_VISIBILITY_TIMEOUT_SECONDS // 10),
+    "unacked_restore_throttle": 1,
+}
+# A late-acked task still running when the connection is lost finishes its work (the tasks are
+# idempotent; it runs again if its acknowledgement was lost). Stopping it instead (celery 6's
+# default) lost tasks and stalled the worker after a Redis restart in tests/supportdesk/test_worker_outage.py.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
