@@ -1,5 +1,6 @@
 """Faults the desk recovers from without a person: a Redis outage under load leaves the Celery
-worker up and losing nothing the broker accepted.
+worker up and losing nothing the broker accepted; a process that dies is started again, by
+`make run`'s process manager and by docker-compose.
 
 Real processes throughout: a private redis-server (killed and started again; nobody else's
 server is touched), a real worker process consuming from it, and the tasks sent the way the
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from kombu.exceptions import OperationalError
 
 from supportdesk.celery import app as celery_app
@@ -231,3 +233,77 @@ def test_worker_rides_out_a_redis_restart_under_load(tmp_path: Path) -> None:
         stop(worker)
         broker.stop()
 
+
+def test_the_process_manager_starts_a_killed_worker_again(tmp_path: Path, transactional_db: None) -> None:
+    """`make run`'s own configuration: killing the worker leaves web and beat up and the worker
+    comes back; then SIGINT (Ctrl-C) stops all three."""
+    from django.conf import settings
+
+    broker = PrivateRedis(tmp_path / "redis")
+    broker.start()
+    bin_dir = Path(sys.executable).parent
+    config = ROOT / "supportdesk" / "supervisord.conf"
+    database = settings.DATABASES["default"]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    manager_log = tmp_path / "supervisord.log"
+    environment = {
+        **worker_environment(broker_url=broker.url, queue=f"manager-{uuid.uuid4().hex[:8]}",
+                             probe_log=tmp_path / "probe.log"),
+        # The test database, which this test empties afterwards: beat's sweeps run for real.
+        "DATABASE_URL": f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST'] or 'localhost'}:"
+                        f"{database['PORT'] or 5432}/{database['NAME']}",
+        "RUN_BIN": str(bin_dir), "RUN_DIR": str(run_dir),
+        "WEB_HOST": "127.0.0.1", "WEB_PORT": str(_free_port()),
+    }
+
+    def pids() -> dict[str, int]:
+        """The running programs' process ids (a program that is not running is left out)."""
+        result = subprocess.run([str(bin_dir / "supervisorctl"), "-c", str(config), "status"],
+                                env=environment, capture_output=True, text=True, timeout=60)
+        running = {}
+        for line in result.stdout.splitlines():
+            fields = line.split()
+            if len(fields) >= 4 and fields[1] == "RUNNING" and fields[2] == "pid":
+                running[fields[0]] = int(fields[3].rstrip(","))
+        return running
+
+    with manager_log.open("w") as log:
+        manager = subprocess.Popen([str(bin_dir / "supervisord"), "-c", str(config)], cwd=ROOT,
+                                   env=environment, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: set(pids()) == {"web", "worker", "beat"}, "web, worker and beat to run",
+                 log=manager_log, alive=manager)
+        before = pids()
+
+        os.kill(before["worker"], signal.SIGKILL)
+
+        wait_for(lambda: pids().get("worker", before["worker"]) != before["worker"],
+                 "the worker to be started again", log=manager_log, alive=manager)
+        after = pids()
+        assert {name: after[name] for name in ("web", "beat")} == {name: before[name] for name in ("web", "beat")}
+        assert "exited: worker (terminated by SIGKILL; not expected)" in manager_log.read_text()
+
+        manager.send_signal(signal.SIGINT)
+        manager.wait(timeout=DEADLINE_SECONDS)
+        assert manager.returncode == 0, _tail(manager_log)
+        for pid in after.values():
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        stop(manager)
+        broker.stop()
+
+
+def test_docker_compose_starts_every_service_again_when_it_dies() -> None:
+    docker_compose = shutil.which("docker-compose")
+    if docker_compose is None:
+        pytest.skip("docker-compose is not installed (tests/supportdesk/test_deployment.py says so under CI)")
+
+    result = subprocess.run([docker_compose, "-f", "docker-compose.yml", "config"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert {name: service.get("restart") for name, service in services.items()} == dict.fromkeys(
+        ["db", "redis", "web", "worker", "beat"], "unless-stopped")
