@@ -228,8 +228,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 # A late-acked task still running when the connection is lost finishes its work (the tasks are
-# idempotent; it runs again if its acknowledgement was lost). Stopping it instead (celery 6's
-# default) lost tasks and stalled the worker after a Redis restart in tests/supportdesk/test_worker_outage.py.
+# idempotent: it runs again after the visibility timeout if its acknowledgement was lost).
+# Stopping it (celery 6's default) only puts the work off, and in a Redis-restart drill the
+# stopped task was lost. (Celery 5 then logs a pending-deprecation warning per lost connection.)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
