@@ -67,9 +67,10 @@ run: $(RUNTIME_STAMP) preflight
 	@echo "  Agents:       http://$(HOST):$(PORT)/desk/   live view: /desk/live/"
 	@echo "  Customers:    http://$(HOST):$(PORT)/widget/demo/   (the chat widget on a demo shop page)"
 	@echo "  Demo logins:  supervisor / supervisor    agents: agent.en, agent.es, ... / agent"
-	@echo "  Stop with Ctrl-C."
+	@echo "  A process that dies is started again (supportdesk/supervisord.conf). Stop with Ctrl-C."
 	@echo
-	$(BIN)/honcho -f supportdesk/Procfile -d . start
+	@mkdir -p $(VENV)/run
+	RUN_BIN=$(abspath $(BIN)) RUN_DIR=$(abspath $(VENV))/run $(BIN)/supervisord -c supportdesk/supervisord.conf
 
 test: $(DEV_STAMP) system-deps
 	@$(BIN)/python manage.py preflight

@@ -202,9 +202,24 @@ CHANNEL_LAYERS = {
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-# Every broker key and pub/sub channel (queues, unacked, bindings, pidbox, events) gets the
-# deployment's prefix, so two desks' workers never take each other's tasks on one Redis.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:"}
+# kombu's Redis transport, made to close cleanly on a lost connection so the worker rides out a
+# Redis outage (supportdesk/broker.py says why). Other schemes (rediss, sentinel) keep kombu's own.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "supportdesk.broker:Transport"
+# A message a worker took and never acknowledged (the worker died, or lost its connection while
+# it held the message: a task waiting for its countdown, a late-acked task running) goes back to
+# its queue after this many seconds. Longer than any task runs or waits for its countdown (a
+# drain hands over after 30 s, retries back off 16 s at most), or such a task would run twice.
+BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Every broker key and pub/sub channel (queues, unacked, bindings, pidbox, events) gets the
+    # deployment's prefix, so two desks' workers never take each other's tasks on one Redis.
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:",
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    # Look for such messages every tenth of it (kombu's default looks every 100 s).
+    "unacked_restore_interval": max(1, BROKER_VISIBILITY_TIMEOUT_SECONDS // 10),
+    "unacked_restore_throttle": 1,
+}
 # A separate queue name keeps a benchmark's or a second checkout's tasks apart on one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_RESULT_BACKEND = None
@@ -212,6 +227,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# A late-acked task still running when the connection is lost finishes its work (the tasks are
+# idempotent: it runs again after the visibility timeout if its acknowledgement was lost).
+# Stopping it (celery 6's default) only puts the work off, and in a Redis-restart drill the
+# stopped task was lost. (Celery 5 then logs a pending-deprecation warning per lost connection.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Beat and the worker beat every HEARTBEAT_INTERVAL_SECONDS (supportdesk.heartbeats); one

@@ -850,7 +850,7 @@ def main() -> None:
     parser.add_argument("--topology", choices=("ports", "workers"), default="ports")
     parser.add_argument("--ws", choices=("websockets", "websockets-sansio", "wsproto"), default="websockets")
     parser.add_argument("--deflate", action="store_true",
-                        help="per-message deflate on (off in the Procfile: small frames, 3x the memory a socket)")
+                        help="per-message deflate on (off for make run: small frames, 3x the memory a socket)")
     parser.add_argument("--layer", choices=sorted(LAYERS), default="pubsub")
     parser.add_argument("--db-threads", choices=("single", "pool"), default="single")
     parser.add_argument("--clients", type=int, default=1, help="load client processes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess
@@ -45,6 +46,17 @@ def test_docker_compose_file_is_valid_and_has_the_whole_stack(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {"db", "redis", "web", "worker", "beat"}
+
+
+def test_docker_compose_starts_every_service_again_when_it_dies(tmp_path):
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+
+    result = _compose(tmp_path, "config")
+
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert {name: service.get("restart") for name, service in services.items()} == dict.fromkeys(
+        services, "unless-stopped")
 
 
 def test_docker_compose_takes_every_secret_from_the_env_file(tmp_path):
@@ -203,8 +215,12 @@ def test_ci_runs_the_command_the_readme_gives():
     assert "make test" in readme and "make run" in readme
 
 
-def test_procfile_starts_web_worker_and_beat():
-    procfile = (ROOT / "supportdesk" / "Procfile").read_text()
+def test_make_run_starts_web_worker_and_beat_and_restarts_each():
+    # Raw: supervisord expands its own %(ENV_...)s. The restart itself: test_worker_outage.py.
+    config = configparser.RawConfigParser()
+    config.read(ROOT / "supportdesk" / "supervisord.conf")
 
-    names = {line.split(":", 1)[0] for line in procfile.splitlines() if line.strip()}
-    assert names == {"web", "worker", "beat"}
+    programs = {name.removeprefix("program:"): config[name] for name in config.sections()
+                if name.startswith("program:")}
+    assert set(programs) == {"web", "worker", "beat"}
+    assert {name: program["autorestart"] for name, program in programs.items()} == dict.fromkeys(programs, "true")
