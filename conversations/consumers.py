@@ -25,8 +25,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from conversations import access, selectors, services, widget
 from conversations import push as chat_push
-from conversations import selectors, services, widget
 from conversations.models import ConversationStatus
 from routing import push
 from routing import services as routing
@@ -274,7 +274,7 @@ class VisitorConsumer(JsonConsumer):
 @database_sync_to_async
 def _desk_user(user: Any) -> tuple[bool, bool]:
     """(is an agent, is a supervisor)"""
-    return services.is_agent(user), services.is_supervisor(user)
+    return access.is_agent(user), access.is_supervisor(user)
 
 
 @database_sync_to_async
@@ -342,7 +342,7 @@ class AgentConsumer(JsonConsumer):
 
     async def frame_watch(self, frame: dict[str, Any]) -> None:
         conversation_id = _conversation_id(frame)
-        await database_sync_to_async(services.access_conversation)(user=self.user, conversation_id=conversation_id)
+        await database_sync_to_async(access.access_conversation)(user=self.user, conversation_id=conversation_id)
         self.watching.add(conversation_id)
         await self._conversation_groups({conversation_id}, join=True)
         await self.send_json({"type": "watching", "conversation_id": conversation_id})
@@ -355,7 +355,7 @@ class AgentConsumer(JsonConsumer):
 
     async def frame_sync(self, frame: dict[str, Any]) -> None:
         conversation_id, after = _conversation_id(frame), _after(frame)
-        conversation = await database_sync_to_async(services.access_conversation)(
+        conversation = await database_sync_to_async(access.access_conversation)(
             user=self.user, conversation_id=conversation_id)
         await _messages_send(self, conversation_id=conversation_id, after=after, notes=True)
         await self.send_json({"type": "synced", "conversation": _chat_summary(conversation)})

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from conversations import push, widget
+from conversations.access import access_conversation, is_supervisor
 from conversations.models import (
     Channel,
     ContactReason,
@@ -161,8 +162,7 @@ def message_create(
         raise DomainError(
             f"Unknown direction {direction!r}; use one of {', '.join(MessageDirection.values)}."
         )
-    if not body or not body.strip():
-        raise DomainError("A message needs a body.", code="empty_body")
+    body = _check_body(body)  # every path: the widget, the desk, the API, integrations
     if direction != MessageDirection.INBOUND and author is None:
         raise DomainError("Replies and notes need an author.", code="author_required")
     now = timezone.now()
@@ -453,41 +453,6 @@ def visitor_read_mark(*, session: widget.Session, conversation_id: int, sequence
 # --- the agent workspace ----------------------------------------------------------------------
 
 
-def is_agent(user: Any) -> bool:
-    return AgentProfile.objects.filter(user_id=user.pk).exists()
-
-
-def is_supervisor(user: Any) -> bool:
-    return bool(user and user.is_authenticated
-                and user.has_perm("conversations.supervise_conversations"))
-
-
-def _held_item(*, conversation_id: int, user: Any, states: tuple[str, ...] = HELD_STATES) -> WorkItem | None:
-    return (WorkItem.objects.filter(conversation_id=conversation_id, state__in=states,
-                                    agent__user_id=user.pk).first())
-
-
-def access_conversation(*, user: Any, conversation_id: int, act: bool = False) -> Conversation:
-    """The conversation, if this user may see it (`act`: and write to it).
-
-    Supervisors may see and act on any. An agent sees a conversation offered or assigned to
-    them, or one they answered before, and acts only on one assigned to them.
-    """
-    conversation = (Conversation.objects.select_related("contact", "assignee")
-                    .filter(pk=conversation_id).first())
-    if conversation is None:
-        raise NotFound(f"Conversation {conversation_id} does not exist.")
-    if is_supervisor(user):
-        return conversation
-    states = (ItemState.ASSIGNED,) if act else HELD_STATES
-    if _held_item(conversation_id=conversation_id, user=user, states=states) is not None:
-        return conversation
-    if not act and conversation.assignee_id == user.pk:
-        return conversation
-    # The same answer as for a conversation that does not exist: ids are not for probing.
-    raise NotFound(f"Conversation {conversation_id} does not exist.")
-
-
 def agent_reply(*, conversation_id: int, user: Any, body: Any) -> Message:
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     body = _check_body(body)
@@ -535,15 +500,15 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
 
 
 def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | None = None,
-                          agent_user_id: int | None = None) -> WorkItem:
-    """Pass a conversation on, to a queue (routed afresh) or to an agent with room."""
+                          agent_user_id: int | None = None, agent_id: int | None = None) -> WorkItem:
+    """Pass a conversation on, to a queue (routed afresh) or to an agent with room (named by
+    their user id, as the desk does, or by their agent profile's id, as the API does)."""
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     item = WorkItem.objects.filter(conversation_id=conversation_id,
                                    state__in=(ItemState.WAITING, *HELD_STATES)).first()
     if item is None:
         raise Conflict("The conversation is not with routing (resolved?); nothing to transfer.",
                        code="not_routed")
-    agent_id = None
     if agent_user_id is not None:
         agent_id = AgentProfile.objects.filter(user_id=agent_user_id).values_list("pk", flat=True).first()
         if agent_id is None:

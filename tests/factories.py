@@ -23,6 +23,34 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
+class SupervisorFactory(UserFactory):
+    """A supervisor: the core's permission (supportdesk.supervise), not is_staff."""
+
+    class Meta:
+        skip_postgeneration_save = True  # permissions are a relation: nothing to save again
+
+    @factory.post_generation
+    def supervise(user, create: bool, extracted: object, **kwargs: object) -> None:
+        from django.contrib.auth.models import Permission
+
+        user.user_permissions.add(Permission.objects.get(codename="supervise",
+                                                         content_type__app_label="supportdesk"))
+
+
+class IntegrationFactory(UserFactory):
+    """An integration's own account (its API token posts the contact's messages)."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def integrate(user, create: bool, extracted: object, **kwargs: object) -> None:
+        from django.contrib.auth.models import Permission
+
+        user.user_permissions.add(Permission.objects.get(codename="integrate",
+                                                         content_type__app_label="supportdesk"))
+
+
 class AgentFactory(UserFactory):
     class Meta:
         # The profile points at the user; the user itself has nothing to save again.

@@ -53,7 +53,7 @@ def _online_agent():
 
 def _supervisor():
     user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
+    user.user_permissions.add(Permission.objects.get(codename="supervise", content_type__app_label="supportdesk"))
     return user
 
 

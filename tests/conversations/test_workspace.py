@@ -63,7 +63,7 @@ def _assigned(user, contact=None):
 
 def _supervisor():
     user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
+    user.user_permissions.add(Permission.objects.get(codename="supervise", content_type__app_label="supportdesk"))
     return user
 
 
