@@ -91,7 +91,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default
 AXES_RESET_ON_SUCCESS = True
 # Per account and address together: one address guessing cannot lock a colleague elsewhere out.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_LOCKOUT_TEMPLATE = "lockout.html"
+AXES_LOCKOUT_CALLABLE = "supportdesk.lockout.login_locked_out"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failed login, for the admin to read
 AXES_ENABLED = env.bool("LOGIN_THROTTLING", default=True)
 
 ROOT_URLCONF = "supportdesk.urls"

@@ -75,7 +75,7 @@ def one_of_each(admin_user):
     rule = RoutingRule.objects.create(name="Everything", queue_key="general")
     audit_record(actor=admin_user, obj=rule, instance_before=None, instance_after=routing_snapshot(rule))
     # Login throttling's records: a failed login, and a good one, through the desk's login page.
-    Client().post(reverse("desk:login"), {"username": agent.username, "password": "wrong"})
+    Client().post(reverse("desk:login"), {"username": "someone", "password": "wrong"})
     Client().post(reverse("desk:login"), {"username": agent.username, "password": "correct horse battery staple"})
 
 
