@@ -9,12 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-
 from rest_framework.test import APIClient
 
 from conversations.models import Conversation, Message
 from conversations.services import message_create
-from routing.models import AgentProfile
 from tests.factories import (
     AgentFactory,
     ContactFactory,
