@@ -32,6 +32,7 @@ from routing import push
 from routing import services as routing
 from routing.models import ItemState, WorkItem
 from supportdesk import ratelimit
+from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -307,11 +308,26 @@ class AgentConsumer(JsonConsumer):
         self.groups_joined: set[str] = set()
         self.assigned: set[int] = set()
         self.watching: set[int] = set()
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        if self.session_key:  # logging out closes this socket (conversations.apps)
+            await self._join(chat_push.session_group(self.session_key))
         await self._join(push.agent_group(user.pk))
         if self.is_supervisor:
             await self._join(chat_push.SUPERVISORS)
         await self._assigned_refresh()
         await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Every frame asks whether the login still stands: a socket outliving its logout (or
+        # taken over) goes no further, even if the close pushed at logout was lost.
+        if not await database_sync_to_async(session_is_current)(session_key=self.session_key, user=self.user):
+            await self.session_ended({})
+            return
+        await super().receive(text_data=text_data, bytes_data=bytes_data)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.send_error("signed_out", "You signed out; sign in again to continue.")
+        await self.close(code=NOT_SIGNED_IN)
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_joined", set()):

@@ -11,8 +11,12 @@ owns; routing registers that role here (`desk_role_register`) so the layers belo
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -45,6 +49,19 @@ def desk_role_register(name: str, predicate: Callable[[Any], bool]) -> None:
 def is_desk_user(user: Any) -> bool:
     """An agent or a supervisor: someone the desk (its pages, API and sockets) serves."""
     return _signed_in(user) and (is_supervisor(user) or any(role(user) for role in _desk_roles.values()))
+
+
+def session_is_current(*, session_key: str | None, user: Any) -> bool:
+    """Whether the login a long-lived connection (a websocket) was opened with still stands:
+    the session exists, is still this user's, and their password has not changed since."""
+    if not session_key or user is None:
+        return False
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if str(session.get(SESSION_KEY, "")) != str(user.pk):
+        return False
+    current = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+    session_hash = session.get(HASH_SESSION_KEY) or ""
+    return current is not None and constant_time_compare(session_hash, current.get_session_auth_hash())
 
 
 # --- DRF permissions: the same predicates at the API's door ------------------------------------
