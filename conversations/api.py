@@ -175,9 +175,8 @@ class WorkItemViewSet(routing_api.WorkItemViewSet):
                    parameters=[routing_api.ITEM_ID], request=None, responses=WorkItemSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsAgent])
     def accept(self, request: Request, pk: str) -> Response:
-        item = access_work_item(user=request.user, item_id=int(pk))
-        services.offer_accept(item_id=item.pk, user=request.user)
-        return Response(WorkItemSerializer(WorkItem.objects.get(pk=item.pk)).data)
+        services.offer_accept(item_id=int(pk), user=request.user)
+        return Response(WorkItemSerializer(WorkItem.objects.get(pk=int(pk))).data)
 
     @extend_schema(
         summary="Transfer an open item to a queue or an agent",

@@ -31,6 +31,7 @@ from conversations.models import (
 )
 from conversations.selectors import author_name, visitor_contact
 from routing import services as routing
+from routing.access import access_work_item
 from routing.models import HELD_STATES, AgentProfile, ItemState, Queue, WorkItem, WorkItemEvent
 from supportdesk.actors import user_actor
 from supportdesk.db import loop_connection
@@ -491,12 +492,19 @@ def agent_read_mark(*, conversation_id: int, user: Any, sequence: Any) -> int | 
 
 def offer_accept(*, item_id: int, user: Any) -> Conversation:
     """The agent takes the conversation offered to them; the contact learns who answers."""
+    access_work_item(user=user, item_id=item_id)  # someone else's offer is as unknown as none
     with transaction.atomic():
         item = routing.offer_accept(item_id=item_id, user=user)
         Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
         _assigned_record(conversation_id=item.conversation_id, agent=user, by=user)
         push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
     return access_conversation(user=user, conversation_id=item.conversation_id)
+
+
+def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
+    """The agent passes on an offer: it goes to the next eligible agent, never back to them."""
+    access_work_item(user=user, item_id=item_id)
+    return routing.offer_decline(item_id=item_id, user=user, reason=reason)
 
 
 def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | None = None,

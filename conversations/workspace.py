@@ -162,7 +162,7 @@ def offer_accept(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_POST
 @desk_view
 def offer_decline(request: HttpRequest, item_id: int) -> HttpResponse:
-    routing.offer_decline(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
+    services.offer_decline(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
     return _refreshing(render(request, "desk/_offers.html", {"offers": selectors.agent_offers(user=request.user)}))
 
 
