@@ -40,6 +40,7 @@ from tests.factories import (
 from tests.scenarios import conversation_assigned, conversation_offered, online_agent
 from tests.sockets import agent_communicator
 
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # Seven accounts per world: Django's real hasher would spend seconds on passwords nobody types.
