@@ -13,6 +13,7 @@ changes the next role's answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -336,8 +337,6 @@ async def _chat_socket(world: World, role: str) -> str:
         return f"closed:{code}"
     first = await communicator.receive_output(timeout=5)
     if first["type"] == "websocket.send":
-        import json
-
         frame = json.loads(first["text"])
         if frame["type"] == "ready":
             await communicator.disconnect()
