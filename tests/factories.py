@@ -23,18 +23,20 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
+def _core_permission_add(user, codename: str) -> None:
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label="supportdesk"))
+
+
 class SupervisorFactory(UserFactory):
     """A supervisor: the core's permission (supportdesk.supervise), not is_staff."""
 
     class Meta:
         skip_postgeneration_save = True  # permissions are a relation: nothing to save again
 
-    @factory.post_generation
-    def supervise(user, create: bool, extracted: object, **kwargs: object) -> None:
-        from django.contrib.auth.models import Permission
-
-        user.user_permissions.add(Permission.objects.get(codename="supervise",
-                                                         content_type__app_label="supportdesk"))
+    supervise = factory.PostGeneration(lambda user, create, extracted, **kwargs: _core_permission_add(
+        user, "supervise"))
 
 
 class IntegrationFactory(UserFactory):
@@ -43,12 +45,8 @@ class IntegrationFactory(UserFactory):
     class Meta:
         skip_postgeneration_save = True
 
-    @factory.post_generation
-    def integrate(user, create: bool, extracted: object, **kwargs: object) -> None:
-        from django.contrib.auth.models import Permission
-
-        user.user_permissions.add(Permission.objects.get(codename="integrate",
-                                                         content_type__app_label="supportdesk"))
+    integrate = factory.PostGeneration(lambda user, create, extracted, **kwargs: _core_permission_add(
+        user, "integrate"))
 
 
 class AgentFactory(UserFactory):
