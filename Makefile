@@ -54,6 +54,10 @@ system-deps:
 preflight: $(RUNTIME_STAMP)
 	@$(BIN)/python manage.py preflight --create-database
 
+# DEBUG is off unless set (production refuses the development secrets); the two commands
+# run on a development machine, so they turn it on (an explicit DEBUG=false still wins).
+run test bench preflight: export DEBUG ?= true
+
 run: $(RUNTIME_STAMP) preflight
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0

@@ -34,6 +34,7 @@ from routing.models import ItemState, WorkItem
 from supportdesk import ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
+from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,28 @@ class JsonConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        try:
+            await handler(message)
+        except Exception as exc:
+            # Connecting, or relaying a group's event that needed the database (a refresh of
+            # the assigned chats): the socket survives an outage; a closing one just closes.
+            if not database_unavailable(exc) or message["type"] == "websocket.disconnect":
+                raise
+            await self.send_unavailable(connecting=message["type"] == "websocket.connect")
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        self.accepted = True
+        await super().accept(subprotocol, headers)
+
+    async def send_unavailable(self, *, connecting: bool = False, **extra: Any) -> None:
+        """An error frame instead of a dead socket while PostgreSQL cannot be reached. A
+        socket that could not finish connecting is then closed "try again later"."""
+        log.warning("Websocket %s: database unavailable", self.scope.get("path"))
+        if connecting and not getattr(self, "accepted", False):
+            await self.accept()  # accepted first, so the browser can read why it is closed
+        await self.send_json({**unavailable_frame(), **extra})
+        if connecting:
+            await self.close(code=TRY_AGAIN_LATER)
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(content, separators=(",", ":"), default=str))
@@ -91,7 +113,10 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await getattr(self, f"frame_{kind}")(frame)
         except DomainError as error:
             await self.send_error(error.code, error.message, **({"in_reply_to": kind}))
-        except Exception:  # a bug must not cost the user their socket
+        except Exception as exc:  # a bug must not cost the user their socket
+            if database_unavailable(exc):
+                await self.send_unavailable(in_reply_to=kind)
+                return
             log.exception("Websocket frame %s failed", kind)
             await self.send_error("server_error", "That failed on our side; try again.")
 

@@ -20,13 +20,12 @@ from django.utils import timezone
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms import schema, signature
 from supportdesk.db import rows_update
-from supportdesk.redis import get_redis
+from supportdesk.redis import get_redis, redis_key
 from timeline import services as timeline_services
 from timeline.models import Contact, Order
 
 logger = logging.getLogger(__name__)
 
-DRAIN_DEBOUNCE_KEY = "integrations:oms:drain-requested"
 DRAIN_DEBOUNCE_MS = 200
 _drain_window_ends = 0.0  # time.monotonic() until which this process need not ask again
 MAX_ATTEMPTS = 5
@@ -76,6 +75,11 @@ def _store(event: schema.OmsEventData, body: bytes) -> bool:
         return cursor.fetchone() is not None
 
 
+def drain_debounce_key() -> str:
+    # Under the deployment's prefix: another desk's drain on the same Redis is not ours.
+    return redis_key("integrations", "oms", "drain-requested")
+
+
 def oms_drain_request() -> None:
     """Ask a worker to drain, at most once per debounce window.
 
@@ -94,12 +98,12 @@ def oms_drain_request() -> None:
         return
     try:
         redis = get_redis()
-        if redis.set(DRAIN_DEBOUNCE_KEY, 1, nx=True, px=DRAIN_DEBOUNCE_MS):
+        if redis.set(drain_debounce_key(), 1, nx=True, px=DRAIN_DEBOUNCE_MS):
             _drain_window_ends = now + DRAIN_DEBOUNCE_MS / 1000
             oms_events_drain.apply_async(countdown=(DRAIN_DEBOUNCE_MS + 50) / 1000)
         else:
             # Another process opened the window; trust it for as long as it has left.
-            remaining_ms = redis.pttl(DRAIN_DEBOUNCE_KEY)
+            remaining_ms = redis.pttl(drain_debounce_key())
             if remaining_ms > 0:
                 _drain_window_ends = now + remaining_ms / 1000
     except Exception:  # broker trouble must not fail an event that is already stored

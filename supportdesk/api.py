@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from supportdesk.errors import DomainError, error_body
+from supportdesk.unavailable import database_unavailable, retry_after_seconds, unavailable_body
 
 
 class DefaultCursorPagination(CursorPagination):
@@ -51,6 +52,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Map domain and framework errors to `{"error": {"code", "message", "details"}}`."""
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if database_unavailable(exc):
+        return Response(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(retry_after_seconds())})
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, Http404):

@@ -4,8 +4,13 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from supportdesk.deployment import InsecureDeployment
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-django_asgi_app = get_asgi_application()
+try:
+    django_asgi_app = get_asgi_application()
+except InsecureDeployment as refused:  # the server stops with the sentence, not a traceback
+    raise SystemExit(str(refused)) from None
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -13,6 +18,7 @@ from django.urls import path, re_path  # noqa: E402
 
 from integrations.webhooks import oms_webhook  # noqa: E402
 from supportdesk.routing import websocket_urlpatterns  # noqa: E402
+from supportdesk.unavailable import WebsocketDatabaseGuard  # noqa: E402
 from supportdesk.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -23,7 +29,7 @@ application = ProtocolTypeRouter(
             re_path(r"", django_asgi_app),
         ]),
         "websocket": SameOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            WebsocketDatabaseGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, models
 
 
@@ -51,59 +53,81 @@ def rows_update(instances: Sequence[models.Model], field_names: Sequence[str], *
     return updated
 
 
-# --- the event loop's own connection ----------------------------------------------------------------
+# --- connections outside Django's -------------------------------------------------------------------
 
 
-class _LoopConnection:
-    """One psycopg AsyncConnection for the process's event loop, used one statement at a time."""
+def libpq_params(alias: str = "default") -> dict[str, Any]:
+    """The parameters Django connects to `alias` with (timeouts included), as plain libpq
+    keywords, for the connections opened beside Django's: the event loop's pool and /readyz.
+    Django's own extras (its cursor class, adapters, prepared-statement switch) are left out."""
+    params = connections[alias].get_connection_params()
+    return {name: value for name, value in params.items()
+            if name not in {"cursor_factory", "context", "prepare_threshold"}}
 
-    def __init__(self, loop_id: int) -> None:
-        self.loop_id = loop_id
-        self.connection: Any = None
-        self.lock = asyncio.Lock()
+
+# --- the event loop's own pool ------------------------------------------------------------------------
+
+
+class _LoopPool:
+    """psycopg's AsyncConnectionPool for one event loop, each connection checked before use.
+
+    The pool belongs to the loop that opened it; a test's loop may be closed before the pool
+    is, so the connections it made are tracked to be closed without awaiting anything."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        self.loop = loop
+        self.opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.pool = AsyncConnectionPool(
+            kwargs={**libpq_params(), "autocommit": True},
+            min_size=1, max_size=settings.DATABASE_LOOP_POOL_MAX_SIZE,
+            timeout=settings.DATABASE_POOL_TIMEOUT,
+            check=AsyncConnectionPool.check_connection,  # none dead after a PostgreSQL restart
+            configure=self._configure, name="event-loop", open=False,
+        )
+
+    async def _configure(self, connection: Any) -> None:
+        self.opened.add(connection)
 
     def close(self) -> None:
-        # Synchronous on purpose: the loop that opened it may be gone (a test's, a restart's).
-        if self.connection is not None and not self.connection.closed:
-            self.connection.pgconn.finish()
-        self.connection = None
+        # Synchronous on purpose: the loop that opened them may be gone (a test's, a restart's).
+        for connection in list(self.opened):
+            if not connection.closed:
+                connection.pgconn.finish()
+        self.opened.clear()
 
 
-_loop_connection: _LoopConnection | None = None
+_loop_pool: _LoopPool | None = None
 
 
 @contextlib.asynccontextmanager
 async def loop_connection() -> AsyncIterator[Any]:
-    """The event loop's own connection to the default database, for the few statements on a
-    websocket's hot path worth running without leaving the loop (a thread hop and Django's
-    cursor machinery cost more than the statement itself). Plain SQL in a transaction of
-    the caller's, no ORM, no on_commit; one statement at a time per process, which is what
-    `database_sync_to_async`'s single thread allows too. Everything else goes through the
-    services and Django's connections. A connection that fails is dropped and made anew
-    on next use."""
-    import psycopg
+    """A connection of the event loop's own pool to the default database, for the few
+    statements on a websocket's hot path worth running without leaving the loop (a thread
+    hop and Django's cursor machinery cost more than the statement itself). Plain SQL in a
+    transaction of the caller's, no ORM, no on_commit. A pool, not one connection: a
+    statement waiting on one conversation's row lock holds up no other conversation's.
+    Everything else goes through the services and Django's connections.
 
-    global _loop_connection
-    loop_id = id(asyncio.get_running_loop())
-    if _loop_connection is None or _loop_connection.loop_id != loop_id:
-        if _loop_connection is not None:
-            _loop_connection.close()
-        _loop_connection = _LoopConnection(loop_id)
-    holder = _loop_connection
-    async with holder.lock:
-        if holder.connection is None or holder.connection.closed:
-            params = connections["default"].get_connection_params()
-            kwargs = {name: params[name] for name in ("dbname", "user", "password", "host", "port",
-                                                      "connect_timeout", "sslmode") if params.get(name)}
-            holder.connection = await psycopg.AsyncConnection.connect(autocommit=True, **kwargs)
-        try:
-            yield holder.connection
-        except psycopg.OperationalError:
-            holder.close()
-            raise
+    While PostgreSQL cannot be reached this raises psycopg's OperationalError (a pool
+    timeout after DATABASE_POOL_TIMEOUT seconds), which the consumers answer with an
+    "unavailable" error frame."""
+    global _loop_pool
+    loop = asyncio.get_running_loop()
+    if _loop_pool is None or _loop_pool.loop is not loop:
+        if _loop_pool is not None:
+            _loop_pool.close()
+        _loop_pool = _LoopPool(loop)
+    holder = _loop_pool
+    await holder.pool.open(wait=False)
+    async with holder.pool.connection() as connection:
+        yield connection
 
 
 def loop_connection_close() -> None:
-    """Close the event loop's connection (tests, before their database is dropped)."""
-    if _loop_connection is not None:
-        _loop_connection.close()
+    """Close the event loop's connections (tests, before their database is dropped)."""
+    global _loop_pool
+    if _loop_pool is not None:
+        _loop_pool.close()
+        _loop_pool = None

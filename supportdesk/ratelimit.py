@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from supportdesk.redis import get_redis
+from supportdesk.redis import get_redis, redis_key
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _keys(limits: dict[str, Rate], now: float) -> list[tuple[str, Rate, int]]:
     out = []
     for name, rate in limits.items():
         window = int(now // rate.seconds)
-        out.append((f"{settings.REDIS_KEY_PREFIX}:rl:{name}:{rate.seconds}:{window}", rate,
+        out.append((redis_key("rl", name, str(rate.seconds), str(window)), rate,
                     (window + 1) * rate.seconds))
     return out
 

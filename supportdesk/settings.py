@@ -1,14 +1,19 @@
 """Settings for the support desk.
 
 Configuration is read once, here, from environment variables through django-environ,
-with defaults that work on a development machine where PostgreSQL and Redis run locally.
+with defaults that work on a development machine where PostgreSQL and Redis run locally and
+DEBUG is on (`make run` and the tests turn it on). With DEBUG off the defaults are production's:
+HTTPS only, and no secret has a default (the end of this module refuses to start without them).
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from supportdesk.deployment import DEVELOPMENT_SECRETS, InsecureDeployment, refusal_message, secret_problems
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,31 +21,85 @@ env = environ.Env()
 # A local .env file is optional; real environment variables always win.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
+# Off unless asked for: `make run` and the test suite turn it on.
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _secret(name: str) -> str:
+    """A secret from the environment; the published development value only with DEBUG on (with it
+    off an unset secret stays empty, and the check at the end of this module refuses to start)."""
+    return env.str(name, default=DEVELOPMENT_SECRETS[name] if DEBUG else "")
+
+
+SECRET_KEY = _secret("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS ------------------------------------------------------------------------------
+# Production defaults (DEBUG off) are what `manage.py check --deploy` asks for; each can be
+# turned off from the environment where the deployment needs it.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The container and load-balancer probes ask over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Behind a proxy that ends TLS, whose header says the original scheme, e.g.
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https (only if the proxy always sets or strips it).
+SECURE_PROXY_SSL_HEADER = env.tuple("SECURE_PROXY_SSL_HEADER", default=None) or None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is '<header>,<value>', e.g. HTTP_X_FORWARDED_PROTO,https.")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+# Only takes effect once the domain is submitted to the browsers' preload list (hstspreload.org).
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# No page of the desk may be framed; the chat widget's frame exempts itself (widget_views.frame).
+X_FRAME_OPTIONS = "DENY"
 
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://localhost:5432/supportdesk"),
 }
 DATABASES["default"].setdefault("OPTIONS", {})
-DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# While PostgreSQL is down or unreachable a request must fail fast (503, see
+# supportdesk.middleware) instead of hanging: a short connect timeout, and a bound on how long
+# data sent on an open connection may go unacknowledged (a dead network, not a slow query).
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
+DATABASES["default"]["OPTIONS"].setdefault(
+    "tcp_user_timeout", env.int("DATABASE_TCP_USER_TIMEOUT_MS", default=3000))
+# How long a request waits for a pooled connection before it answers 503.
+DATABASE_POOL_TIMEOUT = env.float("DATABASE_POOL_TIMEOUT", default=2.0)
+# Every connection is checked before use (the pool's check, or Django's health check
+# without a pool), so one handed out after a PostgreSQL restart is never a dead one.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Under ASGI, persistent connections leak (a new one per request thread), so every process
 # borrows from a small psycopg pool instead; CONN_MAX_AGE must then stay 0.
 if env.bool("DATABASE_POOL", default=True):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
-        "timeout": 10,
+        "timeout": DATABASE_POOL_TIMEOUT,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The event loop's own pool for the websockets' hot path (supportdesk.db.loop_connection).
+DATABASE_LOOP_POOL_MAX_SIZE = env.int("DATABASE_LOOP_POOL_MAX_SIZE", default=4)
+# What a 503 for an unreachable database tells the client to wait before retrying.
+DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
+# /readyz's own bound on reaching PostgreSQL, whatever the pool is doing.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.int("HEALTH_CHECK_TIMEOUT_SECONDS", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
+# Every key, pub/sub channel and channel-layer group this deployment uses on Redis starts with
+# this, so desks sharing one Redis server never meet (pub/sub ignores the db number): the
+# channel layer, Celery's broker keys, rate limits, the OMS drain key (supportdesk.redis.redis_key).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="sd")
+# One plain word: a ':' or a glob character would let one desk's keys match another's patterns.
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", REDIS_KEY_PREFIX):
+    raise ImproperlyConfigured(f"REDIS_KEY_PREFIX is letters, digits, '.', '_' or '-' (at most 64), "
+                               f"not {REDIS_KEY_PREFIX!r}.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +128,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "supportdesk.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,12 +213,18 @@ REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER],
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}]},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}],
+            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+        },
     },
 }
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Every broker key and pub/sub channel (queues, unacked, bindings, pidbox, events) gets the
+# deployment's prefix, so two desks' workers never take each other's tasks on one Redis.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:"}
 # A separate queue name keeps a benchmark's or a second checkout's tasks apart on one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_RESULT_BACKEND = None
@@ -168,6 +234,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Beat and the worker beat every HEARTBEAT_INTERVAL_SECONDS (supportdesk.heartbeats); one
+# silent for HEARTBEAT_MAX_AGE_SECONDS is stale: logged, and /readyz answers 503 naming it
+# unless READYZ_HEARTBEATS is off (for a probe that should judge the web process alone).
+HEARTBEAT_INTERVAL_SECONDS = env.float("HEARTBEAT_INTERVAL_SECONDS", default=10.0)
+HEARTBEAT_MAX_AGE_SECONDS = env.float("HEARTBEAT_MAX_AGE_SECONDS", default=60.0)
+READYZ_HEARTBEATS = env.bool("READYZ_HEARTBEATS", default=True)
 CELERY_BEAT_SCHEDULE = {
     # Safety net: whatever the webhook stored while no worker ran is processed here.
     "oms-events-drain": {
@@ -197,6 +269,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations.tasks.supervisor_live_push",
         "schedule": env.float("SUPERVISOR_LIVE_INTERVAL_SECONDS", default=2.0),
         "options": {"expires": 5},
+    },
+    # Beat's and the worker's heartbeats for /readyz and the logs.
+    "supportdesk-heartbeat": {
+        "task": "supportdesk.tasks.heartbeat",
+        "schedule": HEARTBEAT_INTERVAL_SECONDS,
+        "options": {"expires": HEARTBEAT_MAX_AGE_SECONDS},
     },
 }
 
@@ -239,7 +317,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Live chat ----------------------------------------------------------------------------
 # The host site signs the visitor's identity (a JWT, HS256) with this secret; see README.
-WIDGET_IDENTITY_SECRET = env.str("WIDGET_IDENTITY_SECRET", default="dev-widget-identity-secret-change-me-32b")
+WIDGET_IDENTITY_SECRET = _secret("WIDGET_IDENTITY_SECRET")
 # How long a widget's own session token stays valid (it is renewed on every visit).
 WIDGET_SESSION_DAYS = env.int("WIDGET_SESSION_DAYS", default=30)
 CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=4000)
@@ -253,11 +331,9 @@ CHAT_RATE_CONNECT_IP = env.str("CHAT_RATE_CONNECT_IP", default="120/60")
 RATE_LIMIT_SYNC_SECONDS = env.float("RATE_LIMIT_SYNC_SECONDS", default=0.5)
 # The language of a chat whose first message says too little to tell.
 CHAT_DEFAULT_LANGUAGE = env.str("CHAT_DEFAULT_LANGUAGE", default="en")
-# Keys this deployment writes to the shared Redis start with this (rate limits, ...).
-REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="sd")
 
 # --- Integrations -------------------------------------------------------------------------
-OMS_WEBHOOK_SECRET = env.str("OMS_WEBHOOK_SECRET", default="dev-oms-webhook-secret")
+OMS_WEBHOOK_SECRET = _secret("OMS_WEBHOOK_SECRET")
 OMS_WEBHOOK_TOLERANCE_SECONDS = env.int("OMS_WEBHOOK_TOLERANCE_SECONDS", default=300)
 OMS_WEBHOOK_MAX_BODY_BYTES = env.int("OMS_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 OMS_API_URL = env.str("OMS_API_URL", default="http://localhost:9000/api")
@@ -294,3 +370,19 @@ ROUTING_MISSED_OFFERS_AWAY = env.int("ROUTING_MISSED_OFFERS_AWAY", default=2)
 ROUTING_CONFIG_SECONDS = env.float("ROUTING_CONFIG_SECONDS", default=2.0)
 # An agent whose browser sent no heartbeat for this long goes offline; their items return.
 ROUTING_HEARTBEAT_TIMEOUT_SECONDS = env.int("ROUTING_HEARTBEAT_TIMEOUT_SECONDS", default=90)
+
+# --- Demo ----------------------------------------------------------------------------------
+# `manage.py seed_demo` creates logins whose passwords the README prints (a superuser among
+# them): a development machine's data, loaded in production only when asked for.
+DEMO_DATA = env.bool("DEMO_DATA", default=DEBUG)
+
+# --- Refuse unsafe production settings -----------------------------------------------------
+# Last, so every secret above has been read. With DEBUG on, the development values are fine.
+if not DEBUG:
+    _problems = secret_problems(
+        {"SECRET_KEY": SECRET_KEY, "OMS_WEBHOOK_SECRET": OMS_WEBHOOK_SECRET,
+         "WIDGET_IDENTITY_SECRET": WIDGET_IDENTITY_SECRET, "OMS_API_TOKEN": OMS_API_TOKEN},
+        oms_client=OMS_CLIENT, database_password=DATABASES["default"].get("PASSWORD") or "",
+    )
+    if _problems:
+        raise InsecureDeployment(refusal_message(_problems))

@@ -36,14 +36,22 @@ def bench_database_url(suffix: str = "bench") -> str:
 def bench_env(*, database: str = "bench", **extra: str) -> dict[str, str]:
     """The environment for a benchmark's processes; `database` is the suffix of its database."""
     env = dict(os.environ)
-    env.update(
+    env.update(dict(
         DATABASE_URL=bench_database_url(database),
         DEBUG="false",
         LOG_LEVEL="WARNING",
+        # Production settings (DEBUG off) refuse the development secrets: the bench brings its own,
+        # and speaks plain HTTP to its local server.
         SECRET_KEY="bench-only-secret-key-not-for-production-use-0123456789",
+        OMS_WEBHOOK_SECRET="bench-only-oms-webhook-secret",
+        WIDGET_IDENTITY_SECRET="bench-only-widget-identity-secret-0123456789",
+        OMS_API_TOKEN="bench-only-oms-api-token",
+        SECURE_SSL_REDIRECT="false",
+        SESSION_COOKIE_SECURE="false",
+        CSRF_COOKIE_SECURE="false",
+        SECURE_HSTS_SECONDS="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        **extra,
-    )
+    ), **extra)
     return env
 
 

@@ -241,6 +241,33 @@ def test_command_rejects_a_negative_count():
         call_command("seed_demo", "--contacts", "-5", stdout=StringIO())
 
 
+def test_command_refuses_without_demo_data_allowed(settings):
+    # given a production desk: the demo's logins have passwords published in the README
+    settings.DEMO_DATA = False
+
+    with pytest.raises(CommandError, match="DEMO_DATA"):
+        call_command("seed_demo", "--contacts", "0", stdout=StringIO())
+
+    assert not get_user_model().objects.filter(username=demo.SUPERVISOR_USERNAME).exists()
+
+
+def test_command_if_allowed_skips_quietly_where_the_demo_is_not_allowed(settings):
+    settings.DEMO_DATA = False
+    out = StringIO()
+
+    call_command("seed_demo", "--if-allowed", "--contacts", "0", stdout=out)
+
+    assert "not loaded" in out.getvalue()
+    assert not get_user_model().objects.filter(username=demo.SUPERVISOR_USERNAME).exists()
+
+
+def test_demo_data_is_allowed_by_default_only_with_debug_on():
+    from tests.deployments import desk_settings, production_env
+
+    assert desk_settings({"DEBUG": "true"})["DEMO_DATA"] is True
+    assert desk_settings(production_env())["DEMO_DATA"] is False
+
+
 def test_demo_routing_sends_chats_by_language_and_big_spenders_to_vip():
     from routing.services import route_find
 

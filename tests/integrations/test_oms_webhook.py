@@ -274,7 +274,7 @@ class TestDrainRequests:
     @pytest.fixture(autouse=True)
     def _fresh_window(self, monkeypatch):
         monkeypatch.setattr(services, "_drain_window_ends", 0.0)
-        services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+        services.get_redis().delete(services.drain_debounce_key())
 
     def test_deliveries_within_a_window_enqueue_one_drain_after_it(self):
         with mock.patch("integrations.tasks.oms_events_drain.apply_async") as enqueue:
@@ -289,13 +289,13 @@ class TestDrainRequests:
             services.oms_drain_request()  # inside the window
             # The window closes: in this process and in Redis.
             monkeypatch.setattr(services, "_drain_window_ends", 0.0)
-            services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+            services.get_redis().delete(services.drain_debounce_key())
             services.oms_drain_request()
 
         assert enqueue.call_count == 2
 
     def test_a_window_another_process_opened_is_trusted_while_it_lasts(self):
-        services.get_redis().set(services.DRAIN_DEBOUNCE_KEY, 1, px=5_000)
+        services.get_redis().set(services.drain_debounce_key(), 1, px=5_000)
 
         with mock.patch("integrations.tasks.oms_events_drain.apply_async") as enqueue, \
                 mock.patch.object(services, "get_redis", wraps=services.get_redis) as redis:

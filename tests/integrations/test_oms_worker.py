@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def worker(private_worker) -> Iterator[None]:
     """The suite's private worker, with no drain window left open by an earlier test (its
     drain went to another queue)."""
-    services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+    services.get_redis().delete(services.drain_debounce_key())
     services._drain_window_ends = 0.0
     yield
 
@@ -70,7 +70,7 @@ def test_events_stored_while_no_worker_could_be_reached_are_processed_later(oms_
 
     queue = f"tests-{uuid.uuid4().hex[:8]}"
     # No drain window left open by an earlier test (its drain went to another queue).
-    services.get_redis().delete(services.DRAIN_DEBOUNCE_KEY)
+    services.get_redis().delete(services.drain_debounce_key())
     services._drain_window_ends = 0.0
     with start_worker(celery_app, pool="solo", perform_ping_check=False, queues=[queue]):
         oms_events_drain.apply_async(queue=queue)  # what beat does every few seconds

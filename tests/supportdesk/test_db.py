@@ -1,15 +1,17 @@
-"""rows_update: many rows, many column types, one statement."""
+"""rows_update: many rows, many column types, one statement; the event loop's pool."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from supportdesk.db import rows_update
+from supportdesk.db import libpq_params, loop_connection, rows_update
 from tests.factories import ContactFactory, OrderFactory
 from timeline.models import Contact, Order
 
@@ -53,3 +55,75 @@ def test_nothing_to_write_writes_nothing_and_a_primary_key_is_refused():
     assert rows_update([], ["name"]) == 0
     with pytest.raises(ValueError, match="primary-key"):
         rows_update([ContactFactory()], ["id"])
+
+
+# --- the event loop's pool ----------------------------------------------------------------------------
+
+
+async def _until_blocked_by(watcher, backend_pid: int) -> None:
+    """Wait until some statement waits on a lock `backend_pid` holds (deadline: the test's)."""
+    while True:
+        cursor = await watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", [backend_pid])
+        if (await cursor.fetchone())[0]:
+            return
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_waiting_on_a_locked_chat_holds_up_no_other_chats_message(private_channel_layer):
+    from conversations import services, widget
+    from conversations.models import Message
+
+    slow, other = (widget.Session(contact_id=ContactFactory().pk) for _ in range(2))
+    slow_first = services.visitor_message_send(session=slow, body="Hello", client_id="s1")
+    other_first = services.visitor_message_send(session=other, body="Hello", client_id="o1")
+
+    async def scenario() -> tuple:
+        params = libpq_params()
+        async with await psycopg.AsyncConnection.connect(**params) as locker, \
+                await psycopg.AsyncConnection.connect(**params, autocommit=True) as watcher:
+            # given: a transaction elsewhere holds the slow chat's row
+            await locker.execute("SELECT 1 FROM conversations_conversation WHERE id = %s FOR UPDATE",
+                                 [slow_first.conversation_id])
+            waiting = asyncio.create_task(services.visitor_message_send_async(
+                session=slow, body="Still there?", client_id="s2", conversation_id=slow_first.conversation_id))
+            await asyncio.wait_for(_until_blocked_by(watcher, locker.info.backend_pid), timeout=30)
+
+            # when: another customer writes in their own chat
+            other_second = await asyncio.wait_for(services.visitor_message_send_async(
+                session=other, body="Any news?", client_id="o2", conversation_id=other_first.conversation_id),
+                timeout=30)
+
+            # then: it is stored while the first still waits, which goes on once the row is free
+            still_waiting = not waiting.done()
+            await locker.rollback()
+            return other_second, still_waiting, await asyncio.wait_for(waiting, timeout=30)
+
+    other_second, still_waiting, slow_second = asyncio.run(scenario())
+
+    assert still_waiting
+    assert (other_second.sequence, slow_second.sequence) == (2, 2)
+    assert Message.objects.filter(conversation_id__in=[slow_first.conversation_id,
+                                                       other_first.conversation_id]).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loops_pool_hands_out_no_connection_killed_by_a_restart():
+    async def backend_pid() -> int:
+        async with loop_connection() as db:
+            return (await (await db.execute("SELECT pg_backend_pid()")).fetchone())[0]
+
+    async def scenario() -> tuple[int, int]:
+        before = await backend_pid()
+        # a PostgreSQL restart, as far as this connection can tell: the server ends it
+        async with await psycopg.AsyncConnection.connect(**libpq_params(), autocommit=True) as admin:
+            await admin.execute("SELECT pg_terminate_backend(%s)", [before])
+            while await (await admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                                             [before])).fetchone():
+                await asyncio.sleep(0.05)
+        return before, await backend_pid()
+
+    before, after = asyncio.run(scenario())
+
+    assert after != before

@@ -44,7 +44,7 @@ def test_every_problem_is_reported_in_one_run():
 def test_the_command_prints_a_sentence_not_a_traceback():
     result = subprocess.run(
         [sys.executable, "manage.py", "preflight"], cwd=ROOT, capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", "REDIS_URL": "redis://127.0.0.1:1/0",
+        env={"PATH": "/usr/bin:/bin", "DEBUG": "true", "REDIS_URL": "redis://127.0.0.1:1/0",
              "DATABASE_URL": "postgres://127.0.0.1:1/supportdesk"}, timeout=60,
     )
 

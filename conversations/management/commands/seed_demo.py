@@ -5,6 +5,7 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from conversations import demo
@@ -31,8 +32,19 @@ class Command(BaseCommand):
             help=f"Contacts written per transaction (default {demo.DEFAULT_CHUNK_SIZE}).",
         )
         parser.add_argument("--quiet", action="store_true", help="Print only the summary.")
+        parser.add_argument(
+            "--if-allowed", action="store_true",
+            help="Where DEMO_DATA is off, say so and succeed instead of failing (docker-compose).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEMO_DATA:
+            refusal = ("The demo creates logins whose passwords are published (a superuser among them), "
+                       "so it loads only with DEMO_DATA=true, the default with DEBUG on.")
+            if options["if_allowed"]:
+                self.stdout.write(f"Demo data not loaded. {refusal}")
+                return
+            raise CommandError(refusal)
         contacts, chunk_size = options["contacts"], options["chunk_size"]
         if not 0 <= contacts <= demo.MAX_CONTACTS:
             raise CommandError(
