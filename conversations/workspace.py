@@ -66,7 +66,7 @@ def desk_view(view: View) -> View:
                 response["HX-Redirect"] = reverse("desk:login")
                 return response
             return redirect_to_login(request.get_full_path(), reverse("desk:login"))
-        if not (access.is_agent(user) or access.is_supervisor(user)):
+        if not access.is_desk_user(user):
             return _error(request, "The desk is for agents and supervisors. Ask a supervisor to "
                           "give your account an agent profile.", status=403, code="not_an_agent")
         try:
