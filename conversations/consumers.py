@@ -24,6 +24,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils.translation import gettext
 
 from conversations import access, selectors, services, widget
 from conversations import push as chat_push
@@ -351,7 +352,7 @@ class AgentConsumer(JsonConsumer):
         await super().receive(text_data=text_data, bytes_data=bytes_data)
 
     async def session_ended(self, event: dict[str, Any]) -> None:
-        await self.send_error("signed_out", "You signed out; sign in again to continue.")
+        await self.send_error("signed_out", gettext("You signed out; sign in again to continue."))
         await self.close(code=NOT_SIGNED_IN)
 
     async def disconnect(self, code: int) -> None:
