@@ -240,6 +240,12 @@ SOCKETS: dict[str, dict[str, str]] = {
 }
 
 
+# HTTP routes served beside Django's URL conf (supportdesk.asgi): the caller is the signature.
+SIGNED_ROUTES = {
+    "integrations/oms/webhook": "HMAC-signed by the OMS: tests/integrations/test_oms_webhook.py",
+}
+
+
 # --- the URL conf and the socket routes, walked ----------------------------------------------------
 
 
@@ -271,6 +277,14 @@ def test_every_entry_point_has_a_row_and_every_row_an_entry_point():
     assert sorted(set(entries) - set(MATRIX)) == [], "new endpoint without an entry in the matrix"
     assert sorted(set(MATRIX) - set(entries)) == [], "a row for an endpoint that is gone"
     assert sorted(sockets ^ set(SOCKETS)) == [], "a socket route without a row (or a row without a route)"
+
+
+def test_every_http_route_beside_the_url_conf_is_accounted_for():
+    from supportdesk.asgi import application
+
+    routes = {str(route.pattern) for route in application.application_mapping["http"].routes}
+
+    assert routes - {""} == set(SIGNED_ROUTES), "an HTTP route outside the URL conf without an access rule"
 
 
 @pytest.mark.parametrize("key", sorted(MATRIX))
