@@ -1,4 +1,10 @@
-"""REST API v1 for conversations and their messages: adapters over the conversation services."""
+"""REST API v1 for conversations and their messages: adapters over the conversation services.
+
+Who may do what is conversations.access, the same rule the desk and the sockets ask: an
+agent sees only what the desk shows them, a supervisor everything, an integration writes
+the contact's messages. Accepting and transferring a work item are served here (on
+routing's URLs) because they are the conversation's use cases as much as routing's.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations import selectors, services
+from conversations import access, selectors, services
 from conversations.filters import ConversationFilter
 from conversations.models import Conversation, Message, MessageDirection
 from conversations.serializers import (
@@ -21,7 +29,18 @@ from conversations.serializers import (
     MessageCreateInputSerializer,
     MessageSerializer,
 )
+from routing import api as routing_api
+from routing.access import IsAgent, access_work_item
+from routing.models import WorkItem
+from routing.serializers import TransferInputSerializer, WorkItemSerializer
+from supportdesk.access import IsDeskUser, IsDeskUserOrIntegration
 from supportdesk.api import DefaultCursorPagination
+
+
+def _permissions(action: str | None) -> list[BasePermission]:
+    """Opening a conversation and writing in one are for the desk and integrations (which
+    refine it per message direction); every read and change is for the desk only."""
+    return [IsDeskUserOrIntegration() if action == "create" else IsDeskUser()]
 
 
 @extend_schema_view(
@@ -35,9 +54,18 @@ class ConversationViewSet(
     filter_backends = [DjangoFilterBackend]
     filterset_class = ConversationFilter
     serializer_class = ConversationSerializer
+    lookup_value_regex = r"\d+"  # anything else is no conversation: a 404, never int()'s error
+
+    def get_permissions(self) -> list[BasePermission]:
+        return _permissions(self.action)
 
     def get_queryset(self) -> QuerySet[Conversation]:
-        return selectors.conversation_list()
+        return selectors.conversation_list(visible_to=self.request.user)
+
+    def get_object(self) -> Conversation:
+        # The access module decides: not found and not yours are the same 404.
+        return access.access_conversation(user=self.request.user, conversation_id=int(self.kwargs["pk"]),
+                                          act=self.action == "partial_update")
 
     @extend_schema(
         summary="Open a conversation",
@@ -96,14 +124,19 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     pagination_class = MessagePagination
     filter_backends: list = []
 
+    def get_permissions(self) -> list[BasePermission]:
+        return _permissions(self.action)
+
     @cached_property
     def conversation(self) -> Conversation:
-        return selectors.conversation_get(conversation_id=int(self.kwargs["conversation_id"]))
+        return access.access_conversation(user=self.request.user,
+                                          conversation_id=int(self.kwargs["conversation_id"]))
 
     def get_queryset(self) -> QuerySet[Message]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no URL kwargs
             return Message.objects.none()
-        return selectors.message_list(conversation=self.conversation)
+        return selectors.message_list(conversation=self.conversation,
+                                      notes=access.may_see_notes(self.request.user))
 
     @extend_schema(
         summary="Add a message to a conversation",
@@ -113,17 +146,57 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={status.HTTP_201_CREATED: MessageSerializer, status.HTTP_200_OK: MessageSerializer},
     )
     def create(self, request: Request, conversation_id: str) -> Response:
-        conversation = self.conversation
         serializer = MessageCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        direction = serializer.validated_data["direction"]
-        message = services.message_create(
-            conversation=conversation,
-            direction=direction,
-            body=serializer.validated_data["body"],
-            author=None if direction == MessageDirection.INBOUND else request.user,
-            channel_metadata=serializer.validated_data.get("channel_metadata"),
-            client_id=serializer.validated_data.get("client_id", ""),
-        )
+        direction, body = serializer.validated_data["direction"], serializer.validated_data["body"]
+        conversation = access.check_message_post(user=request.user, conversation_id=int(conversation_id),
+                                                 direction=direction)
+        # The same use cases the desk calls, so a reply through the API assigns and marks read,
+        # and a note reaches the contact's timeline, exactly as one from the workspace.
+        # A retry with the same client id gets the first message back (200), never a second one.
+        client_id = serializer.validated_data.get("client_id", "")
+        if direction == MessageDirection.OUTBOUND:
+            message = services.agent_reply(conversation_id=conversation.pk, user=request.user, body=body,
+                                           client_id=client_id)
+        elif direction == MessageDirection.NOTE:
+            message = services.note_add(conversation_id=conversation.pk, user=request.user, body=body,
+                                        client_id=client_id)
+        else:
+            message = services.message_create(
+                conversation=conversation, direction=direction, body=body,
+                channel_metadata=serializer.validated_data.get("channel_metadata"), client_id=client_id,
+            )
         return Response(MessageSerializer(message).data,
                         status=status.HTTP_200_OK if message.replayed else status.HTTP_201_CREATED)
+
+
+class WorkItemViewSet(routing_api.WorkItemViewSet):
+    """Routing's work items, with accept and transfer taking the desk's one path: the
+    conversation is assigned, the contact's timeline records it, the widget and the agents
+    hear of it."""
+
+    @extend_schema(summary="Accept an offer made to me",
+                   description="The item, and its conversation, are assigned to me.",
+                   parameters=[routing_api.ITEM_ID], request=None, responses=WorkItemSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAgent])
+    def accept(self, request: Request, pk: str) -> Response:
+        services.offer_accept(item_id=int(pk), user=request.user)
+        return Response(WorkItemSerializer(WorkItem.objects.get(pk=int(pk))).data)
+
+    @extend_schema(
+        summary="Transfer an open item to a queue or an agent",
+        description="Give exactly one of `queue` (it waits there and is matched again) or `agent` "
+        "(assigned directly; the agent must be online with room). The agent the item is assigned "
+        "to may transfer it; a supervisor may transfer any open item.",
+        parameters=[routing_api.ITEM_ID], request=TransferInputSerializer, responses=WorkItemSerializer,
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsDeskUser])
+    def transfer(self, request: Request, pk: str) -> Response:
+        serializer = TransferInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = access_work_item(user=request.user, item_id=int(pk))
+        item = services.conversation_transfer(
+            conversation_id=item.conversation_id, user=request.user,
+            queue_key=serializer.validated_data.get("queue"), agent_id=serializer.validated_data.get("agent"),
+        )
+        return Response(WorkItemSerializer(item).data)

@@ -24,14 +24,16 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils.translation import gettext
 
+from conversations import access, selectors, services, widget
 from conversations import push as chat_push
-from conversations import selectors, services, widget
 from conversations.models import ConversationStatus
 from routing import push
 from routing import services as routing
 from routing.models import ItemState, WorkItem
 from supportdesk import ratelimit
+from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
@@ -299,7 +301,7 @@ class VisitorConsumer(JsonConsumer):
 @database_sync_to_async
 def _desk_user(user: Any) -> tuple[bool, bool]:
     """(is an agent, is a supervisor)"""
-    return services.is_agent(user), services.is_supervisor(user)
+    return access.is_agent(user), access.is_supervisor(user)
 
 
 @database_sync_to_async
@@ -332,11 +334,26 @@ class AgentConsumer(JsonConsumer):
         self.groups_joined: set[str] = set()
         self.assigned: set[int] = set()
         self.watching: set[int] = set()
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        if self.session_key:  # logging out closes this socket (conversations.apps)
+            await self._join(chat_push.session_group(self.session_key))
         await self._join(push.agent_group(user.pk))
         if self.is_supervisor:
             await self._join(chat_push.SUPERVISORS)
         await self._assigned_refresh()
         await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Every frame asks whether the login still stands: a socket outliving its logout (or
+        # taken over) goes no further, even if the close pushed at logout was lost.
+        if not await database_sync_to_async(session_is_current)(session_key=self.session_key, user=self.user):
+            await self.session_ended({})
+            return
+        await super().receive(text_data=text_data, bytes_data=bytes_data)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.send_error("signed_out", gettext("You signed out; sign in again to continue."))
+        await self.close(code=NOT_SIGNED_IN)
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_joined", set()):
@@ -367,7 +384,7 @@ class AgentConsumer(JsonConsumer):
 
     async def frame_watch(self, frame: dict[str, Any]) -> None:
         conversation_id = _conversation_id(frame)
-        await database_sync_to_async(services.access_conversation)(user=self.user, conversation_id=conversation_id)
+        await database_sync_to_async(access.access_conversation)(user=self.user, conversation_id=conversation_id)
         self.watching.add(conversation_id)
         await self._conversation_groups({conversation_id}, join=True)
         await self.send_json({"type": "watching", "conversation_id": conversation_id})
@@ -380,7 +397,7 @@ class AgentConsumer(JsonConsumer):
 
     async def frame_sync(self, frame: dict[str, Any]) -> None:
         conversation_id, after = _conversation_id(frame), _after(frame)
-        conversation = await database_sync_to_async(services.access_conversation)(
+        conversation = await database_sync_to_async(access.access_conversation)(
             user=self.user, conversation_id=conversation_id)
         await _messages_send(self, conversation_id=conversation_id, after=after, notes=True)
         await self.send_json({"type": "synced", "conversation": _chat_summary(conversation)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import ValidationError
@@ -17,6 +17,7 @@ from conversations.workspace import desk_view
 from supportdesk.api import _summary
 from supportdesk.errors import DomainError
 from timeline import selectors
+from timeline.access import access_contact, may_open_admin
 from timeline.events import known_kinds
 from timeline.models import Contact, ContactKind, TimelineEvent
 from timeline.search import contact_search
@@ -27,7 +28,7 @@ PANEL_EVENTS = 15
 
 def event_page_link(event: TimelineEvent, *, staff: bool) -> str | None:
     """Where a desk user opens the event's object: a conversation in the workspace; an order
-    in the admin for staff, else the order as the API shows it (agents have no admin)."""
+    in the admin for those the admin lets see it (`staff`), else the order as the API shows it."""
     if event.subject_id is None:
         return None
     if event.subject_type == "order":
@@ -67,7 +68,8 @@ def _rows(events: Any, *, staff: bool) -> list[tuple[TimelineEvent, str | None, 
 @require_GET
 @desk_view
 def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
-    contact = get_object_or_404(Contact.objects.select_related("current_order"), pk=contact_id)
+    contact = access_contact(user=request.user, contact_id=contact_id,
+                             contacts=Contact.objects.select_related("current_order"))
     context: dict[str, Any] = {
         "contact": contact, "header": _header(contact), "kind_choices": _kind_choices(),
         "chosen_kinds": request.GET.getlist("kind"), "since": request.GET.get("since", ""),
@@ -82,7 +84,7 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
         context["problem"] = _summary(error.detail)
         return render(request, "desk/contact.html", context, status=400)
     context.update(
-        rows=_rows(events or [], staff=request.user.is_staff),
+        rows=_rows(events or [], staff=may_open_admin(request.user, model="order")),
         older=paginator.get_next_link(), newer=paginator.get_previous_link(),
     )
     return render(request, "desk/contact.html", context)
@@ -92,10 +94,10 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
 @desk_view
 def contact_timeline_panel(request: HttpRequest, contact_id: int) -> HttpResponse:
     """The newest events of a contact, for the workspace's contact sidebar (loaded by htmx)."""
-    contact = get_object_or_404(Contact, pk=contact_id)
+    contact = access_contact(user=request.user, contact_id=contact_id)
     events = selectors.timeline_events(contact_id=contact.pk)[:PANEL_EVENTS]
     return render(request, "desk/_timeline_panel.html",
-                  {"contact": contact, "rows": _rows(events, staff=request.user.is_staff)})
+                  {"contact": contact, "rows": _rows(events, staff=may_open_admin(request.user, model="order"))})
 
 
 @require_GET

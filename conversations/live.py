@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from conversations import selectors, services
+from conversations import access, selectors
 from routing.models import CHANNELS
 
 
@@ -72,7 +72,7 @@ def live_rows(snapshot: dict[str, Any]) -> dict[str, Any]:
 def live(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if not services.is_supervisor(request.user):
+    if not access.is_supervisor(request.user):
         return render(request, "desk/live_forbidden.html", status=403)
     snapshot = selectors.supervisor_snapshot()
     return render(request, "desk/live.html", {"live": live_rows(snapshot)})

@@ -66,9 +66,6 @@ class Conversation(models.Model):
             models.Index(fields=["created_at"], name="conversation_unrouted",
                          condition=models.Q(routed_at__isnull=True, status="open")),
         ]
-        permissions = [
-            ("supervise_conversations", "Can watch every conversation and act on any of them"),
-        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_channel_display()} with {self.contact}"

@@ -5,12 +5,14 @@ Groups, named here and nowhere else:
   status). The visitor's widget and every agent or supervisor watching it are members.
 - `conversation.<id>.staff`: what only the desk sees (internal notes, assignment).
 - `supervisors`: the live view's snapshots.
+- `session.<hash of the session key>`: a desk login's sockets, closed when it logs out.
 
 Typing is not a write, so it is sent at once (`typing_send`), not after a commit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -77,6 +79,16 @@ def assignment_changed(*, conversation_id: int, agent_name: str) -> None:
     """Who now answers: the widget shows the name, the desk updates its lists."""
     send_on_commit(conversation_group(conversation_id),
                    {"type": "chat.agent", "conversation_id": conversation_id, "agent": agent_name})
+
+
+def session_group(session_key: str) -> str:
+    # A digest, not the key: group names travel through Redis, a session key is a credential.
+    return f"session.{hashlib.sha256(session_key.encode()).hexdigest()[:40]}"
+
+
+def session_ended(*, session_key: str) -> None:
+    """A desk login ended (logout): its sockets close."""
+    send_on_commit(session_group(session_key), {"type": "session.ended"})
 
 
 def supervisor_snapshot(snapshot: dict[str, Any]) -> None:

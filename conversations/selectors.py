@@ -12,29 +12,24 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations import widget
+from conversations.access import conversations_visible
 from conversations.models import Conversation, ConversationStatus, Macro, Message, MessageDirection
 from routing.models import CHANNELS, AgentProfile, ItemState, Presence, Queue, WorkItem
 from routing.selectors import agents_load, queue_stats
-from supportdesk.errors import NotFound
 from timeline.models import Contact, ContactKind, Order
 
 
-def conversation_list() -> QuerySet[Conversation]:
-    """Conversations with their contact and assignee joined in, so a page costs one query."""
-    return Conversation.objects.select_related("contact", "assignee")
+def conversation_list(*, visible_to: Any = None) -> QuerySet[Conversation]:
+    """Conversations with their contact and assignee joined in, so a page costs one query;
+    with `visible_to`, only those that user may see (conversations.access decides)."""
+    conversations = Conversation.objects.all() if visible_to is None else conversations_visible(visible_to)
+    return conversations.select_related("contact", "assignee")
 
 
-def conversation_get(*, conversation_id: int) -> Conversation:
-    """The conversation, or NotFound (404 in the API's error shape)."""
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    if conversation is None:
-        raise NotFound(f"Conversation {conversation_id} does not exist.")
-    return conversation
-
-
-def message_list(*, conversation: Conversation) -> QuerySet[Message]:
-    """The conversation's messages with their authors joined in."""
-    return Message.objects.filter(conversation=conversation).select_related("author_user")
+def message_list(*, conversation: Conversation, notes: bool = True) -> QuerySet[Message]:
+    """The conversation's messages with their authors joined in (internal notes only with `notes`)."""
+    messages = Message.objects.filter(conversation=conversation).select_related("author_user")
+    return messages if notes else messages.exclude(direction=MessageDirection.NOTE)
 
 
 def conversations_open_count() -> int:

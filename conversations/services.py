@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conversations import push, widget
+from conversations.access import access_conversation, is_supervisor
 from conversations.models import (
     CLIENT_ID_PATTERN,
     Channel,
@@ -32,6 +33,7 @@ from conversations.models import (
 )
 from conversations.selectors import author_name, visitor_contact
 from routing import services as routing
+from routing.access import access_work_item
 from routing.models import HELD_STATES, AgentProfile, ItemState, Queue, WorkItem, WorkItemEvent
 from supportdesk.actors import user_actor
 from supportdesk.db import loop_connection
@@ -166,8 +168,7 @@ def message_create(
         raise DomainError(
             f"Unknown direction {direction!r}; use one of {', '.join(MessageDirection.values)}."
         )
-    if not body or not body.strip():
-        raise DomainError("A message needs a body.", code="empty_body")
+    body = _check_body(body)  # every path: the widget, the desk, the API, integrations
     if direction != MessageDirection.INBOUND and author is None:
         raise DomainError("Replies and notes need an author.", code="author_required")
     client_id = _check_client_id(client_id)
@@ -481,41 +482,6 @@ def visitor_read_mark(*, session: widget.Session, conversation_id: int, sequence
 # --- the agent workspace ----------------------------------------------------------------------
 
 
-def is_agent(user: Any) -> bool:
-    return AgentProfile.objects.filter(user_id=user.pk).exists()
-
-
-def is_supervisor(user: Any) -> bool:
-    return bool(user and user.is_authenticated
-                and user.has_perm("conversations.supervise_conversations"))
-
-
-def _held_item(*, conversation_id: int, user: Any, states: tuple[str, ...] = HELD_STATES) -> WorkItem | None:
-    return (WorkItem.objects.filter(conversation_id=conversation_id, state__in=states,
-                                    agent__user_id=user.pk).first())
-
-
-def access_conversation(*, user: Any, conversation_id: int, act: bool = False) -> Conversation:
-    """The conversation, if this user may see it (`act`: and write to it).
-
-    Supervisors may see and act on any. An agent sees a conversation offered or assigned to
-    them, or one they answered before, and acts only on one assigned to them.
-    """
-    conversation = (Conversation.objects.select_related("contact", "assignee")
-                    .filter(pk=conversation_id).first())
-    if conversation is None:
-        raise NotFound(f"Conversation {conversation_id} does not exist.")
-    if is_supervisor(user):
-        return conversation
-    states = (ItemState.ASSIGNED,) if act else HELD_STATES
-    if _held_item(conversation_id=conversation_id, user=user, states=states) is not None:
-        return conversation
-    if not act and conversation.assignee_id == user.pk:
-        return conversation
-    # The same answer as for a conversation that does not exist: ids are not for probing.
-    raise NotFound(f"Conversation {conversation_id} does not exist.")
-
-
 def agent_reply(*, conversation_id: int, user: Any, body: Any, client_id: Any = "") -> Message:
     """A reply to the contact; sent again with the same `client_id`, the first one (see `message_create`)."""
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
@@ -564,6 +530,7 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
             .values_list("conversation_id", flat=True).first())
     if held is not None:
         return access_conversation(user=user, conversation_id=held)
+    access_work_item(user=user, item_id=item_id)  # someone else's offer is as unknown as none
     refused = None
     with transaction.atomic():
         try:
@@ -579,10 +546,21 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
     return access_conversation(user=user, conversation_id=item.conversation_id)
 
 
+def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
+    """The agent passes on an offer: it goes to the next eligible agent, never back to them."""
+    access_work_item(user=user, item_id=item_id)
+    return routing.offer_decline(item_id=item_id, user=user, reason=reason)
+
+
 def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | None = None,
-                          agent_user_id: int | None = None) -> WorkItem:
-    """Pass a conversation on, to a queue (routed afresh) or to an agent with room. Sent again
-    (a retry after a timeout), it changes nothing: see `_transferred_already`."""
+                          agent_user_id: int | None = None, agent_id: int | None = None) -> WorkItem:
+    """Pass a conversation on, to a queue (routed afresh) or to an agent with room (named by
+    their user id, as the desk does, or by their agent profile's id, as the API does). Sent
+    again (a retry after a timeout), it changes nothing: see `_transferred_already`."""
+    if agent_id is not None and agent_user_id is None:
+        agent_user_id = AgentProfile.objects.filter(pk=agent_id).values_list("user_id", flat=True).first()
+        if agent_user_id is None:
+            raise NotFound(f"No agent {agent_id}.")
     done = _transferred_already(conversation_id=conversation_id, user=user, queue_key=queue_key,
                                 agent_user_id=agent_user_id)
     if done is not None:
@@ -593,7 +571,6 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
     if item is None:
         raise Conflict("The conversation is not with routing (resolved?); nothing to transfer.",
                        code="not_routed")
-    agent_id = None
     if agent_user_id is not None:
         agent_id = AgentProfile.objects.filter(user_id=agent_user_id).values_list("pk", flat=True).first()
         if agent_id is None:

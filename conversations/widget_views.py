@@ -17,7 +17,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import selectors, services, widget
+from conversations import access, selectors, services, widget
 from supportdesk import ratelimit
 from supportdesk.errors import error_body
 from timeline.models import ContactKind
@@ -90,8 +90,9 @@ def frame(request: HttpRequest) -> HttpResponse:
 
 
 def _demo_may_impersonate(request: HttpRequest) -> bool:
-    # The demo signs an identity for any contact it lists, so outside development it is for staff only.
-    return settings.DEBUG or (request.user.is_authenticated and request.user.is_staff)
+    # The demo signs an identity for any contact it lists, so outside development it is for
+    # supervisors only (the one definition; staff alone is not one).
+    return settings.DEBUG or access.is_supervisor(request.user)
 
 
 def _demo_contacts() -> list[dict[str, Any]]:

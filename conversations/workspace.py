@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import selectors, services
+from conversations import access, selectors, services
 from conversations.models import ContactReason, Conversation, ConversationStatus
 from routing import services as routing
 from routing.models import AgentProfile, Presence
@@ -66,7 +66,7 @@ def desk_view(view: View) -> View:
                 response["HX-Redirect"] = reverse("desk:login")
                 return response
             return redirect_to_login(request.get_full_path(), reverse("desk:login"))
-        if not (services.is_agent(user) or services.is_supervisor(user)):
+        if not access.is_desk_user(user):
             return _error(request, "The desk is for agents and supervisors. Ask a supervisor to "
                           "give your account an agent profile.", status=403, code="not_an_agent")
         try:
@@ -99,7 +99,7 @@ class DeskLogoutView(auth_views.LogoutView):
 def _shell_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     profile = AgentProfile.objects.filter(user_id=user.pk).first()
-    return {"profile": profile, "presences": Presence.choices, "is_supervisor": services.is_supervisor(user),
+    return {"profile": profile, "presences": Presence.choices, "is_supervisor": access.is_supervisor(user),
             "offers": selectors.agent_offers(user=user) if profile else [],
             "conversations": list(selectors.agent_conversations(user=user)) if profile else []}
 
@@ -131,7 +131,7 @@ def workspace(request: HttpRequest, conversation_id: int | None = None) -> HttpR
     """The shell; with a conversation id (a reload, a shared link) it opens that one."""
     context = _shell_context(request)
     if conversation_id is not None:
-        conversation = services.access_conversation(user=request.user, conversation_id=conversation_id)
+        conversation = access.access_conversation(user=request.user, conversation_id=conversation_id)
         context.update(_conversation_context(request, conversation), open_conversation=True)
     return render(request, "desk/workspace.html", context)
 
@@ -162,7 +162,7 @@ def offer_accept(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_POST
 @desk_view
 def offer_decline(request: HttpRequest, item_id: int) -> HttpResponse:
-    routing.offer_decline(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
+    services.offer_decline(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
     return _refreshing(render(request, "desk/_offers.html", {"offers": selectors.agent_offers(user=request.user)}))
 
 
@@ -176,14 +176,14 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @desk_view
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = services.access_conversation(user=request.user, conversation_id=conversation_id)
+    conversation = access.access_conversation(user=request.user, conversation_id=conversation_id)
     return render(request, "desk/_conversation.html", _conversation_context(request, conversation))
 
 
 @require_GET
 @desk_view
 def contact_sidebar(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = services.access_conversation(user=request.user, conversation_id=conversation_id)
+    conversation = access.access_conversation(user=request.user, conversation_id=conversation_id)
     sidebar = selectors.contact_context(contact=conversation.contact)
     return render(request, "desk/_contact.html", {"sidebar": sidebar, "conversation": conversation})
 

@@ -1,7 +1,9 @@
 """REST API v1 for routing: adapters over the routing services and selectors.
 
 Agents (users with an agent profile) set their presence, send heartbeats, list their open
-work and answer offers. Supervisors (staff users) see queue figures and every work item.
+work and decline offers. Supervisors (the core's one definition, supportdesk.access) see
+queue figures and every work item. Accepting and transferring are the conversation's use
+cases too (assignee, timeline, pushes), so conversations.api serves them on these URLs.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from routing import selectors, services
+from routing.access import IsAgent, access_work_item
 from routing.filters import WorkItemFilter
 from routing.models import WorkItem
 from routing.serializers import (
@@ -26,18 +28,15 @@ from routing.serializers import (
     HeartbeatSerializer,
     PresenceInputSerializer,
     QueueStatsSerializer,
-    TransferInputSerializer,
     WorkItemDetailSerializer,
     WorkItemSerializer,
 )
+from supportdesk.access import IsSupervisor
 from supportdesk.api import DefaultCursorPagination
 
 # The id in the URL is digits only (anything else is a 404, never a 500 from int()); the
 # schema shows it as the integer it is rather than as the pattern.
 ITEM_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The work item's id.")
-
-# Supervisors are staff users: DRF's IsAdminUser is exactly the is_staff check.
-IsSupervisor = IsAdminUser
 
 
 class WorkItemPagination(DefaultCursorPagination):
@@ -52,6 +51,7 @@ class AgentItemPagination(DefaultCursorPagination):
 
 class AgentRoutingViewSet(viewsets.GenericViewSet):
     # The calling agent's routing: /routing/presence/, /routing/heartbeat/, /routing/me/items/.
+    permission_classes = [IsAgent]
     serializer_class = WorkItemSerializer
     pagination_class = AgentItemPagination
     filter_backends: list = []
@@ -106,8 +106,7 @@ class AgentRoutingViewSet(viewsets.GenericViewSet):
                            description="The item and its events, oldest first.", parameters=[ITEM_ID]),
 )
 class WorkItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    # Listing and reading are for supervisors; accept, decline and transfer for the item's
-    # agent (transfer for supervisors too), which the services check.
+    # Listing and reading are for supervisors; declining for the item's agent.
 
     permission_classes = [IsSupervisor]
     filter_backends = [DjangoFilterBackend]
@@ -123,40 +122,17 @@ class WorkItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_serializer_class(self) -> type[BaseSerializer]:
         return WorkItemDetailSerializer if self.action == "retrieve" else WorkItemSerializer
 
-    @extend_schema(summary="Accept an offer made to me", description="The item is assigned to me.",
-                   parameters=[ITEM_ID], request=None, responses=WorkItemSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
-    def accept(self, request: Request, pk: str) -> Response:
-        item = services.offer_accept(item_id=int(pk), user=request.user)
-        return Response(WorkItemSerializer(item).data)
-
     @extend_schema(
         summary="Decline an offer made to me",
         description="The item goes to the next eligible agent, never back to me.",
         parameters=[ITEM_ID], request=DeclineInputSerializer, responses=WorkItemSerializer,
     )
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    @action(detail=True, methods=["post"], permission_classes=[IsAgent])
     def decline(self, request: Request, pk: str) -> Response:
         serializer = DeclineInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        item = services.offer_decline(item_id=int(pk), user=request.user, **serializer.validated_data)
-        return Response(WorkItemSerializer(item).data)
-
-    @extend_schema(
-        summary="Transfer an open item to a queue or an agent",
-        description="Give exactly one of `queue` (it waits there and is matched again) or `agent` "
-        "(assigned directly; the agent must be online with room). The item's agent may "
-        "transfer it; a supervisor may transfer any open item.",
-        parameters=[ITEM_ID], request=TransferInputSerializer, responses=WorkItemSerializer,
-    )
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
-    def transfer(self, request: Request, pk: str) -> Response:
-        serializer = TransferInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        item = services.work_item_transfer(
-            item_id=int(pk), user=request.user, queue_key=serializer.validated_data.get("queue"),
-            agent_id=serializer.validated_data.get("agent"), is_supervisor=request.user.is_staff,
-        )
+        item = access_work_item(user=request.user, item_id=int(pk))
+        item = services.offer_decline(item_id=item.pk, user=request.user, **serializer.validated_data)
         return Response(WorkItemSerializer(item).data)
 
 

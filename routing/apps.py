@@ -8,7 +8,12 @@ class RoutingConfig(AppConfig):
 
     def ready(self) -> None:
         from routing import services
+        from routing.access import is_agent
         from routing.models import Queue, RoutingRule, RuleCondition
+        from supportdesk.access import desk_role_register
+
+        # Agents are routing's; the core (and the timeline beside routing) learn of them here.
+        desk_role_register("agent", is_agent)
 
         # A supervisor's save takes effect in this process at once; others within
         # ROUTING_CONFIG_SECONDS.

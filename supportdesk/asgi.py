@@ -14,12 +14,12 @@ except InsecureDeployment as refused:  # the server stops with the sentence, not
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from integrations.webhooks import oms_webhook  # noqa: E402
 from supportdesk.routing import websocket_urlpatterns  # noqa: E402
 from supportdesk.unavailable import WebsocketDatabaseGuard  # noqa: E402
+from supportdesk.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -28,7 +28,7 @@ application = ProtocolTypeRouter(
             path("integrations/oms/webhook", oms_webhook),
             re_path(r"", django_asgi_app),
         ]),
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             WebsocketDatabaseGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }

@@ -7,6 +7,7 @@ HTTPS only, and no secret has a default (the end of this module refuses to start
 """
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -115,6 +116,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
     "supportdesk",
     "timeline",
     "routing",
@@ -133,7 +135,25 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Login throttling (django-axes): the desk's and the admin's logins alike ----------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before checking it
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins allowed per account and address before the lockout, and how long it lasts
+# (minutes). A successful login clears the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+# Per account and address together: one address guessing cannot lock a colleague elsewhere out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "supportdesk.lockout.login_locked_out"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failed login, for the admin to read
+AXES_ENABLED = env.bool("LOGIN_THROTTLING", default=True)
 
 ROOT_URLCONF = "supportdesk.urls"
 ASGI_APPLICATION = "supportdesk.asgi.application"
@@ -284,7 +304,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Agents and supervisors (supportdesk.access); viewsets widen it (integrations) or narrow it.
+    "DEFAULT_PERMISSION_CLASSES": ["supportdesk.access.IsDeskUser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",

@@ -6,8 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from conversations import views as desk_views
-from conversations.api import ConversationViewSet, MessageViewSet
-from routing.api import AgentRoutingViewSet, QueueStatsViewSet, WorkItemViewSet
+from conversations.api import ConversationViewSet, MessageViewSet, WorkItemViewSet
+from routing.api import AgentRoutingViewSet, QueueStatsViewSet
 from supportdesk import views
 from timeline.api import ContactViewSet, OrderViewSet
 

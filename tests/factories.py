@@ -23,6 +23,32 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
+def _core_permission_add(user, codename: str) -> None:
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label="supportdesk"))
+
+
+class SupervisorFactory(UserFactory):
+    """A supervisor: the core's permission (supportdesk.supervise), not is_staff."""
+
+    class Meta:
+        skip_postgeneration_save = True  # permissions are a relation: nothing to save again
+
+    supervise = factory.PostGeneration(lambda user, create, extracted, **kwargs: _core_permission_add(
+        user, "supervise"))
+
+
+class IntegrationFactory(UserFactory):
+    """An integration's own account (its API token posts the contact's messages)."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    integrate = factory.PostGeneration(lambda user, create, extracted, **kwargs: _core_permission_add(
+        user, "integrate"))
+
+
 class AgentFactory(UserFactory):
     class Meta:
         # The profile points at the user; the user itself has nothing to save again.

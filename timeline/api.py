@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from supportdesk.access import IsDeskUser, IsDeskUserOrIntegration, IsSupervisor
 from timeline import selectors, services
+from timeline.access import access_contact, contacts_visible
 from timeline.filters import ContactFilter, OrderFilter
 from timeline.models import Contact, Order
 from timeline.search import contact_search
@@ -51,10 +52,19 @@ class ContactViewSet(
     filterset_class = ContactFilter
     search_fields = ["name", "email", "phone", "external_id"]
     serializer_class = ContactSerializer
+    lookup_value_regex = r"\d+"  # anything else is no contact: a 404, never int()'s error
+
+    def get_permissions(self) -> list[BasePermission]:
+        # Integrations keep contacts in step with their systems; the rest is the desk's (the
+        # default), and merging a supervisor's (its action says so).
+        if self.action in ("list", "retrieve", "create", "partial_update"):
+            return [IsDeskUserOrIntegration()]
+        return super().get_permissions()
 
     def get_queryset(self) -> QuerySet[Contact]:
         # A merged contact leaves the list but stays reachable by id (links to it still work).
-        return selectors.contact_list(include_merged=self.action != "list")
+        return contacts_visible(self.request.user,
+                                selectors.contact_list(include_merged=self.action != "list"))
 
     @extend_schema(
         summary="Create a contact",
@@ -103,7 +113,7 @@ class ContactViewSet(
             serializer_class=TimelineEventSerializer)
     def timeline(self, request: Request, pk: str) -> Response:
         # Not get_object(): the contact list's filters (?kind=customer) must not read ?kind=order.
-        contact = get_object_or_404(Contact.objects.only("pk"), pk=pk)
+        contact = access_contact(user=request.user, contact_id=int(pk), contacts=Contact.objects.only("pk"))
         events = selectors.timeline_events(contact_id=contact.pk, **timeline_query_parse(request.query_params))
         page = self.paginate_queryset(events)
         return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
@@ -126,18 +136,18 @@ class ContactViewSet(
 
     @extend_schema(
         summary="Merge this contact into another",
-        description="For the same person known twice (staff only): the timeline, orders and "
+        description="For the same person known twice (supervisors only): the timeline, orders and "
         "conversations move to the contact `into`, its empty fields are filled from this one, "
         "and this one is kept, marked merged. Returns the contact kept.",
         request=ContactMergeInputSerializer,
         responses={status.HTTP_200_OK: ContactSerializer},
     )
-    @action(detail=True, methods=["post"], filter_backends=[], permission_classes=[IsAdminUser])
+    @action(detail=True, methods=["post"], filter_backends=[], permission_classes=[IsSupervisor])
     def merge(self, request: Request, pk: str) -> Response:
         source = self.get_object()
         serializer = ContactMergeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        target = selectors.contact_list(include_merged=True).filter(
+        target = contacts_visible(request.user, selectors.contact_list(include_merged=True)).filter(
             pk=serializer.validated_data["into"]
         ).first()
         if target is None:
@@ -155,6 +165,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
 
     filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilter
+    permission_classes = [IsDeskUser]
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self) -> QuerySet[Order]:
         if self.action == "retrieve":

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission
 from django.utils import timezone
@@ -19,8 +18,8 @@ from conversations.models import ContactReason, MessageDirection
 from routing import push
 from routing import services as routing
 from routing.models import AgentProfile, Presence, Queue, WorkItem
-from supportdesk.routing import websocket_urlpatterns
 from tests.factories import AgentProfileFactory, ContactFactory, ConversationFactory, UserFactory
+from tests.sockets import agent_communicator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_channel_layer")]
 
@@ -29,9 +28,7 @@ RECEIVE_TIMEOUT = 5
 
 
 def _communicator(user) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
-    communicator.scope["user"] = user
-    return communicator
+    return agent_communicator(user)
 
 
 async def _frames_until(communicator: WebsocketCommunicator, done) -> list[dict]:
@@ -53,7 +50,7 @@ def _online_agent():
 
 def _supervisor():
     user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
+    user.user_permissions.add(Permission.objects.get(codename="supervise", content_type__app_label="supportdesk"))
     return user
 
 

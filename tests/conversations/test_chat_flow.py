@@ -18,6 +18,7 @@ from routing.models import ItemState, Presence, Queue, WorkItem
 from supportdesk.push import flush
 from supportdesk.routing import websocket_urlpatterns
 from tests.factories import AgentProfileFactory
+from tests.sockets import agent_communicator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_channel_layer")]
 
@@ -44,8 +45,7 @@ def test_a_visitor_writes_the_worker_routes_by_language_the_agent_accepts_and_re
     token = widget.session_encode(services.visitor_session_start())
 
     async def scenario() -> dict:
-        agent = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
-        agent.scope["user"] = spanish.user
+        agent = agent_communicator(spanish.user)
         visitor = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/chat/?token={token}")
         assert (await agent.connect())[0] and (await visitor.connect())[0]
         ready = await visitor.receive_json_from(timeout=10)

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from conversations.consumers import NOT_AN_AGENT, NOT_SIGNED_IN
 from routing import push, services
 from routing.models import Presence, Queue
-from supportdesk.routing import websocket_urlpatterns
 from tests.factories import AgentProfileFactory, UserFactory
+from tests.sockets import agent_communicator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_channel_layer")]
 
 
 def _communicator(user) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
-    communicator.scope["user"] = user
-    return communicator
+    return agent_communicator(user)
 
 
 @pytest.mark.parametrize(("who", "code"), [("anonymous", NOT_SIGNED_IN), ("not an agent", NOT_AN_AGENT)])
@@ -71,7 +68,8 @@ def test_the_browser_path_signs_in_with_the_session_cookie_and_checks_the_origin
 
     async def connect(origin: bytes) -> bool:
         communicator = WebsocketCommunicator(application, "/ws/agent/",
-                                             headers=[(b"origin", origin), (b"cookie", cookie)])
+                                             headers=[(b"origin", origin), (b"cookie", cookie),
+                                                      (b"host", b"localhost")])
         connected, _ = await communicator.connect()
         if connected:
             await communicator.disconnect()

@@ -28,8 +28,8 @@ pytestmark = pytest.mark.django_db
 
 def supervisor_make(**fields):
     user = UserFactory(**fields)
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations",
-                                                     content_type__app_label="conversations"))
+    user.user_permissions.add(Permission.objects.get(codename="supervise",
+                                                     content_type__app_label="supportdesk"))
     return user
 
 

@@ -83,7 +83,7 @@ async def frames_until_message(socket: WebsocketCommunicator, *, sequence: int) 
 
 def supervisor():
     user = UserFactory(first_name="Marta")
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
+    user.user_permissions.add(Permission.objects.get(codename="supervise", content_type__app_label="supportdesk"))
     return user
 
 

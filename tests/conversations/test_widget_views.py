@@ -13,7 +13,14 @@ from django.urls import reverse
 
 from conversations import widget
 from routing.models import Presence
-from tests.factories import AgentProfileFactory, ContactFactory, CourierFactory, PartnerFactory, UserFactory
+from tests.factories import (
+    AgentProfileFactory,
+    ContactFactory,
+    CourierFactory,
+    PartnerFactory,
+    SupervisorFactory,
+    UserFactory,
+)
 from timeline.models import Contact, ContactKind
 
 pytestmark = pytest.mark.django_db
@@ -180,9 +187,9 @@ def test_the_demo_page_embeds_the_widget_for_an_anonymous_visitor(client):
     assert "Carla Customer" not in html
 
 
-def test_the_demo_page_lets_staff_visit_as_a_demo_contact_of_each_kind(client):
-    # given staff, and contacts of each kind (one of them an anonymous visitor's, not offered)
-    client.force_login(UserFactory(is_staff=True))
+def test_the_demo_page_lets_a_supervisor_visit_as_a_demo_contact_of_each_kind(client):
+    # given a supervisor, and contacts of each kind (one of them an anonymous visitor's, not offered)
+    client.force_login(SupervisorFactory())
     customer = ContactFactory(name="Carla Customer")
     CourierFactory(name="Rui Courier")
     PartnerFactory(name="Pia Partner")
@@ -202,8 +209,19 @@ def test_the_demo_page_lets_staff_visit_as_a_demo_contact_of_each_kind(client):
                                                                      "Carla Customer")
 
 
-def test_the_demo_page_ignores_an_unknown_visitor_choice(client):
+def test_staff_without_the_supervisor_permission_may_not_impersonate_on_the_demo_page(client):
+    # given a staff account that is no supervisor (DEBUG is off in tests)
     client.force_login(UserFactory(is_staff=True))
+    customer = ContactFactory(name="Carla Customer")
+
+    response = client.get(reverse("widget:demo"), {"as": customer.pk})
+
+    assert response.status_code == 200
+    assert response.context["identity_token"] == "" and "Carla Customer" not in response.content.decode()
+
+
+def test_the_demo_page_ignores_an_unknown_visitor_choice(client):
+    client.force_login(SupervisorFactory())
 
     response = client.get(reverse("widget:demo"), {"as": "no-such-contact"})
 

@@ -63,7 +63,7 @@ def _assigned(user, contact=None):
 
 def _supervisor():
     user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
+    user.user_permissions.add(Permission.objects.get(codename="supervise", content_type__app_label="supportdesk"))
     return user
 
 
@@ -169,11 +169,24 @@ def test_declining_an_offer_passes_it_on(desk, agent_profile):
     assert item.state == ItemState.WAITING and agent_profile.pk in item.declined_by
 
 
-def test_accepting_an_offer_that_is_not_yours_is_explained(desk):
+@pytest.mark.parametrize("verb", ["accept", "decline"])
+def test_answering_an_offer_that_is_not_yours_is_a_404_like_one_that_does_not_exist(desk, verb):
     other = AgentProfileFactory(languages=["es"])
     routing.presence_set(user=other.user, presence=Presence.AWAY)
     _, item = _offered()
     WorkItem.objects.filter(pk=item.pk).update(agent=other)
+
+    not_yours = _error_shown(desk.post(f"/desk/offers/{item.pk}/{verb}/", **HTMX), 404)
+    missing = _error_shown(desk.post(f"/desk/offers/{10**9}/{verb}/", **HTMX), 404)
+
+    assert not_yours == missing.replace(str(10**9), str(item.pk))
+    item.refresh_from_db()
+    assert item.state == ItemState.OFFERED and item.agent_id == other.pk
+
+
+def test_accepting_an_offer_no_longer_offered_is_explained(desk, agent_profile):
+    _, item = _offered()
+    services.offer_accept(item_id=item.pk, user=agent_profile.user)
 
     message = _error_shown(desk.post(f"/desk/offers/{item.pk}/accept/", **HTMX), 409)
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from routing import services
 from routing.models import AgentProfile, ItemState, Presence, Queue, RoutingRule, WorkItem
-from tests.factories import AgentProfileFactory, UserFactory
+from tests.factories import AgentProfileFactory, ConversationFactory, SupervisorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +46,11 @@ def online_agent(**fields) -> AgentProfile:
     return services.presence_set(user=profile.user, presence=Presence.ONLINE)
 
 
-def enqueue(conversation_id: int, **attributes) -> WorkItem:
+def enqueue(**attributes) -> WorkItem:
+    """A work item for a real conversation: accepting and transferring it are the conversation's
+    use cases too, which update the conversation."""
     return services.work_item_enqueue(
-        conversation_id=conversation_id, channel="chat",
+        conversation_id=ConversationFactory().pk, channel="chat",
         attributes={"language": "es", "contact_kind": "customer", **attributes},
     )
 
@@ -63,7 +65,7 @@ def chat_es() -> Queue:
 
 @pytest.fixture
 def supervisor():
-    return UserFactory(is_staff=True)
+    return SupervisorFactory()
 
 
 # --- Authentication and who may call what ----------------------------------------------------
@@ -92,30 +94,34 @@ def test_an_anonymous_caller_gets_401_in_the_error_shape(api_client, method, url
         ("post", "transfer", {"queue": "chat.es"}),
     ],
 )
-def test_a_user_without_an_agent_profile_is_told_so(chat_es, method, url, body):
+@pytest.mark.parametrize("account", [{}, {"is_staff": True}], ids=["plain", "staff"])
+def test_a_user_without_an_agent_profile_is_refused(chat_es, method, url, body, account):
     online_agent()
-    item = enqueue(1)
+    item = enqueue()
     if not url.startswith("/"):
         url = item_url(item.pk, url)
 
-    response = getattr(client_for(UserFactory()), method)(url, body, format="json")
+    response = getattr(client_for(UserFactory(**account)), method)(url, body, format="json")
 
-    assert response.status_code == 400
-    assert error(response)["code"] == "not_an_agent"
+    assert response.status_code == 403
+    assert error(response)["code"] == "permission_denied"
     item.refresh_from_db()
     assert item.state == ItemState.OFFERED
 
 
 @pytest.mark.parametrize("url", [STATS, ITEMS, "detail"])
-def test_supervisor_reads_are_403_for_agents_and_200_for_staff(chat_es, agent_client, supervisor, url):
-    item = enqueue(1)
+def test_supervisor_reads_are_403_for_agents_and_staff_and_200_for_supervisors(
+        chat_es, agent_client, supervisor, url):
+    item = enqueue()
     url = item_url(item.pk) if url == "detail" else url
 
     refused = agent_client.get(url)
+    staff = client_for(UserFactory(is_staff=True)).get(url)  # staff alone is not a supervisor
     allowed = client_for(supervisor).get(url)
 
-    assert refused.status_code == 403
-    assert error(refused)["code"] == "permission_denied"
+    for response in (refused, staff):
+        assert response.status_code == 403
+        assert error(response)["code"] == "permission_denied"
     assert allowed.status_code == 200
 
 
@@ -125,7 +131,7 @@ def test_supervisor_reads_are_403_for_agents_and_200_for_staff(chat_es, agent_cl
 def test_presence_round_trip_shows_capacity_and_the_load_taken_on_coming_online(chat_es):
     profile = AgentProfileFactory(languages=["es"], capacity={"chat": 2, "email": 5})
     client = client_for(profile.user)
-    enqueue(1)  # waits: nobody is online
+    enqueue()  # waits: nobody is online
 
     online = client.post(PRESENCE, {"presence": "online"}, format="json")
     read_back = client.get(PRESENCE)
@@ -147,7 +153,7 @@ def test_presence_round_trip_shows_capacity_and_the_load_taken_on_coming_online(
 
 def test_going_away_with_reassign_returns_assigned_work_too(chat_es):
     agent = online_agent()
-    item = enqueue(1)
+    item = enqueue()
     services.offer_accept(item_id=item.pk, user=agent.user)
     client = client_for(agent.user)
 
@@ -195,11 +201,11 @@ def test_a_heartbeat_records_the_time_and_answers_the_presence(agent):
 
 def test_my_items_are_my_offers_and_assignments_oldest_first_in_cursor_pages(chat_es):
     me = online_agent(capacity={"chat": 3})
-    offered, assigned = enqueue(1), enqueue(2)
+    offered, assigned = enqueue(), enqueue()
     services.offer_accept(item_id=assigned.pk, user=me.user)
     online_agent(capacity={"chat": 3})
-    someone_elses = enqueue(3)  # the other agent is longer idle
-    closed = enqueue(4)
+    someone_elses = enqueue()  # the other agent is longer idle
+    closed = enqueue()
     services.work_item_complete(item_id=closed.pk)
     client = client_for(me.user)
 
@@ -221,7 +227,7 @@ def test_my_items_are_my_offers_and_assignments_oldest_first_in_cursor_pages(cha
 
 def test_accepting_an_offer_assigns_it(chat_es):
     agent = online_agent()
-    item = enqueue(1)
+    item = enqueue()
 
     response = client_for(agent.user).post(item_url(item.pk, "accept"))
 
@@ -230,9 +236,9 @@ def test_accepting_an_offer_assigns_it(chat_es):
     assert list(item.events.order_by("id").values_list("kind", flat=True)) == ["queued", "offered", "accepted"]
 
 
-def test_accepting_twice_or_someone_elses_offer_is_a_409(chat_es):
+def test_accepting_twice_is_a_409_and_someone_elses_offer_a_404(chat_es):
     first, second = online_agent(), online_agent()
-    item = enqueue(1)
+    item = enqueue()
     holder, other = (first, second) if item.agent_id == first.pk else (second, first)
     assert client_for(holder.user).post(item_url(item.pk, "accept")).status_code == 200
 
@@ -240,9 +246,10 @@ def test_accepting_twice_or_someone_elses_offer_is_a_409(chat_es):
     not_mine = client_for(other.user).post(item_url(item.pk, "accept"))
     decline_accepted = client_for(holder.user).post(item_url(item.pk, "decline"), {}, format="json")
 
-    for response in (again, not_mine, decline_accepted):
+    for response in (again, decline_accepted):
         assert response.status_code == 409
         assert error(response)["code"] == "not_yours"
+    assert (not_mine.status_code, error(not_mine)["code"]) == (404, "not_found")  # as if there were none
     item.refresh_from_db()
     assert item.state == ItemState.ASSIGNED and item.agent_id == holder.pk
 
@@ -260,7 +267,7 @@ def test_an_unknown_item_is_a_404(agent_client, verb, item_id):
 
 def test_declining_sends_the_offer_to_the_next_agent_with_the_reason_recorded(chat_es):
     first, second = online_agent(), online_agent()
-    item = enqueue(1)
+    item = enqueue()
     declining, other = (first, second) if item.agent_id == first.pk else (second, first)
 
     response = client_for(declining.user).post(
@@ -278,7 +285,7 @@ def test_declining_sends_the_offer_to_the_next_agent_with_the_reason_recorded(ch
 )
 def test_a_bad_decline_is_a_400_and_keeps_the_offer(chat_es, body, field):
     agent = online_agent()
-    item = enqueue(1)
+    item = enqueue()
 
     response = client_for(agent.user).post(item_url(item.pk, "decline"), body, format="json")
 
@@ -294,7 +301,8 @@ def test_a_bad_decline_is_a_400_and_keeps_the_offer(chat_es, body, field):
 def test_an_agent_transfers_their_item_to_another_queue(chat_es):
     Queue.objects.create(key="email.es", name="Email ES")
     agent = online_agent()
-    item = enqueue(1)
+    item = enqueue()
+    client_for(agent.user).post(item_url(item.pk, "accept"))
 
     response = client_for(agent.user).post(item_url(item.pk, "transfer"), {"queue": "email.es"}, format="json")
 
@@ -305,7 +313,7 @@ def test_an_agent_transfers_their_item_to_another_queue(chat_es):
 
 def test_an_agent_transfers_their_item_to_another_agent(chat_es):
     holder = online_agent()
-    item = enqueue(1)
+    item = enqueue()
     services.offer_accept(item_id=item.pk, user=holder.user)
     colleague = online_agent()
 
@@ -318,7 +326,7 @@ def test_an_agent_transfers_their_item_to_another_agent(chat_es):
 
 def test_a_supervisor_transfers_any_open_item_to_an_agent_with_room(chat_es, supervisor):
     holder = online_agent(capacity={"chat": 1})
-    item = enqueue(1)
+    item = enqueue()
     assert item.agent_id == holder.pk
     full = online_agent(capacity={"chat": 0, "email": 5})
     free = online_agent(capacity={"chat": 1})
@@ -348,27 +356,29 @@ def test_a_supervisor_transfers_any_open_item_to_an_agent_with_room(chat_es, sup
 )
 def test_a_bad_transfer_is_refused_and_moves_nothing(chat_es, body, status, code):
     agent = online_agent()
-    item = enqueue(1)
+    item = enqueue()
+    client_for(agent.user).post(item_url(item.pk, "accept"))
 
     response = client_for(agent.user).post(item_url(item.pk, "transfer"), body, format="json")
 
     assert response.status_code == status
     assert error(response)["code"] == code
     item.refresh_from_db()
-    assert (item.queue_id, item.agent_id, item.state) == (chat_es.pk, agent.pk, ItemState.OFFERED)
+    assert (item.queue_id, item.agent_id, item.state) == (chat_es.pk, agent.pk, ItemState.ASSIGNED)
 
 
-def test_transferring_someone_elses_or_a_closed_item_is_a_409(chat_es):
+def test_transferring_someone_elses_item_is_a_404_and_a_closed_one_a_409(chat_es):
     holder, other = online_agent(), online_agent(capacity={"chat": 0, "email": 5})
-    item = enqueue(1)
+    item = enqueue()
     assert item.agent_id == holder.pk
 
     not_mine = client_for(other.user).post(item_url(item.pk, "transfer"), {"queue": "chat.es"}, format="json")
     services.work_item_complete(item_id=item.pk)
     closed = client_for(holder.user).post(item_url(item.pk, "transfer"), {"queue": "chat.es"}, format="json")
 
-    assert (not_mine.status_code, error(not_mine)["code"]) == (409, "not_yours")
-    assert (closed.status_code, error(closed)["code"]) == (409, "closed")
+    assert (not_mine.status_code, error(not_mine)["code"]) == (404, "not_found")
+    # Acting on a conversation needs it assigned to you now, whichever door: the desk's rule.
+    assert (closed.status_code, error(closed)["code"]) == (404, "not_found")
 
 
 # --- Supervisors: items and queue figures --------------------------------------------------------------
@@ -388,7 +398,7 @@ def test_work_item_filters_keep_only_matching_items(chat_es, supervisor, name, v
     RoutingRule.objects.create(name="vip", position=1, queue_key="vip",
                                condition={"attribute": "custom.vip", "op": "eq", "value": True})
     agents = [online_agent(capacity={"chat": 1})]
-    items = {"assigned": enqueue(1), "waiting": enqueue(2), "vip": enqueue(3, **{"custom.vip": True})}
+    items = {"assigned": enqueue(), "waiting": enqueue(), "vip": enqueue(**{"custom.vip": True})}
     services.offer_accept(item_id=items["assigned"].pk, user=agents[0].user)
 
     response = client_for(supervisor).get(ITEMS, {name: value(items, agents)})
@@ -406,7 +416,7 @@ def test_a_bad_filter_is_a_400(supervisor):
 
 def test_work_items_come_newest_first_and_one_shows_its_history(chat_es, supervisor):
     agent = online_agent()
-    older, newer = enqueue(1), enqueue(2)
+    older, newer = enqueue(), enqueue()
     services.offer_accept(item_id=older.pk, user=agent.user)
     client = client_for(supervisor)
 
@@ -423,6 +433,7 @@ def test_work_items_come_newest_first_and_one_shows_its_history(chat_es, supervi
 
 def test_listing_work_items_costs_the_same_queries_for_one_or_many(chat_es, supervisor):
     client = client_for(supervisor)
+    client.get(ITEMS)  # the caller's permissions are read once, then cached on the user
 
     def list_queries() -> int:
         with CaptureQueriesContext(connection) as queries:
@@ -430,10 +441,10 @@ def test_listing_work_items_costs_the_same_queries_for_one_or_many(chat_es, supe
         return len(queries)
 
     online_agent(capacity={"chat": 1})
-    enqueue(1)
+    enqueue()
     one = list_queries()
-    for n in range(2, 6):
-        enqueue(n)
+    for _ in range(4):
+        enqueue()
 
     assert list_queries() == one
 
@@ -447,7 +458,7 @@ def test_an_unknown_item_is_a_404_for_supervisors_too(supervisor):
 
 def test_queue_stats_answer_one_row_per_active_queue(chat_es, supervisor):
     Queue.objects.create(key="retired", name="Retired", is_active=False)
-    enqueue(1)
+    enqueue()
 
     response = client_for(supervisor).get(STATS)
 

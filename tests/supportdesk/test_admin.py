@@ -9,7 +9,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -74,6 +74,9 @@ def one_of_each(admin_user):
     # Opening the conversation enqueued its work item; rules and their audit come from supervisors.
     rule = RoutingRule.objects.create(name="Everything", queue_key="general")
     audit_record(actor=admin_user, obj=rule, instance_before=None, instance_after=routing_snapshot(rule))
+    # Login throttling's records: a failed login, and a good one, through the desk's login page.
+    Client().post(reverse("desk:login"), {"username": "someone", "password": "wrong"})
+    Client().post(reverse("desk:login"), {"username": agent.username, "password": "correct horse battery staple"})
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)

@@ -168,7 +168,7 @@ def test_an_agents_browser_socket_is_told_why_even_when_signing_in_needs_the_dat
 
     async def scenario() -> tuple[bool, dict, dict]:
         socket = WebsocketCommunicator(application, "/ws/agent/", headers=[
-            (b"origin", b"http://localhost"), (b"cookie", doors["cookie"].encode())])
+            (b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", doors["cookie"].encode())])
         connected, _ = await socket.connect(timeout=30)
         error = await socket.receive_json_from(timeout=30)
         closed = await socket.receive_output(timeout=30)

@@ -16,6 +16,7 @@ from tests.factories import (
     CourierFactory,
     OrderFactory,
     PartnerFactory,
+    SupervisorFactory,
     UserFactory,
 )
 from timeline import events, selectors
@@ -47,7 +48,8 @@ def note(contact: Contact, text: str = "x") -> TimelineEvent:
 
 @pytest.fixture
 def staff_client(api_client):
-    api_client.force_authenticate(UserFactory(is_staff=True))
+    """A supervisor (the core's permission): merging is theirs."""
+    api_client.force_authenticate(SupervisorFactory())
     return api_client
 
 
@@ -233,10 +235,15 @@ def test_a_merged_contact_is_still_reachable_by_id(staff_client, agent_client):
     assert listed == [target.pk]
 
 
-def test_an_agent_who_is_not_staff_gets_403_and_nothing_changes(agent_client):
+@pytest.mark.parametrize("who", ["agent", "staff without the supervisor permission"])
+def test_only_a_supervisor_merges_agents_and_staff_get_403_and_nothing_changes(agent_client, api_client, who):
     source, target = ContactFactory(), ContactFactory()
+    client = agent_client
+    if who != "agent":
+        client = api_client
+        client.force_authenticate(UserFactory(is_staff=True))
 
-    response = agent_client.post(merge_url(source.pk), {"into": target.pk}, format="json")
+    response = client.post(merge_url(source.pk), {"into": target.pk}, format="json")
 
     assert response.status_code == 403
     assert response.json()["error"]["message"]

@@ -1,0 +1,90 @@
+"""Who may see and act on conversations: the one rule the desk, the API and the sockets ask.
+
+- A supervisor (supportdesk.access, one permission) sees and acts on every conversation.
+- An agent sees a conversation offered or assigned to them, or one they answered before
+  (they are its assignee), and acts (replies, notes, status, transfer) only on one assigned
+  to them now.
+- An integration (its own token, `supportdesk.integrate`) opens conversations and writes
+  in them as the contact (`direction: in`); it reads nothing through the API.
+- Anyone else sees nothing. Not found and not yours answer the same 404: ids are not for probing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
+
+from conversations.models import Conversation, MessageDirection
+from routing.access import is_agent
+from routing.models import HELD_STATES, ItemState, WorkItem
+from supportdesk.access import is_desk_user, is_integration, is_supervisor
+from supportdesk.errors import DomainError, NotFound
+
+__all__ = ["Forbidden", "access_conversation", "check_message_post", "conversations_visible",
+           "is_agent", "is_desk_user", "is_integration", "is_supervisor", "may_see_notes"]
+
+
+class Forbidden(DomainError):
+    code = "permission_denied"
+    status_code = 403
+
+
+def _not_found(conversation_id: Any) -> NotFound:
+    return NotFound(gettext("Conversation %(id)s does not exist.") % {"id": conversation_id})
+
+
+def _held_items(*, user: Any, states: tuple[str, ...]) -> QuerySet[WorkItem]:
+    return WorkItem.objects.filter(agent__user_id=user.pk, state__in=states)
+
+
+def conversations_visible(user: Any) -> QuerySet[Conversation]:
+    """Every conversation this user may see (the API's list, and any export or search)."""
+    conversations = Conversation.objects.all()
+    if is_supervisor(user):
+        return conversations
+    if not is_agent(user):
+        return conversations.none()
+    held = _held_items(user=user, states=HELD_STATES).values("conversation_id")
+    return conversations.filter(Q(pk__in=held) | Q(assignee_id=user.pk))
+
+
+def access_conversation(*, user: Any, conversation_id: int, act: bool = False) -> Conversation:
+    """The conversation, if this user may see it (`act`: and write to it as the desk)."""
+    conversation = (Conversation.objects.select_related("contact", "assignee")
+                    .filter(pk=conversation_id).first())
+    if conversation is None or not is_desk_user(user):
+        raise _not_found(conversation_id)
+    if is_supervisor(user):
+        return conversation
+    states = (ItemState.ASSIGNED,) if act else HELD_STATES
+    if _held_items(user=user, states=states).filter(conversation_id=conversation_id).exists():
+        return conversation
+    if not act and conversation.assignee_id == user.pk:
+        return conversation
+    raise _not_found(conversation_id)
+
+
+def may_see_notes(user: Any) -> bool:
+    """Internal notes are the desk's: never an integration's (nor, through it, the contact's)."""
+    return is_desk_user(user)
+
+
+def check_message_post(*, user: Any, conversation_id: int, direction: str) -> Conversation:
+    """Who may add which message: the contact's words (`in`) come only from an integration's
+    own credentials, never from a person of the desk; replies and notes only from the desk,
+    on a conversation the person may act on."""
+    if direction == MessageDirection.INBOUND:
+        if not is_integration(user):
+            raise Forbidden(gettext("Only an integration, with its own token, may post the contact's "
+                                    "messages (direction \"in\")."), code="inbound_forbidden")
+        conversation = Conversation.objects.filter(pk=conversation_id).first()
+        if conversation is None:
+            raise _not_found(conversation_id)
+        return conversation
+    if not is_desk_user(user):
+        raise Forbidden(gettext("Only agents and supervisors write replies and notes."),
+                        code="permission_denied")
+    return access_conversation(user=user, conversation_id=conversation_id, act=True)
+

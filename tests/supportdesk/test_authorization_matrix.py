@@ -1,0 +1,371 @@
+"""The authorisation matrix (STYLE #15): every entry point, every role, one expected answer.
+
+The rows are checked against the real URL conf (`get_resolver()`, router routes included)
+and the websocket routes: a URL pattern or socket route without a row fails the build
+("new endpoint without an entry"), and so does a row whose endpoint is gone. The admin is
+covered by one row (Django's own staff rule decides there).
+
+Every request runs against real objects: a conversation assigned to the agent (someone
+else's for the other agent), an offer made to the agent, a contact with an order. Each
+role's request runs in a savepoint rolled back afterwards, so one role's write never
+changes the next role's answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.authtoken.models import Token
+
+from conversations import services, widget
+from conversations.models import ContactReason
+from routing.models import WorkItem
+from supportdesk.routing import websocket_urlpatterns
+from tests.factories import (
+    AgentFactory,
+    ContactFactory,
+    IntegrationFactory,
+    OrderFactory,
+    SupervisorFactory,
+    UserFactory,
+)
+from tests.scenarios import conversation_assigned, conversation_offered, online_agent
+from tests.sockets import agent_communicator
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Seven accounts per world: Django's real hasher would spend seconds on passwords nobody types.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+ROLES = ("anonymous", "visitor", "agent", "other_agent", "supervisor", "staff", "no_profile", "integration")
+
+
+@dataclass
+class World:
+    users: dict[str, Any]
+    conversation: int  # assigned to "agent"
+    offer: int  # a work item offered to "agent"
+    item: int  # the assigned conversation's work item
+    contact: int
+    other_contact: int
+    order: int
+    visitor_token: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def world_build() -> World:
+    agent = online_agent(AgentFactory())
+    conversation = conversation_assigned(agent)
+    _offered, offer = conversation_offered(agent)
+    other_agent = AgentFactory()  # an agent too, offline, holding none of the above
+    integration = IntegrationFactory()
+    ContactReason.objects.create(key="late_order", label="Late order")
+    contact_id = conversation.contact_id
+    return World(
+        users={"agent": agent.user, "other_agent": other_agent, "supervisor": SupervisorFactory(),
+               "staff": UserFactory(is_staff=True), "no_profile": UserFactory(), "integration": integration},
+        conversation=conversation.pk, offer=offer.pk,
+        item=WorkItem.objects.get(conversation_id=conversation.pk).pk,
+        contact=contact_id, other_contact=ContactFactory().pk,
+        order=OrderFactory(customer_id=contact_id).pk,
+        visitor_token=widget.session_encode(services.visitor_session_start()),
+        tokens={"integration": Token.objects.create(user=integration).key},
+    )
+
+
+def client_for(world: World, role: str) -> Client:
+    """How each role calls: a browser session for people, the integration's token (and its
+    login, had it tried the desk); the visitor has only its widget token, no desk cookie."""
+    client = Client()
+    user = world.users.get(role)
+    if user is not None:
+        client.force_login(user)
+    if role in world.tokens:
+        client.defaults["HTTP_AUTHORIZATION"] = f"Token {world.tokens[role]}"
+    return client
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+Answer = int | tuple[int, ...]
+
+
+def answers(anonymous: Answer, visitor: Answer, agent: Answer, other_agent: Answer, supervisor: Answer,
+            staff: Answer, no_profile: Answer, integration: Answer) -> dict[str, Answer]:
+    return dict(zip(ROLES, (anonymous, visitor, agent, other_agent, supervisor, staff, no_profile,
+                            integration), strict=True))
+
+
+def same(status: Answer) -> dict[str, Answer]:
+    return dict.fromkeys(ROLES, status)
+
+
+# Who may use the desk: strangers are sent to log in, accounts that are neither agent nor
+# supervisor (staff, no profile, integrations) are refused.
+DESK_LIST = answers(302, 302, 200, 200, 200, 403, 403, 403)
+DESK_OBJECT = answers(302, 302, 200, 404, 200, 403, 403, 403)  # the agent's conversation
+DESK_CONTACT = answers(302, 302, 200, 200, 200, 403, 403, 403)  # every agent sees contacts
+# The REST API: 401 without credentials, 403 for a role the endpoint is not for, 404 for an
+# object that is not yours (the same as for one that does not exist).
+API_DESK = answers(401, 401, 200, 200, 200, 403, 403, 403)
+API_DESK_OR_INTEGRATION = answers(401, 401, 200, 200, 200, 403, 403, 200)
+API_SUPERVISOR = answers(401, 401, 403, 403, 200, 403, 403, 403)
+API_AGENT = answers(401, 401, 200, 200, 403, 403, 403, 403)
+
+
+@dataclass(frozen=True)
+class Row:
+    url: Callable[[World], str]
+    methods: dict[str, dict[str, Answer]]
+    body: Callable[[World], dict[str, Any]] = lambda world: {}
+    json: bool = False  # the API takes JSON bodies; desk forms are form-encoded
+
+
+def _desk(name: str, **kwargs: Callable[[World], int]) -> Callable[[World], str]:
+    return lambda world: reverse(name, kwargs={key: value(world) for key, value in kwargs.items()})
+
+
+CONVERSATION = {"conversation_id": lambda world: world.conversation}
+CONTACT = {"contact_id": lambda world: world.contact}
+OFFER = {"item_id": lambda world: world.offer}
+
+MATRIX: dict[str, Row] = {
+    "home": Row(_desk("home"), {"get": same(200)}),
+    "healthz": Row(_desk("healthz"), {"get": same(200)}),
+    # Ready or not depends on the servers (and, with workers, their heartbeats), never on who asks.
+    "readyz": Row(_desk("readyz"), {"get": same((200, 503))}),
+    "desk-live": Row(_desk("desk-live"), {"get": answers(302, 302, 403, 403, 200, 403, 403, 403)}),
+    "desk:workspace": Row(_desk("desk:workspace"), {"get": DESK_LIST}),
+    # Signed-in people are sent on to the workspace; the form itself is for everyone.
+    "desk:login": Row(_desk("desk:login"), {"get": answers(200, 200, 302, 302, 302, 302, 302, 302),
+                                             "post": answers(200, 200, 302, 302, 302, 302, 302, 302)},
+                      body=lambda world: {"username": "nobody", "password": "wrong"}),
+    "desk:logout": Row(_desk("desk:logout"), {"post": same(302)}),
+    "desk:presence": Row(_desk("desk:presence"), {"post": answers(302, 302, 200, 200, 400, 403, 403, 403)},
+                         body=lambda world: {"presence": "online"}),
+    "desk:offers": Row(_desk("desk:offers"), {"get": DESK_LIST}),
+    # A supervisor without an agent profile takes no offers (400 not_an_agent).
+    "desk:offer_accept": Row(_desk("desk:offer_accept", **OFFER),
+                             {"post": answers(302, 302, 200, 404, 400, 403, 403, 403)}),
+    "desk:offer_decline": Row(_desk("desk:offer_decline", **OFFER),
+                              {"post": answers(302, 302, 200, 404, 400, 403, 403, 403)}),
+    "desk:conversation_list": Row(_desk("desk:conversation_list"), {"get": DESK_LIST}),
+    "desk:conversation_page": Row(_desk("desk:conversation_page", **CONVERSATION), {"get": DESK_OBJECT}),
+    "desk:conversation": Row(_desk("desk:conversation", **CONVERSATION), {"get": DESK_OBJECT}),
+    "desk:contact": Row(_desk("desk:contact", **CONVERSATION), {"get": DESK_OBJECT}),
+    "desk:message_send": Row(_desk("desk:message_send", **CONVERSATION),
+                             {"post": answers(302, 302, 201, 404, 201, 403, 403, 403)},
+                             body=lambda world: {"body": "Hello"}),
+    "desk:transfer": Row(_desk("desk:transfer", **CONVERSATION), {"post": DESK_OBJECT},
+                         body=lambda world: {"target": "queue:general"}),
+    "desk:resolve": Row(_desk("desk:resolve", **CONVERSATION), {"post": DESK_OBJECT},
+                        body=lambda world: {"contact_reason": "late_order"}),
+    "desk:contacts": Row(_desk("desk:contacts"), {"get": DESK_CONTACT}),
+    "desk:contact_page": Row(_desk("desk:contact_page", **CONTACT), {"get": DESK_CONTACT}),
+    "desk:contact_timeline_panel": Row(_desk("desk:contact_timeline_panel", **CONTACT), {"get": DESK_CONTACT}),
+    # --- REST API ---
+    "api-root": Row(_desk("api-root"), {"get": API_DESK}),
+    "contact-list": Row(_desk("contact-list"), {
+        "get": API_DESK_OR_INTEGRATION,
+        "post": answers(401, 401, 201, 201, 201, 403, 403, 201),
+    }, body=lambda world: {"kind": "customer", "external_id": "NEW-1", "name": "Nuevo"}, json=True),
+    "contact-search": Row(lambda world: reverse("contact-search") + "?q=Ana", {"get": API_DESK}),
+    "contact-detail": Row(lambda world: reverse("contact-detail", args=[world.contact]), {
+        "get": API_DESK_OR_INTEGRATION, "patch": API_DESK_OR_INTEGRATION,
+    }, body=lambda world: {"name": "Renamed"}, json=True),
+    "contact-merge": Row(lambda world: reverse("contact-merge", args=[world.other_contact]),
+                         {"post": API_SUPERVISOR}, body=lambda world: {"into": world.contact}, json=True),
+    "contact-timeline": Row(lambda world: reverse("contact-timeline", args=[world.contact]), {"get": API_DESK}),
+    "order-list": Row(_desk("order-list"), {"get": API_DESK}),
+    "order-detail": Row(lambda world: reverse("order-detail", args=[world.order]), {"get": API_DESK}),
+    "conversation-list": Row(_desk("conversation-list"), {
+        "get": API_DESK,
+        "post": answers(401, 401, 201, 201, 201, 403, 403, 201),
+    }, body=lambda world: {"contact": world.other_contact, "channel": "email"}, json=True),
+    "conversation-detail": Row(lambda world: reverse("conversation-detail", args=[world.conversation]), {
+        "get": answers(401, 401, 200, 404, 200, 403, 403, 403),
+        "patch": answers(401, 401, 200, 404, 200, 403, 403, 403),
+    }, body=lambda world: {"status": "pending"}, json=True),
+    # Replies (`out`) only from the desk, on a conversation one may act on; the integration
+    # writes the contact's words only (`in`: covered in tests/conversations/test_api.py).
+    "message-list": Row(lambda world: reverse("message-list", kwargs={"conversation_id": world.conversation}), {
+        "get": answers(401, 401, 200, 404, 200, 403, 403, 403),
+        "post": answers(401, 401, 201, 404, 201, 403, 403, 403),
+    }, body=lambda world: {"direction": "out", "body": "Hello"}, json=True),
+    "routing-item-list": Row(_desk("routing-item-list"), {"get": API_SUPERVISOR}),
+    "routing-item-detail": Row(lambda world: reverse("routing-item-detail", args=[world.item]),
+                               {"get": API_SUPERVISOR}),
+    "routing-item-accept": Row(lambda world: reverse("routing-item-accept", args=[world.offer]),
+                               {"post": answers(401, 401, 200, 404, 403, 403, 403, 403)}),
+    "routing-item-decline": Row(lambda world: reverse("routing-item-decline", args=[world.offer]),
+                                {"post": answers(401, 401, 200, 404, 403, 403, 403, 403)}, json=True),
+    "routing-item-transfer": Row(lambda world: reverse("routing-item-transfer", args=[world.item]),
+                                 {"post": answers(401, 401, 200, 404, 200, 403, 403, 403)},
+                                 body=lambda world: {"queue": "general"}, json=True),
+    "routing-queue-stats": Row(_desk("routing-queue-stats"), {"get": API_SUPERVISOR}),
+    "routing-heartbeat": Row(_desk("routing-heartbeat"), {"post": API_AGENT}),
+    "routing-my-items": Row(_desk("routing-my-items"), {"get": API_AGENT}),
+    "routing-presence": Row(_desk("routing-presence"), {"get": API_AGENT, "post": API_AGENT},
+                            body=lambda world: {"presence": "online"}, json=True),
+    # The schema and its docs describe the API, and hold no data: public.
+    "schema": Row(_desk("schema"), {"get": same(200)}),
+    "swagger-ui": Row(_desk("swagger-ui"), {"get": same(200)}),
+    # --- the widget: token based, for anyone's browser ---
+    "widget:session": Row(_desk("widget:session"), {"post": same(200)},
+                          body=lambda world: {"session": world.visitor_token}, json=True),
+    "widget:frame": Row(_desk("widget:frame"), {"get": same(200)}),
+    "widget:demo": Row(_desk("widget:demo"), {"get": same(200)}),
+    # --- the admin, one row: Django's own rule (staff) decides there ---
+    "admin": Row(lambda world: reverse("admin:index"), {"get": answers(302, 302, 302, 302, 302, 200, 302, 302)}),
+}
+
+# Socket routes: what each role gets. "watching"/"not_found": the agent socket opened and the
+# conversation was (not) theirs to watch; "ready": the visitor's chat; "closed:<code>": refused.
+SOCKETS: dict[str, dict[str, str]] = {
+    "ws/agent/": answers("closed:4401", "closed:4401", "watching", "not_found", "watching",
+                         "closed:4403", "closed:4403", "closed:4403"),
+    "ws/chat/": answers("closed:4401", "ready", "closed:4401", "closed:4401", "closed:4401",
+                        "closed:4401", "closed:4401", "closed:4401"),
+}
+
+
+# HTTP routes served beside Django's URL conf (supportdesk.asgi): the caller is the signature.
+SIGNED_ROUTES = {
+    "integrations/oms/webhook": "HMAC-signed by the OMS: tests/integrations/test_oms_webhook.py",
+}
+
+
+# --- the URL conf and the socket routes, walked ----------------------------------------------------
+
+
+def url_entries() -> dict[str, list[Any]]:
+    """Every URL pattern's key (its name, namespaced) with the views it reaches; the admin
+    is one key. DRF's format-suffix twins share their route's name and view."""
+    entries: dict[str, list[Any]] = {}
+
+    def walk(patterns: list[Any], namespace: str = "") -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.app_name == "admin":
+                    entries.setdefault("admin", [])
+                    continue
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern):
+                key = f"{namespace}{pattern.name}" if pattern.name else str(pattern.pattern)
+                entries.setdefault(key, []).append(pattern.callback)
+
+    walk(get_resolver().url_patterns)
+    return entries
+
+
+def test_every_entry_point_has_a_row_and_every_row_an_entry_point():
+    entries = url_entries()
+    sockets = {str(route.pattern) for route in websocket_urlpatterns}
+
+    assert sorted(set(entries) - set(MATRIX)) == [], "new endpoint without an entry in the matrix"
+    assert sorted(set(MATRIX) - set(entries)) == [], "a row for an endpoint that is gone"
+    assert sorted(sockets ^ set(SOCKETS)) == [], "a socket route without a row (or a row without a route)"
+
+
+def test_every_http_route_beside_the_url_conf_is_accounted_for():
+    from supportdesk.asgi import application
+
+    routes = {str(route.pattern) for route in application.application_mapping["http"].routes}
+
+    assert routes - {""} == set(SIGNED_ROUTES), "an HTTP route outside the URL conf without an access rule"
+
+
+@pytest.mark.parametrize("key", sorted(MATRIX))
+def test_a_viewsets_methods_are_exactly_the_rows_methods(key):
+    for view in url_entries().get(key, []):
+        actions = getattr(view, "actions", None)
+        if actions:  # a DRF viewset route: the methods it answers are known
+            assert set(actions) - {"head"} == set(MATRIX[key].methods), key  # HEAD is GET
+
+
+def _status(client: Client, method: str, url: str, row: Row, world: World) -> int:
+    body = row.body(world)
+    if method == "get":
+        return client.get(url, body).status_code
+    if row.json:
+        return getattr(client, method)(url, body, content_type="application/json").status_code
+    return getattr(client, method)(url, body).status_code
+
+
+def _matches(actual: int, expected: Answer) -> bool:
+    return actual in expected if isinstance(expected, tuple) else actual == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("key", "method"), [(key, method) for key, row in MATRIX.items()
+                                             for method in row.methods])
+def test_each_role_gets_the_answer_in_the_matrix(key, method):
+    world = world_build()
+    row = MATRIX[key]
+    url = row.url(world)
+
+    actual = {}
+    for role in ROLES:
+        with transaction.atomic():
+            actual[role] = _status(client_for(world, role), method, url, row, world)
+            transaction.set_rollback(True)
+
+    expected = row.methods[method]
+    assert {role: status for role, status in actual.items() if not _matches(status, expected[role])} == {}, (
+        f"{method.upper()} {url}: expected {expected}, got {actual}")
+
+
+# --- sockets --------------------------------------------------------------------------------------
+
+
+async def _agent_socket(world: World, role: str) -> str:
+    user = world.users.get(role, AnonymousUser())
+    communicator = agent_communicator(user, "/ws/agent/" + (f"?token={world.visitor_token}"
+                                                              if role == "visitor" else ""))
+    connected, code = await communicator.connect()
+    if not connected:
+        return f"closed:{code}"
+    await communicator.send_json_to({"type": "watch", "conversation_id": world.conversation})
+    answer = await communicator.receive_json_from(timeout=5)
+    await communicator.disconnect()
+    return "watching" if answer["type"] == "watching" else answer.get("code", answer["type"])
+
+
+async def _chat_socket(world: World, role: str) -> str:
+    token = world.visitor_token if role == "visitor" else ""
+    communicator = agent_communicator(world.users.get(role, AnonymousUser()), f"/ws/chat/?token={token}")
+    connected, code = await communicator.connect()
+    if not connected:
+        return f"closed:{code}"
+    first = await communicator.receive_output(timeout=5)
+    if first["type"] == "websocket.send":
+        frame = json.loads(first["text"])
+        if frame["type"] == "ready":
+            await communicator.disconnect()
+            return "ready"
+        first = await communicator.receive_output(timeout=5)  # the error frame, then the close
+    return f"closed:{first.get('code')}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("private_channel_layer")
+@pytest.mark.parametrize("route", sorted(SOCKETS))
+def test_each_role_gets_the_socket_answer_in_the_matrix(route):
+    world = world_build()
+    connect = _agent_socket if route == "ws/agent/" else _chat_socket
+
+    actual = {role: async_to_sync(connect)(world, role) for role in ROLES}
+
+    assert actual == SOCKETS[route]
