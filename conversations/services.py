@@ -33,7 +33,7 @@ from conversations.models import (
 )
 from conversations.selectors import author_name, visitor_contact
 from routing import services as routing
-from routing.access import access_work_item
+from routing.access import access_work_item, access_work_item_to_decline
 from routing.models import HELD_STATES, AgentProfile, ItemState, Queue, WorkItem, WorkItemEvent
 from supportdesk.actors import user_actor
 from supportdesk.db import loop_connection
@@ -548,7 +548,7 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
 
 def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
     """The agent passes on an offer: it goes to the next eligible agent, never back to them."""
-    access_work_item(user=user, item_id=item_id)
+    access_work_item_to_decline(user=user, item_id=item_id)
     return routing.offer_decline(item_id=item_id, user=user, reason=reason)
 
 
@@ -557,12 +557,10 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
     """Pass a conversation on, to a queue (routed afresh) or to an agent with room (named by
     their user id, as the desk does, or by their agent profile's id, as the API does). Sent
     again (a retry after a timeout), it changes nothing: see `_transferred_already`."""
-    if agent_id is not None and agent_user_id is None:
-        agent_user_id = AgentProfile.objects.filter(pk=agent_id).values_list("user_id", flat=True).first()
-        if agent_user_id is None:
-            raise NotFound(f"No agent {agent_id}.")
+    target_user_id = agent_user_id if agent_id is None else (
+        AgentProfile.objects.filter(pk=agent_id).values_list("user_id", flat=True).first())
     done = _transferred_already(conversation_id=conversation_id, user=user, queue_key=queue_key,
-                                agent_user_id=agent_user_id)
+                                agent_user_id=target_user_id)
     if done is not None:
         return done
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)

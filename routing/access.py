@@ -36,6 +36,18 @@ def access_work_item(*, user: Any, item_id: int) -> WorkItem:
     return item
 
 
+def access_work_item_to_decline(*, user: Any, item_id: int) -> WorkItem:
+    """As `access_work_item`, and also an item this agent declined already, so that a decline
+    sent again (a retry after a timeout) answers as the first did instead of a 404."""
+    profile_id = (AgentProfile.objects.filter(user_id=getattr(user, "pk", None))
+                  .values_list("pk", flat=True).first())
+    if profile_id is not None:
+        declined = WorkItem.objects.filter(pk=item_id, declined_by__contains=[profile_id]).first()
+        if declined is not None:
+            return declined
+    return access_work_item(user=user, item_id=item_id)
+
+
 class IsAgent(BasePermission):
     """The calling agent's own routing (presence, heartbeat, offers): agents only."""
 

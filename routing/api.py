@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from routing import selectors, services
-from routing.access import IsAgent, access_work_item
+from routing.access import IsAgent, access_work_item_to_decline
 from routing.filters import WorkItemFilter
 from routing.models import WorkItem
 from routing.serializers import (
@@ -131,7 +131,7 @@ class WorkItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def decline(self, request: Request, pk: str) -> Response:
         serializer = DeclineInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        item = access_work_item(user=request.user, item_id=int(pk))
+        item = access_work_item_to_decline(user=request.user, item_id=int(pk))
         item = services.offer_decline(item_id=item.pk, user=request.user, **serializer.validated_data)
         return Response(WorkItemSerializer(item).data)
 

@@ -184,15 +184,6 @@ def test_answering_an_offer_that_is_not_yours_is_a_404_like_one_that_does_not_ex
     assert item.state == ItemState.OFFERED and item.agent_id == other.pk
 
 
-def test_accepting_an_offer_no_longer_offered_is_explained(desk, agent_profile):
-    _, item = _offered()
-    services.offer_accept(item_id=item.pk, user=agent_profile.user)
-
-    message = _error_shown(desk.post(f"/desk/offers/{item.pk}/accept/", **HTMX), 409)
-
-    assert f"Work item {item.pk} is not offered to you" in message
-
-
 def test_reply_and_note_are_stored_with_their_direction(desk, agent_profile):
     conversation = _assigned(agent_profile.user)
 
