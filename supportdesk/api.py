@@ -1,4 +1,7 @@
-"""Shared REST API pieces: the error shape for every 4xx and the default pagination."""
+"""Shared REST API pieces: the error shape for every 4xx and the default pagination.
+
+(The JSON parser is in supportdesk.parsers and the schema class in supportdesk.schema: DRF
+imports its settings' classes while `rest_framework.views` loads, before this module could.)"""
 
 from __future__ import annotations
 
@@ -91,3 +94,4 @@ class IdFilter(filters.NumberFilter):
     """A filter on a database id: whole numbers only, so `?customer=1.5` is an error, not 1."""
 
     field_class = forms.IntegerField
+
