@@ -100,6 +100,8 @@ class StrictInputMixin:
     Without this, `{"lifetime_order_value": 0}` would answer 200 and change nothing.
     """
 
+    refuses_unknown_fields = True  # the schema says so too (supportdesk.schema)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(self.initial_data) - set(self.fields))  # type: ignore[attr-defined]
         if unknown:

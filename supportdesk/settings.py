@@ -207,6 +207,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Request bodies get their own components: read-only fields leave them, and a text field that
+    # may not be blank says so (minLength 1).
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Two models have a field named status with different choices: name their enums apart.
