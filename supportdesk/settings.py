@@ -196,6 +196,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # The API speaks JSON only, read by the one safe loader (supportdesk.json_input).
     "DEFAULT_PARSER_CLASSES": ["supportdesk.parsers.SafeJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # so tests' APIClient speaks what the API takes
     "DEFAULT_SCHEMA_CLASS": "supportdesk.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "supportdesk.api.exception_handler",
 }
