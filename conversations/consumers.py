@@ -35,6 +35,7 @@ from routing.models import ItemState, WorkItem
 from supportdesk import ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
+from supportdesk.json_input import JsonInputError, json_loads
 from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
@@ -96,21 +97,29 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Every frame counts against the limits, whatever it holds: a flood of malformed frames
+        # costs the desk as much parsing as a flood of good ones.
+        wait = await self.rate_check()
+        if wait:
+            await self.send_error("rate_limited", f"Too many messages; wait {wait:g} seconds.", retry_after=wait)
+            return
+        if not await self.still_allowed():
+            return
         raw = text_data if text_data is not None else bytes_data or b""
         if len(raw) > settings.CHAT_FRAME_MAX_BYTES:
             await self.send_error("too_large", f"A frame may have at most {settings.CHAT_FRAME_MAX_BYTES} bytes.")
             return
         try:
-            frame = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            await self.send_error("bad_json", "Frames are JSON objects, e.g. {\"type\": \"message\", ...}.")
+            frame = json_loads(raw)
+        except JsonInputError as error:
+            await self.send_error(error.code, error.message)
             return
         kind = frame.get("type") if isinstance(frame, dict) else None
-        if kind not in self.frame_types:
+        # Only a string can name a frame type (a list or an object in `type` is not hashable).
+        if not isinstance(kind, str) or kind not in self.frame_types:
             await self.send_error("unknown_type", "Frame types here: " + ", ".join(sorted(self.frame_types)) + ".")
             return
         try:
-            await self.frame_check(frame)
             await getattr(self, f"frame_{kind}")(frame)
         except DomainError as error:
             await self.send_error(error.code, error.message, **({"in_reply_to": kind}))
@@ -121,8 +130,14 @@ class JsonConsumer(AsyncWebsocketConsumer):
             log.exception("Websocket frame %s failed", kind)
             await self.send_error("server_error", "That failed on our side; try again.")
 
-    async def frame_check(self, frame: dict[str, Any]) -> None:
-        """Rate limits and the like, before a frame is handled."""
+    async def rate_check(self) -> float:
+        """Count a frame against the sender's limits: the seconds to wait, 0 when within them."""
+        return 0.0
+
+    async def still_allowed(self) -> bool:
+        """Whether the socket's user may still send frames (checked after the rate limit, so a
+        flood costs no database reads); a socket that may not is told and closed here."""
+        return True
 
     def client_ip(self) -> str:
         client = self.scope.get("client") or ("unknown", 0)
@@ -223,12 +238,12 @@ class VisitorConsumer(JsonConsumer):
             await self.channel_layer.group_add(chat_push.conversation_group(conversation_id), self.channel_name)
         self.conversation_id = conversation_id
 
-    async def frame_check(self, frame: dict[str, Any]) -> None:
-        key = self.session.contact_id or self.session.visitor
-        wait = await ratelimit.hit_async({f"visitor:{key}": ratelimit.rate("CHAT_RATE_VISITOR"),
-                                          f"ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_IP")})
-        if wait:
-            raise FrameError(f"Too many messages; wait {wait:g} seconds.", code="rate_limited")
+    async def rate_check(self) -> float:
+        limits = {f"ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_IP")}
+        session = getattr(self, "session", None)  # none yet when the token was refused
+        if session is not None:
+            limits[f"visitor:{session.contact_id or session.visitor}"] = ratelimit.rate("CHAT_RATE_VISITOR")
+        return await ratelimit.hit_async(limits)
 
     async def frame_sync(self, frame: dict[str, Any]) -> None:
         after = _after(frame)
@@ -343,13 +358,13 @@ class AgentConsumer(JsonConsumer):
         await self._assigned_refresh()
         await self.accept()
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def still_allowed(self) -> bool:
         # Every frame asks whether the login still stands: a socket outliving its logout (or
         # taken over) goes no further, even if the close pushed at logout was lost.
         if not await database_sync_to_async(session_is_current)(session_key=self.session_key, user=self.user):
             await self.session_ended({})
-            return
-        await super().receive(text_data=text_data, bytes_data=bytes_data)
+            return False
+        return True
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         await self.send_error("signed_out", gettext("You signed out; sign in again to continue."))
@@ -358,6 +373,10 @@ class AgentConsumer(JsonConsumer):
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_joined", set()):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def rate_check(self) -> float:
+        # Heartbeats and reads are database writes: one agent's socket must not be a write flood.
+        return await ratelimit.hit_async({f"agent:{self.user.pk}": ratelimit.rate("CHAT_RATE_AGENT")})
 
     async def _join(self, group: str) -> None:
         if group not in self.groups_joined:

@@ -7,7 +7,6 @@ page's visitor carries no desk cookie a forged request could ride on.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from conversations import access, selectors, services, widget
 from supportdesk import ratelimit
 from supportdesk.errors import error_body
+from supportdesk.json_input import JsonInputError, json_loads
 from timeline.models import ContactKind
 from timeline.selectors import contact_list
 
@@ -40,9 +40,10 @@ def _tokens(body: bytes) -> tuple[str, str]:
     if not body.strip():
         return "", ""  # a first visit by an anonymous visitor has nothing to say
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError('The body must be JSON, e.g. {"identity": "<token>", "session": "<token>"}.') from None
+        data = json_loads(body)
+    except JsonInputError as error:
+        raise ValueError(f'{error.message} The body must be JSON, e.g. {{"identity": "<token>", '
+                         f'"session": "<token>"}}.') from None
     if not isinstance(data, dict):
         raise ValueError("The body must be a JSON object.")
     tokens = []

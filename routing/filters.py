@@ -5,10 +5,10 @@ from __future__ import annotations
 from django_filters import rest_framework as filters
 
 from routing.models import WorkItem
-from supportdesk.api import IdFilter
+from supportdesk.api import FilterSet, IdFilter
 
 
-class WorkItemFilter(filters.FilterSet):
+class WorkItemFilter(FilterSet):
     queue = filters.CharFilter(field_name="queue__key", help_text="The queue's key, e.g. chat.es.")
     agent = IdFilter(field_name="agent_id", help_text="The agent profile id holding the item.")
 

@@ -313,7 +313,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "supportdesk.api.DefaultCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The API speaks JSON only, read by the one safe loader (supportdesk.json_input).
+    "DEFAULT_PARSER_CLASSES": ["supportdesk.parsers.SafeJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # so tests' APIClient speaks what the API takes
+    "DEFAULT_SCHEMA_CLASS": "supportdesk.schema.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "supportdesk.api.exception_handler",
 }
 
@@ -324,6 +327,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI assets come from the drf-spectacular-sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Request bodies get their own components: read-only fields leave them, and a text field that
+    # may not be blank says so (minLength 1).
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Two models have a field named status with different choices: name their enums apart.
@@ -346,6 +352,8 @@ CHAT_FRAME_MAX_BYTES = env.int("CHAT_FRAME_MAX_BYTES", default=16 * 1024)
 # address, and widget sessions and sockets an IP address may open.
 CHAT_RATE_VISITOR = env.str("CHAT_RATE_VISITOR", default="30/10")
 CHAT_RATE_IP = env.str("CHAT_RATE_IP", default="300/10")
+# Frames from one agent's sockets (heartbeats and reads write to the database).
+CHAT_RATE_AGENT = env.str("CHAT_RATE_AGENT", default="60/10")
 CHAT_RATE_CONNECT_IP = env.str("CHAT_RATE_CONNECT_IP", default="120/60")
 # How often each process shares its websocket rate-limit counts through Redis.
 RATE_LIMIT_SYNC_SECONDS = env.float("RATE_LIMIT_SYNC_SECONDS", default=0.5)

@@ -3,20 +3,20 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 
 from conversations import views as desk_views
 from conversations.api import ConversationViewSet, MessageViewSet, WorkItemViewSet
 from routing.api import AgentRoutingViewSet, QueueStatsViewSet
 from supportdesk import views
+from supportdesk.api import ID_PATTERN, Router
 from timeline.api import ContactViewSet, OrderViewSet
 
-router = DefaultRouter()
+router = Router()  # ids in paths are digits (supportdesk.api.Router)
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("orders", OrderViewSet, basename="order")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register(
-    r"conversations/(?P<conversation_id>\d+)/messages", MessageViewSet, basename="message"
+    rf"conversations/(?P<conversation_id>{ID_PATTERN})/messages", MessageViewSet, basename="message"
 )
 router.register("routing/items", WorkItemViewSet, basename="routing-item")
 router.register("routing/queues", QueueStatsViewSet, basename="routing-queue")

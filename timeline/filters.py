@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 
-from supportdesk.api import IdFilter
+from supportdesk.api import DateTimeRangeFilter, FilterSet, IdFilter
 from timeline.models import Contact, Order
 
 
-class ContactFilter(filters.FilterSet):
+class ContactFilter(FilterSet):
     tag = filters.CharFilter(
         method="filter_tag", help_text="Contacts whose tags include this tag."
     )
@@ -23,12 +23,12 @@ class ContactFilter(filters.FilterSet):
         return queryset.filter(tags__contains=[value])
 
 
-class OrderFilter(filters.FilterSet):
+class OrderFilter(FilterSet):
     customer = IdFilter(field_name="customer__id", help_text="The customer's database id.")
     customer_external_id = filters.CharFilter(
         field_name="customer__external_id", help_text="The customer's id in the OMS."
     )
-    placed_at = filters.IsoDateTimeFromToRangeFilter(
+    placed_at = DateTimeRangeFilter(
         help_text="Placed within the range: `placed_at_after` and/or `placed_at_before` "
         "(ISO 8601, both ends included)."
     )

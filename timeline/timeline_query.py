@@ -8,10 +8,9 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from rest_framework import serializers
 
-from supportdesk.api import DefaultCursorPagination
+from supportdesk.api import DefaultCursorPagination, moment_in_utc
 from timeline.events import known_kinds
 from timeline.models import TimelineEvent
 from timeline.selectors import TIMELINE_ORDERING
@@ -62,13 +61,15 @@ class TimelineQuerySerializer(serializers.Serializer):
                 f"{value[:60]!r} is not an ISO 8601 date or date-time, e.g. 2026-01-31 or "
                 "2026-01-31T18:00:00Z."
             ) from None
-        if _DATE_ONLY.match(value):
-            moment = datetime.combine(moment.date(), time.min)
-            if end_of_day:
-                moment += timedelta(days=1)
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment)
-        return moment
+        try:
+            if _DATE_ONLY.match(value):
+                moment = datetime.combine(moment.date(), time.min)
+                if end_of_day:
+                    moment += timedelta(days=1)
+            return moment_in_utc(moment)
+        except OverflowError:  # the day after 9999-12-31, or year 1 east of UTC
+            raise serializers.ValidationError(
+                f"{value[:60]!r} is outside the calendar once in UTC (years 1 to 9999).") from None
 
     def validate_since(self, value: str) -> datetime:
         return self._moment(value, end_of_day=False)

@@ -111,7 +111,8 @@ def layer_configure(layer: str) -> None:
 
 def django_setup(layer: str) -> dict[str, str]:
     env = harness.bench_env(database=DATABASE, REDIS_KEY_PREFIX=REDIS_KEY_PREFIX, CHAT_RATE_VISITOR=HIGH_RATE,
-                            CHAT_RATE_IP=HIGH_RATE, CHAT_RATE_CONNECT_IP=HIGH_RATE, DATABASE_POOL="false")
+                            CHAT_RATE_IP=HIGH_RATE, CHAT_RATE_CONNECT_IP=HIGH_RATE, CHAT_RATE_AGENT=HIGH_RATE,
+                            DATABASE_POOL="false")
     harness.prepare_database(env)
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
@@ -764,8 +765,8 @@ def report(args: argparse.Namespace, population: Population, measured: list[Meas
           f"{LAYERS[args.layer]}, database calls on "
           f"{'a thread pool' if args.db_threads == 'pool' else 'one thread'} per process;")
     print(f"  {args.clients} load client process(es); PostgreSQL, Redis and the clients on the same machine")
-    print("  rate limits raised for the run: CHAT_RATE_VISITOR, CHAT_RATE_IP and CHAT_RATE_CONNECT_IP="
-          f"{HIGH_RATE}")
+    print("  rate limits raised for the run: CHAT_RATE_VISITOR, CHAT_RATE_IP, CHAT_RATE_AGENT, "
+          f"CHAT_RATE_CONNECT_IP={HIGH_RATE}")
     print()
     print("  customer send -> agent socket receives the chat.message (client_id matched)")
     rows = [["offered", "sent/s", "received/s", "p50", "p99", "max", f"p99 < {P99_TARGET_MS:g} ms", "lost",

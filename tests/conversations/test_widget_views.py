@@ -136,7 +136,13 @@ def test_a_bad_token_is_refused_with_401_and_says_why(client, body, words):
     ('{"identity": 5}', "identity must be a token"),
     ('{"session": ["x"]}', "session must be a token"),
     (json.dumps({"identity": "x" * 5000}), "identity must be a token"),
-], ids=["malformed", "not an object", "identity not text", "session not text", "identity too long"])
+    ("[" * 100_000 + "]" * 100_000, "nest"),
+    ('{"identity": "", "extra": ' + "[" * 5000 + "]" * 5000 + "}", "nest"),
+    ('{"session": "\\ud800"}', "surrogate"),
+    ('{"identity": "a\\u0000b"}', "NUL"),
+    ('{"identity": "", "n": NaN}', "NaN"),
+], ids=["malformed", "not an object", "identity not text", "session not text", "identity too long",
+        "deep list", "deep field", "lone surrogate", "NUL", "NaN"])
 def test_a_malformed_body_is_a_400_with_the_error_shape(client, body, words):
     response = post(client, body, raw=True)
 

@@ -74,3 +74,32 @@ def test_the_docs_page_loads_its_assets_from_this_server(client):
     )
     assert [url for url in asset_urls if re.match(r"(https?:)?//", url)] == []
     assert "cdn" not in html.lower()
+
+
+def test_every_operation_documents_its_error_answers_in_the_error_shape():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            documented = operation["responses"]
+            for code in ("400", "401", "403", "404", "429"):
+                content = documented.get(code, {}).get("content", {}).get("application/json", {})
+                assert content.get("schema") == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+    error = schema["components"]["schemas"]["ErrorDetail"]
+    assert set(error["required"]) == {"code", "message"} and "details" in error["properties"]
+
+
+def test_answers_may_hold_what_the_columns_hold_blank_and_null_included():
+    contact = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]["Contact"]
+
+    properties = contact["properties"]
+    assert {"$ref": "#/components/schemas/BlankEnum"} in properties["tier"]["oneOf"]
+    assert {"type": "string", "maxLength": 0} in properties["email"]["oneOf"]
+    assert properties["current_order"]["nullable"] is True
+
+
+def test_an_input_that_refuses_unknown_fields_says_so():
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+
+    assert components["ContactCreateInputRequest"]["additionalProperties"] is False
+    assert "id" not in components["ContactCreateInputRequest"]["properties"]  # read-only: answers only
