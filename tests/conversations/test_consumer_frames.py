@@ -9,11 +9,11 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import Permission
 
 from conversations import widget
 from supportdesk.routing import websocket_urlpatterns
-from tests.factories import AgentProfileFactory, UserFactory
+from tests.factories import AgentProfileFactory, SupervisorFactory
+from tests.sockets import agent_communicator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_channel_layer")]
 
@@ -52,15 +52,7 @@ def _visitor_socket() -> WebsocketCommunicator:
 
 
 def _agent_socket(user) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
-    communicator.scope["user"] = user
-    return communicator
-
-
-def _supervisor():
-    user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename="supervise_conversations"))
-    return user
+    return agent_communicator(user)  # signed in with a real login session, as a browser is
 
 
 async def _send(socket: WebsocketCommunicator, frame: str | bytes | dict) -> None:
@@ -127,7 +119,7 @@ def test_invalid_frames_count_against_the_visitors_rate(settings):
 @pytest.mark.parametrize("who", ["agent", "supervisor"])
 def test_an_agents_frames_are_rate_limited_heartbeats_included(settings, who):
     settings.CHAT_RATE_AGENT = "3/60"
-    user = AgentProfileFactory().user if who == "agent" else _supervisor()
+    user = AgentProfileFactory().user if who == "agent" else SupervisorFactory()
 
     async def scenario() -> list[dict]:
         socket = _agent_socket(user)

@@ -237,6 +237,8 @@ SOCKETS: dict[str, dict[str, str]] = {
                          "closed:4403", "closed:4403", "closed:4403"),
     "ws/chat/": answers("closed:4401", "ready", "closed:4401", "closed:4401", "closed:4401",
                         "closed:4401", "closed:4401", "closed:4401"),
+    # the catch-all: any other path is refused at the handshake, whoever asks
+    "": answers(*["closed:1000"] * 8),
 }
 
 
@@ -359,12 +361,22 @@ async def _chat_socket(world: World, role: str) -> str:
     return f"closed:{first.get('code')}"
 
 
+async def _other_socket(world: World, role: str) -> str:
+    token = world.visitor_token if role == "visitor" else ""
+    communicator = agent_communicator(world.users.get(role, AnonymousUser()), f"/ws/nowhere/?token={token}")
+    connected, code = await communicator.connect()
+    if connected:
+        await communicator.disconnect()
+        return "open"
+    return f"closed:{code}"
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("private_channel_layer")
 @pytest.mark.parametrize("route", sorted(SOCKETS))
 def test_each_role_gets_the_socket_answer_in_the_matrix(route):
     world = world_build()
-    connect = _agent_socket if route == "ws/agent/" else _chat_socket
+    connect = {"ws/agent/": _agent_socket, "ws/chat/": _chat_socket}.get(route, _other_socket)
 
     actual = {role: async_to_sync(connect)(world, role) for role in ROLES}
 

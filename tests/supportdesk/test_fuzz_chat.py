@@ -22,6 +22,7 @@ from conversations import widget
 from conversations.consumers import AgentConsumer, VisitorConsumer
 from supportdesk.routing import websocket_urlpatterns
 from tests.factories import AgentProfileFactory
+from tests.sockets import agent_communicator
 
 EXAMPLES = int(os.environ.get("FUZZ_CHAT_EXAMPLES", "15"))
 RECEIVE_TIMEOUT = 10
@@ -124,8 +125,7 @@ def test_the_visitors_socket_answers_anything_and_stays_open(sent):
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(sent=st.lists(frames(AgentConsumer.frame_types), min_size=1, max_size=6))
 def test_the_agents_socket_answers_anything_and_stays_open(sent):
-    socket = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/agent/")
-    socket.scope["user"] = AgentProfileFactory().user
+    socket = agent_communicator(AgentProfileFactory().user)
 
     answers = async_to_sync(_exchange)(
         socket, sent, {"type": "sync", "conversation_id": "probe"},
