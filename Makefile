@@ -13,10 +13,11 @@ export WEB_PORT := $(PORT)
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run test bench lint preflight system-deps
+.PHONY: help run status test bench lint preflight system-deps
 
 help:
 	@echo "make run    set up, migrate, load demo data, start web + worker + beat"
+	@echo "make status the state of make run's web, worker and beat (from another terminal)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make bench  run the benchmarks and print the figures"
 	@echo "make lint   ruff"
@@ -71,6 +72,10 @@ run: $(RUNTIME_STAMP) preflight
 	@echo
 	@mkdir -p $(VENV)/run
 	RUN_BIN=$(abspath $(BIN)) RUN_DIR=$(abspath $(VENV))/run $(BIN)/supervisord -c supportdesk/supervisord.conf
+
+# The state of `make run`'s processes (run from another terminal while it runs).
+status:
+	@RUN_DIR=$(abspath $(VENV))/run $(BIN)/supervisorctl -c supportdesk/supervisord.conf status
 
 test: $(DEV_STAMP) system-deps
 	@$(BIN)/python manage.py preflight
