@@ -72,13 +72,20 @@ class _LoopPool:
     """psycopg's AsyncConnectionPool for one event loop, each connection checked before use.
 
     The pool belongs to the loop that opened it; a test's loop may be closed before the pool
-    is, so the connections it made are tracked to be closed without awaiting anything."""
+    is, so the connections it made are tracked to be closed without awaiting anything.
+
+    The pool is closed, in its loop, when the loop's tasks are cancelled as it ends (what
+    asyncio.run and asgiref's async_to_sync do). Left open, it would hang that end forever:
+    the pool's worker tasks catch a CancelledError that lands while they are connecting (the
+    pool growing, or replacing a dead connection), log "error connecting", and go back to
+    waiting for work; only the pool's close() stops them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         from psycopg_pool import AsyncConnectionPool
 
         self.loop = loop
         self.opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._closer: asyncio.Task[None] | None = None
         self.pool = AsyncConnectionPool(
             kwargs={**libpq_params(), "autocommit": True},
             min_size=1, max_size=settings.DATABASE_LOOP_POOL_MAX_SIZE,
@@ -89,6 +96,22 @@ class _LoopPool:
 
     async def _configure(self, connection: Any) -> None:
         self.opened.add(connection)
+
+    async def open(self) -> None:
+        """Open the pool (once) and arrange for it to be closed when its loop ends."""
+        if self._closer is None:
+            self._closer = self.loop.create_task(self._close_with_the_loop(), name="event-loop-pool-closer")
+        await self.pool.open(wait=False)
+
+    async def _close_with_the_loop(self) -> None:
+        try:
+            await asyncio.Event().wait()  # until the loop's end cancels it
+        finally:
+            # Stops the workers and the scheduler even if they swallowed their own cancellation;
+            # bounded, and a CancelledError of the workers it gathers ends only this clean-up.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.pool.close(timeout=settings.DATABASE_POOL_TIMEOUT)
+            self.close()
 
     def close(self) -> None:
         # Synchronous on purpose: the loop that opened them may be gone (a test's, a restart's).
@@ -120,7 +143,7 @@ async def loop_connection() -> AsyncIterator[Any]:
             _loop_pool.close()
         _loop_pool = _LoopPool(loop)
     holder = _loop_pool
-    await holder.pool.open(wait=False)
+    await holder.open()
     async with holder.pool.connection() as connection:
         yield connection
 

@@ -127,3 +127,33 @@ def test_the_loops_pool_hands_out_no_connection_killed_by_a_restart():
     before, after = asyncio.run(scenario())
 
     assert after != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_loop_that_used_the_pool_ends_even_while_the_pool_is_still_connecting(caplog):
+    # The first statement of a loop finds the pool connecting twice (its minimum, and growing
+    # for the waiting client): it ends with a connection attempt still under way, whose
+    # cancellation the pool's worker swallows. The loop's end must not wait for it forever.
+    import logging
+    import threading
+
+    # The pool logs each swallowed cancellation ("error connecting"); a captured record would
+    # keep the half-made connection in its traceback open until the test database is dropped.
+    caplog.set_level(logging.ERROR, logger="psycopg.pool")
+
+    async def one_statement() -> None:
+        async with loop_connection() as db:
+            await db.execute("SELECT 1")
+
+    def loops() -> None:
+        try:
+            for _ in range(5):
+                asyncio.run(one_statement())
+        finally:
+            connection.close()  # this thread's Django connection, if anything opened it
+
+    ended = threading.Thread(target=loops, daemon=True, name="loops")
+    ended.start()
+    ended.join(timeout=20)
+
+    assert not ended.is_alive(), "an event loop's end hung on its pool"
