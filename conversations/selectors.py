@@ -83,8 +83,10 @@ def agent_conversations(*, user: Any) -> QuerySet[Conversation]:
 
 
 def agent_offers(*, user: Any) -> list[dict[str, Any]]:
-    """Offers waiting for the agent's answer, with what the offer card shows."""
-    items = list(WorkItem.objects.filter(agent__user_id=user.pk, state=ItemState.OFFERED)
+    """Offers waiting for the agent's answer, with what the offer card shows (an offer past its
+    timeout is no longer theirs to answer, whether or not a sweep has expired it yet)."""
+    items = list(WorkItem.objects.filter(agent__user_id=user.pk, state=ItemState.OFFERED,
+                                         offer_expires_at__gt=timezone.now())
                  .select_related("queue").order_by("offered_at"))
     ids = [item.conversation_id for item in items]
     conversations = Conversation.objects.select_related("contact").in_bulk(ids)

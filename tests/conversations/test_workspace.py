@@ -6,10 +6,12 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 from conversations import services
 from conversations.models import ContactReason, ConversationStatus, Macro, Message, MessageDirection
@@ -157,6 +159,18 @@ def test_accepting_an_offer_assigns_the_conversation_and_opens_it(desk, agent_pr
     item.refresh_from_db()
     conversation.refresh_from_db()
     assert item.state == ItemState.ASSIGNED and conversation.assignee == agent_profile.user
+
+
+def test_an_offer_past_its_timeout_leaves_the_offers_list_before_any_sweep_expires_it(desk, agent_profile):
+    _, live = _offered()
+    _, lapsed = _offered()
+    WorkItem.objects.filter(pk=lapsed.pk).update(offer_expires_at=timezone.now() - timedelta(seconds=1))
+
+    page = desk.get("/desk/offers/", **HTMX).content.decode()
+
+    assert f"/desk/offers/{live.pk}/accept/" in page
+    assert f"/desk/offers/{lapsed.pk}/accept/" not in page
+    assert WorkItem.objects.get(pk=lapsed.pk).state == ItemState.OFFERED  # no sweep ran
 
 
 def test_declining_an_offer_passes_it_on(desk, agent_profile):
