@@ -70,7 +70,7 @@ class ConversationViewSet(
     @extend_schema(
         summary="Open a conversation",
         request=ConversationCreateInputSerializer,
-        responses={status.HTTP_201_CREATED: ConversationSerializer},
+        responses={status.HTTP_201_CREATED: ConversationSerializer, status.HTTP_200_OK: ConversationSerializer},
     )
     def create(self, request: Request) -> Response:
         serializer = ConversationCreateInputSerializer(data=request.data)
@@ -78,7 +78,8 @@ class ConversationViewSet(
         conversation = services.conversation_open(
             **serializer.validated_data, opened_by=request.user
         )
-        return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
+        return Response(ConversationSerializer(conversation).data,
+                        status=status.HTTP_200_OK if conversation.replayed else status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Change a conversation's status",

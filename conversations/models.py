@@ -57,8 +57,18 @@ class Conversation(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The caller's own id for the request that opened it: opening again with the same one (a
+    # retry after a timeout) returns this conversation instead of a second one.
+    client_id = models.CharField(max_length=64, blank=True, default="", db_default="")
+
+    # Not a column: set on the conversation an open returns when its client id was used already.
+    replayed: bool = False
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "client_id"], name="conversation_contact_client_id",
+                                    condition=~models.Q(client_id="")),
+        ]
         indexes = [
             models.Index(fields=["contact", "-created_at"], name="conversation_contact_newest"),
             models.Index(fields=["status", "-created_at"], name="conversation_status_newest"),

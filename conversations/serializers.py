@@ -25,9 +25,15 @@ class ConversationSerializer(serializers.ModelSerializer):
 class ConversationCreateInputSerializer(StrictInputMixin, serializers.ModelSerializer):
     class Meta:
         model = Conversation
-        fields = ["contact", "channel", "subject", "language", "contact_reason", "priority"]
+        fields = ["contact", "channel", "subject", "language", "contact_reason", "priority", "client_id"]
+        # A repeated (contact, client_id) is a retry the service answers with the first
+        # conversation, not an input error: no unique-together validator here.
+        validators: list = []
         extra_kwargs = {
             "language": {"help_text": "BCP 47; the contact's preferred language when left out."},
+            "client_id": {"help_text": "Your own id for this request (1-64 letters, digits or _.:-): sent "
+                                       "again with the same one, the conversation it opened comes back "
+                                       "(200) instead of a second one."},
         }
 
 

@@ -57,11 +57,44 @@ def conversation_open(
     priority: int = Priority.NORMAL,
     opened_by: AbstractBaseUser | None = None,
     route_later: bool = False,
+    client_id: Any = "",
 ) -> Conversation:
     """Open a conversation and hand it to routing: at once, or (`route_later`) by the
-    `conversation_route` task after commit, once its first message can tell its language."""
+    `conversation_route` task after commit, once its first message can tell its language.
+    Opened again for the same contact with the same `client_id` (a retry after a timeout), the
+    first one comes back, marked `replayed`; the same id for another channel is a conflict."""
     if channel not in Channel.values:
         raise DomainError(f"Unknown channel {channel!r}; use one of {', '.join(Channel.values)}.")
+    client_id = _check_client_id(client_id)
+    if client_id and (earlier := _opened_before(contact=contact, client_id=client_id, channel=channel)):
+        return earlier
+    try:
+        return _conversation_create(
+            contact=contact, channel=channel, subject=subject, language=language,
+            contact_reason=contact_reason, priority=priority, opened_by=opened_by,
+            route_later=route_later, client_id=client_id)
+    except IntegrityError:
+        # The same open sent twice at the same moment: the other one committed first.
+        earlier = _opened_before(contact=contact, client_id=client_id, channel=channel) if client_id else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _opened_before(*, contact: Contact, client_id: str, channel: str) -> Conversation | None:
+    earlier = Conversation.objects.filter(contact=contact, client_id=client_id).first()
+    if earlier is None:
+        return None
+    if earlier.channel != channel:
+        raise Conflict(_("client_id %(id)s opened another conversation already.") % {"id": client_id},
+                       code="client_id_reused")
+    earlier.replayed = True
+    return earlier
+
+
+def _conversation_create(*, contact: Contact, channel: str, subject: str, language: str, contact_reason: str,
+                         priority: int, opened_by: AbstractBaseUser | None, route_later: bool,
+                         client_id: str) -> Conversation:
     with transaction.atomic():
         conversation = Conversation.objects.create(
             contact=contact,
@@ -70,6 +103,7 @@ def conversation_open(
             language=language or contact.preferred_language,
             contact_reason=contact_reason,
             priority=priority,
+            client_id=client_id,
         )
         events.conversation_opened_event(
             contact_id=contact.pk, conversation_id=conversation.pk, channel=channel,

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from supportdesk.actors import user_actor
 from supportdesk.db import rows_update
@@ -575,16 +576,23 @@ def contact_merge(
         source, target = locked[source.pk], locked[target.pk]
         _merge_check(source=source, target=target)
         moved = {}
-        for relation in _contact_references():
-            field = relation.field
-            # The base manager is a plain one: TimelineEvent's own queryset refuses update()
-            # because events are append-only. Re-pointing the contact column is the one
-            # exception: each event stays exactly as written, only whose timeline it is on
-            # follows the person.
-            moved[f"{relation.related_model._meta.label_lower}.{field.name}"] = (
-                relation.related_model._base_manager.filter(**{field.name: source.pk})
-                .update(**{field.attname: target.pk})
-            )
+        try:
+            with transaction.atomic():
+                for relation in _contact_references():
+                    field = relation.field
+                    # The base manager is a plain one: TimelineEvent's own queryset refuses update()
+                    # because events are append-only. Re-pointing the contact column is the one
+                    # exception: each event stays exactly as written, only whose timeline it is on
+                    # follows the person.
+                    moved[f"{relation.related_model._meta.label_lower}.{field.name}"] = (
+                        relation.related_model._base_manager.filter(**{field.name: source.pk})
+                        .update(**{field.attname: target.pk})
+                    )
+        except IntegrityError as exc:
+            # Something unique per contact (a conversation's client id) is on both of them.
+            raise Conflict(gettext("These contacts cannot be merged: both hold a record that must stay "
+                                   "unique per contact (%(detail)s).") % {"detail": str(exc).splitlines()[0]},
+                           code="merge_conflict") from exc
         filled = _merge_fill(source=source, target=target)
         target.save()
         source.merged_into = target

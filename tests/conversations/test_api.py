@@ -109,6 +109,31 @@ def test_opening_a_conversation_records_it_on_the_contacts_timeline(agent_client
     assert event.actor == f"user:{agent.pk}"
 
 
+def test_opening_a_conversation_again_with_its_client_id_returns_the_first_one(agent_client):
+    contact = ContactFactory()
+    opening = {"contact": contact.pk, "channel": "email", "subject": "Late order", "client_id": "ticket-7"}
+
+    first = agent_client.post(CONVERSATIONS, opening, format="json")
+    again = agent_client.post(CONVERSATIONS, opening, format="json")  # a retry after a timeout
+    other_channel = agent_client.post(CONVERSATIONS, {**opening, "channel": "chat"}, format="json")
+    other_id = agent_client.post(CONVERSATIONS, {**opening, "client_id": "ticket-8"}, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert (other_channel.status_code, other_channel.json()["error"]["code"]) == (409, "client_id_reused")
+    assert other_id.status_code == 201
+    assert Conversation.objects.filter(contact=contact).count() == 2
+    assert TimelineEvent.objects.filter(contact=contact, kind=EventKind.CONVERSATION_OPENED).count() == 2
+
+
+def test_a_malformed_client_id_is_a_400(agent_client):
+    response = agent_client.post(CONVERSATIONS, {"contact": ContactFactory().pk, "channel": "email",
+                                                 "client_id": "no spaces"}, format="json")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_client_id")
+    assert not Conversation.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

@@ -235,6 +235,19 @@ def test_a_merged_contact_is_still_reachable_by_id(staff_client, agent_client):
     assert listed == [target.pk]
 
 
+def test_contacts_that_both_hold_a_conversation_opened_with_one_client_id_are_refused_not_a_500(staff_client):
+    source, target = ContactFactory(), ContactFactory()
+    ConversationFactory(contact=source, client_id="ticket-1")
+    ConversationFactory(contact=target, client_id="ticket-1")
+    before = counts(source), counts(target)
+
+    response = staff_client.post(merge_url(source.pk), {"into": target.pk}, format="json")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "merge_conflict")
+    source.refresh_from_db()
+    assert source.merged_into_id is None and (counts(source), counts(target)) == before
+
+
 @pytest.mark.parametrize("who", ["agent", "staff without the supervisor permission"])
 def test_only_a_supervisor_merges_agents_and_staff_get_403_and_nothing_changes(agent_client, api_client, who):
     source, target = ContactFactory(), ContactFactory()
