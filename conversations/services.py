@@ -1,4 +1,7 @@
-"""Writes to conversations and messages."""
+"""Writes to conversations and messages.
+
+Over 500 lines, knowingly: issue 11 splits this module along its use cases into a package
+re-exporting these names; issue 10 changed behaviour here and left the move to that one change."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Routing use cases: enqueue, match, offer, accept, decline, transfer, complete, presence.
 
+Over 500 lines, knowingly: issue 11 splits this module along its use cases into a package
+re-exporting these names; issue 10 changed behaviour here and left the move to that one change.
+
 The decision itself is `routing.engine` (pure); this module loads candidates through the
 slot and waiting-item indexes, locks, claims and records.
 
