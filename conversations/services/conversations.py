@@ -213,7 +213,7 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
         )
         if new_assignee is not None:
             assigned_record(conversation_id=conversation_id, contact_id=conversation.contact_id,
-                             agent=new_assignee, by=user)
+                            agent=new_assignee, by=user)
             push.assignment_changed(conversation_id=conversation_id, agent_name=author_name(new_assignee))
     return item
 

@@ -113,7 +113,7 @@ def _sent_before(*, conversation_id: int, direction: str, author: AbstractBaseUs
 
 
 def read_mark(*, conversation_id: int, field: str, sequence: Any, side: str,
-               contact_id: int | None = None) -> int | None:
+              contact_id: int | None = None) -> int | None:
     """Move a read mark forward; the new mark, or None when it did not move."""
     if not isinstance(sequence, int) or isinstance(sequence, bool) or not 0 <= sequence < 2**31:
         raise DomainError("sequence must be a whole number of at least 0.", code="invalid_sequence")
@@ -147,10 +147,10 @@ def agent_reply(*, conversation_id: int, user: Any, body: Any, client_id: Any = 
         if conversation.assignee_id != user.pk:
             Conversation.objects.filter(pk=conversation.pk).update(assignee=user)
             assigned_record(conversation_id=conversation.pk, contact_id=conversation.contact_id,
-                             agent=user, by=user)
+                            agent=user, by=user)
         # Answering means having read what came before.
         read_mark(conversation_id=conversation.pk, field="agent_read_sequence",
-                   sequence=message.sequence, side="agent")
+                  sequence=message.sequence, side="agent")
     return message
 
 
