@@ -21,12 +21,14 @@ Deterministic and idempotent:
   leaves whole chunks; the next run creates only the contacts whose external ids are
   missing, with their rows.
 
-Rows are written in bulk (bulk_create, and COPY for the biggest tables, whose ids nobody
-needs back), not through the services, which write row by row. The shapes follow the
-services: the timeline kinds and payloads are those the `timeline.events` writers record,
-message sequences run 1..n with `last_message_sequence = n`, and each customer's lifetime
-order value and order count are what `timeline.services.customer_totals_refresh` computes
-from the orders.
+History is written in bulk (bulk_create, and COPY for the biggest tables, whose ids nobody
+needs back), not through the services, which write row by row. The ongoing conversations
+(open or pending: the last hours' few) do go through the services, as real traffic does, so
+routing has their work items and their agents find them in their workspaces
+(`supportdesk.demo.ongoing`). The bulk shapes follow the services: the timeline kinds and
+payloads are those the `timeline.events` writers record, message sequences run 1..n with
+`last_message_sequence = n`, and each customer's lifetime order value and order count are
+what `timeline.services.customer_totals_refresh` computes from the orders.
 """
 
 from supportdesk.demo.agents import AGENTS, CHAT_LANGUAGES, SENIOR_AGENTS, AgentSpec

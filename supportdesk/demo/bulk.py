@@ -8,7 +8,7 @@ from django.db import connection, models
 
 
 def copy_rows(model: type[models.Model], field_names: tuple[str, ...],
-               rows: Iterable[tuple]) -> int:
+              rows: Iterable[tuple]) -> int:
     """COPY rows into the model's table: several times faster than INSERT.
 
     For rows whose ids nobody needs back. Django takes no part, so each row gives every
@@ -26,7 +26,7 @@ def copy_rows(model: type[models.Model], field_names: tuple[str, ...],
 
 
 def column_set(model: type[models.Model], column: str, sql_type: str,
-                values_by_pk: dict[int, object]) -> None:
+               values_by_pk: dict[int, object]) -> None:
     """Set one column on many rows in a single UPDATE."""
     if not values_by_pk:
         return

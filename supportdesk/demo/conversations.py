@@ -1,4 +1,5 @@
-"""Conversations and their messages, written in bulk."""
+"""The conversations of the past (resolved or closed) and their messages, written in bulk;
+the ongoing ones go through the services (`supportdesk.demo.ongoing`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from psycopg.types.json import Jsonb
 
 from conversations.models import Conversation, Message
 from supportdesk.demo.bulk import column_set, copy_rows
+from supportdesk.demo.ongoing import ONGOING
 from supportdesk.demo.plans import ContactPlan, ConversationPlan
 from supportdesk.demo.staff import Staff
 
@@ -16,6 +18,8 @@ def conversations_create(
     made = []
     for plan in plans:
         for c in plan.conversations:
+            if c.status in ONGOING:
+                continue
             last = c.messages[-1]
             conversation = Conversation(
                 contact_id=plan.contact.pk, channel=c.channel, status=c.status,
@@ -31,7 +35,7 @@ def conversations_create(
                                      batch_size=5_000)
     # created_at is auto_now_add, so bulk_create stamps "now"; the demo needs the past.
     column_set(Conversation, "created_at", "timestamptz",
-                {conversation.pk: c.opened_at for _, c, conversation in made})
+               {conversation.pk: c.opened_at for _, c, conversation in made})
     return made
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from supportdesk.demo.common import DEFAULT_CHUNK_SIZE, DEFAULT_CONTACTS, DEFAULT_SEED, MAX_CONTACTS, advisory_lock
 from supportdesk.demo.contacts import orders_create, status_history_create
 from supportdesk.demo.conversations import conversations_create, messages_create
+from supportdesk.demo.ongoing import ongoing_conversations_open
 from supportdesk.demo.plans import contact_identity, contact_plan
 from supportdesk.demo.staff import Staff, demo_staff_ensure
 from supportdesk.demo.timeline_events import timeline_create
@@ -95,7 +96,9 @@ def _chunk_seed(indexes: range, *, seed: int, now: datetime, staff: Staff) -> Co
     created["orders"] = len(orders)
     created["order status changes"] = status_history_create(plans, orders)
     conversations = conversations_create(plans, staff=staff)
-    created["conversations"] = len(conversations)
     created["messages"] = messages_create(conversations, staff=staff)
     created["timeline events"] = timeline_create(plans, orders, conversations, staff=staff)
+    ongoing = ongoing_conversations_open(plans, staff=staff)
+    created["conversations"] = len(conversations) + len(ongoing)
+    created["messages"] += sum(len(c.messages) for _, c, _ in ongoing)
     return created
