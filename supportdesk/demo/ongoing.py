@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 
@@ -20,6 +21,8 @@ from supportdesk.demo.bulk import column_set
 from supportdesk.demo.plans import ContactPlan, ConversationPlan
 from supportdesk.demo.staff import Staff
 from supportdesk.errors import Conflict
+from timeline.events import CONVERSATION_ASSIGNED, CONVERSATION_NOTE, CONVERSATION_TRANSFERRED, EventKind
+from timeline.models import TimelineEvent
 
 ONGOING = (ConversationStatus.OPEN, ConversationStatus.PENDING)
 
@@ -107,3 +110,28 @@ def _times_set(made: list[tuple[ContactPlan, ConversationPlan, Conversation]]) -
     messages = Message.objects.filter(conversation_id__in=plans).values_list("pk", "conversation_id", "sequence")
     column_set(Message, "created_at", "timestamptz",
                {pk: plans[conversation].messages[sequence - 1].at for pk, conversation, sequence in messages})
+    column_set(TimelineEvent, "occurred_at", "timestamptz", _event_times(plans))
+
+
+def _event_times(plans: dict[int, ConversationPlan]) -> dict[int, datetime]:
+    """When what the services recorded on the timeline happened in the plan: the opening, the
+    hand-over (at the first reply), each note and each change of status, in order.
+    The events are the demo's own, written a moment ago in this transaction."""
+    times: dict[int, datetime] = {}
+    written = (TimelineEvent.objects.filter(subject_type="conversation", subject_id__in=plans)
+               .order_by("id").values_list("pk", "subject_id", "kind"))
+    pending: dict[int, dict[str, list[datetime]]] = {}
+    for pk, conversation_id, kind in written:
+        c = plans[conversation_id]
+        if conversation_id not in pending:
+            first_reply = c.first_response_at or c.opened_at
+            pending[conversation_id] = {
+                EventKind.CONVERSATION_OPENED: [c.opened_at],
+                CONVERSATION_TRANSFERRED: [first_reply], CONVERSATION_ASSIGNED: [first_reply],
+                CONVERSATION_NOTE: [m.at for m in c.messages if m.direction == MessageDirection.NOTE],
+                EventKind.CONVERSATION_STATUS_CHANGED: [at for _, at in c.status_changes],
+            }
+        planned = pending[conversation_id].get(kind)
+        if planned:
+            times[pk] = planned.pop(0)
+    return times

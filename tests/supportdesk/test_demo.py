@@ -143,6 +143,10 @@ def test_every_ongoing_conversation_is_with_routing_and_an_assigned_one_in_its_a
             assert (item.state, item.agent.user_id) == (ItemState.ASSIGNED, conversation.assignee.pk)
             workspace = selectors.agent_conversations(user=conversation.assignee)
             assert workspace.filter(pk=conversation.pk).exists(), conversation.subject
+        # Its timeline tells when it happened, not when the demo ran.
+        opened = TimelineEvent.objects.get(kind=EventKind.CONVERSATION_OPENED, subject_type="conversation",
+                                           subject_id=conversation.pk)
+        assert opened.occurred_at == conversation.created_at
     # History stays history: nothing resolved or closed holds an agent.
     finished = Conversation.objects.exclude(status__in=(ConversationStatus.OPEN, ConversationStatus.PENDING))
     assert not WorkItem.objects.filter(conversation_id__in=finished.values("pk"), state__in=OPEN_STATES).exists()
