@@ -21,7 +21,7 @@ from supportdesk.demo.ongoing import ongoing_conversations_open
 from supportdesk.demo.plans import contact_identity, contact_plan
 from supportdesk.demo.staff import Staff, demo_staff_ensure
 from supportdesk.demo.timeline_events import timeline_create
-from timeline.models import Contact
+from timeline.models import Contact, TimelineEvent
 
 
 @dataclass(frozen=True)
@@ -101,4 +101,6 @@ def _chunk_seed(indexes: range, *, seed: int, now: datetime, staff: Staff) -> Co
     ongoing = ongoing_conversations_open(plans, staff=staff)
     created["conversations"] = len(conversations) + len(ongoing)
     created["messages"] += sum(len(c.messages) for _, c, _ in ongoing)
+    created["timeline events"] += TimelineEvent.objects.filter(
+        subject_type="conversation", subject_id__in=[conversation.pk for _, _, conversation in ongoing]).count()
     return created
