@@ -10,10 +10,12 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F
 
-from conversations import demo
-from conversations.models import Conversation, Message, MessageDirection
-from routing.models import AgentProfile
-from timeline.events import EventKind
+from conversations import selectors
+from conversations.models import Conversation, ConversationStatus, Message, MessageDirection
+from routing.models import OPEN_STATES, AgentProfile, ItemState, WorkItem
+from supportdesk import demo
+from supportdesk.demo import seed as demo_seed_module
+from timeline.events import EventKind, known_kinds
 from timeline.models import (
     Contact,
     ContactKind,
@@ -71,6 +73,8 @@ def _fingerprint() -> dict[str, list]:
 def _demo_contacts_delete() -> None:
     Order.objects.all().delete()
     Contact.objects.all().delete()
+    # Routing's work items name their conversation by id only (routing knows no conversations).
+    WorkItem.objects.all().delete()
 
 
 def test_seeding_twice_leaves_the_same_data():
@@ -97,7 +101,7 @@ def test_a_bigger_run_adds_only_new_contacts_and_ends_like_a_single_run():
 
 
 def test_an_interrupted_run_keeps_whole_chunks_and_a_rerun_completes_it(monkeypatch):
-    real_messages_create = demo._messages_create
+    real_messages_create = demo_seed_module.messages_create
     calls = 0
 
     def power_cut_in_second_chunk(*args, **kwargs):
@@ -107,7 +111,8 @@ def test_an_interrupted_run_keeps_whole_chunks_and_a_rerun_completes_it(monkeypa
             raise RuntimeError("power cut")
         return real_messages_create(*args, **kwargs)
 
-    monkeypatch.setattr(demo, "_messages_create", power_cut_in_second_chunk)
+    # Where the chunk writer looks it up.
+    monkeypatch.setattr(demo_seed_module, "messages_create", power_cut_in_second_chunk)
     with pytest.raises(RuntimeError):
         demo.demo_seed(contacts=100, chunk_size=40)
 
@@ -122,6 +127,29 @@ def test_an_interrupted_run_keeps_whole_chunks_and_a_rerun_completes_it(monkeypa
     _demo_contacts_delete()
     demo.demo_seed(contacts=100, chunk_size=40)
     assert _fingerprint() == resumed
+
+
+def test_every_ongoing_conversation_is_with_routing_and_an_assigned_one_in_its_agents_workspace():
+    # Seeded open conversations used to have an assignee but no work item: in nobody's workspace.
+    demo.demo_seed(contacts=CONTACTS)
+
+    ongoing = Conversation.objects.filter(status__in=(ConversationStatus.OPEN, ConversationStatus.PENDING))
+    assert ongoing.filter(assignee__isnull=False).exists()
+    assert ongoing.filter(assignee__isnull=True).exists()
+    for conversation in ongoing.select_related("assignee"):
+        item = WorkItem.objects.filter(conversation_id=conversation.pk, state__in=OPEN_STATES).first()
+        assert item is not None, conversation.subject
+        if conversation.assignee is not None:
+            assert (item.state, item.agent.user_id) == (ItemState.ASSIGNED, conversation.assignee.pk)
+            workspace = selectors.agent_conversations(user=conversation.assignee)
+            assert workspace.filter(pk=conversation.pk).exists(), conversation.subject
+        # Its timeline tells when it happened, not when the demo ran.
+        opened = TimelineEvent.objects.get(kind=EventKind.CONVERSATION_OPENED, subject_type="conversation",
+                                           subject_id=conversation.pk)
+        assert opened.occurred_at == conversation.created_at
+    # History stays history: nothing resolved or closed holds an agent.
+    finished = Conversation.objects.exclude(status__in=(ConversationStatus.OPEN, ConversationStatus.PENDING))
+    assert not WorkItem.objects.filter(conversation_id__in=finished.values("pk"), state__in=OPEN_STATES).exists()
 
 
 def test_contacts_of_all_kinds_in_every_language():
@@ -193,7 +221,7 @@ def test_message_sequences_run_from_one_without_gaps():
 def test_timeline_uses_the_writers_kinds_for_every_contact():
     demo.demo_seed(contacts=CONTACTS)
 
-    known = {value for name, value in vars(EventKind).items() if name.isupper()}
+    known = known_kinds()  # every kind a `timeline.events` writer records
     kinds = set(TimelineEvent.objects.values_list("kind", flat=True))
     assert kinds <= known
     assert {EventKind.CONTACT_CREATED, EventKind.ORDER_CREATED, EventKind.ORDER_DELIVERED,
