@@ -1,0 +1,87 @@
+"""A declined chat nobody else takes: the customer's widget is told they are waiting (a
+`chat.notice` frame, over the real websocket stack and Redis channel layer); a chat another
+agent picks up at once gets no notice."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.test import Client
+
+from conversations import waiting
+from conversations.models import Message
+from routing.models import ItemState, WorkItem
+from tests.conversations.test_visitor_consumer import chat_with, connected, pushes_sent, visitor_token
+from tests.factories import AgentFactory
+from tests.scenarios import online_agent
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_channel_layer")]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings):
+    settings.REDIS_KEY_PREFIX = f"test-{uuid.uuid4().hex}"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _decline_from_the_desk(agent_user, item_id: int) -> int:
+    client = Client()
+    client.force_login(agent_user)
+    return client.post(f"/desk/offers/{item_id}/decline/", HTTP_HX_REQUEST="true").status_code
+
+
+def test_a_declined_chat_nobody_takes_tells_the_customer_they_are_waiting():
+    # given a chat offered to the only agent who speaks its language
+    agent = online_agent(AgentFactory())
+    session, token = visitor_token()
+    conversation = chat_with(session, "Hola, ¿dónde está mi pedido?")
+    item = WorkItem.objects.get(conversation_id=conversation.pk)
+    assert item.agent_id == agent.pk
+    user = agent.user
+
+    async def scenario():
+        socket, _ = await connected(token)
+        status = await sync_to_async(_decline_from_the_desk)(user, item.pk)
+        await pushes_sent()
+        frame = await socket.receive_json_from(timeout=5)
+        nothing_more = await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
+        return status, frame, nothing_more
+
+    # when the agent declines it
+    status, frame, nothing_more = async_to_sync(scenario)()
+
+    # then the chat waits, and the widget hears so once, after the customer's message
+    assert status == 200
+    assert WorkItem.objects.get(pk=item.pk).state == ItemState.WAITING
+    assert frame == {"type": "chat.notice", "conversation_id": conversation.pk, "notice": "waiting",
+                     "text": waiting.waiting_text("es"), "after_sequence": 1}
+    assert "queue" in frame["text"]
+    assert nothing_more
+    # a notice, not a message: the thread and the desk's first-response time are untouched
+    assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+def test_a_declined_chat_another_agent_is_offered_gets_no_notice():
+    first = online_agent(AgentFactory())
+    session, token = visitor_token()
+    conversation = chat_with(session, "Hola, ¿dónde está mi pedido?")
+    item = WorkItem.objects.get(conversation_id=conversation.pk)
+    assert item.agent_id == first.pk
+    second = online_agent(AgentFactory())
+    user = first.user
+
+    async def scenario():
+        socket, _ = await connected(token)
+        await sync_to_async(_decline_from_the_desk)(user, item.pk)
+        await pushes_sent()
+        nothing = await socket.receive_nothing(timeout=0.5)
+        await socket.disconnect()
+        return nothing
+
+    assert async_to_sync(scenario)()
+    item.refresh_from_db()
+    assert (item.state, item.agent_id) == (ItemState.OFFERED, second.pk)
