@@ -75,7 +75,8 @@ def test_a_courier_header_shows_vehicle_status_and_current_delivery(desk):
 
     assert _testid(response, "vehicle") == "Scooter"
     assert _testid(response, "courier-status") == "Active"
-    assert "O-77" in response.content.decode().split('data-testid="current-delivery"')[1][:300]
+    delivery = response.content.decode().split('data-testid="current-delivery"')[1][:300]
+    assert f'<a href="/desk/orders/{order.pk}/">O-77</a>' in delivery  # the desk's order page, not the admin
     assert b'data-testid="lifetime-order-value"' not in response.content
 
 

@@ -264,8 +264,9 @@ def test_an_order_has_a_readable_desk_page(client):
     agent = AgentFactory()
     client.force_login(agent)
     placed = timezone.now() - timedelta(hours=1)
-    order = OrderFactory(external_id="O-42", placed_at=placed, items=[{"name": "Pizza", "quantity": 2, "unit_price": "9.50"},
-                                                    {"sku": "cola", "quantity": 1, "price": "2.00"}],
+    items = [{"name": "Pizza", "quantity": 2, "unit_price": "9.50"},
+             {"sku": "cola", "quantity": 1, "price": "2.00"}]
+    order = OrderFactory(external_id="O-42", placed_at=placed, items=items,
                          promised_at=placed + timedelta(minutes=30), status="delivered",
                          delivered_at=placed + timedelta(minutes=40))
     OrderStatusChange.objects.create(order=order, status="created", occurred_at=order.placed_at)
@@ -297,3 +298,15 @@ def test_the_live_view_links_conversations_to_the_supervisors_page_not_the_admin
     assert "/admin/" not in html
     assert 'data-conversation-url="/desk/supervise/0/"' in html
     assert f'href="/desk/supervise/{waiting.pk}/"' in html
+
+
+def test_the_workspace_sidebar_links_orders_to_their_desk_page(client):
+    agent = online_agent(AgentFactory())
+    conversation = conversation_assigned(agent)
+    order = OrderFactory(customer=conversation.contact, external_id="O-7")
+    client.force_login(agent.user)
+
+    html = client.get(f"/desk/conversations/{conversation.pk}/contact/").content.decode()
+
+    assert re.search(rf'<a href="/desk/orders/{order.pk}/"[^>]*data-testid="order-link">O-7</a>', html)
+    assert "/admin/" not in html and "/api/" not in html
