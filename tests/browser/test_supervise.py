@@ -79,3 +79,39 @@ def test_a_supervisor_opens_joins_and_takes_over_a_chat(asgi_server, browser, pa
 
     item = WorkItem.objects.get(conversation_id=conversation.pk, state="assigned")
     assert item.agent.user_id == boss.pk
+
+
+def test_a_customer_whose_chat_is_declined_sees_they_are_waiting(asgi_server, browser, page):
+    # given the only agent who speaks Spanish, online in the workspace
+    marta = AgentProfileFactory(languages=["es"], contact_kinds=["customer"], user__first_name="Marta")
+    _sign_in(page, f"{asgi_server.url}/desk/", marta.user.username)
+    expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "open")
+    page.select_option("[data-testid=presence-toggle]", "online")
+    expect(page.locator("form#presence.presence-online")).to_have_count(1)
+
+    customer_context = browser.new_context()
+    try:
+        visitor = customer_context.new_page()
+        visitor.set_default_timeout(15_000)
+        errors: list[str] = []
+        visitor.on("pageerror", lambda error: errors.append(str(error)))
+        visitor.goto(asgi_server.url + "/widget/demo/")
+        visitor.get_by_test_id("supportdesk-launcher").click()
+        chat = visitor.frame_locator("[data-testid=supportdesk-frame]")
+        expect(chat.get_by_test_id("status-line")).to_contain_text("Connected")
+        chat.get_by_test_id("composer").fill("Hola, ¿dónde está mi pedido?")
+        chat.get_by_test_id("send-button").click()
+
+        # when Marta declines the offer and nobody else can take it
+        page.get_by_test_id("offer-decline").click()
+        expect(page.get_by_test_id("no-offers")).to_be_visible()
+
+        # then the customer is told, after their message, that they are in the queue
+        notice = chat.get_by_test_id("chat-notice")
+        expect(notice).to_have_count(1)
+        expect(notice).to_contain_text("You are in the queue")
+        assert chat.locator("[data-testid=message], [data-testid=chat-notice]").evaluate_all(
+            "els => els.map(e => e.dataset.testid)") == ["message", "chat-notice"]
+        assert not errors, errors
+    finally:
+        customer_context.close()
