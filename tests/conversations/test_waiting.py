@@ -34,6 +34,16 @@ def _decline_from_the_desk(agent_user, item_id: int) -> int:
     return client.post(f"/desk/offers/{item_id}/decline/", HTTP_HX_REQUEST="true").status_code
 
 
+def _decline_through_the_api(agent_user, item_id: int) -> int:
+    client = Client()
+    client.force_login(agent_user)
+    return client.post(f"/api/v1/routing/items/{item_id}/decline/", {"reason": "Not my area"},
+                       content_type="application/json").status_code
+
+
+DECLINES = {"desk": _decline_from_the_desk, "api": _decline_through_the_api}
+
+
 def _chat_offered() -> tuple[Conversation, WorkItem, str, Any]:
     """A visitor's Spanish chat offered to the one agent online: (chat, item, visitor token, agent user)."""
     agent = online_agent(AgentFactory())
@@ -44,13 +54,14 @@ def _chat_offered() -> tuple[Conversation, WorkItem, str, Any]:
     return conversation, item, token, agent.user
 
 
-def _declined_in_view_of_the_widget(token: str, user: Any, item_id: int) -> tuple[int, list[dict[str, Any]]]:
-    """The agent declines from the desk while the visitor's socket is open: the answer's status
-    and every frame the widget gets."""
+def _declined_in_view_of_the_widget(token: str, user: Any, item_id: int, *,
+                                    how: str = "desk") -> tuple[int, list[dict[str, Any]]]:
+    """The agent declines (from the desk or through the API) while the visitor's socket is
+    open: the answer's status and every frame the widget gets."""
 
     async def scenario() -> tuple[int, list[dict[str, Any]]]:
         socket, _ = await connected(token)
-        status = await sync_to_async(_decline_from_the_desk)(user, item_id)
+        status = await sync_to_async(DECLINES[how])(user, item_id)
         await pushes_sent()
         frames = []
         while not await socket.receive_nothing(timeout=0.3):
@@ -61,12 +72,13 @@ def _declined_in_view_of_the_widget(token: str, user: Any, item_id: int) -> tupl
     return async_to_sync(scenario)()
 
 
-def test_a_declined_chat_nobody_takes_tells_the_customer_they_are_waiting():
+@pytest.mark.parametrize("how", sorted(DECLINES))
+def test_a_declined_chat_nobody_takes_tells_the_customer_they_are_waiting(how):
     # given a chat offered to the only agent who speaks its language
     conversation, item, token, user = _chat_offered()
 
     # when the agent declines it
-    status, frames = _declined_in_view_of_the_widget(token, user, item.pk)
+    status, frames = _declined_in_view_of_the_widget(token, user, item.pk, how=how)
 
     # then the chat waits, and the widget hears so once, to be shown after the customer's message
     assert status == 200
