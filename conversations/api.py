@@ -19,7 +19,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from conversations import access, selectors, services
+from conversations import access, selectors, services, waiting
 from conversations.filters import ConversationFilter
 from conversations.models import Conversation, Message, MessageDirection
 from conversations.serializers import (
@@ -32,7 +32,7 @@ from conversations.serializers import (
 from routing import api as routing_api
 from routing.access import IsAgent, access_work_item
 from routing.models import WorkItem
-from routing.serializers import TransferInputSerializer, WorkItemSerializer
+from routing.serializers import DeclineInputSerializer, TransferInputSerializer, WorkItemSerializer
 from supportdesk.access import IsDeskUser, IsDeskUserOrIntegration
 from supportdesk.api import DefaultCursorPagination
 
@@ -172,9 +172,9 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class WorkItemViewSet(routing_api.WorkItemViewSet):
-    """Routing's work items, with accept and transfer taking the desk's one path: the
+    """Routing's work items, with accept, decline and transfer taking the desk's one path: the
     conversation is assigned, the contact's timeline records it, the widget and the agents
-    hear of it."""
+    hear of it (a declined chat left waiting: the customer is told, conversations.waiting)."""
 
     @extend_schema(summary="Accept an offer made to me",
                    description="The item, and its conversation, are assigned to me.",
@@ -183,6 +183,19 @@ class WorkItemViewSet(routing_api.WorkItemViewSet):
     def accept(self, request: Request, pk: str) -> Response:
         services.offer_accept(item_id=int(pk), user=request.user)
         return Response(WorkItemSerializer(WorkItem.objects.get(pk=int(pk))).data)
+
+    @extend_schema(
+        summary="Decline an offer made to me",
+        description="The item goes to the next eligible agent, never back to me; a chat nobody takes "
+        "at once waits, and its customer is told so in the widget.",
+        parameters=[routing_api.ITEM_ID], request=DeclineInputSerializer, responses=WorkItemSerializer,
+    )
+    @action(detail=True, methods=["post"], permission_classes=[IsAgent])
+    def decline(self, request: Request, pk: str) -> Response:
+        serializer = DeclineInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = waiting.offer_decline(item_id=int(pk), user=request.user, **serializer.validated_data)
+        return Response(WorkItemSerializer(item).data)
 
     @extend_schema(
         summary="Transfer an open item to a queue or an agent",

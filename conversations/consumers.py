@@ -309,6 +309,9 @@ class VisitorConsumer(JsonConsumer):
     async def chat_agent(self, event: dict[str, Any]) -> None:
         await self.relay(event)
 
+    async def chat_notice(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
 
 # --- the agent workspace and the supervisors' live view ---------------------------------------------
 
@@ -458,6 +461,9 @@ class AgentConsumer(JsonConsumer):
 
     async def chat_agent(self, event: dict[str, Any]) -> None:
         await self.relay(event)
+
+    async def chat_notice(self, event: dict[str, Any]) -> None:
+        """Notices are for the contact (conversations.waiting); the desk sees routing's state."""
 
     async def supervisor_snapshot(self, event: dict[str, Any]) -> None:
         await self.relay(event)

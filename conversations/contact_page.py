@@ -17,7 +17,7 @@ from conversations.workspace import desk_view
 from supportdesk.api import _summary
 from supportdesk.errors import DomainError
 from timeline import selectors
-from timeline.access import access_contact, may_open_admin
+from timeline.access import access_contact
 from timeline.events import known_kinds
 from timeline.models import Contact, ContactKind, TimelineEvent
 from timeline.search import contact_search
@@ -26,13 +26,13 @@ from timeline.timeline_query import TimelinePagination, timeline_query_parse
 PANEL_EVENTS = 15
 
 
-def event_page_link(event: TimelineEvent, *, staff: bool) -> str | None:
-    """Where a desk user opens the event's object: a conversation in the workspace; an order
-    in the admin for those the admin lets see it (`staff`), else the order as the API shows it."""
+def event_page_link(event: TimelineEvent) -> str | None:
+    """Where a desk user opens the event's object: a desk page (a conversation in the
+    workspace, an order on its page), never the admin or the raw API."""
     if event.subject_id is None:
         return None
     if event.subject_type == "order":
-        return reverse("admin:timeline_order_change" if staff else "order-detail", args=[event.subject_id])
+        return reverse("desk:order_page", args=[event.subject_id])
     if event.subject_type == "conversation":
         return reverse("desk:conversation_page", args=[event.subject_id])
     return None
@@ -55,12 +55,12 @@ def _header(contact: Contact) -> dict[str, Any]:
     return {}
 
 
-def _rows(events: Any, *, staff: bool) -> list[tuple[TimelineEvent, str | None, dict[str, Any] | None]]:
+def _rows(events: Any) -> list[tuple[TimelineEvent, str | None, dict[str, Any] | None]]:
     """Each event with the link to its object and, for a conversation, what was said in it."""
     events = list(events)
     summaries = conversation_summaries(conversation_ids=[
         event.subject_id for event in events if event.subject_type == "conversation" and event.subject_id])
-    return [(event, event_page_link(event, staff=staff),
+    return [(event, event_page_link(event),
              summaries.get(event.subject_id) if event.subject_type == "conversation" else None)
             for event in events]
 
@@ -84,7 +84,7 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
         context["problem"] = _summary(error.detail)
         return render(request, "desk/contact.html", context, status=400)
     context.update(
-        rows=_rows(events or [], staff=may_open_admin(request.user, model="order")),
+        rows=_rows(events or []),
         older=paginator.get_next_link(), newer=paginator.get_previous_link(),
     )
     return render(request, "desk/contact.html", context)
@@ -97,7 +97,7 @@ def contact_timeline_panel(request: HttpRequest, contact_id: int) -> HttpRespons
     contact = access_contact(user=request.user, contact_id=contact_id)
     events = selectors.timeline_events(contact_id=contact.pk)[:PANEL_EVENTS]
     return render(request, "desk/_timeline_panel.html",
-                  {"contact": contact, "rows": _rows(events, staff=may_open_admin(request.user, model="order"))})
+                  {"contact": contact, "rows": _rows(events)})
 
 
 @require_GET

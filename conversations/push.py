@@ -81,6 +81,14 @@ def assignment_changed(*, conversation_id: int, agent_name: str) -> None:
                    {"type": "chat.agent", "conversation_id": conversation_id, "agent": agent_name})
 
 
+def notice_sent(*, conversation_id: int, notice: str, text: str, after_sequence: int) -> None:
+    """A short system notice for the contact's widget (`notice` names it, `text` is already
+    in their language), shown after message `after_sequence`; the desk ignores it."""
+    send_on_commit(conversation_group(conversation_id),
+                   {"type": "chat.notice", "conversation_id": conversation_id, "notice": notice, "text": text,
+                    "after_sequence": after_sequence})
+
+
 def session_group(session_key: str) -> str:
     # A digest, not the key: group names travel through Redis, a session key is a credential.
     return f"session.{hashlib.sha256(session_key.encode()).hexdigest()[:40]}"

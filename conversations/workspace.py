@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import access, selectors, services
+from conversations import access, selectors, services, waiting
 from conversations.models import ContactReason, Conversation, ConversationStatus
 from routing import services as routing
 from routing.models import AgentProfile, Presence
@@ -162,7 +162,7 @@ def offer_accept(request: HttpRequest, item_id: int) -> HttpResponse:
 @require_POST
 @desk_view
 def offer_decline(request: HttpRequest, item_id: int) -> HttpResponse:
-    services.offer_decline(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
+    waiting.offer_decline(item_id=item_id, user=request.user, reason=request.POST.get("reason", ""))
     return _refreshing(render(request, "desk/_offers.html", {"offers": selectors.agent_offers(user=request.user)}))
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from conversations import contact_page, workspace
+from conversations import contact_page, order_page, supervise_views, workspace
 
 app_name = "desk"
 
@@ -26,4 +26,13 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", contact_page.contact_page, name="contact_page"),
     path("contacts/<int:contact_id>/timeline/", contact_page.contact_timeline_panel,
          name="contact_timeline_panel"),
+    path("orders/<int:order_id>/", order_page.order_page, name="order_page"),
+    # Supervisors only (conversations.supervision checks): every ongoing conversation, agents' presence.
+    path("supervise/", supervise_views.ongoing, name="supervise"),
+    path("supervise/<int:conversation_id>/", supervise_views.conversation, name="supervise_conversation"),
+    path("supervise/<int:conversation_id>/whisper/", supervise_views.whisper, name="supervise_whisper"),
+    path("supervise/<int:conversation_id>/take-over/", supervise_views.take_over, name="supervise_take_over"),
+    path("supervise/agents/", supervise_views.agents, name="supervise_agents"),
+    path("supervise/agents/<int:user_id>/presence/", supervise_views.agent_presence,
+         name="supervise_agent_presence"),
 ]

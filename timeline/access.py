@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 
 from supportdesk.access import is_desk_user, is_integration
 from supportdesk.errors import NotFound
-from timeline.models import Contact
+from timeline.models import Contact, Order
 
 
 def contacts_visible(user: Any, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
@@ -31,7 +31,15 @@ def access_contact(*, user: Any, contact_id: int, contacts: QuerySet[Contact] | 
     return contact
 
 
-def may_open_admin(user: Any, *, model: str) -> bool:
-    """Whether a link to the admin's page of a `timeline.<model>` helps this user: the admin
-    keeps Django's own rule (staff, and the model's view permission)."""
-    return bool(user.is_authenticated and user.is_staff and user.has_perm(f"timeline.view_{model}"))
+def orders_visible(user: Any, orders: QuerySet[Order] | None = None) -> QuerySet[Order]:
+    """Orders follow their contacts: whoever may see contacts may see their orders."""
+    orders = Order.objects.all() if orders is None else orders
+    return orders if is_desk_user(user) or is_integration(user) else orders.none()
+
+
+def access_order(*, user: Any, order_id: int, orders: QuerySet[Order] | None = None) -> Order:
+    """The order, if this user may see it (the desk's order page)."""
+    order = orders_visible(user, orders).filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(gettext("Order %(id)s does not exist.") % {"id": order_id})
+    return order

@@ -11,7 +11,7 @@ const BACKOFF_MAX_MS = 30000;
 const root = document.getElementById("live");
 const statusEl = root.querySelector("[data-testid=live-status]");
 const atEl = root.querySelector("[data-testid=live-at]");
-const conversationUrl = root.dataset.conversationUrl; // ends in /0/change/
+const conversationUrl = root.dataset.conversationUrl; // the supervisors' page of conversation 0: /desk/supervise/0/
 
 // Same wording as conversations/live.py's duration_text.
 export function durationText(seconds) {

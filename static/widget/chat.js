@@ -300,6 +300,9 @@ function receive(frame) {
     case "chat.agent":
       if (frame.conversation_id === state.conversationId) agentShow(frame.agent);
       break;
+    case "chat.notice": // a system notice, in the visitor's language (conversations/waiting.py)
+      if (frame.conversation_id === state.conversationId) notice(frame.text, frame.after_sequence + 0.5);
+      break;
     case "email_saved":
       emailSaved();
       break;
@@ -581,11 +584,11 @@ function seenRefresh() {
   }
 }
 
-function notice(text) {
+function notice(text, afterSequence = Number.MAX_SAFE_INTEGER) { // default: after every message of its chat
   const li = document.createElement("li");
   li.className = "msg-notice";
   li.dataset.testid = "chat-notice";
-  li.sortKey = [state.conversationId ?? 0, Number.MAX_SAFE_INTEGER]; // after every message of its chat
+  li.sortKey = [state.conversationId ?? 0, afterSequence];
   li.textContent = text;
   messagePlace(li);
 }

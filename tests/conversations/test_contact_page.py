@@ -75,7 +75,8 @@ def test_a_courier_header_shows_vehicle_status_and_current_delivery(desk):
 
     assert _testid(response, "vehicle") == "Scooter"
     assert _testid(response, "courier-status") == "Active"
-    assert "O-77" in response.content.decode().split('data-testid="current-delivery"')[1][:300]
+    delivery = response.content.decode().split('data-testid="current-delivery"')[1][:300]
+    assert f'<a href="/desk/orders/{order.pk}/">O-77</a>' in delivery  # the desk's order page, not the admin
     assert b'data-testid="lifetime-order-value"' not in response.content
 
 
@@ -100,25 +101,19 @@ def test_the_timeline_is_newest_first_and_links_each_event_to_its_object(desk):
     # when the page is opened
     response = desk.get(_url(contact))
 
-    # then newest first; the conversation links to the desk, the order to the API's view of it
-    # for an agent (agents have no admin) and to its admin page for whom the admin shows it
-    # (staff with the view permission; a supervisor who is not staff, or staff without it, get
-    # the API's view: a link to a refusal helps nobody)
+    # then newest first; the conversation and the order link to their desk pages, never to the
+    # admin or the raw API, whoever looks (an agent, or staff who could open the admin)
     assert _kinds(response) == ["conversation.opened", "order.created", "contact.created"]
     links = re.findall(r'<a href="([^"]+)" data-testid="event-link">', response.content.decode())
-    assert links == ["/desk/c/42/", f"/api/v1/orders/{order.pk}/"]
+    assert links == ["/desk/c/42/", f"/desk/orders/{order.pk}/"]
     supervise = Permission.objects.get(codename="supervise", content_type__app_label="supportdesk")
     view_order = Permission.objects.get(codename="view_order", content_type__app_label="timeline")
-    for permissions, staff, expected in [
-        ([supervise, view_order], True, f"/admin/timeline/order/{order.pk}/change/"),
-        ([supervise], True, f"/api/v1/orders/{order.pk}/"),
-        ([supervise, view_order], False, f"/api/v1/orders/{order.pk}/"),
-    ]:
-        user = UserFactory(is_staff=staff)
-        user.user_permissions.add(*permissions)
-        desk.force_login(user)
-        page = desk.get(_url(contact)).content.decode()
-        assert re.findall(r'<a href="([^"]+)" data-testid="event-link">', page) == ["/desk/c/42/", expected]
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(supervise, view_order)
+    desk.force_login(user)
+    page = desk.get(_url(contact)).content.decode()
+    assert re.findall(r'<a href="([^"]+)" data-testid="event-link">', page) == [
+        "/desk/c/42/", f"/desk/orders/{order.pk}/"]
 
 
 def test_kind_and_date_filters_narrow_the_timeline(desk):
@@ -238,7 +233,7 @@ def test_the_workspace_panel_shows_the_newest_events_with_links(desk):
     html = response.content.decode()
     assert html.index("s19") < html.index("s18")  # newest first
     assert "&lt;b&gt;s19&lt;/b&gt;" in html and "<b>s19</b>" not in html
-    assert f"/api/v1/orders/{order.pk}/" in html
+    assert f"/desk/orders/{order.pk}/" in html and "/api/v1/orders/" not in html
 
 
 def test_an_agent_finds_a_contact_by_a_partial_unaccented_name_and_opens_it(desk):

@@ -118,6 +118,9 @@ DESK_OBJECT = answers(302, 302, 200, 404, 200, 403, 403, 403)  # the agent's con
 DESK_CONTACT = answers(302, 302, 200, 200, 200, 403, 403, 403)  # every agent sees contacts
 # The REST API: 401 without credentials, 403 for a role the endpoint is not for, 404 for an
 # object that is not yours (the same as for one that does not exist).
+# Supervisors' desk pages: agents are refused (403) like every account that is not a supervisor.
+DESK_SUPERVISOR = answers(302, 302, 403, 403, 200, 403, 403, 403)
+DESK_SUPERVISOR_POST = answers(302, 302, 403, 403, 302, 403, 403, 403)  # done, then redirected
 API_DESK = answers(401, 401, 200, 200, 200, 403, 403, 403)
 API_DESK_OR_INTEGRATION = answers(401, 401, 200, 200, 200, 403, 403, 200)
 API_SUPERVISOR = answers(401, 401, 403, 403, 200, 403, 403, 403)
@@ -139,6 +142,8 @@ def _desk(name: str, **kwargs: Callable[[World], int]) -> Callable[[World], str]
 CONVERSATION = {"conversation_id": lambda world: world.conversation}
 CONTACT = {"contact_id": lambda world: world.contact}
 OFFER = {"item_id": lambda world: world.offer}
+ORDER = {"order_id": lambda world: world.order}
+AGENT = {"user_id": lambda world: world.users["agent"].pk}
 
 MATRIX: dict[str, Row] = {
     "home": Row(_desk("home"), {"get": same(200)}),
@@ -174,6 +179,18 @@ MATRIX: dict[str, Row] = {
     "desk:contacts": Row(_desk("desk:contacts"), {"get": DESK_CONTACT}),
     "desk:contact_page": Row(_desk("desk:contact_page", **CONTACT), {"get": DESK_CONTACT}),
     "desk:contact_timeline_panel": Row(_desk("desk:contact_timeline_panel", **CONTACT), {"get": DESK_CONTACT}),
+    "desk:order_page": Row(_desk("desk:order_page", **ORDER), {"get": DESK_CONTACT}),
+    "desk:supervise": Row(_desk("desk:supervise"), {"get": DESK_SUPERVISOR}),
+    "desk:supervise_conversation": Row(_desk("desk:supervise_conversation", **CONVERSATION),
+                                       {"get": DESK_SUPERVISOR}),
+    "desk:supervise_whisper": Row(_desk("desk:supervise_whisper", **CONVERSATION),
+                                  {"post": DESK_SUPERVISOR_POST}, body=lambda world: {"body": "Offer a coupon"}),
+    # The world's supervisor has no agent profile: nothing to assign to (400 not_an_agent).
+    "desk:supervise_take_over": Row(_desk("desk:supervise_take_over", **CONVERSATION),
+                                    {"post": answers(302, 302, 403, 403, 400, 403, 403, 403)}),
+    "desk:supervise_agents": Row(_desk("desk:supervise_agents"), {"get": DESK_SUPERVISOR}),
+    "desk:supervise_agent_presence": Row(_desk("desk:supervise_agent_presence", **AGENT),
+                                         {"post": DESK_SUPERVISOR_POST}, body=lambda world: {"presence": "away"}),
     # --- REST API ---
     "api-root": Row(_desk("api-root"), {"get": API_DESK}),
     "contact-list": Row(_desk("contact-list"), {
