@@ -51,6 +51,7 @@ class Consumer:
 
 
 _consumers: dict[str, Consumer] = {}
+BULK_CHUNK = 1000  # rows a statement
 
 
 def consumer_register(*, name: str, stream: str, handle: Callable[[list[int]], None],
@@ -71,11 +72,18 @@ def outbox_bulk_create(objs: Sequence[models.Model], *, stream: str) -> None:
     """Insert `objs` (new rows of one model) and their outbox entries in one statement.
 
     One round trip, as a plain bulk_create would be: producers call this on hot paths
-    (routing's decisions). The objects get their primary keys, as with bulk_create.
+    (routing's decisions). The objects get their primary keys, as with bulk_create; the
+    model's key must come from a sequence (an AutoField), whose order matches the rows'.
     """
+    if len(objs) > BULK_CHUNK:  # PostgreSQL takes at most 65,535 parameters a statement
+        for start in range(0, len(objs), BULK_CHUNK):
+            outbox_bulk_create(objs[start:start + BULK_CHUNK], stream=stream)
+        return
     if not objs:
         return
     model = type(objs[0])
+    if not isinstance(model._meta.pk, models.AutoField):
+        raise TypeError(f"{model.__name__} needs an auto-increment primary key to have an outbox.")
     consumers = consumers_of(stream)
     wanted = [(position, consumer.name) for position, obj in enumerate(objs, start=1)
               for consumer in consumers if consumer.wants is None or consumer.wants(obj)]

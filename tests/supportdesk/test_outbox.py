@@ -104,3 +104,16 @@ def test_the_admin_discards_only_parked_entries(admin_client):
 
     assert response.status_code == 200
     assert list(OutboxEntry.objects.values_list("pk", flat=True)) == [waiting.pk]
+
+
+def test_many_rows_are_written_a_chunk_at_a_time_each_with_its_entries(item, consumers, monkeypatch):
+    monkeypatch.setattr(outbox, "BULK_CHUNK", 2)
+    events = _events(item, "accepted", "offered", "accepted", "offered", "accepted")
+
+    outbox.outbox_bulk_create(events, stream=STREAM)
+
+    kinds = dict(WorkItemEvent.objects.filter(pk__in=[e.pk for e in events]).values_list("pk", "kind"))
+    assert [kinds[event.pk] for event in events] == [event.kind for event in events]
+    assert sorted(OutboxEntry.objects.filter(consumer="tests.accepted").values_list("ref_id", flat=True)) == [
+        event.pk for event in events if event.kind == "accepted"]
+    assert OutboxEntry.objects.filter(consumer="tests.everything").count() == 5
