@@ -79,31 +79,33 @@ def _entry(ref_id: int, *, parked: bool) -> OutboxEntry:
                                       parked_at=timezone.now() if parked else None)
 
 
+def _admin_action(admin_client, action: str, entries: list[OutboxEntry]):
+    response = admin_client.post(reverse("admin:supportdesk_outboxentry_changelist"),
+                                 {"action": action, "_selected_action": [e.pk for e in entries]},
+                                 follow=True)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def test_the_admin_retries_only_parked_entries(admin_client):
     parked, waiting = _entry(1, parked=True), _entry(2, parked=False)
 
-    response = admin_client.post(
-        reverse("admin:supportdesk_outboxentry_changelist"),
-        {"action": "retry_parked", "_selected_action": [parked.pk, waiting.pk]}, follow=True)
+    text = _admin_action(admin_client, "retry_parked", [parked, waiting])
 
-    assert response.status_code == 200
     parked.refresh_from_db()
     waiting.refresh_from_db()
     assert (parked.parked_at, parked.attempts, parked.last_error) == (None, 0, "")
     assert (waiting.attempts, waiting.last_error) == (5, "ValueError: boom")  # untouched
-    text = response.content.decode()
     assert "1 entry put back" in text and "1 skipped" in text
 
 
 def test_the_admin_discards_only_parked_entries(admin_client):
     parked, waiting = _entry(1, parked=True), _entry(2, parked=False)
 
-    response = admin_client.post(
-        reverse("admin:supportdesk_outboxentry_changelist"),
-        {"action": "discard_parked", "_selected_action": [parked.pk, waiting.pk]}, follow=True)
+    text = _admin_action(admin_client, "discard_parked", [parked, waiting])
 
-    assert response.status_code == 200
     assert list(OutboxEntry.objects.values_list("pk", flat=True)) == [waiting.pk]
+    assert "1 entry discarded" in text and "1 skipped" in text
 
 
 def test_many_rows_are_written_a_chunk_at_a_time_each_with_its_entries(item, consumers, monkeypatch):
