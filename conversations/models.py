@@ -184,18 +184,3 @@ class Macro(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.shortcut}" + (f" ({self.language})" if self.language else "")
-
-
-class RoutingHistoryWatermark(models.Model):
-    """How far routing's history (routing.WorkItemEvent ids) has been copied to the contacts'
-    timelines; one row per copier, so routing itself never writes the timeline."""
-
-    key = models.CharField(max_length=32, unique=True)
-    last_event_id = models.BigIntegerField(default=0)
-    # Ids below last_event_id not seen yet (their transaction may still commit), with when
-    # they were first passed: [[id, iso time], ...].
-    gaps = models.JSONField(default=list, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.key}: up to {self.last_event_id}"

@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from conversations import push, selectors, services
+from conversations import push, routing_history, selectors, services
 from conversations.models import Conversation, ConversationStatus
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,13 @@ def supervisor_live_push() -> None:
 
 
 @shared_task(name="conversations.tasks.routing_history_to_timeline", ignore_result=True)
-def routing_history_to_timeline(batches: int = 10) -> int:
-    """Copy routing's new history to the contacts' timelines, a batch at a time (idempotent)."""
+def routing_history_to_timeline(batches: int = 10, batch_size: int = 1000) -> int:
+    """Drain routing's history onto the contacts' timelines, a batch at a time (idempotent);
+    the number of events copied. Stops at a batch with a failure: the next run tries again."""
     copied = 0
     for _ in range(batches):
-        in_batch = services.routing_history_copy()
-        copied += in_batch
-        if in_batch == 0:
+        drained = routing_history.routing_history_copy(batch_size=batch_size)
+        copied += drained.handled
+        if drained.failed or drained.handled < batch_size:
             break
     return copied

@@ -297,9 +297,16 @@ class WorkItem(models.Model):
         return f"item {self.pk} ({self.channel}, {self.queue_id}, {self.state})"
 
 
+# The outbox stream of WorkItemEvent rows (supportdesk.outbox): the layers above register
+# consumers of it, and routing writes their entries in the transaction of each event.
+HISTORY_STREAM = "routing.history"
+
+
 class WorkItemEvent(models.Model):
     """What happened to a work item: queued, offered, accepted, declined, expired, assigned,
-    requeued, transferred, escalated, overflowed, relaxed, breached, completed, cancelled."""
+    requeued, transferred, escalated, overflowed, relaxed, breached, completed, cancelled.
+
+    Written only with `supportdesk.outbox.outbox_bulk_create(..., stream=HISTORY_STREAM)`."""
 
     item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events",
                              db_index=False)  # work_item_event_item leads with it

@@ -46,6 +46,7 @@ from routing.models import (
     CHANNELS,
     CONTACT_KINDS,
     HELD_STATES,
+    HISTORY_STREAM,
     OPEN_STATES,
     AgentProfile,
     AgentSlot,
@@ -59,6 +60,7 @@ from routing.models import (
 )
 from supportdesk.conditions import condition_errors
 from supportdesk.errors import Conflict, DomainError, NotFound
+from supportdesk.outbox import outbox_bulk_create
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +348,7 @@ def _unit_of_work() -> Iterator[None]:
             if item is not None:  # else taken meanwhile, in this same use case
                 _item_match(item, now=timezone.now())
         if buffer:
-            WorkItemEvent.objects.bulk_create(buffer)
+            outbox_bulk_create(buffer, stream=HISTORY_STREAM)
     finally:
         _event_buffer.reset(tokens[0])
         _rematch_buffer.reset(tokens[1])
@@ -368,7 +370,8 @@ def _event(item: WorkItem, kind: str, *, at: datetime, agent_id: int | None = No
     if buffer is not None:
         buffer.append(event)
     else:
-        event.save()
+        # With its outbox entries (supportdesk.outbox), which carry it to the layers above.
+        outbox_bulk_create([event], stream=HISTORY_STREAM)
 
 
 # --- the two sides of the match ------------------------------------------------------------------

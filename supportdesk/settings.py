@@ -278,7 +278,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 30},
     },
-    # Routing's history (queued, assigned, transferred, breached, ...) onto the contacts' timelines.
+    # Routing's history (queued, assigned, transferred, breached, ...) onto the contacts'
+    # timelines: drains the outbox routing writes in the same transaction as each event.
     "routing-history-to-timeline": {
         "task": "conversations.tasks.routing_history_to_timeline",
         "schedule": 5.0,
@@ -297,6 +298,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": HEARTBEAT_MAX_AGE_SECONDS},
     },
 }
+
+# --- Outbox (supportdesk.outbox): events in, reactions out --------------------------------
+# A consumer's entry that fails this many drains in a row is parked with its error (admin:
+# outbox entries), so one bad event cannot hold back the rest of its stream.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

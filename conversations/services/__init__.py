@@ -19,7 +19,6 @@ from conversations.services.conversations import (
 )
 from conversations.services.messages import agent_read_mark, agent_reply, message_create, note_add, read_mark
 from conversations.services.offers import offer_accept, offer_decline
-from conversations.services.routing_history import routing_history_copy
 from conversations.services.visitors import (
     chat_current,
     visitor_chat,
@@ -35,7 +34,7 @@ __all__ = [
     "CLIENT_ID", "DomainError", "agent_read_mark", "agent_reply", "assigned_record", "author_name",
     "chat_current", "check_body", "check_client_id", "conversation_open", "conversation_resolve",
     "conversation_route", "conversation_status_set", "conversation_transfer", "message_create",
-    "note_add", "offer_accept", "offer_decline", "read_mark", "routing_attributes", "routing_history_copy",
+    "note_add", "offer_accept", "offer_decline", "read_mark", "routing_attributes",
     "timeline_actor", "visitor_chat", "visitor_email_set", "visitor_message_send",
     "visitor_message_send_async", "visitor_read_mark", "visitor_session_start",
 ]

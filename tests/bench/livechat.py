@@ -132,10 +132,11 @@ def reset() -> None:
 
     from conversations.models import Conversation, Message
     from routing.models import AgentProfile, AgentSlot, Queue, WorkItem, WorkItemEvent
+    from supportdesk.models import OutboxEntry
     from timeline.models import Contact
 
     models = (Message, Conversation, WorkItemEvent, WorkItem, AgentSlot, AgentProfile, Queue, Contact,
-              Session, get_user_model())
+              OutboxEntry, Session, get_user_model())
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(m._meta.db_table for m in models)} RESTART IDENTITY CASCADE")
 

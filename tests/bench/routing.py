@@ -103,9 +103,10 @@ def tables() -> list[str]:
     from django.contrib.auth import get_user_model
 
     from routing.models import AgentProfile, AgentSlot, Queue, RoutingAudit, RoutingRule, WorkItem, WorkItemEvent
+    from supportdesk.models import OutboxEntry
 
     return [model._meta.db_table for model in (AgentSlot, WorkItemEvent, WorkItem, AgentProfile, RoutingRule,
-                                                Queue, RoutingAudit, get_user_model())]
+                                                Queue, RoutingAudit, OutboxEntry, get_user_model())]
 
 
 def reset() -> None:

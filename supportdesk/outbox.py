@@ -1,0 +1,187 @@
+"""The outbox: what a producer's transaction tells the layers above it, drained without gaps.
+
+A producer (routing's history, later the timeline, ...) writes its rows through
+`outbox_bulk_create`, which in the same statement, so in the same transaction, writes one
+`OutboxEntry` per consumer of its stream that wants the row. Each consumer drains its own
+entries with `outbox_drain`: a batch locked with `FOR UPDATE SKIP LOCKED`, handled, and
+deleted in one transaction with the consumer's own writes. So
+
+- an event whose transaction commits late is drained when it commits (no watermark, no
+  gaps that expire);
+- two drainers of one consumer never take the same entry, and a crash rolls the consumer's
+  writes back with the deletes: nothing is lost and nothing is applied twice;
+- an entry whose handling keeps failing is tried alone, counted, and parked after
+  `OUTBOX_MAX_ATTEMPTS` with its error (visible in the admin, retried from there), while
+  the rest of the stream flows.
+
+Why one row per (consumer, event) rather than an `exported_at` column on each producer's
+table or a position per consumer: several consumers will read one stream (the timeline
+copy, workflows, report rollups, outbound webhooks), each at its own pace and with its own
+failures; a position has the gap problem this replaces, and a column serves one consumer.
+
+Consumers register by name at start-up (their app's `ready()`), so a lower layer writes
+entries for consumers above it without importing them. A consumer registered later gets
+entries for events written from then on only (backfill it with a data migration).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from supportdesk.models import OutboxEntry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    stream: str
+    # Applies the producer's rows with these ids, inside the drain's transaction. It may be
+    # called again with an id it was given before only if that call raised (rolled back).
+    handle: Callable[[list[int]], None]
+    # Which of the producer's rows it needs at all (None: every row); the others get no entry.
+    wants: Callable[[models.Model], bool] | None = None
+
+
+_consumers: dict[str, Consumer] = {}
+BULK_CHUNK = 1000  # rows a statement
+
+
+def consumer_register(*, name: str, stream: str, handle: Callable[[list[int]], None],
+                      wants: Callable[[models.Model], bool] | None = None) -> None:
+    """Subscribe `name` to `stream` (idempotent: a second registration replaces the first)."""
+    _consumers[name] = Consumer(name=name, stream=stream, handle=handle, wants=wants)
+
+
+def consumer_names() -> list[str]:
+    return sorted(_consumers)
+
+
+def consumers_of(stream: str) -> list[Consumer]:
+    return sorted((c for c in _consumers.values() if c.stream == stream), key=lambda c: c.name)
+
+
+def outbox_bulk_create(objs: Sequence[models.Model], *, stream: str) -> None:
+    """Insert `objs` (new rows of one model) and their outbox entries in one statement.
+
+    One round trip, as a plain bulk_create would be: producers call this on hot paths
+    (routing's decisions). The objects get their primary keys, as with bulk_create; the
+    model's key must come from a sequence (an AutoField), whose order matches the rows'.
+    """
+    if len(objs) > BULK_CHUNK:  # PostgreSQL takes at most 65,535 parameters a statement
+        for start in range(0, len(objs), BULK_CHUNK):
+            outbox_bulk_create(objs[start:start + BULK_CHUNK], stream=stream)
+        return
+    if not objs:
+        return
+    model = type(objs[0])
+    if not isinstance(model._meta.pk, models.AutoField):
+        raise TypeError(f"{model.__name__} needs an auto-increment primary key to have an outbox.")
+    consumers = consumers_of(stream)
+    wanted = [(position, consumer.name) for position, obj in enumerate(objs, start=1)
+              for consumer in consumers if consumer.wants is None or consumer.wants(obj)]
+    if not wanted:
+        model.objects.bulk_create(objs)
+        return
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if field is not pk]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list = [field.get_db_prep_save(field.pre_save(obj, True), connection)
+                    for obj in objs for field in fields]
+    positions, names = zip(*wanted, strict=True)
+    # Ids come from the sequence in VALUES order, so the n-th smallest id is the n-th object.
+    sql = f"""
+        WITH inserted AS (
+            INSERT INTO {quote(model._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
+            VALUES {", ".join([row] * len(objs))}
+            RETURNING {quote(pk.column)} AS id
+        ), numbered AS (
+            SELECT id, row_number() OVER (ORDER BY id) AS position FROM inserted
+        ), entries AS (
+            INSERT INTO {quote(OutboxEntry._meta.db_table)} (stream, consumer, ref_id)
+            SELECT %s, wanted.consumer, numbered.id
+              FROM numbered JOIN unnest(%s::bigint[], %s::text[]) AS wanted(position, consumer)
+                USING (position)
+             ORDER BY numbered.id, wanted.consumer
+        )
+        SELECT id FROM numbered ORDER BY position
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, stream, list(positions), list(names)])
+        ids = [row_id for (row_id,) in cursor.fetchall()]
+    for obj, row_id in zip(objs, ids, strict=True):
+        obj.pk = row_id
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+@dataclass(frozen=True)
+class Drained:
+    handled: int = 0  # entries applied and deleted
+    failed: int = 0  # entries that raised this time (counted, kept or parked)
+    parked: int = 0  # of which parked now, for a person to look at
+
+
+def outbox_drain(*, consumer: str, batch_size: int = 500) -> Drained:
+    """Apply and delete the oldest `batch_size` entries of `consumer` that no other drainer
+    holds, in one transaction with what the consumer writes."""
+    registered = _consumers.get(consumer)
+    if registered is None:
+        raise LookupError(f"No outbox consumer is registered as {consumer!r}.")
+    entries = OutboxEntry.objects.select_for_update(skip_locked=True)
+    with transaction.atomic():
+        batch = list(entries.filter(consumer=consumer, parked_at__isnull=True)
+                     .order_by("id").values_list("id", "ref_id", "attempts")[:batch_size])
+        if not batch:
+            return Drained()
+        errors: dict[int, str] = {}
+        try:
+            with transaction.atomic():
+                registered.handle([ref_id for _, ref_id, _ in batch])
+        except Exception:
+            # One bad entry must not hold back the rest: each is tried alone to find it.
+            for entry_id, ref_id, _ in batch:
+                try:
+                    with transaction.atomic():
+                        registered.handle([ref_id])
+                except Exception as exc:
+                    log.warning("Outbox consumer %s failed on %s %s", consumer, registered.stream,
+                                ref_id, exc_info=True)
+                    errors[entry_id] = f"{type(exc).__name__}: {exc}"[:2000]
+        OutboxEntry.objects.filter(pk__in=[entry_id for entry_id, _, _ in batch
+                                           if entry_id not in errors]).delete()
+        parked = 0
+        now = timezone.now()
+        for entry_id, ref_id, attempts in batch:
+            if entry_id not in errors:
+                continue
+            park = attempts + 1 >= settings.OUTBOX_MAX_ATTEMPTS
+            if park:
+                parked += 1
+                log.error("Outbox consumer %s parked %s %s after %s attempts: %s", consumer,
+                          registered.stream, ref_id, attempts + 1, errors[entry_id])
+            OutboxEntry.objects.filter(pk=entry_id).update(
+                attempts=attempts + 1, last_error=errors[entry_id], parked_at=now if park else None)
+    return Drained(handled=len(batch) - len(errors), failed=len(errors), parked=parked)
+
+
+def outbox_retry(*, entry_ids: Sequence[int]) -> int:
+    """Put parked entries back in their consumer's stream (after the cause was fixed); the
+    number put back. Entries not parked are left as they are."""
+    return OutboxEntry.objects.filter(pk__in=list(entry_ids), parked_at__isnull=False).update(
+        parked_at=None, attempts=0, last_error="")
+
+
+def outbox_discard(*, entry_ids: Sequence[int]) -> int:
+    """Give up on parked entries: their consumer never applies them (the producer's own rows
+    stay). The number discarded; entries still in the stream are left alone."""
+    deleted, _ = OutboxEntry.objects.filter(pk__in=list(entry_ids), parked_at__isnull=False).delete()
+    return deleted
