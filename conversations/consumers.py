@@ -36,14 +36,15 @@ from supportdesk import ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 from supportdesk.json_input import JsonInputError, json_loads
+from supportdesk.protocol import CloseCode
 from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
 
-# Close codes in the 4000 range are the application's own; browsers see them on close.
-NOT_SIGNED_IN = 4401
-NOT_AN_AGENT = 4403
-RATE_LIMITED = 4429
+# The close codes browsers see, named once for Python and the JS (supportdesk.protocol).
+NOT_SIGNED_IN = CloseCode.NOT_SIGNED_IN
+NOT_AN_AGENT = CloseCode.NOT_AN_AGENT
+RATE_LIMITED = CloseCode.RATE_LIMITED
 
 
 MAX_ID = 2**63 - 1  # bigint
