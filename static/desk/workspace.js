@@ -9,8 +9,10 @@
 // reloaded then too). The message the agent composes carries a client id that survives
 // retries, so a reply sent again after a timeout is stored once.
 
+import { timeElement, timesRender } from "../common/format.js";
+import { Frame } from "../common/protocol.js";
+import { Backoff, ReconnectingSocket } from "../common/reconnect.js";
 import { notifyOffer, primeAlerts } from "./alerts.js";
-import { ReconnectingSocket } from "./socket.js";
 
 const HEARTBEAT_MS = 30000;
 const TYPING_EVERY_MS = 2000;
@@ -21,12 +23,15 @@ const GAP_WAIT_MS = 300; // a burst of pushes (or two groups' pushes crossing) c
 const SYNC_ANSWER_MS = 10000; // a sync unanswered this long was lost: the next one may go
 
 const root = document.getElementById("workspace");
+// What the page says in the agent's language, written by the template (workspace.html).
+const LABELS = JSON.parse(document.getElementById("workspace-labels").textContent);
 // lastSequence: every message up to it is shown (the server renders a consecutive run).
 const open = { id: null, lastSequence: 0, macros: {} };
 // The sync in flight (for which conversation, since when), and one refused (taken away): not asked again.
 const syncing = { for: null, sentAt: 0, again: false, progressed: false, timer: null, refused: null };
-// The composed message's client id, kept while the same text is sent again to the same place.
-const composing = { id: null, key: null };
+// The composed message's client id, kept while the same text is sent again to the same place;
+// and the text of the send in flight, the only text its success may take out of the composer.
+const composing = { id: null, key: null, sending: null };
 let lastTypingSent = 0;
 let typingTimer = null;
 let refreshTimer = null;
@@ -48,8 +53,13 @@ const socket = new ReconnectingSocket(socketUrl, {
   onFrame: handleFrame,
   onState(state) {
     const badge = $("[data-testid=socket-state]");
-    if (badge) badge.dataset.state = state;
+    if (!badge) return;
+    badge.dataset.state = state;
+    // Said in words too: the badge is a live region, so screen readers hear the change.
+    const words = $("[data-testid=socket-state-text]", badge);
+    if (words) words.textContent = LABELS.socket[state] || state;
   },
+  backoff: new Backoff({ firstMs: 500, maxMs: 30000 }),
 });
 
 function heartbeat() {
@@ -102,16 +112,16 @@ setInterval(() => {
 
 function handleFrame(frame) {
   switch (frame.type) {
-    case "routing.item":
+    case Frame.ROUTING_ITEM:
       refreshLists();
       if (frame.event === "offered") {
         notifyOffer({ itemId: frame.item_id, conversationId: frame.conversation_id, channel: frame.channel });
       }
       break;
-    case "routing.presence":
+    case Frame.ROUTING_PRESENCE:
       presenceShow(frame.presence);
       break;
-    case "chat.message":
+    case Frame.CHAT_MESSAGE:
       if (frame.conversation_id === open.id) {
         messageShow(frame);
         if (frame.direction === "in") {
@@ -122,21 +132,26 @@ function handleFrame(frame) {
         refreshLists(); // its unread count moved
       }
       break;
-    case "chat.typing":
+    case Frame.CHAT_TYPING:
       if (frame.conversation_id === open.id && frame.side === "contact") typingShow(true);
       break;
-    case "synced":
+    case Frame.SYNCED:
       syncedApply(frame);
       readMark();
       break;
-    case "chat.status":
+    case Frame.CHAT_STATUS:
       if (frame.conversation_id === open.id) statusShow(frame.status);
       refreshLists();
       break;
-    case "chat.agent":
+    case Frame.CHAT_AGENT:
       refreshLists();
       break;
-    case "error":
+    case Frame.CHAT_READ:
+      // The agents' read mark moved (this agent opened, read or answered it): the unread
+      // badge in the list is the server's count, so it is fetched again.
+      if (frame.side === "agent") refreshLists();
+      break;
+    case Frame.ERROR:
       if (frame.in_reply_to === "sync") {
         if (frame.code === "not_found") syncing.refused = syncing.for;
         syncing.for = null;
@@ -196,12 +211,10 @@ function messageElement(message) {
   meta.className = "meta";
   const author = document.createElement("span");
   author.className = "author";
-  const who = message.direction === "in" ? "Contact" : message.author || "System";
-  author.textContent = message.direction === "note" ? `${who} · internal note` : who;
-  const time = document.createElement("time");
-  time.dateTime = message.created_at;
-  time.textContent = new Date(message.created_at).toTimeString().slice(0, 5);
-  meta.append(author, " ", time);
+  // As templates/desk/_message.html writes it: the same name (the push's `author`), the same clock.
+  const who = message.direction === "in" ? LABELS.contact : message.author || LABELS.system;
+  author.textContent = message.direction === "note" ? `${who} · ${LABELS.note}` : who;
+  meta.append(author, " ", timeElement(message.created_at, "clock"));
   const body = document.createElement("div");
   body.className = "body";
   body.textContent = message.body;
@@ -451,22 +464,33 @@ document.body.addEventListener("htmx:beforeRequest", (event) => {
 });
 document.body.addEventListener("htmx:configRequest", (event) => {
   const form = event.detail.elt;
-  if (form.id === "composer") event.detail.parameters.client_id = composerClientId(form);
+  if (form.id === "composer") {
+    event.detail.parameters.client_id = composerClientId(form);
+    composing.sending = event.detail.parameters.body;
+  }
 });
+
+// What stays in the composer once `sent` is stored: what the agent typed after it while it was
+// on its way (the sent text, at the start, is taken out); anything else edited stays whole.
+function composerRest(value, sent) {
+  if (sent === null || sent === undefined || !value.startsWith(sent)) return value;
+  return value.slice(sent.length).replace(/^\s+/, "");
+}
 document.body.addEventListener("htmx:afterRequest", (event) => {
   const form = event.detail.elt;
   // Only a stored message empties the composer: after a refusal the text is still there to fix.
   if (form.id === "composer" && event.detail.xhr.status >= 200 && event.detail.xhr.status < 300) {
     const textarea = $("[data-testid=composer]", form);
-    textarea.value = "";
+    textarea.value = composerRest(textarea.value, composing.sending);
     textarea.focus();
-    Object.assign(composing, { id: null, key: null });
+    Object.assign(composing, { id: null, key: null, sending: null });
   }
 });
 document.body.addEventListener("htmx:responseError", () => flash("The server failed to answer; try again."));
 document.body.addEventListener("htmx:sendError", () => flash("No connection to the server; try again."));
 document.body.addEventListener("htmx:timeout", () => flash("The server took too long to answer; try again."));
 document.body.addEventListener("htmx:afterSettle", () => {
+  timesRender(); // the swapped part, and any part swapped out of band with it
   conversationNoticed();
   countdownTick();
 });
@@ -476,5 +500,6 @@ document.body.addEventListener("htmx:historyRestore", conversationNoticed);
 document.addEventListener("pointerdown", primeAlerts, { once: true });
 document.addEventListener("keydown", primeAlerts, { once: true });
 
+timesRender();
 conversationNoticed();
 countdownTick();
