@@ -36,7 +36,7 @@ from supportdesk import ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 from supportdesk.json_input import JsonInputError, json_loads
-from supportdesk.protocol import CloseCode
+from supportdesk.protocol import ClientFrame, CloseCode
 from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,8 @@ class VisitorConsumer(JsonConsumer):
     - `{"type": "typing"}`, `{"type": "read", "sequence": N}`, `{"type": "email", "email": "..."}`.
     """
 
-    frame_types = frozenset({"sync", "message", "typing", "read", "email"})
+    frame_types = frozenset({ClientFrame.SYNC, ClientFrame.MESSAGE, ClientFrame.TYPING, ClientFrame.READ,
+                             ClientFrame.EMAIL})
 
     async def connect(self) -> None:
         self.conversation_id: int | None = None
@@ -335,7 +336,8 @@ class AgentConsumer(JsonConsumer):
     - `{"type": "heartbeat"}`: keeps the agent's presence (routing sets silent agents offline).
     """
 
-    frame_types = frozenset({"watch", "unwatch", "sync", "typing", "read", "heartbeat"})
+    frame_types = frozenset({ClientFrame.WATCH, ClientFrame.UNWATCH, ClientFrame.SYNC, ClientFrame.TYPING,
+                             ClientFrame.READ, ClientFrame.HEARTBEAT})
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -1,4 +1,4 @@
-"""The websocket protocol's shared names: close codes and frame types, in one place.
+"""The websocket protocol's shared names: close codes and frame types (both ways), in one place.
 
 Python (consumers and the push modules) reads them from here; the browsers' ES modules
 import `static/common/protocol.js`, which is generated from this module
@@ -40,7 +40,21 @@ class Frame:
     SUPERVISOR_SNAPSHOT = "supervisor.snapshot"
 
 
-def _constants(holder: type) -> dict[str, int | str]:
+class ClientFrame:
+    """The `type` of the frames browsers send; a consumer answers each with `frame_<type>`."""
+
+    SYNC = "sync"
+    READ = "read"
+    TYPING = "typing"
+    MESSAGE = "message"
+    EMAIL = "email"
+    WATCH = "watch"
+    UNWATCH = "unwatch"
+    HEARTBEAT = "heartbeat"
+
+
+def constants(holder: type) -> dict[str, int | str]:
+    """A holder's names and values (the upper-case attributes)."""
     return {name: value for name, value in vars(holder).items() if name.isupper()}
 
 
@@ -48,8 +62,8 @@ def js_module() -> str:
     """The text of static/common/protocol.js."""
     lines = ["// Generated from supportdesk/protocol.py by `python manage.py protocol_js`: edit that, not this.",
              "// tests/supportdesk/test_protocol.py fails while the two differ.", ""]
-    for holder in (CloseCode, Frame):
-        body = json.dumps(_constants(holder), indent=2)
+    for holder in (CloseCode, Frame, ClientFrame):
+        body = json.dumps(constants(holder), indent=2)
         lines.append(f"export const {holder.__name__} = Object.freeze({body});")
         lines.append("")
     return "\n".join(lines)

@@ -24,3 +24,14 @@ export const Frame = Object.freeze({
   "ROUTING_PRESENCE": "routing.presence",
   "SUPERVISOR_SNAPSHOT": "supervisor.snapshot"
 });
+
+export const ClientFrame = Object.freeze({
+  "SYNC": "sync",
+  "READ": "read",
+  "TYPING": "typing",
+  "MESSAGE": "message",
+  "EMAIL": "email",
+  "WATCH": "watch",
+  "UNWATCH": "unwatch",
+  "HEARTBEAT": "heartbeat"
+});

@@ -11,6 +11,7 @@
 // Nothing is lost or shown twice across drops, server restarts and Redis restarts (state.js
 // says how).
 
+import { ClientFrame } from "../common/protocol.js";
 import { connectionStart, send, sync } from "./connection.js";
 import { messageSend, readMark } from "./outbox.js";
 import { embedded, isVisible, state, tellHost } from "./state.js";
@@ -30,7 +31,7 @@ ui.emailForm.addEventListener("submit", (event) => {
     return;
   }
   ui.emailNote.dataset.state = "";
-  ui.emailNote.textContent = state.ready && send({ type: "email", email }) ? "Saving…"
+  ui.emailNote.textContent = state.ready && send({ type: ClientFrame.EMAIL, email }) ? "Saving…"
     : "Not connected yet; try again in a moment.";
 });
 
@@ -58,7 +59,7 @@ ui.composer.addEventListener("input", () => {
   const now = Date.now();
   // Typing goes to an agent only in a chat, and at most every 2 s (frames count against the rate limit).
   if (state.ready && state.conversationId !== null && !state.resolved && now - lastTypingSent >= TYPING_EVERY_MS) {
-    if (send({ type: "typing" })) lastTypingSent = now;
+    if (send({ type: ClientFrame.TYPING })) lastTypingSent = now;
   }
 });
 

@@ -2,7 +2,7 @@
 // ws_path?token=...; it comes back by itself (static/common/reconnect.js), and every (re)connect
 // syncs from `lastSeq`. A sync unanswered for long means a dead socket: it is dropped.
 
-import { CloseCode } from "../common/protocol.js";
+import { ClientFrame, CloseCode } from "../common/protocol.js";
 import { ReconnectingSocket } from "../common/reconnect.js";
 import { receive } from "./frames.js";
 import { markOutboxSending } from "./outbox.js";
@@ -71,7 +71,7 @@ export function sync() {
   state.syncing = true;
   state.syncFor = state.conversationId;
   state.syncMax = null;
-  if (send({ type: "sync", after: state.lastSeq })) {
+  if (send({ type: ClientFrame.SYNC, after: state.lastSeq })) {
     clearTimeout(timers.syncWatchdog);
     timers.syncWatchdog = setTimeout(socketDrop, SYNC_ANSWER_MS);
   } else {

@@ -1,7 +1,7 @@
 // Frames from the server: ready, synced, chat.message, ack, chat.typing, chat.read, chat.status,
 // chat.agent, email_saved, error (the names: static/common/protocol.js).
 
-import { Frame } from "../common/protocol.js";
+import { ClientFrame, Frame } from "../common/protocol.js";
 import { connectionCounts, sync, syncSoon } from "./connection.js";
 import { failedMark, outboxFlush, readMark, sentMark } from "./outbox.js";
 import {
@@ -158,7 +158,7 @@ const RETRYABLE = new Set(["rate_limited", "server_error"]);
 
 function errorReceive(error) {
   const text = error.message || "Something went wrong.";
-  if (error.in_reply_to === "message" || (error.code === "too_large" && inflight.length)) {
+  if (error.in_reply_to === ClientFrame.MESSAGE || (error.code === "too_large" && inflight.length)) {
     // Frames are answered in order, so this error is the oldest message still in flight.
     const clientId = inflight.shift();
     if (clientId && pending.has(clientId)) {
@@ -175,17 +175,17 @@ function errorReceive(error) {
     }
     return;
   }
-  if (error.in_reply_to === "email") {
+  if (error.in_reply_to === ClientFrame.EMAIL) {
     ui.emailNote.textContent = text;
     ui.emailNote.dataset.state = "error";
     return;
   }
-  if (error.in_reply_to === "sync") {
+  if (error.in_reply_to === ClientFrame.SYNC) {
     clearTimeout(timers.syncWatchdog);
     state.syncing = false;
     setTimeout(sync, (error.retry_after || 3) * 1000);
   }
-  if (error.in_reply_to === "typing" || error.in_reply_to === "read") return; // nothing the visitor must do
+  if (error.in_reply_to === ClientFrame.TYPING || error.in_reply_to === ClientFrame.READ) return; // nothing the visitor must do
   if (error.code === "rate_limited") {
     showError(error.retry_after ? `Too many attempts; wait ${Math.ceil(error.retry_after)} s.` : text);
   } else if (error.code === "token_invalid") {

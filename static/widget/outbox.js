@@ -1,6 +1,7 @@
 // What the visitor sends: each message waits in the outbox under a client id until the server
 // acknowledges it, and goes again (same id, stored once) after a drop; and the read mark.
 
+import { ClientFrame } from "../common/protocol.js";
 import { send } from "./connection.js";
 import { messageElement, messagePlace, stateSet } from "./render.js";
 import { inflight, isVisible, outbox, pending, shown, state, tellHost, timers } from "./state.js";
@@ -30,7 +31,7 @@ export function outboxFlush() {
   }
   for (const clientId of outbox) {
     if (inflight.includes(clientId)) continue;
-    if (!send({ type: "message", body: pending.get(clientId).body, client_id: clientId })) return;
+    if (!send({ type: ClientFrame.MESSAGE, body: pending.get(clientId).body, client_id: clientId })) return;
     inflight.push(clientId);
   }
 }
@@ -74,7 +75,7 @@ export function markOutboxSending() {
 export function readMark() {
   if (!isVisible() || !state.ready || state.conversationId === null) return;
   if (state.highestAgentSeq > state.lastReadSent) {
-    if (send({ type: "read", sequence: state.highestAgentSeq })) state.lastReadSent = state.highestAgentSeq;
+    if (send({ type: ClientFrame.READ, sequence: state.highestAgentSeq })) state.lastReadSent = state.highestAgentSeq;
   }
   if (state.unread) {
     state.unread = 0;

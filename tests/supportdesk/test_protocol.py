@@ -18,3 +18,15 @@ def test_the_generated_module_carries_every_close_code_and_frame_type():
 
     assert '"NOT_SIGNED_IN": 4401' in module and '"RATE_LIMITED": 4429' in module
     assert '"CHAT_MESSAGE": "chat.message"' in module and '"SUPERVISOR_SNAPSHOT": "supervisor.snapshot"' in module
+
+
+def test_every_frame_a_browser_may_send_is_taken_and_handled_by_a_consumer():
+    from conversations.consumers import AgentConsumer, VisitorConsumer
+
+    consumers = (AgentConsumer, VisitorConsumer)
+    taken = set().union(*(consumer.frame_types for consumer in consumers))
+
+    assert taken == set(protocol.constants(protocol.ClientFrame).values())
+    for consumer in consumers:
+        for kind in consumer.frame_types:
+            assert callable(getattr(consumer, f"frame_{kind}", None)), (consumer.__name__, kind)
