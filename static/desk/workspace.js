@@ -10,9 +10,12 @@
 // retries, so a reply sent again after a timeout is stored once.
 
 import { timeElement, timesRender } from "../common/format.js";
-import { Frame } from "../common/protocol.js";
+import { ClientFrame, Frame } from "../common/protocol.js";
 import { Backoff, ReconnectingSocket } from "../common/reconnect.js";
 import { notifyOffer, primeAlerts } from "./alerts.js";
+import { $, $$ } from "./dom.js";
+import { flash } from "./flash.js";
+import { isNote, noteModeShow } from "./shortcuts.js";
 
 const HEARTBEAT_MS = 30000;
 const TYPING_EVERY_MS = 2000;
@@ -35,9 +38,6 @@ const composing = { id: null, key: null, sending: null };
 let lastTypingSent = 0;
 let typingTimer = null;
 let refreshTimer = null;
-
-const $ = (selector, scope = document) => scope.querySelector(selector);
-const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
 
 // --- the socket ---------------------------------------------------------------------------------
 
@@ -63,12 +63,12 @@ const socket = new ReconnectingSocket(socketUrl, {
 });
 
 function heartbeat() {
-  if (root.dataset.isAgent === "true") socket.send({ type: "heartbeat" });
+  if (root.dataset.isAgent === "true") socket.send({ type: ClientFrame.HEARTBEAT });
 }
 setInterval(heartbeat, HEARTBEAT_MS);
 
 function follow(conversationId) {
-  socket.send({ type: "watch", conversation_id: conversationId });
+  socket.send({ type: ClientFrame.WATCH, conversation_id: conversationId });
   sync();
 }
 
@@ -82,7 +82,7 @@ function sync() {
     syncing.again = true; // one at a time: ask again from where this one leaves off
     return;
   }
-  if (socket.send({ type: "sync", conversation_id: open.id, after: open.lastSequence })) {
+  if (socket.send({ type: ClientFrame.SYNC, conversation_id: open.id, after: open.lastSequence })) {
     syncing.for = open.id;
     syncing.sentAt = Date.now();
     syncing.again = false;
@@ -152,7 +152,7 @@ function handleFrame(frame) {
       if (frame.side === "agent") refreshLists();
       break;
     case Frame.ERROR:
-      if (frame.in_reply_to === "sync") {
+      if (frame.in_reply_to === ClientFrame.SYNC) {
         if (frame.code === "not_found") syncing.refused = syncing.for;
         syncing.for = null;
       }
@@ -261,7 +261,7 @@ function messagesTidy() {
 
 function readMark() {
   if (open.id !== null && open.lastSequence > 0 && document.visibilityState === "visible") {
-    socket.send({ type: "read", conversation_id: open.id, sequence: open.lastSequence });
+    socket.send({ type: ClientFrame.READ, conversation_id: open.id, sequence: open.lastSequence });
   }
 }
 document.addEventListener("visibilitychange", readMark);
@@ -286,7 +286,7 @@ function conversationNoticed() {
     messagesTidy();
     return;
   }
-  if (open.id !== null) socket.send({ type: "unwatch", conversation_id: open.id });
+  if (open.id !== null) socket.send({ type: ClientFrame.UNWATCH, conversation_id: open.id });
   open.id = id;
   open.lastSequence = thread ? Number(thread.dataset.lastSequence) || 0 : 0;
   clearTimeout(syncing.timer);
@@ -315,18 +315,13 @@ function macroExpand(textarea) {
   return true;
 }
 
-function isNote() {
-  const toggle = $("[data-testid=note-toggle]");
-  return Boolean(toggle && toggle.checked);
-}
-
 function composerTyped() {
   // Notes are for colleagues: the contact must not see the agent "typing" one.
   if (open.id === null || isNote()) return;
   const now = Date.now();
   if (now - lastTypingSent < TYPING_EVERY_MS) return;
   lastTypingSent = now;
-  socket.send({ type: "typing", conversation_id: open.id });
+  socket.send({ type: ClientFrame.TYPING, conversation_id: open.id });
 }
 
 function newClientId() {
@@ -341,11 +336,6 @@ function composerClientId(form) {
   const key = JSON.stringify([open.id, isNote(), $("[data-testid=composer]", form).value]);
   if (composing.key !== key) Object.assign(composing, { id: newClientId(), key });
   return composing.id;
-}
-
-function noteModeShow() {
-  const form = $("#composer");
-  if (form) form.classList.toggle("note-mode", isNote());
 }
 
 document.addEventListener("keydown", (event) => {
@@ -366,59 +356,6 @@ document.addEventListener("change", (event) => {
   if (event.target.matches?.("[data-testid=note-toggle]")) noteModeShow();
 });
 
-// --- keyboard shortcuts -----------------------------------------------------------------------------
-
-function isEditing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
-}
-
-// Submit the form if its choice is made; else put the cursor on the choice to make.
-function submitOrChoose(formSelector, what) {
-  const form = $(formSelector);
-  if (!form) return;
-  const select = $("select", form);
-  if (select && !select.value) {
-    select.focus();
-    flash(`Choose ${what}, then press the shortcut again.`);
-    return;
-  }
-  form.requestSubmit();
-}
-
-const ALT_SHORTCUTS = {
-  KeyA: () => $("[data-testid=offer-accept]")?.click(),
-  KeyD: () => $("[data-testid=offer-decline]")?.click(),
-  KeyN: () => {
-    const toggle = $("[data-testid=note-toggle]");
-    if (!toggle) return;
-    toggle.checked = !toggle.checked;
-    noteModeShow();
-    $("[data-testid=composer]")?.focus();
-  },
-  KeyR: () => submitOrChoose("[data-testid=resolve-form]", "a contact reason"),
-  KeyT: () => submitOrChoose("[data-testid=transfer-form]", "a queue or an agent"),
-};
-
-document.addEventListener("keydown", (event) => {
-  if (event.altKey && !event.ctrlKey && !event.metaKey) {
-    // event.code, not event.key: Alt+letter types other characters on some layouts (macOS).
-    const digit = /^Digit([1-9])$/.exec(event.code);
-    const action = digit
-      ? () => $$("[data-testid=conversation-entry]")[Number(digit[1]) - 1]?.click()
-      : ALT_SHORTCUTS[event.code];
-    if (action) {
-      event.preventDefault();
-      action();
-    }
-    return;
-  }
-  if (event.key === "?" && !isEditing(event.target)) {
-    event.preventDefault();
-    const dialog = document.getElementById("shortcuts");
-    if (dialog && !dialog.open) dialog.showModal();
-  }
-});
-
 // --- offers: the countdown ----------------------------------------------------------------------------
 
 function countdownTick() {
@@ -433,30 +370,7 @@ function countdownTick() {
 }
 setInterval(countdownTick, 1000);
 
-// --- htmx glue and the flash area -------------------------------------------------------------------
-
-function flash(message) {
-  const area = document.getElementById("desk-flash");
-  if (!area) return;
-  const box = document.createElement("div");
-  box.className = "desk-error";
-  box.setAttribute("role", "alert");
-  box.dataset.testid = "desk-error";
-  const text = document.createElement("span");
-  text.textContent = message;
-  const dismiss = document.createElement("button");
-  dismiss.type = "button";
-  dismiss.className = "link";
-  dismiss.dataset.dismiss = "";
-  dismiss.textContent = "×";
-  box.append(text, dismiss);
-  area.replaceChildren(box);
-}
-
-document.addEventListener("click", (event) => {
-  const dismiss = event.target.closest?.("[data-dismiss]");
-  if (dismiss) dismiss.closest(".desk-error")?.remove();
-});
+// --- htmx glue -------------------------------------------------------------------
 
 document.body.addEventListener("htmx:beforeRequest", (event) => {
   // A new action clears the last one's error; list refreshes leave it standing.
