@@ -6,41 +6,28 @@ offers and the widget's typing are live regions; on a phone the launcher leaves 
 
 from __future__ import annotations
 
-import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
-from conversations import services, widget
+from conversations import services
 from conversations.models import Message, MessageDirection
-from routing import services as routing
-from routing.models import Presence, Queue, WorkItem
-from tests.factories import AgentProfileFactory, ContactFactory
+from tests.browser.desk import PASSWORD, assigned_chat, desk_prepare
+from tests.factories import AgentProfileFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "correct horse battery staple"
 AGENT_TIME_ZONE = "America/Bogota"  # UTC-5 all year: a clock in UTC would read five hours ahead
 
 
 @pytest.fixture(autouse=True)
 def _desk(settings):
-    settings.REDIS_KEY_PREFIX = f"test-{uuid.uuid4().hex}"  # rate-limit counters of this test only
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    Queue.objects.create(key="general", name="General")
+    desk_prepare(settings)
 
 
 def _assigned_chat():
-    profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"], user__first_name="Marta",
-                                  user__last_name="Ruiz Gómez")
-    routing.presence_set(user=profile.user, presence=Presence.ONLINE)
-    contact = ContactFactory(preferred_language="es")
-    conversation = services.conversation_open(contact=contact, channel="chat")
-    services.offer_accept(item_id=WorkItem.objects.get(conversation_id=conversation.pk).pk, user=profile.user)
-    session = widget.Session(contact_id=contact.pk)
-    services.visitor_message_send(session=session, body="Hola, ¿mi pedido?")
-    return profile, conversation, session
+    return assigned_chat(last_name="Ruiz Gómez")  # a full name that is not the first name
 
 
 def _sign_in(page, asgi_server, profile, path: str) -> None:
