@@ -99,8 +99,9 @@ class DeskLogoutView(auth_views.LogoutView):
 
 def workspace_labels() -> dict[str, Any]:
     """The words static/desk/workspace.js writes, translated here (JS has no gettext of its
-    own): the same words templates/desk/_message.html writes."""
+    own): the same words templates/desk/_message.html and get_status_display write."""
     return {"contact": gettext("Contact"), "system": gettext("System"), "note": gettext("internal note"),
+            "statuses": {value: str(label) for value, label in ConversationStatus.choices},
             "socket": {"connecting": gettext("Connecting…"), "open": gettext("Connected"),
                        "closed": gettext("Disconnected; reconnecting…"), "stopped": gettext("Disconnected")}}
 

@@ -177,7 +177,7 @@ function statusShow(status) {
   if (!thread) return;
   thread.dataset.status = status;
   const label = $("[data-testid=conversation-status]", thread);
-  if (label) label.textContent = status.charAt(0).toUpperCase() + status.slice(1);
+  if (label) label.textContent = LABELS.statuses[status] || status; // as the template's get_status_display
   if (status === "resolved" || status === "closed") {
     $$("#composer, .actions", thread).forEach((element) => element.remove());
   }
