@@ -36,14 +36,15 @@ from supportdesk import ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 from supportdesk.json_input import JsonInputError, json_loads
+from supportdesk.protocol import ClientFrame, CloseCode
 from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
 
-# Close codes in the 4000 range are the application's own; browsers see them on close.
-NOT_SIGNED_IN = 4401
-NOT_AN_AGENT = 4403
-RATE_LIMITED = 4429
+# The close codes browsers see, named once for Python and the JS (supportdesk.protocol).
+NOT_SIGNED_IN = CloseCode.NOT_SIGNED_IN
+NOT_AN_AGENT = CloseCode.NOT_AN_AGENT
+RATE_LIMITED = CloseCode.RATE_LIMITED
 
 
 MAX_ID = 2**63 - 1  # bigint
@@ -199,7 +200,8 @@ class VisitorConsumer(JsonConsumer):
     - `{"type": "typing"}`, `{"type": "read", "sequence": N}`, `{"type": "email", "email": "..."}`.
     """
 
-    frame_types = frozenset({"sync", "message", "typing", "read", "email"})
+    frame_types = frozenset({ClientFrame.SYNC, ClientFrame.MESSAGE, ClientFrame.TYPING, ClientFrame.READ,
+                             ClientFrame.EMAIL})
 
     async def connect(self) -> None:
         self.conversation_id: int | None = None
@@ -337,7 +339,8 @@ class AgentConsumer(JsonConsumer):
     - `{"type": "heartbeat"}`: keeps the agent's presence (routing sets silent agents offline).
     """
 
-    frame_types = frozenset({"watch", "unwatch", "sync", "typing", "read", "heartbeat"})
+    frame_types = frozenset({ClientFrame.WATCH, ClientFrame.UNWATCH, ClientFrame.SYNC, ClientFrame.TYPING,
+                             ClientFrame.READ, ClientFrame.HEARTBEAT})
 
     async def connect(self) -> None:
         user = self.scope.get("user")

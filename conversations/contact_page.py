@@ -18,6 +18,7 @@ from supportdesk.api import _summary
 from supportdesk.errors import DomainError
 from timeline import selectors
 from timeline.access import access_contact
+from timeline.display import events_display
 from timeline.events import known_kinds
 from timeline.models import Contact, ContactKind, TimelineEvent
 from timeline.search import contact_search
@@ -58,6 +59,7 @@ def _header(contact: Contact) -> dict[str, Any]:
 def _rows(events: Any) -> list[tuple[TimelineEvent, str | None, dict[str, Any] | None]]:
     """Each event with the link to its object and, for a conversation, what was said in it."""
     events = list(events)
+    events_display(events)
     summaries = conversation_summaries(conversation_ids=[
         event.subject_id for event in events if event.subject_type == "conversation" and event.subject_id])
     return [(event, event_page_link(event),

@@ -3,8 +3,9 @@
 The page renders the first snapshot itself (so it is useful before, or without, the
 socket), then static/desk/live.js follows `/ws/agent/`, where the `supervisor_live_push`
 task sends a fresh snapshot every couple of seconds to the `supervisors` group. The
-figures come from `selectors.supervisor_snapshot` only; this module just shapes them for
-the template, the same way live.js shapes the pushed ones.
+figures come from `selectors.supervisor_snapshot` only; this module puts them into words
+(durations, shares, loads) for the page and for the pushed snapshots alike, so live.js only
+writes the words it is given: one place formats them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from conversations import access, selectors
@@ -21,7 +23,7 @@ from routing.models import CHANNELS
 
 
 def duration_text(seconds: int | float | None) -> str:
-    """1m 05s, 2h 03m, 42s: short enough for a table cell (live.js writes the same)."""
+    """1m 05s, 2h 03m, 42s: short enough for a table cell."""
     if seconds is None:
         return "—"
     seconds = max(int(seconds), 0)
@@ -51,7 +53,7 @@ def _at_capacity(load: dict[str, int], capacity: dict[str, int]) -> bool:
 
 
 def live_rows(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The snapshot as the three tables show it."""
+    """The snapshot as the three tables show it: its figures, and beside them their words."""
     return {
         "at": snapshot["at"],
         "queues": [{**queue, "longest_wait": duration_text(queue["longest_wait_seconds"]),
@@ -75,4 +77,13 @@ def live(request: HttpRequest) -> HttpResponse:
     if not access.is_supervisor(request.user):
         return render(request, "desk/live_forbidden.html", status=403)
     snapshot = selectors.supervisor_snapshot()
-    return render(request, "desk/live.html", {"live": live_rows(snapshot)})
+    return render(request, "desk/live.html", {"live": live_rows(snapshot), "live_labels": live_labels()})
+
+
+def live_labels() -> dict[str, str]:
+    """The words static/desk/live.js writes, in the supervisor's language (JS has no gettext)."""
+    return {"live": gettext("live"), "reconnecting": gettext("reconnecting…"),
+            "stopped": gettext("signed out: reload the page to sign in again"),
+            "full": gettext("full"), "breached": gettext("breached"),
+            "no_queues": gettext("No active queues."), "no_agents": gettext("No agent is online or away."),
+            "no_risk": gettext("Nobody is close to their queue’s target wait.")}

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from conversations.models import Message, MessageDirection
+from supportdesk.protocol import Frame
 from supportdesk.push import send_on_commit
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,11 @@ def conversation_staff_group(conversation_id: int) -> str:
 
 
 def message_payload(message: Message, *, author_name: str = "") -> dict[str, Any]:
-    """A message as both the widget and the workspace receive it (and resync it)."""
+    """A message as both the widget and the workspace receive it (and resync it).
+
+    `author` is the one name of a message's author everywhere: the contact's widget, the
+    desk's pushes and templates/desk/_message.html (selectors.author_name, a first name; a
+    full name would reach the visitor's socket, which must not see it)."""
     return {
         "conversation_id": message.conversation_id, "sequence": message.sequence,
         "direction": message.direction, "body": message.body, "author": author_name,
@@ -44,7 +49,7 @@ def message_payload(message: Message, *, author_name: str = "") -> dict[str, Any
 def _message_event(message: Message, *, author_name: str = "") -> tuple[str, dict[str, Any]]:
     group = (conversation_staff_group if message.direction == MessageDirection.NOTE
              else conversation_group)(message.conversation_id)
-    return group, {"type": "chat.message", **message_payload(message, author_name=author_name)}
+    return group, {"type": Frame.CHAT_MESSAGE, **message_payload(message, author_name=author_name)}
 
 
 def message_created(message: Message, *, author_name: str = "") -> None:
@@ -66,26 +71,26 @@ async def message_created_now(message: Message, *, author_name: str = "") -> Non
 def read_marked(*, conversation_id: int, side: str, sequence: int) -> None:
     """`side` read up to `sequence`: "contact" (the widget) or "agent"."""
     send_on_commit(conversation_group(conversation_id),
-                   {"type": "chat.read", "conversation_id": conversation_id, "side": side,
+                   {"type": Frame.CHAT_READ, "conversation_id": conversation_id, "side": side,
                     "sequence": sequence})
 
 
 def status_changed(*, conversation_id: int, status: str) -> None:
     send_on_commit(conversation_group(conversation_id),
-                   {"type": "chat.status", "conversation_id": conversation_id, "status": status})
+                   {"type": Frame.CHAT_STATUS, "conversation_id": conversation_id, "status": status})
 
 
 def assignment_changed(*, conversation_id: int, agent_name: str) -> None:
     """Who now answers: the widget shows the name, the desk updates its lists."""
     send_on_commit(conversation_group(conversation_id),
-                   {"type": "chat.agent", "conversation_id": conversation_id, "agent": agent_name})
+                   {"type": Frame.CHAT_AGENT, "conversation_id": conversation_id, "agent": agent_name})
 
 
 def notice_sent(*, conversation_id: int, notice: str, text: str, after_sequence: int) -> None:
     """A short system notice for the contact's widget (`notice` names it, `text` is already
     in their language), shown after message `after_sequence`; the desk ignores it."""
     send_on_commit(conversation_group(conversation_id),
-                   {"type": "chat.notice", "conversation_id": conversation_id, "notice": notice, "text": text,
+                   {"type": Frame.CHAT_NOTICE, "conversation_id": conversation_id, "notice": notice, "text": text,
                     "after_sequence": after_sequence})
 
 
@@ -100,11 +105,11 @@ def session_ended(*, session_key: str) -> None:
 
 
 def supervisor_snapshot(snapshot: dict[str, Any]) -> None:
-    send_on_commit(SUPERVISORS, {"type": "supervisor.snapshot", **snapshot})
+    send_on_commit(SUPERVISORS, {"type": Frame.SUPERVISOR_SNAPSHOT, **snapshot})
 
 
 async def typing_send(channel_layer: Any, *, conversation_id: int, side: str, name: str = "") -> None:
     """Someone is typing; relayed as is, nothing stored."""
     await channel_layer.group_send(conversation_group(conversation_id),
-                                   {"type": "chat.typing", "conversation_id": conversation_id,
+                                   {"type": Frame.CHAT_TYPING, "conversation_id": conversation_id,
                                     "side": side, "name": name})

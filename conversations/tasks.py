@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from conversations import push, routing_history, selectors, services
+from conversations.live import live_rows
 from conversations.models import Conversation, ConversationStatus
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,9 @@ def conversations_unrouted_sweep(limit: int = 200) -> int:
 
 @shared_task(name="conversations.tasks.supervisor_live_push", ignore_result=True)
 def supervisor_live_push() -> None:
-    """One snapshot for every open live view, whoever watches (computed once per tick)."""
-    push.supervisor_snapshot(selectors.supervisor_snapshot())
+    """One snapshot for every open live view, whoever watches (computed once per tick), with
+    its durations and shares already in words (live.live_rows), as the page renders them."""
+    push.supervisor_snapshot(live_rows(selectors.supervisor_snapshot()))
 
 
 @shared_task(name="conversations.tasks.routing_history_to_timeline", ignore_result=True)

@@ -21,6 +21,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import access, selectors, services, waiting
@@ -96,12 +97,22 @@ class DeskLogoutView(auth_views.LogoutView):
     next_page = reverse_lazy("desk:login")
 
 
+def workspace_labels() -> dict[str, Any]:
+    """The words static/desk/workspace.js writes, translated here (JS has no gettext of its
+    own): the same words templates/desk/_message.html and get_status_display write."""
+    return {"contact": gettext("Contact"), "system": gettext("System"), "note": gettext("internal note"),
+            "statuses": {value: str(label) for value, label in ConversationStatus.choices},
+            "socket": {"connecting": gettext("Connecting…"), "open": gettext("Connected"),
+                       "closed": gettext("Disconnected; reconnecting…"), "stopped": gettext("Disconnected")}}
+
+
 def _shell_context(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     profile = AgentProfile.objects.filter(user_id=user.pk).first()
     return {"profile": profile, "presences": Presence.choices, "is_supervisor": access.is_supervisor(user),
             "offers": selectors.agent_offers(user=user) if profile else [],
-            "conversations": list(selectors.agent_conversations(user=user)) if profile else []}
+            "conversations": list(selectors.agent_conversations(user=user)) if profile else [],
+            "workspace_labels": workspace_labels()}
 
 
 def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:

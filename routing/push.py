@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from supportdesk.protocol import Frame
 from supportdesk.push import flush, send_on_commit  # noqa: F401  (re-exported for callers and tests)
 
 
@@ -18,7 +19,7 @@ def agent_group(user_id: int) -> str:
 def item_changed(*, user_id: int, item: Any, event: str, previous: str | None = None) -> None:
     """An item was offered to, assigned to, taken from or closed for this agent."""
     message = {
-        "type": "routing.item", "event": event, "item_id": item.pk,
+        "type": Frame.ROUTING_ITEM, "event": event, "item_id": item.pk,
         "conversation_id": item.conversation_id, "channel": item.channel, "state": item.state,
         "queue": item.queue.key if item.queue_id else None,
         "offer_expires_at": item.offer_expires_at.isoformat() if item.offer_expires_at else None,
@@ -29,5 +30,5 @@ def item_changed(*, user_id: int, item: Any, event: str, previous: str | None = 
 
 
 def presence_changed(*, user_id: int, presence: str, reason: str = "") -> None:
-    send_on_commit(agent_group(user_id), {"type": "routing.presence", "event": "presence",
+    send_on_commit(agent_group(user_id), {"type": Frame.ROUTING_PRESENCE, "event": "presence",
                                           "presence": presence, "reason": reason})

@@ -17,12 +17,13 @@ from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext_lazy as _
 
 from supportdesk.errors import error_body
+from supportdesk.protocol import CloseCode
 
 log = logging.getLogger(__name__)
 
 CODE = "unavailable"
 MESSAGE = _("The desk cannot reach its database just now; try again in a few seconds.")
-TRY_AGAIN_LATER = 1013  # RFC 6455's close code for a server that cannot serve the socket just now
+TRY_AGAIN_LATER = CloseCode.TRY_AGAIN_LATER  # named in supportdesk.protocol, with the JS's copy
 
 
 def database_unavailable(exc: BaseException) -> bool:

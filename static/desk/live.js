@@ -1,44 +1,19 @@
 // The supervisors' live view: follows /ws/agent/ and redraws the three tables from each
-// `supervisor.snapshot` the server pushes. Everything is written with textContent, never as
-// HTML, so a queue or agent name cannot inject markup.
+// `supervisor.snapshot` the server pushes. Durations, shares and loads come in words from the
+// server (conversations/live.py formats them for the page and the pushes alike), so they are
+// formatted in one place. Everything is written with textContent, never as HTML, so a queue or
+// agent name cannot inject markup.
 
-const CHANNELS = ["chat", "messaging", "email", "voice"];
-const NOT_SIGNED_IN = 4401;
-const NOT_AN_AGENT = 4403;
-const BACKOFF_FIRST_MS = 1000;
-const BACKOFF_MAX_MS = 30000;
+import { timeText } from "../common/format.js";
+import { CloseCode, Frame } from "../common/protocol.js";
+import { Backoff, ReconnectingSocket } from "../common/reconnect.js";
 
 const root = document.getElementById("live");
 const statusEl = root.querySelector("[data-testid=live-status]");
 const atEl = root.querySelector("[data-testid=live-at]");
 const conversationUrl = root.dataset.conversationUrl; // the supervisors' page of conversation 0: /desk/supervise/0/
-
-// Same wording as conversations/live.py's duration_text.
-export function durationText(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  seconds = Math.max(Math.floor(seconds), 0);
-  const hours = Math.floor(seconds / 3600);
-  const minutes = Math.floor((seconds % 3600) / 60);
-  const rest = seconds % 60;
-  const pad = (n) => String(n).padStart(2, "0");
-  if (hours) return `${hours}h ${pad(minutes)}m`;
-  if (minutes) return `${minutes}m ${pad(rest)}s`;
-  return `${rest}s`;
-}
-
-function percent(share) {
-  return share === null || share === undefined ? "—" : `${Math.round(share * 100)} %`;
-}
-
-function loadText(load, capacity) {
-  const parts = CHANNELS.filter((c) => (capacity[c] || 0) || (load[c] || 0))
-    .map((c) => `${c} ${load[c] || 0}/${capacity[c] || 0}`);
-  return parts.join(" · ") || "—";
-}
-
-function atCapacity(load, capacity) {
-  return Object.entries(capacity).some(([channel, limit]) => limit && (load[channel] || 0) >= limit);
-}
+// The words this module writes, in the supervisor's language (conversations/live.py).
+const LABELS = JSON.parse(document.getElementById("live-labels").textContent);
 
 function cell(text, className) {
   const td = document.createElement("td");
@@ -86,12 +61,12 @@ function queueRow(queue) {
   name.append(strong, " ", code);
   const waiting = cell(String(queue.waiting), "num");
   waiting.dataset.testid = "queue-waiting";
-  const online = queue.agents_online + (queue.agents_at_capacity ? ` (${queue.agents_at_capacity} full)` : "");
+  const online = queue.agents_online + (queue.agents_at_capacity ? ` (${queue.agents_at_capacity} ${LABELS.full})` : "");
   const breached = queue.waiting && queue.longest_wait_seconds >= queue.target_wait_seconds;
   const tr = row("live-queue-row", [
-    name, waiting, cell(durationText(queue.longest_wait_seconds), "num"),
-    cell(durationText(queue.target_wait_seconds), "num"), cell(String(queue.offered), "num"),
-    cell(String(queue.assigned), "num"), cell(online, "num"), cell(percent(queue.service_level_today), "num"),
+    name, waiting, cell(queue.longest_wait, "num"),
+    cell(queue.target_wait, "num"), cell(String(queue.offered), "num"),
+    cell(String(queue.assigned), "num"), cell(online, "num"), cell(queue.service_level, "num"),
     cell(String(queue.breached_today), "num"),
   ], breached ? "breached" : "");
   tr.dataset.queue = queue.key;
@@ -108,8 +83,8 @@ function presenceBadge(presence) {
 function agentRow(agent) {
   const presence = document.createElement("td");
   presence.append(presenceBadge(agent.presence));
-  const tr = row("live-agent-row", [cell(agent.name), presence, cell(loadText(agent.load, agent.capacity))],
-    atCapacity(agent.load, agent.capacity) ? "full" : "");
+  const tr = row("live-agent-row", [cell(agent.name), presence, cell(agent.load_text)],
+    agent.at_capacity ? "full" : "");
   tr.dataset.agent = String(agent.id);
   return tr;
 }
@@ -120,15 +95,15 @@ function riskRow(item) {
   link.textContent = `#${item.conversation_id}`;
   const conversation = document.createElement("td");
   conversation.append(link);
-  const waited = cell(durationText(item.waited_seconds), "num");
+  const waited = cell(item.waited, "num");
   if (item.breached) {
     const tag = document.createElement("span");
     tag.className = "tag";
-    tag.textContent = "breached";
+    tag.textContent = LABELS.breached;
     waited.append(" ", tag);
   }
   const tr = row("live-risk-row", [conversation, codeCell(item.queue), cell(item.state), waited,
-    cell(durationText(item.target_wait_seconds), "num")], item.breached ? "breached" : "at-risk");
+    cell(item.target_wait, "num")], item.breached ? "breached" : "at-risk");
   tr.dataset.conversation = String(item.conversation_id);
   return tr;
 }
@@ -146,16 +121,16 @@ function presenceCounts(counts) {
 }
 
 function showTime(iso) {
-  const at = new Date(iso);
-  if (Number.isNaN(at.getTime())) return;
+  const text = timeText(iso, "clock-seconds");
+  if (!text) return;
   atEl.dateTime = iso;
-  atEl.textContent = at.toLocaleTimeString();
+  atEl.textContent = text;
 }
 
 export function render(snapshot) {
-  fill("live-queues", (snapshot.queues || []).map(queueRow), "No active queues.", 9);
-  fill("live-agents", (snapshot.agents || []).map(agentRow), "No agent is online or away.", 3);
-  fill("live-at-risk", (snapshot.at_risk || []).map(riskRow), "Nobody is close to their queue’s target wait.", 5);
+  fill("live-queues", (snapshot.queues || []).map(queueRow), LABELS.no_queues, 9);
+  fill("live-agents", (snapshot.agents || []).map(agentRow), LABELS.no_agents, 3);
+  fill("live-at-risk", (snapshot.at_risk || []).map(riskRow), LABELS.no_risk, 5);
   presenceCounts(snapshot.agents_by_presence || {});
   showTime(snapshot.at);
 }
@@ -165,37 +140,22 @@ function setStatus(state, text) {
   statusEl.textContent = text;
 }
 
-let backoff = BACKOFF_FIRST_MS;
-
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}${root.dataset.socketPath}`);
-  socket.addEventListener("open", () => {
-    backoff = BACKOFF_FIRST_MS;
-    setStatus("live", "live");
-  });
-  socket.addEventListener("message", (event) => {
-    let frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    if (frame.type === "supervisor.snapshot") render(frame);
-  });
-  socket.addEventListener("close", (event) => {
-    if (event.code === NOT_SIGNED_IN || event.code === NOT_AN_AGENT) {
-      // Retrying cannot help: the session ended or the permission was taken away.
-      setStatus("stopped", "signed out: reload the page to sign in again");
-      return;
-    }
-    setStatus("reconnecting", "reconnecting…");
-    // Jitter, so a server restart is not met by every open view at the same moment.
-    const wait = backoff * (0.5 + Math.random() / 2);
-    backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-    setTimeout(connect, wait);
-  });
-}
+const scheme = location.protocol === "https:" ? "wss" : "ws";
+// It reconnects itself (static/common/reconnect.js), unless the server says retrying cannot help.
+new ReconnectingSocket(`${scheme}://${location.host}${root.dataset.socketPath}`, {
+  onFrame(frame) {
+    if (frame.type === Frame.SUPERVISOR_SNAPSHOT) render(frame);
+  },
+  onClose(code) {
+    // Retrying cannot help: the session ended or the permission was taken away.
+    return { stop: code === CloseCode.NOT_SIGNED_IN || code === CloseCode.NOT_AN_AGENT };
+  },
+  onState(state) {
+    if (state === "open") setStatus("live", LABELS.live);
+    else if (state === "closed") setStatus("reconnecting", LABELS.reconnecting);
+    else if (state === "stopped") setStatus("stopped", LABELS.stopped);
+  },
+  backoff: new Backoff({ firstMs: 1000, maxMs: 30000 }),
+});
 
 showTime(atEl.dateTime);
-connect();

@@ -9,8 +9,13 @@
 // reloaded then too). The message the agent composes carries a client id that survives
 // retries, so a reply sent again after a timeout is stored once.
 
+import { timeElement, timesRender } from "../common/format.js";
+import { ClientFrame, Frame } from "../common/protocol.js";
+import { Backoff, ReconnectingSocket } from "../common/reconnect.js";
 import { notifyOffer, primeAlerts } from "./alerts.js";
-import { ReconnectingSocket } from "./socket.js";
+import { $, $$ } from "./dom.js";
+import { flash } from "./flash.js";
+import { isNote, noteModeShow } from "./shortcuts.js";
 
 const HEARTBEAT_MS = 30000;
 const TYPING_EVERY_MS = 2000;
@@ -21,18 +26,18 @@ const GAP_WAIT_MS = 300; // a burst of pushes (or two groups' pushes crossing) c
 const SYNC_ANSWER_MS = 10000; // a sync unanswered this long was lost: the next one may go
 
 const root = document.getElementById("workspace");
+// What the page says in the agent's language, written by the template (workspace.html).
+const LABELS = JSON.parse(document.getElementById("workspace-labels").textContent);
 // lastSequence: every message up to it is shown (the server renders a consecutive run).
 const open = { id: null, lastSequence: 0, macros: {} };
 // The sync in flight (for which conversation, since when), and one refused (taken away): not asked again.
 const syncing = { for: null, sentAt: 0, again: false, progressed: false, timer: null, refused: null };
-// The composed message's client id, kept while the same text is sent again to the same place.
-const composing = { id: null, key: null };
+// The composed message's client id, kept while the same text is sent again to the same place;
+// and the text of the send in flight, the only text its success may take out of the composer.
+const composing = { id: null, key: null, sending: null };
 let lastTypingSent = 0;
 let typingTimer = null;
 let refreshTimer = null;
-
-const $ = (selector, scope = document) => scope.querySelector(selector);
-const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
 
 // --- the socket ---------------------------------------------------------------------------------
 
@@ -48,17 +53,22 @@ const socket = new ReconnectingSocket(socketUrl, {
   onFrame: handleFrame,
   onState(state) {
     const badge = $("[data-testid=socket-state]");
-    if (badge) badge.dataset.state = state;
+    if (!badge) return;
+    badge.dataset.state = state;
+    // Said in words too: the badge is a live region, so screen readers hear the change.
+    const words = $("[data-testid=socket-state-text]", badge);
+    if (words) words.textContent = LABELS.socket[state] || state;
   },
+  backoff: new Backoff({ firstMs: 500, maxMs: 30000 }),
 });
 
 function heartbeat() {
-  if (root.dataset.isAgent === "true") socket.send({ type: "heartbeat" });
+  if (root.dataset.isAgent === "true") socket.send({ type: ClientFrame.HEARTBEAT });
 }
 setInterval(heartbeat, HEARTBEAT_MS);
 
 function follow(conversationId) {
-  socket.send({ type: "watch", conversation_id: conversationId });
+  socket.send({ type: ClientFrame.WATCH, conversation_id: conversationId });
   sync();
 }
 
@@ -72,7 +82,7 @@ function sync() {
     syncing.again = true; // one at a time: ask again from where this one leaves off
     return;
   }
-  if (socket.send({ type: "sync", conversation_id: open.id, after: open.lastSequence })) {
+  if (socket.send({ type: ClientFrame.SYNC, conversation_id: open.id, after: open.lastSequence })) {
     syncing.for = open.id;
     syncing.sentAt = Date.now();
     syncing.again = false;
@@ -102,16 +112,16 @@ setInterval(() => {
 
 function handleFrame(frame) {
   switch (frame.type) {
-    case "routing.item":
+    case Frame.ROUTING_ITEM:
       refreshLists();
       if (frame.event === "offered") {
         notifyOffer({ itemId: frame.item_id, conversationId: frame.conversation_id, channel: frame.channel });
       }
       break;
-    case "routing.presence":
+    case Frame.ROUTING_PRESENCE:
       presenceShow(frame.presence);
       break;
-    case "chat.message":
+    case Frame.CHAT_MESSAGE:
       if (frame.conversation_id === open.id) {
         messageShow(frame);
         if (frame.direction === "in") {
@@ -122,22 +132,27 @@ function handleFrame(frame) {
         refreshLists(); // its unread count moved
       }
       break;
-    case "chat.typing":
+    case Frame.CHAT_TYPING:
       if (frame.conversation_id === open.id && frame.side === "contact") typingShow(true);
       break;
-    case "synced":
+    case Frame.SYNCED:
       syncedApply(frame);
       readMark();
       break;
-    case "chat.status":
+    case Frame.CHAT_STATUS:
       if (frame.conversation_id === open.id) statusShow(frame.status);
       refreshLists();
       break;
-    case "chat.agent":
+    case Frame.CHAT_AGENT:
       refreshLists();
       break;
-    case "error":
-      if (frame.in_reply_to === "sync") {
+    case Frame.CHAT_READ:
+      // The agents' read mark moved (this agent opened, read or answered it): the unread
+      // badge in the list is the server's count, so it is fetched again.
+      if (frame.side === "agent") refreshLists();
+      break;
+    case Frame.ERROR:
+      if (frame.in_reply_to === ClientFrame.SYNC) {
         if (frame.code === "not_found") syncing.refused = syncing.for;
         syncing.for = null;
       }
@@ -162,7 +177,7 @@ function statusShow(status) {
   if (!thread) return;
   thread.dataset.status = status;
   const label = $("[data-testid=conversation-status]", thread);
-  if (label) label.textContent = status.charAt(0).toUpperCase() + status.slice(1);
+  if (label) label.textContent = LABELS.statuses[status] || status; // as the template's get_status_display
   if (status === "resolved" || status === "closed") {
     $$("#composer, .actions", thread).forEach((element) => element.remove());
   }
@@ -196,12 +211,10 @@ function messageElement(message) {
   meta.className = "meta";
   const author = document.createElement("span");
   author.className = "author";
-  const who = message.direction === "in" ? "Contact" : message.author || "System";
-  author.textContent = message.direction === "note" ? `${who} · internal note` : who;
-  const time = document.createElement("time");
-  time.dateTime = message.created_at;
-  time.textContent = new Date(message.created_at).toTimeString().slice(0, 5);
-  meta.append(author, " ", time);
+  // As templates/desk/_message.html writes it: the same name (the push's `author`), the same clock.
+  const who = message.direction === "in" ? LABELS.contact : message.author || LABELS.system;
+  author.textContent = message.direction === "note" ? `${who} · ${LABELS.note}` : who;
+  meta.append(author, " ", timeElement(message.created_at, "clock"));
   const body = document.createElement("div");
   body.className = "body";
   body.textContent = message.body;
@@ -248,7 +261,7 @@ function messagesTidy() {
 
 function readMark() {
   if (open.id !== null && open.lastSequence > 0 && document.visibilityState === "visible") {
-    socket.send({ type: "read", conversation_id: open.id, sequence: open.lastSequence });
+    socket.send({ type: ClientFrame.READ, conversation_id: open.id, sequence: open.lastSequence });
   }
 }
 document.addEventListener("visibilitychange", readMark);
@@ -273,7 +286,7 @@ function conversationNoticed() {
     messagesTidy();
     return;
   }
-  if (open.id !== null) socket.send({ type: "unwatch", conversation_id: open.id });
+  if (open.id !== null) socket.send({ type: ClientFrame.UNWATCH, conversation_id: open.id });
   open.id = id;
   open.lastSequence = thread ? Number(thread.dataset.lastSequence) || 0 : 0;
   clearTimeout(syncing.timer);
@@ -302,18 +315,13 @@ function macroExpand(textarea) {
   return true;
 }
 
-function isNote() {
-  const toggle = $("[data-testid=note-toggle]");
-  return Boolean(toggle && toggle.checked);
-}
-
 function composerTyped() {
   // Notes are for colleagues: the contact must not see the agent "typing" one.
   if (open.id === null || isNote()) return;
   const now = Date.now();
   if (now - lastTypingSent < TYPING_EVERY_MS) return;
   lastTypingSent = now;
-  socket.send({ type: "typing", conversation_id: open.id });
+  socket.send({ type: ClientFrame.TYPING, conversation_id: open.id });
 }
 
 function newClientId() {
@@ -328,11 +336,6 @@ function composerClientId(form) {
   const key = JSON.stringify([open.id, isNote(), $("[data-testid=composer]", form).value]);
   if (composing.key !== key) Object.assign(composing, { id: newClientId(), key });
   return composing.id;
-}
-
-function noteModeShow() {
-  const form = $("#composer");
-  if (form) form.classList.toggle("note-mode", isNote());
 }
 
 document.addEventListener("keydown", (event) => {
@@ -353,59 +356,6 @@ document.addEventListener("change", (event) => {
   if (event.target.matches?.("[data-testid=note-toggle]")) noteModeShow();
 });
 
-// --- keyboard shortcuts -----------------------------------------------------------------------------
-
-function isEditing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
-}
-
-// Submit the form if its choice is made; else put the cursor on the choice to make.
-function submitOrChoose(formSelector, what) {
-  const form = $(formSelector);
-  if (!form) return;
-  const select = $("select", form);
-  if (select && !select.value) {
-    select.focus();
-    flash(`Choose ${what}, then press the shortcut again.`);
-    return;
-  }
-  form.requestSubmit();
-}
-
-const ALT_SHORTCUTS = {
-  KeyA: () => $("[data-testid=offer-accept]")?.click(),
-  KeyD: () => $("[data-testid=offer-decline]")?.click(),
-  KeyN: () => {
-    const toggle = $("[data-testid=note-toggle]");
-    if (!toggle) return;
-    toggle.checked = !toggle.checked;
-    noteModeShow();
-    $("[data-testid=composer]")?.focus();
-  },
-  KeyR: () => submitOrChoose("[data-testid=resolve-form]", "a contact reason"),
-  KeyT: () => submitOrChoose("[data-testid=transfer-form]", "a queue or an agent"),
-};
-
-document.addEventListener("keydown", (event) => {
-  if (event.altKey && !event.ctrlKey && !event.metaKey) {
-    // event.code, not event.key: Alt+letter types other characters on some layouts (macOS).
-    const digit = /^Digit([1-9])$/.exec(event.code);
-    const action = digit
-      ? () => $$("[data-testid=conversation-entry]")[Number(digit[1]) - 1]?.click()
-      : ALT_SHORTCUTS[event.code];
-    if (action) {
-      event.preventDefault();
-      action();
-    }
-    return;
-  }
-  if (event.key === "?" && !isEditing(event.target)) {
-    event.preventDefault();
-    const dialog = document.getElementById("shortcuts");
-    if (dialog && !dialog.open) dialog.showModal();
-  }
-});
-
 // --- offers: the countdown ----------------------------------------------------------------------------
 
 function countdownTick() {
@@ -420,30 +370,7 @@ function countdownTick() {
 }
 setInterval(countdownTick, 1000);
 
-// --- htmx glue and the flash area -------------------------------------------------------------------
-
-function flash(message) {
-  const area = document.getElementById("desk-flash");
-  if (!area) return;
-  const box = document.createElement("div");
-  box.className = "desk-error";
-  box.setAttribute("role", "alert");
-  box.dataset.testid = "desk-error";
-  const text = document.createElement("span");
-  text.textContent = message;
-  const dismiss = document.createElement("button");
-  dismiss.type = "button";
-  dismiss.className = "link";
-  dismiss.dataset.dismiss = "";
-  dismiss.textContent = "×";
-  box.append(text, dismiss);
-  area.replaceChildren(box);
-}
-
-document.addEventListener("click", (event) => {
-  const dismiss = event.target.closest?.("[data-dismiss]");
-  if (dismiss) dismiss.closest(".desk-error")?.remove();
-});
+// --- htmx glue -------------------------------------------------------------------
 
 document.body.addEventListener("htmx:beforeRequest", (event) => {
   // A new action clears the last one's error; list refreshes leave it standing.
@@ -451,22 +378,33 @@ document.body.addEventListener("htmx:beforeRequest", (event) => {
 });
 document.body.addEventListener("htmx:configRequest", (event) => {
   const form = event.detail.elt;
-  if (form.id === "composer") event.detail.parameters.client_id = composerClientId(form);
+  if (form.id === "composer") {
+    event.detail.parameters.client_id = composerClientId(form);
+    composing.sending = event.detail.parameters.body;
+  }
 });
+
+// What stays in the composer once `sent` is stored: what the agent typed after it while it was
+// on its way (the sent text, at the start, is taken out); anything else edited stays whole.
+function composerRest(value, sent) {
+  if (sent === null || sent === undefined || !value.startsWith(sent)) return value;
+  return value.slice(sent.length).replace(/^\s+/, "");
+}
 document.body.addEventListener("htmx:afterRequest", (event) => {
   const form = event.detail.elt;
   // Only a stored message empties the composer: after a refusal the text is still there to fix.
   if (form.id === "composer" && event.detail.xhr.status >= 200 && event.detail.xhr.status < 300) {
     const textarea = $("[data-testid=composer]", form);
-    textarea.value = "";
+    textarea.value = composerRest(textarea.value, composing.sending);
     textarea.focus();
-    Object.assign(composing, { id: null, key: null });
+    Object.assign(composing, { id: null, key: null, sending: null });
   }
 });
 document.body.addEventListener("htmx:responseError", () => flash("The server failed to answer; try again."));
 document.body.addEventListener("htmx:sendError", () => flash("No connection to the server; try again."));
 document.body.addEventListener("htmx:timeout", () => flash("The server took too long to answer; try again."));
 document.body.addEventListener("htmx:afterSettle", () => {
+  timesRender(); // the swapped part, and any part swapped out of band with it
   conversationNoticed();
   countdownTick();
 });
@@ -476,5 +414,6 @@ document.body.addEventListener("htmx:historyRestore", conversationNoticed);
 document.addEventListener("pointerdown", primeAlerts, { once: true });
 document.addEventListener("keydown", primeAlerts, { once: true });
 
+timesRender();
 conversationNoticed();
 countdownTick();

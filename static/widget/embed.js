@@ -32,7 +32,10 @@
     "background:#fff;box-shadow:0 8px 30px rgba(0,0,0,.25)}",
     ".sdw-frame[hidden]{display:none}",
     "@media (max-width:480px){.sdw-frame{right:0;bottom:0;width:100vw;height:100vh;max-width:none;",
-    "max-height:none;border-radius:0}}",
+    "max-height:none;border-radius:0}",
+    // The open chat fills a phone's screen: the launcher would sit on its Send button. The chat's
+    // own close button (shown when embedded) closes it there, and the launcher comes back.
+    ".sdw-launcher[aria-expanded=true]{display:none}}",
   ].join("");
 
   var launcher = document.createElement("button");

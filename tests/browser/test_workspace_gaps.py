@@ -6,40 +6,22 @@ a reply whose answer never reached the browser, sent again, is stored and shown 
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 from django.db import transaction
 from django.db.models import F
 from playwright.sync_api import expect
 
-from conversations import services, widget
+from conversations import services
 from conversations.models import Conversation, Message, MessageDirection
-from routing import services as routing
-from routing.models import Presence, Queue, WorkItem
-from tests.factories import AgentProfileFactory, ContactFactory
+from tests.browser.desk import PASSWORD, assigned_chat, desk_prepare
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
 def _desk(settings):
-    settings.REDIS_KEY_PREFIX = f"test-{uuid.uuid4().hex}"  # rate-limit counters of this test only
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    Queue.objects.create(key="general", name="General")
-
-
-def _assigned_chat():
-    profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"], user__first_name="Marta")
-    routing.presence_set(user=profile.user, presence=Presence.ONLINE)
-    contact = ContactFactory(preferred_language="es")
-    conversation = services.conversation_open(contact=contact, channel="chat")
-    services.offer_accept(item_id=WorkItem.objects.get(conversation_id=conversation.pk).pk, user=profile.user)
-    session = widget.Session(contact_id=contact.pk)
-    services.visitor_message_send(session=session, body="Hola, ¿mi pedido?")
-    return profile, conversation, session
+    desk_prepare(settings)
 
 
 def _stored_unpushed(conversation: Conversation, body: str) -> None:
@@ -100,7 +82,7 @@ def _syncs_answered(frames: list[dict]) -> int:
 
 
 def test_lost_pushes_show_up_by_the_gap_the_minute_resync_and_the_reconnect(asgi_server, page):
-    profile, conversation, session = _assigned_chat()
+    profile, conversation, session = assigned_chat()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.clock.install()  # time runs as usual, and the test may jump it forward
@@ -136,7 +118,7 @@ def test_lost_pushes_show_up_by_the_gap_the_minute_resync_and_the_reconnect(asgi
 
 
 def test_a_reply_whose_answer_was_lost_is_stored_once_when_sent_again(asgi_server, page):
-    profile, conversation, _ = _assigned_chat()
+    profile, conversation, _ = assigned_chat()
     _signed_in_on(page, asgi_server, profile, conversation)
     answers_lost = []
 

@@ -1,0 +1,125 @@
+// Everything the chat draws. Message data is only ever put in the page with textContent.
+
+import { timeElement } from "../common/format.js";
+import { state } from "./state.js";
+import { ui } from "./ui.js";
+
+const TYPING_SHOWN_MS = 5000;
+const STATE_TEXT = { sending: "Sending…", sent: "Sent", seen: "Seen", failed: "Not sent" };
+let typingTimer = null;
+
+export function messageElement({ direction, body, author, createdAt }) {
+  const li = document.createElement("li");
+  li.className = `msg msg-${direction === "in" ? "mine" : "theirs"}`;
+  li.dataset.testid = "message";
+  li.dataset.direction = direction;
+  if (direction !== "in") {
+    const who = document.createElement("span");
+    who.className = "msg-author";
+    who.textContent = author || "Support";
+    li.append(who);
+  }
+  const text = document.createElement("p");
+  text.className = "msg-body";
+  text.textContent = body;
+  const meta = document.createElement("span");
+  meta.className = "msg-meta";
+  const delivery = document.createElement("span");
+  delivery.className = "msg-state";
+  meta.append(timeElement(createdAt, "clock"), delivery); // still sending: the time it was written
+  li.append(text, meta);
+  return li;
+}
+
+export function messageRender(message) {
+  const li = messageElement({ direction: message.direction, body: message.body, author: message.author,
+    createdAt: message.created_at });
+  li.dataset.conversation = String(message.conversation_id);
+  li.dataset.sequence = String(message.sequence);
+  li.sortKey = [message.conversation_id, message.sequence];
+  if (message.direction === "in") stateSet(li, message.sequence <= state.agentReadSeq ? "seen" : "sent");
+  else li.dataset.state = "received";
+  return li;
+}
+
+export function stateSet(li, deliveryState, note = "") {
+  li.dataset.state = deliveryState;
+  const delivery = li.querySelector(".msg-state");
+  if (delivery) delivery.textContent = note ? `${STATE_TEXT[deliveryState]}: ${note}` : STATE_TEXT[deliveryState];
+}
+
+// Messages stand in (conversation, sequence) order, kept on each <li> as `sortKey`; those still
+// sending have none and come after them all.
+export function messagePlace(li) {
+  const [conversation, sequence] = li.sortKey;
+  const items = ui.list.children;
+  let before = null;
+  for (let i = items.length - 1; i >= 0; i -= 1) { // usually the newest: look from the end
+    const item = items[i];
+    if (!item.sortKey) { before = item; continue; }
+    const [c, s] = item.sortKey;
+    if (c < conversation || (c === conversation && s < sequence)) break;
+    before = item;
+  }
+  const atBottom = ui.list.scrollHeight - ui.list.scrollTop - ui.list.clientHeight < 40;
+  ui.list.insertBefore(li, before);
+  if (atBottom || !before) ui.list.scrollTop = ui.list.scrollHeight;
+}
+
+export function seenRefresh() {
+  if (state.conversationId === null) return;
+  const selector = `[data-direction="in"][data-state="sent"][data-conversation="${state.conversationId}"]`;
+  for (const li of ui.list.querySelectorAll(selector)) {
+    if (Number(li.dataset.sequence) <= state.agentReadSeq) stateSet(li, "seen");
+  }
+}
+
+// Placed after message `afterSequence` of its chat (by default after every message).
+export function notice(text, afterSequence = Number.MAX_SAFE_INTEGER) {
+  const li = document.createElement("li");
+  li.className = "msg-notice";
+  li.dataset.testid = "chat-notice";
+  li.sortKey = [state.conversationId ?? 0, afterSequence];
+  li.textContent = text;
+  messagePlace(li);
+}
+
+export function resolvedShow() {
+  if (state.resolved) return;
+  state.resolved = true;
+  typingHide();
+  notice("This chat has been resolved. Write again to start a new one.");
+}
+
+export function agentShow(name) {
+  if (!name) return;
+  ui.agent.dataset.agent = name;
+  ui.agent.textContent = `You are chatting with ${name}`;
+}
+
+export function typingShow(name) {
+  ui.typing.textContent = `${name || "Support"} is typing…`;
+  ui.typing.hidden = false;
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(typingHide, TYPING_SHOWN_MS);
+}
+
+export function typingHide() {
+  clearTimeout(typingTimer);
+  ui.typing.hidden = true;
+}
+
+export function emailFormUpdate() {
+  const ask = state.anonymous && !state.hasEmail && !state.agentsOnline;
+  if (ask) ui.emailForm.hidden = false;
+  else if (ui.emailForm.dataset.state !== "saved") ui.emailForm.hidden = true;
+}
+
+export function emailSaved() {
+  state.hasEmail = true;
+  ui.emailForm.dataset.state = "saved";
+  ui.emailForm.querySelector(".chat-email-row").hidden = true;
+  ui.emailForm.querySelector("label").hidden = true;
+  ui.emailNote.dataset.state = "saved";
+  ui.emailNote.textContent = `Thanks! We will answer at ${ui.emailInput.value.trim()}.`;
+}

@@ -1,0 +1,99 @@
+// The visitor's session: POST /widget/session for a token (kept in localStorage for a guest,
+// never for a signed-in visitor), retried with the socket's backoff while support is unreachable.
+
+import { Backoff } from "../common/reconnect.js";
+import { state } from "./state.js";
+import { emailFormUpdate } from "./render.js";
+import { root, setStatus, showError, ui } from "./ui.js";
+
+const SESSION_URL = root.dataset.sessionUrl;
+const SESSION_KEY = "supportdesk.widget.session";
+
+// One backoff for the session requests and the socket: a failure of either slows both.
+export const backoff = new Backoff({ firstMs: 1000, maxMs: 15000 });
+
+function storageGet(key) {
+  try { return localStorage.getItem(key) || ""; } catch { return ""; } // storage may be off in iframes
+}
+function storageSet(key, value) {
+  try { localStorage.setItem(key, value); } catch { /* the session then lasts as long as the page */ }
+}
+function storageRemove(key) {
+  try { localStorage.removeItem(key); } catch { /* nothing stored */ }
+}
+
+// The session is no longer valid (the socket was closed as not signed in): start afresh.
+export function sessionForget() {
+  storageRemove(SESSION_KEY);
+  state.token = "";
+}
+
+function delay(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function identityFromFragment() {
+  // The host's identity token comes in the fragment, which never reaches a server's logs.
+  return new URLSearchParams(location.hash.slice(1)).get("identity") || "";
+}
+
+async function postSession(body) {
+  const response = await fetch(SESSION_URL, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+    credentials: "omit",
+  });
+  let data = null;
+  try { data = await response.json(); } catch { /* not JSON: a proxy's error page */ }
+  return { status: response.status, data, retryAfter: Number(response.headers.get("Retry-After")) || 0 };
+}
+
+export async function sessionStart() {
+  let identity = identityFromFragment();
+  for (;;) {
+    // A signed-in visitor's session is not kept: after they sign out of the host site, the next
+    // visitor on the same computer must not continue their chat.
+    const stored = identity ? "" : storageGet(SESSION_KEY);
+    let answer;
+    try {
+      answer = await postSession(identity ? { identity } : stored ? { session: stored } : {});
+    } catch {
+      const wait = backoff.next();
+      setStatus(`Cannot reach support; trying again in ${Math.ceil(wait / 1000)} s…`, "offline");
+      await delay(wait);
+      continue;
+    }
+    if (answer.status === 200 && answer.data && answer.data.session) {
+      sessionApply(answer.data);
+      return;
+    }
+    const error = (answer.data && answer.data.error) || {};
+    if (answer.status === 401 && identity) {
+      identity = "";
+      showError("The site's sign-in could not be checked; you are chatting as a guest. Reload the page to retry.");
+      continue;
+    }
+    if (answer.status === 401 && stored) {
+      storageRemove(SESSION_KEY); // expired or from another desk: start afresh
+      continue;
+    }
+    const wait = answer.status === 429 && answer.retryAfter ? answer.retryAfter * 1000 : backoff.next();
+    setStatus(`${error.message || "Support could not start the chat."} Trying again in ${Math.ceil(wait / 1000)} s…`,
+      "error");
+    await delay(wait);
+  }
+}
+
+function sessionApply(data) {
+  state.token = data.session;
+  state.wsPath = data.ws_path || "/ws/chat/";
+  state.anonymous = Boolean(data.anonymous);
+  state.hasEmail = Boolean(data.has_email);
+  state.agentsOnline = Boolean(data.agents_online);
+  if (state.anonymous) storageSet(SESSION_KEY, data.session);
+  if (data.name && !ui.agent.dataset.agent) {
+    ui.agent.textContent = `Hi ${data.name}! We usually answer within minutes.`;
+  }
+  emailFormUpdate();
+}
