@@ -38,6 +38,7 @@ from conversations.selectors import author_name, visitor_contact
 from routing import services as routing
 from routing.access import access_work_item, access_work_item_to_decline
 from routing.models import HELD_STATES, AgentProfile, ItemState, Queue, WorkItem, WorkItemEvent
+from supportdesk import advisory_locks
 from supportdesk.actors import user_actor
 from supportdesk.db import loop_connection
 from supportdesk.errors import Conflict, DomainError, NotFound
@@ -374,7 +375,8 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
         if conversation is None:
             # One chat at a time per contact, even when two tabs send their first message at once.
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [4242, contact.pk % 2**31])
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                               [advisory_locks.CHAT_OPEN_PER_CONTACT, advisory_locks.pair_id(contact.pk)])
             conversation = chat_current(contact_id=contact.pk) or conversation_open(
                 contact=contact, channel=Channel.CHAT, route_later=True)
         return message_create(conversation=conversation, direction=MessageDirection.INBOUND,
