@@ -740,7 +740,7 @@ def routing_history_copy(*, batch_size: int = 1000) -> int:
         with events.buffered():
             for event_id, kind, at, detail, conversation_id, contact_id, queue_key, agent in rows:
                 gaps.pop(event_id, None)
-                if kind not in events.ROUTING_KINDS or contact_id is None:
+                if kind not in WorkItemEvent.CONTACT_HISTORY_KINDS or contact_id is None:
                     continue
                 # Raw SQL hands jsonb over as text (Django decodes it only for model fields).
                 detail = json.loads(detail) if isinstance(detail, str) else detail

@@ -24,6 +24,7 @@ from routing.models import (
     Strategy,
     WorkItem,
 )
+from routing.models import WorkItemEventKind as EventKind
 from routing.services import events, items, sla
 from routing.services.config import CANDIDATES
 from supportdesk.errors import Conflict, NotFound
@@ -137,7 +138,7 @@ def claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
     (or `direct`)."""
     # Escalation and breach due by now are recorded first, in that order (the item reaching
     # an agent is when the beat-less desk notices them).
-    sla.sla_catch_up(item, now=now, kinds=("escalated", "breached"))
+    sla.sla_catch_up(item, now=now, kinds=(EventKind.ESCALATED, EventKind.BREACHED))
     queue = item.queue
     item.agent_id = profile.pk
     if queue.assign_directly or direct:
@@ -161,7 +162,7 @@ def claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
             "answered_at": item.answered_at, "sla_breached_at": item.sla_breached_at, "now": now,
             "channel": item.channel, "available": available, "spare": spare,
         })
-    events.event_record(item, item.state, at=now, agent_id=profile.pk)
+    events.event_record(item, EventKind(item.state), at=now, agent_id=profile.pk)
     push.item_changed(user_id=profile.user_id, item=item, event=item.state)
 
 

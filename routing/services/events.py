@@ -58,8 +58,10 @@ def rematch_later(item: WorkItem) -> None:
 
 
 def event_record(item: WorkItem, kind: str, *, at: datetime, agent_id: int | None = None, **detail: Any) -> None:
-    event = WorkItemEvent(item_id=item.pk, kind=kind, at=at, agent_id=agent_id, queue_id=item.queue_id,
-                          detail=detail)
+    """Record one step of the item's history; `kind` is one of `WorkItemEvent.Kind` (a
+    ValueError otherwise: the readers of the history know only those)."""
+    event = WorkItemEvent(item_id=item.pk, kind=WorkItemEvent.Kind(kind).value, at=at, agent_id=agent_id,
+                          queue_id=item.queue_id, detail=detail)
     buffer = _event_buffer.get()
     if buffer is not None:
         buffer.append(event)

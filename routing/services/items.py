@@ -22,6 +22,7 @@ from routing.models import (
     Queue,
     WorkItem,
 )
+from routing.models import WorkItemEventKind as EventKind
 from routing.services import claims, config, events, matching, presence, sla
 from routing.services.config import CANDIDATES
 from supportdesk.errors import Conflict, DomainError, NotFound
@@ -59,7 +60,7 @@ def work_item_enqueue(
             route = config.route_find(attributes=values, priority=priority)
             now = timezone.now()
             item = _item_create(conversation_id, channel, values, route, now)
-            events.event_record(item, "queued", at=now, rule=route.rule, queue=route.queue.key)
+            events.event_record(item, EventKind.QUEUED, at=now, rule=route.rule, queue=route.queue.key)
             matching.item_match(item, now=now, preferred_agent_id=preferred_agent_id)
     except IntegrityError:
         # Another request enqueued the same conversation a moment ago: that item stands.
@@ -104,7 +105,7 @@ class OfferExpired(Conflict):
 def _expired_from(item: WorkItem, profile: AgentProfile) -> bool:
     """Whether the agent's last part in the item's history is its offer to them expiring."""
     last = item.events.filter(agent_id=profile.pk).order_by("-at", "-id").values_list("kind", flat=True).first()
-    return last == "expired"
+    return last == EventKind.EXPIRED
 
 
 def offer_accept(*, item_id: int, user: Any) -> WorkItem:
@@ -128,15 +129,16 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
             # The agent's other offers past their timeout go on to others, not counted as
             # misses: answering shows they are there.
             offers_lapse(now=now, agent_id=profile.pk, present=True)
-            sla.sla_catch_up(item, now=now, kinds=("escalated", "breached"))  # accepted too late for its target
+            # Accepted too late for its target.
+            sla.sla_catch_up(item, now=now, kinds=(EventKind.ESCALATED, EventKind.BREACHED))
             item.state = ItemState.ASSIGNED
             item.assigned_at = now
             item.answered_at = item.answered_at or now
             item.offer_expires_at = None
             item.save(update_fields=["state", "assigned_at", "answered_at", "offer_expires_at"])
             AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
-            events.event_record(item, "accepted", at=now, agent_id=profile.pk)
-            push.item_changed(user_id=profile.user_id, item=item, event="accepted")
+            events.event_record(item, EventKind.ACCEPTED, at=now, agent_id=profile.pk)
+            push.item_changed(user_id=profile.user_id, item=item, event=EventKind.ACCEPTED)
     if late:
         raise OfferExpired()
     return item
@@ -158,7 +160,7 @@ def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
         claims.held_by(item, profile, (ItemState.OFFERED,))
         now = timezone.now()
         offers_lapse(now=now, agent_id=profile.pk, present=True)  # as in offer_accept
-        locked = claims.release(item, now=now, kind="declined", decline=True, reason=reason[:200])
+        locked = claims.release(item, now=now, kind=EventKind.DECLINED, decline=True, reason=reason[:200])
         _requeue_and_refill(item, locked, now=now)
     return item
 
@@ -187,7 +189,7 @@ def _offer_expire(item: WorkItem, *, now: datetime, present: bool = False) -> Ag
         log.warning("Routing: the offer of item %s to agent %s expired %d s before anything noticed "
                     "(beat or desk down?); not counted as their miss", item.pk, item.agent_id,
                     sla.seconds_between(item.offer_expires_at, now))
-    profile = claims.release(item, now=now, kind="expired", decline=present or not unseen, **detail)
+    profile = claims.release(item, now=now, kind=EventKind.EXPIRED, decline=present or not unseen, **detail)
     if profile is not None and not (unseen or present):
         profile.missed_offers += 1
         profile.save(update_fields=["missed_offers"])
@@ -260,7 +262,7 @@ def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int |
         item.completed_at = now
         item.offer_expires_at = None
         item.save(update_fields=["state", "completed_at", "offer_expires_at"])
-        events.event_record(item, state, at=now, agent_id=item.agent_id,
+        events.event_record(item, EventKind(state), at=now, agent_id=item.agent_id,
                by=f"user:{user.pk}" if user is not None else "system")
         if profile is not None:
             claims.slots_channel_update(profile, item.channel, load=claims.held_count(profile.pk, item.channel))
@@ -300,14 +302,14 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
             queue = Queue.objects.filter(key=queue_key, is_active=True).first()
             if queue is None:
                 raise NotFound(f"No active queue {queue_key!r}.")
-            profile = claims.release(item, now=now, kind="transferred", to_queue=queue.key, by=by) \
+            profile = claims.release(item, now=now, kind=EventKind.TRANSFERRED, to_queue=queue.key, by=by) \
                 if item.agent_id else None
             queue_move(item, queue, now=now)
             # An agent passing work on does not want it back; a supervisor's move starts afresh.
             item.declined_by = [profile.pk] if profile is not None and not is_supervisor else []
             item.save(update_fields=[*QUEUE_FIELDS, "declined_by"])
             if profile is None:
-                events.event_record(item, "transferred", at=now, to_queue=queue.key, by=by)
+                events.event_record(item, EventKind.TRANSFERRED, at=now, to_queue=queue.key, by=by)
             _requeue_and_refill(item, profile, now=now)
             return item
         target = AgentProfile.objects.filter(pk=agent_id).first()
@@ -318,10 +320,10 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
         # Both agents in id order, so two transfers crossing between them cannot deadlock.
         for pk in sorted({target.pk, item.agent_id} - {None}):
             claims.agent_lock(pk, skip_locked=False)
-        previous = claims.release(item, now=now, kind="transferred", to_agent=target.pk, by=by) \
+        previous = claims.release(item, now=now, kind=EventKind.TRANSFERRED, to_agent=target.pk, by=by) \
             if item.agent_id else None
         if previous is None:
-            events.event_record(item, "transferred", at=now, to_agent=target.pk, by=by)
+            events.event_record(item, EventKind.TRANSFERRED, at=now, to_agent=target.pk, by=by)
         target = claims.agent_lock(target.pk, skip_locked=False)
         held = claims.room(target, item.channel, now=now)
         if held is None:

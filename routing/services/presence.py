@@ -18,6 +18,7 @@ from routing.models import (
     Presence,
     WorkItem,
 )
+from routing.models import WorkItemEventKind as EventKind
 from routing.services import claims, events, matching
 from supportdesk.errors import DomainError
 
@@ -43,7 +44,7 @@ def presence_apply(profile: AgentProfile, presence: str, *, now: datetime, reass
     returned = list(WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
                     .select_related("queue").filter(agent_id=profile.pk, state__in=states))
     for item in returned:
-        kind = "requeued" if item.state == ItemState.ASSIGNED else "withdrawn"
+        kind = EventKind.REQUEUED if item.state == ItemState.ASSIGNED else EventKind.WITHDRAWN
         claims.release(item, now=now, kind=kind, reason=reason or f"agent {presence}")
     for item in returned:
         matching.item_match(item, now=now)

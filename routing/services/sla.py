@@ -15,6 +15,7 @@ from routing.models import (
     Queue,
     WorkItem,
 )
+from routing.models import WorkItemEventKind as EventKind
 from routing.services import events, items, matching
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def seconds_between(since: datetime, now: datetime) -> float:
     return (now - since).total_seconds()
 
 
-SLA_STEPS = ("escalated", "relaxed", "overflowed", "breached")  # the order they are applied in
+# The order they are applied in.
+SLA_STEPS = (EventKind.ESCALATED, EventKind.RELAXED, EventKind.OVERFLOWED, EventKind.BREACHED)
 
 
 def _sla_due_at(item: WorkItem, kind: str) -> datetime | None:
@@ -53,15 +55,15 @@ def _sla_due_at(item: WorkItem, kind: str) -> datetime | None:
     transfer or an overflow may have changed it since it was listed), or None when it does
     not apply to it."""
     queue = item.queue
-    if kind == "escalated":
+    if kind == EventKind.ESCALATED:
         if item.escalated_at is not None:
             return None
         return item.enqueued_at + timedelta(seconds=queue.target_wait_seconds * queue.escalate_at_percent / 100)
-    if kind == "relaxed":
+    if kind == EventKind.RELAXED:
         if item.optional_relaxed or queue.relax_optional_after_seconds is None:
             return None
         return item.enqueued_at + timedelta(seconds=queue.relax_optional_after_seconds)
-    if kind == "overflowed":
+    if kind == EventKind.OVERFLOWED:
         if (queue.overflow_queue_id is None or queue.overflow_queue_id == queue.pk
                 or queue.overflow_after_seconds is None):
             return None
@@ -89,16 +91,16 @@ def sla_catch_up(item: WorkItem, *, now: datetime, kinds: Iterable[str] = SLA_ST
     applied: list[str] = []
     waiting = item.state == ItemState.WAITING
     for kind in SLA_STEPS:
-        if kind not in kinds and not (kind == "escalated" and "breached" in kinds):
+        if kind not in kinds and not (kind == EventKind.ESCALATED and EventKind.BREACHED in kinds):
             continue
-        if not waiting and kind in ("relaxed", "overflowed"):
+        if not waiting and kind in (EventKind.RELAXED, EventKind.OVERFLOWED):
             continue
         due = _sla_due_at(item, kind)
         if due is None or due > now:
             continue
-        if kind == "escalated" and not waiting and not _escalation_due(item, "breached", now=now):
+        if kind == EventKind.ESCALATED and not waiting and not _escalation_due(item, EventKind.BREACHED, now=now):
             continue
-        if kind == "breached" and item.escalated_at is not None:
+        if kind == EventKind.BREACHED and item.escalated_at is not None:
             due = max(due, item.escalated_at)  # an overflow may have shortened the target
         _escalation_apply(item, kind, at=due, now=now)
         applied.append(kind)
@@ -116,14 +118,14 @@ def sla_sweep(*, limit: int = 500) -> dict[str, int]:
     counts = dict.fromkeys(SLA_STEPS, 0)
     waiting, unanswered = (ItemState.WAITING,), (ItemState.WAITING, ItemState.OFFERED)
     steps = (
-        ("escalated", "q.target_wait_seconds * q.escalate_at_percent / 100.0",
+        (EventKind.ESCALATED, "q.target_wait_seconds * q.escalate_at_percent / 100.0",
          "i.escalated_at IS NULL", waiting),
-        ("relaxed", "q.relax_optional_after_seconds",
+        (EventKind.RELAXED, "q.relax_optional_after_seconds",
          "NOT i.optional_relaxed AND q.relax_optional_after_seconds IS NOT NULL", waiting),
-        ("overflowed", "q.overflow_after_seconds",
+        (EventKind.OVERFLOWED, "q.overflow_after_seconds",
          "q.overflow_queue_id IS NOT NULL AND q.overflow_after_seconds IS NOT NULL "
          "AND i.queued_at <= %(now)s - make_interval(secs => q.overflow_after_seconds)", waiting),
-        ("breached", "q.target_wait_seconds", "i.sla_breached_at IS NULL AND i.answered_at IS NULL",
+        (EventKind.BREACHED, "q.target_wait_seconds", "i.sla_breached_at IS NULL AND i.answered_at IS NULL",
          unanswered),
     )
     for kind, seconds, extra, states in steps:
@@ -139,7 +141,7 @@ def sla_sweep(*, limit: int = 500) -> dict[str, int]:
                     applied = sla_catch_up(item, now=now)
                     for done in applied:
                         counts[done] += 1
-                    if item.state == ItemState.WAITING and set(applied) - {"breached"}:
+                    if item.state == ItemState.WAITING and set(applied) - {EventKind.BREACHED}:
                         matching.item_match(item, now=now)
             except DatabaseError:
                 log.exception("Routing sweep: %s of item %s failed; it is tried again next sweep", kind, item_id)
@@ -150,7 +152,7 @@ def _escalation_apply(item: WorkItem, kind: str, *, at: datetime, now: datetime)
     """Apply one step to a locked item, recorded at `at` (when it fell due); an item moving
     to another queue enters it `now`."""
     queue = item.queue
-    if kind == "escalated":
+    if kind == EventKind.ESCALATED:
         item.escalated_at = at
         item.priority = min(item.priority + queue.escalation_priority_boost, PRIORITY_MAX)
         relaxed = bool(item.optional_skills) and not item.optional_relaxed
@@ -158,18 +160,20 @@ def _escalation_apply(item: WorkItem, kind: str, *, at: datetime, now: datetime)
         # Those who declined it may take it now rather than let it breach.
         item.declined_by = []
         item.save(update_fields=["escalated_at", "priority", "optional_relaxed", "declined_by"])
-        events.event_record(item, "escalated", at=at, priority=item.priority, relaxed_optional_skills=relaxed)
-    elif kind == "relaxed":
+        events.event_record(item, EventKind.ESCALATED, at=at, priority=item.priority,
+                            relaxed_optional_skills=relaxed)
+    elif kind == EventKind.RELAXED:
         item.optional_relaxed = True
         item.save(update_fields=["optional_relaxed"])
-        events.event_record(item, "relaxed", at=at, skills=item.optional_skills)
-    elif kind == "overflowed":
+        events.event_record(item, EventKind.RELAXED, at=at, skills=item.optional_skills)
+    elif kind == EventKind.OVERFLOWED:
         target = queue.overflow_queue
-        events.event_record(item, "overflowed", at=at, to_queue=target.key)
+        events.event_record(item, EventKind.OVERFLOWED, at=at, to_queue=target.key)
         items.queue_move(item, target, now=now)
         item.declined_by = []
         item.save(update_fields=[*items.QUEUE_FIELDS, "declined_by"])
     else:
         item.sla_breached_at = at
         item.save(update_fields=["sla_breached_at"])
-        events.event_record(item, "breached", at=at, waited_seconds=int((at - item.enqueued_at).total_seconds()))
+        events.event_record(item, EventKind.BREACHED, at=at,
+                            waited_seconds=int((at - item.enqueued_at).total_seconds()))
