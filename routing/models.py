@@ -257,6 +257,10 @@ class WorkItem(models.Model):
     )
     declined_by = ArrayField(models.BigIntegerField(), default=list, blank=True,
                              help_text="Agents who declined or let the offer time out.")
+    # When the last of them declined (or let it time out): they may have it again once
+    # ROUTING_DECLINE_PAUSE_SECONDS have passed and nobody else took it. None: kept from
+    # them until it escalates (an agent who transferred it away).
+    declined_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField()
     queued_at = models.DateTimeField(help_text="When it entered its current queue.")
     offered_at = models.DateTimeField(null=True, blank=True)

@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Q
 
 from routing import engine, push, selectors
 from routing.models import (
@@ -41,20 +42,44 @@ def engine_agent(profile: AgentProfile, load: Mapping[str, int]) -> engine.Agent
     )
 
 
-def engine_item(item: WorkItem) -> engine.Item:
+def engine_item(item: WorkItem, *, now: datetime | None = None) -> engine.Item:
+    """The item as the engine sees it; at `now`, those who declined it are out only while
+    their pause lasts (`decliners_kept_out`), without one they all are."""
+    declined = decliners_kept_out(item, now=now) if now is not None else frozenset(item.declined_by)
     return engine.Item(
         id=item.pk or 0, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
         priority=item.priority, enqueued_at=item.enqueued_at,
         required_skills=frozenset(item.required_skills), optional_skills=frozenset(item.optional_skills),
         optional_relaxed=item.optional_relaxed, min_tier=item.min_agent_tier,
-        declined_by=frozenset(item.declined_by),
+        declined_by=declined,
     )
 
 
+def decliners_kept_out(item: WorkItem, *, now: datetime) -> frozenset[int]:
+    """Who declined the item (or let its offer time out) and may not have it at `now`: all
+    of them until ROUTING_DECLINE_PAUSE_SECONDS after the last decline, none after, so an
+    item nobody else took goes back to them rather than wait for its escalation. Without
+    a decline time (an agent who transferred it away) they stay out until it escalates.
+    `decline_pause_over` is the same rule in SQL."""
+    if item.declined_at is not None and item.declined_at <= now - decline_pause():
+        return frozenset()
+    return frozenset(item.declined_by)
+
+
+def decline_pause() -> timedelta:
+    return timedelta(seconds=settings.ROUTING_DECLINE_PAUSE_SECONDS)
+
+
+def decline_pause_over(now: datetime) -> Q:
+    """Items whose decliners may have them again at `now` (see `decliners_kept_out`)."""
+    return Q(declined_at__lte=now - decline_pause())
+
+
 def slot_candidates(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (),
-                    limit: int = CANDIDATES) -> list[int]:
+                    limit: int = CANDIDATES, now: datetime | None = None) -> list[int]:
     """Agent ids, best first by the strategy, from the slot index: online, with room on
-    the item's channel, its language and contact kind, tier and skills."""
+    the item's channel, its language and contact kind, tier and skills, and not kept
+    from it for declining it (at `now`; without it, every decliner is)."""
     skills = list(item.required_skills)
     if not item.optional_relaxed:
         skills += [skill for skill in item.optional_skills if skill not in skills]
@@ -64,7 +89,8 @@ def slot_candidates(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (
     )
     if skills:
         slots = slots.filter(skills__contains=skills)
-    excluded = set(item.declined_by) | set(exclude)
+    declined = decliners_kept_out(item, now=now) if now is not None else set(item.declined_by)
+    excluded = set(declined) | set(exclude)
     if excluded:
         slots = slots.exclude(agent_id__in=excluded)
     idle = (F("last_assigned_at").asc(nulls_first=True), "agent_id")
@@ -246,14 +272,16 @@ def release(item: WorkItem, *, now: datetime, kind: str, decline: bool = False,
     """Take a held item back from its agent (item locked); returns the agent, locked."""
     agent_id = item.agent_id
     profile = agent_lock(agent_id, skip_locked=False) if agent_id else None
-    if decline and agent_id and agent_id not in item.declined_by:
-        item.declined_by = [*item.declined_by, agent_id]
+    if decline and agent_id:
+        if agent_id not in item.declined_by:
+            item.declined_by = [*item.declined_by, agent_id]
+        item.declined_at = now  # their pause (and any earlier decliner's) starts again
     previous = item.state
     item.state = ItemState.WAITING
     item.agent_id = None
     item.offered_at = item.offer_expires_at = item.assigned_at = None
     item.save(update_fields=["state", "agent", "offered_at", "offer_expires_at", "assigned_at",
-                             "declined_by"])
+                             "declined_by", "declined_at"])
     events.event_record(item, kind, at=now, agent_id=agent_id, **detail)
     if profile is not None:
         slots_channel_update(profile, item.channel, load=held_count(profile.pk, item.channel))

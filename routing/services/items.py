@@ -307,7 +307,8 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
             queue_move(item, queue, now=now)
             # An agent passing work on does not want it back; a supervisor's move starts afresh.
             item.declined_by = [profile.pk] if profile is not None and not is_supervisor else []
-            item.save(update_fields=[*QUEUE_FIELDS, "declined_by"])
+            item.declined_at = None  # no pause: kept from them until it escalates
+            item.save(update_fields=[*QUEUE_FIELDS, "declined_by", "declined_at"])
             if profile is None:
                 events.event_record(item, EventKind.TRANSFERRED, at=now, to_queue=queue.key, by=by)
             _requeue_and_refill(item, profile, now=now)

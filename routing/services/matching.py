@@ -30,9 +30,10 @@ def item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None 
     room, offers past their timeout on its channel are expired and the match tried again:
     with the beat down they would otherwise hold the agents' room for ever."""
     sla.sla_catch_up(item, now=now)
-    if preferred_agent_id is not None and preferred_agent_id not in item.declined_by:
+    if preferred_agent_id is not None and preferred_agent_id not in claims.decliners_kept_out(item, now=now):
         profile, held = claims.agent_lock_room(preferred_agent_id, item.channel, now=now)
-        if held is not None and engine.agent_eligible(claims.engine_agent(profile, {}), claims.engine_item(item)):
+        if held is not None and engine.agent_eligible(claims.engine_agent(profile, {}),
+                                                      claims.engine_item(item, now=now)):
             claims.claim(item, profile, now=now, held=held)
             return True
     return _match_rounds(item, now=now) or (
@@ -42,7 +43,7 @@ def item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None 
 def _match_rounds(item: WorkItem, *, now: datetime) -> bool:
     tried: list[int] = []
     for _round in range(3):  # a few rounds: candidates may be taken by other workers meanwhile
-        candidates = claims.slot_candidates(item, strategy=item.queue.strategy, exclude=tried)
+        candidates = claims.slot_candidates(item, strategy=item.queue.strategy, exclude=tried, now=now)
         if not candidates:
             return False
         for agent_id in candidates:
@@ -79,7 +80,7 @@ def _waiting_for(profile: AgentProfile, channel: str, *, now: datetime, exclude:
         contact_kind__in=profile.contact_kinds, min_agent_tier__lte=profile.tier,
         required_skills__contained_by=skills,
     ).filter(Q(optional_relaxed=True) | Q(optional_skills__contained_by=skills) | relax_due | escalation_due
-             ).filter(~Q(declined_by__contains=[profile.pk]) | escalation_due)
+             ).filter(~Q(declined_by__contains=[profile.pk]) | escalation_due | claims.decline_pause_over(now))
     if exclude:
         waiting = waiting.exclude(pk__in=list(exclude))
     order = (F("queue_priority").desc(), F("priority").desc(), "enqueued_at", "id")
@@ -116,7 +117,7 @@ def agent_pull(profile: AgentProfile, *, now: datetime, channels: Iterable[str] 
                     continue
                 # Listed as its due steps would make it; checked as they did make it.
                 applied = sla.sla_catch_up(item, now=now)
-                if not engine.agent_eligible(claims.engine_agent(profile, {}), claims.engine_item(item)):
+                if not engine.agent_eligible(claims.engine_agent(profile, {}), claims.engine_item(item, now=now)):
                     if applied:
                         events.rematch_later(item)  # it moved on (overflowed) beyond this agent's reach
                     continue

@@ -67,7 +67,18 @@ def presence_set(*, user: Any, presence: str, reassign: bool = False) -> AgentPr
 def heartbeat(*, user: Any) -> AgentProfile:
     """The agent's browser is still there. Heartbeats that stop set the agent offline."""
     profile = claims.agent_of(user)
-    AgentProfile.objects.filter(pk=profile.pk).update(last_heartbeat_at=timezone.now())
+    now = timezone.now()
+    AgentProfile.objects.filter(pk=profile.pk).update(last_heartbeat_at=now)
+    if profile.presence == Presence.ONLINE and WorkItem.objects.filter(
+            claims.decline_pause_over(now), state=ItemState.WAITING, declined_by__contains=[profile.pk]).exists():
+        # Work they declined that nobody took since is theirs again after the pause: with the
+        # beat down nothing else would offer it to them.
+        with transaction.atomic(), events.unit_of_work():
+            list(WorkItem.objects.select_for_update(of=("self",))
+                 .filter(agent_id=profile.pk, state__in=HELD_STATES).values_list("id", flat=True))
+            locked = claims.agent_lock(profile.pk, skip_locked=True)
+            if locked is not None:  # else another use case has them: the next heartbeat looks again
+                matching.agent_pull(locked, now=now)
     profile.refresh_from_db(fields=["presence", "last_heartbeat_at"])
     return profile
 

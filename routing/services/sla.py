@@ -158,8 +158,8 @@ def _escalation_apply(item: WorkItem, kind: str, *, at: datetime, now: datetime)
         relaxed = bool(item.optional_skills) and not item.optional_relaxed
         item.optional_relaxed = True
         # Those who declined it may take it now rather than let it breach.
-        item.declined_by = []
-        item.save(update_fields=["escalated_at", "priority", "optional_relaxed", "declined_by"])
+        item.declined_by, item.declined_at = [], None
+        item.save(update_fields=["escalated_at", "priority", "optional_relaxed", "declined_by", "declined_at"])
         events.event_record(item, EventKind.ESCALATED, at=at, priority=item.priority,
                             relaxed_optional_skills=relaxed)
     elif kind == EventKind.RELAXED:
@@ -170,8 +170,8 @@ def _escalation_apply(item: WorkItem, kind: str, *, at: datetime, now: datetime)
         target = queue.overflow_queue
         events.event_record(item, EventKind.OVERFLOWED, at=at, to_queue=target.key)
         items.queue_move(item, target, now=now)
-        item.declined_by = []
-        item.save(update_fields=[*items.QUEUE_FIELDS, "declined_by"])
+        item.declined_by, item.declined_at = [], None
+        item.save(update_fields=[*items.QUEUE_FIELDS, "declined_by", "declined_at"])
     else:
         item.sla_breached_at = at
         item.save(update_fields=["sla_breached_at"])
