@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Func, Q
-from django.db.models.lookups import LessThanOrEqual
+from django.db.models import F, Q
 
-from routing import engine
+from routing import engine, service_levels
 from routing.models import (
     CHANNELS,
     AgentProfile,
@@ -18,6 +16,7 @@ from routing.models import (
     Presence,
     WorkItem,
 )
+from routing.models import WorkItemEventKind as EventKind
 from routing.services import claims, events, items, sla
 from routing.services.config import CANDIDATES
 
@@ -56,14 +55,6 @@ def _match_rounds(item: WorkItem, *, now: datetime) -> bool:
     return False
 
 
-def _past(start: str, seconds: Any, now: datetime) -> Q:
-    """Items whose `start` time plus `seconds` (an expression over the item and its queue)
-    is at or before `now`."""
-    interval = Func(seconds, function="make_interval", template="make_interval(secs => %(expressions)s)",
-                    output_field=DurationField())
-    return Q(LessThanOrEqual(ExpressionWrapper(F(start) + interval, output_field=DateTimeField()), now))
-
-
 def _waiting_for(profile: AgentProfile, channel: str, *, now: datetime, exclude: Iterable[int] = ()) -> list[int]:
     """Waiting item ids this agent may take on a channel, best first.
 
@@ -71,10 +62,8 @@ def _waiting_for(profile: AgentProfile, channel: str, *, now: datetime, exclude:
     `sla.sla_catch_up`): optional skills relaxed after the queue's relax wait or at escalation,
     and escalation forgetting who declined it, so a desk without its beat still serves it."""
     skills = list(profile.skills)
-    escalation_due = Q(escalated_at__isnull=True) & _past(
-        "enqueued_at", F("queue__target_wait_seconds") * F("queue__escalate_at_percent") / 100.0, now)
-    relax_due = Q(queue__relax_optional_after_seconds__isnull=False) & _past(
-        "enqueued_at", F("queue__relax_optional_after_seconds"), now)
+    escalation_due = Q(escalated_at__isnull=True) & service_levels.due_by(EventKind.ESCALATED, now)
+    relax_due = service_levels.due_by(EventKind.RELAXED, now)  # never, where the queue sets no relax wait
     waiting = WorkItem.objects.filter(
         state=ItemState.WAITING, channel=channel, language__in=profile.languages,
         contact_kind__in=profile.contact_kinds, min_agent_tier__lte=profile.tier,

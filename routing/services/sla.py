@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from routing import service_levels
 from routing.models import (
     ItemState,
     Queue,
@@ -23,17 +24,17 @@ log = logging.getLogger(__name__)
 
 
 
-def _waiting_past(seconds_expr: str, *, extra: str, limit: int, states: tuple[str, ...],
-                  now: datetime) -> list[int]:
-    """Open items whose wait passed a per-queue threshold (an SQL expression over the queue
-    `q`) by `now`, oldest first. `now` is the caller's clock, the one the steps are then
-    checked against under the lock (PostgreSQL's now() is the transaction's start)."""
+def _waiting_past(kind: str, *, limit: int, now: datetime) -> list[int]:
+    """Open items the step applies to and fell due for by `now`, oldest first. `now` is the
+    caller's clock, the one the steps are then checked against under the lock
+    (PostgreSQL's now() is the transaction's start)."""
     item, queue = WorkItem._meta.db_table, Queue._meta.db_table
+    states, applies = STEP_STATES[kind], STEP_APPLIES_SQL[kind]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT i.id FROM {item} i JOIN {queue} q ON q.id = i.queue_id "
-            f"WHERE i.state = ANY(%(states)s) AND {extra} "
-            f"AND i.enqueued_at <= %(now)s - make_interval(secs => {seconds_expr}) "
+            f"WHERE i.state = ANY(%(states)s) AND {applies} "
+            f"AND {service_levels.due_sql(kind)} <= %(now)s "
             f"ORDER BY i.enqueued_at LIMIT %(limit)s", {"states": list(states), "limit": limit, "now": now},
         )
         return [row[0] for row in cursor.fetchall()]
@@ -49,29 +50,40 @@ def seconds_between(since: datetime, now: datetime) -> float:
 # The order they are applied in.
 SLA_STEPS = (EventKind.ESCALATED, EventKind.RELAXED, EventKind.OVERFLOWED, EventKind.BREACHED)
 
+# The items each step is for, in Python (under the item's lock) and in SQL (listing them
+# for the sweep), side by side; when it falls due is `routing.service_levels`.
+STEP_STATES = {
+    EventKind.ESCALATED: (ItemState.WAITING,),
+    EventKind.RELAXED: (ItemState.WAITING,),
+    EventKind.OVERFLOWED: (ItemState.WAITING,),
+    # Offers nobody answered in time breach too.
+    EventKind.BREACHED: (ItemState.WAITING, ItemState.OFFERED),
+}
+STEP_APPLIES_SQL = {
+    EventKind.ESCALATED: "i.escalated_at IS NULL",
+    EventKind.RELAXED: "NOT i.optional_relaxed",
+    EventKind.OVERFLOWED: "q.overflow_queue_id IS NOT NULL AND q.overflow_queue_id <> q.id",
+    EventKind.BREACHED: "i.sla_breached_at IS NULL AND i.answered_at IS NULL",
+}
+
+
+def _step_applies(item: WorkItem, kind: str) -> bool:
+    queue = item.queue
+    if kind == EventKind.ESCALATED:
+        return item.escalated_at is None
+    if kind == EventKind.RELAXED:
+        return not item.optional_relaxed
+    if kind == EventKind.OVERFLOWED:
+        return queue.overflow_queue_id is not None and queue.overflow_queue_id != queue.pk
+    # Only a first answer can breach: work answered in time and moved on later did not.
+    return item.sla_breached_at is None and item.answered_at is None
+
 
 def _sla_due_at(item: WorkItem, kind: str) -> datetime | None:
     """When the step falls due for the item as it is now (under its lock: another sweep, a
     transfer or an overflow may have changed it since it was listed), or None when it does
-    not apply to it."""
-    queue = item.queue
-    if kind == EventKind.ESCALATED:
-        if item.escalated_at is not None:
-            return None
-        return item.enqueued_at + timedelta(seconds=queue.target_wait_seconds * queue.escalate_at_percent / 100)
-    if kind == EventKind.RELAXED:
-        if item.optional_relaxed or queue.relax_optional_after_seconds is None:
-            return None
-        return item.enqueued_at + timedelta(seconds=queue.relax_optional_after_seconds)
-    if kind == EventKind.OVERFLOWED:
-        if (queue.overflow_queue_id is None or queue.overflow_queue_id == queue.pk
-                or queue.overflow_after_seconds is None):
-            return None
-        return item.queued_at + timedelta(seconds=queue.overflow_after_seconds)
-    # Only a first answer can breach: work answered in time and moved on later did not.
-    if item.sla_breached_at is not None or item.answered_at is not None:
-        return None
-    return item.enqueued_at + timedelta(seconds=queue.target_wait_seconds)
+    not apply to it (or its queue does not set it)."""
+    return service_levels.due_at(kind, item) if _step_applies(item, kind) else None
 
 
 def _escalation_due(item: WorkItem, kind: str, *, now: datetime) -> bool:
@@ -116,20 +128,9 @@ def sla_sweep(*, limit: int = 500) -> dict[str, int]:
     or at once changes nothing more; an item whose step fails is logged and left for the
     next sweep, without stopping the others."""
     counts = dict.fromkeys(SLA_STEPS, 0)
-    waiting, unanswered = (ItemState.WAITING,), (ItemState.WAITING, ItemState.OFFERED)
-    steps = (
-        (EventKind.ESCALATED, "q.target_wait_seconds * q.escalate_at_percent / 100.0",
-         "i.escalated_at IS NULL", waiting),
-        (EventKind.RELAXED, "q.relax_optional_after_seconds",
-         "NOT i.optional_relaxed AND q.relax_optional_after_seconds IS NOT NULL", waiting),
-        (EventKind.OVERFLOWED, "q.overflow_after_seconds",
-         "q.overflow_queue_id IS NOT NULL AND q.overflow_after_seconds IS NOT NULL "
-         "AND i.queued_at <= %(now)s - make_interval(secs => q.overflow_after_seconds)", waiting),
-        (EventKind.BREACHED, "q.target_wait_seconds", "i.sla_breached_at IS NULL AND i.answered_at IS NULL",
-         unanswered),
-    )
-    for kind, seconds, extra, states in steps:
-        for item_id in _waiting_past(seconds, extra=extra, limit=limit, states=states, now=timezone.now()):
+    for kind in SLA_STEPS:
+        states = STEP_STATES[kind]
+        for item_id in _waiting_past(kind, limit=limit, now=timezone.now()):
             try:
                 with transaction.atomic(), events.unit_of_work():
                     item = (WorkItem.objects.select_for_update(skip_locked=True, of=("self",))
