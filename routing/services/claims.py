@@ -105,7 +105,7 @@ def _slot_state(profile: AgentProfile, channel: str, load: int) -> tuple[bool, i
     capacity = profile.capacity_for(channel)
     spare = max(capacity - load, 0)
     available = profile.presence == Presence.ONLINE and spare > 0
-    return available, (spare * 1000 // capacity if capacity else 0)
+    return available, engine.spare_permille(spare, capacity)
 
 
 def agent_slots_rebuild(profile: AgentProfile) -> None:
