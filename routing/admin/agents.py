@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.db import models, transaction
+from django.db import models
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest
 
@@ -51,13 +51,6 @@ class ContactKindFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(contact_kinds__contains=[self.value()])
         return queryset
-
-
-def agent_settings_changed_on_commit(profile_id: int) -> None:
-    # After commit, in a transaction of its own: the service locks the agent's items before
-    # the agent, the order every routing path takes, which this save's own row lock on the
-    # agent would reverse.
-    transaction.on_commit(lambda: services.agent_settings_changed(profile_id=profile_id))
 
 
 @admin.register(AgentProfile)
@@ -105,8 +98,10 @@ class AgentProfileAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin)
     def is_active(self, obj: AgentProfile) -> bool:
         return obj.user.is_active
 
-    def routing_saved(self, obj: AgentProfile, *, formsets: list[BaseFormSet], change: bool) -> None:
-        agent_settings_changed_on_commit(obj.pk)
+    def routing_save(self, request: HttpRequest, obj: AgentProfile, *, form: ModelForm,
+                     formsets: list[BaseFormSet] | None, change: bool) -> None:
+        if formsets is None:  # no inlines
+            services.agent_settings_save(profile=obj, actor=request.user)
 
     def delete_blocked(self, obj: AgentProfile) -> bool:
         # Their offered and assigned items would be left held by nobody: setting the agent
@@ -142,7 +137,7 @@ class AgentUserAdmin(UserAdmin):
             return
         after = routing_snapshot(profile)
         if audit_record(actor=request.user, obj=profile, instance_before=before, instance_after=after):
-            agent_settings_changed_on_commit(profile.pk)
+            services.configure.agent_settings_changed_on_commit(profile.pk)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         profile = AgentProfile.objects.filter(user_id=obj.pk).first()

@@ -13,26 +13,25 @@ from routing.audit import audit_record, routing_snapshot
 
 
 class RoutingAuditMixin:
-    """Audits each save and delete of the model through the admin, including the list's
-    inline edits and the delete action; `routing_saved` is the hook for what must follow."""
+    """Saves go through the routing services (`routing_save`), which check, write, audit
+    and rebuild routing after commit, including the list's inline edits; deletes, and the
+    delete action, are audited here. The form has checked what the service checks, so its
+    errors were shown on their fields."""
 
     def save_model(self, request: HttpRequest, obj: models.Model, form: ModelForm, change: bool) -> None:
         # The form has already written the new values onto `obj`: read the old ones back.
         obj._routing_before = routing_snapshot(type(obj)._default_manager.get(pk=obj.pk)) if change else None
-        # The form rather than obj.save(): a form may write only the fields it edits
-        # (AgentProfileForm does). `obj` is the form's instance.
-        form.save()
+        self.routing_save(request, obj, form=form, formsets=None, change=change)
 
     def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[BaseFormSet],
                      change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        obj = form.instance
-        self.routing_saved(obj, formsets=formsets, change=change)
-        audit_record(actor=request.user, obj=obj, instance_before=obj._routing_before,
-                     instance_after=routing_snapshot(obj))
+        self.routing_save(request, form.instance, form=form, formsets=formsets, change=change)
 
-    def routing_saved(self, obj: Any, *, formsets: list[BaseFormSet], change: bool) -> None:
-        """After the object and its inlines are saved, before the audit reads them."""
+    def routing_save(self, request: HttpRequest, obj: Any, *, form: ModelForm,
+                     formsets: list[BaseFormSet] | None, change: bool) -> None:
+        """Called with formsets=None before the inlines are saved, then with them after."""
+        raise NotImplementedError
 
     def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
         audit_record(actor=request.user, obj=obj, instance_before=routing_snapshot(obj), instance_after=None)

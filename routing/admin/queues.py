@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.forms import BaseFormSet
+from django.forms import BaseFormSet, ModelForm
+from django.http import HttpRequest
 
 from routing import services
 from routing.admin.mixins import GuardedDeleteMixin, RoutingAuditMixin
@@ -33,8 +34,10 @@ class QueueAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin):
         ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
 
-    def routing_saved(self, obj: Queue, *, formsets: list[BaseFormSet], change: bool) -> None:
-        services.queue_changed(queue_id=obj.pk)
+    def routing_save(self, request: HttpRequest, obj: Queue, *, form: ModelForm,
+                     formsets: list[BaseFormSet] | None, change: bool) -> None:
+        if formsets is None:  # a queue has no inlines
+            services.queue_save(queue=obj, actor=request.user)
 
     def delete_blocked(self, obj: Queue) -> bool:
         # Items hold their queue (PROTECT); the confirmation page would list every one of them.

@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.forms import BaseFormSet
+from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -31,7 +31,7 @@ from routing.models import (
     RoutingRule,
     RuleCondition,
 )
-from routing.rules import ConditionRow, condition_assemble, rule_condition_rebuild
+from routing.rules import ConditionRow, condition_assemble
 from supportdesk.admin import pretty_json
 from supportdesk.errors import DomainError
 
@@ -96,12 +96,18 @@ class RoutingRuleAdmin(RoutingAuditMixin, admin.ModelAdmin):
                 "it.</p>", shown)
         return shown
 
-    def routing_saved(self, obj: RoutingRule, *, formsets: list[BaseFormSet], change: bool) -> None:
+    def routing_save(self, request: HttpRequest, obj: RoutingRule, *, form: ModelForm,
+                     formsets: list[BaseFormSet] | None, change: bool) -> None:
+        if formsets is None:
+            form.save()  # the rule first, for its condition rows to point at
+            return
+        # Then the service, once the inline wrote the rows: the condition is assembled from
+        # them when they changed, the rule audited as it was before either write.
         conditions = _conditions_formset(formsets)
         rows_changed = conditions is not None and bool(
             conditions.new_objects or conditions.changed_objects or conditions.deleted_objects)
-        if not change or rows_changed:
-            rule_condition_rebuild(obj)
+        services.rule_save(rule=obj, actor=request.user, rebuild=not change or rows_changed,
+                           before=obj._routing_before)
 
     def get_urls(self) -> list[URLPattern]:
         dry_run = path("dry-run/", self.admin_site.admin_view(self.dry_run_view),

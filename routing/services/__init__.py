@@ -72,7 +72,18 @@ from routing.services.config import (
     routing_config_clear,
     rules_load,
 )
-from routing.services.configure import agent_settings_changed, queue_changed
+from routing.services.configure import (
+    ConfigInvalid,
+    agent_settings_changed,
+    agent_settings_errors,
+    agent_settings_save,
+    capacity_errors,
+    queue_changed,
+    queue_errors,
+    queue_save,
+    rule_errors,
+    rule_save,
+)
 from routing.services.explain import route_explain
 from routing.services.items import (
     QUEUE_FIELDS,
@@ -96,7 +107,9 @@ _slot_candidates = slot_candidates
 
 __all__ = [
     "ATTRIBUTES", "CANDIDATES", "CUSTOM_PREFIX", "PRIORITY_MAX", "QUEUE_FIELDS", "SLA_STEPS",
-    "OfferExpired", "Route", "RoutingConfig",
+    "ConfigInvalid", "OfferExpired", "Route", "RoutingConfig",
+    "agent_settings_errors", "agent_settings_save", "capacity_errors", "queue_errors", "queue_save",
+    "rule_errors", "rule_save",
     "agent_settings_changed", "agent_slots_rebuild", "agents_heartbeat_expire", "attribute_known",
     "attributes_normalise", "default_queue", "engine_agent", "engine_item", "heartbeat",
     "offer_accept", "offer_decline", "offers_expire", "presence_set", "queue_changed",

@@ -141,11 +141,16 @@ def routing_config(*, fresh: bool = False) -> RoutingConfig:
 
 
 def routing_config_clear(**_: Any) -> None:
-    global _config
-    _config = None
+    routing_config_forget()
     if transaction.get_connection().in_atomic_block:
         # Another thread may read the old rows again before this save commits.
-        transaction.on_commit(lambda: routing_config_clear())
+        transaction.on_commit(routing_config_forget)
+
+
+def routing_config_forget() -> None:
+    """Drop this process's copy: the next decision reads the rules and queues again."""
+    global _config
+    _config = None
 
 
 def route_find(*, attributes: Mapping[str, Any], priority: int = 0, write: bool = True) -> Route:
