@@ -5,7 +5,8 @@ callers keep writing `from routing import services` and `services.work_item_enqu
 
 - `config`: the attributes rules may test, rule and queue lookup (`route_find`), the
   per-process configuration cache.
-- `configure`: what follows a supervisor's change to a queue or an agent's settings.
+- `configure`: supervisors' saves (`queue_save`, `rule_save`, `agent_settings_save`:
+  checked, written, audited, routing rebuilt after commit) and the rebuilds themselves.
 - `events`: the unit of work (history written in one INSERT, lapsed offers matched again
   at the end) and the history writer.
 - `claims`: the slot index, locking an agent and counting their room, giving an item to

@@ -1,4 +1,6 @@
-"""What follows a supervisor's change to a queue or to an agent's settings."""
+"""Supervisors' changes to routing: saving a queue, a rule or an agent's settings (checked,
+written, audited), and what follows once they commit (waiting items take a queue's new
+needs, an agent's slots are rebuilt, every process reads the configuration afresh)."""
 
 from __future__ import annotations
 
