@@ -142,3 +142,23 @@ def test_the_pull_picks_the_waiting_item_the_engine_picks(agent_row, item_rows):
         pool = [w for w in pool if w.item.id != picked.id]
     # The query reads a few candidates at a time; the engine's order continues it.
     assert by_sql == by_engine[:services.CANDIDATES]
+
+
+@pytest.mark.parametrize("strategy", [Strategy.MOST_SPARE_CAPACITY, Strategy.LONGEST_IDLE])
+def test_the_dry_run_ranks_first_the_agent_the_matcher_offers_the_item_to(strategy):
+    Queue.objects.create(key="general", name="General", strategy=strategy)
+    idle = [NOW - timedelta(minutes=1), None, NOW - timedelta(minutes=5)]
+    profiles = []
+    for n, (capacity, last) in enumerate(zip((4, 2, 3), idle, strict=True)):
+        user = get_user_model().objects.create(username=f"dry{n}")
+        AgentProfile.objects.create(user=user, languages=["es"], contact_kinds=["customer"],
+                                    capacity={"chat": capacity}, last_assigned_at=last)
+        profiles.append(services.presence_set(user=user, presence=Presence.ONLINE))
+    # One agent holds an item already, so spare capacity differs too.
+    first = services.work_item_enqueue(conversation_id=1, channel="chat", attributes={"language": "es"})
+    assert first.agent_id is not None
+
+    _, _, ranked = services.route_explain(channel="chat", attributes={"language": "es"})
+    item = services.work_item_enqueue(conversation_id=2, channel="chat", attributes={"language": "es"})
+    assert [agent.id for agent in ranked][0] == item.agent_id
+    assert {agent.id for agent in ranked} == {p.pk for p in profiles}
