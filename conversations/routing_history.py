@@ -50,7 +50,7 @@ def routing_history_apply(event_ids: list[int]) -> None:
     """
     with events.buffered():
         for _event_id, kind, at, detail, conversation_id, contact_id, queue_key, agent in _rows(event_ids):
-            if kind not in events.ROUTING_KINDS or contact_id is None:
+            if kind not in WorkItemEvent.CONTACT_HISTORY_KINDS or contact_id is None:
                 continue
             # Raw SQL hands jsonb over as text (Django decodes it only for model fields).
             detail = json.loads(detail) if isinstance(detail, str) else detail
@@ -64,7 +64,7 @@ def routing_history_apply(event_ids: list[int]) -> None:
 
 def _kept(event: WorkItemEvent) -> bool:
     # Offers, declines and expiries never reach the timeline: they get no outbox entry.
-    return event.kind in events.ROUTING_KINDS
+    return event.kind in WorkItemEvent.CONTACT_HISTORY_KINDS
 
 
 def routing_history_register() -> None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from conversations import widget
 from conversations.access import conversations_visible
 from conversations.models import Conversation, ConversationStatus, Macro, Message, MessageDirection
+from routing import service_levels
 from routing.models import CHANNELS, AgentProfile, ItemState, Presence, Queue, WorkItem
 from routing.selectors import agents_load, queue_stats
 from timeline.models import Contact, ContactKind, Order
@@ -197,7 +198,7 @@ def supervisor_snapshot(*, now: datetime | None = None, at_risk_share: float = 0
         if target and waited >= target * at_risk_share:
             at_risk.append({"conversation_id": item.conversation_id, "queue": item.queue.key,
                             "state": item.state, "waited_seconds": int(waited),
-                            "target_wait_seconds": target, "breached": waited >= target})
+                            "target_wait_seconds": target, "breached": service_levels.breached(item, now=now)})
         if len(at_risk) >= at_risk_limit:
             break
     return {

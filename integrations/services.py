@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms import schema, signature
+from supportdesk import advisory_locks
 from supportdesk.db import rows_update
 from supportdesk.redis import get_redis, redis_key
 from timeline import services as timeline_services
@@ -148,7 +149,7 @@ def oms_events_drain(*, batch_size: int = 200, max_events: int | None = None) ->
     return processed
 
 
-DRAIN_LOCK_KEY = 0x0_5D_0E_D5  # any bigint the project uses for nothing else
+DRAIN_LOCK_KEY = advisory_locks.OMS_DRAIN
 DRAIN_MAX_SECONDS = 30.0
 
 

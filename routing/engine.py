@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from supportdesk.conditions import condition_matches, template_render
@@ -95,6 +95,15 @@ def agent_eligible(agent: Agent, item: Item) -> bool:
             and agent.id not in item.declined_by)
 
 
+def spare_permille(spare: int, capacity: int) -> int:
+    """Spare capacity as a share, in whole thousandths: what the slot index stores and
+    orders by, so shares closer than that tie (and go to the longest idle) in both."""
+    return max(spare, 0) * 1000 // capacity if capacity else 0
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def agents_rank(agents: Iterable[Agent], item: Item, *, strategy: str) -> list[Agent]:
     """The eligible agents for the item, best first; ties go to the lower id."""
     if strategy not in STRATEGIES:
@@ -102,14 +111,14 @@ def agents_rank(agents: Iterable[Agent], item: Item, *, strategy: str) -> list[A
     eligible = [agent for agent in agents if agent_eligible(agent, item)]
 
     def idle_key(agent: Agent) -> tuple:
-        # Longest idle first: no assignment yet beats any time.
+        # Longest idle first: no assignment yet beats any time. The time itself, not a float
+        # timestamp, which loses the microseconds the database orders by.
         last = agent.last_assigned_at
-        return (last is not None, last.timestamp() if last else 0.0, agent.id)
+        return (last is not None, last or _EPOCH, agent.id)
 
     if strategy == "most_spare_capacity":
         def key(agent: Agent) -> tuple:
-            share = agent.spare(item.channel) / agent.capacity[item.channel]
-            return (-share, *idle_key(agent))
+            return (-spare_permille(agent.spare(item.channel), agent.capacity[item.channel]), *idle_key(agent))
     else:
         # Round robin over the eligible agents is "the one served longest ago", which is
         # what longest idle orders by too: the services record one last assignment per

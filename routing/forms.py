@@ -1,7 +1,10 @@
 """Supervisors' forms for routing: queues, rules and their conditions, agents' settings, the dry run.
 
-Every check a bad value would otherwise fail at routing time happens here, so a mistake
-is a form error on the field that holds it, never a rule the router trips over.
+Every check a bad value would otherwise fail at routing time is made here, so a mistake is
+a form error on the field that holds it, never a rule the router trips over. The checks of
+a whole queue, rule or agent's settings are the services' (`queue_errors`, `rule_errors`,
+`agent_settings_errors` in routing.services.configure), which the saves make again: the
+forms show what they find on its field (`ServiceChecksMixin`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from routing.rules import (
     KNOWN_ATTRIBUTES,
     ConditionRow,
     condition_assemble,
-    queue_key_errors,
     row_condition_errors,
     rule_condition_errors,
 )
+from routing.services import configure
 
 
 def names_normalise(values: Iterable[str]) -> list[str]:
@@ -49,7 +52,24 @@ class SkillsMixin:
         return names_normalise(self.cleaned_data["skills"])
 
 
-class QueueForm(SkillsMixin, forms.ModelForm):
+class ServiceChecksMixin:
+    """After the instance is built from the form, the service's own check of it; each
+    message goes on its field (once the field has no error of its own)."""
+
+    def service_errors(self) -> dict[str | None, list[str]]:
+        raise NotImplementedError
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]
+        for field, messages in self.service_errors().items():
+            field = field if field in self.fields else None
+            if field is not None and field in self.errors:
+                continue
+            for message in messages:
+                self.add_error(field, message)  # type: ignore[attr-defined]
+
+
+class QueueForm(SkillsMixin, ServiceChecksMixin, forms.ModelForm):
     class Meta:
         model = Queue
         fields = QUEUE_SETTINGS
@@ -64,57 +84,25 @@ class QueueForm(SkillsMixin, forms.ModelForm):
             self.fields["overflow_queue"].queryset = Queue.objects.exclude(pk=self.instance.pk)
 
     def clean_key(self) -> str:
-        key = self.cleaned_data["key"].strip().lower()
-        if any(char.isspace() for char in key):
-            raise forms.ValidationError("A queue key has no spaces: use dots, dashes or underscores "
-                                        "(chat.es, vip-refunds).")
-        if "{" in key or "}" in key:
-            raise forms.ValidationError("Braces belong in rules' queue key templates, not in a queue's key.")
-        if self.instance.pk and key != self.instance.key:
-            rules = list(RoutingRule.objects.filter(queue_key=self.instance.key).values_list("name", flat=True))
-            if rules:
-                raise forms.ValidationError(
-                    f"Rules route to {self.instance.key!r} ({', '.join(rules)}): point them elsewhere first.")
-        return key
+        return self.cleaned_data["key"].strip().lower()
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        overflow, after = data.get("overflow_queue"), data.get("overflow_after_seconds")
-        if overflow is not None and self.instance.pk:
-            seen, target = {self.instance.pk}, overflow
-            while target is not None:
-                if target.pk in seen:
-                    # Items would move round the loop for ever.
-                    self.add_error("overflow_queue", "A queue cannot overflow into itself, directly or "
-                                                     "through other queues' overflow.")
-                    break
-                seen.add(target.pk)
-                target = target.overflow_queue
-        if overflow is not None and after is None and "overflow_after_seconds" not in self.errors:
-            self.add_error("overflow_after_seconds", "Say after how long items move to the overflow queue.")
-        if after is not None and overflow is None and "overflow_queue" not in self.errors:
-            self.add_error("overflow_queue", "Pick the queue items overflow into, or leave the wait empty.")
-        return data
+    def service_errors(self) -> dict[str | None, list[str]]:
+        return configure.queue_errors(queue=self.instance)
 
 
-class RoutingRuleForm(SkillsMixin, forms.ModelForm):
+class RoutingRuleForm(SkillsMixin, ServiceChecksMixin, forms.ModelForm):
     class Meta:
         model = RoutingRule
         fields = RULE_SETTINGS
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        if RoutingRule.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
-            # Items record the rule that routed them by name, and the router tells rules apart by it.
-            raise forms.ValidationError(f"Another rule is called {name!r}: give this one a name of its own.")
-        return name
+        return self.cleaned_data["name"].strip()
 
     def clean_queue_key(self) -> str:
-        queue_key = self.cleaned_data["queue_key"].strip().lower()
-        errors = queue_key_errors(queue_key)
-        if errors:
-            raise forms.ValidationError(errors)
-        return queue_key
+        return self.cleaned_data["queue_key"].strip().lower()
+
+    def service_errors(self) -> dict[str | None, list[str]]:
+        return configure.rule_errors(rule=self.instance)  # the rows are the formset's
 
 
 class RuleConditionForm(forms.ModelForm):
@@ -159,20 +147,7 @@ class RuleConditionFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError(errors)
 
 
-def capacity_errors(capacity: Any) -> list[str]:
-    if not isinstance(capacity, dict):
-        return ['Capacity is an object of channel to open items, e.g. {"chat": 3, "email": 5}.']
-    errors = []
-    unknown = sorted(set(capacity) - set(CHANNELS))
-    if unknown:
-        errors.append(f"Unknown channel {', '.join(unknown)}; use {', '.join(CHANNELS)}.")
-    for channel, count in capacity.items():
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            errors.append(f"Capacity for {channel} must be a whole number of 0 or more, not {count!r}.")
-    return errors
-
-
-class AgentProfileForm(SkillsMixin, forms.ModelForm):
+class AgentProfileForm(SkillsMixin, ServiceChecksMixin, forms.ModelForm):
     class Meta:
         model = AgentProfile
         fields = AGENT_SETTINGS
@@ -183,21 +158,14 @@ class AgentProfileForm(SkillsMixin, forms.ModelForm):
         return names_normalise(self.cleaned_data["languages"])
 
     def clean_contact_kinds(self) -> list[str]:
-        kinds = names_normalise(self.cleaned_data["contact_kinds"])
-        unknown = [kind for kind in kinds if kind not in CONTACT_KINDS]
-        if unknown:
-            raise forms.ValidationError(
-                f"Unknown contact kind {', '.join(unknown)}; use {', '.join(CONTACT_KINDS)}."
-            )
-        return kinds
+        return names_normalise(self.cleaned_data["contact_kinds"])
 
     def clean_capacity(self) -> dict[str, int]:
         capacity = self.cleaned_data["capacity"]
-        capacity = {} if capacity in (None, "") else capacity
-        errors = capacity_errors(capacity)
-        if errors:
-            raise forms.ValidationError(errors)
-        return capacity
+        return {} if capacity in (None, "") else capacity
+
+    def service_errors(self) -> dict[str | None, list[str]]:
+        return configure.agent_settings_errors(profile=self.instance)
 
     def save(self, commit: bool = True) -> AgentProfile:
         """An edit writes only the settings, so it never undoes presence, assignment times

@@ -15,6 +15,7 @@ from django.contrib.postgres.indexes import BrinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from supportdesk.conditions import OPERATORS
 
@@ -256,6 +257,10 @@ class WorkItem(models.Model):
     )
     declined_by = ArrayField(models.BigIntegerField(), default=list, blank=True,
                              help_text="Agents who declined or let the offer time out.")
+    # When the last of them declined (or let it time out): they may have it again once
+    # ROUTING_DECLINE_PAUSE_SECONDS have passed and nobody else took it. None: kept from
+    # them until it escalates (an agent who transferred it away).
+    declined_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField()
     queued_at = models.DateTimeField(help_text="When it entered its current queue.")
     offered_at = models.DateTimeField(null=True, blank=True)
@@ -302,11 +307,40 @@ class WorkItem(models.Model):
 HISTORY_STREAM = "routing.history"
 
 
+class WorkItemEventKind(models.TextChoices):
+    """Every kind of routing history, written by routing's services and read by whoever
+    copies it (the contact's timeline). The column keeps no choices of its own (a plain
+    varchar): the services write only these, checked as they write."""
+
+    QUEUED = "queued", _("Queued")
+    OFFERED = "offered", _("Offered")
+    ASSIGNED = "assigned", _("Assigned")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    EXPIRED = "expired", _("Offer expired")
+    WITHDRAWN = "withdrawn", _("Offer withdrawn")
+    REQUEUED = "requeued", _("Requeued")
+    TRANSFERRED = "transferred", _("Transferred")
+    ESCALATED = "escalated", _("Escalated")
+    RELAXED = "relaxed", _("Optional skills relaxed")
+    OVERFLOWED = "overflowed", _("Overflowed")
+    BREACHED = "breached", _("Target wait breached")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
 class WorkItemEvent(models.Model):
-    """What happened to a work item: queued, offered, accepted, declined, expired, assigned,
-    requeued, transferred, escalated, overflowed, relaxed, breached, completed, cancelled.
+    """What happened to a work item: one of `WorkItemEvent.Kind`.
 
     Written only with `supportdesk.outbox.outbox_bulk_create(..., stream=HISTORY_STREAM)`."""
+
+    Kind = WorkItemEventKind
+    # The steps of a conversation's routing its contact's timeline shows (the rest is
+    # routing's own bookkeeping: offers made, expired, declined, steps of the SLA).
+    CONTACT_HISTORY_KINDS = frozenset({
+        WorkItemEventKind.QUEUED, WorkItemEventKind.ASSIGNED, WorkItemEventKind.ACCEPTED,
+        WorkItemEventKind.TRANSFERRED, WorkItemEventKind.BREACHED, WorkItemEventKind.COMPLETED,
+    })
 
     item = models.ForeignKey(WorkItem, on_delete=models.CASCADE, related_name="events",
                              db_index=False)  # work_item_event_item leads with it

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from routing import service_levels
 from routing.models import (
     CHANNELS,
     HELD_STATES,
@@ -132,19 +133,16 @@ def _service_levels(start: datetime, now: datetime) -> dict[int, dict[str, int]]
     well as from its record, so the figure does not wait for the sweep to record it.
     """
     item, queue = WorkItem._meta.db_table, Queue._meta.db_table
+    # The breach is `routing.service_levels`' rule; met is its complement among the items
+    # that reached an agent, counted those plus the breached.
+    breached, met = service_levels.breached_sql(), service_levels.met_sql()
     sql = f"""
         SELECT i.queue_id,
-               count(*) FILTER (WHERE i.answered_at <= i.deadline) AS met,
-               count(*) FILTER (WHERE i.answered_at IS NOT NULL
-                                   OR coalesce(i.completed_at, %(now)s) > i.deadline) AS counted,
-               count(*) FILTER (WHERE i.sla_breached_at IS NOT NULL
-                                   OR coalesce(i.answered_at, i.completed_at, %(now)s) > i.deadline) AS breached
-        FROM (
-            SELECT i.queue_id, i.answered_at, i.completed_at, i.sla_breached_at,
-                   i.enqueued_at + make_interval(secs => q.target_wait_seconds) AS deadline
-            FROM {item} i JOIN {queue} q ON q.id = i.queue_id
-            WHERE q.is_active AND i.enqueued_at >= %(start)s
-        ) i
+               count(*) FILTER (WHERE {met}) AS met,
+               count(*) FILTER (WHERE i.answered_at IS NOT NULL OR {breached}) AS counted,
+               count(*) FILTER (WHERE {breached}) AS breached
+        FROM {item} i JOIN {queue} q ON q.id = i.queue_id
+        WHERE q.is_active AND i.enqueued_at >= %(start)s
         GROUP BY i.queue_id
     """
     with connection.cursor() as cursor:

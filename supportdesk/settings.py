@@ -408,6 +408,9 @@ ROUTING_OFFER_MISS_GRACE_SECONDS = env.float(
 ROUTING_CONFIG_SECONDS = env.float("ROUTING_CONFIG_SECONDS", default=2.0)
 # An agent whose browser sent no heartbeat for this long goes offline; their items return.
 ROUTING_HEARTBEAT_TIMEOUT_SECONDS = env.int("ROUTING_HEARTBEAT_TIMEOUT_SECONDS", default=90)
+# An item an agent declined (or let time out) and nobody else took is offered to them again
+# after this pause, on the next sweep or their next heartbeat.
+ROUTING_DECLINE_PAUSE_SECONDS = env.float("ROUTING_DECLINE_PAUSE_SECONDS", default=30.0)
 
 # --- Demo ----------------------------------------------------------------------------------
 # `manage.py seed_demo` creates logins whose passwords the README prints (a superuser among

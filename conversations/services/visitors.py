@@ -19,6 +19,7 @@ from conversations.selectors import visitor_contact
 from conversations.services.common import check_body, check_client_id
 from conversations.services.conversations import conversation_open
 from conversations.services.messages import message_create, read_mark
+from supportdesk import advisory_locks
 from supportdesk.db import loop_connection
 from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline.models import Contact, ContactKind
@@ -86,7 +87,8 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
         if conversation is None:
             # One chat at a time per contact, even when two tabs send their first message at once.
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [4242, contact.pk % 2**31])
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                               [advisory_locks.CHAT_OPEN_PER_CONTACT, advisory_locks.pair_id(contact.pk)])
             conversation = chat_current(contact_id=contact.pk) or conversation_open(
                 contact=contact, channel=Channel.CHAT, route_later=True)
         return message_create(conversation=conversation, direction=MessageDirection.INBOUND,

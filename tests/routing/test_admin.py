@@ -127,7 +127,8 @@ def test_an_overflow_queue_needs_a_wait_and_cannot_be_the_queue_itself(admin_cli
     assert spill.overflow_queue is None and Queue.objects.count() == 2
 
 
-def test_a_queue_key_is_normalised_and_a_saved_queue_reprioritises_its_waiting_items(admin_client):
+def test_a_queue_key_is_normalised_and_a_saved_queue_reprioritises_its_waiting_items(
+        admin_client, django_capture_on_commit_callbacks):
     response = admin_client.post(url(Queue, "add"),
                                  queue_data(key="  Chat.ES ", required_skills="Refunds, VIP,vip"))
     assert response.status_code == 302
@@ -139,8 +140,9 @@ def test_a_queue_key_is_normalised_and_a_saved_queue_reprioritises_its_waiting_i
 
     WorkItem.objects.filter(pk=item.pk).update(required_skills=["refunds", "vip"])
 
-    admin_client.post(url(Queue, "change", queue.pk),
-                      queue_data(priority=90, min_agent_tier=2, required_skills="refunds"))
+    with django_capture_on_commit_callbacks(execute=True):  # the waiting items follow after commit
+        admin_client.post(url(Queue, "change", queue.pk),
+                          queue_data(priority=90, min_agent_tier=2, required_skills="refunds"))
 
     item.refresh_from_db()
     assert (item.queue_priority, item.min_agent_tier) == (90, 2)

@@ -1,0 +1,35 @@
+"""Every PostgreSQL advisory lock key the desk takes, named in one place.
+
+Advisory locks are one namespace per database: two features that picked the same number
+would wait on each other (or, with the try-lock, skip their work) for no reason. A key
+lives here, under a name saying what it serialises, and `tests/supportdesk/
+test_advisory_locks.py` checks that no two are alike.
+
+PostgreSQL has two key spaces that never overlap: one bigint (`pg_advisory_xact_lock(key)`)
+and a pair of int4 (`pg_advisory_xact_lock(class, id)`), used here with a fixed class per
+feature and an object's id as the second half.
+"""
+
+from __future__ import annotations
+
+# --- one bigint key -------------------------------------------------------------------------
+
+# Each chunk of the demo seeding: two seeders running at once take turns instead of
+# colliding on the same external ids.
+DEMO_SEED = 0x5EED_DE30
+# The OMS event drainer: one drains at a time (taken with the try-lock; the others leave).
+OMS_DRAIN = 0x0_5D_0E_D5
+
+# --- (class, object id) pairs: the class, the second half is the object's id -----------------
+
+# Opening a contact's chat: one chat at a time per contact, even when two tabs send their
+# first message at once. The second half is the contact id modulo 2**31.
+CHAT_OPEN_PER_CONTACT = 4242
+
+SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN}
+PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT}
+
+
+def pair_id(object_id: int) -> int:
+    """An object's id as the second (int4) half of a pair key."""
+    return object_id % 2**31
