@@ -66,7 +66,6 @@ HIGH_RATE = "1000000/10"
 P99_TARGET_MS = 150.0
 RATE_TARGET = 1000.0
 IDLE_TARGET = 10_000
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- the servers' application (imported by uvicorn in each server process) --------------------------
@@ -237,15 +236,7 @@ class Servers:
         return total
 
     def cpu_seconds(self) -> float:
-        return sum(process_cpu_seconds(pid) for pid in self.pids())
-
-
-def process_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+        return sum(harness.process_cpu_seconds(pid) for pid in self.pids())
 
 
 def server_commands(args: argparse.Namespace) -> tuple[list[list[str]], list[int]]:
@@ -306,15 +297,10 @@ class Meters:
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.name])]
         # A backend that ended between readings keeps the last figure read, so none goes backwards.
         for pid in pids:
-            self.backends_seen[pid] = process_cpu_seconds(pid) or self.backends_seen.get(pid, 0.0)
+            self.backends_seen[pid] = harness.process_cpu_seconds(pid) or self.backends_seen.get(pid, 0.0)
         return {"servers": self.servers.cpu_seconds(), "postgres": sum(self.backends_seen.values()),
                 "redis": float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]),
-                "machine": machine_busy_seconds(), "wall": time.monotonic()}
-
-
-def machine_busy_seconds() -> float:
-    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS  # all but idle and iowait
+                "machine": harness.machine_busy_seconds(), "wall": time.monotonic()}
 
 
 def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -759,6 +745,7 @@ def report(args: argparse.Namespace, population: Population, measured: list[Meas
     print()
     print(f"Live chat over websockets: {len(population.agents)} agents, {len(population.customers):,} customers "
           "with an assigned chat")
+    harness.yardstick_header()
     print(f"  {harness.machine_line()}; servers: {args.servers} uvicorn "
           f"{'processes on their own ports' if args.topology == 'ports' else 'workers on one port'} "
           f"(--ws {args.ws}, per-message deflate {'on' if args.deflate else 'off'}), channel layer "
@@ -802,6 +789,17 @@ def report(args: argparse.Namespace, population: Population, measured: list[Meas
               f"(at {best.stage.name}: {sustained:,.0f} msg/s, p99 {p99:.1f} ms)")
     print("  CPU ms/msg: CPU seconds over the stage per message received (servers: every uvicorn process; "
           "PostgreSQL: their backends)")
+    print("  against the yardsticks (received/s; the servers' CPU, then servers + PostgreSQL + Redis):")
+    for entry in measured:
+        received, cpu = entry.result.received, entry.cpu
+        if not received or not entry.result.seconds:
+            continue
+        servers_ms = cpu["servers"] * 1000 / received
+        path_ms = (cpu["servers"] + cpu["postgres"] + cpu["redis"]) * 1000 / received
+        per_second = received / entry.result.seconds
+        print(f"    {entry.stage.name}: {harness.rate(entry.stage.name, per_second, 'msg/s')}; "
+              f"servers {harness.cpu(entry.stage.name + ' servers', servers_ms, 'msg')}; "
+              f"whole path {harness.cpu(entry.stage.name + ' whole path', path_ms, 'msg')}")
     print("  send lag: how late the client sent behind its schedule (the client's own slowness)")
     if idle is not None:
         print()
@@ -859,6 +857,7 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=20, help="idle connects in flight per client")
     parser.add_argument("--push-sample", type=int, default=1_000)
     parser.add_argument("--skip-idle", action="store_true")
+    harness.add_output_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.agents, args.customers = min(args.agents, 10), min(args.customers, 100)
@@ -882,6 +881,7 @@ def main() -> None:
     # Ctrl-C and SIGTERM both unwind, so every server and client process is stopped.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     began = time.monotonic()
+    harness.yardsticks()  # before the benchmark's own load, once for the process
     try:
         env = django_setup(args.layer)
         harness.step(f"setting up {args.agents} agents, {args.customers:,} customers with an assigned chat and "
@@ -898,7 +898,9 @@ def main() -> None:
         raise SystemExit(130) from None
     finally:
         redis_clear()
-    if not report(args, population, measured, idle, time.monotonic() - began):
+    consistent = report(args, population, measured, idle, time.monotonic() - began)
+    harness.json_write(args, benchmark="livechat", consistent=consistent)
+    if not consistent:
         raise SystemExit(1)
 
 

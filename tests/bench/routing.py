@@ -352,25 +352,6 @@ def _probe(job: tuple[int, str, str]) -> tuple:
 CALLS: dict[str, Callable[[Any], Any]] = {"enqueue": _enqueue, "complete": _complete, "probe": _probe}
 
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_seconds() -> float:
-    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
-    with open("/proc/stat") as stat:
-        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / TICKS
-
-
-def process_cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
 def _worker(call: str, jobs: Sequence, counter, t0: float, interval: float, results) -> None:
     """In a forked process: take the next arrival, wait for its time, run it, record it."""
     from django.db import connection, connections
@@ -399,7 +380,7 @@ def _worker(call: str, jobs: Sequence, counter, t0: float, interval: float, resu
             measured.append((scheduled if interval else began, began, ended, outcome, error))
     finally:
         with contextlib.suppress(Exception):
-            database_cpu = process_cpu_seconds(connection.connection.info.backend_pid)
+            database_cpu = harness.process_cpu_seconds(connection.connection.info.backend_pid)
         times = os.times()
         results.put((measured, times.user + times.system, database_cpu))
         connections.close_all()
@@ -411,7 +392,7 @@ def run(call: str, jobs: Sequence, *, workers: int, rate: float | None) -> Run:
     from django.db import connections
 
     connections.close_all()  # no connection may cross the fork
-    window_began, machine_began = time.monotonic(), machine_cpu_seconds()
+    window_began, machine_began = time.monotonic(), harness.machine_busy_seconds()
     context = multiprocessing.get_context("fork")
     counter = context.Value("l", 0)
     results = context.Queue()
@@ -434,7 +415,7 @@ def run(call: str, jobs: Sequence, *, workers: int, rate: float | None) -> Run:
     for process in processes:
         process.join()
     outcome = Run(window_seconds=time.monotonic() - window_began,
-                  machine_cpu=machine_cpu_seconds() - machine_began, python_cpu=python_cpu,
+                  machine_cpu=harness.machine_busy_seconds() - machine_began, python_cpu=python_cpu,
                   database_cpu=database_cpu)
     for *_, error in rows:
         if error:
@@ -683,6 +664,7 @@ def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -
     base = min(scales, key=lambda s: s.agents)
     print()
     print(f"Routing: work_item_enqueue (decide and claim) and work_item_complete, {args.waiting:,} items waiting")
+    harness.yardstick_header()
     print(f"  {harness.machine_line()}; {args.workers} worker processes, each with its own connection, taking "
           "arrivals from one schedule;")
     print("  PostgreSQL, Redis and the load generator on the same machine")
@@ -739,6 +721,15 @@ def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -
     print(f"  targets: p99 < {P99_TARGET_MS:g} ms at {args.rate:g} new items/s; the cost per decision (CPU of the "
           "workers and their PostgreSQL backends, paced and flat out)")
     print(f"  at the largest scale within {COST_RATIO_TARGET:g}x of that at {base.agents:,}")
+    print("  against the yardsticks (flat out; CPU of the workers and their PostgreSQL backends):")
+    for scale in scales:
+        agents = f"{scale.agents:,} agents"
+        decisions = harness.rate(agents + " decisions flat out", scale.flat_out.rate, "decisions/s")
+        completions = harness.rate(agents + " completions flat out", scale.flat_out_completes.rate,
+                                   "completions/s")
+        print(f"    {agents}: {decisions}, {harness.cpu(agents + ' decision', scale.cost_ms, 'decision')}; "
+              f"{completions}, "
+              f"{harness.cpu(agents + ' completion', scale.complete_cost_ms, 'completion')}")
     for scale in scales:
         for problem in scale.problems:
             print(f"  PROBLEM at {scale.agents:,} agents: {problem}")
@@ -764,6 +755,7 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=10_000, help="items waiting as background load")
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN (ANALYZE, BUFFERS) of the matching queries at the largest scale")
+    harness.add_output_arguments(parser)
     args = parser.parse_args()
     try:
         agent_counts = sorted({int(part) for part in args.scales.split(",") if part.strip()})
@@ -777,6 +769,7 @@ def main() -> None:
         parser.error(f"--batch over {agent_counts[0]} could run the smallest scale's agents out of room")
 
     began = time.monotonic()
+    harness.yardsticks()  # before the benchmark's own load, once for the process
     django_setup()
     scales = []
     for count in agent_counts:
@@ -786,7 +779,9 @@ def main() -> None:
         if args.explain and count == agent_counts[-1]:
             explain(profiles)
         scales.append(scale)
-    if not report(scales, args, time.monotonic() - began):
+    consistent = report(scales, args, time.monotonic() - began)
+    harness.json_write(args, benchmark="routing", consistent=consistent)
+    if not consistent:
         raise SystemExit(1)
 
 
