@@ -307,7 +307,7 @@ def test_overlapping_sweeps_move_an_item_one_queue_at_a_time(chat_es, monkeypatc
     assert services.sla_sweep()["overflowed"] == 1
 
     # A second sweep working from the list it read before the first one moved the item.
-    monkeypatch.setattr(services, "_waiting_past", lambda *args, **kwargs: [item.pk])
+    monkeypatch.setattr(services.sla, "_waiting_past", lambda *args, **kwargs: [item.pk])
     assert services.sla_sweep()["overflowed"] == 0
 
     item.refresh_from_db()

@@ -1,0 +1,270 @@
+"""The slot index and the claim: ranking agents from the slots, locking an agent and
+counting their room, giving a locked item to a locked agent (`claim`) and taking it back
+(`release`)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import F
+
+from routing import engine, push, selectors
+from routing.models import (
+    CHANNELS,
+    HELD_STATES,
+    AgentProfile,
+    AgentSlot,
+    ItemState,
+    Presence,
+    Strategy,
+    WorkItem,
+)
+from routing.services import events, items, sla
+from routing.services.config import CANDIDATES
+from supportdesk.errors import Conflict, NotFound
+
+# --- agents as the engine sees them --------------------------------------------------------
+
+
+def engine_agent(profile: AgentProfile, load: Mapping[str, int]) -> engine.Agent:
+    return engine.Agent(
+        id=profile.pk, presence=profile.presence, languages=frozenset(profile.languages),
+        contact_kinds=frozenset(profile.contact_kinds), skills=frozenset(profile.skills),
+        capacity={channel: profile.capacity_for(channel) for channel in CHANNELS}, load=dict(load),
+        last_assigned_at=profile.last_assigned_at, tier=profile.tier,
+    )
+
+
+def engine_item(item: WorkItem) -> engine.Item:
+    return engine.Item(
+        id=item.pk or 0, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
+        priority=item.priority, enqueued_at=item.enqueued_at,
+        required_skills=frozenset(item.required_skills), optional_skills=frozenset(item.optional_skills),
+        optional_relaxed=item.optional_relaxed, min_tier=item.min_agent_tier,
+        declined_by=frozenset(item.declined_by),
+    )
+
+
+def slot_candidates(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (),
+                    limit: int = CANDIDATES) -> list[int]:
+    """Agent ids, best first by the strategy, from the slot index: online, with room on
+    the item's channel, its language and contact kind, tier and skills."""
+    skills = list(item.required_skills)
+    if not item.optional_relaxed:
+        skills += [skill for skill in item.optional_skills if skill not in skills]
+    slots = AgentSlot.objects.filter(
+        available=True, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
+        tier__gte=item.min_agent_tier,
+    )
+    if skills:
+        slots = slots.filter(skills__contains=skills)
+    excluded = set(item.declined_by) | set(exclude)
+    if excluded:
+        slots = slots.exclude(agent_id__in=excluded)
+    idle = (F("last_assigned_at").asc(nulls_first=True), "agent_id")
+    order = (F("spare_permille").desc(), *idle) if strategy == Strategy.MOST_SPARE_CAPACITY else idle
+    return list(slots.order_by(*order).values_list("agent_id", flat=True)[:limit])
+
+
+# --- slots -----------------------------------------------------------------------------------
+
+
+def _slot_state(profile: AgentProfile, channel: str, load: int) -> tuple[bool, int]:
+    capacity = profile.capacity_for(channel)
+    spare = max(capacity - load, 0)
+    available = profile.presence == Presence.ONLINE and spare > 0
+    return available, (spare * 1000 // capacity if capacity else 0)
+
+
+def agent_slots_rebuild(profile: AgentProfile) -> None:
+    """Rewrite the agent's slots from the profile and its held items (profile locked or new)."""
+    AgentSlot.objects.filter(agent_id=profile.pk).delete()
+    load = selectors.agents_load(agent_ids=[profile.pk]).get(profile.pk, {})
+    slots = []
+    for channel in CHANNELS:
+        if profile.capacity_for(channel) <= 0:
+            continue
+        available, spare = _slot_state(profile, channel, load.get(channel, 0))
+        for language, kind in itertools.product(profile.languages, profile.contact_kinds):
+            slots.append(AgentSlot(
+                agent_id=profile.pk, channel=channel, language=language, contact_kind=kind,
+                tier=profile.tier, skills=list(profile.skills), available=available,
+                spare_permille=spare, last_assigned_at=profile.last_assigned_at,
+            ))
+    AgentSlot.objects.bulk_create(slots)
+
+
+def slots_channel_update(profile: AgentProfile, channel: str, *, load: int) -> None:
+    """Refresh the agent's slots on one channel. Their last assignment is per channel: it
+    is what "longest idle" ranks by there, and leaving the other channels' rows alone
+    keeps a claim to a handful of row writes."""
+    available, spare = _slot_state(profile, channel, load)
+    AgentSlot.objects.filter(agent_id=profile.pk, channel=channel).update(
+        last_assigned_at=profile.last_assigned_at, available=available, spare_permille=spare)
+
+
+def held_count(profile_id: int, channel: str) -> int:
+    return WorkItem.objects.filter(agent_id=profile_id, state__in=HELD_STATES, channel=channel).count()
+
+
+# --- claiming ----------------------------------------------------------------------------------
+
+
+_ITEM, _AGENT, _SLOT = WorkItem._meta.db_table, AgentProfile._meta.db_table, AgentSlot._meta.db_table
+_CLAIM_SQL = f"""
+    WITH claimed AS (
+        UPDATE {_ITEM} SET agent_id = %(agent)s, state = %(state)s, assigned_at = %(assigned_at)s,
+            offered_at = %(offered_at)s, offer_expires_at = %(offer_expires_at)s,
+            answered_at = %(answered_at)s, sla_breached_at = %(sla_breached_at)s
+        WHERE id = %(item)s
+    ), agent AS (
+        UPDATE {_AGENT} SET last_assigned_at = %(now)s WHERE id = %(agent)s
+    )
+    UPDATE {_SLOT} SET last_assigned_at = %(now)s, available = %(available)s, spare_permille = %(spare)s
+    WHERE agent_id = %(agent)s AND channel = %(channel)s
+"""
+
+
+def claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
+          direct: bool = False) -> None:
+    """Give a locked waiting item to a locked agent with room (holding `held` items on its
+    channel before this one): an offer, or an assignment when the queue assigns directly
+    (or `direct`)."""
+    # Escalation and breach due by now are recorded first, in that order (the item reaching
+    # an agent is when the beat-less desk notices them).
+    sla.sla_catch_up(item, now=now, kinds=("escalated", "breached"))
+    queue = item.queue
+    item.agent_id = profile.pk
+    if queue.assign_directly or direct:
+        item.state = ItemState.ASSIGNED
+        item.assigned_at = now
+        item.offered_at = item.offer_expires_at = None
+    else:
+        item.state = ItemState.OFFERED
+        item.offered_at = now
+        item.offer_expires_at = now + timedelta(seconds=queue.offer_timeout_seconds)
+    if item.state == ItemState.ASSIGNED and item.answered_at is None:
+        item.answered_at = now
+    profile.last_assigned_at = now
+    available, spare = _slot_state(profile, item.channel, held + 1)
+    # The item, the agent and the agent's slots on the channel in one round trip: this
+    # runs for every decision.
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, {
+            "item": item.pk, "agent": profile.pk, "state": item.state, "assigned_at": item.assigned_at,
+            "offered_at": item.offered_at, "offer_expires_at": item.offer_expires_at,
+            "answered_at": item.answered_at, "sla_breached_at": item.sla_breached_at, "now": now,
+            "channel": item.channel, "available": available, "spare": spare,
+        })
+    events.event_record(item, item.state, at=now, agent_id=profile.pk)
+    push.item_changed(user_id=profile.user_id, item=item, event=item.state)
+
+
+def agent_lock(agent_id: int, *, skip_locked: bool) -> AgentProfile | None:
+    qs = AgentProfile.objects.select_for_update(skip_locked=skip_locked).filter(pk=agent_id)
+    return qs.first()
+
+
+def _room_given(profile: AgentProfile, channel: str, held: int) -> int | None:
+    """`held` when an agent holding that many items on the channel has room, else None."""
+    return held if profile.presence == Presence.ONLINE and held < profile.capacity_for(channel) else None
+
+
+_HELD_AND_LAPSED_SQL = (
+    f"SELECT count(*) FILTER (WHERE channel = %(channel)s), "
+    f"count(*) FILTER (WHERE state = '{ItemState.OFFERED}' AND offer_expires_at <= %(now)s) "
+    f"FROM {_ITEM} WHERE agent_id = %(agent)s AND state IN ('{ItemState.OFFERED}', '{ItemState.ASSIGNED}')"
+)
+
+
+def room(profile: AgentProfile, channel: str, *, now: datetime) -> int | None:
+    """How many items a locked agent holds on the channel, or None when they have no room.
+    Their offers past the timeout are expired first, so they hold no room."""
+    if profile.presence != Presence.ONLINE:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_HELD_AND_LAPSED_SQL, {"agent": profile.pk, "channel": channel, "now": now})
+        held, lapsed = cursor.fetchone()
+    if lapsed:
+        held = _own_offers_lapse(profile, channel, now=now)
+    return _room_given(profile, channel, held)
+
+
+def _own_offers_lapse(profile: AgentProfile, channel: str, *, now: datetime) -> int:
+    """Expire a locked agent's offers past their timeout and count again what they hold
+    on the channel (the misses may have set them away: the profile is read again)."""
+    items.offers_lapse(now=now, agent_id=profile.pk)
+    profile.refresh_from_db(fields=["presence", "missed_offers"])
+    return held_count(profile.pk, channel)
+
+
+_PROFILE_COLUMNS = [field.column for field in AgentProfile._meta.concrete_fields]
+_LOCK_AND_HELD_SQL = (
+    f"SELECT {', '.join(_PROFILE_COLUMNS)} FROM {_AGENT} WHERE id = %(agent)s FOR UPDATE SKIP LOCKED; "
+    + _HELD_AND_LAPSED_SQL
+)
+
+
+def agent_lock_room(agent_id: int, channel: str, *, now: datetime) -> tuple[AgentProfile | None, int | None]:
+    """Lock an agent unless another worker holds them (SKIP LOCKED), and count what they
+    hold on the channel once the lock is ours: the `agent_lock` and `room` of the match,
+    in one round trip (the count is a second statement, so it sees the locked state). Their
+    offers past the timeout, if any, are expired first."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_AND_HELD_SQL, {"agent": agent_id, "channel": channel, "now": now})
+        row = cursor.fetchone()
+        cursor.nextset()
+        held, lapsed = cursor.fetchone()
+    if row is None:
+        return None, None
+    values = dict(zip(_PROFILE_COLUMNS, row, strict=True))
+    if isinstance(values["capacity"], str):  # Django reads jsonb as text and decodes it in the ORM
+        values["capacity"] = json.loads(values["capacity"])
+    profile = AgentProfile(**{field.attname: values[field.column] for field in AgentProfile._meta.concrete_fields})
+    profile._state.adding, profile._state.db = False, connection.alias
+    if lapsed and profile.presence == Presence.ONLINE:
+        held = _own_offers_lapse(profile, channel, now=now)
+    return profile, _room_given(profile, channel, held)
+
+
+def item_lock(item_id: int) -> WorkItem:
+    item = (WorkItem.objects.select_for_update(of=("self",)).select_related("queue")
+            .filter(pk=item_id).first())
+    if item is None:
+        raise NotFound(f"Work item {item_id} does not exist.")
+    return item
+
+
+def release(item: WorkItem, *, now: datetime, kind: str, decline: bool = False,
+            **detail: Any) -> AgentProfile | None:
+    """Take a held item back from its agent (item locked); returns the agent, locked."""
+    agent_id = item.agent_id
+    profile = agent_lock(agent_id, skip_locked=False) if agent_id else None
+    if decline and agent_id and agent_id not in item.declined_by:
+        item.declined_by = [*item.declined_by, agent_id]
+    previous = item.state
+    item.state = ItemState.WAITING
+    item.agent_id = None
+    item.offered_at = item.offer_expires_at = item.assigned_at = None
+    item.save(update_fields=["state", "agent", "offered_at", "offer_expires_at", "assigned_at",
+                             "declined_by"])
+    events.event_record(item, kind, at=now, agent_id=agent_id, **detail)
+    if profile is not None:
+        slots_channel_update(profile, item.channel, load=held_count(profile.pk, item.channel))
+        push.item_changed(user_id=profile.user_id, item=item, event=kind, previous=previous)
+    return profile
+
+
+def agent_of(user: Any) -> AgentProfile:
+    return selectors.agent_get(user=user)
+
+
+def held_by(item: WorkItem, profile: AgentProfile, states: Iterable[str]) -> None:
+    if item.agent_id != profile.pk or item.state not in states:
+        raise Conflict(f"Work item {item.pk} is not {' or '.join(states)} to you.",
+                       code="not_yours")
