@@ -14,11 +14,12 @@ from django.contrib.auth.models import Permission
 from django.shortcuts import resolve_url
 from django.utils import timezone
 
-from conversations import demo, selectors, tasks
+from conversations import selectors, tasks
 from conversations.admin import MacroForm
 from conversations.models import ContactReason, Macro
 from routing import services as routing
 from routing.models import Presence, Queue, WorkItem
+from supportdesk import demo
 from supportdesk.push import flush
 from supportdesk.routing import websocket_urlpatterns
 from tests.factories import AgentFactory, AgentProfileFactory, UserFactory

@@ -19,8 +19,8 @@ from tests import oms_events
 from tests.factories import ContactFactory, CourierFactory
 from tests.oms_events import at
 from tests.timeline.test_lock_order import rows_held_while_waiting
-from timeline import services as timeline_services
 from timeline.models import Contact, Order, OrderStatusChange, TimelineEvent
+from timeline.services import mirror as timeline_mirror
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +162,7 @@ def test_contact_updates_write_what_changed_to_the_timeline():
 def test_an_event_that_keeps_failing_is_marked_failed_and_the_rest_go_on(monkeypatch):
     store(oms_events.order_created("O1", occurred_at=at(0)),
           oms_events.order_created("O2", occurred_at=at(1)))
-    real = timeline_services._order_change
+    real = timeline_mirror._order_change
 
     def flaky(order, **options):
         if order.external_id == "O1":
@@ -170,7 +170,7 @@ def test_an_event_that_keeps_failing_is_marked_failed_and_the_rest_go_on(monkeyp
         return real(order, **options)
 
     # Fails the batch as a whole, and O1 on its own, every time.
-    monkeypatch.setattr(timeline_services, "_order_change", flaky)
+    monkeypatch.setattr(timeline_mirror, "_order_change", flaky)
     for _ in range(services.MAX_ATTEMPTS):
         services.oms_events_drain()
 
@@ -328,7 +328,7 @@ def test_a_long_drain_hands_over_to_a_fresh_one(monkeypatch):
 def test_a_failure_in_one_customers_totals_holds_back_only_that_customers_event(monkeypatch):
     store(oms_events.order_created("O1", customer_id="C1", total="10.00", occurred_at=at(0)),
           oms_events.order_created("O2", customer_id="C2", total="7.00", occurred_at=at(1)))
-    real = timeline_services.customers_totals_refresh
+    real = timeline_mirror.customers_totals_refresh
 
     def refresh(*, customer_ids):
         ids = set(customer_ids)
@@ -336,7 +336,8 @@ def test_a_failure_in_one_customers_totals_holds_back_only_that_customers_event(
             raise RuntimeError("numeric field overflow")
         return real(customer_ids=ids)
 
-    monkeypatch.setattr(timeline_services, "customers_totals_refresh", refresh)
+    # The batch refreshes the totals through the name its own module imported.
+    monkeypatch.setattr(timeline_mirror, "customers_totals_refresh", refresh)
     services.oms_events_drain()
 
     first = OmsEvent.objects.get(payload__data__order__id="O1")

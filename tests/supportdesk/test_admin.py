@@ -15,13 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from conversations import demo
 from conversations import services as conversation_services
-from conversations.demo import demo_chat_ensure
 from conversations.models import Channel, ConversationStatus, MessageDirection
 from integrations.models import OmsEvent, OmsEventStatus
 from routing.audit import audit_record, routing_snapshot
 from routing.models import RoutingRule
+from supportdesk import demo
+from supportdesk.demo import demo_chat_ensure
 from tests.factories import AgentFactory, ContactFactory, CourierFactory, PartnerFactory
 from timeline import services as timeline_services
 from timeline.events import EventKind

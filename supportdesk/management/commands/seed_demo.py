@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations import demo
+from supportdesk import demo
 
 
 class Command(BaseCommand):

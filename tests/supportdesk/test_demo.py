@@ -10,9 +10,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F
 
-from conversations import demo
 from conversations.models import Conversation, Message, MessageDirection
 from routing.models import AgentProfile
+from supportdesk import demo
+from supportdesk.demo import seed as demo_seed_module
 from timeline.events import EventKind
 from timeline.models import (
     Contact,
@@ -97,7 +98,7 @@ def test_a_bigger_run_adds_only_new_contacts_and_ends_like_a_single_run():
 
 
 def test_an_interrupted_run_keeps_whole_chunks_and_a_rerun_completes_it(monkeypatch):
-    real_messages_create = demo._messages_create
+    real_messages_create = demo_seed_module.messages_create
     calls = 0
 
     def power_cut_in_second_chunk(*args, **kwargs):
@@ -107,7 +108,8 @@ def test_an_interrupted_run_keeps_whole_chunks_and_a_rerun_completes_it(monkeypa
             raise RuntimeError("power cut")
         return real_messages_create(*args, **kwargs)
 
-    monkeypatch.setattr(demo, "_messages_create", power_cut_in_second_chunk)
+    # Where the chunk writer looks it up.
+    monkeypatch.setattr(demo_seed_module, "messages_create", power_cut_in_second_chunk)
     with pytest.raises(RuntimeError):
         demo.demo_seed(contacts=100, chunk_size=40)
 
