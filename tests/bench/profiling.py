@@ -55,6 +55,10 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
+    parser.add_argument("--focus", default="services|engine|push|transaction|rules|selectors",
+                        help="a regular expression of functions also listed by cumulative time ('' for none)")
+    parser.add_argument("--profiled", type=int, default=100,
+                        help="decisions (and completions) under cProfile, apart from the measured ones")
     args = parser.parse_args()
     harness.yardsticks()
     routing_bench.django_setup()
@@ -98,13 +102,16 @@ def main() -> None:
     push.flush()
     ended = cpu_now(backend)
     unplaced = sum(item.agent_id is None for item in items)
-    # Profiled apart (cProfile slows what it watches): other decisions, and their completions.
-    profile = cProfile.Profile()
+    # Profiled apart (cProfile slows what it watches): other decisions, and their completions. The
+    # timer is this thread's CPU time, so waiting for PostgreSQL (the backend's CPU, above) is not in it.
+    profile, completion_profile = cProfile.Profile(time.thread_time), cProfile.Profile(time.thread_time)
     profile.enable()
-    profiled = [decide(job) for job in arrivals.take(args.decisions)]
+    profiled = [decide(job) for job in arrivals.take(args.profiled)]
     profile.disable()
+    completion_profile.enable()
     for item in profiled:
         services.work_item_complete(item_id=item.pk)
+    completion_profile.disable()
     push.flush()
 
     print()
@@ -126,10 +133,15 @@ def main() -> None:
               f"{process_ms - thread_ms:.2f} ms in the push thread, "
               f"{harness.cpu(name + ' PostgreSQL', database_ms, name)} in PostgreSQL")
     print(f"  unplaced: {unplaced} (the profile is of decisions that found an agent)")
-    print(f"  the decisions' own thread under cProfile (which inflates it), top {args.top} by {args.sort}:")
-    out = io.StringIO()
-    pstats.Stats(profile, stream=out).strip_dirs().sort_stats(args.sort).print_stats(args.top)
-    print("\n".join("    " + line for line in out.getvalue().splitlines() if line.strip()))
+    for name, profiled_by in (("decisions", profile), ("completions", completion_profile)):
+        print(f"  the {name}' CPU in their own thread under cProfile (which inflates it), top {args.top} by "
+              f"{args.sort}:")
+        out = io.StringIO()
+        stats = pstats.Stats(profiled_by, stream=out).strip_dirs().sort_stats(args.sort)
+        stats.print_stats(args.top)
+        if args.focus:  # the named functions of our own code, by cumulative time: the phases of the call
+            stats.sort_stats("cumulative").print_stats(args.focus)
+        print("\n".join("    " + line for line in out.getvalue().splitlines() if line.strip()))
 
 
 if __name__ == "__main__":
