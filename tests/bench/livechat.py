@@ -92,7 +92,27 @@ def __getattr__(name: str) -> Any:
         consumers.database_sync_to_async = functools.partial(database_sync_to_async, thread_sensitive=False)
     from supportdesk.asgi import application
 
+    if os.environ.get("BENCH_PROFILE"):
+        profile_servers(os.environ["BENCH_PROFILE"])
     return application
+
+
+def profile_servers(directory: str) -> None:
+    """--profile: cProfile over this server's event loop thread (where a chat message is
+    handled), timed in that thread's CPU, written to `directory` every few seconds (the
+    server is stopped by a signal, with no clean exit to write it at)."""
+    import cProfile
+
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()  # uvicorn imports the application on the thread that runs its loop
+    path = os.path.join(directory, f"server-{os.getpid()}.prof")
+
+    def dump() -> None:
+        while True:
+            time.sleep(3)
+            profile.dump_stats(path)  # its disable() is this thread's: the loop's goes on
+
+    threading.Thread(target=dump, name="bench-profile", daemon=True).start()
 
 
 def layer_configure(layer: str) -> None:
@@ -254,7 +274,8 @@ def server_commands(args: argparse.Namespace) -> tuple[list[list[str]], list[int
 @contextlib.contextmanager
 def servers_running(args: argparse.Namespace, env: dict[str, str]):
     commands, ports = server_commands(args)
-    env = {**env, "BENCH_CHANNEL_LAYER": args.layer, "BENCH_DB_THREADS": args.db_threads}
+    env = {**env, "BENCH_CHANNEL_LAYER": args.layer, "BENCH_DB_THREADS": args.db_threads,
+           **({"BENCH_PROFILE": args.profile} if args.profile else {})}
     before = set(Path("/proc").iterdir())
     with harness.processes(commands, env=env):
         for port in ports:
@@ -857,6 +878,9 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=20, help="idle connects in flight per client")
     parser.add_argument("--push-sample", type=int, default=1_000)
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="cProfile each server's event loop thread (its CPU time) into DIR/server-<pid>.prof; "
+                             "read with python -m pstats")
     harness.add_output_arguments(parser)
     args = parser.parse_args()
     if args.quick:
