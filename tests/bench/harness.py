@@ -177,7 +177,10 @@ def yardsticks() -> Yardsticks:
     """The machine's yardsticks, measured once per process (before the benchmark's own load)."""
     step(f"measuring the machine: pgbench single-row inserts for {yardsticks_module.PGBENCH_SECONDS} s, "
          "then the Python loop")
-    measured = yardsticks_module.measure(bench_database_url("yardstick"))
+    busy_before, began = machine_busy_seconds(), time.monotonic()
+    time.sleep(1)
+    busy = (machine_busy_seconds() - busy_before) / (time.monotonic() - began)
+    measured = yardsticks_module.measure(bench_database_url("yardstick"), busy_cores_before=busy)
     for line in measured.header():
         step(line)
     return measured

@@ -71,6 +71,14 @@ def test_the_fallback_insert_rate_is_labelled_and_warned_about():
     assert len(MACHINE.header()) == 1
 
 
+def test_a_machine_busy_with_other_work_is_said_to_be():
+    busy = Yardsticks(inserts_per_second=500.0, insert_source=PGBENCH_SOURCE, python_units_per_second=1.0,
+                      busy_cores_before=1.4)
+    assert busy.header()[1].startswith("WARNING: the machine was busy with other work as it was measured (1.4 of")
+    assert len(Yardsticks(inserts_per_second=500.0, insert_source=PGBENCH_SOURCE, python_units_per_second=1.0,
+                          busy_cores_before=0.2).header()) == 1
+
+
 def test_the_python_loop_unit_is_deterministic():
     assert [yardsticks.python_loop_unit(n) for n in (0, 1, 500)] == [
         yardsticks.python_loop_unit(n) for n in (0, 1, 500)]
@@ -87,7 +95,7 @@ def test_json_output_holds_the_yardsticks_and_the_figures_quoted(tmp_path, monke
     harness.json_write(argparse.Namespace(json=str(path), quick=True), benchmark="livechat", consistent=True)
     document = json.loads(path.read_text())
     assert document["yardsticks"] == {"inserts_per_second": 2_000.0, "insert_source": "pgbench",
-                                      "python_units_per_second": 1_250_000.0}
+                                      "python_units_per_second": 1_250_000.0, "busy_cores_before": 0.0}
     assert document["arguments"] == {"quick": True}
     assert [(f["name"], f["unit"]) for f in document["figures"]] == [("flat out", "msg/s"),
                                                                      ("servers", "CPU ms/msg")]

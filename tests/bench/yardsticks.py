@@ -48,6 +48,9 @@ class Yardsticks:
     inserts_per_second: float
     insert_source: str  # PGBENCH_SOURCE, or PSYCOPG_SOURCE where pgbench is missing
     python_units_per_second: float
+    # Cores' worth of CPU others used over a second just before: on a shared machine the
+    # yardsticks (the insert rate most) move with it, and so do the ratios.
+    busy_cores_before: float = 0.0
 
     @property
     def insert_label(self) -> str:
@@ -72,6 +75,10 @@ class Yardsticks:
         lines = [f"yardsticks: PostgreSQL single-row inserts {self.inserts_per_second:,.0f}/s "
                  f"({self.insert_source}); Python loop {self.python_units_per_second:,.0f} units/s "
                  f"(1 ms of CPU = {self.cpu_units(1.0):,.0f} units)"]
+        if self.busy_cores_before >= 0.5:
+            lines.append("WARNING: the machine was busy with other work as it was measured "
+                         f"({self.busy_cores_before:.1f} of {os.cpu_count()} cores): the yardsticks, and so the "
+                         "ratios, move with that load")
         if self.insert_source != PGBENCH_SOURCE:
             lines.append("WARNING: pgbench is missing on this machine: the insert rate comes from a psycopg loop, "
                          "which is slower than pgbench; its ratios do not compare with pgbench's")
@@ -168,7 +175,7 @@ def _psycopg_loop(name: str, arguments: dict, seconds: int) -> float:
         return count / (time.monotonic() - began)
 
 
-def measure(database_url: str, *, seconds: int = PGBENCH_SECONDS) -> Yardsticks:
+def measure(database_url: str, *, seconds: int = PGBENCH_SECONDS, busy_cores_before: float = 0.0) -> Yardsticks:
     executable = shutil.which("pgbench") or ("/usr/bin/pgbench" if os.path.exists("/usr/bin/pgbench") else None)
     with _scratch_database(database_url) as (name, arguments):
         if executable:
@@ -179,4 +186,4 @@ def measure(database_url: str, *, seconds: int = PGBENCH_SECONDS) -> Yardsticks:
                   file=sys.stderr, flush=True)
             inserts, source = _psycopg_loop(name, arguments, seconds), PSYCOPG_SOURCE
     return Yardsticks(inserts_per_second=inserts, insert_source=source,
-                      python_units_per_second=python_units_per_second())
+                      python_units_per_second=python_units_per_second(), busy_cores_before=busy_cores_before)
