@@ -10,33 +10,14 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from routing import services
-from routing.models import ItemState, Presence, Queue, RoutingRule
-from tests.factories import AgentProfileFactory
+from routing.models import ItemState
+from tests.routing.test_services import chat_es, enqueue, online_agent  # noqa: F401  (chat_es: the tests' fixture)
 
 pytestmark = pytest.mark.django_db
 
 
-def online_agent(**fields):
-    defaults = {"languages": ["es"], "contact_kinds": ["customer"],
-                "capacity": {"chat": 2, "messaging": 2, "email": 5, "voice": 1}}
-    profile = AgentProfileFactory(**{**defaults, **fields})
-    return services.presence_set(user=profile.user, presence=Presence.ONLINE)
-
-
-@pytest.fixture
-def chat_es() -> Queue:
-    queue = Queue.objects.create(key="chat.es", name="Chat ES", offer_timeout_seconds=30)
-    RoutingRule.objects.create(name="chat by language", position=10, queue_key="chat.{language}",
-                               condition={"attribute": "channel", "op": "eq", "value": "chat"})
-    return queue
-
-
-def enqueue(conversation_id: int):
-    return services.work_item_enqueue(conversation_id=conversation_id, channel="chat",
-                                      attributes={"language": "es", "contact_kind": "customer"})
-
-
-def test_a_decision_reads_the_slots_locks_the_agent_and_counts_their_room_in_one_round_trip(chat_es):
+@pytest.mark.usefixtures("chat_es")
+def test_a_decision_reads_the_slots_locks_the_agent_and_counts_their_room_in_one_round_trip():
     agent = online_agent()
     services.routing_config(fresh=True)  # the rules and queues read now (a process reads them now and then)
 
@@ -56,7 +37,8 @@ def test_a_decision_reads_the_slots_locks_the_agent_and_counts_their_room_in_one
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_candidate_another_worker_holds_is_skipped_for_the_next_best(chat_es):
+@pytest.mark.usefixtures("chat_es")
+def test_a_candidate_another_worker_holds_is_skipped_for_the_next_best():
     # The match locks the best free candidate with SKIP LOCKED: one held elsewhere is passed
     # over in the same round trip, not waited for.
     busy, free = online_agent(), online_agent()
