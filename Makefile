@@ -13,13 +13,13 @@ export WEB_PORT := $(PORT)
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: help run status test bench lint preflight system-deps
+.PHONY: help run status test bench bench-profile lint preflight system-deps
 
 help:
 	@echo "make run    set up, migrate, load demo data, start web + worker + beat"
 	@echo "make status the state of make run's web, worker and beat (from another terminal)"
 	@echo "make test   set up and run the whole test suite"
-	@echo "make bench  run the benchmarks and print the figures"
+	@echo "make bench  run the benchmarks and print the figures (beside this machine's yardsticks)"
 	@echo "make lint   ruff"
 
 $(BIN)/python:
@@ -57,7 +57,7 @@ preflight: $(RUNTIME_STAMP)
 
 # DEBUG is off unless set (production refuses the development secrets); the two commands
 # run on a development machine, so they turn it on (an explicit DEBUG=false still wins).
-run test bench preflight: export DEBUG ?= true
+run test bench bench-profile preflight: export DEBUG ?= true
 
 run: $(RUNTIME_STAMP) preflight
 	$(BIN)/python manage.py migrate --noinput
@@ -87,6 +87,10 @@ bench: $(DEV_STAMP) preflight
 	$(BIN)/python -m tests.bench.routing
 	$(BIN)/python -m tests.bench.livechat
 	$(BIN)/python -m tests.bench.timeline
+
+# Where a routing decision's round trips and CPU go (statements listed, cProfile of the Python).
+bench-profile: $(DEV_STAMP) preflight
+	$(BIN)/python -m tests.bench.profiling
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -68,6 +69,25 @@ def libpq_params(alias: str = "default") -> dict[str, Any]:
 # --- the event loop's own pool ------------------------------------------------------------------------
 
 
+async def connection_check(connection: Any) -> None:
+    """The pool's check of a connection before it hands it out: raise if it is dead.
+
+    An idle connection has nothing to read. A server that ended it (a restart, an
+    administrator's pg_terminate_backend) sent its goodbye and closed the socket, which a
+    poll of the socket sees at once; only then, or with anything else waiting to be read,
+    does the check ask the server (psycopg_pool's check_connection, an empty statement).
+    Asking every time cost a round trip per chat message, this pool's hot path."""
+    from psycopg import OperationalError
+    from psycopg_pool import AsyncConnectionPool
+
+    if connection.closed or connection.broken:
+        raise OperationalError("the connection is closed")
+    poll = select.poll()  # not select.select: a server's descriptors go past its 1,024
+    poll.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    if poll.poll(0):
+        await AsyncConnectionPool.check_connection(connection)
+
+
 class _LoopPool:
     """psycopg's AsyncConnectionPool for one event loop, each connection checked before use.
 
@@ -90,7 +110,7 @@ class _LoopPool:
             kwargs={**libpq_params(), "autocommit": True},
             min_size=1, max_size=settings.DATABASE_LOOP_POOL_MAX_SIZE,
             timeout=settings.DATABASE_POOL_TIMEOUT,
-            check=AsyncConnectionPool.check_connection,  # none dead after a PostgreSQL restart
+            check=connection_check,  # none dead after a PostgreSQL restart
             configure=self._configure, name="event-loop", open=False,
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Q
 
 from routing import engine, push, selectors
 from routing.models import (
@@ -29,6 +29,12 @@ from routing.models import WorkItemEventKind as EventKind
 from routing.services import events, items, sla
 from routing.services.config import CANDIDATES
 from supportdesk.errors import Conflict, NotFound
+
+_ITEM, _AGENT, _SLOT = WorkItem._meta.db_table, AgentProfile._meta.db_table, AgentSlot._meta.db_table
+_SLOT_CONDITIONS = ("available AND channel = %(channel)s AND language = %(language)s"
+                    " AND contact_kind = %(contact_kind)s AND tier >= %(tier)s")
+_LONGEST_IDLE_ORDER = "last_assigned_at ASC NULLS FIRST, agent_id ASC"
+_MOST_SPARE_ORDER = f"spare_permille DESC, {_LONGEST_IDLE_ORDER}"
 
 # --- agents as the engine sees them --------------------------------------------------------
 
@@ -75,27 +81,43 @@ def decline_pause_over(now: datetime) -> Q:
     return Q(declined_at__lte=now - decline_pause())
 
 
+def _slot_query(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (),
+                limit: int = CANDIDATES, now: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """The slot index read, best first by the strategy: agents online with room on the
+    item's channel, its language and contact kind, tier and skills, none it must skip and
+    none kept from it for declining it (at `now`; without it, every decliner is).
+
+    Written as SQL rather than built through the ORM: it runs at least once for every
+    decision, and compiling the queryset cost more of this process's CPU than PostgreSQL
+    spends answering it. Its conditions and order are those of the partial indexes
+    `slot_longest_idle` and `slot_most_spare` (routing.models.AgentSlot)."""
+    skills = list(item.required_skills)
+    if not item.optional_relaxed:
+        skills += [skill for skill in item.optional_skills if skill not in skills]
+    params: dict[str, Any] = {"channel": item.channel, "language": item.language,
+                              "contact_kind": item.contact_kind, "tier": item.min_agent_tier, "limit": limit}
+    conditions = _SLOT_CONDITIONS
+    if skills:
+        conditions += " AND skills @> %(skills)s::varchar(64)[]"
+        params["skills"] = skills
+    declined = decliners_kept_out(item, now=now) if now is not None else set(item.declined_by)
+    excluded = sorted(set(declined) | set(exclude))
+    if excluded:
+        conditions += " AND agent_id <> ALL(%(excluded)s::bigint[])"
+        params["excluded"] = excluded
+    order = _MOST_SPARE_ORDER if strategy == Strategy.MOST_SPARE_CAPACITY else _LONGEST_IDLE_ORDER
+    return f"SELECT agent_id FROM {_SLOT} WHERE {conditions} ORDER BY {order} LIMIT %(limit)s", params
+
+
 def slot_candidates(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (),
                     limit: int = CANDIDATES, now: datetime | None = None) -> list[int]:
     """Agent ids, best first by the strategy, from the slot index: online, with room on
     the item's channel, its language and contact kind, tier and skills, and not kept
     from it for declining it (at `now`; without it, every decliner is)."""
-    skills = list(item.required_skills)
-    if not item.optional_relaxed:
-        skills += [skill for skill in item.optional_skills if skill not in skills]
-    slots = AgentSlot.objects.filter(
-        available=True, channel=item.channel, language=item.language, contact_kind=item.contact_kind,
-        tier__gte=item.min_agent_tier,
-    )
-    if skills:
-        slots = slots.filter(skills__contains=skills)
-    declined = decliners_kept_out(item, now=now) if now is not None else set(item.declined_by)
-    excluded = set(declined) | set(exclude)
-    if excluded:
-        slots = slots.exclude(agent_id__in=excluded)
-    idle = (F("last_assigned_at").asc(nulls_first=True), "agent_id")
-    order = (F("spare_permille").desc(), *idle) if strategy == Strategy.MOST_SPARE_CAPACITY else idle
-    return list(slots.order_by(*order).values_list("agent_id", flat=True)[:limit])
+    query, params = _slot_query(item, strategy=strategy, exclude=exclude, limit=limit, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return [agent_id for (agent_id,) in cursor.fetchall()]
 
 
 # --- slots -----------------------------------------------------------------------------------
@@ -142,7 +164,6 @@ def held_count(profile_id: int, channel: str) -> int:
 # --- claiming ----------------------------------------------------------------------------------
 
 
-_ITEM, _AGENT, _SLOT = WorkItem._meta.db_table, AgentProfile._meta.db_table, AgentSlot._meta.db_table
 _CLAIM_SQL = f"""
     WITH claimed AS (
         UPDATE {_ITEM} SET agent_id = %(agent)s, state = %(state)s, assigned_at = %(assigned_at)s,
@@ -235,6 +256,17 @@ _LOCK_AND_HELD_SQL = (
     f"SELECT {', '.join(_PROFILE_COLUMNS)} FROM {_AGENT} WHERE id = %(agent)s FOR UPDATE SKIP LOCKED; "
     + _HELD_AND_LAPSED_SQL
 )
+# The agent `agent_lock_best` locked, for its second statement; local to the transaction.
+_LOCKED_AGENT_SETTING = "routing.locked_agent"
+
+
+def _profile_from_row(row: Iterable[Any]) -> AgentProfile:
+    values = dict(zip(_PROFILE_COLUMNS, row, strict=True))
+    if isinstance(values["capacity"], str):  # Django reads jsonb as text and decodes it in the ORM
+        values["capacity"] = json.loads(values["capacity"])
+    profile = AgentProfile(**{field.attname: values[field.column] for field in AgentProfile._meta.concrete_fields})
+    profile._state.adding, profile._state.db = False, connection.alias
+    return profile
 
 
 def agent_lock_room(agent_id: int, channel: str, *, now: datetime) -> tuple[AgentProfile | None, int | None]:
@@ -249,14 +281,48 @@ def agent_lock_room(agent_id: int, channel: str, *, now: datetime) -> tuple[Agen
         held, lapsed = cursor.fetchone()
     if row is None:
         return None, None
-    values = dict(zip(_PROFILE_COLUMNS, row, strict=True))
-    if isinstance(values["capacity"], str):  # Django reads jsonb as text and decodes it in the ORM
-        values["capacity"] = json.loads(values["capacity"])
-    profile = AgentProfile(**{field.attname: values[field.column] for field in AgentProfile._meta.concrete_fields})
-    profile._state.adding, profile._state.db = False, connection.alias
+    profile = _profile_from_row(row)
     if lapsed and profile.presence == Presence.ONLINE:
         held = _own_offers_lapse(profile, channel, now=now)
     return profile, _room_given(profile, channel, held)
+
+
+def agent_lock_best(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (),
+                    now: datetime) -> tuple[AgentProfile | None, int | None, list[int]]:
+    """`slot_candidates` and `agent_lock_room` of the best of them another worker does not
+    hold, in one round trip: the match's read of the slot index, its lock and its count of
+    the agent's room were three.
+
+    Returns the locked agent (None when every candidate is held by another worker, or there
+    is none), what they hold on the item's channel when they have room (else None), and the
+    candidates read. The count is a second statement, so it sees the state the lock
+    protects (what another worker committed before we took it); the first one leaves the
+    agent it locked in a setting local to the transaction for it to read."""
+    candidates, params = _slot_query(item, strategy=strategy, exclude=exclude, now=now)
+    statement = f"""
+        WITH candidates AS (SELECT ARRAY({candidates}) AS ids),
+        locked AS (
+            SELECT {', '.join(f'agent.{column}' for column in _PROFILE_COLUMNS)}
+            FROM candidates, unnest(candidates.ids) WITH ORDINALITY AS candidate(agent_id, rank)
+            JOIN {_AGENT} agent ON agent.id = candidate.agent_id
+            ORDER BY candidate.rank LIMIT 1
+            FOR UPDATE OF agent SKIP LOCKED
+        )
+        SELECT set_config('{_LOCKED_AGENT_SETTING}', coalesce((SELECT id FROM locked), 0)::text, true),
+               (SELECT ids FROM candidates), locked.*
+        FROM (VALUES (1)) AS one LEFT JOIN locked ON true;
+    """ + _HELD_AND_LAPSED_SQL.replace("%(agent)s", f"current_setting('{_LOCKED_AGENT_SETTING}')::bigint")
+    with connection.cursor() as cursor:
+        cursor.execute(statement, {**params, "now": now})
+        _setting, ids, *row = cursor.fetchone()
+        cursor.nextset()
+        held, lapsed = cursor.fetchone()
+    if row[0] is None:
+        return None, None, list(ids)
+    profile = _profile_from_row(row)
+    if lapsed and profile.presence == Presence.ONLINE:
+        held = _own_offers_lapse(profile, item.channel, now=now)
+    return profile, _room_given(profile, item.channel, held), list(ids)
 
 
 def item_lock(item_id: int) -> WorkItem:

@@ -40,16 +40,20 @@ def item_match(item: WorkItem, *, now: datetime, preferred_agent_id: int | None 
 
 
 def _match_rounds(item: WorkItem, *, now: datetime) -> bool:
+    """The best agent with room, a few candidates at a time: those another worker holds
+    are skipped, and one found without room (its slot not yet refreshed) is passed over."""
     tried: list[int] = []
-    for _round in range(3):  # a few rounds: candidates may be taken by other workers meanwhile
-        candidates = claims.slot_candidates(item, strategy=item.queue.strategy, exclude=tried, now=now)
+    # At most three candidate lists' worth of agents: they may be taken by other workers meanwhile.
+    while len(tried) < 3 * CANDIDATES:
+        profile, held, candidates = claims.agent_lock_best(item, strategy=item.queue.strategy, exclude=tried,
+                                                           now=now)
         if not candidates:
             return False
-        for agent_id in candidates:
-            tried.append(agent_id)
-            profile, held = claims.agent_lock_room(agent_id, item.channel, now=now)
-            if held is None:
-                continue
+        if profile is None:  # every candidate read is held by another worker: the next ones
+            tried += candidates
+            continue
+        tried.append(profile.pk)
+        if held is not None:
             claims.claim(item, profile, now=now, held=held)
             return True
     return False

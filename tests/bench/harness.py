@@ -1,13 +1,22 @@
-"""Shared pieces of the benchmarks: a scratch database, servers started and stopped, figures.
+"""Shared pieces of the benchmarks: a scratch database, servers started and stopped, CPU meters,
+the machine's yardsticks and the figures quoted against them.
 
 Benchmarks run against a database of their own (`<name>_bench`, or `<name>_bench_<suffix>` for
 one that must not share it), never the development one, with the real web server (uvicorn),
 Celery worker, PostgreSQL and Redis of this machine.
+
+Every benchmark measures the machine once per process (`yardsticks()`: pgbench's single-row
+insert rate and a fixed Python loop, see yardsticks.py), prints it in its header, and quotes its
+main figures as ratios to it (`rate()`, `cpu()`), so that runs on different machines compare.
+`--json PATH` (`add_output_arguments`) also writes the yardsticks and those figures as JSON.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import functools
+import json
 import os
 import signal
 import socket
@@ -22,8 +31,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from tests.bench import yardsticks as yardsticks_module
+from tests.bench.yardsticks import Yardsticks
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def bench_database_url(suffix: str = "bench") -> str:
@@ -134,6 +147,86 @@ def describe_latencies(latencies_ms: Sequence[float]) -> str:
 
 def machine_line() -> str:
     return f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+
+
+# --- CPU meters (from /proc) -------------------------------------------------------------------
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process; 0 for one that is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores): all but idle and iowait."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
+
+
+# --- yardsticks and the figures quoted against them ---------------------------------------------
+
+_figures: list[dict[str, object]] = []
+
+
+@functools.cache
+def yardsticks() -> Yardsticks:
+    """The machine's yardsticks, measured once per process (before the benchmark's own load)."""
+    step(f"measuring the machine: pgbench single-row inserts for {yardsticks_module.PGBENCH_SECONDS} s, "
+         "then the Python loop")
+    busy_before, began = machine_busy_seconds(), time.monotonic()
+    time.sleep(1)
+    busy = (machine_busy_seconds() - busy_before) / (time.monotonic() - began)
+    measured = yardsticks_module.measure(bench_database_url("yardstick"), busy_cores_before=busy)
+    for line in measured.header():
+        step(line)
+    return measured
+
+
+def yardstick_header(indent: str = "  ") -> None:
+    for line in yardsticks().header():
+        print(indent + line)
+
+
+def rate(name: str, per_second: float, unit: str) -> str:
+    """A rate beside its ratio to the insert yardstick, recorded for --json."""
+    measured = yardsticks()
+    _figures.append({"name": name, "value": per_second, "unit": unit,
+                     "ratio_to_inserts": measured.rate_ratio(per_second)})
+    return measured.rate(per_second, unit)
+
+
+def cpu(name: str, cpu_ms: float, per: str) -> str:
+    """A CPU cost per operation beside the Python-loop units it equals, recorded for --json."""
+    measured = yardsticks()
+    _figures.append({"name": name, "value": cpu_ms, "unit": f"CPU ms/{per}",
+                     "python_loop_units": measured.cpu_units(cpu_ms)})
+    return measured.cpu(cpu_ms, per)
+
+
+def duration(name: str, milliseconds: float) -> str:
+    """A request's wall time in process (mostly this process's CPU) as Python-loop units, recorded for --json."""
+    measured = yardsticks()
+    _figures.append({"name": name, "value": milliseconds, "unit": "ms",
+                     "python_loop_units": measured.cpu_units(milliseconds)})
+    return f"{milliseconds:.1f} ms = {measured.cpu_units(milliseconds):,.0f} Python-loop units"
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="PATH", help="also write the yardsticks and the figures as JSON")
+
+
+def json_write(args: argparse.Namespace, *, benchmark: str, consistent: bool) -> None:
+    if not getattr(args, "json", None):
+        return
+    document = {"benchmark": benchmark, "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+                "yardsticks": yardsticks().as_dict(), "figures": _figures, "consistent": consistent,
+                "arguments": {key: value for key, value in vars(args).items() if key != "json"}}
+    Path(args.json).write_text(json.dumps(document, indent=2, default=str) + "\n")
+    step(f"figures written to {args.json}")
 
 
 def table(rows: list[list[str]], indent: str = "  ") -> None:

@@ -33,41 +33,39 @@ on a thread pool instead of the one thread `database_sync_to_async` uses by defa
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import functools
 import itertools
-import json
-import multiprocessing
 import os
 import resource
 import signal
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from tests.bench import harness
-
-DATABASE = "bench_livechat"
-# Their own key prefixes, so that the bench never meets another checkout's sockets or limits on Redis.
-CHANNEL_PREFIX = "bench-livechat"
-REDIS_KEY_PREFIX = "sd-bench-livechat"
-LAYERS = {"core": "channels_redis.core.RedisChannelLayer",
-          "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer"}
-HIGH_RATE = "1000000/10"
-P99_TARGET_MS = 150.0
-RATE_TARGET = 1000.0
-IDLE_TARGET = 10_000
-TICKS = os.sysconf("SC_CLK_TCK")
-
+from tests.bench.livechat_clients import Stage, StageResult, barrier_wait, clients
+from tests.bench.livechat_setup import (
+    CHANNEL_PREFIX,
+    HIGH_RATE,
+    IDLE_TARGET,
+    LAYERS,
+    P99_TARGET_MS,
+    RATE_TARGET,
+    REDIS_KEY_PREFIX,
+    Meters,
+    Population,
+    Servers,
+    delta,
+    django_setup,
+    layer_configure,
+    populate,
+    reset,
+    servers_running,
+)
 
 # --- the servers' application (imported by uvicorn in each server process) --------------------------
 
@@ -93,549 +91,27 @@ def __getattr__(name: str) -> Any:
         consumers.database_sync_to_async = functools.partial(database_sync_to_async, thread_sensitive=False)
     from supportdesk.asgi import application
 
+    if os.environ.get("BENCH_PROFILE"):
+        profile_servers(os.environ["BENCH_PROFILE"])
     return application
 
 
-def layer_configure(layer: str) -> None:
-    """The bench's channel layer: the desk's configuration (hosts, pool size) with the chosen
-    backend and the bench's own prefix."""
-    from django.conf import settings
-
-    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": LAYERS[layer],
-                                           "CONFIG": {**config, "prefix": CHANNEL_PREFIX}}}
-
-
-# --- set-up --------------------------------------------------------------------------------------------
-
-
-def django_setup(layer: str) -> dict[str, str]:
-    env = harness.bench_env(database=DATABASE, REDIS_KEY_PREFIX=REDIS_KEY_PREFIX, CHAT_RATE_VISITOR=HIGH_RATE,
-                            CHAT_RATE_IP=HIGH_RATE, CHAT_RATE_CONNECT_IP=HIGH_RATE, CHAT_RATE_AGENT=HIGH_RATE,
-                            DATABASE_POOL="false")
-    harness.prepare_database(env)
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-    import django
-
-    django.setup()
-    layer_configure(layer)
-    del env["DATABASE_POOL"]  # the servers run as deployed: with their connection pool
-    return env
-
-
-def reset() -> None:
-    """Empty what the bench writes (the database is the benchmark's own)."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.sessions.models import Session
-    from django.db import connection
-
-    from conversations.models import Conversation, Message
-    from routing.models import AgentProfile, AgentSlot, Queue, WorkItem, WorkItemEvent
-    from supportdesk.models import OutboxEntry
-    from timeline.models import Contact
-
-    models = (Message, Conversation, WorkItemEvent, WorkItem, AgentSlot, AgentProfile, Queue, Contact,
-              OutboxEntry, Session, get_user_model())
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(m._meta.db_table for m in models)} RESTART IDENTITY CASCADE")
-
-
-@dataclass
-class Population:
-    agents: list[tuple[int, str]] = field(default_factory=list)  # (user id, session key)
-    # (agent index, session token) per customer with an assigned chat
-    customers: list[tuple[int, str]] = field(default_factory=list)
-    idle: list[tuple[int, str]] = field(default_factory=list)  # (conversation id, session token)
-
-
-def populate(agents: int, customers: int, idle: int) -> Population:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.utils import timezone
-
-    from conversations.models import Channel, Conversation, ConversationStatus
-    from conversations.widget import Session, session_encode
-    from routing.models import AgentProfile, ItemState, Presence, Queue, WorkItem, default_capacity
-    from timeline.models import Contact, ContactKind
-
-    now = timezone.now()
-    user_model = get_user_model()
-    users = user_model.objects.bulk_create(
-        [user_model(username=f"bench.agent.{n}", first_name=f"Agent{n}",
-                    password=f"{UNUSABLE_PASSWORD_PREFIX}{uuid.uuid4().hex}") for n in range(agents)])
-    profiles = AgentProfile.objects.bulk_create([
-        AgentProfile(user_id=user.pk, languages=["en"], contact_kinds=[ContactKind.CUSTOMER],
-                     capacity={**default_capacity(), "chat": customers + 1}, presence=Presence.ONLINE,
-                     presence_since=now, last_heartbeat_at=now)
-        for user in users])
-    population = Population()
-    for user in users:
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        population.agents.append((user.pk, session.session_key))
-    queue = Queue.objects.create(key="chat.bench", name="Chat (bench)")
-    contacts = Contact.objects.bulk_create(
-        [Contact(kind=ContactKind.CUSTOMER, external_id=f"bench-{n}", name=f"Customer {n}",
-                 preferred_language="en") for n in range(customers + idle)], batch_size=5_000)
-    conversations = Conversation.objects.bulk_create(
-        [Conversation(contact_id=contact.pk, channel=Channel.CHAT, status=ConversationStatus.OPEN, language="en",
-                      assignee_id=users[n % agents].pk if n < customers else None, routed_at=now)
-         for n, contact in enumerate(contacts)], batch_size=5_000)
-    WorkItem.objects.bulk_create(
-        [WorkItem(conversation_id=conversation.pk, channel=Channel.CHAT, language="en",
-                  contact_kind=ContactKind.CUSTOMER, attributes={"language": "en", "contact_kind": "customer"},
-                  queue=queue, queue_priority=queue.priority, state=ItemState.ASSIGNED, agent=profiles[n % agents],
-                  enqueued_at=now, queued_at=now, offered_at=now, assigned_at=now, answered_at=now)
-         for n, conversation in enumerate(conversations[:customers])], batch_size=5_000)
-    for n, (contact, conversation) in enumerate(zip(contacts, conversations, strict=True)):
-        token = session_encode(Session(contact_id=contact.pk))
-        if n < customers:
-            population.customers.append((n % agents, token))
-        else:
-            population.idle.append((conversation.pk, token))
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    return population
-
-
-# --- the servers -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Servers:
-    ports: list[int]
-    roots: list[int] = field(default_factory=list)  # the uvicorn processes we started
-
-    def pids(self) -> list[int]:
-        """Every uvicorn process: those started and their children (`--workers` forks them)."""
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, IndexError, ValueError):
-                    stat = (entry / "stat").read_text()
-                    children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-        found, todo = [], list(self.roots)
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo += children.get(pid, [])
-        return found
-
-    def rss_bytes(self) -> int:
-        total = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        return total
-
-    def cpu_seconds(self) -> float:
-        return sum(process_cpu_seconds(pid) for pid in self.pids())
-
-
-def process_cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def server_commands(args: argparse.Namespace) -> tuple[list[list[str]], list[int]]:
-    common = [str(harness.VENV_BIN / "uvicorn"), "tests.bench.livechat:server_application", "--host", "127.0.0.1",
-              "--no-access-log", "--lifespan", "off", "--log-level", "warning", "--loop", "uvloop",
-              "--http", "httptools", "--ws", args.ws, "--backlog", "4096",
-              "--ws-per-message-deflate", "true" if args.deflate else "false"]
-    if args.topology == "workers":
-        port = harness.free_port()
-        return [[*common, "--port", str(port), "--workers", str(args.servers)]], [port]
-    ports = [harness.free_port() for _ in range(args.servers)]
-    return [[*common, "--port", str(port)] for port in ports], ports
-
-
-@contextlib.contextmanager
-def servers_running(args: argparse.Namespace, env: dict[str, str]):
-    commands, ports = server_commands(args)
-    env = {**env, "BENCH_CHANNEL_LAYER": args.layer, "BENCH_DB_THREADS": args.db_threads}
-    before = set(Path("/proc").iterdir())
-    with harness.processes(commands, env=env):
-        for port in ports:
-            harness.wait_for_port(port)
-        servers = Servers(ports=ports)
-        # harness.processes keeps its Popen objects; find ours as the new uvicorn processes of this session.
-        for entry in set(Path("/proc").iterdir()) - before:
-            with contextlib.suppress(OSError, ValueError):
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-                if any(b"server_application" in part for part in cmdline) and \
-                        os.getsid(int(entry.name)) == int(entry.name):
-                    servers.roots.append(int(entry.name))
-        if len(servers.roots) != len(commands):
-            raise SystemExit(f"Found {len(servers.roots)} of the {len(commands)} uvicorn processes started.")
-        yield servers
-
-
-# --- the other CPU on the path: PostgreSQL backends and Redis -------------------------------------------
-
-
-class Meters:
-    """CPU seconds of the servers, their PostgreSQL backends, Redis and the whole machine, read together."""
-
-    def __init__(self, servers: Servers) -> None:
-        import redis
-        from django.conf import settings
-
-        self.servers = servers
-        self.redis = redis.Redis.from_url(settings.REDIS_URL)
-        from django.db import connection
-
-        # Its own connection: the bench's Django connection must not be open when clients fork.
-        self.database = psycopg.connect(**connection.get_connection_params(), autocommit=True)
-        self.name = connection.settings_dict["NAME"]
-        self.backends_seen: dict[int, float] = {}
-
-    def read(self) -> dict[str, float]:
-        cpu = self.redis.info("cpu")
-        pids = [row[0] for row in self.database.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.name])]
-        # A backend that ended between readings keeps the last figure read, so none goes backwards.
-        for pid in pids:
-            self.backends_seen[pid] = process_cpu_seconds(pid) or self.backends_seen.get(pid, 0.0)
-        return {"servers": self.servers.cpu_seconds(), "postgres": sum(self.backends_seen.values()),
-                "redis": float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]),
-                "machine": machine_busy_seconds(), "wall": time.monotonic()}
-
-
-def machine_busy_seconds() -> float:
-    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS  # all but idle and iowait
-
-
-def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
-    return {name: after[name] - before[name] for name in after}
-
-
-# --- the clients (forked processes, asyncio) ------------------------------------------------------------
-
-
-@dataclass
-class Stage:
-    name: str
-    rate: float | None  # total messages/s offered; None: flat out
-    seconds: float
-    measured: bool = True
-
-
-@dataclass
-class StageResult:
-    sent: int = 0
-    acked: int = 0
-    received: int = 0
-    lost: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    send_lag_ms: list[float] = field(default_factory=list)
-    errors: Counter = field(default_factory=Counter)
-    client_cpu: float = 0.0
-    seconds: float = 0.0
-
-    def add(self, other: StageResult) -> None:
-        self.sent += other.sent
-        self.acked += other.acked
-        self.received += other.received
-        self.lost += other.lost
-        self.latencies_ms += other.latencies_ms
-        self.send_lag_ms += other.send_lag_ms
-        self.errors.update(other.errors)
-        self.client_cpu += other.client_cpu
-        self.seconds = max(self.seconds, other.seconds)
-
-
-def connect_kwargs(port: int, args: argparse.Namespace) -> dict[str, Any]:
-    return {"origin": f"http://127.0.0.1:{port}", "ping_interval": None, "open_timeout": 60, "close_timeout": 2,
-            "compression": "deflate" if args.deflate else None, "max_queue": None}
-
-
-def client_main(role: str, shard: Any, args: argparse.Namespace, ports: list[int], barrier: Any,
-                results: Any) -> None:
-    """A forked client process: run one role's coroutine under uvloop; its result goes on `results`."""
-    import uvloop
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us; Ctrl-C reaches it too
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        result = uvloop.run((load_client if role == "load" else idle_client)(shard, args, ports, barrier))
-    except BaseException as exc:  # reported, so the parent never waits for a report that will not come
-        print(f"The {role} client failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        barrier.abort()
-        results.put(("error", f"{type(exc).__name__}: {exc}"[:500]))
-        raise SystemExit(1) from None
-    results.put(("ok", result))
-
-
-async def in_executor(function: Any, *call_args: Any) -> Any:
-    """A blocking call (the barrier) off the event loop, so sockets keep being read meanwhile."""
-    return await asyncio.get_running_loop().run_in_executor(None, function, *call_args)
-
-
-async def load_client(shard: dict[str, Any], args: argparse.Namespace, ports: list[int], barrier: Any
-                      ) -> dict[str, StageResult]:
-    from django.conf import settings
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
-
-    stages: list[Stage] = shard["stages"]
-    tag = shard["tag"]
-    sent_at: dict[str, tuple[int, float]] = {}  # client_id -> (stage, monotonic send time)
-    results = [StageResult() for _ in stages]
-    current = 0
-    ack_waiters: dict[int, asyncio.Future] = {}
-
-    async def agent_reader(ws: Any) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await agent_frames(ws)
-        results[current].errors["agent: socket closed by the server"] += 1
-
-    async def agent_frames(ws: Any) -> None:
-        async for raw in ws:
-            frame = json.loads(raw)
-            if frame.get("type") == "chat.message" and frame.get("direction") == "in":
-                entry = sent_at.pop(frame.get("client_id"), None)
-                if entry is not None:
-                    results[entry[0]].received += 1
-                    results[entry[0]].latencies_ms.append((time.monotonic() - entry[1]) * 1000)
-            elif frame.get("type") == "error":
-                results[current].errors[f"agent: {frame.get('code')}"] += 1
-
-    async def customer_reader(index: int, ws: Any) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await customer_frames(index, ws)
-        results[current].errors["customer: socket closed by the server"] += 1
-
-    async def customer_frames(index: int, ws: Any) -> None:
-        async for raw in ws:
-            frame = json.loads(raw)
-            kind = frame.get("type")
-            if kind == "ack":
-                results[current].acked += 1
-            elif kind == "error":
-                results[current].errors[f"customer: {frame.get('code')}"] += 1
-            else:
-                continue
-            waiter = ack_waiters.pop(index, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-    cookie = f"{settings.SESSION_COOKIE_NAME}="
-    agent_sockets, customer_sockets, readers = [], [], []
-    limit = asyncio.Semaphore(50)
-
-    async def open_socket(url: str, port: int, **extra: Any) -> Any:
-        async with limit:
-            return await connect(url, **connect_kwargs(port, args), **extra)
-
-    agent_sockets = await asyncio.gather(*[
-        open_socket(f"ws://127.0.0.1:{ports[n % len(ports)]}/ws/agent/", ports[n % len(ports)],
-                    additional_headers={"Cookie": cookie + key}) for n, (_, key) in enumerate(shard["agents"])])
-    customer_sockets = await asyncio.gather(*[
-        open_socket(f"ws://127.0.0.1:{ports[n % len(ports)]}/ws/chat/?token={token}", ports[n % len(ports)])
-        for n, token in enumerate(shard["customers"])])
-    for ws in customer_sockets:  # each widget says it is ready once it follows its chat
-        ready = json.loads(await asyncio.wait_for(ws.recv(), 60))
-        if ready.get("type") != "ready" or not ready.get("conversation"):
-            raise RuntimeError(f"A customer socket did not get its chat: {ready}")
-    readers = [asyncio.create_task(agent_reader(ws)) for ws in agent_sockets]
-    readers += [asyncio.create_task(customer_reader(n, ws)) for n, ws in enumerate(customer_sockets)]
-    await in_executor(barrier.wait, 120)  # everyone connected
-
-    counter = itertools.count()
-
-    def frame(stage_index: int) -> tuple[str, str]:
-        client_id = f"{tag}.{stage_index}.{next(counter)}"
-        return client_id, json.dumps({"type": "message", "body": f"Hello, where is my order? ({client_id})",
-                                      "client_id": client_id})
-
-    async def send(ws: Any, client_id: str, text: str, stage_index: int) -> bool:
-        """A socket the server closed counts as an error (and its message as lost), not as the end of the run."""
-        try:
-            await ws.send(text)
-        except ConnectionClosed:
-            results[stage_index].errors["customer: send on a closed socket"] += 1
-            return False
-        return True
-
-    async def paced(stage_index: int, rate: float, seconds: float) -> None:
-        """Sends at `rate` per second, round-robin over the customers; every due send at each wake."""
-        interval, n, number = 1.0 / rate, len(customer_sockets), 0
-        began = time.monotonic()
+def profile_servers(directory: str) -> None:
+    """--profile: cProfile over this server's event loop thread (where a chat message is
+    handled), timed in that thread's CPU, written to `directory` every few seconds (the
+    server is stopped by a signal, with no clean exit to write it at)."""
+    import cProfile
+
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()  # uvicorn imports the application on the thread that runs its loop
+    path = os.path.join(directory, f"server-{os.getpid()}.prof")
+
+    def dump() -> None:
         while True:
-            scheduled = began + number * interval
-            if scheduled >= began + seconds:
-                break
-            now = time.monotonic()
-            if scheduled > now:
-                await asyncio.sleep(scheduled - now)
-                now = time.monotonic()
-            results[stage_index].send_lag_ms.append((now - scheduled) * 1000)
-            client_id, text = frame(stage_index)
-            sent_at[client_id] = (stage_index, time.monotonic())
-            results[stage_index].sent += 1
-            number += 1
-            await send(customer_sockets[(number - 1) % n], client_id, text, stage_index)
+            time.sleep(3)
+            profile.dump_stats(path)  # its disable() is this thread's: the loop's goes on
 
-    async def flat_out(stage_index: int, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        ends = time.monotonic() + seconds
-
-        async def customer(index: int, ws: Any) -> None:
-            while time.monotonic() < ends:
-                waiter = ack_waiters[index] = loop.create_future()
-                client_id, text = frame(stage_index)
-                sent_at[client_id] = (stage_index, time.monotonic())
-                results[stage_index].sent += 1
-                if not await send(ws, client_id, text, stage_index):
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter, 30)
-
-        await asyncio.gather(*[customer(n, ws) for n, ws in enumerate(customer_sockets)])
-
-    for index, stage in enumerate(stages):
-        await in_executor(barrier.wait, 120)
-        current = index
-        cpu, began = time.process_time(), time.monotonic()
-        if stage.rate is None:
-            await flat_out(index, stage.seconds)
-        else:
-            await paced(index, stage.rate / shard["clients"], stage.seconds)
-        results[index].seconds = time.monotonic() - began
-        # Drain: what is still on its way gets up to 10 s more; whatever never arrives is lost.
-        deadline = time.monotonic() + 10
-        while any(entry[0] == index for entry in sent_at.values()) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        for client_id in [cid for cid, entry in sent_at.items() if entry[0] == index]:
-            del sent_at[client_id]
-            results[index].lost += 1
-        results[index].client_cpu = time.process_time() - cpu
-        await in_executor(barrier.wait, 120)
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*(ws.close() for ws in [*agent_sockets, *customer_sockets]), return_exceptions=True)
-    return {stage.name: result for stage, result in zip(stages, results, strict=True)}
-
-
-async def idle_client(shard: dict[str, Any], args: argparse.Namespace, ports: list[int], barrier: Any
-                      ) -> dict[str, Any]:
-    """Opens its share of idle widgets in two halves (a barrier after each, for the RSS readings),
-    then has every one answer a frame and a sample receive a push, and reports what it saw."""
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
-
-    sockets: dict[int, Any] = {}  # conversation id -> socket
-    answered: set[int] = set()
-    pushed: set[int] = set()
-    failures: Counter = Counter()
-    limit = asyncio.Semaphore(args.connect_concurrency)
-
-    async def reader(conversation_id: int, ws: Any) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in ws:
-                frame = json.loads(raw)
-                if frame.get("type") == "error" and frame.get("code") == "unknown_type":
-                    answered.add(conversation_id)
-                elif frame.get("type") == "chat.message" and frame.get("client_id") == "bench-push":
-                    pushed.add(conversation_id)
-
-    async def open_one(number: int, conversation_id: int, token: str) -> None:
-        port = ports[number % len(ports)]
-        async with limit:
-            try:
-                ws = await connect(f"ws://127.0.0.1:{port}/ws/chat/?token={token}", **connect_kwargs(port, args))
-                ready = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            except Exception as exc:
-                failures[type(exc).__name__] += 1
-                return
-        if ready.get("type") != "ready" or (ready.get("conversation") or {}).get("id") != conversation_id:
-            failures[f"not ready: {str(ready)[:80]}"] += 1
-            return
-        sockets[conversation_id] = ws
-        tasks.append(asyncio.create_task(reader(conversation_id, ws)))
-
-    tasks: list[asyncio.Task] = []
-    half = len(shard["idle"]) // 2
-    opened_at = []
-    for part in (shard["idle"][:half], shard["idle"][half:]):
-        began = time.monotonic()
-        await asyncio.gather(*[open_one(n, cid, token) for n, (cid, token) in enumerate(part)])
-        opened_at.append(time.monotonic() - began)
-        await in_executor(barrier.wait, 600)  # the parent reads the servers' RSS
-    for ws in sockets.values():
-        try:
-            await ws.send('{"type":"ping"}')
-        except ConnectionClosed:  # counted below: not still open, not answered
-            pass
-    await in_executor(barrier.wait, 600)  # the parent pushes to the sample's groups meanwhile
-    deadline = time.monotonic() + 30
-    sample = set(shard["sample"])
-    while (len(answered) < len(sockets) or not sample <= pushed) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    still_open = sum(1 for ws in sockets.values() if ws.state.name == "OPEN")
-    result = {"opened": len(sockets), "still_open": still_open, "answered": len(answered),
-              "sample": len(sample), "pushed": len(sample & pushed), "failures": failures,
-              "open_seconds": opened_at}
-    await in_executor(barrier.wait, 600)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*(ws.close() for ws in sockets.values()), return_exceptions=True)
-    return result
-
-
-@contextlib.contextmanager
-def clients(role: str, shards: Sequence[Any], args: argparse.Namespace, ports: list[int]):
-    """Forked client processes (the Django settings are loaded; no database connection crosses)."""
-    from django.db import connections
-
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(len(shards) + 1)
-    results = context.Queue()
-    started = [context.Process(target=client_main, args=(role, shard, args, ports, barrier, results), daemon=True)
-               for shard in shards]
-    for process in started:
-        process.start()
-
-    def collect() -> list[Any]:
-        outcomes = []
-        for _ in started:
-            status, outcome = results.get(timeout=600)
-            if status != "ok":
-                raise SystemExit(f"A {role} client failed: {outcome}")
-            outcomes.append(outcome)
-        return outcomes
-
-    try:
-        yield barrier, collect, started
-    finally:
-        for process in started:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-
-
-def barrier_wait(barrier: Any, timeout: float) -> None:
-    try:
-        barrier.wait(timeout)
-    except threading.BrokenBarrierError:
-        raise SystemExit("A client process failed or stalled (see above); stopping.") from None
+    threading.Thread(target=dump, name="bench-profile", daemon=True).start()
 
 
 # --- the two measurements ----------------------------------------------------------------------------
@@ -760,6 +236,7 @@ def report(args: argparse.Namespace, population: Population, measured: list[Meas
     print()
     print(f"Live chat over websockets: {len(population.agents)} agents, {len(population.customers):,} customers "
           "with an assigned chat")
+    harness.yardstick_header()
     print(f"  {harness.machine_line()}; servers: {args.servers} uvicorn "
           f"{'processes on their own ports' if args.topology == 'ports' else 'workers on one port'} "
           f"(--ws {args.ws}, per-message deflate {'on' if args.deflate else 'off'}), channel layer "
@@ -803,6 +280,17 @@ def report(args: argparse.Namespace, population: Population, measured: list[Meas
               f"(at {best.stage.name}: {sustained:,.0f} msg/s, p99 {p99:.1f} ms)")
     print("  CPU ms/msg: CPU seconds over the stage per message received (servers: every uvicorn process; "
           "PostgreSQL: their backends)")
+    print("  against the yardsticks (received/s; the servers' CPU, then servers + PostgreSQL + Redis):")
+    for entry in measured:
+        received, cpu = entry.result.received, entry.cpu
+        if not received or not entry.result.seconds:
+            continue
+        servers_ms = cpu["servers"] * 1000 / received
+        path_ms = (cpu["servers"] + cpu["postgres"] + cpu["redis"]) * 1000 / received
+        per_second = received / entry.result.seconds
+        print(f"    {entry.stage.name}: {harness.rate(entry.stage.name, per_second, 'msg/s')}; "
+              f"servers {harness.cpu(entry.stage.name + ' servers', servers_ms, 'msg')}; "
+              f"whole path {harness.cpu(entry.stage.name + ' whole path', path_ms, 'msg')}")
     print("  send lag: how late the client sent behind its schedule (the client's own slowness)")
     if idle is not None:
         print()
@@ -860,6 +348,10 @@ def main() -> None:
     parser.add_argument("--connect-concurrency", type=int, default=20, help="idle connects in flight per client")
     parser.add_argument("--push-sample", type=int, default=1_000)
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="cProfile each server's event loop thread (its CPU time) into DIR/server-<pid>.prof; "
+                             "read with python -m pstats")
+    harness.add_output_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.agents, args.customers = min(args.agents, 10), min(args.customers, 100)
@@ -883,6 +375,7 @@ def main() -> None:
     # Ctrl-C and SIGTERM both unwind, so every server and client process is stopped.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     began = time.monotonic()
+    harness.yardsticks()  # before the benchmark's own load, once for the process
     try:
         env = django_setup(args.layer)
         harness.step(f"setting up {args.agents} agents, {args.customers:,} customers with an assigned chat and "
@@ -899,7 +392,9 @@ def main() -> None:
         raise SystemExit(130) from None
     finally:
         redis_clear()
-    if not report(args, population, measured, idle, time.monotonic() - began):
+    consistent = report(args, population, measured, idle, time.monotonic() - began)
+    harness.json_write(args, benchmark="livechat", consistent=consistent)
+    if not consistent:
         raise SystemExit(1)
 
 

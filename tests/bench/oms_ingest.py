@@ -111,8 +111,8 @@ def wait_processed(connection, timeout: float) -> float:
     return time.monotonic() - began
 
 
-def rate(events: int, seconds: float) -> str:
-    return f"{events / max(seconds, 1e-9):,.0f} events/s"
+def rate(name: str, events: int, seconds: float) -> str:
+    return harness.rate(name, events / max(seconds, 1e-9), "events/s")
 
 
 def main() -> None:
@@ -124,10 +124,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds to wait for the worker to process everything")
+    harness.add_output_arguments(parser)
     args = parser.parse_args()
     if args.events < len(STORY) or args.concurrency < 1 or args.customers < 20:
         parser.error("--events must be at least 4, --concurrency at least 1, --customers 20+")
 
+    harness.yardsticks()  # before the benchmark's own load, once for the process
     env = harness.bench_env(OMS_WEBHOOK_SECRET=SECRET, OMS_CLIENT="fake")
     harness.prepare_database(env)
     with harness.connect() as connection:
@@ -183,18 +185,20 @@ def main() -> None:
     expected_value = first_value + second_value
     print()
     print("OMS webhook ingestion")
+    harness.yardstick_header()
     print(f"  {harness.machine_line()}; web: uvicorn x{args.web_workers}, worker: celery "
           f"x{args.worker_concurrency}, PostgreSQL, Redis and the load generator on the same "
           "machine")
     print(f"  accepted, worker stopped:     {alone_statuses.get(202, 0)} events, "
-          f"{rate(alone_statuses.get(202, 0), alone_seconds)}; "
+          f"{rate('accepted, worker stopped', alone_statuses.get(202, 0), alone_seconds)}; "
           f"{harness.describe_latencies(alone_latencies)}")
-    print(f"  backlog processed on start:   {backlog} events, {rate(backlog, backlog_seconds)}")
+    print(f"  backlog processed on start:   {backlog} events, "
+          f"{rate('backlog processed', backlog, backlog_seconds)}")
     print(f"  accepted, worker processing:  {busy_statuses.get(202, 0)} events, "
-          f"{rate(busy_statuses.get(202, 0), busy_seconds)}; "
+          f"{rate('accepted, worker processing', busy_statuses.get(202, 0), busy_seconds)}; "
           f"{harness.describe_latencies(busy_latencies)}")
     print(f"  fully processed end to end:   {len(second)} events, "
-          f"{rate(len(second), end_to_end_seconds)} (first send to last processed)")
+          f"{rate('end to end', len(second), end_to_end_seconds)} (first send to last processed)")
     print(f"  replayed 1000 delivered:      statuses {dict(sorted(replay.items()))} "
           "(200 = duplicate)")
     lost = total - stored
@@ -205,6 +209,7 @@ def main() -> None:
           and replay == {200: min(1000, len(first))}
           and alone_statuses == {202: len(first)} and busy_statuses == {202: len(second)})
     print(f"  consistency: {'OK' if ok else 'FAILED'}")
+    harness.json_write(args, benchmark="oms_ingest", consistent=ok)
     if not ok:
         raise SystemExit(1)
 

@@ -42,410 +42,34 @@ targets are reported.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
-import multiprocessing
 import os
-import queue as queue_module
 import random
 import statistics
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
-
-import psycopg
-from psycopg import sql
 
 from tests.bench import harness
+from tests.bench.routing_runs import Run, run
+from tests.bench.routing_world import (  # noqa: F401  (SEED and django_setup for tests.bench.profiling)
+    BACKLOG_SKILL,
+    KIND_WEIGHTS,
+    LANGUAGES,
+    SEED,
+    agents_create,
+    backlog_create,
+    django_setup,
+    queues_create,
+    reset,
+    slots_check,
+    slots_create,
+    vacuum_analyze,
+)
 
-DATABASE = "bench_routing"
-LANGUAGES = ("en", "es", "ca", "it", "pt", "fr", "pl", "ro", "uk", "ka", "kk", "ky", "hr")
-KIND_WEIGHTS = {"customer": 6, "courier": 3, "partner": 1}  # of the arriving items
-SKILLS = ("refunds", "vip", "fraud")
-BACKLOG_SKILL = "backlog"  # required by the backlog queue; no agent holds it
 P99_TARGET_MS = 50.0
 COST_RATIO_TARGET = 1.5
-SEED = 3
-
-
-# --- setup -------------------------------------------------------------------------------------
-
-
-def database_recreate(env: dict[str, str]) -> None:
-    """Drop the benchmark's own database, so that it is migrated from scratch by this checkout."""
-    parts = urlsplit(env["DATABASE_URL"])
-    name = parts.path.lstrip("/")
-    if not name.endswith(f"_{DATABASE}"):
-        raise SystemExit(f"Refusing to drop {name!r}: not a routing benchmark database.")
-    with psycopg.connect(host=parts.hostname or "localhost", port=parts.port or 5432,
-                         user=parts.username or None, password=parts.password or None,
-                         dbname="postgres", autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def django_setup() -> None:
-    # One persistent connection per worker process rather than a pool per process.
-    env = harness.bench_env(database=DATABASE, DATABASE_POOL="false")
-    database_recreate(env)
-    harness.prepare_database(env)
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-    import django
-
-    django.setup()
-
-
-def tables() -> list[str]:
-    from django.contrib.auth import get_user_model
-
-    from routing.models import AgentProfile, AgentSlot, Queue, RoutingAudit, RoutingRule, WorkItem, WorkItemEvent
-    from supportdesk.models import OutboxEntry
-
-    return [model._meta.db_table for model in (AgentSlot, WorkItemEvent, WorkItem, AgentProfile, RoutingRule,
-                                                Queue, RoutingAudit, OutboxEntry, get_user_model())]
-
-
-def reset() -> None:
-    """Empty the routing tables (and the users: the database is the benchmark's own)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(tables())} RESTART IDENTITY CASCADE")
-
-
-def vacuum_analyze() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for table in tables():
-            cursor.execute(f"VACUUM ANALYZE {table}")
-
-
-def agents_create(count: int, rng: random.Random) -> list:
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-    from django.utils import timezone
-
-    from routing.models import CONTACT_KINDS, AgentProfile, Presence, default_capacity
-
-    user_model = get_user_model()
-    now = timezone.now()
-    users = user_model.objects.bulk_create(
-        [user_model(username=f"bench.agent.{number}", password=UNUSABLE_PASSWORD_PREFIX, date_joined=now)
-         for number in range(count)], batch_size=2_000)
-    profiles = [
-        AgentProfile(
-            user_id=user.pk, languages=rng.sample(LANGUAGES, rng.randint(1, 3)),
-            contact_kinds=rng.sample(CONTACT_KINDS, rng.randint(1, 3)),
-            skills=[rng.choice(SKILLS)] if rng.random() < 0.2 else [], tier=rng.randint(1, 3),
-            capacity=default_capacity(), presence=Presence.ONLINE, presence_since=now,
-            last_heartbeat_at=now,
-        )
-        for user in users
-    ]
-    return AgentProfile.objects.bulk_create(profiles, batch_size=2_000)
-
-
-SLOT_COLUMNS = ("agent_id", "channel", "language", "contact_kind", "tier", "skills", "available",
-                "spare_permille", "last_assigned_at")
-
-
-def slot_rows(profile) -> list[tuple]:
-    """What `routing.services.agent_slots_rebuild` writes for a profile with no held items."""
-    from routing import services
-    from routing.models import CHANNELS
-
-    rows = []
-    for channel in CHANNELS:
-        if profile.capacity_for(channel) <= 0:
-            continue
-        available, spare = services._slot_state(profile, channel, 0)
-        for language, kind in itertools.product(profile.languages, profile.contact_kinds):
-            rows.append((profile.pk, channel, language, kind, profile.tier, list(profile.skills), available,
-                         spare, profile.last_assigned_at))
-    return rows
-
-
-def slots_create(profiles: Sequence) -> int:
-    from django.db import connection
-
-    from routing.models import AgentSlot
-
-    written = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {AgentSlot._meta.db_table} ({', '.join(SLOT_COLUMNS)}) FROM STDIN") as copy:
-        for profile in profiles:
-            for row in slot_rows(profile):
-                copy.write_row(row)
-                written += 1
-    return written
-
-
-def slots_check(profiles: Sequence, rng: random.Random) -> None:
-    """The bulk-written slots are what the service itself writes (on a sample, rolled back)."""
-    from django.db import transaction
-
-    from routing import services
-    from routing.models import AgentSlot
-
-    def current(ids: list[int]) -> set[tuple]:
-        rows = AgentSlot.objects.filter(agent_id__in=ids).values_list(*SLOT_COLUMNS)
-        return {tuple(tuple(value) if isinstance(value, list) else value for value in row) for row in rows}
-
-    sample = rng.sample(list(profiles), min(25, len(profiles)))
-    ids = [profile.pk for profile in sample]
-    written = current(ids)
-    with transaction.atomic():
-        for profile in sample:
-            services.agent_slots_rebuild(profile)
-        rebuilt = current(ids)
-        transaction.set_rollback(True)
-    if written != rebuilt:
-        raise SystemExit(f"The bulk-written slots differ from agent_slots_rebuild's: {len(written ^ rebuilt)}"
-                         " rows differ. Update slot_rows() to follow routing.services.")
-
-
-def queues_create() -> None:
-    from routing.models import Queue, RoutingRule, Strategy
-
-    Queue.objects.bulk_create(
-        [Queue(key=f"chat.{language}", name=f"Chat {language}",
-               strategy=Strategy.LONGEST_IDLE if number % 2 == 0 else Strategy.MOST_SPARE_CAPACITY)
-         for number, language in enumerate(LANGUAGES)]
-        + [Queue(key="backlog", name="Backlog", required_skills=[BACKLOG_SKILL])])
-    RoutingRule.objects.create(name="backlog", position=10, queue_key="backlog",
-                               condition={"attribute": "custom.backlog", "op": "eq", "value": True})
-    RoutingRule.objects.create(name="chat by language", position=100, queue_key="chat.{language}",
-                               condition={"attribute": "channel", "op": "eq", "value": "chat"})
-
-
-def backlog_create(count: int, rng: random.Random) -> None:
-    """`count` waiting chat items no online agent may take: one enqueued through the service
-    (and checked to stay waiting), the rest copied from it with other languages, contact kinds
-    and arrival times over the last hour."""
-    from django.utils import timezone
-
-    from routing import services
-    from routing.models import CONTACT_KINDS, ItemState, WorkItem, WorkItemEvent
-
-    template = services.work_item_enqueue(
-        conversation_id=1, channel="chat",
-        attributes={"language": LANGUAGES[0], "contact_kind": "customer", "custom.backlog": True})
-    if template.state != ItemState.WAITING or template.required_skills != [BACKLOG_SKILL]:
-        raise SystemExit(f"The backlog item did not stay waiting: {template} {template.required_skills}")
-    now = timezone.now()
-    items = []
-    for number in range(2, count + 1):
-        language, kind = rng.choice(LANGUAGES), rng.choice(CONTACT_KINDS)
-        at = now - timedelta(seconds=rng.uniform(0, 3600))
-        items.append(WorkItem(
-            conversation_id=number, channel="chat",
-            attributes={**template.attributes, "language": language, "contact_kind": kind},
-            language=language, contact_kind=kind, queue_id=template.queue_id,
-            queue_priority=template.queue_priority, priority=template.priority,
-            required_skills=template.required_skills, optional_skills=template.optional_skills,
-            min_agent_tier=template.min_agent_tier, rule=template.rule, enqueued_at=at, queued_at=at,
-        ))
-    items = WorkItem.objects.bulk_create(items, batch_size=2_000)
-    detail = WorkItemEvent.objects.get(item_id=template.pk, kind="queued").detail
-    WorkItemEvent.objects.bulk_create(
-        [WorkItemEvent(item_id=item.pk, kind="queued", at=item.enqueued_at, queue_id=item.queue_id,
-                       detail=detail) for item in items], batch_size=2_000)
-
-
-# --- the measured runs: worker processes on a shared schedule ---------------------------------
-
-
-@dataclass
-class Run:
-    """One paced or flat-out run: per call, latency from the scheduled arrival (paced) or from
-    its start (flat out) to the return, the service time alone, and what came back."""
-
-    latencies_ms: list[float] = field(default_factory=list)
-    service_ms: list[float] = field(default_factory=list)
-    outcomes: list[Any] = field(default_factory=list)
-    seconds: float = 0.0  # first scheduled arrival to the last return
-    errors: Counter = field(default_factory=Counter)
-    # CPU seconds over the run's window: the whole machine's, and ours (the workers and their
-    # database backends); the rest is other work on the machine (and Redis, PostgreSQL's own).
-    window_seconds: float = 0.0
-    machine_cpu: float = 0.0
-    python_cpu: float = 0.0
-    database_cpu: float = 0.0
-
-    @property
-    def our_cpu(self) -> float:
-        return self.python_cpu + self.database_cpu
-
-    def extend(self, other: Run) -> None:
-        self.latencies_ms += other.latencies_ms
-        self.service_ms += other.service_ms
-        self.outcomes += other.outcomes
-        self.seconds += other.seconds
-        self.errors.update(other.errors)
-        self.window_seconds += other.window_seconds
-        self.machine_cpu += other.machine_cpu
-        self.python_cpu += other.python_cpu
-        self.database_cpu += other.database_cpu
-
-    @property
-    def other_cores(self) -> float:
-        """Cores' worth of CPU that other work used while this ran."""
-        return max(self.machine_cpu - self.our_cpu, 0.0) / self.window_seconds if self.window_seconds else 0.0
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies_ms) / self.seconds if self.seconds else float("nan")
-
-
-def _enqueue(job: tuple[int, str, str]) -> tuple[int, str, int | None]:
-    from routing import services
-
-    conversation_id, language, kind = job
-    item = services.work_item_enqueue(conversation_id=conversation_id, channel="chat",
-                                      attributes={"language": language, "contact_kind": kind})
-    return item.pk, item.state, item.agent_id
-
-
-def _complete(item_id: int) -> str:
-    from routing import services
-
-    return services.work_item_complete(item_id=item_id).state
-
-
-class _Timer:
-    def __init__(self) -> None:
-        self.count, self.seconds = 0, 0.0
-
-    def __call__(self, execute, statement, params, many, context):
-        began = time.perf_counter()
-        try:
-            return execute(statement, params, many, context)
-        finally:
-            self.count += 1
-            self.seconds += time.perf_counter() - began
-
-
-def _probe(job: tuple[int, str, str]) -> tuple:
-    """An enqueue, with the statements it sends and the time in them and in the push."""
-    from django.db import connection
-
-    from supportdesk import push as shared_push
-
-    queries, pushes = _Timer(), _Timer()
-    # What the caller pays for a push: handing it to the process's sender (which sends it
-    # to Redis on its own thread).
-    submit = shared_push._sender.submit
-    shared_push._sender.submit = lambda group, message: pushes(lambda *_: submit(group, message), None,
-                                                               None, False, None)
-    try:
-        with connection.execute_wrapper(queries):
-            item_id, state, agent_id = _enqueue(job)
-    finally:
-        shared_push._sender.submit = submit
-    return item_id, state, agent_id, queries.count, queries.seconds * 1000, pushes.seconds * 1000
-
-
-CALLS: dict[str, Callable[[Any], Any]] = {"enqueue": _enqueue, "complete": _complete, "probe": _probe}
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_seconds() -> float:
-    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
-    with open("/proc/stat") as stat:
-        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, stat.readline().split()[1:9])
-    return (user + nice + system + irq + softirq + steal) / TICKS
-
-
-def process_cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def _worker(call: str, jobs: Sequence, counter, t0: float, interval: float, results) -> None:
-    """In a forked process: take the next arrival, wait for its time, run it, record it."""
-    from django.db import connection, connections
-
-    function = CALLS[call]
-    measured: list[tuple] = []
-    database_cpu = 0.0
-    try:
-        connection.ensure_connection()  # its own connection, opened before the first arrival
-        while True:
-            with counter.get_lock():
-                index = counter.value
-                counter.value += 1
-            if index >= len(jobs):
-                break
-            scheduled = t0 + index * interval
-            delay = scheduled - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            began = time.monotonic()
-            try:
-                outcome, error = function(jobs[index]), None
-            except Exception as exc:  # counted and reported; the run goes on
-                outcome, error = None, f"{type(exc).__name__}: {exc}"[:200]
-            ended = time.monotonic()
-            measured.append((scheduled if interval else began, began, ended, outcome, error))
-    finally:
-        with contextlib.suppress(Exception):
-            database_cpu = process_cpu_seconds(connection.connection.info.backend_pid)
-        times = os.times()
-        results.put((measured, times.user + times.system, database_cpu))
-        connections.close_all()
-
-
-def run(call: str, jobs: Sequence, *, workers: int, rate: float | None) -> Run:
-    """Run `call` over `jobs` in `workers` forked processes, arrivals paced at `rate` per second
-    (None: flat out, each worker starting its next call as soon as the last returned)."""
-    from django.db import connections
-
-    connections.close_all()  # no connection may cross the fork
-    window_began, machine_began = time.monotonic(), machine_cpu_seconds()
-    context = multiprocessing.get_context("fork")
-    counter = context.Value("l", 0)
-    results = context.Queue()
-    t0 = time.monotonic() + 0.5  # time for the workers to start and connect
-    interval = 1.0 / rate if rate else 0.0
-    processes = [context.Process(target=_worker, args=(call, jobs, counter, t0, interval, results))
-                 for _ in range(workers)]
-    for process in processes:
-        process.start()
-    rows: list[tuple] = []
-    python_cpu = database_cpu = 0.0
-    for _ in processes:
-        try:
-            measured, python, database = results.get(timeout=900)
-        except queue_module.Empty:
-            raise SystemExit("A benchmark worker did not report within 15 minutes.") from None
-        rows += measured
-        python_cpu += python
-        database_cpu += database
-    for process in processes:
-        process.join()
-    outcome = Run(window_seconds=time.monotonic() - window_began,
-                  machine_cpu=machine_cpu_seconds() - machine_began, python_cpu=python_cpu,
-                  database_cpu=database_cpu)
-    for *_, error in rows:
-        if error:
-            outcome.errors[error] += 1
-    rows = [row for row in rows if not row[4]]
-    outcome.latencies_ms = [(ended - scheduled) * 1000 for scheduled, _, ended, _, _ in rows]
-    outcome.service_ms = [(ended - began) * 1000 for _, began, ended, _, _ in rows]
-    outcome.outcomes = [row[3] for row in rows]
-    outcome.seconds = max((row[2] for row in rows), default=t0) - t0
-    return outcome
 
 
 # --- one scale -----------------------------------------------------------------------------------
@@ -684,6 +308,7 @@ def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -
     base = min(scales, key=lambda s: s.agents)
     print()
     print(f"Routing: work_item_enqueue (decide and claim) and work_item_complete, {args.waiting:,} items waiting")
+    harness.yardstick_header()
     print(f"  {harness.machine_line()}; {args.workers} worker processes, each with its own connection, taking "
           "arrivals from one schedule;")
     print("  PostgreSQL, Redis and the load generator on the same machine")
@@ -740,6 +365,15 @@ def report(scales: list[Scale], args: argparse.Namespace, wall_seconds: float) -
     print(f"  targets: p99 < {P99_TARGET_MS:g} ms at {args.rate:g} new items/s; the cost per decision (CPU of the "
           "workers and their PostgreSQL backends, paced and flat out)")
     print(f"  at the largest scale within {COST_RATIO_TARGET:g}x of that at {base.agents:,}")
+    print("  against the yardsticks (flat out; CPU of the workers and their PostgreSQL backends):")
+    for scale in scales:
+        agents = f"{scale.agents:,} agents"
+        decisions = harness.rate(agents + " decisions flat out", scale.flat_out.rate, "decisions/s")
+        completions = harness.rate(agents + " completions flat out", scale.flat_out_completes.rate,
+                                   "completions/s")
+        print(f"    {agents}: {decisions}, {harness.cpu(agents + ' decision', scale.cost_ms, 'decision')}; "
+              f"{completions}, "
+              f"{harness.cpu(agents + ' completion', scale.complete_cost_ms, 'completion')}")
     for scale in scales:
         for problem in scale.problems:
             print(f"  PROBLEM at {scale.agents:,} agents: {problem}")
@@ -765,6 +399,7 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, default=10_000, help="items waiting as background load")
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN (ANALYZE, BUFFERS) of the matching queries at the largest scale")
+    harness.add_output_arguments(parser)
     args = parser.parse_args()
     try:
         agent_counts = sorted({int(part) for part in args.scales.split(",") if part.strip()})
@@ -778,6 +413,7 @@ def main() -> None:
         parser.error(f"--batch over {agent_counts[0]} could run the smallest scale's agents out of room")
 
     began = time.monotonic()
+    harness.yardsticks()  # before the benchmark's own load, once for the process
     django_setup()
     scales = []
     for count in agent_counts:
@@ -787,7 +423,9 @@ def main() -> None:
         if args.explain and count == agent_counts[-1]:
             explain(profiles)
         scales.append(scale)
-    if not report(scales, args, time.monotonic() - began):
+    consistent = report(scales, args, time.monotonic() - began)
+    harness.json_write(args, benchmark="routing", consistent=consistent)
+    if not consistent:
         raise SystemExit(1)
 
 

@@ -181,8 +181,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=200, help="requests per timeline measurement")
     parser.add_argument("--search-repeat", type=int, default=10, help="runs of every search query")
+    harness.add_output_arguments(parser)
     args = parser.parse_args()
     started = time.monotonic()
+    harness.yardsticks()  # before the benchmark's own load, once for the process
     env = harness.bench_env(database=DATABASE)
     env["ALLOWED_HOSTS"] = "testserver"  # Django's test client, in this process
     harness.prepare_database(env)
@@ -225,6 +227,7 @@ def main() -> None:
 
     print()
     print("Timeline and contact search, through the REST endpoints (in process, no network)")
+    harness.yardstick_header()
     print(f"  {harness.machine_line()}; PostgreSQL on the same machine")
     print(f"  data: {args.contacts:,} contacts, {args.contacts:,} orders, {args.events:,} timeline events; "
           f"the measured customer has {ids['hot_events']:,}")
@@ -246,7 +249,12 @@ def main() -> None:
           f"searches with no result: {[query for query, n in hits.items() if not n] or 'none'}")
     slowest = sorted(by_query.items(), key=lambda item: -item[1])[:3]
     print("  slowest searches (median): " + ", ".join(f"{query!r} {ms:.0f} ms" for query, ms in slowest))
+    medians = (("first page", first), ("page 500", deep), ("search", search_latencies))
+    print("  against the yardsticks (p50, wall time in this process, where Python does most of the work): "
+          + "; ".join(f"{name} {harness.duration(name + ' p50', statistics.median(values))}"
+                      for name, values in medians))
     print(f"  wall time: {(time.monotonic() - started) / 60:.1f} min")
+    harness.json_write(args, benchmark="timeline", consistent=True)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from supportdesk.db import libpq_params, loop_connection, rows_update
+from supportdesk.db import connection_check, libpq_params, loop_connection, rows_update
 from tests.factories import ContactFactory, OrderFactory
 from timeline.models import Contact, Order
 
@@ -127,6 +127,40 @@ def test_the_loops_pool_hands_out_no_connection_killed_by_a_restart():
     before, after = asyncio.run(scenario())
 
     assert after != before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pools_check_asks_a_live_idle_connection_nothing_and_refuses_one_the_server_ended():
+    # The check runs before every chat message the event loop stores: a statement to the
+    # server each time was a round trip per message.
+    async def scenario() -> tuple[list[object], type[BaseException] | None]:
+        sent: list[object] = []
+        async with await psycopg.AsyncConnection.connect(**libpq_params(), autocommit=True) as live:
+            execute = live.execute
+
+            async def counted(query: object, *args: object, **kwargs: object) -> object:
+                sent.append(query)
+                return await execute(query, *args, **kwargs)
+
+            live.execute = counted
+            await connection_check(live)
+            live_sent = list(sent)
+            pid = live.info.backend_pid
+            async with await psycopg.AsyncConnection.connect(**libpq_params(), autocommit=True) as admin:
+                await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+                while await (await admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                                                 [pid])).fetchone():
+                    await asyncio.sleep(0.05)
+            try:
+                await connection_check(live)
+            except psycopg.OperationalError as error:
+                return live_sent, type(error)
+            return live_sent, None
+
+    live_sent, refused = asyncio.run(scenario())
+
+    assert live_sent == []
+    assert refused is not None and issubclass(refused, psycopg.OperationalError)
 
 
 @pytest.mark.django_db(transaction=True)
