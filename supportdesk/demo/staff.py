@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
 
+from routing import services as routing
 from routing.models import AgentProfile
 from supportdesk.demo.agents import AGENTS, SENIOR_AGENTS
 from supportdesk.demo.chat import demo_chat_ensure
@@ -41,17 +43,23 @@ def demo_staff_ensure() -> Staff:
                 first_name=spec.first_name, last_name=spec.last_name, is_superuser=False,
             )
             senior = spec.username in SENIOR_AGENTS
-            AgentProfile.objects.update_or_create(
-                user=user,
-                defaults={"languages": list(spec.languages),
-                          "contact_kinds": list(spec.contact_kinds),
-                          "skills": ["vip", "refunds"] if senior else ["refunds"],
-                          "tier": 3 if senior else 1},
-            )
+            _profile_ensure(user, languages=list(spec.languages), contact_kinds=list(spec.contact_kinds),
+                            skills=["vip", "refunds"] if senior else ["refunds"], tier=3 if senior else 1)
             agent_ids[spec.username] = user.pk
         demo_routing_ensure()
         demo_chat_ensure()
     return Staff(supervisor_id=supervisor.pk, agent_ids=agent_ids)
+
+
+def _profile_ensure(user: models.Model, **settings: Any) -> None:
+    """The agent's routing settings at the demo values, through routing's own save (checked,
+    audited as the system, slots rebuilt after commit); nothing written when they are."""
+    profile = AgentProfile.objects.filter(user=user).first() or AgentProfile(user=user)
+    if profile.pk is not None and all(getattr(profile, name) == value for name, value in settings.items()):
+        return
+    for name, value in settings.items():
+        setattr(profile, name, value)
+    routing.agent_settings_save(profile=profile, actor=None)
 
 
 def _user_ensure(
