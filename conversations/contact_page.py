@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from conversations.selectors import conversation_summaries
 from conversations.workspace import desk_view
-from supportdesk.api import _summary
+from supportdesk.api import detail_summary
 from supportdesk.errors import DomainError
 from timeline import selectors
 from timeline.access import access_contact
@@ -83,7 +83,7 @@ def contact_page(request: HttpRequest, contact_id: int) -> HttpResponse:
         events = paginator.paginate_queryset(selectors.timeline_events(contact_id=contact.pk, **query),
                                              Request(request))
     except ValidationError as error:
-        context["problem"] = _summary(error.detail)
+        context["problem"] = detail_summary(error.detail)
         return render(request, "desk/contact.html", context, status=400)
     context.update(
         rows=_rows(events or []),

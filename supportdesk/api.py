@@ -52,12 +52,13 @@ class DefaultCursorPagination(CursorPagination):
             ) from None
 
 
-def _summary(detail: Any) -> str:
+def detail_summary(detail: Any) -> str:
+    """The first message in a DRF error detail, with its field: one line for a page or an error body."""
     if isinstance(detail, list) and detail:
-        return _summary(detail[0])
+        return detail_summary(detail[0])
     if isinstance(detail, dict) and detail:
         field, value = next(iter(detail.items()))
-        inner = _summary(value)
+        inner = detail_summary(value)
         return inner if field == "non_field_errors" else f"{field}: {inner}"
     return str(detail)
 
@@ -88,11 +89,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body("invalid", _summary(exc.detail), exc.detail)
+        response.data = error_body("invalid", detail_summary(exc.detail), exc.detail)
     elif isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "error"
-        response.data = error_body(code, _summary(exc.detail))
+        response.data = error_body(code, detail_summary(exc.detail))
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response.data["error"]["code"] = "not_authenticated"
     return response
