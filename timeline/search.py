@@ -24,12 +24,13 @@ from typing import Any
 from django.db import connection
 
 from supportdesk.errors import DomainError
-from timeline.models import Contact, ContactKind
+from timeline.models import Contact, ContactKind, Order
 
 MIN_QUERY_LENGTH = 2
 MAX_QUERY_LENGTH = 100
 MAX_LIMIT = 50
 # Candidates read per branch; enough to rank, bounded so a common fragment costs no more.
+_CONTACT, _ORDER = Contact._meta.db_table, Order._meta.db_table
 _BRANCH_LIMIT = 200
 # Words shorter than a trigram cannot narrow a trigram index; they are still used to rank.
 _MIN_INDEXED_WORD = 3
@@ -121,7 +122,7 @@ def _candidates_sql(
     params: dict[str, Any] = {"normalised": normalised, "lowered": lowered, "kind": kind}
     branches: list[str] = []
 
-    def branch(name: str, condition: str, source: str = "timeline_contact c") -> None:
+    def branch(name: str, condition: str, source: str = f"{_CONTACT} c") -> None:
         params[f"branch_{name}"] = name
         branches.append(
             f"(SELECT {columns.replace('%(branch)s', f'%(branch_{name})s')} FROM {source} "
@@ -133,8 +134,7 @@ def _candidates_sql(
     branch(
         Match.ORDER,
         "lower(o.external_id) = %(lowered)s",
-        source="timeline_order o JOIN timeline_contact c "
-               "ON c.id IN (o.customer_id, o.courier_id, o.partner_id)",
+        source=f"{_ORDER} o JOIN {_CONTACT} c ON c.id IN (o.customer_id, o.courier_id, o.partner_id)",
     )
     if len(lowered) >= _MIN_INDEXED_WORD:
         params["email_part"] = "%" + _like_escape(lowered) + "%"

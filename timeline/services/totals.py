@@ -7,7 +7,9 @@ from decimal import Decimal
 
 from django.db import connection, models, transaction
 
-from timeline.models import Contact, OrderStatus
+from timeline.models import Contact, Order, OrderStatus
+
+_CONTACT, _ORDER = Contact._meta.db_table, Order._meta.db_table
 
 
 def customer_totals_refresh(*, customer_id: int) -> Contact:
@@ -33,11 +35,11 @@ def customers_totals_refresh(*, customer_ids: Iterable[int]) -> None:
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id FROM timeline_contact WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids]
+            f"SELECT id FROM {_CONTACT} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids]
         )
         cursor.execute(
-            """
-            UPDATE timeline_contact AS c
+            f"""
+            UPDATE {_CONTACT} AS c
                SET lifetime_order_value = t.value,
                    order_count = t.orders,
                    updated_at = now()
@@ -45,7 +47,7 @@ def customers_totals_refresh(*, customer_ids: Iterable[int]) -> None:
                     SELECT wanted.id, least(coalesce(sum(o.total), 0), %s) AS value,
                            least(count(o.id), %s) AS orders
                       FROM unnest(%s::bigint[]) AS wanted(id)
-                      LEFT JOIN timeline_order AS o
+                      LEFT JOIN {_ORDER} AS o
                              ON o.customer_id = wanted.id AND o.status <> %s
                      GROUP BY wanted.id
                    ) AS t
