@@ -21,6 +21,7 @@ from django.utils.text import Truncator
 from conversations import services
 from conversations.models import MACRO_VARIABLES, ContactReason, Conversation, Macro, Message
 from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin
+from supportdesk.ids import id_from_text
 
 
 def _with_id_search(
@@ -28,8 +29,8 @@ def _with_id_search(
 ) -> models.QuerySet:
     """Also find by number ("123" or "#123"), which the text search cannot do with an index."""
     term = search_term.strip().removeprefix("#")
-    if term.isdigit() and len(term) < 19:
-        return results | queryset.filter(**{field: int(term)})
+    if (number := id_from_text(term)) is not None:
+        return results | queryset.filter(**{field: number})
     return results
 
 

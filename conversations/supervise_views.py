@@ -20,17 +20,18 @@ from conversations import selectors, supervision
 from conversations.live import duration_text
 from conversations.workspace import MESSAGES_SHOWN, desk_view
 from routing.models import AgentProfile, Queue
+from supportdesk.ids import id_from_text
 
 PAGE_SIZE = 50
 AGENTS_IN_FILTER = 500  # the agent filter's options; more agents than that are found by id
 
 
 def _page_number(value: Any) -> int:
-    return int(value) if str(value).isdigit() and int(value) > 0 else 1
+    return id_from_text(value) or 1
 
 
 def _agent_id(value: Any) -> int | None:
-    return int(value) if str(value).isdigit() else None
+    return id_from_text(value)
 
 
 @require_GET

@@ -29,6 +29,7 @@ from conversations.models import ContactReason, Conversation, ConversationStatus
 from routing import services as routing
 from routing.models import AgentProfile, Presence
 from supportdesk.errors import DomainError
+from supportdesk.ids import id_from_text
 
 View = Callable[..., HttpResponse]
 
@@ -215,8 +216,8 @@ def _transfer_target(value: str) -> dict[str, Any]:
     kind, _, target = value.partition(":")
     if kind == "queue" and target:
         return {"queue_key": target}
-    if kind == "agent" and target.isdigit():
-        return {"agent_user_id": int(target)}
+    if kind == "agent" and id_from_text(target) is not None:
+        return {"agent_user_id": id_from_text(target)}
     raise DomainError("Choose a queue or an agent to transfer to.", code="transfer_target")
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from supportdesk.ids import id_from_text
+
 USER_PREFIX = "user:"
 
 # Actors that are not people, as the desk names them.
@@ -40,14 +42,14 @@ def actor_names(actors: Iterable[str]) -> dict[str, str]:
     name ("user:3" -> "Marta Ruiz"), a deleted user as "a former user", known systems by
     their label, anything else as stored."""
     actors = set(actors)
-    user_ids = {int(actor.removeprefix(USER_PREFIX)) for actor in actors
-                if actor.startswith(USER_PREFIX) and actor.removeprefix(USER_PREFIX).isdigit()}
+    user_ids = {user_id for actor in actors
+                if actor.startswith(USER_PREFIX) and (user_id := id_from_text(actor.removeprefix(USER_PREFIX)))}
     users = {user.pk: user for user in get_user_model().objects.filter(pk__in=user_ids)} if user_ids else {}
     names: dict[str, str] = {}
     for actor in actors:
         suffix = actor.removeprefix(USER_PREFIX)
-        if actor.startswith(USER_PREFIX) and suffix.isdigit():
-            user = users.get(int(suffix))
+        if actor.startswith(USER_PREFIX) and (user_id := id_from_text(suffix)) is not None:
+            user = users.get(user_id)
             names[actor] = staff_name(user) if user is not None else str(_("a former user"))
         else:
             names[actor] = str(KNOWN_ACTORS.get(actor, actor))

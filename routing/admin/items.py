@@ -18,6 +18,7 @@ from routing.models import (
     WorkItemEvent,
 )
 from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin, pretty_json
+from supportdesk.ids import id_from_text
 
 
 class ChannelFilter(admin.SimpleListFilter):
@@ -85,7 +86,7 @@ class WorkItemAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     def get_search_results(self, request: HttpRequest, queryset: models.QuerySet,
                            search_term: str) -> tuple[models.QuerySet, bool]:
         # A conversation id is a number: anything else finds nothing, not an error.
-        if search_term.strip() and not search_term.strip().isdigit():
+        if search_term.strip() and id_from_text(search_term) is None:
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
@@ -117,7 +118,7 @@ class WorkItemEventAdmin(ReadOnlyAdminMixin, BigTableAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: models.QuerySet,
                            search_term: str) -> tuple[models.QuerySet, bool]:
-        if search_term.strip() and not search_term.strip().isdigit():
+        if search_term.strip() and id_from_text(search_term) is None:
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 

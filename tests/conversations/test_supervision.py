@@ -310,3 +310,12 @@ def test_the_workspace_sidebar_links_orders_to_their_desk_page(client):
 
     assert re.search(rf'<a href="/desk/orders/{order.pk}/"[^>]*data-testid="order-link">O-7</a>', html)
     assert "/admin/" not in html and "/api/" not in html
+
+
+@pytest.mark.parametrize("bad", ["²", "١٢", "99999999999999999999", "-1", "x"])
+def test_a_filter_or_page_that_is_no_id_lists_as_if_unset(boss, bad):
+    # "²".isdigit() is true and int("²") fails; twenty digits overflow the column: both were a 500.
+    chat = _waiting_chat()
+    response = boss.get("/desk/supervise/", {"agent": bad, "page": bad})
+    assert response.status_code == 200
+    assert chat.pk in _listed(response)

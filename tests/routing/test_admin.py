@@ -344,3 +344,12 @@ def test_every_routing_admin_page_opens(admin_client, admin_user, queues):
     filtered = admin_client.get(url(WorkItem, "changelist"), {"state": "offered", "channel": "chat",
                                                                "queue__id__exact": item.queue_id})
     assert [row.pk for row in filtered.context["cl"].result_list] == [item.pk]
+
+
+@pytest.mark.parametrize("term", ["²", "99999999999999999999", "abc"])
+def test_searching_work_items_or_their_history_for_no_id_finds_nothing(admin_client, term):
+    services.work_item_enqueue(conversation_id=3, channel="chat", attributes={"language": "es"})
+    for model in (WorkItem, WorkItemEvent):
+        response = admin_client.get(url(model, "changelist"), {"q": term})
+        assert response.status_code == 200, model
+        assert response.context["cl"].result_count == 0, model
