@@ -84,10 +84,10 @@ def _coupon(params: Mapping[str, Any], context: StepContext) -> StepResult:
 
 
 def _email_send(contact: Any, rendered: Any, *, idempotency_key: str, context: StepContext) -> str:
-    from integrations import mail  # noqa: PLC0415 (SMTP only where a step sends)
-
     if not contact.email:
         raise StepFailed(_("The contact has no email address."))
+    from integrations import mail  # noqa: PLC0415 (SMTP only where a step sends; the admin part's)
+
     try:
         sent = mail.mail_send(to=contact.email, subject=rendered.subject, body=rendered.body,
                               idempotency_key=idempotency_key)

@@ -105,8 +105,8 @@ def test_the_per_contact_limit_skips_and_records(oms, mailbox) -> None:
 
 def test_a_workflows_own_actions_never_retrigger_it(oms, mailbox) -> None:
     workflow, _ = workflow_published(
-        "tagger", trigger={"type": "event", "kinds": ["contact.updated"]}, conditions={}, run_key="{workflow}:{event}",
-        steps=[{"action": "add_tags", "params": {"tags": ["touched"]}}], limit=None)
+        "tagger", trigger={"type": "event", "kinds": ["contact.updated"]}, conditions={},
+        run_key="{workflow}:{event}", steps=[{"action": "add_tags", "params": {"tags": ["touched"]}}], limit=None)
     contact = ContactFactory()
     events.contact_updated_event(contact=contact, changes={"name": "x"}, occurred_at=timezone.now(), actor="oms")
     work()

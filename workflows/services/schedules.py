@@ -54,7 +54,8 @@ def schedules_fire(*, now: datetime | None = None) -> int:
     while True:
         with transaction.atomic():
             workflow = (Workflow.objects.select_for_update(skip_locked=True, of=("self",))
-                        .select_related("current_version").filter(is_enabled=True, next_fire_at__lte=now).order_by("next_fire_at").first())
+                        .select_related("current_version").filter(is_enabled=True, next_fire_at__lte=now)
+                        .order_by("next_fire_at").first())
             if workflow is None:
                 return started
             fired_at = workflow.next_fire_at

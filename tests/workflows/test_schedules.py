@@ -1,0 +1,62 @@
+"""Schedules: a cron expression over a segment's members, each member's run once per firing.
+
+The segments part (workflows.segments) is another engineer's; until it is merged its
+member list is given here through `segment_member_ids`, the one name the engine calls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import ContactFactory
+from tests.workflows.conftest import work, workflow_published
+from workflows.models import RunStatus, Workflow, WorkflowRun
+from workflows.services import schedules, schedules_fire
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def members(monkeypatch):
+    contacts = ContactFactory.create_batch(4)
+    monkeypatch.setattr(schedules, "segment_member_ids", lambda segment_id: iter(c.pk for c in contacts))
+    return contacts
+
+
+def test_a_schedule_runs_once_per_member_per_firing(members, mailbox) -> None:
+    members[0].tags = ["vip"]
+    members[0].save()
+    workflow, _ = workflow_published(
+        "weekly", trigger={"type": "schedule", "cron": "*/5 * * * *", "segment": 1}, limit=None,
+        conditions={"attribute": "contact.tags", "op": "contains", "value": "vip"}, run_key="",
+        steps=[{"action": "add_tags", "params": {"tags": ["checked"]}}])
+    due = Workflow.objects.get(pk=workflow.pk).next_fire_at
+    assert due > timezone.now() and due.minute % 5 == 0 and due.second == 0
+
+    assert schedules_fire(now=due - timedelta(seconds=1)) == 0
+    assert schedules_fire(now=due) == 1  # only the VIP member holds the condition
+    assert schedules_fire(now=due) == 0  # fired already
+    following = Workflow.objects.get(pk=workflow.pk).next_fire_at
+    assert following == due + timedelta(minutes=5)
+    work()
+    members[0].refresh_from_db()
+    assert members[0].tags == ["vip", "checked"]
+    assert WorkflowRun.objects.get().status == RunStatus.DONE
+
+    # The same firing created again (a retried task) starts nothing twice.
+    version = Workflow.objects.get(pk=workflow.pk).current_version
+    assert schedules.schedule_runs_create(workflow=workflow, version=version, fired_at=due,
+                                          member_ids=[c.pk for c in members]) == 0
+
+
+def test_a_schedule_respects_the_per_contact_limit(members, mailbox) -> None:
+    workflow, _ = workflow_published(
+        "daily", trigger={"type": "schedule", "cron": "0 * * * *", "segment": 1}, conditions={}, run_key="",
+        steps=[{"action": "add_tags", "params": {"tags": ["nudged"]}}], limit={"count": 1, "days": 7})
+    first = Workflow.objects.get(pk=workflow.pk).next_fire_at
+    schedules_fire(now=first)
+    schedules_fire(now=first + timedelta(hours=1))
+    statuses = sorted(WorkflowRun.objects.values_list("status", flat=True))
+    assert statuses.count(RunStatus.RUNNING) == 4 and statuses.count(RunStatus.SKIPPED) == 4
