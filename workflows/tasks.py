@@ -6,7 +6,8 @@ import logging
 
 from celery import shared_task
 
-from workflows.services import runs, schedules, triggers
+from workflows.models import RunStatus, WorkflowRun
+from workflows.services import batch, runs, schedules, triggers
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,11 @@ def run_advance_enqueue(run_id: int, *, countdown: float | None = None) -> None:
 
 @shared_task(name="workflows.tasks.runs_advance_many", ignore_result=True)
 def runs_advance_many(run_ids: list[int]) -> None:
-    """A schedule's runs, a batch per task (idempotent)."""
-    for run_id in run_ids:
+    """A schedule's runs, a batch per task (idempotent): set-based where the steps allow, the
+    rest one by one."""
+    batch.runs_advance_batch(run_ids)
+    left = WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).values_list("pk", flat=True)
+    for run_id in left:
         runs.run_advance(run_id)
 
 

@@ -60,3 +60,34 @@ def test_a_schedule_respects_the_per_contact_limit(members, mailbox) -> None:
     schedules_fire(now=first + timedelta(hours=1))
     statuses = sorted(WorkflowRun.objects.values_list("status", flat=True))
     assert statuses.count(RunStatus.RUNNING) == 4 and statuses.count(RunStatus.SKIPPED) == 4
+
+
+def test_cheap_steps_run_set_based_with_the_same_records(members, mailbox) -> None:
+    from timeline.models import TimelineEvent
+    from workflows.models import WorkflowRunStep
+    from workflows.tasks import runs_advance_many
+
+    members[0].tags = ["seen"]
+    members[0].save()
+    workflow, _ = workflow_published(
+        "bulk", trigger={"type": "schedule", "cron": "0 * * * *", "segment": 1}, conditions={}, run_key="",
+        limit=None, steps=[{"action": "add_tags", "params": {"tags": ["seen"]}},
+                           {"action": "set_contact_attribute", "params": {"name": "audit", "value": "due"}}])
+    schedules_fire(now=Workflow.objects.get(pk=workflow.pk).next_fire_at)
+    ids = list(WorkflowRun.objects.values_list("pk", flat=True))
+
+    runs_advance_many(ids)
+    runs_advance_many(ids)  # again (a redelivered task): nothing twice
+
+    assert set(WorkflowRun.objects.values_list("status", flat=True)) == {RunStatus.DONE}
+    assert WorkflowRunStep.objects.count() == 8
+    assert WorkflowRunStep.objects.filter(idempotency_key__startswith=f"wf:{workflow.pk}:").count() == 8
+    for contact in members:
+        contact.refresh_from_db()
+        assert contact.tags == ["seen"] and contact.attributes["audit"] == "due"
+    # The member tagged already had one change (the attribute), the others two.
+    assert TimelineEvent.objects.filter(kind="contact.updated").count() == 7
+    run = WorkflowRun.objects.get(contact=members[1])
+    assert run.summary == "tagged seen; set audit to due"
+    assert TimelineEvent.objects.filter(kind="workflow.run", contact=members[1],
+                                        actor=f"workflow:{workflow.pk}:{run.pk}").count() == 1
