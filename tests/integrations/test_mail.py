@@ -109,3 +109,19 @@ def test_the_mailbox_is_for_supervisors_only():
     assert agent.get(reverse("mailbox:list")).status_code == 403
     assert Client().get(reverse("mailbox:list")).status_code == 302
     assert supervisor.get(reverse("mailbox:message", args=[999999])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_mailbox_shows_what_the_fake_oms_received(fake_oms):
+    from decimal import Decimal
+
+    from integrations.oms.client import get_oms_client
+
+    get_oms_client().issue_rebate(order_external_id="ORD-9", amount=Decimal("5.00"), currency="EUR",
+                                  reason="late <order>", idempotency_key="k9")
+    client = Client()
+    client.force_login(SupervisorFactory())
+
+    page = client.get(reverse("mailbox:list")).content.decode()
+
+    assert "ORD-9" in page and "5.00 EUR" in page and "late &lt;order&gt;" in page
