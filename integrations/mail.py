@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import smtplib
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -80,3 +81,26 @@ def mail_send(*, to: str, subject: str, body: str, idempotency_key: str,
             f"The mail server at {settings.EMAIL_HOST}:{settings.EMAIL_PORT} is unreachable: {error}"
         ) from error
     return SentMail(message_id=message_id, to=to)
+
+
+# --- the "email" channel of workflows (registered in IntegrationsConfig.ready) ---------------------
+
+
+def email_channel_send(contact: Any, rendered: Any, *, idempotency_key: str, context: Any = None) -> str:
+    """workflows.registry's channel interface: send a rendered template to the contact's email;
+    the reference is the Message-ID. A transient failure is retried by the engine with the
+    same key (so the same Message-ID); a permanent one fails the step."""
+    from workflows.registry import StepFailed, StepRetry
+
+    address = (getattr(contact, "email", "") or "").strip()
+    if not address:
+        raise StepFailed(gettext("The contact has no email address."))
+    language = getattr(rendered, "language", "") or ""
+    try:
+        sent = mail_send(to=address, subject=rendered.subject, body=rendered.body, idempotency_key=idempotency_key,
+                         headers={"Content-Language": language} if language else None)
+    except MailPermanentError as error:
+        raise StepFailed(str(error)) from error
+    except MailTransientError as error:
+        raise StepRetry(str(error)) from error
+    return sent.message_id

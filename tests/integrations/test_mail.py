@@ -125,3 +125,38 @@ def test_the_mailbox_shows_what_the_fake_oms_received(fake_oms):
     page = client.get(reverse("mailbox:list")).content.decode()
 
     assert "ORD-9" in page and "5.00 EUR" in page and "late &lt;order&gt;" in page
+
+
+# --- the workflows' "email" channel ---------------------------------------------------------------
+
+
+def test_the_email_channel_is_registered_and_sends_the_rendered_template_once_per_key(smtp_sink):
+    from tests.factories import ContactFactory
+    from workflows.registry import channel
+    from workflows.templates import Rendered
+
+    contact = ContactFactory(email="lucia@example.com")
+    rendered = Rendered(language="es", subject="Lo sentimos", body="Tu pedido llega tarde.")
+    email = channel("email")
+
+    first = email.send(contact, rendered, idempotency_key="run:1:step:1", context=None)
+    again = email.send(contact, rendered, idempotency_key="run:1:step:1", context=None)
+
+    stored = MailboxMessage.objects.get()
+    assert first == again == stored.message_id
+    assert (stored.subject, stored.times_received) == ("Lo sentimos", 2)
+    assert "Content-Language: es" in stored.raw
+
+
+def test_the_email_channel_fails_the_step_without_an_address_and_retries_when_unreachable(settings, db):
+    from tests.factories import ContactFactory
+    from workflows.registry import StepFailed, StepRetry, channel
+    from workflows.templates import Rendered
+
+    rendered = Rendered(language="en", subject="Sorry", body="Late.")
+    with pytest.raises(StepFailed):
+        channel("email").send(ContactFactory(email=""), rendered, idempotency_key="k", context=None)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    with pytest.raises(StepRetry):
+        channel("email").send(ContactFactory(email="a@example.com"), rendered, idempotency_key="k", context=None)
