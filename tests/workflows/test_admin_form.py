@@ -55,7 +55,8 @@ def test_a_valid_definition_passes_and_gives_the_draft():
     form = WorkflowForm(data())
 
     assert form.is_valid(), form.errors
-    assert form.definition()["limit_count"] == 1 and form.definition()["steps"][1]["action"] == "test_rebate"
+    assert form.definition()["limit"] == {"count": 1, "days": 7}
+    assert form.definition()["steps"][1]["action"] == "test_rebate"
     assert form.warnings == []
 
 

@@ -41,26 +41,14 @@ class PrettyJSONField(forms.JSONField):
 
 
 def trigger_scopes(trigger: Mapping[str, Any]) -> list[str]:
-    """The scopes a trigger's runs have: always the contact; the order or the conversation when
-    every event kind it listens to is about one."""
-    try:
-        from workflows.definitions import trigger_scopes as engine_scopes
-    except ImportError:  # the engine's definitions module is not merged yet
-        engine_scopes = None
-    if engine_scopes is not None:
-        return list(engine_scopes(trigger))
-    kinds = [str(kind) for kind in trigger.get("kinds") or []]
-    scopes = [attributes.CONTACT]
-    if kinds and all(kind.startswith("order.") for kind in kinds):
-        scopes.append(attributes.ORDER)
-    elif kinds and all(kind.startswith(("conversation.", "message.", "rating.")) for kind in kinds):
-        scopes.append(attributes.CONVERSATION)
-    return scopes
+    """The scopes a trigger's runs have (the contact's, and the order's or the conversation's)."""
+    from workflows.definitions import trigger_scopes as engine_scopes
+
+    return list(engine_scopes(trigger))
 
 
 def engine() -> Any:
-    """The engine's services (workflow_save, workflow_enable/disable, workflow_stats, run_retry,
-    dry_run), imported when used: the admin module loads before them at start-up."""
+    """The engine's services (workflow_save, workflow_enable/disable, run_retry, dry_run)."""
     from workflows import services
 
     return services
@@ -70,6 +58,15 @@ def step_texts(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
     params = step.get("params")
     texts = params.get("template") if isinstance(params, Mapping) else None
     return texts if isinstance(texts, Mapping) else None
+
+
+def _error_field(error: str) -> str:
+    """The form field an engine's definition error is about (by the name it starts with)."""
+    for prefix, name in (("trigger", "trigger"), ("step", "steps"), ("run_key", "run_key"),
+                         ("limit", "limit_days"), ("max_depth", "max_depth")):
+        if error.lower().startswith(prefix):
+            return name
+    return "conditions"
 
 
 class WorkflowForm(forms.ModelForm):
@@ -113,6 +110,7 @@ class WorkflowForm(forms.ModelForm):
         if version is not None and not self.is_bound:
             for name in DEFINITION_FIELDS:
                 self.initial[name] = getattr(version, name)
+            self.initial["conditions"] = version.conditions or {"all": []}
         if version is None and not self.is_bound:
             self.initial.setdefault("conditions", {"all": []})
 
@@ -123,12 +121,11 @@ class WorkflowForm(forms.ModelForm):
         if not isinstance(trigger, dict):
             raise forms.ValidationError(_("The trigger is a JSON object, e.g. "
                                           '{"type": "event", "kinds": ["order.delayed"]}.'))
-        try:
-            from workflows.definitions import definition_errors
-        except ImportError:  # the engine's definitions module is not merged yet
-            definition_errors = None
-        problems = [error for error in definition_errors({"trigger": trigger}) if error.startswith("trigger")] \
-            if definition_errors is not None else []
+        from timeline.events import known_kinds
+        from workflows.definitions import definition_errors
+
+        problems = [error for error in definition_errors({"trigger": trigger}, known_kinds=known_kinds())
+                    if error.startswith("trigger")]
         if problems:
             raise forms.ValidationError(problems)
         return trigger
@@ -192,12 +189,28 @@ class WorkflowForm(forms.ModelForm):
         cleaned = super().clean()
         if (cleaned.get("limit_count") is None) != (cleaned.get("limit_days") is None):
             self.add_error("limit_days", _("Give both the number of runs and the days, or neither."))
+        if not self.definition_has_errors():
+            # Whatever else the engine would refuse (an event kind the timeline does not know...),
+            # on the field it is about, so the save below never fails.
+            from timeline.events import known_kinds
+            from workflows.definitions import definition_errors
+
+            for error in definition_errors(self.definition(), known_kinds=known_kinds()):
+                self.add_error(_error_field(error), error)
         return cleaned
 
+    def definition_has_errors(self) -> bool:
+        return any(name in self.errors for name in (*DEFINITION_FIELDS, "__all__"))
+
     def definition(self) -> dict[str, Any]:
-        """The draft definition the form holds (valid forms only)."""
-        return {name: self.cleaned_data.get(name) for name in DEFINITION_FIELDS} | {
-            "run_key": self.cleaned_data.get("run_key") or ""}
+        """The draft definition the form holds, in the shape the engine's `workflow_save` and
+        `dry_run` take (workflows.definitions)."""
+        data = self.cleaned_data
+        count, days = data.get("limit_count"), data.get("limit_days")
+        return {"trigger": data.get("trigger"), "conditions": data.get("conditions") or {"all": []},
+                "steps": data.get("steps"), "run_key": data.get("run_key") or "",
+                "limit": {"count": count, "days": days} if count and days else None,
+                "max_depth": data.get("max_depth")}
 
 
 class DryRunForm(forms.Form):

@@ -40,3 +40,10 @@ class SupervisorReadOnlyAdminMixin(SupervisorOnlyAdminMixin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class SupervisorReadOnlyInlineMixin(SupervisorReadOnlyAdminMixin):
+    """An inline of records nobody edits (versions, a run's steps), shown to supervisors."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:  # not used by inlines
+        return False

@@ -10,14 +10,14 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin, pretty_json
+from supportdesk.admin import BigTableAdmin, pretty_json
 from workflows.admin.forms import engine
-from workflows.admin.mixins import SupervisorReadOnlyAdminMixin
+from workflows.admin.mixins import SupervisorReadOnlyAdminMixin, SupervisorReadOnlyInlineMixin
 from workflows.audit import workflow_audit_record
 from workflows.models import RunStatus, WorkflowRun, WorkflowRunStep
 
 
-class WorkflowRunStepInline(ReadOnlyAdminMixin, admin.TabularInline):
+class WorkflowRunStepInline(SupervisorReadOnlyInlineMixin, admin.TabularInline):
     model = WorkflowRunStep
     extra = 0
     can_delete = False

@@ -20,14 +20,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from supportdesk.admin import ReadOnlyAdminMixin, pretty_json
+from supportdesk.admin import pretty_json
+from supportdesk.errors import DomainError
 from workflows.admin.forms import DryRunForm, WorkflowForm, engine
-from workflows.admin.mixins import SupervisorOnlyAdminMixin
+from workflows.admin.mixins import SupervisorOnlyAdminMixin, SupervisorReadOnlyInlineMixin
 from workflows.audit import workflow_audit_record, workflow_snapshot
 from workflows.models import Workflow, WorkflowVersion
+from workflows.selectors import workflow_stats
 
 
-class WorkflowVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class WorkflowVersionInline(SupervisorReadOnlyInlineMixin, admin.TabularInline):
     """Every published version, newest first, read-only: runs finish on the one they started on."""
 
     model = WorkflowVersion
@@ -93,7 +95,7 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
         if stats is None:
             stats = self._stats = {}
         if obj.pk not in stats:
-            stats[obj.pk] = dict(engine().workflow_stats(obj.pk))
+            stats[obj.pk] = workflow_stats(obj.pk)
         return stats[obj.pk].get(name, 0)
 
     @admin.display(description=gettext_lazy("version"))
@@ -124,15 +126,20 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
     # --- saving: a new version through the engine, audited ---
 
     def save_model(self, request: HttpRequest, obj: Workflow, form: ModelForm, change: bool) -> None:
+        """Publish the form's definition as a new version (nothing new when it did not change),
+        switch the workflow on or off as the form says, and audit it all in one row."""
         before = workflow_snapshot(Workflow.objects.select_related("current_version").get(pk=obj.pk)) \
             if change else None
+        services = engine()
         with transaction.atomic():
-            saved = engine().workflow_save(
-                workflow=obj if change else None, actor=request.user, key=form.cleaned_data.get("key", obj.key),
-                name=form.cleaned_data["name"], description=form.cleaned_data.get("description", ""),
-                is_enabled=form.cleaned_data.get("is_enabled", False), **form.definition())
-            if saved.pk != obj.pk or obj.pk is None:
-                obj.pk = saved.pk
+            workflow, _version = services.workflow_save(
+                key=obj.key, name=form.cleaned_data["name"], description=form.cleaned_data.get("description", ""),
+                definition=form.definition(), user=request.user)
+            if form.cleaned_data.get("is_enabled"):
+                services.workflow_enable(workflow_id=workflow.pk)
+            else:
+                services.workflow_disable(workflow_id=workflow.pk)
+            obj.pk = workflow.pk
             obj.refresh_from_db()
             workflow_audit_record(actor=request.user, workflow=obj, action="changed" if change else "created",
                                   before=before, after=workflow_snapshot(obj))
@@ -159,9 +166,9 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
             before = workflow_snapshot(workflow)
             with transaction.atomic():
                 if enabled:
-                    engine().workflow_enable(workflow_id=workflow.pk, actor=request.user)
+                    engine().workflow_enable(workflow_id=workflow.pk)
                 else:
-                    engine().workflow_disable(workflow_id=workflow.pk, actor=request.user)
+                    engine().workflow_disable(workflow_id=workflow.pk)
                 workflow.refresh_from_db()
                 workflow_audit_record(actor=request.user, workflow=workflow,
                                       action="enabled" if enabled else "disabled",
@@ -197,26 +204,28 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
         workflow = self.get_object(request, str(object_id)) if object_id is not None else None
         if object_id is not None and workflow is None:
             return self._dry_run_page(request, error=_("This workflow does not exist."), status=404)
-        days_form = DryRunForm(request.POST or request.GET or None)
+        days_form = DryRunForm(request.POST if "days" in request.POST else request.GET if "days" in request.GET
+                               else {"days": DryRunForm.base_fields["days"].initial})
         if request.method == "POST":
             form = self.get_form(request, workflow, change=workflow is not None)(
                 request.POST, instance=workflow or Workflow())
-            if not form.is_valid():
+            # A draft needs no name or key yet: only the definition's own fields must be right.
+            if not form.is_valid() and form.definition_has_errors():
                 return self._dry_run_page(request, form=form, days_form=days_form,
                                           error=_("Correct the errors in the form first."))
             definition, warnings = form.definition(), form.warnings
         elif workflow is not None and workflow.current_version is not None:
-            version = workflow.current_version
-            definition = {name: getattr(version, name) for name in (
-                "trigger", "conditions", "steps", "run_key", "limit_count", "limit_days", "max_depth")}
-            warnings = []
+            definition, warnings = workflow.current_version, []
         else:
             return self._dry_run_page(request, days_form=days_form,
                                       error=_("Nothing to dry-run yet: fill in the form first."))
         if not days_form.is_valid():
             return self._dry_run_page(request, days_form=days_form, error=_("Choose how many days to replay."))
         days = days_form.cleaned_data["days"]
-        results = engine().dry_run(definition, days=days, workflow=workflow)
+        try:
+            results = engine().dry_run(definition, days=days)
+        except DomainError as error:
+            return self._dry_run_page(request, days_form=days_form, error=error.message)
         return self._dry_run_page(request, days_form=days_form, results=results, days=days, warnings=warnings)
 
     def _dry_run_page(self, request: HttpRequest, *, status: int = 200, **context: Any) -> TemplateResponse:
