@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
 
 
 class IntegrationsConfig(AppConfig):
@@ -7,8 +6,6 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        # Integrations plug into workflows' registries (workflows imports nothing from here).
-        from integrations.mail import email_channel_send
-        from workflows.registry import channel_register
+        from integrations.actions import integration_actions_register
 
-        channel_register("email", label=_("Email"), send=email_channel_send)
+        integration_actions_register()

@@ -20,7 +20,9 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from timeline.events import known_kinds
 from workflows import attributes, registry, templates
+from workflows.definitions import definition_errors, trigger_scopes
 from workflows.models import Workflow
 
 TEXTAREA = forms.Textarea(attrs={"rows": 8, "cols": 100, "style": "font-family: monospace"})
@@ -38,20 +40,6 @@ class PrettyJSONField(forms.JSONField):
         import json
 
         return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def trigger_scopes(trigger: Mapping[str, Any]) -> list[str]:
-    """The scopes a trigger's runs have (the contact's, and the order's or the conversation's)."""
-    from workflows.definitions import trigger_scopes as engine_scopes
-
-    return list(engine_scopes(trigger))
-
-
-def engine() -> Any:
-    """The engine's services (workflow_save, workflow_enable/disable, run_retry, dry_run)."""
-    from workflows import services
-
-    return services
 
 
 def step_texts(step: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -121,9 +109,6 @@ class WorkflowForm(forms.ModelForm):
         if not isinstance(trigger, dict):
             raise forms.ValidationError(_("The trigger is a JSON object, e.g. "
                                           '{"type": "event", "kinds": ["order.delayed"]}.'))
-        from timeline.events import known_kinds
-        from workflows.definitions import definition_errors
-
         problems = [error for error in definition_errors({"trigger": trigger}, known_kinds=known_kinds())
                     if error.startswith("trigger")]
         if problems:
@@ -192,9 +177,6 @@ class WorkflowForm(forms.ModelForm):
         if not self.definition_has_errors():
             # Whatever else the engine would refuse (an event kind the timeline does not know...),
             # on the field it is about, so the save below never fails.
-            from timeline.events import known_kinds
-            from workflows.definitions import definition_errors
-
             for error in definition_errors(self.definition(), known_kinds=known_kinds()):
                 self.add_error(_error_field(error), error)
         return cleaned

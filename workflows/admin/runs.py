@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from supportdesk.admin import BigTableAdmin, pretty_json
-from workflows.admin.forms import engine
+from workflows import services
 from workflows.admin.mixins import SupervisorReadOnlyAdminMixin, SupervisorReadOnlyInlineMixin
 from workflows.audit import workflow_audit_record
 from workflows.models import RunStatus, WorkflowRun, WorkflowRunStep
@@ -77,7 +77,7 @@ class WorkflowRunAdmin(SupervisorReadOnlyAdminMixin, BigTableAdmin):
         failed = list(queryset.filter(status=RunStatus.FAILED).select_related("workflow"))
         for run in failed:
             with transaction.atomic():
-                engine().run_retry(run.pk)
+                services.run_retry(run.pk)
                 workflow_audit_record(actor=request.user, workflow=run.workflow, action="retried",
                                       before={"run": run.pk, "status": run.status, "error": run.error},
                                       after={"run": run.pk})

@@ -22,7 +22,8 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from supportdesk.admin import pretty_json
 from supportdesk.errors import DomainError
-from workflows.admin.forms import DryRunForm, WorkflowForm, engine
+from workflows import services
+from workflows.admin.forms import DryRunForm, WorkflowForm
 from workflows.admin.mixins import SupervisorOnlyAdminMixin, SupervisorReadOnlyInlineMixin
 from workflows.audit import workflow_audit_record, workflow_snapshot
 from workflows.models import Workflow, WorkflowVersion
@@ -130,7 +131,6 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
         switch the workflow on or off as the form says, and audit it all in one row."""
         before = workflow_snapshot(Workflow.objects.select_related("current_version").get(pk=obj.pk)) \
             if change else None
-        services = engine()
         with transaction.atomic():
             workflow, _version = services.workflow_save(
                 key=obj.key, name=form.cleaned_data["name"], description=form.cleaned_data.get("description", ""),
@@ -166,9 +166,9 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
             before = workflow_snapshot(workflow)
             with transaction.atomic():
                 if enabled:
-                    engine().workflow_enable(workflow_id=workflow.pk)
+                    services.workflow_enable(workflow_id=workflow.pk)
                 else:
-                    engine().workflow_disable(workflow_id=workflow.pk)
+                    services.workflow_disable(workflow_id=workflow.pk)
                 workflow.refresh_from_db()
                 workflow_audit_record(actor=request.user, workflow=workflow,
                                       action="enabled" if enabled else "disabled",
@@ -223,7 +223,7 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
             return self._dry_run_page(request, days_form=days_form, error=_("Choose how many days to replay."))
         days = days_form.cleaned_data["days"]
         try:
-            results = engine().dry_run(definition, days=days)
+            results = services.dry_run(definition, days=days)
         except DomainError as error:
             return self._dry_run_page(request, days_form=days_form, error=error.message)
         return self._dry_run_page(request, days_form=days_form, results=results, days=days, warnings=warnings)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0002_engine_workflows'),
+        ('workflows', '0003_engine_run_lease'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
