@@ -68,6 +68,7 @@ run: $(RUNTIME_STAMP) preflight
 	@echo "  Agents:       http://$(HOST):$(PORT)/desk/   live view: /desk/live/"
 	@echo "  Customers:    http://$(HOST):$(PORT)/widget/demo/   (the chat widget on a demo shop page)"
 	@echo "  Demo logins:  supervisor / supervisor    agents: agent.en, agent.es, ... / agent"
+	@echo "  Mailbox:      http://$(HOST):$(PORT)/desk/mailbox/   (supervisors: the emails the desk sent, kept by the local SMTP sink on :8025; the fake OMS answers on :9000)"
 	@echo "  A process that dies is started again (supportdesk/supervisord.conf). Stop with Ctrl-C."
 	@echo
 	@mkdir -p $(VENV)/run

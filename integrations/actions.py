@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from integrations import mail
 from integrations.oms.client import OmsPermanentError, OmsTransientError, get_oms_client
 from workflows import registry
 from workflows.registry import StepContext, StepFailed, StepResult, StepRetry
@@ -83,21 +84,6 @@ def _coupon(params: Mapping[str, Any], context: StepContext) -> StepResult:
         variables={"coupon.code": coupon.code, "coupon.amount": f"{amount:.2f}", "coupon.currency": currency})
 
 
-def _email_send(contact: Any, rendered: Any, *, idempotency_key: str, context: StepContext) -> str:
-    if not contact.email:
-        raise StepFailed(_("The contact has no email address."))
-    from integrations import mail  # noqa: PLC0415 (SMTP only where a step sends; the admin part's)
-
-    try:
-        sent = mail.mail_send(to=contact.email, subject=rendered.subject, body=rendered.body,
-                              idempotency_key=idempotency_key)
-    except mail.MailTransientError as error:
-        raise StepRetry(str(error)) from error
-    except mail.MailPermanentError as error:
-        raise StepFailed(str(error)) from error
-    return sent.message_id
-
-
 def integration_actions_register() -> None:
     registry.action_register(
         "oms_rebate", label=gettext_lazy("Grant a rebate on the order (OMS)"), params_errors=_money_errors,
@@ -105,4 +91,5 @@ def integration_actions_register() -> None:
     registry.action_register(
         "oms_coupon", label=gettext_lazy("Give a coupon for the next order (OMS)"), params_errors=_money_errors,
         run=_coupon, describe=lambda params, context: _("give a %(amount)s coupon") % params)
-    registry.channel_register("email", label=gettext_lazy("Email"), send=_email_send)
+    # The email channel is integrations.mail's (Message-ID from the step's key, Content-Language).
+    registry.channel_register("email", label=gettext_lazy("Email"), send=mail.email_channel_send)

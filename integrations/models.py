@@ -44,3 +44,30 @@ class OmsEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} ({self.status})"
+
+
+class MailboxMessage(models.Model):
+    """One email the local SMTP sink received (`manage.py smtp_sink`), shown on /desk/mailbox/.
+
+    Unique by Message-ID: a message sent again (a retried send carries the same Message-ID,
+    integrations.mail) is counted in `times_received`, not stored twice.
+    """
+
+    message_id = models.CharField(max_length=998)
+    mail_from = models.CharField(max_length=998, blank=True)
+    recipients = models.TextField(blank=True, help_text="The envelope's recipients, one a line.")
+    subject = models.TextField(blank=True)
+    body = models.TextField(blank=True, help_text="The text part, as received.")
+    raw = models.TextField(help_text="The whole message as received (headers and body).")
+    received_at = models.DateTimeField(auto_now_add=True)
+    last_received_at = models.DateTimeField(auto_now=True)
+    times_received = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = "mailbox message"
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["message_id"], name="mailbox_message_id_unique")]
+        indexes = [models.Index(fields=["-received_at", "-id"], name="mailbox_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} -> {self.recipients}"

@@ -397,6 +397,33 @@ OMS_CLIENT = env.str("OMS_CLIENT", default="http")
 if OMS_CLIENT not in {"http", "fake"}:
     raise ImproperlyConfigured(f"OMS_CLIENT must be 'http' or 'fake', not {OMS_CLIENT!r}.")
 
+# --- Outgoing email ---------------------------------------------------------------------------
+# Sent through Django's email framework over a real SMTP connection (integrations.mail). EMAIL_URL
+# names any SMTP server or provider: smtp://user:password@host:587 (STARTTLS: smtp+tls://,
+# TLS: smtp+ssl://). The default is the desk's own local sink (`manage.py smtp_sink`, started by
+# `make run`), which keeps every message it receives for the staff-only page /desk/mailbox/.
+SMTP_SINK_HOST = env.str("SMTP_SINK_HOST", default="127.0.0.1")
+SMTP_SINK_PORT = env.int("SMTP_SINK_PORT", default=8025)
+_email = env.email_url("EMAIL_URL", default=f"smtp://{SMTP_SINK_HOST}:{SMTP_SINK_PORT}")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Support <support@localhost>")
+# The right-hand side of the Message-IDs the desk sets (derived from each send's idempotency key,
+# so a retried send carries the same Message-ID and the receiver can tell it is the same message).
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="supportdesk.local")
+
+# --- The fake OMS (integrations.oms.fake_server, `manage.py fake_oms`) ----------------------------
+# A real HTTP server answering the calls HttpOmsClient makes, for the demo and the tests; `make run`
+# starts it where OMS_API_URL points (by default http://localhost:9000/api).
+FAKE_OMS_HOST = env.str("FAKE_OMS_HOST", default="127.0.0.1")
+FAKE_OMS_PORT = env.int("FAKE_OMS_PORT", default=9000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -405,6 +432,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # aiosmtpd (the local SMTP sink) logs every SMTP command at INFO.
+        "mail.log": {"level": "WARNING"},
         # Beat's sweeps every few seconds would fill the worker's log with "received" and
         # "succeeded" lines; failures still show (WARNING and up).
         "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},

@@ -28,6 +28,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("desk/live/", include("conversations.live_urls")),
+    path("desk/mailbox/", include("integrations.mail_urls")),
     path("desk/", include("conversations.workspace_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -95,3 +95,46 @@ def private_worker():
             yield queue
     finally:
         celery_app.conf.task_default_queue = previous
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_sink(transactional_db, settings):
+    """The desk's own SMTP sink (aiosmtpd, a real SMTP server) on a free port of this test, with
+    Django's SMTP backend pointed at it: what a test sends lands in MailboxMessage."""
+    from integrations.mail_sink import sink_controller
+
+    port = free_port()
+    controller = sink_controller(host="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def fake_oms(settings):
+    """The fake OMS (integrations.oms.fake_server), a real HTTP server on a thread, with the
+    HTTP client pointed at it."""
+    from integrations.oms.fake_server import FakeOmsServer
+
+    server = FakeOmsServer(host="127.0.0.1", port=free_port())
+    server.start()
+    settings.OMS_CLIENT = "http"
+    settings.OMS_API_URL = f"{server.url}/api"
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -206,3 +206,26 @@ class WorkflowTimer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow_id} {self.subject_type}:{self.subject_id} at {self.due_at}"
+
+
+class WorkflowAudit(models.Model):
+    """Who changed a workflow (saved a new version, enabled, disabled, deleted it, retried its
+    runs), when, and its definition before and after (workflows.audit writes it)."""
+
+    workflow = models.ForeignKey(Workflow, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="audit")
+    workflow_key = models.CharField(max_length=64)
+    action = models.CharField(max_length=16)  # created, changed, enabled, disabled, deleted, retried
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=150)
+    at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        indexes = [models.Index(fields=["workflow_key", "-at"], name="workflow_audit_key")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.workflow_key}"

@@ -139,6 +139,13 @@ def _desk(name: str, **kwargs: Callable[[World], int]) -> Callable[[World], str]
     return lambda world: reverse(name, kwargs={key: value(world) for key, value in kwargs.items()})
 
 
+def _mailbox_message() -> int:
+    from integrations.mail_sink import mailbox_store
+
+    return mailbox_store(mail_from="desk@example.com", recipients=["ana@example.com"],
+                         raw=b"Message-ID: <matrix@example.com>\r\nSubject: Sorry\r\n\r\nLate.\r\n").pk
+
+
 CONVERSATION = {"conversation_id": lambda world: world.conversation}
 CONTACT = {"contact_id": lambda world: world.contact}
 OFFER = {"item_id": lambda world: world.offer}
@@ -191,6 +198,10 @@ MATRIX: dict[str, Row] = {
     "desk:supervise_agents": Row(_desk("desk:supervise_agents"), {"get": DESK_SUPERVISOR}),
     "desk:supervise_agent_presence": Row(_desk("desk:supervise_agent_presence", **AGENT),
                                          {"post": DESK_SUPERVISOR_POST}, body=lambda world: {"presence": "away"}),
+    # The local SMTP sink's mailbox (integrations.access): supervisors only.
+    "mailbox:list": Row(_desk("mailbox:list"), {"get": DESK_SUPERVISOR}),
+    "mailbox:message": Row(lambda world: reverse("mailbox:message", args=[_mailbox_message()]),
+                           {"get": DESK_SUPERVISOR}),
     # --- REST API ---
     "api-root": Row(_desk("api-root"), {"get": API_DESK}),
     "contact-list": Row(_desk("contact-list"), {

@@ -15,6 +15,7 @@ from conversations.models import Conversation, ConversationStatus, Message, Mess
 from routing.models import OPEN_STATES, AgentProfile, ItemState, WorkItem
 from supportdesk import demo
 from supportdesk.demo import seed as demo_seed_module
+from supportdesk.demo.workflows import RECOVERY_KEY, UNHAPPY_CUSTOMER
 from timeline.events import EventKind, known_kinds
 from timeline.models import (
     Contact,
@@ -26,6 +27,7 @@ from timeline.models import (
     TimelineEvent,
 )
 from timeline.services import customer_totals_refresh
+from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -261,7 +263,10 @@ def test_command_reports_progress_and_a_summary():
     assert "ETA" in output
     assert "rows/s" in output
     assert "contacts" in output and "timeline events" in output
-    assert Contact.objects.count() == 30
+    # The 30 asked for, and the recovery workflow's unhappy high-value customer (demo/workflows.py).
+    assert Contact.objects.exclude(external_id=UNHAPPY_CUSTOMER.external_id).count() == 30
+    assert Workflow.objects.get(key=RECOVERY_KEY).is_enabled
+    assert "demo_order_delay" in output
 
 
 def test_command_rejects_a_negative_count():

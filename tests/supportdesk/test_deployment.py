@@ -215,12 +215,12 @@ def test_ci_runs_the_command_the_readme_gives():
     assert "make test" in readme and "make run" in readme
 
 
-def test_make_run_starts_web_worker_and_beat_and_restarts_each():
+def test_make_run_starts_its_processes_and_restarts_each():
     # Raw: supervisord expands its own %(ENV_...)s. The restart itself: test_worker_outage.py.
     config = configparser.RawConfigParser()
     config.read(ROOT / "supportdesk" / "supervisord.conf")
 
     programs = {name.removeprefix("program:"): config[name] for name in config.sections()
                 if name.startswith("program:")}
-    assert set(programs) == {"web", "worker", "beat"}
+    assert set(programs) == {"web", "worker", "beat", "smtp_sink", "fake_oms"}
     assert {name: program["autorestart"] for name, program in programs.items()} == dict.fromkeys(programs, "true")

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from supportdesk import demo
+from supportdesk.demo.workflows import demo_unhappy_customer_ensure, demo_workflows_ensure
 
 
 class Command(BaseCommand):
@@ -61,6 +62,10 @@ class Command(BaseCommand):
             on_progress=None if quiet else self._progress,
         )
 
+        # The recovery workflow (enabled) and the unhappy high-value customer it is for.
+        demo_workflows_ensure()
+        demo_unhappy_customer_ensure()
+
         if options["verbosity"] == 0:
             return
         seconds = result.elapsed_seconds
@@ -82,6 +87,8 @@ class Command(BaseCommand):
             f"Logins: {demo.SUPERVISOR_USERNAME} / {demo.SUPERVISOR_PASSWORD} (superuser); "
             f"agents ({agents}) / {demo.AGENT_PASSWORD}"
         )
+        self.stdout.write("The recovery workflow is enabled (/admin/workflows/); to watch it act on an OMS "
+                          "delay: manage.py demo_order_delay")
 
     def _progress(self, progress: demo.ChunkProgress) -> None:
         elapsed = progress.elapsed_seconds
