@@ -203,3 +203,4 @@ class WorkflowTimer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow_id} {self.subject_type}:{self.subject_id} at {self.due_at}"
+from workflows.surveys.models import Survey, SurveySetting  # noqa: E402,F401  (csat: its models live there)

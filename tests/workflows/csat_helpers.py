@@ -39,7 +39,8 @@ def conversation_on(channel: str, *, contact: Any = None, language: str = "es") 
 def resolve(conversation: Conversation, user: Any = None) -> None:
     """Resolved by `user` (a person), or by nobody in particular (automatically) when None."""
     conversation.refresh_from_db()
-    services.conversation_status_set(conversation=conversation, status=ConversationStatus.RESOLVED, changed_by=user)
+    services.conversation_status_set(conversation=conversation, status=ConversationStatus.RESOLVED,
+                                     changed_by=user)
 
 
 def reopen(conversation: Conversation, user: Any = None) -> None:

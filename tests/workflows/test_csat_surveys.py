@@ -250,7 +250,8 @@ def test_an_answer_is_kept_on_the_survey_the_conversation_the_timeline_and_the_c
     [event] = TimelineEvent.objects.filter(contact=contact, kind="rating.given")
     assert (survey.state, survey.score, survey.comment) == (SurveyState.ANSWERED, 2, "Tardaron mucho")
     assert (conversation.rating, conversation.rating_comment) == (2, "Tardaron mucho")
-    assert event.subject_id == conversation.pk and event.payload["score"] == 2 and event.payload["changed"] is False
+    assert event.subject_id == conversation.pk
+    assert (event.payload["score"], event.payload["changed"]) == (2, False)
     assert (contact.last_rating, contact.rating_count, contact.rating_avg_90d) == (2, 1, Decimal("2.00"))
     assert routing_attributes(conversation)["last_rating"] == 2
     assert routing_attributes(conversation)["rating_avg_90d"] == "2.00"

@@ -14,11 +14,12 @@ def surveys_ready() -> None:
     from conversations.surveys import survey_provider_register
     from supportdesk import outbox
     from timeline import events
+    from timeline.models import TIMELINE_STREAM
     from workflows.surveys import admin, services, tasks  # noqa: F401  (admin, tasks: registered)
 
     def wanted(event) -> bool:  # noqa: ANN001 (a TimelineEvent)
         return event.kind == events.EventKind.CONVERSATION_STATUS_CHANGED
 
-    outbox.consumer_register(name=tasks.CONSUMER, stream=getattr(events, "TIMELINE_STREAM", "timeline.events"),
+    outbox.consumer_register(name=tasks.CONSUMER, stream=TIMELINE_STREAM,
                              handle=services.surveys_on_status_changes, wants=wanted)
     survey_provider_register(services.WidgetSurveys())

@@ -20,6 +20,7 @@ from supportdesk.ids import id_from_text
 from workflows.surveys.models import Survey, SurveyState
 
 SALT = "workflows.surveys.link"
+INVALID = _("This survey link is not valid. Please check that you copied all of it.")
 
 
 class LinkInvalid(DomainError):
@@ -49,12 +50,12 @@ def survey_from_token(token: str) -> Survey:
     except signing.SignatureExpired:
         raise LinkExpired(str(_("This survey link has expired."))) from None
     except signing.BadSignature:
-        raise LinkInvalid(str(_("This survey link is not valid. Please check that you copied all of it."))) from None
+        raise LinkInvalid(str(INVALID)) from None
     survey_id = id_from_text(str(payload.get("s", ""))) if isinstance(payload, dict) else None
     survey = (Survey.objects.select_related("conversation", "contact").filter(pk=survey_id).first()
               if survey_id else None)
     if survey is None:
-        raise LinkInvalid(str(_("This survey link is not valid. Please check that you copied all of it.")))
+        raise LinkInvalid(str(INVALID))
     if survey.state in (SurveyState.CANCELLED, SurveyState.SCHEDULED, SurveyState.FAILED):
         # Signed but never sent (or withdrawn when the conversation was reopened).
         raise LinkExpired(str(_("This survey is no longer open.")))

@@ -215,8 +215,9 @@ def _link_send(survey: Survey) -> tuple[str, str]:
              "change_days": settings.CSAT_CHANGE_DAYS, "link_days": settings.CSAT_LINK_MAX_AGE_DAYS}
     rendered = Rendered(language=language, subject=subject, body=body)
     try:
-        reference = available[name].send(survey.contact, rendered, idempotency_key=f"csat-survey-{survey.pk}",
-                                         context={"survey_id": survey.pk, "conversation_id": survey.conversation_id})
+        reference = available[name].send(
+            survey.contact, rendered, idempotency_key=f"csat-survey-{survey.pk}",
+            context={"survey_id": survey.pk, "conversation_id": survey.conversation_id})
     except Exception as exc:  # the channel's own failure: recorded on the survey, not retried for ever
         log.warning("Survey %s could not be sent on %s", survey.pk, name, exc_info=True)
         return "", f"{type(exc).__name__}: {exc}"[:2000]
@@ -238,8 +239,8 @@ def check_score(score: Any) -> int:
     if isinstance(score, str) and score.strip().isdigit():
         score = int(score.strip())
     if not isinstance(score, int) or isinstance(score, bool) or not SCORE_MIN <= score <= SCORE_MAX:
-        raise DomainError(gettext("Choose a rating from %(min)s to %(max)s.") % {"min": SCORE_MIN, "max": SCORE_MAX},
-                          code="invalid_score")
+        raise DomainError(gettext("Choose a rating from %(min)s to %(max)s.")
+                          % {"min": SCORE_MIN, "max": SCORE_MAX}, code="invalid_score")
     return score
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0007_routing_history_outbox'),
+        ('conversations', '0008_engine_task_channel'),
     ]
 
     operations = [
