@@ -83,5 +83,6 @@ def test_a_customer_rates_a_resolved_chat_in_the_widget(asgi_server, browser):
     desk.wait_for_url(asgi_server.url + "/desk/**")
     desk.goto(f"{asgi_server.url}/desk/contacts/{contact.pk}/")
     expect(desk.get_by_test_id("contact-satisfaction")).to_contain_text("last 4 of 5")
-    expect(desk.locator("[data-testid=timeline-event][data-kind='rating.given']")).to_contain_text("Amables, pero tardó")
+    rated = desk.locator("[data-testid=timeline-event][data-kind='rating.given']")
+    expect(rated).to_contain_text("Amables, pero tardó")
     context.close()
