@@ -90,7 +90,8 @@ def test_the_survey_reaches_the_open_widget_in_its_language_and_a_rate_frame_ans
     assert ready["survey"] is None
     assert asked["survey_id"] == survey.pk and asked["conversation_id"] == conversation.pk
     assert asked["language"] == "es" and [score for score, _label in asked["scores"]] == [1, 2, 3, 4, 5]
-    assert asked["question"] and asked["submit_label"]
+    assert asked["question"] == "¿Qué tan satisfecho estás con la ayuda que recibiste?"
+    assert asked["submit_label"] == "Enviar mi valoración"
     assert rated == {"type": "rated", "survey_id": survey.pk, "conversation_id": conversation.pk, "score": 5,
                      "thanks": rated["thanks"]} and rated["thanks"]
     survey.refresh_from_db()

@@ -50,6 +50,7 @@ def test_the_link_is_absolute_and_opens_the_question_in_the_customers_language(s
     html = response.content.decode()
     assert '<html lang="es"' in html
     assert 'data-testid="survey-form"' in html and 'value="5"' in html
+    assert "¿Qué tan satisfecho estás con la ayuda que recibiste?" in html and "5 - Muy satisfecho" in html
 
 
 def test_a_valid_link_rates_and_the_same_link_changes_the_rating_within_seven_days(survey):

@@ -196,7 +196,7 @@ def test_an_email_conversation_gets_a_signed_link_in_its_language_through_the_ch
     survey = Survey.objects.get(conversation=conversation)
     [sent] = email_channel.sent
     assert sent["key"] == f"csat-survey-{survey.pk}" and sent["survey_id"] == survey.pk
-    assert sent["rendered"].language == "es"
+    assert sent["rendered"].language == "es" and sent["rendered"].subject == "¿Qué tal lo hicimos?"
     assert "/survey/rate/" in sent["rendered"].body
     assert survey.state == SurveyState.SENT and survey.sent_reference == f"<csat-survey-{survey.pk}@test>"
     assert services.surveys_send_due() == 0  # sent once

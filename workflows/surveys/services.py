@@ -207,12 +207,14 @@ def _link_send(survey: Survey) -> tuple[str, str]:
     with translation.override(survey.language or settings.LANGUAGE_CODE):
         language = translation.get_language()
         subject = gettext("How did we do?")
-        body = gettext(
-            "Hello %(name)s,\n\nyour conversation with us was resolved. How satisfied are you with the "
-            "help you received? It takes one click:\n\n%(url)s\n\nYou can change your rating for "
-            "%(change_days)s days; the link works for %(link_days)s days.\n\nThank you!"
-        ) % {"name": survey.contact.name or gettext("there"), "url": survey_url(survey),
-             "change_days": settings.CSAT_CHANGE_DAYS, "link_days": settings.CSAT_LINK_MAX_AGE_DAYS}
+        greeting = (gettext("Hello %(name)s,") % {"name": survey.contact.name} if survey.contact.name
+                    else gettext("Hello,"))
+        body = greeting + "\n\n" + gettext(
+            "Your conversation with us has been resolved. How satisfied are you with the help you "
+            "received? It takes one click:\n\n%(url)s\n\nYou can change your rating for %(change_days)s "
+            "days; the link works for %(link_days)s days.\n\nThank you!"
+        ) % {"url": survey_url(survey), "change_days": settings.CSAT_CHANGE_DAYS,
+             "link_days": settings.CSAT_LINK_MAX_AGE_DAYS}
     rendered = Rendered(language=language, subject=subject, body=body)
     try:
         reference = available[name].send(
