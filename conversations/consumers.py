@@ -26,9 +26,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext
 
-from conversations import access, selectors, services, widget
+from conversations import access, selectors, services, surveys, widget
 from conversations import push as chat_push
-from conversations.models import ConversationStatus
+from conversations.models import Conversation, ConversationStatus
 from routing import push
 from routing import services as routing
 from routing.models import ItemState, WorkItem
@@ -36,7 +36,7 @@ from supportdesk import ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 from supportdesk.json_input import JsonInputError, json_loads
-from supportdesk.protocol import ClientFrame, CloseCode
+from supportdesk.protocol import ClientFrame, CloseCode, Frame
 from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,18 @@ async def _messages_send(consumer: JsonConsumer, *, conversation_id: int, after:
 
 
 @database_sync_to_async
-def _visitor_state(session: widget.Session) -> dict[str, Any]:
-    conversation = services.visitor_chat(session)
-    return {"conversation": _chat_summary(conversation), "agents_online": selectors.agents_online()}
+def _visitor_state(session: widget.Session) -> tuple[int | None, dict[str, Any]]:
+    """(the session's contact id, if it has a contact yet; the `ready`/`synced` frame's
+    fields: the chat going on, whether agents are online, a survey waiting for an answer)."""
+    contact = selectors.visitor_contact(session)
+    conversation = services.chat_current(contact_id=contact.pk) if contact is not None else None
+    contact_id = contact.pk if contact is not None else None
+    return contact_id, {"conversation": _chat_summary(conversation), "agents_online": selectors.agents_online(),
+                        "survey": surveys.survey_pending(contact_id=contact_id)}
+
+
+def _conversation_contact(conversation_id: int) -> int | None:
+    return Conversation.objects.filter(pk=conversation_id).values_list("contact_id", flat=True).first()
 
 
 def _chat_summary(conversation: Any) -> dict[str, Any] | None:
@@ -198,13 +207,19 @@ class VisitorConsumer(JsonConsumer):
     - `{"type": "message", "body": "...", "client_id": "..."}`: answered by `ack` with the
       message's sequence number (the same one again for a repeated client_id).
     - `{"type": "typing"}`, `{"type": "read", "sequence": N}`, `{"type": "email", "email": "..."}`.
+    - `{"type": "rate", "survey_id": N, "score": 1-5, "comment": "..."}`: the answer to the
+      satisfaction survey the socket showed (`chat.survey`), answered by `rated`.
+
+    Besides its chat's group, the socket joins its contact's visitor group (push.visitor_group)
+    once the session has a contact: surveys asked after a chat ended reach it there.
     """
 
     frame_types = frozenset({ClientFrame.SYNC, ClientFrame.MESSAGE, ClientFrame.TYPING, ClientFrame.READ,
-                             ClientFrame.EMAIL})
+                             ClientFrame.EMAIL, ClientFrame.RATE})
 
     async def connect(self) -> None:
         self.conversation_id: int | None = None
+        self.contact_id: int | None = None
         # Client ids this socket was just acked for: their echo from the group is not sent back.
         self.acked: dict[str, None] = {}  # insertion-ordered: the oldest goes first when full
         wait = await ratelimit.hit_async(
@@ -222,13 +237,23 @@ class VisitorConsumer(JsonConsumer):
             await self.send_error(error.code, error.message)
             await self.close(code=NOT_SIGNED_IN)
             return
-        state = await _visitor_state(self.session)
+        contact_id, state = await _visitor_state(self.session)
+        await self._join_contact(contact_id)
         if state["conversation"]:
             await self._follow(state["conversation"]["id"])
         await self.send_json({"type": "ready", **state})
 
     async def disconnect(self, code: int) -> None:
         await self._follow(None)
+        if self.contact_id is not None:
+            await self.channel_layer.group_discard(chat_push.visitor_group(self.contact_id), self.channel_name)
+
+    async def _join_contact(self, contact_id: int | None) -> None:
+        """Join the contact's visitor group once the session has a contact (it never changes)."""
+        if contact_id is None or self.contact_id is not None:
+            return
+        self.contact_id = contact_id
+        await self.channel_layer.group_add(chat_push.visitor_group(contact_id), self.channel_name)
 
     async def _follow(self, conversation_id: int | None) -> None:
         if conversation_id == self.conversation_id:
@@ -249,7 +274,8 @@ class VisitorConsumer(JsonConsumer):
 
     async def frame_sync(self, frame: dict[str, Any]) -> None:
         after = _after(frame)
-        state = await _visitor_state(self.session)
+        contact_id, state = await _visitor_state(self.session)
+        await self._join_contact(contact_id)
         conversation = state["conversation"]
         await self._follow(conversation["id"] if conversation else None)
         if conversation:
@@ -262,6 +288,8 @@ class VisitorConsumer(JsonConsumer):
             conversation_id=self.conversation_id)
         opened = message.conversation_id != self.conversation_id
         await self._follow(message.conversation_id)
+        if opened and self.contact_id is None:  # an anonymous visitor's first message made their contact
+            await self._join_contact(await database_sync_to_async(_conversation_contact)(message.conversation_id))
         if message.client_id and not opened:
             if len(self.acked) >= 100:  # a resend's echo never comes; do not keep its id for ever
                 del self.acked[next(iter(self.acked))]
@@ -287,6 +315,17 @@ class VisitorConsumer(JsonConsumer):
     async def frame_email(self, frame: dict[str, Any]) -> None:
         await database_sync_to_async(services.visitor_email_set)(session=self.session, email=frame.get("email"))
         await self.send_json({"type": "email_saved"})
+
+    async def frame_rate(self, frame: dict[str, Any]) -> None:
+        if self.contact_id is None:
+            raise FrameError("There is no survey to answer.", code="no_survey")
+        rated = await database_sync_to_async(surveys.survey_answer)(
+            contact_id=self.contact_id, survey_id=frame.get("survey_id"), score=frame.get("score"),
+            comment=frame.get("comment", ""))
+        await self.send_json({"type": Frame.RATED, **rated})
+
+    async def chat_survey(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
 
     # Events from the conversation's group: the contact's side sees the desk's typing and reads.
     async def chat_message(self, event: dict[str, Any]) -> None:

@@ -63,6 +63,11 @@ class Conversation(models.Model):
     # The caller's own id for the request that opened it: opening again with the same one (a
     # retry after a timeout) returns this conversation instead of a second one.
     client_id = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # The contact's latest satisfaction rating of it (1-5) and comment, written by the survey
+    # that asked them (workflows.surveys, through `conversation_rating_record`).
+    rating = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    rating_comment = models.TextField(blank=True, default="", db_default="", editable=False)
+    rated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Not a column: set on the conversation an open returns when its client id was used already.
     replayed: bool = False

@@ -5,6 +5,8 @@ Groups, named here and nowhere else:
   status). The visitor's widget and every agent or supervisor watching it are members.
 - `conversation.<id>.staff`: what only the desk sees (internal notes, assignment).
 - `supervisors`: the live view's snapshots.
+- `contact.<id>.visitor`: the contact's own widgets, whichever chat they show (a survey
+  asked after a chat was resolved reaches them there).
 - `session.<hash of the session key>`: a desk login's sockets, closed when it logs out.
 
 Typing is not a write, so it is sent at once (`typing_send`), not after a commit.
@@ -92,6 +94,16 @@ def notice_sent(*, conversation_id: int, notice: str, text: str, after_sequence:
     send_on_commit(conversation_group(conversation_id),
                    {"type": Frame.CHAT_NOTICE, "conversation_id": conversation_id, "notice": notice, "text": text,
                     "after_sequence": after_sequence})
+
+
+def visitor_group(contact_id: int) -> str:
+    return f"contact.{contact_id}.visitor"
+
+
+def survey_asked(*, contact_id: int, survey: dict[str, Any]) -> None:
+    """A satisfaction survey for the contact's widget (`survey`: its id, the conversation
+    and the texts, already in their language; conversations.surveys says what it holds)."""
+    send_on_commit(visitor_group(contact_id), {"type": Frame.CHAT_SURVEY, **survey})
 
 
 def session_group(session_key: str) -> str:

@@ -298,6 +298,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflows.tasks.workflows_tick",
         "schedule": env.float("WORKFLOWS_TICK_SECONDS", default=1.0),
         "options": {"expires": 5},
+    # Satisfaction surveys: resolutions seen on the timeline schedule surveys; due ones are
+    # sent by a task at their time, and here if that task was lost; averages age daily.
+    "surveys-on-resolutions": {
+        "task": "workflows.surveys.tasks.surveys_on_resolutions",
+        "schedule": env.float("CSAT_RESOLUTIONS_INTERVAL_SECONDS", default=5.0),
+        "options": {"expires": 10},
+    },
+    "surveys-send-due": {
+        "task": "workflows.surveys.tasks.surveys_send_due",
+        "schedule": 30.0,
+        "options": {"expires": 60},
+    },
+    "contacts-ratings-age": {
+        "task": "workflows.surveys.tasks.contacts_ratings_age",
+        "schedule": 3600.0,
+        "options": {"expires": 1800},
     },
     # Beat's and the worker's heartbeats for /readyz and the logs.
     "supportdesk-heartbeat": {
@@ -459,6 +475,18 @@ ROUTING_HEARTBEAT_TIMEOUT_SECONDS = env.int("ROUTING_HEARTBEAT_TIMEOUT_SECONDS",
 # An item an agent declined (or let time out) and nobody else took is offered to them again
 # after this pause, on the next sweep or their next heartbeat.
 ROUTING_DECLINE_PAUSE_SECONDS = env.float("ROUTING_DECLINE_PAUSE_SECONDS", default=30.0)
+
+# --- Satisfaction surveys (workflows.surveys) ------------------------------------------------
+# Where customers open the desk's public pages (the rating link in a survey email).
+DESK_PUBLIC_URL = env.str("DESK_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+# A contact is asked at most once in this many days (a survey setting may say otherwise).
+CSAT_MIN_DAYS_BETWEEN = env.int("CSAT_MIN_DAYS_BETWEEN", default=7)
+# A rating may be changed for this many days after it was first given.
+CSAT_CHANGE_DAYS = env.int("CSAT_CHANGE_DAYS", default=7)
+# A survey link (and a survey in the widget) is good for this many days after it was sent.
+CSAT_LINK_MAX_AGE_DAYS = env.int("CSAT_LINK_MAX_AGE_DAYS", default=28)
+# A conversation reopened and resolved again is not asked again within this many hours.
+CSAT_REASK_AFTER_HOURS = env.int("CSAT_REASK_AFTER_HOURS", default=24)
 
 # --- Demo ----------------------------------------------------------------------------------
 # `manage.py seed_demo` creates logins whose passwords the README prints (a superuser among

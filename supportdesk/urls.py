@@ -10,6 +10,7 @@ from routing.api import AgentRoutingViewSet, QueueStatsViewSet
 from supportdesk import views
 from supportdesk.api import ID_PATTERN, Router
 from timeline.api import ContactViewSet, OrderViewSet
+from workflows.surveys.api import RatingViewSet
 
 router = Router()  # ids in paths are digits (supportdesk.api.Router)
 router.register("contacts", ContactViewSet, basename="contact")
@@ -21,6 +22,7 @@ router.register(
 router.register("routing/items", WorkItemViewSet, basename="routing-item")
 router.register("routing/queues", QueueStatsViewSet, basename="routing-queue")
 router.register("routing", AgentRoutingViewSet, basename="routing")
+router.register("ratings", RatingViewSet, basename="rating")
 
 urlpatterns = [
     path("", desk_views.home, name="home"),
@@ -34,6 +36,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("widget/", include("conversations.widget_urls")),
+    path("survey/", include("workflows.surveys.urls")),
 ]
 
 handler404 = "supportdesk.views.not_found"

@@ -302,4 +302,21 @@ def workflow_run_event(
         payload={"workflow": workflow, "summary": summary, "status": status, "version": version,
                  "run": run_id},
         subject_type="workflow_run", subject_id=run_id,
+# --- Satisfaction ratings (recorded by workflows.surveys) ------------------------------------------
+
+RATING_COMMENT_CHARS = 500
+
+
+def rating_given_event(
+    *, contact_id: int, conversation_id: int, survey_id: int, score: int, comment: str, channel: str,
+    rated_at: datetime, changed: bool, occurred_at: datetime, actor: str = "contact",
+) -> TimelineEvent:
+    """The contact rated a conversation 1-5 (`changed`: they changed an earlier answer to the same
+    survey; the latest event per survey is the rating that stands, from `rated_at`, when it
+    was first given: timeline.services.contacts_ratings_refresh reads these)."""
+    return _record(
+        contact_id=contact_id, kind=EventKind.RATING_GIVEN, occurred_at=occurred_at, actor=actor,
+        payload={"score": score, "comment": comment[:RATING_COMMENT_CHARS], "survey": survey_id,
+                 "channel": channel, "rated_at": rated_at, "changed": changed},
+        subject_type="conversation", subject_id=conversation_id,
     )

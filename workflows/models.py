@@ -229,3 +229,6 @@ class WorkflowAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.workflow_key}"
+
+
+from workflows.surveys.models import Survey, SurveySetting  # noqa: E402,F401  (csat: its models live there)

@@ -19,6 +19,7 @@ from conversations.services.conversations import (
 )
 from conversations.services.messages import agent_read_mark, agent_reply, message_create, note_add, read_mark
 from conversations.services.offers import offer_accept, offer_decline
+from conversations.services.ratings import conversation_rating_record
 from conversations.services.visitors import (
     chat_current,
     visitor_chat,
@@ -33,7 +34,8 @@ from supportdesk.errors import DomainError
 
 __all__ = [
     "CLIENT_ID", "DomainError", "agent_read_mark", "agent_reply", "assigned_record", "author_name",
-    "chat_current", "check_body", "check_client_id", "conversation_open", "conversation_resolve",
+    "chat_current", "check_body", "check_client_id", "conversation_open", "conversation_rating_record",
+    "conversation_resolve",
     "conversation_route", "conversation_status_set", "conversation_transfer", "message_create",
     "note_add", "offer_accept", "proactive_message_send", "offer_decline", "read_mark", "routing_attributes",
     "task_open", "timeline_actor", "visitor_chat", "visitor_email_set", "visitor_message_send",

@@ -114,6 +114,12 @@ def routing_attributes(conversation: Conversation) -> dict[str, Any]:
     optional = {"tier": contact.tier, "country": contact.country,
                 "contact_reason": conversation.contact_reason}
     attributes.update({name: value for name, value in optional.items() if value})
+    # Satisfaction (kept by the surveys): only for a contact who rated, so "no rating" stays
+    # distinguishable from a low one in routing's conditions.
+    if contact.last_rating is not None:
+        attributes["last_rating"] = contact.last_rating
+    if contact.rating_avg_90d is not None:
+        attributes["rating_avg_90d"] = str(contact.rating_avg_90d)
     return attributes
 
 

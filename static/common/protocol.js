@@ -21,6 +21,8 @@ export const Frame = Object.freeze({
   "CHAT_STATUS": "chat.status",
   "CHAT_AGENT": "chat.agent",
   "CHAT_NOTICE": "chat.notice",
+  "CHAT_SURVEY": "chat.survey",
+  "RATED": "rated",
   "ROUTING_ITEM": "routing.item",
   "ROUTING_PRESENCE": "routing.presence",
   "SUPERVISOR_SNAPSHOT": "supervisor.snapshot"
@@ -32,6 +34,7 @@ export const ClientFrame = Object.freeze({
   "TYPING": "typing",
   "MESSAGE": "message",
   "EMAIL": "email",
+  "RATE": "rate",
   "WATCH": "watch",
   "UNWATCH": "unwatch",
   "HEARTBEAT": "heartbeat"

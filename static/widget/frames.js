@@ -1,5 +1,5 @@
 // Frames from the server: ready, synced, chat.message, ack, chat.typing, chat.read, chat.status,
-// chat.agent, chat.notice, email_saved, error (the names: static/common/protocol.js).
+// chat.agent, chat.notice, chat.survey, rated, email_saved, error (the names: static/common/protocol.js).
 
 import { ClientFrame, Frame } from "../common/protocol.js";
 import { connectionCounts, sync, syncSoon } from "./connection.js";
@@ -8,6 +8,7 @@ import {
   agentShow, emailFormUpdate, emailSaved, messagePlace, messageRender, notice, resolvedShow, seenRefresh,
   typingHide, typingShow,
 } from "./render.js";
+import { surveyError, surveyRated, surveyShow } from "./survey.js";
 import { inflight, isVisible, pending, shown, state, tellHost, timers } from "./state.js";
 import { connectionStatus, setStatus, showError, ui } from "./ui.js";
 
@@ -48,6 +49,12 @@ export function receive(frame) {
     case Frame.CHAT_NOTICE: // a system notice, in the visitor's language (conversations/waiting.py)
       if (frame.conversation_id === state.conversationId) notice(frame.text, frame.after_sequence + 0.5);
       break;
+    case Frame.CHAT_SURVEY: // a satisfaction survey, in the visitor's language (workflows/surveys)
+      surveyShow(frame);
+      break;
+    case Frame.RATED:
+      surveyRated(frame);
+      break;
     case Frame.EMAIL_SAVED:
       emailSaved();
       break;
@@ -63,6 +70,7 @@ export function receive(frame) {
 function stateApply(frame) {
   state.agentsOnline = Boolean(frame.agents_online);
   emailFormUpdate();
+  if (frame.survey) surveyShow(frame.survey);
   const chat = frame.conversation;
   if (!chat) {
     if (state.conversationId !== null && !state.resolved) resolvedShow(); // it ended while we were away
@@ -176,6 +184,10 @@ function errorReceive(error) {
         failedMark(clientId, text);
       }
     }
+    return;
+  }
+  if (error.in_reply_to === ClientFrame.RATE) {
+    surveyError(error);
     return;
   }
   if (error.in_reply_to === ClientFrame.EMAIL) {

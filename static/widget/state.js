@@ -28,6 +28,7 @@ export const state = {
   hostOpen: !embedded,
   unread: 0,
   holdOutboxUntil: 0,
+  answeredSurveys: new Set(), // surveys rated on this page: a late `ready` does not ask again
 };
 
 export const shown = new Map(); // "conversation:sequence" -> <li>

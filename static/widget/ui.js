@@ -11,6 +11,7 @@ export const ui = {
   status: byTestId("status-line"),
   list: byTestId("message-list"),
   typing: byTestId("typing-indicator"),
+  survey: byTestId("survey"),
   emailForm: byTestId("email-form"),
   emailInput: byTestId("email-input"),
   emailNote: byTestId("email-note"),

@@ -14,6 +14,7 @@ from supportdesk.demo.agents import AGENTS, SENIOR_AGENTS
 from supportdesk.demo.chat import demo_chat_ensure
 from supportdesk.demo.common import AGENT_PASSWORD, SUPERVISOR_PASSWORD, SUPERVISOR_USERNAME, advisory_lock
 from supportdesk.demo.queues import demo_routing_ensure
+from supportdesk.demo.surveys import demo_surveys_ensure
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def demo_staff_ensure() -> Staff:
             agent_ids[spec.username] = user.pk
         demo_routing_ensure()
         demo_chat_ensure()
+        demo_surveys_ensure()
     return Staff(supervisor_id=supervisor.pk, agent_ids=agent_ids)
 
 

@@ -44,6 +44,17 @@ def _oms_event(event_id: str, status: str, attempts: int = 1) -> OmsEvent:
     )
 
 
+def _survey_answered(conversation) -> None:
+    from supportdesk.demo.surveys import demo_surveys_ensure
+    from workflows.surveys.models import Survey, SurveyState
+
+    demo_surveys_ensure()
+    now = timezone.now()
+    Survey.objects.create(conversation=conversation, contact_id=conversation.contact_id, resolution_event_id=1,
+                          channel="chat", state=SurveyState.ANSWERED, due_at=now, sent_at=now, score=4,
+                          comment="Bien", rated_at=now)
+
+
 @pytest.fixture
 def one_of_each(admin_user):
     """At least one row of every registered model, written the way the desk writes them."""
@@ -69,6 +80,7 @@ def one_of_each(admin_user):
     )
     _oms_event("evt-1", OmsEventStatus.FAILED)
     demo_chat_ensure()  # contact reasons and macros, as supervisors keep them
+    _survey_answered(conversation)  # survey settings and a rating, as a customer gives one
     Group.objects.create(name="Supervisors")
     Token.objects.create(user=admin_user)
     # Opening the conversation enqueued its work item; rules and their audit come from supervisors.

@@ -62,6 +62,7 @@ class World:
     order: int
     visitor_token: str
     tokens: dict[str, str] = field(default_factory=dict)
+    rating: int = 0  # the agent's conversation's answered survey
 
 
 def world_build() -> World:
@@ -81,7 +82,19 @@ def world_build() -> World:
         order=OrderFactory(customer_id=contact_id).pk,
         visitor_token=widget.session_encode(services.visitor_session_start()),
         tokens={"integration": Token.objects.create(user=integration).key},
+        rating=_rating_of(conversation, agent=agent.user),
     )
+
+
+def _rating_of(conversation: Any, *, agent: Any) -> int:
+    from django.utils import timezone
+
+    from workflows.surveys.models import Survey, SurveyState
+
+    now = timezone.now()
+    return Survey.objects.create(
+        conversation=conversation, contact_id=conversation.contact_id, resolution_event_id=1, channel="chat",
+        agent=agent, state=SurveyState.ANSWERED, due_at=now, sent_at=now, score=4, rated_at=now).pk
 
 
 def client_for(world: World, role: str) -> Client:
@@ -246,6 +259,10 @@ MATRIX: dict[str, Row] = {
     "routing-my-items": Row(_desk("routing-my-items"), {"get": API_AGENT}),
     "routing-presence": Row(_desk("routing-presence"), {"get": API_AGENT, "post": API_AGENT},
                             body=lambda world: {"presence": "online"}, json=True),
+    # Satisfaction ratings: supervisors see all, agents those of their own conversations.
+    "rating-list": Row(_desk("rating-list"), {"get": API_DESK}),
+    "rating-detail": Row(lambda world: reverse("rating-detail", args=[world.rating]),
+                         {"get": answers(401, 401, 200, 404, 200, 403, 403, 403)}),
     # The schema and its docs describe the API, and hold no data: public.
     "schema": Row(_desk("schema"), {"get": same(200)}),
     "swagger-ui": Row(_desk("swagger-ui"), {"get": same(200)}),
@@ -254,6 +271,9 @@ MATRIX: dict[str, Row] = {
                           body=lambda world: {"session": world.visitor_token}, json=True),
     "widget:frame": Row(_desk("widget:frame"), {"get": same(200)}),
     "widget:demo": Row(_desk("widget:demo"), {"get": same(200)}),
+    # --- a survey link's rating page: public, the signed link is the access (a forged one: 400) ---
+    "survey-rate": Row(lambda world: reverse("survey-rate", kwargs={"token": "forged:link"}),
+                       {"get": same(400), "post": same(400)}, body=lambda world: {"score": "5"}),
     # --- the admin, one row: Django's own rule (staff) decides there ---
     "admin": Row(lambda world: reverse("admin:index"), {"get": answers(302, 302, 302, 302, 302, 200, 302, 302)}),
 }
