@@ -195,11 +195,14 @@ def test_bad_conditions_are_refused_with_every_message() -> None:
     errors = services.segment_conditions_errors({"all": [
         {"attribute": "contact.shoe_size", "op": "eq", "value": 42},
         {"attribute": "contact.tier", "op": "gt", "value": 3},
-        {"attribute": "contact.lifetime_order_value", "op": "gte", "value": "lots"},
+        {"attribute": "contact.opted_out", "op": "eq", "value": "yes"},
         {"attribute": "contact.conversations_last_400_days", "op": "gte", "value": 1},
     ]})
     assert len(errors) == 4
-    assert "shoe_size" in errors[0] and "tier" in errors[1] and "lots" in errors[2]
+    assert "shoe_size" in errors[0] and "tier" in errors[1] and "yes" in errors[2]
     assert "conversations_last_400_days" in errors[3]
+    [error] = services.segment_conditions_errors(
+        {"attribute": "contact.lifetime_order_value", "op": "gte", "value": "lots"})
+    assert "lots" in error
     assert services.segment_conditions_errors({"attribute": "contact.low_ratings_last_14_days",
                                                "op": "gte", "value": 1}) == []

@@ -193,7 +193,7 @@ def _after(segment: Segment, changes: Changes, *, actor: str, record: bool = Tru
 def segment_refresh(*, segment_id: int, record_events: bool = True, actor: str = "system") -> Changes:
     """Evaluate the segment over every contact, set-based (after an edit; periodically)."""
     with transaction.atomic():
-        segment = Segment.objects.select_for_update().select_related("feed_queue").get(pk=segment_id)
+        segment = Segment.objects.select_for_update(of=("self",)).select_related("feed_queue").get(pk=segment_id)
         started = time.monotonic()
         changes = _apply(segment, contact_ids=None)
         Segment.objects.filter(pk=segment.pk).update(refreshed_at=timezone.now())
