@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from workflows.attributes import contact_attributes
 
 from supportdesk.conditions import condition_matches
 from supportdesk.models import OutboxEntry
 from tests.factories import ContactFactory
 from timeline import events
 from timeline.models import Contact, TimelineEvent
+from workflows.attributes import contact_attributes
 from workflows.segments import segment_add, segment_member_ids, segment_remove, services
 from workflows.segments.models import Segment, SegmentMember
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.utils import timezone
-from workflows.attributes import contact_attributes
 
 from conversations.models import Conversation
 from supportdesk.conditions import OPERATORS, condition_errors, condition_matches
 from tests.factories import ContactFactory, ConversationFactory, OrderFactory
 from timeline.models import Order
+from workflows.attributes import contact_attributes
 from workflows.segments.sql import segment_sql
 
 pytestmark = pytest.mark.django_db
