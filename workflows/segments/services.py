@@ -51,6 +51,7 @@ MEMBERSHIP_CONSUMER = "workflows.segments"  # the consumer's name in the outbox
 IGNORED_KINDS = frozenset({"segment.entered", "segment.left", "outreach.sent", "workflow.run"})
 PREVIEW_TIMEOUT_MS = 15_000  # an admin's preview gives up rather than holding a connection
 EVENT_CHUNK = 1000
+ANALYZE_AFTER_CHANGES = 10_000
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -134,12 +135,15 @@ def _apply(segment: Segment, *, contact_ids: Sequence[int] | None) -> Changes:
     compiled = segment_sql(segment.conditions if segment.is_active else {}, contact_ids=contact_ids)
     matching, params = compiled.select("c.id")
     params.update(segment_id=segment.pk, now=timezone.now())
-    narrow = ""
+    # The members to look at: those of the contacts given, found through the unique index
+    # (a join, not `= ANY(...)`, which the planner may turn into a filter over every member).
+    touched, using, narrow = "", "", ""
     if contact_ids is not None:
-        narrow = "AND m.contact_id = ANY(%(contact_ids)s)"
+        touched = "touched AS (SELECT DISTINCT unnest(%(contact_ids)s::bigint[]) AS id),"
+        using, narrow = "USING touched", "AND m.contact_id = touched.id"
         params["contact_ids"] = list(contact_ids)
     sql = f"""
-        WITH matching AS ({matching}),
+        WITH {touched} matching AS ({matching}),
         upserted AS (
             INSERT INTO {table} AS m (segment_id, contact_id, matched, manual, entered_at)
             SELECT %(segment_id)s, id, TRUE, FALSE, %(now)s FROM matching
@@ -147,13 +151,13 @@ def _apply(segment: Segment, *, contact_ids: Sequence[int] | None) -> Changes:
             RETURNING m.contact_id, (m.xmax = 0) AS inserted
         ),
         dropped AS (
-            DELETE FROM {table} m
+            DELETE FROM {table} m {using}
              WHERE m.segment_id = %(segment_id)s {narrow} AND NOT m.manual
                AND NOT EXISTS (SELECT 1 FROM matching WHERE matching.id = m.contact_id)
             RETURNING m.contact_id
         ),
         unmatched AS (
-            UPDATE {table} m SET matched = FALSE
+            UPDATE {table} m SET matched = FALSE {"FROM touched" if using else ""}
              WHERE m.segment_id = %(segment_id)s {narrow} AND m.manual AND m.matched
                AND NOT EXISTS (SELECT 1 FROM matching WHERE matching.id = m.contact_id)
             RETURNING m.contact_id
@@ -197,22 +201,35 @@ def segment_refresh(*, segment_id: int, record_events: bool = True, actor: str =
         started = time.monotonic()
         changes = _apply(segment, contact_ids=None)
         Segment.objects.filter(pk=segment.pk).update(refreshed_at=timezone.now())
+        if len(changes.entered) + len(changes.left) >= ANALYZE_AFTER_CHANGES:
+            with connection.cursor() as cursor:  # so the planner knows the table's new size
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(SegmentMember._meta.db_table)}")
         _after(segment, changes, actor=actor, record=record_events)
     log.info("Segment %s refreshed in %.1f s: %s entered, %s left", segment.key,
              time.monotonic() - started, len(changes.entered), len(changes.left))
     return changes
 
 
-def segment_save(*, segment: Segment, actor: str = "system") -> Changes:
-    """Create or change a segment and bring its members in line at once: a new segment's
-    first fill records no events (see the module's note); a change's refresh does."""
+def segment_save(*, segment: Segment, actor: str = "system", refresh_now: bool = True) -> Changes | None:
+    """Create or change a segment and bring its members in line: at once (the Changes), or
+    with `refresh_now=False` in a task after commit (None; the admin does that: a fill over
+    millions of contacts takes longer than a page should). A new segment's first fill
+    records no events (see the module's note); a change's refresh does."""
     errors = segment_conditions_errors(segment.conditions)
     if errors:
         raise UnsupportedCondition(" ".join(errors))
     with transaction.atomic():
         created = segment.pk is None
         segment.save()
-        changes = segment_refresh(segment_id=segment.pk, record_events=not created, actor=actor)
+        if refresh_now:
+            changes = segment_refresh(segment_id=segment.pk, record_events=not created, actor=actor)
+        else:
+            from workflows.segments import tasks  # tasks import the services
+
+            segment_id = segment.pk
+            transaction.on_commit(lambda: tasks.segment_refresh.delay(segment_id, record_events=not created,
+                                                                      actor=actor))
+            changes = None
     active_segments_clear()
     return changes
 
