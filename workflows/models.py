@@ -232,3 +232,5 @@ class WorkflowAudit(models.Model):
 
 
 from workflows.surveys.models import Survey, SurveySetting  # noqa: E402,F401  (csat: its models live there)
+from workflows.outreach.models import Campaign, CampaignRecipient  # noqa: E402,F401  (this app's models)
+from workflows.segments.models import Segment, SegmentMember  # noqa: E402,F401  (this app's models)
