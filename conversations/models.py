@@ -13,6 +13,7 @@ class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     MESSAGING = "messaging", "Messaging"
     VOICE = "voice", "Voice"
+    TASK = "task", "Task"
 
 
 class ConversationStatus(models.TextChoices):
@@ -39,6 +40,8 @@ class Conversation(models.Model):
     contact_reason = models.CharField(max_length=64, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     subject = models.CharField(max_length=255, blank=True)
+    # Custom attributes set by workflows (and read by their conditions), e.g. {"audited": true}.
+    attributes = models.JSONField(default=dict, blank=True, db_default={})
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="assigned_conversations",

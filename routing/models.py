@@ -19,9 +19,13 @@ from django.utils.translation import gettext_lazy as _
 
 from supportdesk.conditions import OPERATORS
 
-CHANNELS = ("chat", "messaging", "email", "voice")
+# "task": work that is not a contact's message (a service audit, a workflow's follow-up).
+CHANNELS = ("chat", "messaging", "email", "voice", "task")
 CONTACT_KINDS = ("customer", "courier", "partner")
-DEFAULT_CAPACITY = {"chat": 3, "messaging": 3, "email": 5, "voice": 1}
+DEFAULT_CAPACITY = {"chat": 3, "messaging": 3, "email": 5, "voice": 1, "task": 5}
+# Channels added after profiles were saved: a profile without their key takes the default
+# (a profile's missing key of the first four channels still means none).
+LATER_CHANNELS = ("task",)
 
 
 def default_capacity() -> dict[str, int]:
@@ -84,7 +88,8 @@ class AgentProfile(models.Model):
 
     def capacity_for(self, channel: str) -> int:
         try:
-            return max(int(self.capacity.get(channel, 0)), 0)
+            default = DEFAULT_CAPACITY[channel] if channel in LATER_CHANNELS else 0
+            return max(int(self.capacity.get(channel, default)), 0)
         except (TypeError, ValueError, AttributeError):
             return 0
 

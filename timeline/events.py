@@ -14,7 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from timeline.models import Contact, Order, TimelineEvent
+from supportdesk import outbox
+from timeline.models import TIMELINE_STREAM, Contact, Order, TimelineEvent
 
 
 class EventKind:
@@ -30,6 +31,12 @@ class EventKind:
     ORDER_COURIER_ASSIGNED = "order.courier_assigned"
     CONVERSATION_OPENED = "conversation.opened"
     CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
+    # Written by their owners' writers (workflows, surveys, segments, outreach).
+    RATING_GIVEN = "rating.given"
+    WORKFLOW_RUN = "workflow.run"
+    SEGMENT_ENTERED = "segment.entered"
+    SEGMENT_LEFT = "segment.left"
+    OUTREACH_SENT = "outreach.sent"
 
 
 def _jsonable(value: Any) -> Any:
@@ -65,8 +72,20 @@ def _record(
     if pending is not None:
         pending.append(event)
     else:
-        event.save(force_insert=True)
+        _insert([event])
     return event
+
+
+def _insert(pending: list[TimelineEvent]) -> None:
+    """Insert events with the outbox entries of the consumers of TIMELINE_STREAM (workflows,
+    segments) in the same statement; with no consumer, a plain insert as before."""
+    if not outbox.consumers_of(TIMELINE_STREAM):
+        if len(pending) == 1:
+            pending[0].save(force_insert=True)
+        else:
+            TimelineEvent.objects.bulk_create(pending, batch_size=1000)
+        return
+    outbox.outbox_bulk_create(pending, stream=TIMELINE_STREAM)
 
 
 _buffer: ContextVar[list[TimelineEvent] | None] = ContextVar("timeline_buffer", default=None)
@@ -84,7 +103,8 @@ def buffered() -> Iterator[list[TimelineEvent]]:
         yield pending
     finally:
         _buffer.reset(token)
-    TimelineEvent.objects.bulk_create(pending, batch_size=1000)
+    if pending:
+        _insert(pending)
 
 
 def contact_created_event(*, contact: Contact, occurred_at: datetime, actor: str) -> TimelineEvent:
@@ -265,4 +285,21 @@ def routing_event(
     return _record(
         contact_id=contact_id, kind=f"routing.{kind}", occurred_at=occurred_at, actor=actor,
         payload=detail, subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+# --- Workflows (recorded by workflows/, which owns the runs) -------------------------------------
+
+
+def workflow_run_event(
+    *, contact_id: int, run_id: int, workflow: str, version: int, status: str, summary: str,
+    occurred_at: datetime, actor: str,
+) -> TimelineEvent:
+    """A workflow run finished for the contact: what it did, in words ("sent an apology by
+    email; granted a 5.00 EUR rebate"), so the agent who picks up the chat next sees it."""
+    return _record(
+        contact_id=contact_id, kind=EventKind.WORKFLOW_RUN, occurred_at=occurred_at, actor=actor,
+        payload={"workflow": workflow, "summary": summary, "status": status, "version": version,
+                 "run": run_id},
+        subject_type="workflow_run", subject_id=run_id,
     )

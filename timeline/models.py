@@ -8,6 +8,10 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
+# The outbox stream every timeline event is written to (supportdesk.outbox): workflows and
+# segments consume it.
+TIMELINE_STREAM = "timeline.events"
+
 
 class ContactKind(models.TextChoices):
     CUSTOMER = "customer", "Customer"
@@ -67,6 +71,14 @@ class Contact(models.Model):
     # Partners
     store_name = models.CharField(max_length=200, blank=True)
     store_category = models.CharField(max_length=64, blank=True)
+
+    # Satisfaction, kept by the surveys (workflows.surveys) as ratings arrive.
+    last_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_rated_at = models.DateTimeField(null=True, blank=True)
+    rating_avg_90d = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    rating_count = models.PositiveIntegerField(default=0)
+    # No proactive outreach (campaigns, proactive messages) to a contact who opted out.
+    opted_out = models.BooleanField(default=False)
 
     # When each field was last set by the OMS, so an older event never overwrites a newer one.
     field_versions = models.JSONField(default=dict, blank=True, editable=False)

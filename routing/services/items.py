@@ -37,8 +37,12 @@ def work_item_enqueue(
     attributes: Mapping[str, Any] | None = None,
     priority: int = 0,
     preferred_agent_id: int | None = None,
+    queue_key: str | None = None,
 ) -> WorkItem:
     """Route a conversation that needs an agent and offer it to the best free one.
+
+    `queue_key` names the queue outright (a task opened in a given queue), passing the
+    rules over; it must be an active queue.
 
     Idempotent per conversation: while it has an open item, that item is returned.
     `preferred_agent_id` (an agent profile id) gets the item first if eligible and free;
@@ -57,7 +61,8 @@ def work_item_enqueue(
                 return WorkItem.objects.select_related("queue").get(pk=latest.pk)
             if preferred_agent_id is None and latest is not None:
                 preferred_agent_id = latest.agent_id
-            route = config.route_find(attributes=values, priority=priority)
+            route = (config.route_find(attributes=values, priority=priority) if queue_key is None
+                     else _route_to(queue_key, priority))
             now = timezone.now()
             item = _item_create(conversation_id, channel, values, route, now)
             events.event_record(item, EventKind.QUEUED, at=now, rule=route.rule, queue=route.queue.key)
@@ -68,6 +73,15 @@ def work_item_enqueue(
         if item is None:
             raise
     return item
+
+
+def _route_to(queue_key: str, priority: int) -> config.Route:
+    queue = Queue.objects.filter(key=queue_key, is_active=True).first()
+    if queue is None:
+        raise NotFound(_("No active queue %(queue)s.") % {"queue": queue_key})
+    return config.Route(rule="", queue=queue, priority=priority,
+                        required_skills=frozenset(queue.required_skills),
+                        optional_skills=frozenset(queue.optional_skills))
 
 
 def _item_create(conversation_id: int, channel: str, values: dict[str, Any], route: config.Route,
