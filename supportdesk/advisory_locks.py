@@ -19,6 +19,8 @@ from __future__ import annotations
 DEMO_SEED = 0x5EED_DE30
 # The OMS event drainer: one drains at a time (taken with the try-lock; the others leave).
 OMS_DRAIN = 0x0_5D_0E_D5
+# The segments' membership drainer (workflows.segments): one evaluates at a time.
+SEGMENT_MEMBERSHIP = 0x5E6_3E3B
 
 # --- (class, object id) pairs: the class, the second half is the object's id -----------------
 
@@ -26,7 +28,8 @@ OMS_DRAIN = 0x0_5D_0E_D5
 # first message at once. The second half is the contact id modulo 2**31.
 CHAT_OPEN_PER_CONTACT = 4242
 
-SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN}
+SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN,
+                               "SEGMENT_MEMBERSHIP": SEGMENT_MEMBERSHIP}
 PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT}
 
 

@@ -299,6 +299,24 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("WORKFLOWS_TICK_SECONDS", default=1.0),
         "options": {"expires": 5},
     },
+    # Segments: the timeline's new events applied to their members (incremental), and a full
+    # re-evaluation now and then (conditions over time windows change with no event).
+    "segments-membership": {
+        "task": "workflows.segments.tasks.segments_membership_drain",
+        "schedule": env.float("SEGMENT_DRAIN_INTERVAL_SECONDS", default=1.0),
+        "options": {"expires": 10},
+    },
+    "segments-refresh": {
+        "task": "workflows.segments.tasks.segments_refresh",
+        "schedule": env.float("SEGMENT_REFRESH_INTERVAL_SECONDS", default=3600.0),
+        "options": {"expires": 600},
+    },
+    # Campaigns whose next batch is overdue (their task was lost) are sent on.
+    "outreach-campaigns-resume": {
+        "task": "workflows.outreach.tasks.campaigns_resume",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     # Beat's and the worker's heartbeats for /readyz and the logs.
     "supportdesk-heartbeat": {
         "task": "supportdesk.tasks.heartbeat",

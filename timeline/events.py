@@ -303,3 +303,43 @@ def workflow_run_event(
                  "run": run_id},
         subject_type="workflow_run", subject_id=run_id,
     )
+
+
+# --- Segments and outreach (recorded by workflows.segments and workflows.outreach) ------------
+
+
+def segment_entered_event(
+    *, contact_id: int, segment_id: int, segment_key: str, segment_name: str, occurred_at: datetime,
+    actor: str,
+) -> TimelineEvent:
+    """The contact entered a segment (its conditions came to hold, or they were added)."""
+    return _record(
+        contact_id=contact_id, kind=EventKind.SEGMENT_ENTERED, occurred_at=occurred_at, actor=actor,
+        payload={"segment": segment_key, "name": segment_name},
+        subject_type="segment", subject_id=segment_id,
+    )
+
+
+def segment_left_event(
+    *, contact_id: int, segment_id: int, segment_key: str, segment_name: str, occurred_at: datetime,
+    actor: str,
+) -> TimelineEvent:
+    """The contact left a segment (its conditions stopped holding, or they were removed)."""
+    return _record(
+        contact_id=contact_id, kind=EventKind.SEGMENT_LEFT, occurred_at=occurred_at, actor=actor,
+        payload={"segment": segment_key, "name": segment_name},
+        subject_type="segment", subject_id=segment_id,
+    )
+
+
+def outreach_sent_event(
+    *, contact_id: int, campaign_id: int, campaign_name: str, channel: str, language: str, subject: str,
+    reference: str, occurred_at: datetime, actor: str,
+) -> TimelineEvent:
+    """A campaign's message went to the contact."""
+    return _record(
+        contact_id=contact_id, kind=EventKind.OUTREACH_SENT, occurred_at=occurred_at, actor=actor,
+        payload={"campaign": campaign_name, "channel": channel, "language": language, "subject": subject,
+                 "reference": reference},
+        subject_type="campaign", subject_id=campaign_id,
+    )

@@ -206,3 +206,6 @@ class WorkflowTimer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow_id} {self.subject_type}:{self.subject_id} at {self.due_at}"
+
+from workflows.outreach.models import Campaign, CampaignRecipient  # noqa: E402,F401  (this app's models)
+from workflows.segments.models import Segment, SegmentMember  # noqa: E402,F401  (this app's models)

@@ -19,6 +19,7 @@ from supportdesk.demo.contacts import orders_create, status_history_create
 from supportdesk.demo.conversations import conversations_create, messages_create
 from supportdesk.demo.ongoing import ongoing_conversations_open
 from supportdesk.demo.plans import contact_identity, contact_plan
+from supportdesk.demo.segments import demo_segments_ensure
 from supportdesk.demo.staff import Staff, demo_staff_ensure
 from supportdesk.demo.timeline_events import timeline_create
 from timeline.models import Contact, TimelineEvent
@@ -69,6 +70,7 @@ def demo_seed(
             on_progress(ChunkProgress(done=stop, total=contacts, rows=result.rows,
                                       elapsed_seconds=time.monotonic() - contacts_started))
     result.contacts_seconds = time.monotonic() - contacts_started
+    demo_segments_ensure()  # after the contacts: its fill reads them
     result.elapsed_seconds = time.monotonic() - started
     return result
 

@@ -77,6 +77,16 @@ def one_of_each(admin_user):
     # Login throttling's records: a failed login, and a good one, through the desk's login page.
     Client().post(reverse("desk:login"), {"username": "someone", "password": "wrong"})
     Client().post(reverse("desk:login"), {"username": agent.username, "password": "correct horse battery staple"})
+    # A segment and a campaign to it, as supervisors make them.
+    from workflows.outreach.models import Campaign
+    from workflows.segments.models import Segment
+    from workflows.segments.services import segment_save
+
+    segment = Segment(name="Everyone Spanish", key="spanish",
+                      conditions={"attribute": "contact.language", "op": "eq", "value": "es"})
+    segment_save(segment=segment)
+    Campaign.objects.create(name="Hello", segment=segment, channel="email",
+                            texts={"en": {"subject": "Hi", "body": "Hello {{ contact.name }}"}})
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
