@@ -78,10 +78,13 @@ run: $(RUNTIME_STAMP) preflight
 status:
 	@RUN_DIR=$(abspath $(VENV))/run $(BIN)/supervisorctl -c supportdesk/supervisord.conf status
 
+# The suite runs on every core (pytest-xdist); each worker has its own test database, Redis key
+# prefix and Celery queue (pyproject.toml). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: $(DEV_STAMP) system-deps
 	@$(BIN)/python manage.py preflight
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Every benchmark runs even when one misses its target; make bench fails at the end if any did.
 bench: $(DEV_STAMP) preflight
