@@ -85,6 +85,15 @@ def test_a_bad_definition_is_refused_on_its_field_and_nothing_is_published(super
     assert not Workflow.objects.exists() and not WorkflowAudit.objects.exists()
 
 
+def test_a_workflow_is_disabled_never_deleted(supervisor_client):
+    workflow, _version = workflow_save(key="w", name="W", definition=recovery_definition())
+
+    url = reverse("admin:workflows_workflow_delete", args=[workflow.pk])
+    response = supervisor_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 403 and Workflow.objects.filter(pk=workflow.pk).exists()
+
+
 def test_enable_and_disable_actions_are_audited(supervisor_client):
     workflow, _version = workflow_save(key="w", name="W", definition=recovery_definition())
     changelist = reverse("admin:workflows_workflow_changelist")
