@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import URLValidator
 from django.db import connection
 from django.utils import timezone
@@ -189,7 +189,10 @@ def _segment_add(params: Mapping[str, Any], context: StepContext) -> StepResult:
         from workflows.segments import segment_add  # noqa: PLC0415 (the segments part may be absent)
     except ImportError:
         raise StepFailed(_("Segments are not available.")) from None
-    added = segment_add(params["segment"], context.contact.pk, actor=context.actor)
+    try:
+        added = segment_add(params["segment"], context.contact.pk, actor=context.actor)
+    except ObjectDoesNotExist:
+        raise StepFailed(_("No segment %(segment)s.") % {"segment": params["segment"]}) from None
     return StepResult(data={"added": bool(added)},
                       summary=_("added to segment %(segment)s") % {"segment": params["segment"]})
 
