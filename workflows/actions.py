@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from conversations import services as conversations
 from conversations.models import Conversation
 from supportdesk.conditions import condition_matches
+from supportdesk.errors import DomainError
 from timeline import events
 from timeline.models import Contact
 from workflows import registry
@@ -193,6 +194,8 @@ def _segment_add(params: Mapping[str, Any], context: StepContext) -> StepResult:
         added = segment_add(params["segment"], context.contact.pk, actor=context.actor)
     except ObjectDoesNotExist:
         raise StepFailed(_("No segment %(segment)s.") % {"segment": params["segment"]}) from None
+    except DomainError as error:  # the segments part's own refusal (no such segment, ...)
+        raise StepFailed(str(error)) from None
     return StepResult(data={"added": bool(added)},
                       summary=_("added to segment %(segment)s") % {"segment": params["segment"]})
 
