@@ -173,3 +173,18 @@ def test_retrying_a_failed_run_hands_it_back_to_the_engine_and_is_audited(superv
     assert failed.status != RunStatus.FAILED
     assert WorkflowRun.objects.get(pk=done.pk).status == RunStatus.DONE
     assert WorkflowAudit.objects.get().action == "retried"
+
+
+def test_a_dry_run_of_the_saved_version_and_of_a_workflow_that_does_not_exist(supervisor_client):
+    workflow, _version = workflow_save(key="w", name="W", definition=recovery_definition())
+
+    saved = supervisor_client.get(reverse("admin:workflows_workflow_dry_run_saved", args=[workflow.pk]),
+                                  {"days": "3"})
+    missing = supervisor_client.get(reverse("admin:workflows_workflow_dry_run_saved", args=[999999]))
+    bad_days = supervisor_client.get(reverse("admin:workflows_workflow_dry_run_saved", args=[workflow.pk]),
+                                     {"days": "-1"})
+
+    assert saved.status_code == 200
+    assert "Over the last 3 days it would have acted on 0 contacts" in saved.content.decode()
+    assert missing.status_code == 404
+    assert bad_days.status_code == 200 and "Choose how many days" in bad_days.content.decode()
