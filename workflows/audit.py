@@ -1,7 +1,7 @@
 """Who changed a workflow, when, with its definition before and after: one writer, one snapshot.
 
 Every supervisor's edit in the admin (a save, which publishes a new version; enabling;
-disabling; deleting; retrying failed runs) leaves a `WorkflowAudit` row, like routing's
+disabling; retrying failed runs) leaves a `WorkflowAudit` row, like routing's
 `RoutingAudit` for queues and rules.
 """
 
@@ -27,13 +27,13 @@ def workflow_snapshot(workflow: Workflow) -> dict[str, Any]:
 
 def workflow_audit_record(*, actor: Any, workflow: Workflow, action: str,
                           before: dict[str, Any] | None, after: dict[str, Any] | None) -> WorkflowAudit | None:
-    """Record a change (created: nothing before; deleted: nothing after). A save that changed
+    """Record a change (created: nothing before). A save that changed
     nothing records nothing; an action with no settings of its own (a retry) always records."""
     if before is not None and before == after and action in {"changed", "enabled", "disabled"}:
         return None
     user = actor if getattr(actor, "pk", None) is not None else None
     return WorkflowAudit.objects.create(
-        workflow=workflow if workflow.pk is not None and action != "deleted" else None,
+        workflow=workflow if workflow.pk is not None else None,
         workflow_key=workflow.key, action=action, actor=user,
         actor_label=user.get_username() if user is not None else "system",
         before=before, after=after,

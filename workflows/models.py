@@ -209,13 +209,13 @@ class WorkflowTimer(models.Model):
 
 
 class WorkflowAudit(models.Model):
-    """Who changed a workflow (saved a new version, enabled, disabled, deleted it, retried its
+    """Who changed a workflow (saved a new version, enabled, disabled it, retried its
     runs), when, and its definition before and after (workflows.audit writes it)."""
 
     workflow = models.ForeignKey(Workflow, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="audit")
     workflow_key = models.CharField(max_length=64)
-    action = models.CharField(max_length=16)  # created, changed, enabled, disabled, deleted, retried
+    action = models.CharField(max_length=16)  # created, changed, enabled, disabled, retried
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
     actor_label = models.CharField(max_length=150)

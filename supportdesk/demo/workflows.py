@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.oms.signature import signed_headers
+from supportdesk.demo.places import LOCALES
 from timeline.models import Contact, ContactKind, Order, OrderStatus
 from timeline.services.totals import customer_totals_refresh
 from workflows import services as workflow_services
@@ -230,14 +231,30 @@ class DemoCustomer:
 
 UNHAPPY_CUSTOMER = DemoCustomer(external_id="C-VIP-0001", name="Lucía Fernández",
                                 email="lucia.fernandez@example.com", language="es", country="ES")
+
+
+def demo_customer_for(language: str) -> DemoCustomer:
+    """The unhappy high-value customer who speaks `language` (one of the demo's LOCALES), so each
+    translation of the apology can be seen arriving: Lucía for Spanish, one more per language."""
+    if language == UNHAPPY_CUSTOMER.language:
+        return UNHAPPY_CUSTOMER
+    locale = LOCALES[language]
+    surname = locale.surnames[0].split("|")[-1]  # the feminine form where it differs
+    first = locale.female[0]
+    name = f"{surname} {first}" if locale.family_name_first else f"{first} {surname}"
+    return DemoCustomer(external_id=f"C-VIP-{language.upper()}", name=name, email=f"vip.{language}@example.com",
+                        language=language, country=locale.country)
+
+
 PAST_ORDER_TOTALS = (Decimal("129.90"), Decimal("94.50"), Decimal("112.35"))  # 336.75 EUR together
 
 
-def demo_unhappy_customer_ensure(*, now: datetime | None = None) -> Contact:
+def demo_unhappy_customer_ensure(*, now: datetime | None = None, customer: DemoCustomer = UNHAPPY_CUSTOMER,
+                                 ) -> Contact:
     """A customer worth more than 300 EUR, who rated their last chat 2 of 5: who the recovery
     workflow is for. Their ratings are set here as the satisfaction surveys would keep them."""
     now = now or timezone.now()
-    spec = UNHAPPY_CUSTOMER
+    spec = customer
     with transaction.atomic():
         contact, _created = Contact.objects.get_or_create(
             kind=ContactKind.CUSTOMER, external_id=spec.external_id,
@@ -278,10 +295,11 @@ def demo_order_delay_events(*, late_in_seconds: int = 60, now: datetime | None =
     ]
 
 
-def demo_order_delay_send(*, desk_url: str, late_in_seconds: int = 60, timeout: float = 10.0) -> str:
+def demo_order_delay_send(*, desk_url: str, late_in_seconds: int = 60, timeout: float = 10.0,
+                          customer: DemoCustomer = UNHAPPY_CUSTOMER) -> str:
     """Post the two events, signed as the OMS signs them, to a running desk's webhook; returns
     the new order's id. Raises requests.RequestException or ValueError (refused) on failure."""
-    events = demo_order_delay_events(late_in_seconds=late_in_seconds)
+    events = demo_order_delay_events(late_in_seconds=late_in_seconds, customer=customer)
     for event in events:
         body = json.dumps(event).encode()
         response = requests.post(

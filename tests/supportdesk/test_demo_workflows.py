@@ -16,6 +16,7 @@ from supportdesk.demo.workflows import (
     APOLOGY,
     RECOVERY_KEY,
     UNHAPPY_CUSTOMER,
+    demo_customer_for,
     demo_order_delay_events,
     demo_unhappy_customer_ensure,
     demo_workflows_ensure,
@@ -50,6 +51,15 @@ def test_the_recovery_workflow_is_published_enabled_once_and_a_supervisors_chang
 
     assert again.pk == workflow.pk and Workflow.objects.get(key=RECOVERY_KEY).is_enabled is False
     assert workflow.current_version.number == 1 and workflow.versions.count() == 1
+
+
+@pytest.mark.django_db
+def test_each_language_has_its_own_unhappy_customer_for_the_demo():
+    korean = demo_unhappy_customer_ensure(customer=demo_customer_for("ko"))
+
+    assert demo_customer_for("es") == UNHAPPY_CUSTOMER
+    assert (korean.preferred_language, korean.country, korean.external_id) == ("ko", "KR", "C-VIP-KO")
+    assert korean.lifetime_order_value >= 300 and korean.last_rating == 2
 
 
 @pytest.mark.django_db

@@ -85,6 +85,15 @@ def test_a_bad_definition_is_refused_on_its_field_and_nothing_is_published(super
     assert not Workflow.objects.exists() and not WorkflowAudit.objects.exists()
 
 
+def test_a_workflow_is_disabled_never_deleted(supervisor_client):
+    workflow, _version = workflow_save(key="w", name="W", definition=recovery_definition())
+
+    url = reverse("admin:workflows_workflow_delete", args=[workflow.pk])
+    response = supervisor_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 403 and Workflow.objects.filter(pk=workflow.pk).exists()
+
+
 def test_enable_and_disable_actions_are_audited(supervisor_client):
     workflow, _version = workflow_save(key="w", name="W", definition=recovery_definition())
     changelist = reverse("admin:workflows_workflow_changelist")
@@ -164,3 +173,18 @@ def test_retrying_a_failed_run_hands_it_back_to_the_engine_and_is_audited(superv
     assert failed.status != RunStatus.FAILED
     assert WorkflowRun.objects.get(pk=done.pk).status == RunStatus.DONE
     assert WorkflowAudit.objects.get().action == "retried"
+
+
+def test_a_dry_run_of_the_saved_version_and_of_a_workflow_that_does_not_exist(supervisor_client):
+    workflow, _version = workflow_save(key="w", name="W", definition=recovery_definition())
+
+    saved = supervisor_client.get(reverse("admin:workflows_workflow_dry_run_saved", args=[workflow.pk]),
+                                  {"days": "3"})
+    missing = supervisor_client.get(reverse("admin:workflows_workflow_dry_run_saved", args=[999999]))
+    bad_days = supervisor_client.get(reverse("admin:workflows_workflow_dry_run_saved", args=[workflow.pk]),
+                                     {"days": "-1"})
+
+    assert saved.status_code == 200
+    assert "Over the last 3 days it would have acted on 0 contacts" in saved.content.decode()
+    assert missing.status_code == 404
+    assert bad_days.status_code == 200 and "Choose how many days" in bad_days.content.decode()

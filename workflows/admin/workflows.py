@@ -146,15 +146,10 @@ class WorkflowAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
         for warning in form.warnings:
             messages.warning(request, warning)
 
-    def delete_model(self, request: HttpRequest, obj: Workflow) -> None:
-        workflow_audit_record(actor=request.user, workflow=obj, action="deleted",
-                              before=workflow_snapshot(obj), after=None)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
-        with transaction.atomic():
-            for obj in queryset:
-                self.delete_model(request, obj)
+    def has_delete_permission(self, request: HttpRequest, obj: Workflow | None = None) -> bool:
+        # A workflow's versions and runs are its history (and its runs' steps are on contacts'
+        # timelines): it is disabled, never deleted.
+        return False
 
     # --- enable, disable ---
 

@@ -11,7 +11,6 @@ the same), except a step's `data`, left empty here. Runs of other versions are l
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from typing import Any
 
 from django.db import connection, transaction
@@ -88,61 +87,80 @@ def _events_insert(cursor: Any, *, kind: str, select: str, params: list[Any]) ->
                    [kind, *params, TIMELINE_STREAM, consumers])
 
 
+def _summary(step: dict[str, Any]) -> str:
+    """A step's words, as the one-by-one path says them (they depend on its params alone)."""
+    params = step.get("params") or {}
+    if step["action"] == "add_tags":
+        return _("tagged %(tags)s") % {"tags": ", ".join(dict.fromkeys(params["tags"]))}
+    if step["action"] == "remove_tags":
+        return _("untagged %(tags)s") % {"tags": ", ".join(dict.fromkeys(params["tags"]))}
+    return _("set %(name)s to %(value)s") % {"name": params["name"], "value": params["value"]}
+
+
 def runs_advance_batch(run_ids: list[int]) -> int:
     """Do the runs among these whose steps can go set-based; the number done. Idempotent and
-    parallel-safe: only running runs no other worker holds, at their first step, are taken."""
-    runs_table, steps_table = _q(WorkflowRun._meta.db_table), _q(WorkflowRunStep._meta.db_table)
+    parallel-safe: a run is claimed by the one UPDATE that finds it running at its first step
+    (a concurrent claimer waits on the row, then finds it done and leaves it)."""
+    runs_table = _q(WorkflowRun._meta.db_table)
     done = 0
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"""SELECT id, version_id, contact_id FROM {runs_table}
-                            WHERE id = ANY(%s) AND status = 'running' AND position = 0 AND leased_until IS NULL
-                              FOR UPDATE SKIP LOCKED""", [list(run_ids)])
-        by_version: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for run_id, version_id, contact_id in cursor.fetchall():
-            by_version[version_id].append((run_id, contact_id))
-        versions = WorkflowVersion.objects.select_related("workflow").in_bulk(list(by_version))
-        for version_id, rows in by_version.items():
-            version = versions[version_id]
-            if not batchable(version):
-                continue
-            ids = [run_id for run_id, _ in rows]
-            contact_run = {contact_id: run_id for run_id, contact_id in rows}
-            summaries = []
-            for position, step in enumerate(version.steps):
-                changed, summary = _apply(cursor, step, list(contact_run))
-                summaries.append(summary)
-                key = f"'wf:' || r.workflow_id || ':' || r.run_key || ':' || {position}"
-                cursor.execute(f"""
-                    INSERT INTO {steps_table} (run_id, position, action, status, idempotency_key, attempts,
-                                               started_at, finished_at, result, error)
-                    SELECT r.id, %s, %s, 'done',
-                           CASE WHEN length({key}) <= 200 THEN {key}
-                                ELSE 'wf:' || r.workflow_id || ':'
-                                     || encode(sha256(convert_to({key}, 'UTF8')), 'hex') || ':' || {position} END,
-                           1, %s, %s, jsonb_build_object('data', '{{}}'::jsonb, 'summary', %s::text,
-                                                         'variables', '{{}}'::jsonb), ''
-                      FROM {runs_table} r WHERE r.id = ANY(%s)""",
-                               [position, step["action"], now, now, summary, ids])
-                if changed:
-                    _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, params=[
-                        version.workflow_id, [cid for cid, _ in changed], [change for _, change in changed],
-                        [contact_run[cid] for cid, _ in changed]],
-                        select="""SELECT c.contact_id, 'workflow:' || %s || ':' || c.run_id AS actor,
-                                         jsonb_build_object('changes', c.changes::jsonb) AS payload,
-                                         'contact' AS subject_type, c.contact_id AS subject_id
-                                    FROM unnest(%s::bigint[], %s::text[], %s::bigint[])
-                                         AS c(contact_id, changes, run_id)""")
-            summary = "; ".join(summaries)
+    version_ids = set(WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING, position=0)
+                      .values_list("version_id", flat=True).distinct())
+    versions = WorkflowVersion.objects.select_related("workflow").in_bulk(list(version_ids))
+    for version in versions.values():
+        if not batchable(version):
+            continue
+        summary = "; ".join(_summary(step) for step in version.steps)
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"""UPDATE {runs_table} SET status = 'done', position = %s, finished_at = %s,
-                                      summary = %s, updated_at = %s WHERE id = ANY(%s)""",
-                           [len(version.steps), now, summary, now, ids])
-            _events_insert(cursor, kind=EventKind.WORKFLOW_RUN, params=[
-                version.workflow.name, summary, RunStatus.DONE, version.number, ids],
-                select=f"""SELECT r.contact_id, 'workflow:' || r.workflow_id || ':' || r.id AS actor,
-                                  jsonb_build_object('workflow', %s::text, 'summary', %s::text, 'status', %s::text,
-                                                     'version', %s::int, 'run', r.id) AS payload,
-                                  'workflow_run' AS subject_type, r.id AS subject_id
-                             FROM {runs_table} r WHERE r.id = ANY(%s)""")
-            done += len(ids)
+                                      summary = %s, updated_at = %s
+                                WHERE id = ANY(%s) AND version_id = %s AND status = 'running' AND position = 0
+                                  AND leased_until IS NULL
+                            RETURNING id, contact_id""",
+                           [len(version.steps), now, summary, now, list(run_ids), version.pk])
+            rows = cursor.fetchall()
+            if not rows:
+                continue
+            batch_apply(cursor, version, rows, now=now)
+            done += len(rows)
     return done
+
+
+def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int]], *, now: Any) -> None:
+    """The steps' effects and records for these runs (run id, contact id), claimed as done by
+    the caller in this transaction: the contacts' update, the step rows, the timeline events."""
+    runs_table, steps_table = _q(WorkflowRun._meta.db_table), _q(WorkflowRunStep._meta.db_table)
+    summaries = [_summary(step) for step in version.steps]
+    summary = "; ".join(summaries)
+    ids = [run_id for run_id, _ in rows]
+    contact_run = {contact_id: run_id for run_id, contact_id in rows}
+    for position, step in enumerate(version.steps):
+        changed, _words = _apply(cursor, step, list(contact_run))
+        key = f"'wf:' || r.workflow_id || ':' || r.run_key || ':' || {position}"
+        cursor.execute(f"""
+            INSERT INTO {steps_table} (run_id, position, action, status, idempotency_key, attempts,
+                                       started_at, finished_at, result, error)
+            SELECT r.id, %s, %s, 'done',
+                   CASE WHEN length({key}) <= 200 THEN {key}
+                        ELSE 'wf:' || r.workflow_id || ':'
+                             || encode(sha256(convert_to({key}, 'UTF8')), 'hex') || ':' || {position} END,
+                   1, %s, %s, jsonb_build_object('data', '{{}}'::jsonb, 'summary', %s::text,
+                                                 'variables', '{{}}'::jsonb), ''
+              FROM {runs_table} r WHERE r.id = ANY(%s)""",
+                       [position, step["action"], now, now, summaries[position], ids])
+        if changed:
+            _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, params=[
+                version.workflow_id, [cid for cid, _ in changed], [change for _, change in changed],
+                [contact_run[cid] for cid, _ in changed]],
+                select="""SELECT c.contact_id, 'workflow:' || %s || ':' || c.run_id AS actor,
+                                 jsonb_build_object('changes', c.changes::jsonb) AS payload,
+                                 'contact' AS subject_type, c.contact_id AS subject_id
+                            FROM unnest(%s::bigint[], %s::text[], %s::bigint[])
+                                 AS c(contact_id, changes, run_id)""")
+    _events_insert(cursor, kind=EventKind.WORKFLOW_RUN, params=[
+        version.workflow.name, summary, RunStatus.DONE, version.number, ids],
+        select=f"""SELECT r.contact_id, 'workflow:' || r.workflow_id || ':' || r.id AS actor,
+                          jsonb_build_object('workflow', %s::text, 'summary', %s::text, 'status', %s::text,
+                                             'version', %s::int, 'run', r.id) AS payload,
+                          'workflow_run' AS subject_type, r.id AS subject_id
+                     FROM {runs_table} r WHERE r.id = ANY(%s)""")
