@@ -6,6 +6,10 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
+        from workflows.actions import actions_register
+        from workflows.services.triggers import triggers_register
         from workflows.surveys import surveys_ready
 
+        actions_register()
+        triggers_register()
         surveys_ready()
