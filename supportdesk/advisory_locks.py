@@ -27,10 +27,14 @@ SEGMENT_MEMBERSHIP = 0x5E6_3E3B
 # Opening a contact's chat: one chat at a time per contact, even when two tabs send their
 # first message at once. The second half is the contact id modulo 2**31.
 CHAT_OPEN_PER_CONTACT = 4242
+# Deciding whether to ask a contact a satisfaction survey (workflows.surveys): two resolutions
+# of theirs handled at once still ask once in N days. The second half is the contact id.
+SURVEY_PER_CONTACT = 4243
 
 SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN,
                                "SEGMENT_MEMBERSHIP": SEGMENT_MEMBERSHIP}
-PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT}
+PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT,
+                                "SURVEY_PER_CONTACT": SURVEY_PER_CONTACT}
 
 
 def pair_id(object_id: int) -> int:

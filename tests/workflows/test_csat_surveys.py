@@ -25,6 +25,7 @@ from tests.workflows.csat_helpers import (
     settings_for,
 )
 from timeline.models import Contact, TimelineEvent
+from timeline.services import contact_merge
 from timeline.services.ratings import contacts_ratings_refresh
 from workflows import registry
 from workflows.surveys import services
@@ -329,3 +330,17 @@ def test_the_contacts_average_counts_the_last_90_days_and_follows_changes():
     contact.refresh_from_db()
     assert (contact.rating_count, contact.rating_avg_90d) == (3, Decimal("5.00"))
     assert contacts_ratings_refresh(now=now + timedelta(days=85)) == 0  # nothing left to change
+
+
+def test_merging_contacts_carries_their_ratings_to_the_one_kept():
+    survey = sent_survey()
+    services.survey_answer(survey_id=survey.pk, score=1)
+    rated = Contact.objects.get(pk=survey.contact_id)
+    kept = ContactFactory()
+
+    contact_merge(source=rated, target=kept)
+
+    kept.refresh_from_db()
+    rated.refresh_from_db()
+    assert (kept.last_rating, kept.rating_count, kept.rating_avg_90d) == (1, 1, Decimal("1.00"))
+    assert (rated.last_rating, rated.rating_count) == (None, 0)

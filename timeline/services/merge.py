@@ -15,6 +15,7 @@ from timeline import events
 from timeline.locks import rows_lock
 from timeline.models import Contact, ContactKind, Order
 from timeline.services.fields import is_blank
+from timeline.services.ratings import contacts_ratings_refresh
 from timeline.services.totals import customers_totals_refresh
 
 # --- Merging two contacts that are the same person --------------------------------------------
@@ -88,6 +89,9 @@ def contact_merge(
         if target.kind == ContactKind.CUSTOMER:
             customers_totals_refresh(customer_ids=[source.pk, target.pk])
             target.refresh_from_db(fields=["lifetime_order_value", "order_count"])
+        # The ratings moved with the timeline events: both contacts' figures follow them.
+        contacts_ratings_refresh(contact_ids=[source.pk, target.pk], now=now)
+        target.refresh_from_db(fields=["last_rating", "last_rated_at", "rating_avg_90d", "rating_count"])
         events.contact_merged_event(
             contact=target, source=source, moved=moved, filled=filled, occurred_at=now,
             actor=user_actor(merged_by),

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -30,6 +30,7 @@ from conversations import push
 from conversations.models import Conversation, ConversationStatus
 from conversations.services import conversation_rating_record
 from routing.models import WorkItem
+from supportdesk import advisory_locks
 from supportdesk.actors import USER_PREFIX
 from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
@@ -95,6 +96,9 @@ def survey_schedule(*, event: TimelineEvent) -> Survey | None:
     queue_key = (WorkItem.objects.filter(conversation_id=conversation.pk).order_by("-enqueued_at", "-pk")
                  .values_list("queue__key", flat=True).first()) or ""
     setting = survey_setting_for(channel=conversation.channel, queue_key=queue_key)
+    with connection.cursor() as cursor:  # until the drain's transaction ends: one decision at a time
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                       [advisory_locks.SURVEY_PER_CONTACT, advisory_locks.pair_id(conversation.contact_id)])
     why_not = _why_not_ask(conversation=conversation, setting=setting, event=event)
     if why_not:
         log.info("No survey for conversation %s: %s", conversation.pk, why_not)

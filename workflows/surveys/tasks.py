@@ -9,6 +9,7 @@ import logging
 from datetime import datetime
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from supportdesk import outbox
@@ -40,7 +41,13 @@ def survey_send(survey_id: int) -> bool:
 
 def survey_send_enqueue(survey_id: int, *, due_at: datetime) -> None:
     """Queue the send for its due time (called after commit). A broker that does not answer
-    loses nothing: the beat's sweep sends every survey that is due."""
+    loses nothing: the beat's sweep sends every survey that is due.
+
+    Only a send due soon is queued with its time: a task held for longer than the broker's
+    visibility timeout would be handed out again and again; the sweep (every 30 s) sends
+    those later ones."""
+    if (due_at - timezone.now()).total_seconds() > settings.BROKER_VISIBILITY_TIMEOUT_SECONDS / 2:
+        return
     try:
         survey_send.apply_async((survey_id,), eta=max(due_at, timezone.now()))
     except Exception:

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         ('conversations', '0009_csat_conversation_rating'),
         ('routing', '0003_workitem_declined_at'),
         ('timeline', '0003_engine_contact_ratings'),
-        ('workflows', '0002_engine_workflows'),
+        ('workflows', '0003_engine_run_lease'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
