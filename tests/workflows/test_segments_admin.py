@@ -138,7 +138,7 @@ def test_campaign_preview_start_and_cancel(supervisor: Client, channel,
         assert supervisor.post(start).status_code == 302
     enqueue.assert_called_once()
     campaign.refresh_from_db()
-    assert campaign.status == CampaignStatus.SENDING and campaign.total == 1
+    assert campaign.status == CampaignStatus.SENDING
     page = supervisor.get(reverse("admin:workflows_campaign_change", args=[campaign.pk])).content.decode()
     assert "Cancel sending" in page and "0 sent" in page
     assert supervisor.post(reverse("admin:workflows_campaign_cancel", args=[campaign.pk])).status_code == 302
