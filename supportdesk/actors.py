@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from supportdesk.ids import id_from_text
 
 USER_PREFIX = "user:"
+WORKFLOW_PREFIX = "workflow:"  # "workflow:<workflow id>:<run id>", written by workflows' runs
 
 # Actors that are not people, as the desk names them.
 KNOWN_ACTORS = {
@@ -51,6 +52,8 @@ def actor_names(actors: Iterable[str]) -> dict[str, str]:
         if actor.startswith(USER_PREFIX) and (user_id := id_from_text(suffix)) is not None:
             user = users.get(user_id)
             names[actor] = staff_name(user) if user is not None else str(_("a former user"))
+        elif actor.startswith(WORKFLOW_PREFIX):
+            names[actor] = str(_("a workflow"))
         else:
             names[actor] = str(KNOWN_ACTORS.get(actor, actor))
     return names

@@ -309,6 +309,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # Workflows: timeline events to triggered runs (drains the timeline's outbox), timers due,
+    # runs whose wait ended or whose worker died mid-step, and schedules due. A short beat:
+    # timers fire within a second of their time, not on hourly sweeps.
+    "workflows-tick": {
+        "task": "workflows.tasks.workflows_tick",
+        "schedule": env.float("WORKFLOWS_TICK_SECONDS", default=1.0),
+        "options": {"expires": 5},
+    },
     # Beat's and the worker's heartbeats for /readyz and the logs.
     "supportdesk-heartbeat": {
         "task": "supportdesk.tasks.heartbeat",
@@ -321,6 +329,17 @@ CELERY_BEAT_SCHEDULE = {
 # A consumer's entry that fails this many drains in a row is parked with its error (admin:
 # outbox entries), so one bad event cannot hold back the rest of its stream.
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
+
+# --- Workflows ---------------------------------------------------------------------------------
+# Chains of workflows (one's action triggering another) stop at this depth, with a log line.
+WORKFLOWS_MAX_CHAIN_DEPTH = env.int("WORKFLOWS_MAX_CHAIN_DEPTH", default=3)
+# A step that fails transiently (OMS 503, SMTP 4xx) is tried this many times, backing off.
+WORKFLOWS_STEP_MAX_ATTEMPTS = env.int("WORKFLOWS_STEP_MAX_ATTEMPTS", default=5)
+# How long a worker holds a run while a step reaches outside; past it, another may retry.
+WORKFLOWS_STEP_LEASE_SECONDS = env.float("WORKFLOWS_STEP_LEASE_SECONDS", default=120.0)
+# Outbound URL steps: timeout, and whether private addresses (localhost, 10.x) are allowed.
+WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS = env.float("WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS", default=5.0)
+WORKFLOWS_OUTBOUND_ALLOW_PRIVATE = env.bool("WORKFLOWS_OUTBOUND_ALLOW_PRIVATE", default=DEBUG)
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -35,11 +35,29 @@ def event_facts(payload: Any) -> list[tuple[str, str]]:
     return [(name, text) for name, text in facts if text]
 
 
+# Kinds whose payload says what happened in a sentence: shown as a headline, not as facts.
+HEADLINE_KINDS = {"workflow.run": ("workflow", "summary")}
+
+
+def event_headline(event: TimelineEvent) -> str:
+    """A sentence for kinds that carry one ("Late order recovery: granted a 5.00 EUR rebate;
+    sent “Sorry about your order” by email"), else ""."""
+    fields = HEADLINE_KINDS.get(event.kind)
+    if not fields or not isinstance(event.payload, dict):
+        return ""
+    title, text = (str(event.payload.get(name) or "") for name in fields)
+    return f"{title}: {text}" if title and text else title or text
+
+
 def events_display(events: Iterable[TimelineEvent]) -> None:
-    """Give each event of a page `actor_name` and `facts` for the templates (one query for
-    every user named on the page)."""
+    """Give each event of a page `actor_name`, `headline` and `facts` for the templates (one
+    query for every user named on the page)."""
     events = list(events)
     names = actor_names(event.actor for event in events if event.actor)
     for event in events:
         event.actor_name = names.get(event.actor, "") if event.actor else ""
-        event.facts = event_facts(event.payload)
+        event.headline = event_headline(event)
+        shown = HEADLINE_KINDS.get(event.kind, ())
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        event.facts = event_facts({key: value for key, value in payload.items()
+                                   if key not in shown and key != "run"})

@@ -288,6 +288,23 @@ def routing_event(
     )
 
 
+# --- Workflows (recorded by workflows/, which owns the runs) -------------------------------------
+
+
+def workflow_run_event(
+    *, contact_id: int, run_id: int, workflow: str, version: int, status: str, summary: str,
+    occurred_at: datetime, actor: str,
+) -> TimelineEvent:
+    """A workflow run finished for the contact: what it did, in words ("sent an apology by
+    email; granted a 5.00 EUR rebate"), so the agent who picks up the chat next sees it."""
+    return _record(
+        contact_id=contact_id, kind=EventKind.WORKFLOW_RUN, occurred_at=occurred_at, actor=actor,
+        payload={"workflow": workflow, "summary": summary, "status": status, "version": version,
+                 "run": run_id},
+        subject_type="workflow_run", subject_id=run_id,
+    )
+
+
 # --- Segments and outreach (recorded by workflows.segments and workflows.outreach) ------------
 
 

@@ -6,6 +6,12 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
+        from workflows.actions import actions_register
+        from workflows.services.triggers import triggers_register
+
+        actions_register()
+        triggers_register()
+
         from workflows.segments.services import membership_register
 
         membership_register()  # segments follow the timeline's events

@@ -121,6 +121,9 @@ class WorkflowRun(models.Model):
     chain = ArrayField(models.IntegerField(), default=list, blank=True)
     position = models.PositiveSmallIntegerField(default=0)  # the next step to do
     resume_at = models.DateTimeField(null=True, blank=True)
+    # Held while a step reaches outside (an OMS call, an email): nobody else advances the
+    # run until then; a worker killed mid-step leaves it to lapse and the sweeper retries.
+    leased_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     summary = models.TextField(blank=True)

@@ -63,6 +63,10 @@ class Action:
     params_errors: Callable[[Mapping[str, Any]], list[str]]
     run: Callable[[Mapping[str, Any], StepContext], StepResult]
     describe: Callable[[Mapping[str, Any], StepContext], str] | None = None
+    # True: it reaches outside the database (HTTP, SMTP), so it runs outside the engine's
+    # transaction, between a committed "started" and a committed "done", with its key.
+    # False: it only writes rows, in the same transaction as the step's "done".
+    external: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Channel:
     name: str
     label: Any
     send: Callable[..., str]
+    external: bool = True  # as for actions: False when sending only writes rows (chat)
 
 
 _actions: dict[str, Action] = {}
@@ -78,15 +83,16 @@ _channels: dict[str, Channel] = {}
 
 def action_register(name: str, *, label: Any, params_errors: Callable[[Mapping[str, Any]], list[str]],
                     run: Callable[[Mapping[str, Any], StepContext], StepResult],
-                    describe: Callable[[Mapping[str, Any], StepContext], str] | None = None) -> None:
+                    describe: Callable[[Mapping[str, Any], StepContext], str] | None = None,
+                    external: bool = True) -> None:
     """Offer an action to workflow steps (idempotent: registering again replaces it)."""
     _actions[name] = Action(name=name, label=label, params_errors=params_errors, run=run,
-                            describe=describe)
+                            describe=describe, external=external)
 
 
-def channel_register(name: str, *, label: Any, send: Callable[..., str]) -> None:
+def channel_register(name: str, *, label: Any, send: Callable[..., str], external: bool = True) -> None:
     """Offer a channel to the send-message step (idempotent: registering again replaces it)."""
-    _channels[name] = Channel(name=name, label=label, send=send)
+    _channels[name] = Channel(name=name, label=label, send=send, external=external)
 
 
 def actions() -> dict[str, Action]:

@@ -28,14 +28,14 @@ from conversations.services.visitors import (
     visitor_read_mark,
     visitor_session_start,
 )
-from conversations.services.work_tasks import task_open
+from conversations.services.work_tasks import proactive_message_send, task_open
 from supportdesk.errors import DomainError
 
 __all__ = [
     "CLIENT_ID", "DomainError", "agent_read_mark", "agent_reply", "assigned_record", "author_name",
     "chat_current", "check_body", "check_client_id", "conversation_open", "conversation_resolve",
     "conversation_route", "conversation_status_set", "conversation_transfer", "message_create",
-    "note_add", "offer_accept", "offer_decline", "read_mark", "routing_attributes",
+    "note_add", "offer_accept", "proactive_message_send", "offer_decline", "read_mark", "routing_attributes",
     "task_open", "timeline_actor", "visitor_chat", "visitor_email_set", "visitor_message_send",
     "visitor_message_send_async", "visitor_read_mark", "visitor_session_start",
 ]

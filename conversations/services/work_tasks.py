@@ -1,5 +1,6 @@
-"""Tasks: work for an agent that is not a contact's message (a service audit, a workflow's
-follow-up), a conversation on channel "task" routed to a named queue like any work."""
+"""Work the desk starts itself: tasks (work for an agent that is not a contact's message, a
+service audit, a workflow's follow-up: a conversation on channel "task" routed to a named
+queue like any work) and proactive chat messages (a workflow writing to a contact first)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from conversations.models import Channel, Conversation, Message, MessageDirection
+from conversations import push
+from conversations.models import Channel, Conversation, ConversationStatus, Message, MessageDirection
 from conversations.services.common import check_body
 from conversations.services.conversations import routing_attributes
 from routing import services as routing
@@ -72,3 +74,39 @@ def task_open(*, contact_id: int, queue_key: str, subject: str, body: str, idemp
         return earlier
     return conversation
 
+
+
+def proactive_message_send(*, contact_id: int, body: str, idempotency_key: str, actor: str) -> Message:
+    """Write to the contact first, in chat: into their chat that is still going, else a new
+    chat left pending (an agent gets it when the contact answers). Idempotent on
+    `idempotency_key`: sent again, the first message comes back, marked `replayed`.
+    The message is the desk's own ("system": no agent wrote it)."""
+    from conversations.services.messages import _next_sequence  # noqa: PLC0415 (one numbering for all)
+    from conversations.services.visitors import chat_current  # noqa: PLC0415
+
+    body = check_body(body)
+    client_id = _task_client_id(idempotency_key).replace("task:", "pro:")
+    earlier = Message.objects.filter(conversation__contact_id=contact_id, client_id=client_id,
+                                     direction=MessageDirection.OUTBOUND).first()
+    if earlier is not None:
+        earlier.replayed = True
+        return earlier
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        raise NotFound(_("No contact %(id)s.") % {"id": contact_id})
+    with transaction.atomic():
+        conversation = chat_current(contact_id=contact_id)
+        now = timezone.now()
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                contact=contact, channel=Channel.CHAT, status=ConversationStatus.PENDING,
+                language=contact.preferred_language, client_id=client_id)
+            events.conversation_opened_event(
+                contact_id=contact.pk, conversation_id=conversation.pk, channel=Channel.CHAT,
+                subject="", occurred_at=conversation.created_at, actor=actor)
+        sequence = _next_sequence(conversation_id=conversation.pk, now=now)
+        message = Message.objects.create(conversation=conversation, sequence=sequence,
+                                         direction=MessageDirection.OUTBOUND, body=body, client_id=client_id,
+                                         channel_metadata={"proactive": True, "actor": actor})
+        push.message_created(message)
+    return message

@@ -59,3 +59,18 @@ def test_facts_leave_out_empty_values_inside_changes_too():
                          "filled": [], "note": "", "total": 0})
 
     assert facts == [("order", "O-1"), ("changes", "status: delayed"), ("total", "0")]
+
+
+def test_a_workflow_run_reads_as_a_sentence_by_a_workflow(client):
+    client.force_login(AgentProfileFactory().user)
+    contact = ContactFactory()
+    events.workflow_run_event(contact_id=contact.pk, run_id=17, workflow="Late order recovery", version=2,
+                              status="done", summary="granted a 5.00 EUR rebate; sent “Sorry” by email",
+                              occurred_at=AT, actor="workflow:3:17")
+
+    rows = _rows_html(client.get(f"/desk/contacts/{contact.pk}/"))
+
+    assert ('data-testid="event-headline">Late order recovery: granted a 5.00 EUR rebate; '
+            "sent “Sorry” by email<") in rows
+    assert "by a workflow" in rows and "workflow:3:17" not in rows
+    assert "<dt>summary</dt>" not in rows and "<dt>status</dt><dd>done</dd>" in rows

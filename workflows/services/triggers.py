@@ -1,0 +1,228 @@
+"""Triggers: timeline events start runs or arm timers; due timers start runs.
+
+Workflows consume the timeline's outbox (supportdesk.outbox, stream TIMELINE_STREAM). The
+producer's hot path (OMS intake at thousands of events a second) asks `wants` of every
+event, so it answers from a set of kinds cached in the process for a moment: events no
+enabled workflow listens to get no outbox entry at all.
+
+The loop guard: an event a run caused carries the run in its actor ("workflow:<id>:<run>").
+Its chain is that run's chain plus its workflow; a workflow in the chain is not started
+again by it (a workflow's own actions never re-trigger it), and a chain as long as the depth
+limit starts nothing more, with a log line saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from supportdesk import outbox
+from supportdesk.conditions import condition_matches
+from timeline.models import TIMELINE_STREAM, TimelineEvent
+from workflows.attributes import contact_attributes
+from workflows.definitions import TIMER, trigger_scopes
+from workflows.models import Workflow, WorkflowRun, WorkflowTimer, WorkflowVersion
+from workflows.services.runs import actor_run_id, run_start
+from workflows.subjects import CONTACT, CONVERSATION, ORDER, Subject, subject_attributes, subjects_load
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "workflows.triggers"
+KINDS_TTL_SECONDS = 2.0
+_kinds: tuple[float, frozenset[str]] | None = None
+
+
+def listened_kinds() -> frozenset[str]:
+    """The timeline kinds some enabled workflow listens to (cached for KINDS_TTL_SECONDS)."""
+    global _kinds
+    now = time.monotonic()
+    if _kinds is not None and now - _kinds[0] < KINDS_TTL_SECONDS:
+        return _kinds[1]
+    rows = (WorkflowVersion.objects.filter(pk__in=Workflow.objects.filter(is_enabled=True)
+                                           .values("current_version"))
+            .values_list("event_kinds", flat=True))
+    kinds = frozenset(kind for row in rows for kind in row)
+    _kinds = (now, kinds)
+    return kinds
+
+
+def listened_kinds_clear() -> None:
+    """Forget the cached kinds (a workflow was enabled, disabled or published here)."""
+    global _kinds
+    _kinds = None
+
+
+def wants(event: TimelineEvent) -> bool:
+    return event.kind in listened_kinds()
+
+
+def triggers_register() -> None:
+    """Subscribe the triggers to the timeline (from the app's ready())."""
+    outbox.consumer_register(name=CONSUMER, stream=TIMELINE_STREAM, handle=timeline_events_apply,
+                             wants=wants)
+
+
+def triggers_drain(*, batch_size: int = 500) -> outbox.Drained:
+    """Turn one batch of new timeline events into runs and timers (idempotent; parallel-safe)."""
+    return outbox.outbox_drain(consumer=CONSUMER, batch_size=batch_size)
+
+
+def _enabled() -> dict[str, list[tuple[Workflow, WorkflowVersion]]]:
+    by_kind: dict[str, list[tuple[Workflow, WorkflowVersion]]] = defaultdict(list)
+    for workflow in Workflow.objects.filter(is_enabled=True, current_version__isnull=False) \
+            .select_related("current_version"):
+        for kind in workflow.current_version.event_kinds:
+            by_kind[kind].append((workflow, workflow.current_version))
+    return by_kind
+
+
+def event_subject_ref(event: TimelineEvent) -> tuple[int, str, int | None]:
+    if event.subject_type in (ORDER, CONVERSATION) and event.subject_id is not None:
+        return (event.contact_id, event.subject_type, event.subject_id)
+    return (event.contact_id, CONTACT, None)
+
+
+def event_chains(events: list[TimelineEvent]) -> dict[int, list[int]]:
+    """Each event's chain: the workflow ids whose runs led to it, oldest first ([] for events
+    a person, the OMS or the desk caused)."""
+    run_ids = {event.pk: run_id for event in events if (run_id := actor_run_id(event.actor or ""))}
+    if not run_ids:
+        return {}
+    runs = {pk: [*chain, workflow_id] for pk, chain, workflow_id in
+            WorkflowRun.objects.filter(pk__in=set(run_ids.values())).values_list("pk", "chain", "workflow_id")}
+    return {event_id: runs.get(run_id, []) for event_id, run_id in run_ids.items()}
+
+
+def chain_allows(workflow: Workflow, version: WorkflowVersion, chain: list[int], event: TimelineEvent) -> bool:
+    if workflow.pk in chain:
+        return False  # its own action, or a loop back to it
+    limit = version.max_depth if version.max_depth is not None else settings.WORKFLOWS_MAX_CHAIN_DEPTH
+    if len(chain) >= limit:
+        log.warning("Workflow chain stopped at depth %s: %s not started by %s %s (chain of workflows %s)",
+                    limit, workflow.key, event.kind, event.pk, " -> ".join(map(str, chain)))
+        return False
+    return True
+
+
+def trigger_of(event: TimelineEvent) -> dict[str, Any]:
+    return {"event": event.kind, "event_id": event.pk, "occurred_at": event.occurred_at.isoformat()}
+
+
+def timeline_events_apply(event_ids: list[int]) -> None:
+    """Start the runs and arm the timers these timeline events trigger (in the drain's
+    transaction: exactly once per event; the run key makes it once per subject too)."""
+    by_kind = _enabled()
+    events = [event for event in TimelineEvent.objects.filter(pk__in=event_ids).order_by("pk")
+              if by_kind.get(event.kind)]
+    if not events:
+        return
+    now = timezone.now()
+    chains = event_chains(events)
+    subjects = subjects_load(event_subject_ref(event) for event in events)
+    contacts = contact_attributes({event.contact_id for event in events}, now=now)
+    for event in events:
+        subject = subjects.get(event_subject_ref(event))
+        if subject is None:
+            continue
+        chain = chains.get(event.pk, [])
+        values = None
+        for workflow, version in by_kind[event.kind]:
+            if not chain_allows(workflow, version, chain, event):
+                continue
+            if version.trigger_type == TIMER:
+                timer_arm(workflow=workflow, version=version, subject=subject, event=event, chain=chain, now=now)
+                continue
+            if version.conditions:
+                if values is None:
+                    values = subject_attributes(subject, contact_values=contacts.get(event.contact_id), now=now)
+                if not condition_matches(version.conditions, values):
+                    continue
+            run_start(workflow=workflow, version=version, subject=subject, trigger=trigger_of(event),
+                      chain=chain, trigger_event_id=event.pk, now=now)
+
+
+# --- Timers --------------------------------------------------------------------------------
+
+
+def timer_due(trigger: dict[str, Any], subject: Subject, event_at: datetime) -> datetime | None:
+    """When a timer fires: N minutes after the event, or after a time on the record (None:
+    the record has no such time, so nothing to wait for)."""
+    delta = timedelta(minutes=trigger.get("minutes") or 0)
+    if trigger.get("at") == "order.promised_at":
+        if subject.order is None or subject.order.promised_at is None:
+            return None
+        return subject.order.promised_at + delta
+    return event_at + delta
+
+
+def timer_arm(*, workflow: Workflow, version: WorkflowVersion, subject: Subject, event: TimelineEvent,
+              chain: list[int], now: datetime) -> None:
+    """Arm (or move) the workflow's timer for this subject: a newer event re-arms it, so a
+    promised time moved later moves the timer with it."""
+    due = timer_due(version.trigger, subject, event.occurred_at)
+    identity = {"workflow": workflow, "contact": subject.contact, "subject_type": subject.subject_type,
+                "subject_id": subject.subject_id}
+    if due is None:
+        WorkflowTimer.objects.filter(**identity).delete()
+        return
+    WorkflowTimer.objects.bulk_create(
+        [WorkflowTimer(**identity, due_at=due, trigger=trigger_of(event), trigger_event_id=event.pk,
+                       chain=chain)],
+        update_conflicts=True, unique_fields=["workflow", "contact", "subject_type", "subject_id"],
+        update_fields=["due_at", "trigger", "trigger_event_id", "chain", "updated_at"],
+    )
+    seconds = (due - now).total_seconds()
+    if seconds < 60:
+        from workflows import tasks  # noqa: PLC0415 (tasks import these services)
+
+        transaction.on_commit(lambda: tasks.timers_fire_enqueue(countdown=max(seconds, 0)))
+
+
+def timers_fire(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Fire the timers that are due: a run for each whose conditions still hold now. The
+    number of timers handled (parallel-safe: each worker takes timers no other holds)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        timers = list(WorkflowTimer.objects.select_for_update(skip_locked=True, of=("self",))
+                      .select_related("workflow__current_version").filter(due_at__lte=now)
+                      .order_by("due_at")[:limit])
+        if not timers:
+            return 0
+        WorkflowTimer.objects.filter(pk__in=[timer.pk for timer in timers]).delete()
+        subjects = subjects_load(_timer_ref(timer) for timer in timers)
+        contacts = contact_attributes({timer.contact_id for timer in timers}, now=now)
+        for timer in timers:
+            workflow = timer.workflow
+            version = workflow.current_version
+            if not workflow.is_enabled or version is None or version.trigger_type != TIMER:
+                continue
+            subject = subjects.get(_timer_ref(timer))
+            if subject is None:
+                continue
+            if version.conditions:
+                values = subject_attributes(subject, contact_values=contacts.get(timer.contact_id), now=now)
+                if not condition_matches(version.conditions, values):
+                    continue
+            trigger = {**timer.trigger, "timer_due_at": timer.due_at.isoformat(), "fired_at": now.isoformat()}
+            run_start(workflow=workflow, version=version, subject=subject, trigger=trigger, chain=timer.chain,
+                      trigger_event_id=timer.trigger_event_id, now=now)
+    return len(timers)
+
+
+def _timer_ref(timer: WorkflowTimer) -> tuple[int, str, int | None]:
+    return (timer.contact_id, timer.subject_type, timer.subject_id if timer.subject_type != CONTACT else None)
+
+
+def next_timer_at() -> datetime | None:
+    return WorkflowTimer.objects.order_by("due_at").values_list("due_at", flat=True).first()
+
+
+__all__ = ["CONSUMER", "listened_kinds", "listened_kinds_clear", "timeline_events_apply", "timer_arm",
+           "timers_fire", "trigger_scopes", "triggers_drain", "triggers_register", "wants"]

@@ -1,0 +1,71 @@
+"""Celery tasks for workflows: thin and idempotent, each calling one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from workflows.models import RunStatus, WorkflowRun
+from workflows.services import batch, runs, schedules, triggers
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="workflows.tasks.run_advance", ignore_result=True)
+def run_advance(run_id: int) -> str:
+    """Do a run's next steps (idempotent: a run another worker holds is left to it)."""
+    return runs.run_advance(run_id)
+
+
+def run_advance_enqueue(run_id: int, *, countdown: float | None = None) -> None:
+    """Queue a run (called after commit). Lost with the broker, the tick picks it up."""
+    try:
+        run_advance.apply_async((run_id,), countdown=countdown)
+    except Exception:
+        log.warning("Could not queue workflow run %s; the tick will", run_id, exc_info=True)
+
+
+@shared_task(name="workflows.tasks.runs_advance_many", ignore_result=True)
+def runs_advance_many(run_ids: list[int]) -> None:
+    """A schedule's runs, a batch per task (idempotent): set-based where the steps allow, the
+    rest one by one."""
+    batch.runs_advance_batch(run_ids)
+    left = WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).values_list("pk", flat=True)
+    for run_id in left:
+        runs.run_advance(run_id)
+
+
+def runs_advance_many_enqueue(run_ids: list[int]) -> None:
+    try:
+        runs_advance_many.delay(run_ids)
+    except Exception:
+        log.warning("Could not queue %s workflow runs; the tick will", len(run_ids), exc_info=True)
+
+
+@shared_task(name="workflows.tasks.timers_fire", ignore_result=True)
+def timers_fire() -> int:
+    return triggers.timers_fire()
+
+
+def timers_fire_enqueue(*, countdown: float) -> None:
+    """Fire timers at their second rather than at the next tick."""
+    try:
+        timers_fire.apply_async(countdown=countdown)
+    except Exception:
+        log.warning("Could not queue the workflow timers; the tick will", exc_info=True)
+
+
+@shared_task(name="workflows.tasks.workflows_tick", ignore_result=True)
+def workflows_tick(batches: int = 20) -> None:
+    """Timeline events to runs, due timers, due schedules, and runs to resume: all safe to run
+    in parallel and again (each takes rows no other worker holds)."""
+    for _ in range(batches):
+        drained = triggers.triggers_drain()
+        if drained.handled + drained.failed == 0 or drained.failed:
+            break
+    while triggers.timers_fire():
+        pass
+    schedules.schedules_fire()
+    for run_id in runs.runs_due():
+        runs.run_advance(run_id)
