@@ -245,3 +245,16 @@ def test_adding_to_a_missing_segment_is_a_clear_permanent_error() -> None:
     segment = segment_make(HIGH_VALUE)
     with pytest.raises(StepFailed):
         segment_add(segment.pk, 999_999, actor="workflow:1")
+
+
+def test_a_new_or_reactivated_segment_is_refreshed_again_once_caches_expired(
+        django_capture_on_commit_callbacks) -> None:
+    from unittest import mock
+
+    from workflows.segments import tasks
+
+    with mock.patch.object(tasks.segment_refresh, "apply_async", autospec=True) as later, \
+            django_capture_on_commit_callbacks(execute=True):
+        segment = segment_make(HIGH_VALUE)
+        services.segment_save(segment=segment)  # an edit of an active segment: no catch-up
+    later.assert_called_once_with((segment.pk,), countdown=services.ACTIVE_CACHE_SECONDS + 1)

@@ -223,7 +223,16 @@ def segment_save(*, segment: Segment, actor: str = "system", refresh_now: bool =
         raise UnsupportedCondition(" ".join(errors))
     with transaction.atomic():
         created = segment.pk is None
+        was_active = not created and Segment.objects.filter(pk=segment.pk, is_active=True).exists()
         segment.save()
+        if segment.is_active and not was_active:
+            # Other processes may still believe no segment is active for a few seconds and
+            # write events without entries for segments: a second refresh catches those.
+            from workflows.segments import tasks  # tasks import the services
+
+            segment_id = segment.pk
+            transaction.on_commit(lambda: tasks.segment_refresh.apply_async(
+                (segment_id,), countdown=ACTIVE_CACHE_SECONDS + 1))
         if refresh_now:
             changes = segment_refresh(segment_id=segment.pk, record_events=not created, actor=actor)
         else:
