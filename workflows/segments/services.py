@@ -31,15 +31,18 @@ from django.utils.translation import gettext as _
 from supportdesk import outbox
 from supportdesk.advisory_locks import SEGMENT_MEMBERSHIP as SEGMENT_MEMBERSHIP_LOCK
 from supportdesk.conditions import condition_errors
+from supportdesk.errors import NotFound
 from timeline import events
 from timeline.models import Contact, TimelineEvent
 from workflows import attributes
+from workflows.registry import StepFailed
 from workflows.segments.models import Segment, SegmentMember
 from workflows.segments.sql import (
     CUSTOM_PREFIX,
     UnsupportedCondition,
     _number,
     segment_sql,
+    segments_matrix_sql,
     sql_attribute_known,
     windowed_attribute,
 )
@@ -220,7 +223,16 @@ def segment_save(*, segment: Segment, actor: str = "system", refresh_now: bool =
         raise UnsupportedCondition(" ".join(errors))
     with transaction.atomic():
         created = segment.pk is None
+        was_active = not created and Segment.objects.filter(pk=segment.pk, is_active=True).exists()
         segment.save()
+        if segment.is_active and not was_active:
+            # Other processes may still believe no segment is active for a few seconds and
+            # write events without entries for segments: a second refresh catches those.
+            from workflows.segments import tasks  # tasks import the services
+
+            segment_id = segment.pk
+            transaction.on_commit(lambda: tasks.segment_refresh.apply_async(
+                (segment_id,), countdown=ACTIVE_CACHE_SECONDS + 1))
         if refresh_now:
             changes = segment_refresh(segment_id=segment.pk, record_events=not created, actor=actor)
         else:
@@ -235,20 +247,98 @@ def segment_save(*, segment: Segment, actor: str = "system", refresh_now: bool =
 
 
 def segments_evaluate(contact_ids: Sequence[int], *, actor: str = "system") -> dict[int, Changes]:
-    """Re-evaluate these contacts against every active segment (the consumer's work)."""
-    if not contact_ids:
+    """Re-evaluate these contacts against every active segment (the consumer's work): one
+    query answers every segment for every contact, one reads their memberships, and only
+    what changed is written. The cost grows with the contacts and the changes, barely with
+    the number of segments."""
+    contact_ids = sorted(set(contact_ids))
+    segments = [segment for segment in Segment.objects.filter(is_active=True).select_related("feed_queue")
+                .order_by("pk") if _evaluable(segment)]
+    if not contact_ids or not segments:
         return {}
+    sql, params = segments_matrix_sql([segment.conditions for segment in segments], contact_ids=contact_ids)
+    quote = connection.ops.quote_name
+    table = quote(SegmentMember._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        holds = {row[0]: row[1:] for row in cursor.fetchall()}
+        cursor.execute(f"""
+            SELECT m.segment_id, m.contact_id, m.matched, m.manual
+              FROM {table} m JOIN unnest(%s::bigint[]) AS touched(id) ON m.contact_id = touched.id
+             WHERE m.segment_id = ANY(%s)
+        """, [contact_ids, [segment.pk for segment in segments]])
+        rows = {(segment_id, contact_id): (matched, manual)
+                for segment_id, contact_id, matched, manual in cursor.fetchall()}
+    enter: list[tuple[int, int]] = []  # (segment, contact): no row yet, conditions hold
+    rematch: list[tuple[int, int, bool]] = []  # a manual member's matched flag flips
+    leave: list[tuple[int, int]] = []  # matched, not manual, conditions no longer hold
+    for position, segment in enumerate(segments):
+        for contact_id in contact_ids:
+            answers = holds.get(contact_id)
+            now_holds = bool(answers[position]) if answers is not None else False
+            row = rows.get((segment.pk, contact_id))
+            if row is None:
+                if now_holds:
+                    enter.append((segment.pk, contact_id))
+            elif row[0] != now_holds:
+                if row[1]:
+                    rematch.append((segment.pk, contact_id, now_holds))
+                elif not now_holds:
+                    leave.append((segment.pk, contact_id))
+    entered, left = _members_write(enter=enter, rematch=rematch, leave=leave)
     results: dict[int, Changes] = {}
-    for segment in Segment.objects.filter(is_active=True).select_related("feed_queue"):
-        try:
-            changes = _apply(segment, contact_ids=contact_ids)
-        except UnsupportedCondition:
-            log.error("Segment %s has conditions segments cannot evaluate; skipped", segment.key)
-            continue
+    for segment in segments:
+        changes = Changes(entered=sorted(entered.get(segment.pk, [])), left=sorted(left.get(segment.pk, [])))
         if changes.entered or changes.left:
             _after(segment, changes, actor=actor)
         results[segment.pk] = changes
     return results
+
+
+def _evaluable(segment: Segment) -> bool:
+    try:
+        segment_sql(segment.conditions)
+    except (UnsupportedCondition, KeyError, TypeError):
+        log.error("Segment %s has conditions segments cannot evaluate; skipped", segment.key)
+        return False
+    return True
+
+
+def _members_write(*, enter: list[tuple[int, int]], rematch: list[tuple[int, int, bool]],
+                   leave: list[tuple[int, int]]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Apply the changes in three statements; who entered and who left, per segment (a row
+    someone else wrote in between, a manual add, is not counted twice)."""
+    table = connection.ops.quote_name(SegmentMember._meta.db_table)
+    entered: dict[int, list[int]] = {}
+    left: dict[int, list[int]] = {}
+    with connection.cursor() as cursor:
+        if enter:
+            cursor.execute(f"""
+                INSERT INTO {table} AS m (segment_id, contact_id, matched, manual, entered_at)
+                SELECT segment_id, contact_id, TRUE, FALSE, %s FROM unnest(%s::bigint[], %s::bigint[])
+                       AS changes(segment_id, contact_id)
+                ON CONFLICT (segment_id, contact_id) DO UPDATE SET matched = TRUE
+                RETURNING m.segment_id, m.contact_id, (m.xmax = 0)
+            """, [timezone.now(), [s for s, _ in enter], [c for _, c in enter]])
+            for segment_id, contact_id, inserted in cursor.fetchall():
+                if inserted:
+                    entered.setdefault(segment_id, []).append(contact_id)
+        if rematch:
+            cursor.execute(f"""
+                UPDATE {table} m SET matched = changes.matched
+                  FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[])
+                       AS changes(segment_id, contact_id, matched)
+                 WHERE m.segment_id = changes.segment_id AND m.contact_id = changes.contact_id
+            """, [[s for s, _, _ in rematch], [c for _, c, _ in rematch], [h for _, _, h in rematch]])
+        if leave:
+            cursor.execute(f"""
+                DELETE FROM {table} m USING unnest(%s::bigint[], %s::bigint[]) AS changes(segment_id, contact_id)
+                 WHERE m.segment_id = changes.segment_id AND m.contact_id = changes.contact_id AND NOT m.manual
+                RETURNING m.segment_id, m.contact_id
+            """, [[s for s, _ in leave], [c for _, c in leave]])
+            for segment_id, contact_id in cursor.fetchall():
+                left.setdefault(segment_id, []).append(contact_id)
+    return entered, left
 
 
 # --- the consumer of the timeline's events -----------------------------------------------------
@@ -256,9 +346,11 @@ def segments_evaluate(contact_ids: Sequence[int], *, actor: str = "system") -> d
 
 def membership_apply(event_ids: list[int]) -> None:
     """Outbox handler: the contacts these timeline events happened to, re-evaluated."""
-    contact_ids = sorted(set(
-        TimelineEvent.objects.filter(pk__in=event_ids).exclude(kind__in=IGNORED_KINDS)
-        .values_list("contact_id", flat=True)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT contact_id FROM {connection.ops.quote_name(TimelineEvent._meta.db_table)} "
+            "WHERE id = ANY(%s) AND NOT kind = ANY(%s)", [list(event_ids), sorted(IGNORED_KINDS)])
+        contact_ids = sorted({contact_id for (contact_id,) in cursor.fetchall()})
     segments_evaluate(contact_ids)
 
 
@@ -313,14 +405,22 @@ def membership_drain(*, batch_size: int = 2000, max_batches: int = 50) -> int:
 # --- by hand (and the workflow action "add to segment") ----------------------------------------
 
 
+class SegmentNotFound(NotFound, StepFailed):
+    """No such segment or contact: a 404 at an API's door, and a permanent failure (not a
+    retry) for the workflow step that asked."""
+
+
+
 def segment_add(segment_id: int, contact_id: int, *, actor: str) -> bool:
     """Add a contact by hand: they stay until removed, whatever the conditions say.
     Idempotent; True when they entered the segment now (an entered event is recorded)."""
     quote = connection.ops.quote_name
     with transaction.atomic():
-        segment = Segment.objects.select_related("feed_queue").get(pk=segment_id)
+        segment = Segment.objects.select_related("feed_queue").filter(pk=segment_id).first()
+        if segment is None:
+            raise SegmentNotFound(_("There is no segment %(id)s.") % {"id": segment_id}, code="segment_not_found")
         if not Contact.objects.filter(pk=contact_id).exists():
-            raise Contact.DoesNotExist(f"No contact {contact_id}.")
+            raise SegmentNotFound(_("There is no contact %(id)s.") % {"id": contact_id}, code="contact_not_found")
         with connection.cursor() as cursor:
             cursor.execute(f"""
                 INSERT INTO {quote(SegmentMember._meta.db_table)} AS m
@@ -339,7 +439,9 @@ def segment_remove(segment_id: int, contact_id: int, *, actor: str) -> bool:
     """Take back a manual add: the contact leaves unless the conditions hold for them.
     True when they left the segment now."""
     with transaction.atomic():
-        segment = Segment.objects.get(pk=segment_id)
+        segment = Segment.objects.filter(pk=segment_id).first()
+        if segment is None:
+            raise SegmentNotFound(_("There is no segment %(id)s.") % {"id": segment_id}, code="segment_not_found")
         member = SegmentMember.objects.select_for_update().filter(
             segment_id=segment_id, contact_id=contact_id).first()
         if member is None or not member.manual:
