@@ -60,10 +60,12 @@ def test_only_supervisors_open_the_pages(url: str, supervisor: Client) -> None:
     assert supervisor.get(reverse(url)).status_code == 200
 
 
-def test_a_segment_is_saved_and_filled(supervisor: Client) -> None:
+def test_a_segment_is_saved_and_filled(supervisor: Client, settings, django_capture_on_commit_callbacks) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     rich = ContactFactory(lifetime_order_value=Decimal("400"))
     ContactFactory(lifetime_order_value=Decimal("4"))
-    response = supervisor.post(reverse("admin:workflows_segment_add"), segment_form())
+    with django_capture_on_commit_callbacks(execute=True):  # the fill runs in a task after commit
+        response = supervisor.post(reverse("admin:workflows_segment_add"), segment_form())
     assert response.status_code == 302
     segment = Segment.objects.get(key="high-value")
     assert list(SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True)) == [rich.pk]

@@ -206,3 +206,29 @@ def test_bad_conditions_are_refused_with_every_message() -> None:
     assert "lots" in error
     assert services.segment_conditions_errors({"attribute": "contact.low_ratings_last_14_days",
                                                "op": "gte", "value": 1}) == []
+
+
+def test_incremental_updates_end_where_a_full_evaluation_does() -> None:
+    import random
+
+    # Given several segments and contacts, some added by hand
+    rng = random.Random(7)
+    contacts = [ContactFactory(lifetime_order_value=Decimal(rng.choice(["10", "350", "2000"])),
+                               last_rating=rng.choice([None, 1, 4]), preferred_language=rng.choice(["es", "en"]))
+                for _ in range(40)]
+    specs = {"high-value": HIGH_VALUE, "unhappy": UNHAPPY_HIGH_VALUE,
+             "english": {"attribute": "contact.language", "op": "eq", "value": "en"}}
+    segments = [segment_make(conditions, key=key) for key, conditions in specs.items()]
+    for contact in contacts[:5]:
+        segment_add(segments[0].pk, contact.pk, actor="user:1")
+    # When random changes arrive as events and are drained
+    for contact in rng.sample(contacts, 25):
+        contact_change(contact, lifetime_order_value=Decimal(rng.choice(["5", "400", "900"])),
+                       last_rating=rng.choice([None, 2, 5]), preferred_language=rng.choice(["es", "en"]))
+    services.membership_drain()
+    # Then each segment holds what a full evaluation finds (plus the manual members)
+    before = {segment.pk: members(segment) for segment in segments}
+    for segment in segments:
+        changes = services.segment_refresh(segment_id=segment.pk)
+        assert (changes.entered, changes.left) == ([], []), segment.key
+        assert members(segment) == before[segment.pk]

@@ -125,9 +125,9 @@ class SegmentAdmin(SupervisorOnlyAdmin):
             "count": f"{count:,}"}, rows)
 
     def save_model(self, request: HttpRequest, obj: Segment, form: forms.ModelForm, change: bool) -> None:
-        changes = services.segment_save(segment=obj, actor=actor_of(request))
-        self.message_user(request, _("%(entered)s contacts entered and %(left)s left the segment.") % {
-            "entered": f"{len(changes.entered):,}", "left": f"{len(changes.left):,}"}, messages.INFO)
+        services.segment_save(segment=obj, actor=actor_of(request), refresh_now=False)
+        self.message_user(request, _("The members are being brought up to date; the count below follows "
+                                     "within seconds (a minute for millions of contacts)."), messages.INFO)
 
     def get_urls(self) -> list[URLPattern]:
         preview = path("preview/", self.admin_site.admin_view(self.preview_view), name="workflows_segment_preview")

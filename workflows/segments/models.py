@@ -53,7 +53,8 @@ class SegmentMember(models.Model):
     a workflow added them (`manual`: they stay until removed), or both. The row exists while
     either is true; its creation and deletion are the entered / left events."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    # No index of its own: the unique (segment, contact) index serves every lookup by segment.
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members", db_index=False)
     contact = models.ForeignKey("timeline.Contact", on_delete=models.CASCADE, related_name="+")
     matched = models.BooleanField(default=False)
     manual = models.BooleanField(default=False)

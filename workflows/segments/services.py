@@ -40,6 +40,7 @@ from workflows.segments.sql import (
     UnsupportedCondition,
     _number,
     segment_sql,
+    segments_matrix_sql,
     sql_attribute_known,
     windowed_attribute,
 )
@@ -51,6 +52,7 @@ MEMBERSHIP_CONSUMER = "workflows.segments"  # the consumer's name in the outbox
 IGNORED_KINDS = frozenset({"segment.entered", "segment.left", "outreach.sent", "workflow.run"})
 PREVIEW_TIMEOUT_MS = 15_000  # an admin's preview gives up rather than holding a connection
 EVENT_CHUNK = 1000
+ANALYZE_AFTER_CHANGES = 10_000
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -134,12 +136,15 @@ def _apply(segment: Segment, *, contact_ids: Sequence[int] | None) -> Changes:
     compiled = segment_sql(segment.conditions if segment.is_active else {}, contact_ids=contact_ids)
     matching, params = compiled.select("c.id")
     params.update(segment_id=segment.pk, now=timezone.now())
-    narrow = ""
+    # The members to look at: those of the contacts given, found through the unique index
+    # (a join, not `= ANY(...)`, which the planner may turn into a filter over every member).
+    touched, using, narrow = "", "", ""
     if contact_ids is not None:
-        narrow = "AND m.contact_id = ANY(%(contact_ids)s)"
+        touched = "touched AS (SELECT DISTINCT unnest(%(contact_ids)s::bigint[]) AS id),"
+        using, narrow = "USING touched", "AND m.contact_id = touched.id"
         params["contact_ids"] = list(contact_ids)
     sql = f"""
-        WITH matching AS ({matching}),
+        WITH {touched} matching AS ({matching}),
         upserted AS (
             INSERT INTO {table} AS m (segment_id, contact_id, matched, manual, entered_at)
             SELECT %(segment_id)s, id, TRUE, FALSE, %(now)s FROM matching
@@ -147,13 +152,13 @@ def _apply(segment: Segment, *, contact_ids: Sequence[int] | None) -> Changes:
             RETURNING m.contact_id, (m.xmax = 0) AS inserted
         ),
         dropped AS (
-            DELETE FROM {table} m
+            DELETE FROM {table} m {using}
              WHERE m.segment_id = %(segment_id)s {narrow} AND NOT m.manual
                AND NOT EXISTS (SELECT 1 FROM matching WHERE matching.id = m.contact_id)
             RETURNING m.contact_id
         ),
         unmatched AS (
-            UPDATE {table} m SET matched = FALSE
+            UPDATE {table} m SET matched = FALSE {"FROM touched" if using else ""}
              WHERE m.segment_id = %(segment_id)s {narrow} AND m.manual AND m.matched
                AND NOT EXISTS (SELECT 1 FROM matching WHERE matching.id = m.contact_id)
             RETURNING m.contact_id
@@ -197,41 +202,132 @@ def segment_refresh(*, segment_id: int, record_events: bool = True, actor: str =
         started = time.monotonic()
         changes = _apply(segment, contact_ids=None)
         Segment.objects.filter(pk=segment.pk).update(refreshed_at=timezone.now())
+        if len(changes.entered) + len(changes.left) >= ANALYZE_AFTER_CHANGES:
+            with connection.cursor() as cursor:  # so the planner knows the table's new size
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(SegmentMember._meta.db_table)}")
         _after(segment, changes, actor=actor, record=record_events)
     log.info("Segment %s refreshed in %.1f s: %s entered, %s left", segment.key,
              time.monotonic() - started, len(changes.entered), len(changes.left))
     return changes
 
 
-def segment_save(*, segment: Segment, actor: str = "system") -> Changes:
-    """Create or change a segment and bring its members in line at once: a new segment's
-    first fill records no events (see the module's note); a change's refresh does."""
+def segment_save(*, segment: Segment, actor: str = "system", refresh_now: bool = True) -> Changes | None:
+    """Create or change a segment and bring its members in line: at once (the Changes), or
+    with `refresh_now=False` in a task after commit (None; the admin does that: a fill over
+    millions of contacts takes longer than a page should). A new segment's first fill
+    records no events (see the module's note); a change's refresh does."""
     errors = segment_conditions_errors(segment.conditions)
     if errors:
         raise UnsupportedCondition(" ".join(errors))
     with transaction.atomic():
         created = segment.pk is None
         segment.save()
-        changes = segment_refresh(segment_id=segment.pk, record_events=not created, actor=actor)
+        if refresh_now:
+            changes = segment_refresh(segment_id=segment.pk, record_events=not created, actor=actor)
+        else:
+            from workflows.segments import tasks  # tasks import the services
+
+            segment_id = segment.pk
+            transaction.on_commit(lambda: tasks.segment_refresh.delay(segment_id, record_events=not created,
+                                                                      actor=actor))
+            changes = None
     active_segments_clear()
     return changes
 
 
 def segments_evaluate(contact_ids: Sequence[int], *, actor: str = "system") -> dict[int, Changes]:
-    """Re-evaluate these contacts against every active segment (the consumer's work)."""
-    if not contact_ids:
+    """Re-evaluate these contacts against every active segment (the consumer's work): one
+    query answers every segment for every contact, one reads their memberships, and only
+    what changed is written. The cost grows with the contacts and the changes, barely with
+    the number of segments."""
+    contact_ids = sorted(set(contact_ids))
+    segments = [segment for segment in Segment.objects.filter(is_active=True).select_related("feed_queue")
+                .order_by("pk") if _evaluable(segment)]
+    if not contact_ids or not segments:
         return {}
+    sql, params = segments_matrix_sql([segment.conditions for segment in segments], contact_ids=contact_ids)
+    quote = connection.ops.quote_name
+    table = quote(SegmentMember._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        holds = {row[0]: row[1:] for row in cursor.fetchall()}
+        cursor.execute(f"""
+            SELECT m.segment_id, m.contact_id, m.matched, m.manual
+              FROM {table} m JOIN unnest(%s::bigint[]) AS touched(id) ON m.contact_id = touched.id
+             WHERE m.segment_id = ANY(%s)
+        """, [contact_ids, [segment.pk for segment in segments]])
+        rows = {(segment_id, contact_id): (matched, manual)
+                for segment_id, contact_id, matched, manual in cursor.fetchall()}
+    enter: list[tuple[int, int]] = []  # (segment, contact): no row yet, conditions hold
+    rematch: list[tuple[int, int, bool]] = []  # a manual member's matched flag flips
+    leave: list[tuple[int, int]] = []  # matched, not manual, conditions no longer hold
+    for position, segment in enumerate(segments):
+        for contact_id in contact_ids:
+            answers = holds.get(contact_id)
+            now_holds = bool(answers[position]) if answers is not None else False
+            row = rows.get((segment.pk, contact_id))
+            if row is None:
+                if now_holds:
+                    enter.append((segment.pk, contact_id))
+            elif row[0] != now_holds:
+                if row[1]:
+                    rematch.append((segment.pk, contact_id, now_holds))
+                elif not now_holds:
+                    leave.append((segment.pk, contact_id))
+    entered, left = _members_write(enter=enter, rematch=rematch, leave=leave)
     results: dict[int, Changes] = {}
-    for segment in Segment.objects.filter(is_active=True).select_related("feed_queue"):
-        try:
-            changes = _apply(segment, contact_ids=contact_ids)
-        except UnsupportedCondition:
-            log.error("Segment %s has conditions segments cannot evaluate; skipped", segment.key)
-            continue
+    for segment in segments:
+        changes = Changes(entered=sorted(entered.get(segment.pk, [])), left=sorted(left.get(segment.pk, [])))
         if changes.entered or changes.left:
             _after(segment, changes, actor=actor)
         results[segment.pk] = changes
     return results
+
+
+def _evaluable(segment: Segment) -> bool:
+    try:
+        segment_sql(segment.conditions)
+    except (UnsupportedCondition, KeyError, TypeError):
+        log.error("Segment %s has conditions segments cannot evaluate; skipped", segment.key)
+        return False
+    return True
+
+
+def _members_write(*, enter: list[tuple[int, int]], rematch: list[tuple[int, int, bool]],
+                   leave: list[tuple[int, int]]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """Apply the changes in three statements; who entered and who left, per segment (a row
+    someone else wrote in between, a manual add, is not counted twice)."""
+    table = connection.ops.quote_name(SegmentMember._meta.db_table)
+    entered: dict[int, list[int]] = {}
+    left: dict[int, list[int]] = {}
+    with connection.cursor() as cursor:
+        if enter:
+            cursor.execute(f"""
+                INSERT INTO {table} AS m (segment_id, contact_id, matched, manual, entered_at)
+                SELECT segment_id, contact_id, TRUE, FALSE, %s FROM unnest(%s::bigint[], %s::bigint[])
+                       AS changes(segment_id, contact_id)
+                ON CONFLICT (segment_id, contact_id) DO UPDATE SET matched = TRUE
+                RETURNING m.segment_id, m.contact_id, (m.xmax = 0)
+            """, [timezone.now(), [s for s, _ in enter], [c for _, c in enter]])
+            for segment_id, contact_id, inserted in cursor.fetchall():
+                if inserted:
+                    entered.setdefault(segment_id, []).append(contact_id)
+        if rematch:
+            cursor.execute(f"""
+                UPDATE {table} m SET matched = changes.matched
+                  FROM unnest(%s::bigint[], %s::bigint[], %s::boolean[])
+                       AS changes(segment_id, contact_id, matched)
+                 WHERE m.segment_id = changes.segment_id AND m.contact_id = changes.contact_id
+            """, [[s for s, _, _ in rematch], [c for _, c, _ in rematch], [h for _, _, h in rematch]])
+        if leave:
+            cursor.execute(f"""
+                DELETE FROM {table} m USING unnest(%s::bigint[], %s::bigint[]) AS changes(segment_id, contact_id)
+                 WHERE m.segment_id = changes.segment_id AND m.contact_id = changes.contact_id AND NOT m.manual
+                RETURNING m.segment_id, m.contact_id
+            """, [[s for s, _ in leave], [c for _, c in leave]])
+            for segment_id, contact_id in cursor.fetchall():
+                left.setdefault(segment_id, []).append(contact_id)
+    return entered, left
 
 
 # --- the consumer of the timeline's events -----------------------------------------------------
@@ -239,9 +335,11 @@ def segments_evaluate(contact_ids: Sequence[int], *, actor: str = "system") -> d
 
 def membership_apply(event_ids: list[int]) -> None:
     """Outbox handler: the contacts these timeline events happened to, re-evaluated."""
-    contact_ids = sorted(set(
-        TimelineEvent.objects.filter(pk__in=event_ids).exclude(kind__in=IGNORED_KINDS)
-        .values_list("contact_id", flat=True)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT contact_id FROM {connection.ops.quote_name(TimelineEvent._meta.db_table)} "
+            "WHERE id = ANY(%s) AND NOT kind = ANY(%s)", [list(event_ids), sorted(IGNORED_KINDS)])
+        contact_ids = sorted({contact_id for (contact_id,) in cursor.fetchall()})
     segments_evaluate(contact_ids)
 
 

@@ -32,8 +32,9 @@ def segments_refresh() -> int:
 
 
 @shared_task(name="workflows.segments.tasks.segment_refresh", ignore_result=True)
-def segment_refresh(segment_id: int) -> None:
-    services.segment_refresh(segment_id=segment_id)
+def segment_refresh(segment_id: int, record_events: bool = True, actor: str = "system") -> None:
+    """Evaluate one segment over every contact (after it was saved in the admin)."""
+    services.segment_refresh(segment_id=segment_id, record_events=record_events, actor=actor)
 
 
 @shared_task(name="workflows.segments.tasks.segment_feed", ignore_result=True,
