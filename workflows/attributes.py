@@ -219,7 +219,10 @@ def order_attributes(order: Order, *, now: datetime | None = None) -> dict[str, 
         past = max(int((until - order.promised_at).total_seconds() // 60), 0)
     partner = None
     if order.partner_id is not None:
-        partner = Contact.objects.filter(pk=order.partner_id).values_list("external_id", flat=True).first()
+        if Order.partner.is_cached(order):  # loaded with select_related: no query per order
+            partner = order.partner.external_id
+        else:
+            partner = Contact.objects.filter(pk=order.partner_id).values_list("external_id", flat=True).first()
     return {
         "order.status": order.status, "order.total": Decimal(order.total),
         "order.currency": order.currency, "order.delay_minutes": order.delay_minutes,

@@ -40,7 +40,7 @@ def subjects_load(refs: Iterable[tuple[int, str, int | None]]) -> dict[tuple[int
     contacts = Contact.objects.in_bulk([contact_id for contact_id, _, _ in refs])
     order_ids = [subject_id for _, kind, subject_id in refs if kind == ORDER and subject_id]
     conversation_ids = [subject_id for _, kind, subject_id in refs if kind == CONVERSATION and subject_id]
-    orders = Order.objects.in_bulk(order_ids) if order_ids else {}
+    orders = Order.objects.select_related("partner").in_bulk(order_ids) if order_ids else {}
     conversations = (Conversation.objects.select_related("assignee").in_bulk(conversation_ids)
                      if conversation_ids else {})
     loaded = {}

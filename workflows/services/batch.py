@@ -1,26 +1,31 @@
 """Many runs at once, for schedules over large segments: when every step of a version only
 changes the contact's own row (tags, a custom attribute), a batch of runs is done in a few
-set-based statements in one transaction (steps, runs, timeline events), instead of one
-transaction a step a run. Same records as the one-by-one path: a step row per step with its
-idempotency key, the run done with its summary, a workflow.run event on each timeline.
-Runs of other versions are left to `run_advance`."""
+set-based statements in one transaction, no Python object per run: the contacts' update,
+each step's row with its idempotency key, the runs done with their summary, and the
+workflow.run and contact.updated timeline events (with their outbox entries for the
+consumers that want those kinds). The records are those of the one-by-one path
+(`runs.run_advance`, its specification; tests/workflows/test_schedules.py checks both give
+the same), except a step's `data`, left empty here. Runs of other versions are left to it.
+"""
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from timeline import events
-from timeline.models import Contact
-from workflows.models import RunStatus, StepStatus, WorkflowRun, WorkflowRunStep, WorkflowVersion
-from workflows.services.runs import run_actor, step_key
+from supportdesk import outbox
+from supportdesk.models import OutboxEntry
+from timeline.events import EventKind
+from timeline.models import TIMELINE_STREAM, Contact, TimelineEvent
+from workflows.models import RunStatus, WorkflowRun, WorkflowRunStep, WorkflowVersion
 
 BATCHABLE = frozenset({"add_tags", "remove_tags", "set_contact_attribute"})
+_q = connection.ops.quote_name
+_TAGS_CHANGE = "jsonb_build_object('tags', ARRAY(SELECT unnest(tags) ORDER BY 1))::text"
 
 
 def batchable(version: WorkflowVersion) -> bool:
@@ -28,73 +33,126 @@ def batchable(version: WorkflowVersion) -> bool:
     return bool(steps) and all(step.get("action") in BATCHABLE for step in steps)
 
 
-def _apply(step: dict[str, Any], contact_ids: list[int]) -> tuple[dict[int, dict[str, Any]], str]:
-    """Do one step for every contact; the changes per contact that changed, and the summary."""
-    table = connection.ops.quote_name(Contact._meta.db_table)
+def _apply(cursor: Any, step: dict[str, Any], contact_ids: list[int]) -> tuple[list[tuple[int, str]], str]:
+    """Do one step for every contact: (contact id, changes as JSON) of those that changed, and
+    the step's summary (the same words as the one-by-one path)."""
+    table = _q(Contact._meta.db_table)
     params = step.get("params") or {}
-    action = step["action"]
-    with connection.cursor() as cursor:
-        if action in ("add_tags", "remove_tags"):
-            tags = list(dict.fromkeys(params["tags"]))
-            if action == "add_tags":
-                cursor.execute(f"""UPDATE {table} SET tags = ARRAY(SELECT DISTINCT unnest(tags || %s::varchar[])),
-                                          updated_at = now()
-                                    WHERE id = ANY(%s) AND NOT tags @> %s::varchar[] RETURNING id, tags""",
-                               [tags, contact_ids, tags])
-                summary = _("tagged %(tags)s") % {"tags": ", ".join(tags)}
-            else:
-                cursor.execute(f"""UPDATE {table} SET tags = ARRAY(SELECT unnest(tags) EXCEPT
-                                                                  SELECT unnest(%s::varchar[])), updated_at = now()
-                                    WHERE id = ANY(%s) AND tags && %s::varchar[] RETURNING id, tags""",
-                               [tags, contact_ids, tags])
-                summary = _("untagged %(tags)s") % {"tags": ", ".join(tags)}
-            return {row_id: {"tags": sorted(row_tags)} for row_id, row_tags in cursor.fetchall()}, summary
-        name, value = params["name"], json.dumps(params["value"])
-        cursor.execute(f"""UPDATE {table} SET attributes = attributes || jsonb_build_object(%s, %s::jsonb),
+    if step["action"] in ("add_tags", "remove_tags"):
+        tags = list(dict.fromkeys(params["tags"]))
+        if step["action"] == "add_tags":
+            cursor.execute(f"""UPDATE {table} SET tags = ARRAY(SELECT DISTINCT unnest(tags || %s::varchar[])),
+                                      updated_at = now()
+                                WHERE id = ANY(%s) AND NOT tags @> %s::varchar[]
+                            RETURNING id, {_TAGS_CHANGE}""",
+                           [tags, contact_ids, tags])
+            return cursor.fetchall(), _("tagged %(tags)s") % {"tags": ", ".join(tags)}
+        cursor.execute(f"""UPDATE {table}
+                              SET tags = ARRAY(SELECT unnest(tags) EXCEPT SELECT unnest(%s::varchar[])),
                                   updated_at = now()
-                            WHERE id = ANY(%s) AND attributes -> %s IS DISTINCT FROM %s::jsonb RETURNING id""",
-                       [name, value, contact_ids, name, value])
-        changed = {row_id: {f"attributes.{name}": params["value"]} for (row_id,) in cursor.fetchall()}
-        return changed, _("set %(name)s to %(value)s") % {"name": name, "value": params["value"]}
+                            WHERE id = ANY(%s) AND tags && %s::varchar[]
+                        RETURNING id, {_TAGS_CHANGE}""",
+                       [tags, contact_ids, tags])
+        return cursor.fetchall(), _("untagged %(tags)s") % {"tags": ", ".join(tags)}
+    name, value = params["name"], json.dumps(params["value"])
+    cursor.execute(f"""UPDATE {table} SET attributes = attributes || jsonb_build_object(%s, %s::jsonb),
+                              updated_at = now()
+                        WHERE id = ANY(%s) AND attributes -> %s IS DISTINCT FROM %s::jsonb
+                    RETURNING id, jsonb_build_object(%s, %s::jsonb)::text""",
+                   [name, value, contact_ids, name, value, f"attributes.{name}", value])
+    return cursor.fetchall(), _("set %(name)s to %(value)s") % {"name": name, "value": params["value"]}
+
+
+def _consumers_for(kind: str) -> list[str]:
+    probe = TimelineEvent(kind=kind)
+    return [consumer.name for consumer in outbox.consumers_of(TIMELINE_STREAM)
+            if consumer.wants is None or consumer.wants(probe)]
+
+
+def _events_insert(cursor: Any, *, kind: str, select: str, params: list[Any]) -> None:
+    """Insert timeline events from `select` (contact_id, actor, payload, subject_type,
+    subject_id) with the outbox entries of the consumers that want this kind."""
+    events_table = _q(TimelineEvent._meta.db_table)
+    insert = f"""INSERT INTO {events_table} (contact_id, occurred_at, kind, actor, payload, subject_type,
+                                             subject_id, created_at)
+                 SELECT s.contact_id, now(), %s, s.actor, s.payload, s.subject_type, s.subject_id, now()
+                   FROM ({select}) AS s"""
+    consumers = _consumers_for(kind)
+    if not consumers:
+        cursor.execute(insert, [kind, *params])
+        return
+    cursor.execute(f"""WITH inserted AS ({insert} RETURNING id)
+                       INSERT INTO {_q(OutboxEntry._meta.db_table)} (stream, consumer, ref_id)
+                       SELECT %s, consumer, inserted.id FROM inserted, unnest(%s::text[]) AS consumer""",
+                   [kind, *params, TIMELINE_STREAM, consumers])
+
+
+def _summary(step: dict[str, Any]) -> str:
+    """A step's words, as the one-by-one path says them (they depend on its params alone)."""
+    params = step.get("params") or {}
+    if step["action"] == "add_tags":
+        return _("tagged %(tags)s") % {"tags": ", ".join(dict.fromkeys(params["tags"]))}
+    if step["action"] == "remove_tags":
+        return _("untagged %(tags)s") % {"tags": ", ".join(dict.fromkeys(params["tags"]))}
+    return _("set %(name)s to %(value)s") % {"name": params["name"], "value": params["value"]}
 
 
 def runs_advance_batch(run_ids: list[int]) -> int:
     """Do the runs among these whose steps can go set-based; the number done. Idempotent and
-    parallel-safe: only running runs no other worker holds, at their first step, are taken."""
-    now = timezone.now()
+    parallel-safe: a run is claimed by the one UPDATE that finds it running at its first step
+    (a concurrent claimer waits on the row, then finds it done and leaves it)."""
+    runs_table, steps_table = _q(WorkflowRun._meta.db_table), _q(WorkflowRunStep._meta.db_table)
     done = 0
-    with transaction.atomic():
-        runs = list(WorkflowRun.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("version", "workflow")
-                    .filter(pk__in=run_ids, status=RunStatus.RUNNING, position=0, leased_until__isnull=True))
-        by_version: dict[int, list[WorkflowRun]] = defaultdict(list)
-        for run in runs:
-            if batchable(run.version):
-                by_version[run.version_id].append(run)
-        with events.buffered():
-            for group in by_version.values():
-                version = group[0].version
-                runs_by_contact = {run.contact_id: run for run in group}
-                steps, summaries = [], []
-                for position, step in enumerate(version.steps):
-                    changed, summary = _apply(step, list(runs_by_contact))
-                    summaries.append(summary)
-                    for contact_id, changes in changed.items():
-                        events.contact_updated_event(contact=Contact(pk=contact_id), changes=changes,
-                                                     occurred_at=now, actor=run_actor(runs_by_contact[contact_id]))
-                    steps += [WorkflowRunStep(
-                        run=run, position=position, action=step["action"], status=StepStatus.DONE,
-                        idempotency_key=step_key(run, position), started_at=now, finished_at=now,
-                        result={"data": changed.get(run.contact_id, {}), "summary": summary, "variables": {}})
-                        for run in group]
-                WorkflowRunStep.objects.bulk_create(steps, batch_size=5000)
-                summary = "; ".join(summaries)
-                WorkflowRun.objects.filter(pk__in=[run.pk for run in group]).update(
-                    status=RunStatus.DONE, position=len(version.steps), finished_at=now, summary=summary,
-                    updated_at=now)
-                for run in group:
-                    events.workflow_run_event(contact_id=run.contact_id, run_id=run.pk, workflow=run.workflow.name,
-                                              version=version.number, status=RunStatus.DONE, summary=summary,
-                                              occurred_at=now, actor=run_actor(run))
-                done += len(group)
+    now = timezone.now()
+    version_ids = set(WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING, position=0)
+                      .values_list("version_id", flat=True).distinct())
+    versions = WorkflowVersion.objects.select_related("workflow").in_bulk(list(version_ids))
+    for version in versions.values():
+        if not batchable(version):
+            continue
+        summaries = [_summary(step) for step in version.steps]
+        summary = "; ".join(summaries)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"""UPDATE {runs_table} SET status = 'done', position = %s, finished_at = %s,
+                                      summary = %s, updated_at = %s
+                                WHERE id = ANY(%s) AND version_id = %s AND status = 'running' AND position = 0
+                                  AND leased_until IS NULL
+                            RETURNING id, contact_id""",
+                           [len(version.steps), now, summary, now, list(run_ids), version.pk])
+            rows = cursor.fetchall()
+            if not rows:
+                continue
+            ids = [run_id for run_id, _ in rows]
+            contact_run = {contact_id: run_id for run_id, contact_id in rows}
+            for position, step in enumerate(version.steps):
+                changed, _words = _apply(cursor, step, list(contact_run))
+                key = f"'wf:' || r.workflow_id || ':' || r.run_key || ':' || {position}"
+                cursor.execute(f"""
+                    INSERT INTO {steps_table} (run_id, position, action, status, idempotency_key, attempts,
+                                               started_at, finished_at, result, error)
+                    SELECT r.id, %s, %s, 'done',
+                           CASE WHEN length({key}) <= 200 THEN {key}
+                                ELSE 'wf:' || r.workflow_id || ':'
+                                     || encode(sha256(convert_to({key}, 'UTF8')), 'hex') || ':' || {position} END,
+                           1, %s, %s, jsonb_build_object('data', '{{}}'::jsonb, 'summary', %s::text,
+                                                         'variables', '{{}}'::jsonb), ''
+                      FROM {runs_table} r WHERE r.id = ANY(%s)""",
+                               [position, step["action"], now, now, summaries[position], ids])
+                if changed:
+                    _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, params=[
+                        version.workflow_id, [cid for cid, _ in changed], [change for _, change in changed],
+                        [contact_run[cid] for cid, _ in changed]],
+                        select="""SELECT c.contact_id, 'workflow:' || %s || ':' || c.run_id AS actor,
+                                         jsonb_build_object('changes', c.changes::jsonb) AS payload,
+                                         'contact' AS subject_type, c.contact_id AS subject_id
+                                    FROM unnest(%s::bigint[], %s::text[], %s::bigint[])
+                                         AS c(contact_id, changes, run_id)""")
+            _events_insert(cursor, kind=EventKind.WORKFLOW_RUN, params=[
+                version.workflow.name, summary, RunStatus.DONE, version.number, ids],
+                select=f"""SELECT r.contact_id, 'workflow:' || r.workflow_id || ':' || r.id AS actor,
+                                  jsonb_build_object('workflow', %s::text, 'summary', %s::text, 'status', %s::text,
+                                                     'version', %s::int, 'run', r.id) AS payload,
+                                  'workflow_run' AS subject_type, r.id AS subject_id
+                             FROM {runs_table} r WHERE r.id = ANY(%s)""")
+            done += len(ids)
     return done
