@@ -96,8 +96,13 @@ def world_reset() -> None:
     with connection.cursor() as cursor:
         cursor.execute("""TRUNCATE workflows_workflowrunstep, workflows_workflowrun, workflows_workflowtimer,
                                    workflows_workflowversion, workflows_workflow, workflows_segmentmember,
-                                   workflows_segment, integrations_omsevent, timeline_timelineevent,
-                                   timeline_orderstatuschange, timeline_order, supportdesk_outboxentry CASCADE""")
+                                   workflows_segment, workflows_campaignrecipient, workflows_campaign,
+                                   integrations_omsevent, timeline_timelineevent, timeline_orderstatuschange,
+                                   supportdesk_outboxentry""")
+        # Not TRUNCATE ... CASCADE for the orders: a courier's current order is a contact's column,
+        # and the cascade would empty the contacts.
+        cursor.execute("UPDATE timeline_contact SET current_order_id = NULL WHERE current_order_id IS NOT NULL")
+        cursor.execute("DELETE FROM timeline_order")
         cursor.execute("DELETE FROM timeline_contact WHERE NOT (kind = 'customer' AND external_id LIKE 'BC%%')")
 
 
