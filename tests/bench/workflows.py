@@ -271,7 +271,7 @@ def processed_all(timeout: float) -> float:
         "SELECT count(*) FROM integrations_omsevent WHERE status = 'pending'") == 0, timeout=timeout)
 
 
-def membership_burst(events: int, segment_consumer: str) -> tuple[float, int]:
+def membership_burst(events: int, segment_consumer: str, *, timeout: float) -> tuple[float, int]:
     """`events` timeline events for customers spread over the whole range, with the segments'
     outbox entries, written at once; seconds until the consumer has applied them all."""
     from django.db import connection
@@ -293,7 +293,7 @@ def membership_burst(events: int, segment_consumer: str) -> tuple[float, int]:
             INSERT INTO supportdesk_outboxentry (stream, consumer, ref_id)
             SELECT %s, %s, id FROM new""", [low, high, low, events, TIMELINE_STREAM, segment_consumer])
     seconds = wait_until("the segments to apply the events", lambda: outbox_left(segment_consumer) == 0,
-                         timeout=600, every=0.2)
+                         timeout=timeout, every=0.2)
     return seconds, events - outbox_left(segment_consumer)
 
 
@@ -396,7 +396,8 @@ def main() -> None:
         schedule_seconds = float(schedule_last) if schedule_last is not None else schedule_wall
 
         harness.step(f"D: {args.membership_events:,} timeline events for the segments at once")
-        membership_seconds, membership_events = membership_burst(args.membership_events, MEMBERSHIP_CONSUMER)
+        membership_seconds, membership_events = membership_burst(args.membership_events, MEMBERSHIP_CONSUMER,
+                                                                timeout=args.timeout)
         membership_rate = membership_events / max(membership_seconds, 1e-9)
         lost = len(without) + len(with_workflows) - scalar("SELECT count(*) FROM integrations_omsevent")
         failed_events = scalar("SELECT count(*) FROM integrations_omsevent WHERE status = 'failed'")
