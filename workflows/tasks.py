@@ -69,3 +69,9 @@ def workflows_tick(batches: int = 20) -> None:
     schedules.schedules_fire()
     for run_id in runs.runs_due(limit=100):  # the rest on the next tick
         runs.run_advance(run_id)
+
+
+# The segments' and the outreach's tasks live in their own modules, which the worker's
+# autodiscovery (workflows.tasks only) would not import: the beat's entries name them.
+from workflows.outreach import tasks as _outreach_tasks  # noqa: E402,F401
+from workflows.segments import tasks as _segments_tasks  # noqa: E402,F401
