@@ -288,8 +288,6 @@ class VisitorConsumer(JsonConsumer):
             conversation_id=self.conversation_id)
         opened = message.conversation_id != self.conversation_id
         await self._follow(message.conversation_id)
-        if opened and self.contact_id is None:  # an anonymous visitor's first message made their contact
-            await self._join_contact(await database_sync_to_async(_conversation_contact)(message.conversation_id))
         if message.client_id and not opened:
             if len(self.acked) >= 100:  # a resend's echo never comes; do not keep its id for ever
                 del self.acked[next(iter(self.acked))]
@@ -301,6 +299,10 @@ class VisitorConsumer(JsonConsumer):
             # The socket joined the new chat's group after its first message was stored, so what
             # was pushed to the group before that is sent now (the widget drops what it has).
             await _messages_send(self, conversation_id=message.conversation_id, after=0, notes=False)
+        if opened and self.contact_id is None:
+            # An anonymous visitor's first message made their contact: after the answer, so the
+            # ack waits for nothing more (a survey comes long after this).
+            await self._join_contact(await database_sync_to_async(_conversation_contact)(message.conversation_id))
 
     async def frame_typing(self, frame: dict[str, Any]) -> None:
         if self.conversation_id is not None:
