@@ -291,14 +291,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("SUPERVISOR_LIVE_INTERVAL_SECONDS", default=2.0),
         "options": {"expires": 5},
     },
-    # Workflows: timeline events to triggered runs (drains the timeline's outbox), timers due,
-    # runs whose wait ended or whose worker died mid-step, and schedules due. A short beat:
-    # timers fire within a second of their time, not on hourly sweeps.
-    "workflows-tick": {
-        "task": "workflows.tasks.workflows_tick",
-        "schedule": env.float("WORKFLOWS_TICK_SECONDS", default=1.0),
-        "options": {"expires": 5},
-    },
     # Segments: the timeline's new events applied to their members (incremental), and a full
     # re-evaluation now and then (conditions over time windows change with no event).
     "segments-membership": {
@@ -316,6 +308,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflows.outreach.tasks.campaigns_resume",
         "schedule": 60.0,
         "options": {"expires": 60},
+    },
+    # Workflows: timeline events to triggered runs (drains the timeline's outbox), timers due,
+    # runs whose wait ended or whose worker died mid-step, and schedules due. A short beat:
+    # timers fire within a second of their time, not on hourly sweeps.
+    "workflows-tick": {
+        "task": "workflows.tasks.workflows_tick",
+        "schedule": env.float("WORKFLOWS_TICK_SECONDS", default=1.0),
+        "options": {"expires": 5},
     },
     # Beat's and the worker's heartbeats for /readyz and the logs.
     "supportdesk-heartbeat": {

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import URLValidator
 from django.db import connection
 from django.utils import timezone
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from conversations import services as conversations
 from conversations.models import Conversation
 from supportdesk.conditions import condition_matches
+from supportdesk.errors import DomainError
 from timeline import events
 from timeline.models import Contact
 from workflows import registry
@@ -189,7 +190,12 @@ def _segment_add(params: Mapping[str, Any], context: StepContext) -> StepResult:
         from workflows.segments import segment_add  # noqa: PLC0415 (the segments part may be absent)
     except ImportError:
         raise StepFailed(_("Segments are not available.")) from None
-    added = segment_add(params["segment"], context.contact.pk, actor=context.actor)
+    try:
+        added = segment_add(params["segment"], context.contact.pk, actor=context.actor)
+    except ObjectDoesNotExist:
+        raise StepFailed(_("No segment %(segment)s.") % {"segment": params["segment"]}) from None
+    except DomainError as error:  # the segments part's own refusal (no such segment, ...)
+        raise StepFailed(str(error)) from None
     return StepResult(data={"added": bool(added)},
                       summary=_("added to segment %(segment)s") % {"segment": params["segment"]})
 

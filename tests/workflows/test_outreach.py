@@ -113,7 +113,6 @@ def test_once_per_contact_across_restarts_and_a_crashed_batch(outbox_channel) ->
     campaign = campaign_make(4, rate=60)
     services.campaign_start(campaign_id=campaign.pk, actor="user:1")
     services.campaign_start(campaign_id=campaign.pk, actor="user:1")  # a double click
-    assert CampaignRecipient.objects.filter(campaign=campaign).count() == 4
     # Given a batch that dies after sending its first message, before committing
     real = events.outreach_sent_event
     calls = {"n": 0}
@@ -132,6 +131,7 @@ def test_once_per_contact_across_restarts_and_a_crashed_batch(outbox_channel) ->
     # Then every contact is sent to once as far as the desk knows, and the message the crash
     # interrupted went again with the same idempotency key (the channel's Message-ID)
     assert result.sent == 4
+    assert CampaignRecipient.objects.filter(campaign=campaign).count() == 4
     assert CampaignRecipient.objects.filter(campaign=campaign, status=RecipientStatus.SENT).count() == 4
     assert TimelineEvent.objects.filter(kind="outreach.sent").count() == 4
     keys = [call["key"] for call in outbox_channel]
@@ -240,3 +240,18 @@ def test_a_stalled_campaign_is_sent_on_by_the_sweep(outbox_channel) -> None:
     with mock.patch.object(tasks.campaign_send, "apply_async", autospec=True) as enqueue:
         assert tasks.campaigns_resume() == 1
         enqueue.assert_called_once_with((campaign.pk,), countdown=0)
+
+
+def test_recipients_are_the_members_when_the_first_batch_runs(outbox_channel) -> None:
+    campaign = campaign_make(3)
+    services.campaign_start(campaign_id=campaign.pk, actor="user:1")
+    assert not CampaignRecipient.objects.exists()  # the request that starts it stays quick
+    # A contact who joins the segment after the recipients were fixed is not one of them
+    services.campaign_send_batch(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.total == 3 and campaign.sent == 3
+    segments.segment_add(campaign.segment_id, ContactFactory(lifetime_order_value=Decimal("1")).pk, actor="u")
+    slot_open(campaign)
+    services.campaign_send_batch(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.total, len(outbox_channel)) == (CampaignStatus.DONE, 3, 3)

@@ -59,10 +59,12 @@ def test_a_schedule_respects_the_per_contact_limit(members, mailbox) -> None:
     schedules_fire(now=first)
     schedules_fire(now=first + timedelta(hours=1))
     statuses = sorted(WorkflowRun.objects.values_list("status", flat=True))
-    assert statuses.count(RunStatus.RUNNING) == 4 and statuses.count(RunStatus.SKIPPED) == 4
+    assert statuses.count(RunStatus.DONE) == 4 and statuses.count(RunStatus.SKIPPED) == 4
+    assert all("limit" in run.summary for run in WorkflowRun.objects.filter(status=RunStatus.SKIPPED))
 
 
-def test_cheap_steps_run_set_based_with_the_same_records(members, mailbox) -> None:
+@pytest.mark.parametrize("inline", [True, False], ids=["done-at-firing", "claimed-by-a-task"])
+def test_cheap_steps_run_set_based_with_the_same_records(members, mailbox, monkeypatch, inline) -> None:
     from timeline.models import TimelineEvent
     from workflows.models import WorkflowRunStep
     from workflows.tasks import runs_advance_many
@@ -73,8 +75,12 @@ def test_cheap_steps_run_set_based_with_the_same_records(members, mailbox) -> No
         "bulk", trigger={"type": "schedule", "cron": "0 * * * *", "segment": 1}, conditions={}, run_key="",
         limit=None, steps=[{"action": "add_tags", "params": {"tags": ["seen"]}},
                            {"action": "set_contact_attribute", "params": {"name": "audit", "value": "due"}}])
+    if not inline:  # the runs are left running, for the batch task to claim
+        monkeypatch.setattr(schedules, "batchable", lambda version: False)
     schedules_fire(now=Workflow.objects.get(pk=workflow.pk).next_fire_at)
     ids = list(WorkflowRun.objects.values_list("pk", flat=True))
+    assert set(WorkflowRun.objects.values_list("status", flat=True)) == {
+        RunStatus.DONE if inline else RunStatus.RUNNING}
 
     runs_advance_many(ids)
     runs_advance_many(ids)  # again (a redelivered task): nothing twice

@@ -138,7 +138,7 @@ def test_campaign_preview_start_and_cancel(supervisor: Client, channel,
         assert supervisor.post(start).status_code == 302
     enqueue.assert_called_once()
     campaign.refresh_from_db()
-    assert campaign.status == CampaignStatus.SENDING and campaign.total == 1
+    assert campaign.status == CampaignStatus.SENDING
     page = supervisor.get(reverse("admin:workflows_campaign_change", args=[campaign.pk])).content.decode()
     assert "Cancel sending" in page and "0 sent" in page
     assert supervisor.post(reverse("admin:workflows_campaign_cancel", args=[campaign.pk])).status_code == 302
@@ -157,3 +157,15 @@ def test_others_cannot_start_a_campaign(channel) -> None:
     assert staff.post(reverse("admin:workflows_campaign_start", args=[campaign.pk])).status_code == 403
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
+
+
+def test_a_started_campaign_reads_as_it_was_sent(supervisor: Client, channel) -> None:
+    segment = Segment.objects.create(name="S", key="s", conditions=HIGH_VALUE)
+    campaign = Campaign.objects.create(name="C", segment=segment, channel="recorder", texts=TEXTS,
+                                       status=CampaignStatus.SENDING)
+    url = reverse("admin:workflows_campaign_change", args=[campaign.pk])
+    page = supervisor.get(url).content.decode()
+    assert 'name="texts"' not in page and 'name="channel"' not in page
+    assert supervisor.post(url, {"_save": "Save"}).status_code == 302  # nothing to edit, nothing refused
+    campaign.refresh_from_db()
+    assert campaign.texts == TEXTS and campaign.channel == "recorder"

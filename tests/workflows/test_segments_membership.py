@@ -232,3 +232,29 @@ def test_incremental_updates_end_where_a_full_evaluation_does() -> None:
         changes = services.segment_refresh(segment_id=segment.pk)
         assert (changes.entered, changes.left) == ([], []), segment.key
         assert members(segment) == before[segment.pk]
+
+
+def test_adding_to_a_missing_segment_is_a_clear_permanent_error() -> None:
+    from supportdesk.errors import NotFound
+    from workflows.registry import StepFailed
+
+    contact = ContactFactory()
+    with pytest.raises(NotFound) as raised:
+        segment_add(999_999, contact.pk, actor="workflow:1")
+    assert isinstance(raised.value, StepFailed) and "999999" in str(raised.value)
+    segment = segment_make(HIGH_VALUE)
+    with pytest.raises(StepFailed):
+        segment_add(segment.pk, 999_999, actor="workflow:1")
+
+
+def test_a_new_or_reactivated_segment_is_refreshed_again_once_caches_expired(
+        django_capture_on_commit_callbacks) -> None:
+    from unittest import mock
+
+    from workflows.segments import tasks
+
+    with mock.patch.object(tasks.segment_refresh, "apply_async", autospec=True) as later, \
+            django_capture_on_commit_callbacks(execute=True):
+        segment = segment_make(HIGH_VALUE)
+        services.segment_save(segment=segment)  # an edit of an active segment: no catch-up
+    later.assert_called_once_with((segment.pk,), countdown=services.ACTIVE_CACHE_SECONDS + 1)

@@ -44,6 +44,8 @@ class CampaignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not self.instance.pk and not self.initial.get("texts"):
             self.initial["texts"] = EXAMPLE_TEXTS
+        if self.instance.pk and self.instance.status != CampaignStatus.DRAFT:
+            self.fields.pop("channel", None)  # read-only once started, like the rest
         if "channel" in self.fields and not channel_choices():
             self.fields["channel"].help_text = _("No channel is registered: start the integrations.")
 

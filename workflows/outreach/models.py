@@ -36,7 +36,8 @@ class Campaign(models.Model):
     sent = models.PositiveIntegerField(default=0, editable=False)
     skipped = models.PositiveIntegerField(default=0, editable=False)
     failed = models.PositiveIntegerField(default=0, editable=False)
-    # The earliest moment the next batch may go: the throttle, shared by every worker.
+    # The earliest moment the next batch may go: the throttle, shared by every worker. None
+    # while sending: the recipients are not fixed yet (the first batch does it).
     next_batch_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.CharField(max_length=64, blank=True, editable=False)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -139,25 +139,14 @@ def campaign_start(*, campaign_id: int, actor: str) -> Campaign:
         if errors:
             raise DomainError(" ".join(message for messages in errors.values() for message in messages),
                               code="campaign_invalid", details=errors)
-        quote = connection.ops.quote_name
-        with connection.cursor() as cursor:
-            cursor.execute(f"""
-                INSERT INTO {quote(CampaignRecipient._meta.db_table)}
-                       (campaign_id, contact_id, status, reason, language, reference)
-                SELECT %s, contact_id, %s, '', '', ''
-                  FROM {quote(SegmentMember._meta.db_table)} WHERE segment_id = %s
-                ON CONFLICT (campaign_id, contact_id) DO NOTHING
-            """, [campaign.pk, RecipientStatus.PENDING, campaign.segment_id])
         now = timezone.now()
-        campaign.total = CampaignRecipient.objects.filter(campaign_id=campaign.pk).count()
         campaign.status = CampaignStatus.SENDING
         campaign.started_at = now
-        campaign.next_batch_at = now
+        campaign.next_batch_at = None  # the first batch fixes the recipients (see _recipients_fix)
         campaign.created_by = campaign.created_by or actor
-        campaign.save(update_fields=["total", "status", "started_at", "next_batch_at", "created_by",
-                                     "updated_at"])
+        campaign.save(update_fields=["status", "started_at", "next_batch_at", "created_by", "updated_at"])
         _enqueue_after_commit(campaign.pk, countdown=0)
-    log.info("Campaign %s started by %s: %s recipients", campaign.pk, actor, campaign.total)
+    log.info("Campaign %s started by %s", campaign.pk, actor)
     return campaign
 
 
@@ -212,7 +201,9 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         campaign = Campaign.objects.select_for_update().select_related("segment").get(pk=campaign_id)
         if campaign.status != CampaignStatus.SENDING:
             return BatchResult()
-        if campaign.next_batch_at is not None and campaign.next_batch_at > now:
+        if campaign.next_batch_at is None:
+            _recipients_fix(campaign)
+        elif campaign.next_batch_at > now:
             return BatchResult(next_in_seconds=(campaign.next_batch_at - now).total_seconds())
         size, interval = batch_plan(campaign.rate_per_minute)
         recipients = list(CampaignRecipient.objects.select_for_update(skip_locked=True)
@@ -236,6 +227,23 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
             failed=F("failed") + outcome.failed)
     return BatchResult(sent=outcome.sent, skipped=outcome.skipped, failed=outcome.failed, claimed=True,
                        next_in_seconds=interval)
+
+
+def _recipients_fix(campaign: Campaign) -> None:
+    """The segment's members now become the campaign's recipients, one row each, set-based
+    (in the first batch's task, not in the supervisor's request: a segment may hold millions)."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            INSERT INTO {quote(CampaignRecipient._meta.db_table)}
+                   (campaign_id, contact_id, status, reason, language, reference)
+            SELECT %s, contact_id, %s, '', '', ''
+              FROM {quote(SegmentMember._meta.db_table)} WHERE segment_id = %s
+            ON CONFLICT (campaign_id, contact_id) DO NOTHING
+        """, [campaign.pk, RecipientStatus.PENDING, campaign.segment_id])
+    campaign.total = CampaignRecipient.objects.filter(campaign_id=campaign.pk).count()
+    campaign.save(update_fields=["total", "updated_at"])
+    log.info("Campaign %s goes to %s recipients", campaign.pk, campaign.total)
 
 
 def campaign_send_key(campaign_id: int, contact_id: int) -> str:
@@ -291,5 +299,5 @@ def campaigns_stalled(*, grace_seconds: float = 60.0) -> list[int]:
     """Campaigns sending whose next batch is overdue by more than the grace: their task was
     lost (a worker died, the broker restarted); the beat sends them on."""
     overdue = timezone.now() - timedelta(seconds=grace_seconds)
-    return list(Campaign.objects.filter(status=CampaignStatus.SENDING, next_batch_at__lt=overdue)
-                .values_list("pk", flat=True))
+    lost = Q(next_batch_at__lt=overdue) | Q(next_batch_at__isnull=True, started_at__lt=overdue)
+    return list(Campaign.objects.filter(lost, status=CampaignStatus.SENDING).values_list("pk", flat=True))

@@ -31,9 +31,11 @@ from django.utils.translation import gettext as _
 from supportdesk import outbox
 from supportdesk.advisory_locks import SEGMENT_MEMBERSHIP as SEGMENT_MEMBERSHIP_LOCK
 from supportdesk.conditions import condition_errors
+from supportdesk.errors import NotFound
 from timeline import events
 from timeline.models import Contact, TimelineEvent
 from workflows import attributes
+from workflows.registry import StepFailed
 from workflows.segments.models import Segment, SegmentMember
 from workflows.segments.sql import (
     CUSTOM_PREFIX,
@@ -221,7 +223,16 @@ def segment_save(*, segment: Segment, actor: str = "system", refresh_now: bool =
         raise UnsupportedCondition(" ".join(errors))
     with transaction.atomic():
         created = segment.pk is None
+        was_active = not created and Segment.objects.filter(pk=segment.pk, is_active=True).exists()
         segment.save()
+        if segment.is_active and not was_active:
+            # Other processes may still believe no segment is active for a few seconds and
+            # write events without entries for segments: a second refresh catches those.
+            from workflows.segments import tasks  # tasks import the services
+
+            segment_id = segment.pk
+            transaction.on_commit(lambda: tasks.segment_refresh.apply_async(
+                (segment_id,), countdown=ACTIVE_CACHE_SECONDS + 1))
         if refresh_now:
             changes = segment_refresh(segment_id=segment.pk, record_events=not created, actor=actor)
         else:
@@ -394,14 +405,22 @@ def membership_drain(*, batch_size: int = 2000, max_batches: int = 50) -> int:
 # --- by hand (and the workflow action "add to segment") ----------------------------------------
 
 
+class SegmentNotFound(NotFound, StepFailed):
+    """No such segment or contact: a 404 at an API's door, and a permanent failure (not a
+    retry) for the workflow step that asked."""
+
+
+
 def segment_add(segment_id: int, contact_id: int, *, actor: str) -> bool:
     """Add a contact by hand: they stay until removed, whatever the conditions say.
     Idempotent; True when they entered the segment now (an entered event is recorded)."""
     quote = connection.ops.quote_name
     with transaction.atomic():
-        segment = Segment.objects.select_related("feed_queue").get(pk=segment_id)
+        segment = Segment.objects.select_related("feed_queue").filter(pk=segment_id).first()
+        if segment is None:
+            raise SegmentNotFound(_("There is no segment %(id)s.") % {"id": segment_id}, code="segment_not_found")
         if not Contact.objects.filter(pk=contact_id).exists():
-            raise Contact.DoesNotExist(f"No contact {contact_id}.")
+            raise SegmentNotFound(_("There is no contact %(id)s.") % {"id": contact_id}, code="contact_not_found")
         with connection.cursor() as cursor:
             cursor.execute(f"""
                 INSERT INTO {quote(SegmentMember._meta.db_table)} AS m
@@ -420,7 +439,9 @@ def segment_remove(segment_id: int, contact_id: int, *, actor: str) -> bool:
     """Take back a manual add: the contact leaves unless the conditions hold for them.
     True when they left the segment now."""
     with transaction.atomic():
-        segment = Segment.objects.get(pk=segment_id)
+        segment = Segment.objects.filter(pk=segment_id).first()
+        if segment is None:
+            raise SegmentNotFound(_("There is no segment %(id)s.") % {"id": segment_id}, code="segment_not_found")
         member = SegmentMember.objects.select_for_update().filter(
             segment_id=segment_id, contact_id=contact_id).first()
         if member is None or not member.manual:

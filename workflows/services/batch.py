@@ -101,7 +101,7 @@ def runs_advance_batch(run_ids: list[int]) -> int:
     """Do the runs among these whose steps can go set-based; the number done. Idempotent and
     parallel-safe: a run is claimed by the one UPDATE that finds it running at its first step
     (a concurrent claimer waits on the row, then finds it done and leaves it)."""
-    runs_table, steps_table = _q(WorkflowRun._meta.db_table), _q(WorkflowRunStep._meta.db_table)
+    runs_table = _q(WorkflowRun._meta.db_table)
     done = 0
     now = timezone.now()
     version_ids = set(WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING, position=0)
@@ -110,8 +110,7 @@ def runs_advance_batch(run_ids: list[int]) -> int:
     for version in versions.values():
         if not batchable(version):
             continue
-        summaries = [_summary(step) for step in version.steps]
-        summary = "; ".join(summaries)
+        summary = "; ".join(_summary(step) for step in version.steps)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"""UPDATE {runs_table} SET status = 'done', position = %s, finished_at = %s,
                                       summary = %s, updated_at = %s
@@ -122,37 +121,46 @@ def runs_advance_batch(run_ids: list[int]) -> int:
             rows = cursor.fetchall()
             if not rows:
                 continue
-            ids = [run_id for run_id, _ in rows]
-            contact_run = {contact_id: run_id for run_id, contact_id in rows}
-            for position, step in enumerate(version.steps):
-                changed, _words = _apply(cursor, step, list(contact_run))
-                key = f"'wf:' || r.workflow_id || ':' || r.run_key || ':' || {position}"
-                cursor.execute(f"""
-                    INSERT INTO {steps_table} (run_id, position, action, status, idempotency_key, attempts,
-                                               started_at, finished_at, result, error)
-                    SELECT r.id, %s, %s, 'done',
-                           CASE WHEN length({key}) <= 200 THEN {key}
-                                ELSE 'wf:' || r.workflow_id || ':'
-                                     || encode(sha256(convert_to({key}, 'UTF8')), 'hex') || ':' || {position} END,
-                           1, %s, %s, jsonb_build_object('data', '{{}}'::jsonb, 'summary', %s::text,
-                                                         'variables', '{{}}'::jsonb), ''
-                      FROM {runs_table} r WHERE r.id = ANY(%s)""",
-                               [position, step["action"], now, now, summaries[position], ids])
-                if changed:
-                    _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, params=[
-                        version.workflow_id, [cid for cid, _ in changed], [change for _, change in changed],
-                        [contact_run[cid] for cid, _ in changed]],
-                        select="""SELECT c.contact_id, 'workflow:' || %s || ':' || c.run_id AS actor,
-                                         jsonb_build_object('changes', c.changes::jsonb) AS payload,
-                                         'contact' AS subject_type, c.contact_id AS subject_id
-                                    FROM unnest(%s::bigint[], %s::text[], %s::bigint[])
-                                         AS c(contact_id, changes, run_id)""")
-            _events_insert(cursor, kind=EventKind.WORKFLOW_RUN, params=[
-                version.workflow.name, summary, RunStatus.DONE, version.number, ids],
-                select=f"""SELECT r.contact_id, 'workflow:' || r.workflow_id || ':' || r.id AS actor,
-                                  jsonb_build_object('workflow', %s::text, 'summary', %s::text, 'status', %s::text,
-                                                     'version', %s::int, 'run', r.id) AS payload,
-                                  'workflow_run' AS subject_type, r.id AS subject_id
-                             FROM {runs_table} r WHERE r.id = ANY(%s)""")
-            done += len(ids)
+            batch_apply(cursor, version, rows, now=now)
+            done += len(rows)
     return done
+
+
+def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int]], *, now: Any) -> None:
+    """The steps' effects and records for these runs (run id, contact id), claimed as done by
+    the caller in this transaction: the contacts' update, the step rows, the timeline events."""
+    runs_table, steps_table = _q(WorkflowRun._meta.db_table), _q(WorkflowRunStep._meta.db_table)
+    summaries = [_summary(step) for step in version.steps]
+    summary = "; ".join(summaries)
+    ids = [run_id for run_id, _ in rows]
+    contact_run = {contact_id: run_id for run_id, contact_id in rows}
+    for position, step in enumerate(version.steps):
+        changed, _words = _apply(cursor, step, list(contact_run))
+        key = f"'wf:' || r.workflow_id || ':' || r.run_key || ':' || {position}"
+        cursor.execute(f"""
+            INSERT INTO {steps_table} (run_id, position, action, status, idempotency_key, attempts,
+                                       started_at, finished_at, result, error)
+            SELECT r.id, %s, %s, 'done',
+                   CASE WHEN length({key}) <= 200 THEN {key}
+                        ELSE 'wf:' || r.workflow_id || ':'
+                             || encode(sha256(convert_to({key}, 'UTF8')), 'hex') || ':' || {position} END,
+                   1, %s, %s, jsonb_build_object('data', '{{}}'::jsonb, 'summary', %s::text,
+                                                 'variables', '{{}}'::jsonb), ''
+              FROM {runs_table} r WHERE r.id = ANY(%s)""",
+                       [position, step["action"], now, now, summaries[position], ids])
+        if changed:
+            _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, params=[
+                version.workflow_id, [cid for cid, _ in changed], [change for _, change in changed],
+                [contact_run[cid] for cid, _ in changed]],
+                select="""SELECT c.contact_id, 'workflow:' || %s || ':' || c.run_id AS actor,
+                                 jsonb_build_object('changes', c.changes::jsonb) AS payload,
+                                 'contact' AS subject_type, c.contact_id AS subject_id
+                            FROM unnest(%s::bigint[], %s::text[], %s::bigint[])
+                                 AS c(contact_id, changes, run_id)""")
+    _events_insert(cursor, kind=EventKind.WORKFLOW_RUN, params=[
+        version.workflow.name, summary, RunStatus.DONE, version.number, ids],
+        select=f"""SELECT r.contact_id, 'workflow:' || r.workflow_id || ':' || r.id AS actor,
+                          jsonb_build_object('workflow', %s::text, 'summary', %s::text, 'status', %s::text,
+                                             'version', %s::int, 'run', r.id) AS payload,
+                          'workflow_run' AS subject_type, r.id AS subject_id
+                     FROM {runs_table} r WHERE r.id = ANY(%s)""")

@@ -18,11 +18,13 @@ from typing import Any
 from croniter import croniter
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from supportdesk.conditions import condition_matches
 from workflows.attributes import contact_attributes
 from workflows.definitions import run_key_render
 from workflows.models import RunStatus, Workflow, WorkflowRun, WorkflowVersion
+from workflows.services.batch import _summary, batch_apply, batchable
 from workflows.services.runs import COUNTED
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,12 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
 
     fired = fired_at.isoformat()
     created = 0
+    # Steps that only touch the contact's row are done right here, set-based, the runs
+    # inserted as done: no task per run, no second write of each run.
+    inline = batchable(version)
+    now = timezone.now()
+    done_sql = ("'done'", "%s", "%s", "%s") if inline else ("'running'", "0", "NULL", "''")
+    done_params = [len(version.steps), now, "; ".join(_summary(s) for s in version.steps)] if inline else []
     table = connection.ops.quote_name(WorkflowRun._meta.db_table)
     trigger = json.dumps({"schedule": version.trigger.get("cron"), "fired_at": fired})
     for chunk in _chunks(member_ids, CHUNK):
@@ -85,28 +93,41 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
             continue
         keys = [run_key_render(version.run_key, workflow_id=workflow.pk, contact_id=cid, subject_type="contact",
                                subject_id=cid, fired=fired) for cid in chunk]
-        status_sql, status_params = "'running'", []
+        status_sql, status_params = done_sql[0], []
         if version.limit_count and version.limit_days:
             status_sql = f"""CASE WHEN (SELECT count(*) FROM {table} r WHERE r.workflow_id = %s
                                 AND r.contact_id = m.id AND r.status = ANY(%s)
                                 AND r.created_at >= %s - make_interval(days => %s)) >= %s
-                           THEN 'skipped' ELSE 'running' END"""
+                           THEN 'skipped' ELSE {done_sql[0]} END"""
             status_params = [workflow.pk, list(COUNTED), fired_at, version.limit_days, version.limit_count]
         sql = f"""
             INSERT INTO {table} (workflow_id, version_id, contact_id, subject_type, subject_id, run_key,
-                                 status, trigger, chain, position, attempts, error, summary, created_at,
-                                 updated_at)
-            SELECT %s, %s, m.id, 'contact', m.id, m.key, {status_sql}, %s::jsonb, '{{}}', 0, 0, '', '',
-                   now(), now()
+                                 status, trigger, chain, position, finished_at, summary, attempts, error,
+                                 created_at, updated_at)
+            SELECT %s, %s, m.id, 'contact', m.id, m.key, {status_sql}, %s::jsonb, '{{}}',
+                   CASE WHEN {status_sql} = 'done' THEN {done_sql[1]} ELSE 0 END,
+                   CASE WHEN {status_sql} = 'running' THEN NULL ELSE %s::timestamptz END,
+                   CASE WHEN {status_sql} = 'done' THEN {done_sql[3]} ELSE '' END, 0, '', now(), now()
               FROM unnest(%s::bigint[], %s::text[]) AS m(id, key)
             ON CONFLICT (workflow_id, run_key) DO NOTHING
-            RETURNING id, status
+            RETURNING id, contact_id, status
         """
+        skipped_summary = _("Skipped: the contact reached the limit of %(count)s in %(days)s days.") % {
+            "count": version.limit_count, "days": version.limit_days}
+        params = [workflow.pk, version.pk, *status_params, trigger, *status_params,
+                  *([done_params[0]] if inline else []), *status_params, now, *status_params,
+                  *([done_params[2]] if inline else []), chunk, keys]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [workflow.pk, version.pk, *status_params, trigger, chunk, keys])
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
+            if inline:
+                batch_apply(cursor, version, [(run_id, cid) for run_id, cid, status in rows
+                                              if status == RunStatus.DONE], now=now)
+            skipped = [run_id for run_id, _cid, status in rows if status == RunStatus.SKIPPED]
+            if skipped:
+                WorkflowRun.objects.filter(pk__in=skipped).update(summary=skipped_summary)
         created += len(rows)
-        running = [run_id for run_id, status in rows if status == RunStatus.RUNNING]
+        running = [run_id for run_id, _cid, status in rows if status == RunStatus.RUNNING]
         for start in range(0, len(running), BATCH):
             batch = running[start:start + BATCH]
             transaction.on_commit(lambda batch=batch: tasks.runs_advance_many_enqueue(batch))

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('routing', '0003_workitem_declined_at'),
         ('timeline', '0003_engine_contact_ratings'),
-        ('workflows', '0002_engine_workflows'),
+        ('workflows', '0003_engine_run_lease'),
     ]
 
     operations = [
