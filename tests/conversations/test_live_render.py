@@ -56,7 +56,7 @@ def test_the_pushed_snapshot_carries_the_words_the_page_shows(client):
     assert queue["target_wait"] == "1m 00s" and re.fullmatch(r"2m \d\ds", queue["longest_wait"])
     assert re.fullmatch(r"\d+ %|—", queue["service_level"])
     [agent] = snapshot["agents"]
-    assert agent["load_text"] == "chat 0/2" and agent["at_capacity"] is False
+    assert agent["load_text"] == "chat 0/2 · task 0/5" and agent["at_capacity"] is False
     for words in (queue["target_wait"], queue["service_level"], agent["load_text"]):
         assert f">{words}<" in page  # the page wrote the same words from the same function
     live_js = (settings.BASE_DIR / "static" / "desk" / "live.js").read_text(encoding="utf-8")

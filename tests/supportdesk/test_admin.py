@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -99,6 +99,22 @@ def one_of_each(admin_user):
     segment_save(segment=segment)
     Campaign.objects.create(name="Hello", segment=segment, channel="email",
                             texts={"en": {"subject": "Hi", "body": "Hello {{ contact.name }}"}})
+    # A workflow as a supervisor saves it (audited), and a run of it, as the engine starts one.
+    from workflows import services as workflow_services
+    from workflows.audit import workflow_audit_record, workflow_snapshot
+    from workflows.services.runs import run_start
+    from workflows.subjects import subject_load
+
+    workflow, version = workflow_services.workflow_save(
+        key="tag-late", name="Tag late orders", user=admin_user,
+        definition={"trigger": {"type": "event", "kinds": ["order.delayed"]},
+                    "steps": [{"action": "add_tags", "params": {"tags": ["late"]}}]})
+    workflow_audit_record(actor=admin_user, workflow=workflow, action="created", before=None,
+                          after=workflow_snapshot(workflow))
+    order = Order.objects.get(external_id="O70000011")
+    with transaction.atomic():
+        run_start(workflow=workflow, version=version, subject=subject_load(customer.pk, "order", order.pk),
+                  trigger={"event": "order.delayed"}, chain=[])
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
