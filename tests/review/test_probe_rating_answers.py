@@ -18,18 +18,39 @@ pytestmark = pytest.mark.django_db
 def survey() -> Survey:
     contact = ContactFactory(preferred_language="es")
     now = timezone.now()
-    return Survey.objects.create(conversation=ConversationFactory(contact=contact, channel="chat"), contact=contact,
-                                 resolution_event_id=1, channel="chat", queue_key="chat", language="es",
-                                 state=SurveyState.SENT, due_at=now, sent_at=now)
+    return Survey.objects.create(
+        conversation=ConversationFactory(contact=contact, channel="chat"),
+        contact=contact,
+        resolution_event_id=1,
+        channel="chat",
+        queue_key="chat",
+        language="es",
+        state=SurveyState.SENT,
+        due_at=now,
+        sent_at=now,
+    )
 
 
-@pytest.mark.parametrize("score, comment", [
-    ("²", ""), ("٣", ""), ("5", "a\x00b"), (5.5, ""), (None, ""), (99, ""), (True, ""), ({"a": 1}, ""),
-    (4, "x" * 1_000_000), (4, 12),
-])
+@pytest.mark.parametrize(
+    "score, comment",
+    [
+        ("²", ""),
+        ("٣", ""),
+        ("5", "a\x00b"),
+        (5.5, ""),
+        (None, ""),
+        (99, ""),
+        (True, ""),
+        ({"a": 1}, ""),
+        (4, "x" * 1_000_000),
+        (4, 12),
+    ],
+)
 def test_a_bad_answer_is_a_domain_error_and_stores_nothing(survey, score, comment):
     with pytest.raises(DomainError):
-        widget_surveys.survey_answer(contact_id=survey.contact_id, survey_id=survey.pk, score=score, comment=comment)
+        widget_surveys.survey_answer(
+            contact_id=survey.contact_id, survey_id=survey.pk, score=score, comment=comment
+        )
 
     survey.refresh_from_db()
     assert survey.score is None and survey.state == SurveyState.SENT
@@ -43,6 +64,8 @@ def test_another_contacts_survey_cannot_be_answered(survey):
 
 
 def test_a_good_answer_is_stored(survey):
-    rated = widget_surveys.survey_answer(contact_id=survey.contact_id, survey_id=survey.pk, score="4", comment=" ok ")
+    rated = widget_surveys.survey_answer(
+        contact_id=survey.contact_id, survey_id=survey.pk, score="4", comment=" ok "
+    )
     survey.refresh_from_db()
     assert rated["score"] == 4 and (survey.score, survey.comment) == (4, "ok")
