@@ -215,13 +215,28 @@ def _url_errors(params: Mapping[str, Any]) -> list[str]:
     return []
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _not_public(address: str) -> bool:
+    """Not a public unicast address: private, loopback, link-local (cloud metadata), shared
+    (100.64/10, carrier NAT and some clouds' metadata), multicast, reserved, or an IPv6 form
+    of one of those (mapped, 6to4, NAT64)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (
+            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None)
+        if embedded is not None:
+            return _not_public(str(embedded))
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
 def _private_host(host: str) -> bool:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False  # not resolvable now: the post will fail and say so
-    return any(ipaddress.ip_address(address.split("%")[0]).is_private
-               or ipaddress.ip_address(address.split("%")[0]).is_loopback for address in addresses)
+    return any(_not_public(address) for address in addresses)
 
 
 def _url_post(params: Mapping[str, Any], context: StepContext) -> StepResult:
