@@ -252,11 +252,12 @@ def _url_post(params: Mapping[str, Any], context: StepContext) -> StepResult:
         response = requests.post(params["url"], json=payload, timeout=settings.WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS,
                                  headers={"Idempotency-Key": context.idempotency_key}, allow_redirects=False)
     except requests.RequestException as error:
-        raise StepRetry(f"{params['url']}: {error}") from error
+        raise StepRetry(_("%(url)s: %(error)s") % {"url": params["url"], "error": error}) from error
     if response.status_code == 429 or response.status_code >= 500:
-        raise StepRetry(f"{params['url']} answered {response.status_code}")
+        raise StepRetry(_("%(url)s answered %(status)s.") % {"url": params["url"], "status": response.status_code})
     if response.status_code >= 300:
-        raise StepFailed(f"{params['url']} refused the post ({response.status_code})")
+        raise StepFailed(_("%(url)s refused the post (%(status)s).") % {"url": params["url"],
+                                                                    "status": response.status_code})
     return StepResult(data={"status": response.status_code},
                       summary=_("notified %(host)s") % {"host": urlsplit(params["url"]).hostname})
 
