@@ -15,6 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import URLValidator
@@ -239,6 +242,56 @@ def _private_host(host: str) -> bool:
     return any(_not_public(address) for address in addresses)
 
 
+class _NotPublicPeer(Exception):
+    """The address a connection reached is not public (the name resolved to a public address
+    when it was checked, to another when connecting: DNS rebinding)."""
+
+
+class _PublicPeerOnly:
+    """urllib3 connection mix-in: refuse before a byte is sent when the peer is not public."""
+
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()  # type: ignore[misc]
+        address = sock.getpeername()[0]
+        if _not_public(address):
+            sock.close()
+            raise _NotPublicPeer(address)
+        return sock
+
+
+class _PublicHTTPConnection(_PublicPeerOnly, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicPeerOnly, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PublicHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicOnlyAdapter(requests.adapters.HTTPAdapter):
+    """Direct connections to public addresses only (a proxy, when the environment names one,
+    resolves the name itself: the check before the post is what holds then)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
+def _outbound_session() -> requests.Session:
+    session = requests.Session()
+    if not settings.WORKFLOWS_OUTBOUND_ALLOW_PRIVATE:
+        session.mount("http://", _PublicOnlyAdapter())
+        session.mount("https://", _PublicOnlyAdapter())
+    return session
+
+
 def _url_post(params: Mapping[str, Any], context: StepContext) -> StepResult:
     errors = _url_errors(params)
     if errors:
@@ -249,8 +302,13 @@ def _url_post(params: Mapping[str, Any], context: StepContext) -> StepResult:
                "order": context.order.external_id if context.order is not None else None,
                "conversation": context.conversation.pk if context.conversation is not None else None}
     try:
-        response = requests.post(params["url"], json=payload, timeout=settings.WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS,
-                                 headers={"Idempotency-Key": context.idempotency_key}, allow_redirects=False)
+        with _outbound_session() as session:
+            response = session.post(params["url"], json=payload, allow_redirects=False,
+                                    timeout=settings.WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS,
+                                    headers={"Idempotency-Key": context.idempotency_key})
+    except _NotPublicPeer as error:
+        raise StepFailed(_("url: %(host)s is a private address; the desk posts only to public ones.")
+                         % {"host": f"{urlsplit(params['url']).hostname} ({error})"}) from None
     except requests.RequestException as error:
         raise StepRetry(_("%(url)s: %(error)s") % {"url": params["url"], "error": error}) from error
     if response.status_code == 429 or response.status_code >= 500:

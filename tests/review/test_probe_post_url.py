@@ -28,3 +28,4 @@ def test_a_public_address_is_accepted(settings, url):
 def test_the_setting_allows_private_addresses(settings):
     settings.WORKFLOWS_OUTBOUND_ALLOW_PRIVATE = True
     assert _url_errors({"url": "http://100.100.100.200/"}) == []
+
