@@ -145,6 +145,9 @@ def _form(**changes):
 
 
 BAD_WORKFLOW_FIELDS = [
+    {"steps": "[" * 5000 + "]" * 5000}, {"trigger": "[" * 5000 + "]" * 5000},
+    {"steps": json.dumps([{"action": "add_tags", "params": {"tags": ["a\x00b"]}}])},
+    {"conditions": json.dumps({"all": [{"attribute": "contact.tags", "op": "contains", "value": "\x00"}]})},
     {"trigger": "{not json"},
     {"trigger": "[]"},
     {"trigger": "null"},
