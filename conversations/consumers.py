@@ -320,7 +320,7 @@ class VisitorConsumer(JsonConsumer):
 
     async def frame_rate(self, frame: dict[str, Any]) -> None:
         if self.contact_id is None:
-            raise FrameError("There is no survey to answer.", code="no_survey")
+            raise FrameError(gettext("There is no survey to answer."), code="no_survey")
         rated = await database_sync_to_async(surveys.survey_answer)(
             contact_id=self.contact_id, survey_id=frame.get("survey_id"), score=frame.get("score"),
             comment=frame.get("comment", ""))

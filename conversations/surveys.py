@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from django.utils.translation import gettext
+
 from supportdesk.errors import DomainError
 
 
@@ -45,6 +47,6 @@ def survey_pending(*, contact_id: int | None) -> dict[str, Any] | None:
 
 def survey_answer(*, contact_id: int | None, survey_id: Any, score: Any, comment: Any) -> dict[str, Any]:
     if _registry.provider is None or contact_id is None:
-        raise DomainError("There is no survey to answer.", code="no_survey")
+        raise DomainError(gettext("There is no survey to answer."), code="no_survey")
     return _registry.provider.answer(contact_id=contact_id, survey_id=survey_id, score=score, comment=comment)
 

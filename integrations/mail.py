@@ -74,12 +74,13 @@ def mail_send(*, to: str, subject: str, body: str, idempotency_key: str,
     except smtplib.SMTPException as error:
         code = _smtp_code(error)
         if code is not None and 500 <= code < 600:
-            raise MailPermanentError(f"The mail server refused the message to {to}: {error}") from error
-        raise MailTransientError(f"The mail server did not take the message to {to}: {error}") from error
+            raise MailPermanentError(gettext("The mail server refused the message to %(to)s: %(error)s")
+                                     % {"to": to, "error": error}) from error
+        raise MailTransientError(gettext("The mail server did not take the message to %(to)s: %(error)s")
+                                 % {"to": to, "error": error}) from error
     except OSError as error:  # refused, unreachable, timed out, TLS failed
-        raise MailTransientError(
-            f"The mail server at {settings.EMAIL_HOST}:{settings.EMAIL_PORT} is unreachable: {error}"
-        ) from error
+        raise MailTransientError(gettext("The mail server at %(host)s:%(port)s is unreachable: %(error)s") % {
+            "host": settings.EMAIL_HOST, "port": settings.EMAIL_PORT, "error": error}) from error
     return SentMail(message_id=message_id, to=to)
 
 

@@ -16,6 +16,9 @@ import math
 import re
 from typing import Any
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput, JSONString
 from django.utils.translation import gettext as _
 
 from supportdesk.errors import DomainError
@@ -83,3 +86,31 @@ def json_loads(raw: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> A
         raise JsonInputError(_("Not valid JSON: %(reason)s.") % {"reason": error}) from None
     json_check(value, max_depth=max_depth)
     return value
+
+
+class SafeJSONField(forms.JSONField):
+    """A form's JSON field (the admin's definitions, conditions, texts) read by `json_loads`:
+    nesting, NUL characters, lone surrogates and NaN are a form error, not a 500 when
+    parsing or saving."""
+
+    def to_python(self, value: Any) -> Any:
+        already_parsed = isinstance(value, list | dict | int | float | JSONString)
+        if self.disabled or value in self.empty_values or already_parsed:
+            return super().to_python(value)
+        try:
+            converted = json_loads(value)
+        except JsonInputError as error:  # Django's own message, then what exactly is wrong
+            raise ValidationError([ValidationError(self.error_messages["invalid"], code="invalid",
+                                                   params={"value": value}),
+                                   ValidationError(error.message, code="invalid")]) from None
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if self.disabled:
+            return initial
+        if data is None:
+            return None
+        try:
+            return json_loads(data)
+        except JsonInputError:
+            return InvalidJSONInput(data)

@@ -15,6 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import URLValidator
@@ -215,13 +218,78 @@ def _url_errors(params: Mapping[str, Any]) -> list[str]:
     return []
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _not_public(address: str) -> bool:
+    """Not a public unicast address: private, loopback, link-local (cloud metadata), shared
+    (100.64/10, carrier NAT and some clouds' metadata), multicast, reserved, or an IPv6 form
+    of one of those (mapped, 6to4, NAT64)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (
+            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None)
+        if embedded is not None:
+            return _not_public(str(embedded))
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
 def _private_host(host: str) -> bool:
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False  # not resolvable now: the post will fail and say so
-    return any(ipaddress.ip_address(address.split("%")[0]).is_private
-               or ipaddress.ip_address(address.split("%")[0]).is_loopback for address in addresses)
+    return any(_not_public(address) for address in addresses)
+
+
+class _NotPublicPeer(Exception):
+    """The address a connection reached is not public (the name resolved to a public address
+    when it was checked, to another when connecting: DNS rebinding)."""
+
+
+class _PublicPeerOnly:
+    """urllib3 connection mix-in: refuse before a byte is sent when the peer is not public."""
+
+    def _new_conn(self) -> Any:
+        sock = super()._new_conn()  # type: ignore[misc]
+        address = sock.getpeername()[0]
+        if _not_public(address):
+            sock.close()
+            raise _NotPublicPeer(address)
+        return sock
+
+
+class _PublicHTTPConnection(_PublicPeerOnly, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicPeerOnly, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PublicHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicOnlyAdapter(requests.adapters.HTTPAdapter):
+    """Direct connections to public addresses only (a proxy, when the environment names one,
+    resolves the name itself: the check before the post is what holds then)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
+def _outbound_session() -> requests.Session:
+    session = requests.Session()
+    if not settings.WORKFLOWS_OUTBOUND_ALLOW_PRIVATE:
+        session.mount("http://", _PublicOnlyAdapter())
+        session.mount("https://", _PublicOnlyAdapter())
+    return session
 
 
 def _url_post(params: Mapping[str, Any], context: StepContext) -> StepResult:
@@ -234,14 +302,20 @@ def _url_post(params: Mapping[str, Any], context: StepContext) -> StepResult:
                "order": context.order.external_id if context.order is not None else None,
                "conversation": context.conversation.pk if context.conversation is not None else None}
     try:
-        response = requests.post(params["url"], json=payload, timeout=settings.WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS,
-                                 headers={"Idempotency-Key": context.idempotency_key}, allow_redirects=False)
+        with _outbound_session() as session:
+            response = session.post(params["url"], json=payload, allow_redirects=False,
+                                    timeout=settings.WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS,
+                                    headers={"Idempotency-Key": context.idempotency_key})
+    except _NotPublicPeer as error:
+        raise StepFailed(_("url: %(host)s is a private address; the desk posts only to public ones.")
+                         % {"host": f"{urlsplit(params['url']).hostname} ({error})"}) from None
     except requests.RequestException as error:
-        raise StepRetry(f"{params['url']}: {error}") from error
+        raise StepRetry(_("%(url)s: %(error)s") % {"url": params["url"], "error": error}) from error
     if response.status_code == 429 or response.status_code >= 500:
-        raise StepRetry(f"{params['url']} answered {response.status_code}")
+        raise StepRetry(_("%(url)s answered %(status)s.") % {"url": params["url"], "status": response.status_code})
     if response.status_code >= 300:
-        raise StepFailed(f"{params['url']} refused the post ({response.status_code})")
+        raise StepFailed(_("%(url)s refused the post (%(status)s).") % {"url": params["url"],
+                                                                    "status": response.status_code})
     return StepResult(data={"status": response.status_code},
                       summary=_("notified %(host)s") % {"host": urlsplit(params["url"]).hostname})
 

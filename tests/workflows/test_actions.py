@@ -138,3 +138,18 @@ def test_a_send_to_a_contact_without_email_fails_and_says_why(oms) -> None:
                                occurred_at=timezone.now(), actor="oms")
     [run] = work()
     assert run.status == RunStatus.FAILED and "no email address" in run.error
+
+
+def test_a_name_that_resolves_to_a_private_address_when_posting_is_refused_before_sending(
+        oms, mailbox, receiver, settings, monkeypatch):
+    """DNS rebinding: the name was public when checked and is private when connecting."""
+    from workflows import actions
+
+    settings.WORKFLOWS_OUTBOUND_ALLOW_PRIVATE = False
+    monkeypatch.setattr(actions, "_private_host", lambda host: False)  # the check saw a public address
+    url, received = receiver
+
+    run, _contact = _run_with([{"action": "post_url", "params": {"url": url}}])
+
+    assert run.status == RunStatus.FAILED and received == []
+    assert "private" in run.error

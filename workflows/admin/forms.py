@@ -20,6 +20,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from supportdesk.json_input import SafeJSONField
 from timeline.events import known_kinds
 from workflows import attributes, registry, templates
 from workflows.definitions import definition_errors, trigger_scopes
@@ -29,7 +30,7 @@ TEXTAREA = forms.Textarea(attrs={"rows": 8, "cols": 100, "style": "font-family: 
 DEFINITION_FIELDS = ("trigger", "conditions", "steps", "run_key", "limit_count", "limit_days", "max_depth")
 
 
-class PrettyJSONField(forms.JSONField):
+class PrettyJSONField(SafeJSONField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("widget", TEXTAREA)
         super().__init__(**kwargs)

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from supportdesk.errors import DomainError
+from supportdesk.json_input import SafeJSONField
 from workflows import registry
 from workflows.outreach import services
 from workflows.outreach.models import Campaign, CampaignStatus
@@ -60,7 +62,7 @@ class CampaignForm(forms.ModelForm):
 
 class CampaignPreviewForm(forms.Form):
     segment = forms.ModelChoiceField(queryset=Segment.objects.all())
-    texts = forms.JSONField()
+    texts = SafeJSONField()
 
     def clean_texts(self) -> Any:
         texts = self.cleaned_data["texts"]
@@ -73,6 +75,7 @@ class CampaignPreviewForm(forms.Form):
 @admin.register(Campaign)
 class CampaignAdmin(SupervisorOnlyAdmin):
     form = CampaignForm
+    formfield_overrides = {models.JSONField: {"form_class": SafeJSONField}}
     list_display = ("name", "segment", "channel", "status", "progress_short", "rate_per_minute", "started_at")
     list_filter = ("status", "channel")
     list_select_related = ("segment",)

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from supportdesk.access import is_supervisor
+from supportdesk.json_input import SafeJSONField
 from workflows.segments import services
 from workflows.segments.models import Segment
 
@@ -62,7 +64,7 @@ class SegmentForm(forms.ModelForm):
 
 
 class ConditionsPreviewForm(forms.Form):
-    conditions = forms.JSONField(label=gettext_lazy("conditions"), required=False,
+    conditions = SafeJSONField(label=gettext_lazy("conditions"), required=False,
                                  widget=forms.Textarea(attrs={"rows": 8, "cols": 80}))
 
     def clean_conditions(self) -> Any:
@@ -87,6 +89,7 @@ def preview_result(form: ConditionsPreviewForm) -> dict[str, Any] | None:
 @admin.register(Segment)
 class SegmentAdmin(SupervisorOnlyAdmin):
     form = SegmentForm
+    formfield_overrides = {models.JSONField: {"form_class": SafeJSONField}}
     list_display = ("name", "key", "is_active", "member_count", "feed_queue", "refreshed_at")
     list_filter = ("is_active",)
     search_fields = ("name", "key")

@@ -242,7 +242,8 @@ def surveys_send_due(*, limit: int = 500, now: datetime | None = None) -> int:
 
 
 def check_score(score: Any) -> int:
-    if isinstance(score, str) and score.strip().isdigit():
+    # ASCII digits only: "²".isdigit() is true and int("²") fails; "٣" is not a widget's score.
+    if isinstance(score, str) and score.strip().isascii() and score.strip().isdigit():
         score = int(score.strip())
     if not isinstance(score, int) or isinstance(score, bool) or not SCORE_MIN <= score <= SCORE_MAX:
         raise DomainError(gettext("Choose a rating from %(min)s to %(max)s.")
@@ -254,6 +255,8 @@ def check_comment(comment: Any) -> str:
     if comment is None:
         return ""
     if not isinstance(comment, str):
+        raise DomainError(gettext("The comment must be text."), code="invalid_comment")
+    if "\x00" in comment:  # PostgreSQL's text cannot hold it: a DataError, not an answer
         raise DomainError(gettext("The comment must be text."), code="invalid_comment")
     if len(comment) > COMMENT_MAX_CHARS:
         raise DomainError(gettext("A comment may have at most %(max)s characters.") % {"max": COMMENT_MAX_CHARS},
