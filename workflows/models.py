@@ -231,6 +231,6 @@ class WorkflowAudit(models.Model):
         return f"{self.actor_label} {self.action} {self.workflow_key}"
 
 
-from workflows.surveys.models import Survey, SurveySetting  # noqa: E402,F401  (csat: its models live there)
 from workflows.outreach.models import Campaign, CampaignRecipient  # noqa: E402,F401  (this app's models)
 from workflows.segments.models import Segment, SegmentMember  # noqa: E402,F401  (this app's models)
+from workflows.surveys.models import Survey, SurveySetting  # noqa: E402,F401  (csat: its models live there)
