@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Attributes rules may test. Anything else a caller knows goes under "custom.<name>".
 ATTRIBUTES = ("channel", "language", "contact_kind", "lifetime_order_value", "tier", "country",
-              "contact_reason", "priority")
+              "contact_reason", "priority", "last_rating", "rating_avg_90d")
 CUSTOM_PREFIX = "custom."
 CANDIDATES = 8  # agents (or items) read per attempt; a few more than one covers lock races
 
