@@ -30,11 +30,21 @@ CHAT_OPEN_PER_CONTACT = 4242
 # Deciding whether to ask a contact a satisfaction survey (workflows.surveys): two resolutions
 # of theirs handled at once still ask once in N days. The second half is the contact id.
 SURVEY_PER_CONTACT = 4243
+# Deciding whether a workflow run fits the per-contact limit (workflows.services.runs): two
+# triggers for one contact at once cannot both fit. The second half is the contact id (one
+# decision at a time per contact, whichever workflow: they are short).
+WORKFLOW_LIMIT_PER_CONTACT = 4244
+# Firing a scheduled workflow over its segment (workflows.services.schedules), a session lock
+# held across the firing's chunks: one worker fires a workflow at a time. The second half is
+# the workflow id.
+SCHEDULE_FIRING = 4245
 
 SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN,
                                "SEGMENT_MEMBERSHIP": SEGMENT_MEMBERSHIP}
 PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT,
-                                "SURVEY_PER_CONTACT": SURVEY_PER_CONTACT}
+                                "SURVEY_PER_CONTACT": SURVEY_PER_CONTACT,
+                                "WORKFLOW_LIMIT_PER_CONTACT": WORKFLOW_LIMIT_PER_CONTACT,
+                                "SCHEDULE_FIRING": SCHEDULE_FIRING}
 
 
 def pair_id(object_id: int) -> int:

@@ -28,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from supportdesk import advisory_locks
 from timeline import events
 from workflows import registry
 from workflows.definitions import run_key_render
@@ -87,7 +88,8 @@ def run_start(*, workflow: Workflow, version: WorkflowVersion, subject: Subject,
     if version.limit_count and version.limit_days:
         # One decision at a time per workflow and contact, so two triggers cannot both fit.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [workflow.pk, subject.contact.pk])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [advisory_locks.WORKFLOW_LIMIT_PER_CONTACT, advisory_locks.pair_id(subject.contact.pk)])
         recent = WorkflowRun.objects.filter(
             workflow=workflow, contact=subject.contact, status__in=COUNTED,
             created_at__gte=now - timedelta(days=version.limit_days)).count()
