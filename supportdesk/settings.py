@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 
 from supportdesk.deployment import DEVELOPMENT_SECRETS, InsecureDeployment, refusal_message, secret_problems
@@ -242,6 +243,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A separate queue name keeps a benchmark's or a second checkout's tasks apart on one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# The beat's short ticks (workflows, timers, segment membership) go to a queue of their own,
+# "<default queue>.ticks", so they never wait behind thousands of workflow runs in the default
+# queue and expire there. A worker started without -Q consumes both (CELERY_TASK_QUEUES); one
+# started with -Q must name both.
+WORKER_TICKS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.ticks"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(WORKER_TICKS_QUEUE))
+CELERY_TASK_ROUTES = {name: {"queue": WORKER_TICKS_QUEUE} for name in (
+    "workflows.tasks.workflows_tick", "workflows.tasks.timers_fire",
+    "workflows.segments.tasks.segments_membership_drain")}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
