@@ -97,7 +97,7 @@ def world_reset() -> None:
     harness.step("clearing what an earlier run left")
     with connection.cursor() as cursor:
         cursor.execute("""TRUNCATE workflows_workflowrunstep, workflows_workflowrun, workflows_workflowtimer,
-                                   workflows_workflowversion, workflows_workflow, workflows_segmentmember,
+                                   workflows_workflowversion, workflows_workflowaudit, workflows_workflow, workflows_segmentmember,
                                    workflows_segment, workflows_campaignrecipient, workflows_campaign,
                                    integrations_omsevent, timeline_timelineevent, timeline_orderstatuschange,
                                    supportdesk_outboxentry""")
