@@ -364,6 +364,10 @@ WORKFLOWS_MAX_CHAIN_DEPTH = env.int("WORKFLOWS_MAX_CHAIN_DEPTH", default=3)
 WORKFLOWS_STEP_MAX_ATTEMPTS = env.int("WORKFLOWS_STEP_MAX_ATTEMPTS", default=5)
 # How long a worker holds a run while a step reaches outside; past it, another may retry.
 WORKFLOWS_STEP_LEASE_SECONDS = env.float("WORKFLOWS_STEP_LEASE_SECONDS", default=120.0)
+# A running run untouched this long is taken as lost (its task went with the broker) and the
+# tick queues it again. Not seconds: under a backlog every queued run would be queued again
+# each tick, and the duplicates would grow the backlog.
+WORKFLOWS_LOST_RUN_SECONDS = env.float("WORKFLOWS_LOST_RUN_SECONDS", default=60.0)
 # Outbound URL steps: timeout, and whether private addresses (localhost, 10.x) are allowed.
 WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS = env.float("WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS", default=5.0)
 WORKFLOWS_OUTBOUND_ALLOW_PRIVATE = env.bool("WORKFLOWS_OUTBOUND_ALLOW_PRIVATE", default=DEBUG)
