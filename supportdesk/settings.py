@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 
 from supportdesk.deployment import DEVELOPMENT_SECRETS, InsecureDeployment, refusal_message, secret_problems
@@ -242,6 +243,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A separate queue name keeps a benchmark's or a second checkout's tasks apart on one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# The beat's short ticks (workflows, timers, segment membership) go to a queue of their own,
+# "<default queue>.ticks", so they never wait behind thousands of workflow runs in the default
+# queue and expire there. A worker started without -Q consumes both (CELERY_TASK_QUEUES); one
+# started with -Q must name both.
+WORKER_TICKS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.ticks"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(WORKER_TICKS_QUEUE))
+CELERY_TASK_ROUTES = {name: {"queue": WORKER_TICKS_QUEUE} for name in (
+    "workflows.tasks.workflows_tick", "workflows.tasks.timers_fire",
+    "workflows.segments.tasks.segments_membership_drain")}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -354,6 +364,10 @@ WORKFLOWS_MAX_CHAIN_DEPTH = env.int("WORKFLOWS_MAX_CHAIN_DEPTH", default=3)
 WORKFLOWS_STEP_MAX_ATTEMPTS = env.int("WORKFLOWS_STEP_MAX_ATTEMPTS", default=5)
 # How long a worker holds a run while a step reaches outside; past it, another may retry.
 WORKFLOWS_STEP_LEASE_SECONDS = env.float("WORKFLOWS_STEP_LEASE_SECONDS", default=120.0)
+# A running run untouched this long is taken as lost (its task went with the broker) and the
+# tick queues it again. Not seconds: under a backlog every queued run would be queued again
+# each tick, and the duplicates would grow the backlog.
+WORKFLOWS_LOST_RUN_SECONDS = env.float("WORKFLOWS_LOST_RUN_SECONDS", default=60.0)
 # Outbound URL steps: timeout, and whether private addresses (localhost, 10.x) are allowed.
 WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS = env.float("WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS", default=5.0)
 WORKFLOWS_OUTBOUND_ALLOW_PRIVATE = env.bool("WORKFLOWS_OUTBOUND_ALLOW_PRIVATE", default=DEBUG)

@@ -28,10 +28,11 @@ def run_advance_enqueue(run_id: int, *, countdown: float | None = None) -> None:
 
 @shared_task(name="workflows.tasks.runs_advance_many", ignore_result=True)
 def runs_advance_many(run_ids: list[int]) -> None:
-    """A schedule's runs, a batch per task (idempotent): set-based where the steps allow, the
-    rest one by one."""
+    """Runs a batch per task (a schedule's, a drain's, the tick's due ones; idempotent):
+    set-based where the steps allow, the rest one by one."""
     batch.runs_advance_batch(run_ids)
-    left = WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).values_list("pk", flat=True)
+    left = WorkflowRun.objects.filter(pk__in=run_ids, status__in=(RunStatus.RUNNING, RunStatus.WAITING)) \
+        .order_by("pk").values_list("pk", flat=True)
     for run_id in left:
         runs.run_advance(run_id)
 
@@ -67,8 +68,11 @@ def workflows_tick(batches: int = 20) -> None:
     while triggers.timers_fire():
         pass
     schedules.schedules_fire()
-    for run_id in runs.runs_due(limit=100):  # the rest on the next tick
-        runs.run_advance(run_id)
+    # Runs to resume go to the default queue, a task per batch: the tick (on its own queue)
+    # stays short. The rest on the next tick.
+    due = runs.runs_due(limit=100)
+    for start in range(0, len(due), runs.ADVANCE_BATCH_SIZE):
+        runs_advance_many_enqueue(due[start:start + runs.ADVANCE_BATCH_SIZE])
 
 
 # The segments' and the outreach's tasks live in their own modules, which the worker's

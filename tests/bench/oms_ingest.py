@@ -149,7 +149,7 @@ def main() -> None:
            "127.0.0.1", "--port", str(port), "--workers", str(args.web_workers),
            "--no-access-log", "--log-level", "warning"]
     worker = [str(harness.VENV_BIN / "celery"), "-A", "supportdesk", "worker", "--loglevel",
-              "WARNING", "--concurrency", str(args.worker_concurrency), "-Q", queue]
+              "WARNING", "--concurrency", str(args.worker_concurrency), "-Q", f"{queue},{queue}.ticks"]
     url = f"http://127.0.0.1:{port}/integrations/oms/webhook"
     with harness.processes([web], env=env), harness.connect() as connection:
         harness.wait_for_port(port)

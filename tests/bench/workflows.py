@@ -360,7 +360,7 @@ def main() -> None:
     web = [str(harness.VENV_BIN / "uvicorn"), "supportdesk.asgi:application", "--host", "127.0.0.1", "--port",
            str(port), "--workers", str(args.web_workers), "--no-access-log", "--log-level", "warning"]
     worker = [str(harness.VENV_BIN / "celery"), "-A", "supportdesk", "worker", "--loglevel", "WARNING",
-              "--concurrency", str(args.worker_concurrency), "-Q", queue]
+              "--concurrency", str(args.worker_concurrency), "-Q", f"{queue},{queue}.ticks"]
     beat = [str(harness.VENV_BIN / "celery"), "-A", "supportdesk", "beat", "--loglevel", "WARNING",
             "-s", schedule_file]
     url = f"http://127.0.0.1:{port}/integrations/oms/webhook"

@@ -22,10 +22,10 @@ def test_the_tick_is_on_the_beat_every_second() -> None:
     assert 0 < entry["schedule"] <= 1
 
 
-def test_the_tick_turns_events_into_runs_and_runs_are_queued_after_commit(
+def test_the_tick_turns_events_into_runs_and_runs_are_queued_in_batches_after_commit(
         oms, mailbox, django_capture_on_commit_callbacks, monkeypatch) -> None:
     queued = []
-    monkeypatch.setattr(tasks, "run_advance_enqueue", lambda run_id, countdown=None: queued.append(run_id))
+    monkeypatch.setattr(tasks, "runs_advance_many_enqueue", lambda run_ids: queued.append(run_ids))
     workflow_published()
     order_delayed(late_order_for(unhappy_customer()))
 
@@ -33,8 +33,8 @@ def test_the_tick_turns_events_into_runs_and_runs_are_queued_after_commit(
         tasks.workflows_tick.apply()
 
     run = WorkflowRun.objects.get()
-    assert queued == [run.pk] and run.status == RunStatus.RUNNING
-    tasks.run_advance.apply(args=(run.pk,))
+    assert queued == [[run.pk]] and run.status == RunStatus.RUNNING  # one task per batch of runs
+    tasks.runs_advance_many.apply(args=([run.pk],))
     run.refresh_from_db()
     assert run.status == RunStatus.DONE and len(oms.rebates) == 1
 
@@ -48,3 +48,46 @@ def test_the_tick_fires_due_timers(oms, mailbox) -> None:
     WorkflowTimer.objects.filter(pk=timer.pk).update(due_at=timezone.now() - timedelta(seconds=1))
     tasks.workflows_tick.apply()
     assert not WorkflowTimer.objects.exists() and WorkflowRun.objects.count() == 1
+
+
+def test_a_drain_of_many_events_queues_one_task_per_batch_and_each_run_is_done_once(
+        oms, mailbox, django_capture_on_commit_callbacks, monkeypatch) -> None:
+    from workflows.services import runs
+
+    queued = []
+    monkeypatch.setattr(tasks, "runs_advance_many_enqueue", lambda run_ids: queued.append(run_ids))
+    monkeypatch.setattr(tasks, "run_advance_enqueue", lambda run_id, countdown=None: queued.append(run_id))
+    workflow_published(limit=None, steps=[{"action": "add_tags", "params": {"tags": ["sorry"]}},
+                                          {"action": "oms_rebate", "params": {"amount": "1.00"}}])
+    tagged, = workflow_published("tagger", limit=None, steps=[{"action": "add_tags", "params": {"tags": ["late"]}}])[:1]
+    count = runs.ADVANCE_BATCH_SIZE + 5
+    for _ in range(count // 2 + 1):
+        order_delayed(late_order_for(unhappy_customer()))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.workflows_tick.apply()
+
+    started = list(WorkflowRun.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(started) > runs.ADVANCE_BATCH_SIZE
+    assert all(isinstance(batch, list) for batch in queued), "no task per run"
+    assert [run_id for batch in queued for run_id in batch] == started
+    assert len(queued) == -(-len(started) // runs.ADVANCE_BATCH_SIZE)
+    for batch in queued:
+        tasks.runs_advance_many.apply(args=(batch,))
+        tasks.runs_advance_many.apply(args=(batch,))  # redelivered: nothing twice
+    assert set(WorkflowRun.objects.values_list("status", flat=True)) == {RunStatus.DONE}
+    assert len(oms.calls) == len(set(oms.calls)) == len(started) // 2
+    assert WorkflowRun.objects.filter(workflow=tagged).count() == len(started) // 2
+
+
+def test_the_ticks_have_a_queue_of_their_own_that_the_worker_consumes(settings) -> None:
+    from supportdesk.celery import app
+
+    ticks = settings.WORKER_TICKS_QUEUE
+    assert ticks != settings.CELERY_TASK_DEFAULT_QUEUE and ticks.startswith(settings.CELERY_TASK_DEFAULT_QUEUE)
+    for name in ("workflows.tasks.workflows_tick", "workflows.tasks.timers_fire",
+                 "workflows.segments.tasks.segments_membership_drain"):
+        assert app.amqp.router.route({}, name)["queue"].name == ticks
+    assert app.amqp.router.route({}, "workflows.tasks.runs_advance_many")["queue"].name == \
+        settings.CELERY_TASK_DEFAULT_QUEUE
+    assert {queue.name for queue in app.amqp.queues.values()} == {settings.CELERY_TASK_DEFAULT_QUEUE, ticks}

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,8 +112,37 @@ def run_start(*, workflow: Workflow, version: WorkflowVersion, subject: Subject,
     except IntegrityError:
         return Started(run=None)  # the same key, started a moment ago by another worker
     if status == RunStatus.RUNNING:
-        run_advance_later(run.pk)
+        batched = getattr(_batched, "run_ids", None)
+        if batched is not None:
+            batched.append(run.pk)
+        else:
+            run_advance_later(run.pk)
     return Started(run=run, skipped_by_limit=status == RunStatus.SKIPPED)
+
+
+_batched = threading.local()
+ADVANCE_BATCH_SIZE = 50
+
+
+@contextmanager
+def runs_advance_batched(*, size: int = ADVANCE_BATCH_SIZE) -> Iterator[None]:
+    """Runs started inside (in the caller's transaction) are advanced after commit by one task
+    per `size` runs, not one task per run: a drain of many events queues a few tasks, and the
+    set-based path (`batch.runs_advance_batch`) does the runs whose steps allow it at once.
+    Nested uses join the outermost. Lost with the broker, the tick picks the runs up."""
+    if getattr(_batched, "run_ids", None) is not None:
+        yield
+        return
+    _batched.run_ids = run_ids = []
+    try:
+        yield
+    finally:
+        _batched.run_ids = None
+    if run_ids:
+        from workflows import tasks  # noqa: PLC0415 (tasks import these services)
+
+        chunks = [run_ids[start:start + size] for start in range(0, len(run_ids), size)]
+        transaction.on_commit(lambda: [tasks.runs_advance_many_enqueue(chunk) for chunk in chunks])
 
 
 def run_advance_later(run_id: int, *, countdown: float | None = None) -> None:
@@ -355,7 +387,7 @@ def runs_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     worker died mid-step), and running runs whose task was lost."""
     now = now or timezone.now()
     waiting = WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now)
-    running = WorkflowRun.objects.filter(status=RunStatus.RUNNING, updated_at__lte=now - timedelta(seconds=5)) \
+    running = WorkflowRun.objects.filter(status=RunStatus.RUNNING, updated_at__lte=now - timedelta(seconds=settings.WORKFLOWS_LOST_RUN_SECONDS)) \
         .exclude(leased_until__gt=now).exclude(resume_at__gt=now)
     ids = list(waiting.order_by("resume_at").values_list("pk", flat=True)[:limit])
     ids += list(running.order_by("created_at").values_list("pk", flat=True)[:limit])

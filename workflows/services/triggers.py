@@ -29,7 +29,7 @@ from timeline.models import TIMELINE_STREAM, TimelineEvent
 from workflows.attributes import contact_attributes
 from workflows.definitions import TIMER, trigger_scopes
 from workflows.models import Workflow, WorkflowRun, WorkflowTimer, WorkflowVersion
-from workflows.services.runs import actor_run_id, run_start
+from workflows.services.runs import actor_run_id, run_start, runs_advance_batched
 from workflows.subjects import CONTACT, CONVERSATION, ORDER, Subject, subject_attributes, subjects_load
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,13 @@ def timeline_events_apply(event_ids: list[int]) -> None:
     chains = event_chains(events)
     subjects = subjects_load(event_subject_ref(event) for event in events)
     contacts = contact_attributes({event.contact_id for event in events}, now=now)
+    with runs_advance_batched():
+        _events_apply(events, by_kind, chains=chains, subjects=subjects, contacts=contacts, now=now)
+
+
+def _events_apply(events: list[TimelineEvent], by_kind: dict[str, list[tuple[Workflow, WorkflowVersion]]], *,
+                  chains: dict[int, list[int]], subjects: dict[Any, Subject], contacts: dict[int, Any],
+                  now: datetime) -> None:
     for event in events:
         subject = subjects.get(event_subject_ref(event))
         if subject is None:
@@ -198,22 +205,28 @@ def timers_fire(*, now: datetime | None = None, limit: int = 500) -> int:
         WorkflowTimer.objects.filter(pk__in=[timer.pk for timer in timers]).delete()
         subjects = subjects_load(_timer_ref(timer) for timer in timers)
         contacts = contact_attributes({timer.contact_id for timer in timers}, now=now)
-        for timer in timers:
-            workflow = timer.workflow
-            version = workflow.current_version
-            if not workflow.is_enabled or version is None or version.trigger_type != TIMER:
-                continue
-            subject = subjects.get(_timer_ref(timer))
-            if subject is None:
-                continue
-            if version.conditions:
-                values = subject_attributes(subject, contact_values=contacts.get(timer.contact_id), now=now)
-                if not condition_matches(version.conditions, values):
-                    continue
-            trigger = {**timer.trigger, "timer_due_at": timer.due_at.isoformat(), "fired_at": now.isoformat()}
-            run_start(workflow=workflow, version=version, subject=subject, trigger=trigger, chain=timer.chain,
-                      trigger_event_id=timer.trigger_event_id, now=now)
+        with runs_advance_batched():
+            _timers_apply(timers, subjects=subjects, contacts=contacts, now=now)
     return len(timers)
+
+
+def _timers_apply(timers: list[WorkflowTimer], *, subjects: dict[Any, Subject], contacts: dict[int, Any],
+                  now: datetime) -> None:
+    for timer in timers:
+        workflow = timer.workflow
+        version = workflow.current_version
+        if not workflow.is_enabled or version is None or version.trigger_type != TIMER:
+            continue
+        subject = subjects.get(_timer_ref(timer))
+        if subject is None:
+            continue
+        if version.conditions:
+            values = subject_attributes(subject, contact_values=contacts.get(timer.contact_id), now=now)
+            if not condition_matches(version.conditions, values):
+                continue
+        trigger = {**timer.trigger, "timer_due_at": timer.due_at.isoformat(), "fired_at": now.isoformat()}
+        run_start(workflow=workflow, version=version, subject=subject, trigger=trigger, chain=timer.chain,
+                  trigger_event_id=timer.trigger_event_id, now=now)
 
 
 def _timer_ref(timer: WorkflowTimer) -> tuple[int, str, int | None]:
