@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from supportdesk.conditions import condition_matches
-from timeline.events import known_kinds
 from timeline.models import TimelineEvent
 from workflows import registry
 from workflows.attributes import contact_attributes
@@ -31,6 +30,7 @@ from workflows.definitions import (
     definition_errors,
     definition_from,
     definition_of,
+    known_kinds,
     run_key_render,
 )
 from workflows.models import WorkflowVersion

@@ -1,0 +1,130 @@
+"""The "message received" trigger: inbound messages reach workflows through the conversations'
+outbox stream (not the timeline), written in the message's own statement only while an
+enabled workflow listens; replies and notes are never "received"."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from conversations import services, widget
+from conversations.models import MESSAGE_STREAM, Conversation, Message, MessageDirection
+from supportdesk.models import OutboxEntry
+from tests.conversations.api_clients import client_for, messages_url
+from tests.factories import ContactFactory, IntegrationFactory, UserFactory
+from tests.workflows.conftest import work, workflow_published
+from workflows.definitions import definition_errors, known_kinds
+from workflows.models import RunStatus
+
+ECHO = {"en": {"subject": "We got it", "body": "You wrote: {{ message.excerpt }}"}}
+
+
+def on_message(key: str = "ack", **changes):
+    definition = {"trigger": {"type": "event", "kinds": ["message.received"]},
+                  "conditions": {"all": [{"attribute": "contact.language", "op": "eq", "value": "en"}]},
+                  "steps": [{"action": "send_message", "params": {"channel": "test_mail", "template": ECHO}}],
+                  "run_key": "{workflow}:{message}", "limit": None}
+    definition.update(changes)
+    return workflow_published(key, **definition)
+
+
+def message_entries() -> int:
+    return OutboxEntry.objects.filter(stream=MESSAGE_STREAM).count()
+
+
+@pytest.fixture(autouse=True)
+def _eager(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workflow_on_message_received_runs_once_per_inbound_chat_message_on_every_path(
+        mailbox, private_channel_layer):
+    workflow, _ = on_message()
+    contact = ContactFactory(preferred_language="en")
+    session = widget.Session(contact_id=contact.pk)
+
+    first = services.visitor_message_send(session=session, body="Hello", client_id="c1")  # opens the chat
+    second = services.visitor_message_send(session=session, body="Where is my order?", client_id="c2",
+                                           conversation_id=first.conversation_id)  # the sync hot path
+    services.visitor_message_send(session=session, body="Where is my order?", client_id="c2",
+                                  conversation_id=first.conversation_id)  # resent: stored once
+
+    async def socket() -> Message:
+        return await services.visitor_message_send_async(session=session, body="x" * 500, client_id="c3",
+                                                         conversation_id=first.conversation_id)
+
+    third = asyncio.run(socket())  # the socket's path, on the event loop
+    assert message_entries() == 3
+    runs = work()
+
+    assert [run.trigger["message_id"] for run in runs] == [first.pk, second.pk, third.pk]
+    assert {run.trigger["event"] for run in runs} == {"message.received"}
+    assert {(run.subject_type, run.subject_id) for run in runs} == {("conversation", first.conversation_id)}
+    assert all(run.status == RunStatus.DONE for run in runs), [run.status for run in runs]
+    bodies = [body for *_, body in mailbox.sends]
+    assert bodies == ["You wrote: Hello", "You wrote: Where is my order?", "You wrote: " + "x" * 200]
+    assert message_entries() == 0  # drained
+
+    # A contact the conditions exclude: the message is considered, nothing runs.
+    other = services.visitor_message_send(session=widget.Session(contact_id=ContactFactory(
+        preferred_language="de").pk), body="Hallo", client_id="d1")
+    assert work() == runs and other.pk
+
+
+@pytest.mark.django_db
+def test_the_apis_inbound_message_triggers_it_and_an_agents_reply_or_note_does_not(mailbox):
+    workflow, _ = on_message()
+    conversation = Conversation.objects.create(contact=ContactFactory(preferred_language="en"), channel="email")
+    agent = UserFactory()
+
+    response = client_for(IntegrationFactory()).post(messages_url(conversation.pk),
+                                                     {"direction": "in", "body": "Any news?"}, format="json")
+    assert response.status_code == 201
+    services.message_create(conversation=conversation, direction=MessageDirection.OUTBOUND, body="Soon",
+                            author=agent)
+    services.message_create(conversation=conversation, direction=MessageDirection.NOTE, body="VIP",
+                            author=agent)
+    assert message_entries() == 1  # the reply and the note got no entry
+
+    runs = work()
+    assert [run.trigger["message_id"] for run in runs] == [response.json()["id"]]
+    assert [body for *_, body in mailbox.sends] == ["You wrote: Any news?"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_outbox_rows_when_no_enabled_workflow_listens_to_messages(mailbox, private_channel_layer):
+    workflow_published("recovery")  # listens to order.delayed only
+    quiet, _ = on_message("quiet")
+    from workflows.services import workflow_disable
+    from workflows.services.triggers import listened_kinds_clear
+
+    workflow_disable(workflow_id=quiet.pk)
+    listened_kinds_clear()
+    session = widget.Session(contact_id=ContactFactory(preferred_language="en").pk)
+    first = services.visitor_message_send(session=session, body="Hello", client_id="c1")
+    services.visitor_message_send(session=session, body="Again", client_id="c2",
+                                  conversation_id=first.conversation_id)
+    asyncio.run(services.visitor_message_send_async(session=session, body="And again", client_id="c3",
+                                                    conversation_id=first.conversation_id))
+    services.message_create(conversation=Conversation.objects.get(pk=first.conversation_id),
+                            direction=MessageDirection.INBOUND, body="From an integration")
+
+    assert Message.objects.filter(conversation_id=first.conversation_id).count() == 4
+    assert message_entries() == 0
+    assert work() == [] and mailbox.sends == []
+
+
+def test_the_definition_accepts_message_received_with_its_excerpt_and_refuses_it_on_a_timer(mailbox):
+    assert "message.received" in known_kinds()
+    steps = [{"action": "send_message", "params": {"channel": "test_mail", "template": ECHO}}]
+    on_event = {"trigger": {"type": "event", "kinds": ["message.received"]}, "steps": steps,
+                "run_key": "{workflow}:{message}"}
+    assert definition_errors(on_event, known_kinds=known_kinds()) == []
+
+    on_order = {**on_event, "trigger": {"type": "event", "kinds": ["order.delayed"]}}
+    assert any("message.excerpt" in error for error in definition_errors(on_order, known_kinds=known_kinds()))
+
+    timer = {**on_event, "trigger": {"type": "timer", "kinds": ["message.received"], "minutes": 5}}
+    assert any("message.received" in error for error in definition_errors(timer, known_kinds=known_kinds()))
