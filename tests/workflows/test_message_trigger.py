@@ -128,3 +128,47 @@ def test_the_definition_accepts_message_received_with_its_excerpt_and_refuses_it
 
     timer = {**on_event, "trigger": {"type": "timer", "kinds": ["message.received"], "minutes": 5}}
     assert any("message.received" in error for error in definition_errors(timer, known_kinds=known_kinds()))
+
+
+@pytest.mark.django_db
+def test_the_dry_run_replays_received_messages_once_each_and_writes_nothing(mailbox):
+    from workflows.services import dry_run
+
+    contact, excluded = ContactFactory(preferred_language="en"), ContactFactory(preferred_language="de")
+    conversation = Conversation.objects.create(contact=contact, channel="chat")
+    agent = UserFactory()
+    services.message_create(conversation=conversation, direction=MessageDirection.INBOUND, body="Hello")
+    services.message_create(conversation=conversation, direction=MessageDirection.OUTBOUND, body="Hi!",
+                            author=agent)
+    services.message_create(conversation=conversation, direction=MessageDirection.INBOUND, body="Still there?")
+    services.message_create(conversation=Conversation.objects.create(contact=excluded, channel="chat"),
+                            direction=MessageDirection.INBOUND, body="Hallo")
+    assert message_entries() == 0  # nothing listens
+
+    draft = {"trigger": {"type": "event", "kinds": ["message.received"]},
+             "conditions": {"all": [{"attribute": "contact.language", "op": "eq", "value": "en"}]},
+             "steps": [{"action": "send_message", "params": {"channel": "test_mail", "template": ECHO}}],
+             "run_key": "{workflow}:{message}"}
+    would = dry_run(draft, days=1)
+
+    assert [(row.contact_id, row.subject_type, row.subject_id, row.trigger) for row in would] == [
+        (contact.pk, "conversation", conversation.pk, "message.received")] * 2
+    assert Message.objects.count() == 4 and mailbox.sends == []
+    # The default run key (workflow and conversation): once for the conversation.
+    assert len(dry_run({**draft, "run_key": ""}, days=1)) == 1
+
+
+@pytest.mark.django_db
+def test_a_workflows_own_chat_message_is_not_received_so_it_does_not_trigger_again():
+    workflow, _ = on_message(steps=[{"action": "send_message", "params": {"channel": "chat", "template": ECHO}}])
+    contact = ContactFactory(preferred_language="en")
+    first = services.visitor_message_send(session=widget.Session(contact_id=contact.pk), body="Hello",
+                                          client_id="c1")
+
+    runs = work()
+    runs_again = work()
+
+    assert [run.status for run in runs] == [RunStatus.DONE] and runs_again == runs
+    sent = Message.objects.filter(conversation_id=first.conversation_id).exclude(pk=first.pk)
+    assert [(message.direction, message.body) for message in sent] == [("out", "You wrote: Hello")]
+    assert message_entries() == 0

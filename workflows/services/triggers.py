@@ -164,6 +164,11 @@ def timeline_events_apply(event_ids: list[int]) -> None:
                       chain=chain, trigger_event_id=event.pk, now=now)
 
 
+def message_variables(message: Message) -> dict[str, Any]:
+    """The template variables a received message gives its run (workflows.templates.VARIABLES)."""
+    return {"message.excerpt": message.body[:MESSAGE_EXCERPT_CHARS]}
+
+
 def messages_apply(message_ids: list[int]) -> None:
     """Start the runs these received messages trigger, as "message.received" events on their
     conversation (in the drain's transaction: exactly once per message; the run key decides
@@ -186,8 +191,7 @@ def messages_apply(message_ids: list[int]) -> None:
             continue
         values = None
         trigger = {"event": MESSAGE_RECEIVED, "message_id": message.pk, "conversation_id": message.conversation_id,
-                   "occurred_at": message.created_at.isoformat(),
-                   "variables": {"message.excerpt": message.body[:MESSAGE_EXCERPT_CHARS]}}
+                   "occurred_at": message.created_at.isoformat(), "variables": message_variables(message)}
         for workflow, version in workflows:
             if version.trigger_type == TIMER:
                 continue  # refused by the definition's checks; a version saved before is skipped
@@ -277,6 +281,6 @@ def next_timer_at() -> datetime | None:
     return WorkflowTimer.objects.order_by("due_at").values_list("due_at", flat=True).first()
 
 
-__all__ = ["CONSUMER", "MESSAGES_CONSUMER", "listened_kinds", "listened_kinds_clear", "message_wants",
-           "messages_apply", "timeline_events_apply", "timer_arm", "timers_fire", "trigger_scopes",
-           "triggers_drain", "triggers_register", "wants"]
+__all__ = ["CONSUMER", "MESSAGES_CONSUMER", "listened_kinds", "listened_kinds_clear", "message_variables",
+           "message_wants", "messages_apply", "timeline_events_apply", "timer_arm", "timers_fire",
+           "trigger_scopes", "triggers_drain", "triggers_register", "wants"]
