@@ -172,3 +172,28 @@ def test_a_workflows_own_chat_message_is_not_received_so_it_does_not_trigger_aga
     sent = Message.objects.filter(conversation_id=first.conversation_id).exclude(pk=first.pk)
     assert [(message.direction, message.body) for message in sent] == [("out", "You wrote: Hello")]
     assert message_entries() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("listening", [True, False], ids=["listened", "not-listened"])
+def test_the_chats_hot_path_stays_one_statement_with_or_without_the_entries(listening, mailbox):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workflows.services.triggers import listened_kinds
+
+    if listening:
+        on_message()
+    session = widget.Session(contact_id=ContactFactory(preferred_language="en").pk)
+    first = services.visitor_message_send(session=session, body="Hello", client_id="c1")
+    listened_kinds()  # the process's cache is warm, as it is between two messages
+
+    with CaptureQueriesContext(connection) as queries:
+        services.visitor_message_send(session=session, body="Again", client_id="c2",
+                                      conversation_id=first.conversation_id)
+
+    statements = [query["sql"] for query in queries.captured_queries
+                  if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len(statements) == 1, statements
+    assert ("supportdesk_outboxentry" in statements[0]) is listening
+    assert message_entries() == (2 if listening else 0)
