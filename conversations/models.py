@@ -95,6 +95,15 @@ class MessageDirection(models.TextChoices):
     NOTE = "note", "Internal note"
 
 
+# The outbox stream of stored messages (supportdesk.outbox): consumers above conversations
+# (the workflows' "message received" trigger) register for it and say which rows they want;
+# messages are not timeline events (too many). Written only through `outbox_bulk_create` or,
+# on the chat's hot path, as a data-modifying CTE of its one statement (services/visitors.py).
+MESSAGE_STREAM = "conversations.messages"
+# The event kind a consumer sees an inbound message as.
+MESSAGE_RECEIVED = "message.received"
+
+
 # What a client id may be (the widget's are UUIDs): checked where messages come in.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 

@@ -30,7 +30,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -66,6 +68,22 @@ def consumer_names() -> list[str]:
 
 def consumers_of(stream: str) -> list[Consumer]:
     return sorted((c for c in _consumers.values() if c.stream == stream), key=lambda c: c.name)
+
+
+def outbox_wanting(obj: models.Model, *, stream: str) -> list[str]:
+    """The consumers of `stream` that want this (new, unsaved) row, by name: for producers
+    that write their entries themselves, in their own statement (the chat's hot path)."""
+    return [consumer.name for consumer in consumers_of(stream) if consumer.wants is None or consumer.wants(obj)]
+
+
+async def outbox_wanting_async(obj: models.Model, *, stream: str) -> list[str]:
+    """`outbox_wanting` from the event loop. Consumers answer `wants` from a cache in the
+    process; when one must refresh it from the database (Django refuses that on the loop),
+    the question is asked again in a thread, so only that call takes the thread hop."""
+    try:
+        return outbox_wanting(obj, stream=stream)
+    except SynchronousOnlyOperation:
+        return await database_sync_to_async(outbox_wanting)(obj, stream=stream)
 
 
 def outbox_bulk_create(objs: Sequence[models.Model], *, stream: str) -> None:

@@ -20,13 +20,15 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from conversations.models import MESSAGE_RECEIVED
 from supportdesk.conditions import ConditionError, template_fields
+from timeline import events as timeline_events
 from workflows import attributes, registry
 from workflows.templates import allowed_variables, template_errors
 
 EVENT, TIMER, SCHEDULE = "event", "timer", "schedule"
 TIMER_ANCHORS = ("order.promised_at",)  # times on the record a timer can count from
-RUN_KEY_FIELDS = ("workflow", "contact", "subject", "order", "conversation", "event", "fired")
+RUN_KEY_FIELDS = ("workflow", "contact", "subject", "order", "conversation", "event", "message", "fired")
 MAX_STEPS = 30
 MAX_TIMER_MINUTES = 60 * 24 * 90
 
@@ -73,6 +75,16 @@ def definition_of(version: Any) -> Definition:
                       max_depth=version.max_depth)
 
 
+MESSAGE = "message"  # the template variables of a received message (workflows.templates.VARIABLES)
+
+
+def known_kinds() -> frozenset[str]:
+    """The event kinds a trigger may listen to: the timeline's, and "message.received"
+    (inbound messages reach workflows through the conversations' outbox stream, not the
+    timeline: there are too many of them)."""
+    return timeline_events.known_kinds() | {MESSAGE_RECEIVED}
+
+
 def kind_scopes(kind: str) -> list[str]:
     """The scopes an event of this timeline kind provides (its subject's and the contact's)."""
     if kind.startswith("order."):
@@ -94,7 +106,10 @@ def trigger_scopes(trigger: Mapping[str, Any]) -> list[str]:
     common = set(kind_scopes(kinds[0]))
     for kind in kinds[1:]:
         common &= set(kind_scopes(kind))
-    return [scope for scope in attributes.SCOPES if scope in common]
+    scopes = [scope for scope in attributes.SCOPES if scope in common]
+    if all(kind == MESSAGE_RECEIVED for kind in kinds):
+        scopes.append(MESSAGE)  # its templates may quote the message
+    return scopes
 
 
 def definition_errors(data: Any, *, known_kinds: frozenset[str] | None = None) -> list[str]:
@@ -133,6 +148,8 @@ def _trigger_errors(trigger: Any, known_kinds: frozenset[str] | None) -> list[st
             errors.append(_("trigger.kinds: list the timeline events that start it, e.g. order.delayed."))
         elif known_kinds is not None and (unknown := sorted(set(kinds) - known_kinds)):
             errors.append(_("trigger.kinds: unknown events %(kinds)s.") % {"kinds": ", ".join(unknown)})
+    if kind == TIMER and isinstance(trigger.get("kinds"), list) and MESSAGE_RECEIVED in trigger["kinds"]:
+        errors.append(_("trigger.kinds: a timer cannot count from message.received; use an event trigger."))
     if kind == TIMER:
         minutes = trigger.get("minutes")
         if not isinstance(minutes, int | float) or isinstance(minutes, bool) \
@@ -215,14 +232,16 @@ def _run_key_errors(template: Any) -> list[str]:
 
 
 def run_key_render(template: str, *, workflow_id: int, contact_id: int, subject_type: str,
-                   subject_id: int | None, fired: str = "", event: int | None = None) -> str:
+                   subject_id: int | None, fired: str = "", event: int | None = None,
+                   message: int | None = None) -> str:
     """The run key of one run: the template filled, or "<workflow>:<subject>" by default."""
     subject = (f"{subject_type}:{subject_id}" if subject_type and subject_id is not None
                else f"contact:{contact_id}")
     values = {"workflow": workflow_id, "contact": contact_id, "subject": subject,
               "order": subject_id if subject_type == "order" else "",
               "conversation": subject_id if subject_type == "conversation" else "", "fired": fired,
-              "event": event if event is not None else ""}
+              "event": event if event is not None else "",
+              "message": message if message is not None else ""}  # a received message's id
     if not template:
         key = f"{workflow_id}:{subject}"
         return f"{key}:{fired}" if fired else key

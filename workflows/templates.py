@@ -37,6 +37,8 @@ VARIABLES = {
     "order": ("order.id", "order.status", "order.total", "order.currency", "order.delay_minutes",
               "order.minutes_past_promise", "order.promised_at", "order.placed_at"),
     "conversation": ("conversation.id", "conversation.channel", "conversation.subject"),
+    # A "message.received" trigger's: the start of the message, from the run's trigger.
+    "message": ("message.excerpt",),
     "step": ("rebate.amount", "rebate.currency", "rebate.reference",
              "coupon.code", "coupon.amount", "coupon.currency", "desk.name"),
 }

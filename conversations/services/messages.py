@@ -12,9 +12,10 @@ from django.utils.translation import gettext as _
 
 from conversations import push
 from conversations.access import access_conversation
-from conversations.models import Conversation, Message, MessageDirection
+from conversations.models import MESSAGE_STREAM, Conversation, Message, MessageDirection
 from conversations.selectors import author_name
 from conversations.services.common import assigned_record, check_body, check_client_id, timeline_actor
+from supportdesk import outbox
 from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
 
@@ -66,7 +67,7 @@ def message_create(
     try:
         with transaction.atomic():
             sequence = _next_sequence(conversation_id=conversation.pk, now=now)
-            message = Message.objects.create(
+            message = Message(
                 conversation_id=conversation.pk,
                 sequence=sequence,
                 direction=direction,
@@ -75,6 +76,8 @@ def message_create(
                 channel_metadata=channel_metadata or {},
                 client_id=client_id,
             )
+            # With its outbox entries, in the same statement, for the consumers that want it.
+            outbox.outbox_bulk_create([message], stream=MESSAGE_STREAM)
             if direction == MessageDirection.OUTBOUND:
                 Conversation.objects.filter(pk=conversation.pk, first_response_at__isnull=True).update(
                     first_response_at=now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,14 +15,22 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from conversations import push, widget
-from conversations.models import Channel, Conversation, ConversationStatus, Message, MessageDirection
+from conversations.models import (
+    MESSAGE_STREAM,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageDirection,
+)
 from conversations.selectors import visitor_contact
 from conversations.services.common import check_body, check_client_id
 from conversations.services.conversations import conversation_open
 from conversations.services.messages import message_create, read_mark
-from supportdesk import advisory_locks
+from supportdesk import advisory_locks, outbox
 from supportdesk.db import loop_connection
 from supportdesk.errors import Conflict, DomainError, NotFound
+from supportdesk.models import OutboxEntry
 from timeline.models import Contact, ContactKind
 from timeline.services import contact_upsert
 
@@ -100,10 +109,14 @@ class _NotAppended(Exception):
 
 
 def _inbound_statement(*, session: widget.Session, conversation_id: int, body: str, client_id: str,
-                       now: datetime) -> tuple[str, list[Any]]:
+                       now: datetime, consumers: Sequence[str] = ()) -> tuple[str, list[Any]]:
     """Number and store a customer message in one statement, if the chat is still the
     contact's and still going and the client id is new; it returns (id, sequence), or no row.
-    The caller rolls back on no row, so the numbering never leaves a gap."""
+    The caller rolls back on no row, so the numbering never leaves a gap.
+
+    `consumers`: the outbox consumers of MESSAGE_STREAM that want this message (see
+    `_inbound_consumers`); their entries are written by the same statement, and only then
+    is it any longer than the plain insert."""
     quote = connection.ops.quote_name
     conversations, messages = quote(Conversation._meta.db_table), quote(Message._meta.db_table)
     if session.contact_id is not None:
@@ -111,19 +124,36 @@ def _inbound_statement(*, session: widget.Session, conversation_id: int, body: s
     else:  # an anonymous visitor's contact, by the external id their session names
         contact_sql = f"(SELECT id FROM {quote(Contact._meta.db_table)} WHERE kind = %s AND external_id = %s)"
         contact_params = [ContactKind.CUSTOMER, session.visitor_external_id]
-    return (
+    numbered = (
         f"WITH numbered AS (UPDATE {conversations} SET last_message_sequence = "
         "last_message_sequence + 1, last_message_at = %s, updated_at = %s "
         f"WHERE id = %s AND contact_id = {contact_sql} AND channel = %s AND status IN (%s, %s) "
         "RETURNING id, last_message_sequence) "
+    )
+    insert = (
         f"INSERT INTO {messages} (conversation_id, sequence, direction, body, channel_metadata, "
         "client_id, created_at) SELECT id, last_message_sequence, %s, %s, '{}'::jsonb, %s, %s "
         "FROM numbered ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' AND direction = 'in' "
         "DO NOTHING "
-        "RETURNING id, sequence",
-        [now, now, conversation_id, *contact_params, Channel.CHAT, ConversationStatus.OPEN,
-         ConversationStatus.PENDING, MessageDirection.INBOUND, body, client_id, now],
+        "RETURNING id, sequence"
     )
+    params = [now, now, conversation_id, *contact_params, Channel.CHAT, ConversationStatus.OPEN,
+              ConversationStatus.PENDING, MessageDirection.INBOUND, body, client_id, now]
+    if not consumers:
+        return numbered + insert, params
+    return (
+        f"{numbered}, inserted AS ({insert}), entries AS ("
+        f"INSERT INTO {quote(OutboxEntry._meta.db_table)} (stream, consumer, ref_id) "
+        "SELECT %s, wanted.consumer, inserted.id FROM inserted CROSS JOIN unnest(%s::text[]) AS wanted(consumer)) "
+        "SELECT id, sequence FROM inserted",
+        [*params, MESSAGE_STREAM, list(consumers)],
+    )
+
+
+def _inbound_proto(*, conversation_id: int, body: str, client_id: str) -> Message:
+    """The message as the outbox consumers' `wants` sees it (not saved)."""
+    return Message(conversation_id=conversation_id, direction=MessageDirection.INBOUND, body=body,
+                   channel_metadata={}, client_id=client_id)
 
 
 def _inbound_message(row: tuple[int, int], *, conversation_id: int, body: str, client_id: str,
@@ -138,8 +168,10 @@ def _inbound_append(*, session: widget.Session, conversation_id: int, body: str,
     """The chat's hot path from synchronous code; None when it does not apply (see
     `_inbound_statement`) and nothing was written."""
     now = timezone.now()
+    consumers = outbox.outbox_wanting(_inbound_proto(conversation_id=conversation_id, body=body,
+                                                     client_id=client_id), stream=MESSAGE_STREAM)
     sql, params = _inbound_statement(session=session, conversation_id=conversation_id, body=body,
-                                     client_id=client_id, now=now)
+                                     client_id=client_id, now=now, consumers=consumers)
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -164,8 +196,10 @@ async def visitor_message_send_async(*, session: widget.Session, body: Any, clie
     body, client_id = check_body(body), check_client_id(client_id)
     if conversation_id is not None:
         now = timezone.now()
+        consumers = await outbox.outbox_wanting_async(
+            _inbound_proto(conversation_id=conversation_id, body=body, client_id=client_id), stream=MESSAGE_STREAM)
         sql, params = _inbound_statement(session=session, conversation_id=conversation_id, body=body,
-                                         client_id=client_id, now=now)
+                                         client_id=client_id, now=now, consumers=consumers)
         row = None
         # Not in a pipeline, though BEGIN would leave with the statement: psycopg's pipeline
         # mode costs more CPU here, in Python and in PostgreSQL, than the round trip it saves.

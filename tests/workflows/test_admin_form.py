@@ -111,3 +111,20 @@ def test_the_workflows_admin_is_for_supervisors_only():
 
     assert answers["staff"] == answers["agent"] == [403, 403, 403, 403]
     assert answers["supervisor"] == [200, 200, 200, 200]
+
+
+@pytest.mark.django_db
+def test_the_admin_takes_a_message_received_trigger_whose_texts_quote_the_message():
+    AgentProfileFactory(languages=["en"])
+    quoting = {"en": {"subject": "Got it", "body": "You wrote: {{ message.excerpt }}"}}
+    steps = [{"action": "test_message", "params": {"template": quoting}}]
+    on_message = WorkflowForm(data(trigger={"type": "event", "kinds": ["message.received"]}, steps=steps,
+                                   conditions={"all": [{"attribute": "conversation.channel", "op": "eq",
+                                                        "value": "chat"}]}, run_key="{workflow}:{message}"))
+    on_order = WorkflowForm(data(steps=steps))
+    on_timer = WorkflowForm(data(trigger={"type": "timer", "kinds": ["message.received"], "minutes": 5},
+                                 steps=steps))
+
+    assert on_message.is_valid(), on_message.errors
+    assert not on_order.is_valid() and "message.excerpt" in str(on_order.errors["steps"])
+    assert not on_timer.is_valid() and "message.received" in str(on_timer.errors["trigger"])

@@ -21,9 +21,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from supportdesk.json_input import SafeJSONField
-from timeline.events import known_kinds
 from workflows import attributes, registry, templates
-from workflows.definitions import definition_errors, trigger_scopes
+from workflows.definitions import definition_errors, known_kinds, trigger_scopes
 from workflows.models import Workflow
 
 TEXTAREA = forms.Textarea(attrs={"rows": 8, "cols": 100, "style": "font-family: monospace"})
@@ -62,7 +61,9 @@ class WorkflowForm(forms.ModelForm):
     trigger = PrettyJSONField(
         label=gettext_lazy("Trigger"),
         help_text=gettext_lazy(
-            'An event: {"type": "event", "kinds": ["order.delayed"]}. A timer: {"type": "timer", '
+            'An event: {"type": "event", "kinds": ["order.delayed"]}, or a customer\'s message: '
+            '{"type": "event", "kinds": ["message.received"]} (templates may use {{ message.excerpt }}; '
+            'run key "{workflow}:{message}" for a run per message). A timer: {"type": "timer", '
             '"kinds": ["order.created", "order.delayed"], "at": "order.promised_at", "minutes": 15}. '
             'A schedule: {"type": "schedule", "cron": "0 9 * * 1", "segment": 1}.'))
     conditions = PrettyJSONField(

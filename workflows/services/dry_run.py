@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from conversations.models import MESSAGE_RECEIVED, Message, MessageDirection
 from supportdesk.conditions import condition_matches
-from timeline.events import known_kinds
 from timeline.models import TimelineEvent
 from workflows import registry
 from workflows.attributes import contact_attributes
@@ -31,12 +31,13 @@ from workflows.definitions import (
     definition_errors,
     definition_from,
     definition_of,
+    known_kinds,
     run_key_render,
 )
 from workflows.models import WorkflowVersion
 from workflows.services.publish import DefinitionInvalid
-from workflows.services.triggers import event_chains, event_subject_ref, timer_due
-from workflows.subjects import Subject, subject_attributes, subject_variables, subjects_load
+from workflows.services.triggers import event_chains, event_subject_ref, message_variables, timer_due
+from workflows.subjects import CONVERSATION, Subject, subject_attributes, subject_variables, subjects_load
 
 MAX_EVENTS = 20_000
 MAX_RESULTS = 1_000
@@ -88,8 +89,16 @@ def _candidates(parsed: Definition, *, since: datetime, now: datetime):
     events = list(TimelineEvent.objects.filter(kind__in=parsed.event_kinds, occurred_at__gte=since)
                   .order_by("occurred_at", "pk")[:MAX_EVENTS])
     chains = event_chains(events)
-    for event in events:
-        yield event_subject_ref(event), event.kind, event.occurred_at, chains.get(event.pk, []), event
+    candidates = [(event_subject_ref(event), event.kind, event.occurred_at, chains.get(event.pk, []), event)
+                  for event in events]
+    if MESSAGE_RECEIVED in parsed.event_kinds:
+        # Received messages are not on the timeline: replayed from the messages themselves.
+        messages = (Message.objects.filter(direction=MessageDirection.INBOUND, created_at__gte=since)
+                    .select_related("conversation").order_by("created_at", "pk")[:MAX_EVENTS])
+        candidates += [((message.conversation.contact_id, CONVERSATION, message.conversation_id), MESSAGE_RECEIVED,
+                        message.created_at, [], message) for message in messages]
+        candidates.sort(key=lambda candidate: candidate[2])
+    yield from candidates[:MAX_EVENTS]
 
 
 def _replay(parsed: Definition, *, workflow_id: int, since: datetime, now: datetime,
@@ -110,7 +119,8 @@ def _replay(parsed: Definition, *, workflow_id: int, since: datetime, now: datet
     keys: set[str] = set()
     per_contact: Counter[int] = Counter()
     would: list[WouldRun] = []
-    for ref, trigger, at, _chain, *_event in candidates:
+    for ref, trigger, at, _chain, *source in candidates:
+        message = source[0] if source and isinstance(source[0], Message) else None
         subject = subjects.get(ref)
         if subject is None:
             continue
@@ -120,7 +130,8 @@ def _replay(parsed: Definition, *, workflow_id: int, since: datetime, now: datet
                 continue
         key = run_key_render(parsed.run_key, workflow_id=workflow_id, contact_id=subject.contact.pk,
                              subject_type=subject.subject_type, subject_id=subject.subject_id,
-                             fired=at.isoformat() if parsed.trigger_type == SCHEDULE else "")
+                             fired=at.isoformat() if parsed.trigger_type == SCHEDULE else "",
+                             message=message.pk if message is not None else None)
         if key in keys:
             continue
         if parsed.conditions and not condition_matches(
@@ -134,14 +145,16 @@ def _replay(parsed: Definition, *, workflow_id: int, since: datetime, now: datet
         would.append(WouldRun(
             contact_id=subject.contact.pk, contact_name=str(subject.contact), subject_type=subject.subject_type,
             subject_id=subject.subject_id, trigger=trigger, at=at, skipped_by_limit=limited,
-            steps=[] if limited else _steps(parsed, subject, workflow_id=workflow_id, now=now)))
+            steps=[] if limited else _steps(parsed, subject, workflow_id=workflow_id, now=now,
+                                            variables=message_variables(message) if message else None)))
         if len(would) >= max_results:
             break
     return would
 
 
-def _steps(parsed: Definition, subject: Subject, *, workflow_id: int, now: datetime) -> list[str]:
-    variables = subject_variables(subject)
+def _steps(parsed: Definition, subject: Subject, *, workflow_id: int, now: datetime,
+           variables: dict[str, Any] | None = None) -> list[str]:
+    variables = {**subject_variables(subject), **(variables or {})}
     described = []
     for position, step in enumerate(parsed.steps):
         action = registry.action(step.get("action", ""))

@@ -10,8 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from supportdesk.errors import DomainError, NotFound
-from timeline.events import known_kinds
-from workflows.definitions import SCHEDULE, definition_errors, definition_from
+from workflows.definitions import SCHEDULE, definition_errors, definition_from, known_kinds
 from workflows.models import Workflow, WorkflowVersion
 from workflows.services.triggers import listened_kinds_clear
 

@@ -77,14 +77,14 @@ class Started:
 
 def run_start(*, workflow: Workflow, version: WorkflowVersion, subject: Subject, trigger: dict[str, Any],
               chain: list[int], trigger_event_id: int | None = None, fired: str = "",
-              now: datetime | None = None) -> Started:
+              message_id: int | None = None, now: datetime | None = None) -> Started:
     """Start a run of `version` for this subject, once per run key; within the per-contact
     limit, else recorded as skipped. Must run inside a transaction (the trigger's); the run is
     advanced after commit."""
     now = now or timezone.now()
     key = run_key_render(version.run_key, workflow_id=workflow.pk, contact_id=subject.contact.pk,
                          subject_type=subject.subject_type, subject_id=subject.subject_id, fired=fired,
-                         event=trigger_event_id)
+                         event=trigger_event_id, message=message_id)
     if WorkflowRun.objects.filter(workflow=workflow, run_key=key).exists():
         return Started(run=None)
     status = RunStatus.RUNNING
@@ -276,6 +276,7 @@ def _step_started(run: WorkflowRun, action: str, *, now: datetime) -> WorkflowRu
 
 def _context(run: WorkflowRun, step: WorkflowRunStep, subject: Subject, *, now: datetime) -> registry.StepContext:
     variables = subject_variables(subject)
+    variables.update((run.trigger or {}).get("variables") or {})  # e.g. a received message's excerpt
     for done in WorkflowRunStep.objects.filter(run=run, status=StepStatus.DONE, position__lt=step.position):
         variables.update((done.result or {}).get("variables") or {})
     return registry.StepContext(

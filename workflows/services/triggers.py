@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from conversations.models import MESSAGE_RECEIVED, MESSAGE_STREAM, Message, MessageDirection
 from supportdesk import outbox
 from supportdesk.conditions import condition_matches
 from timeline.models import TIMELINE_STREAM, TimelineEvent
@@ -35,6 +36,8 @@ from workflows.subjects import CONTACT, CONVERSATION, ORDER, Subject, subject_at
 log = logging.getLogger(__name__)
 
 CONSUMER = "workflows.triggers"
+MESSAGES_CONSUMER = "workflows.messages"  # inbound messages, as "message.received"
+MESSAGE_EXCERPT_CHARS = 200
 KINDS_TTL_SECONDS = 2.0
 _kinds: tuple[float, frozenset[str]] | None = None
 
@@ -63,15 +66,28 @@ def wants(event: TimelineEvent) -> bool:
     return event.kind in listened_kinds()
 
 
+def message_wants(message: Message) -> bool:
+    """An inbound message, while some enabled workflow listens to "message.received" (the
+    chat's hot path asks this of every message: it answers from the cached kinds). Replies,
+    notes and whatever a workflow sends are outbound: never "received" (the loop guard)."""
+    return message.direction == MessageDirection.INBOUND and MESSAGE_RECEIVED in listened_kinds()
+
+
 def triggers_register() -> None:
-    """Subscribe the triggers to the timeline (from the app's ready())."""
+    """Subscribe the triggers to the timeline and to the inbound messages (from the app's ready())."""
     outbox.consumer_register(name=CONSUMER, stream=TIMELINE_STREAM, handle=timeline_events_apply,
                              wants=wants)
+    outbox.consumer_register(name=MESSAGES_CONSUMER, stream=MESSAGE_STREAM, handle=messages_apply,
+                             wants=message_wants)
 
 
 def triggers_drain(*, batch_size: int = 500) -> outbox.Drained:
-    """Turn one batch of new timeline events into runs and timers (idempotent; parallel-safe)."""
-    return outbox.outbox_drain(consumer=CONSUMER, batch_size=batch_size)
+    """Turn one batch of new timeline events, and one of received messages, into runs and
+    timers (idempotent; parallel-safe)."""
+    events = outbox.outbox_drain(consumer=CONSUMER, batch_size=batch_size)
+    messages = outbox.outbox_drain(consumer=MESSAGES_CONSUMER, batch_size=batch_size)
+    return outbox.Drained(handled=events.handled + messages.handled, failed=events.failed + messages.failed,
+                          parked=events.parked + messages.parked)
 
 
 def _enabled() -> dict[str, list[tuple[Workflow, WorkflowVersion]]]:
@@ -153,6 +169,47 @@ def _events_apply(events: list[TimelineEvent], by_kind: dict[str, list[tuple[Wor
                     continue
             run_start(workflow=workflow, version=version, subject=subject, trigger=trigger_of(event),
                       chain=chain, trigger_event_id=event.pk, now=now)
+
+
+def message_variables(message: Message) -> dict[str, Any]:
+    """The template variables a received message gives its run (workflows.templates.VARIABLES)."""
+    return {"message.excerpt": message.body[:MESSAGE_EXCERPT_CHARS]}
+
+
+def messages_apply(message_ids: list[int]) -> None:
+    """Start the runs these received messages trigger, as "message.received" events on their
+    conversation (in the drain's transaction: exactly once per message; the run key decides
+    how often per conversation, by default once: "{workflow}:{message}" runs once a message)."""
+    workflows = _enabled().get(MESSAGE_RECEIVED)
+    if not workflows:
+        return
+    messages = list(Message.objects.filter(pk__in=message_ids, direction=MessageDirection.INBOUND)
+                    .select_related("conversation").order_by("pk"))
+    if not messages:
+        return
+    now = timezone.now()
+    refs = {message.pk: (message.conversation.contact_id, CONVERSATION, message.conversation_id)
+            for message in messages}
+    subjects = subjects_load(refs.values())
+    contacts = contact_attributes({message.conversation.contact_id for message in messages}, now=now)
+    for message in messages:
+        subject = subjects.get(refs[message.pk])
+        if subject is None:
+            continue
+        values = None
+        trigger = {"event": MESSAGE_RECEIVED, "message_id": message.pk, "conversation_id": message.conversation_id,
+                   "occurred_at": message.created_at.isoformat(), "variables": message_variables(message)}
+        for workflow, version in workflows:
+            if version.trigger_type == TIMER:
+                continue  # refused by the definition's checks; a version saved before is skipped
+            if version.conditions:
+                if values is None:
+                    values = subject_attributes(subject, contact_values=contacts.get(subject.contact.pk), now=now)
+                if not condition_matches(version.conditions, values):
+                    continue
+            # Not caused by a run (inbound), so it starts a chain of its own.
+            run_start(workflow=workflow, version=version, subject=subject, trigger=trigger, chain=[],
+                      message_id=message.pk, now=now)
 
 
 # --- Timers --------------------------------------------------------------------------------
@@ -237,5 +294,6 @@ def next_timer_at() -> datetime | None:
     return WorkflowTimer.objects.order_by("due_at").values_list("due_at", flat=True).first()
 
 
-__all__ = ["CONSUMER", "listened_kinds", "listened_kinds_clear", "timeline_events_apply", "timer_arm",
-           "timers_fire", "trigger_scopes", "triggers_drain", "triggers_register", "wants"]
+__all__ = ["CONSUMER", "MESSAGES_CONSUMER", "listened_kinds", "listened_kinds_clear", "message_variables",
+           "message_wants", "messages_apply", "timeline_events_apply", "timer_arm", "timers_fire",
+           "trigger_scopes", "triggers_drain", "triggers_register", "wants"]
