@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from supportdesk.deployment import DEVELOPMENT_SECRETS, InsecureDeployment, refusal_message, secret_problems
 

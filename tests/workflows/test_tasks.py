@@ -59,7 +59,8 @@ def test_a_drain_of_many_events_queues_one_task_per_batch_and_each_run_is_done_o
     monkeypatch.setattr(tasks, "run_advance_enqueue", lambda run_id, countdown=None: queued.append(run_id))
     workflow_published(limit=None, steps=[{"action": "add_tags", "params": {"tags": ["sorry"]}},
                                           {"action": "oms_rebate", "params": {"amount": "1.00"}}])
-    tagged, = workflow_published("tagger", limit=None, steps=[{"action": "add_tags", "params": {"tags": ["late"]}}])[:1]
+    tagged, = workflow_published("tagger", limit=None,
+                                 steps=[{"action": "add_tags", "params": {"tags": ["late"]}}])[:1]
     count = runs.ADVANCE_BATCH_SIZE + 5
     for _ in range(count // 2 + 1):
         order_delayed(late_order_for(unhappy_customer()))

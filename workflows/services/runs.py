@@ -388,8 +388,9 @@ def runs_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     worker died mid-step), and running runs whose task was lost."""
     now = now or timezone.now()
     waiting = WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now)
-    running = WorkflowRun.objects.filter(status=RunStatus.RUNNING, updated_at__lte=now - timedelta(seconds=settings.WORKFLOWS_LOST_RUN_SECONDS)) \
-        .exclude(leased_until__gt=now).exclude(resume_at__gt=now)
+    lost_before = now - timedelta(seconds=settings.WORKFLOWS_LOST_RUN_SECONDS)
+    running = (WorkflowRun.objects.filter(status=RunStatus.RUNNING, updated_at__lte=lost_before)
+               .exclude(leased_until__gt=now).exclude(resume_at__gt=now))
     ids = list(waiting.order_by("resume_at").values_list("pk", flat=True)[:limit])
     ids += list(running.order_by("created_at").values_list("pk", flat=True)[:limit])
     return ids
