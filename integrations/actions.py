@@ -8,7 +8,8 @@ Message-ID is derived from it), so a retried step grants one rebate and sends on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -49,18 +50,25 @@ def _currency(params: Mapping[str, Any], context: StepContext) -> str:
     return context.order.currency if context.order is not None else "EUR"
 
 
-def _rebate(params: Mapping[str, Any], context: StepContext) -> StepResult:
-    if context.order is None:
-        raise StepFailed(_("A rebate is granted on an order; this run is not about one."))
-    amount, currency = _amount(params["amount"]), _currency(params, context)
+@contextmanager
+def _oms_outcome() -> Iterator[None]:
+    """The OMS's answer as the step's: try again later (StepRetry) or never (StepFailed)."""
     try:
-        rebate = get_oms_client().issue_rebate(
-            order_external_id=context.order.external_id, amount=amount, currency=currency,
-            reason=params.get("reason") or "workflow", idempotency_key=context.idempotency_key)
+        yield
     except OmsTransientError as error:
         raise StepRetry(str(error)) from error
     except OmsPermanentError as error:
         raise StepFailed(str(error)) from error
+
+
+def _rebate(params: Mapping[str, Any], context: StepContext) -> StepResult:
+    if context.order is None:
+        raise StepFailed(_("A rebate is granted on an order; this run is not about one."))
+    amount, currency = _amount(params["amount"]), _currency(params, context)
+    with _oms_outcome():
+        rebate = get_oms_client().issue_rebate(
+            order_external_id=context.order.external_id, amount=amount, currency=currency,
+            reason=params.get("reason") or "workflow", idempotency_key=context.idempotency_key)
     return StepResult(
         data={"reference": rebate.reference, "amount": str(amount), "currency": currency},
         summary=_("granted a %(amount)s %(currency)s rebate") % {"amount": f"{amount:.2f}", "currency": currency},
@@ -70,14 +78,10 @@ def _rebate(params: Mapping[str, Any], context: StepContext) -> StepResult:
 
 def _coupon(params: Mapping[str, Any], context: StepContext) -> StepResult:
     amount, currency = _amount(params["amount"]), _currency(params, context)
-    try:
+    with _oms_outcome():
         coupon = get_oms_client().issue_coupon(
             customer_external_id=context.contact.external_id, amount=amount, currency=currency,
             reason=params.get("reason") or "workflow", idempotency_key=context.idempotency_key)
-    except OmsTransientError as error:
-        raise StepRetry(str(error)) from error
-    except OmsPermanentError as error:
-        raise StepFailed(str(error)) from error
     return StepResult(
         data={"code": coupon.code, "amount": str(amount), "currency": currency},
         summary=_("gave a %(amount)s %(currency)s coupon") % {"amount": f"{amount:.2f}", "currency": currency},
