@@ -327,7 +327,11 @@ def main() -> None:
         parser.error("--contacts at least --customers, --customers 20+, --events 4+")
     started = time.monotonic()
     harness.yardsticks()  # before the benchmark's own load, once for the process
-    env = harness.bench_env(database=DATABASE, OMS_WEBHOOK_SECRET=SECRET, OMS_CLIENT="fake")
+    # Its own Celery queue from the start: what this process queues (a segment's refresh after
+    # its save) must reach the benchmark's worker, never a `make run` worker on the same Redis.
+    queue = f"bench-{uuid.uuid4().hex[:6]}"
+    env = harness.bench_env(database=DATABASE, OMS_WEBHOOK_SECRET=SECRET, OMS_CLIENT="fake",
+                            CELERY_TASK_DEFAULT_QUEUE=queue)
     harness.prepare_database(env)
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
@@ -354,8 +358,6 @@ def main() -> None:
     without, _ = oms_ingest.build_requests(args.events, args.customers)
     with_workflows, _ = oms_ingest.build_requests(args.events, args.customers, seed=8)
     port = harness.free_port()
-    queue = f"bench-{uuid.uuid4().hex[:6]}"
-    env["CELERY_TASK_DEFAULT_QUEUE"] = queue
     schedule_file = f"/tmp/supportdesk-bench-beat-{queue}"
     web = [str(harness.VENV_BIN / "uvicorn"), "supportdesk.asgi:application", "--host", "127.0.0.1", "--port",
            str(port), "--workers", str(args.web_workers), "--no-access-log", "--log-level", "warning"]

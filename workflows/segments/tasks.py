@@ -27,14 +27,21 @@ def segments_refresh() -> int:
     holding as time passes, with no event to say so. The number of segments refreshed."""
     ids = list(Segment.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
     for segment_id in ids:
-        services.segment_refresh(segment_id=segment_id)
+        try:
+            services.segment_refresh(segment_id=segment_id)
+        except Segment.DoesNotExist:  # deleted since the list was read
+            continue
     return len(ids)
 
 
 @shared_task(name="workflows.segments.tasks.segment_refresh", ignore_result=True)
 def segment_refresh(segment_id: int, record_events: bool = True, actor: str = "system") -> None:
-    """Evaluate one segment over every contact (after it was saved in the admin)."""
-    services.segment_refresh(segment_id=segment_id, record_events=record_events, actor=actor)
+    """Evaluate one segment over every contact (after it was saved in the admin); a segment
+    deleted since the task was queued has nothing left to evaluate."""
+    try:
+        services.segment_refresh(segment_id=segment_id, record_events=record_events, actor=actor)
+    except Segment.DoesNotExist:
+        log.info("Segment %s no longer exists: nothing to refresh", segment_id)
 
 
 @shared_task(name="workflows.segments.tasks.segment_feed", ignore_result=True,
