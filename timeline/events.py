@@ -239,7 +239,7 @@ def known_kinds() -> frozenset[str]:
     upper-case module constant that names a kind (so a kind added below is known at once)."""
     names = {**vars(EventKind), **globals()}
     kinds = {value for name, value in names.items()
-             if name.isupper() and isinstance(value, str) and "." in value}
+             if name.isupper() and isinstance(value, str) and "." in value and value != TIMELINE_STREAM}
     return frozenset(kinds | {f"routing.{kind}" for kind in ROUTING_KINDS})
 
 

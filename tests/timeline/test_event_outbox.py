@@ -54,3 +54,8 @@ def test_without_a_consumer_no_entry_is_written() -> None:
 def test_new_kinds_are_known() -> None:
     assert {"rating.given", "workflow.run", "segment.entered", "segment.left",
             "outreach.sent"} <= events.known_kinds()
+
+
+def test_the_stream_name_is_not_a_kind() -> None:
+    """The timeline's outbox stream shares the "x.y" shape of a kind; the filters must not offer it."""
+    assert events.TIMELINE_STREAM not in events.known_kinds()
