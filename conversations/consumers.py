@@ -1,5 +1,9 @@
 """Websocket consumers: they authenticate, join the groups the user may see, and relay.
 
+One module for both sockets (a little over 500 lines): the visitor's and the agent's
+consumers share the frame checks, rate limits and error frames defined here; the survey's
+`rate` frame added the last lines. Split by socket when either grows further.
+
 No business logic here (STYLE #7): each frame a browser sends is parsed and handed to
 one service; what is pushed is decided by the services that push it (routing.push,
 conversations.push). Every bad frame gets an error frame back, never a dropped socket:

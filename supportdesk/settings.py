@@ -1,5 +1,8 @@
 """Settings for the support desk.
 
+One module, as Django reads it (over 500 lines because every setting the README's
+configuration table lists is read here, with its default and a line on what it does).
+
 Configuration is read once, here, from environment variables through django-environ,
 with defaults that work on a development machine where PostgreSQL and Redis run locally and
 DEBUG is on (`make run` and the tests turn it on). With DEBUG off the defaults are production's:

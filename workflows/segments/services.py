@@ -1,6 +1,9 @@
 """Segments' use cases: save (and fill), keep members up to date from the timeline's events,
 add and remove by hand, preview, and feed a routing queue.
 
+(A little over 500 lines, kept whole for now: every use case here goes through `_apply`,
+the one membership statement; preview and feeding are the parts to move out next.)
+
 Membership is a table (`SegmentMember`), kept up to date two ways that share one SQL
 statement (`_apply`):
 
