@@ -178,8 +178,14 @@ def test_without_an_active_segment_the_timeline_writes_no_entries_for_segments()
     contact_change(contact, name="Someone")
     assert not OutboxEntry.objects.filter(consumer=services.MEMBERSHIP_CONSUMER).exists()
     segment_make(HIGH_VALUE)
-    contact_change(contact, name="Someone else")
+    contact_change(contact, name="Someone else")  # a field no active segment reads
+    assert not OutboxEntry.objects.filter(consumer=services.MEMBERSHIP_CONSUMER).exists()
+    contact_change(contact, lifetime_order_value=Decimal("900"))  # one it reads
+    contact_change(contact, tags=["vip"], name="Someone")  # two fields it does not read
     assert OutboxEntry.objects.filter(consumer=services.MEMBERSHIP_CONSUMER).count() == 1
+    segment_make({"all": [{"attribute": "contact.tags", "op": "contains", "value": "vip"}]}, key="tagged")
+    contact_change(contact, tags=["vip", "late"])
+    assert OutboxEntry.objects.filter(consumer=services.MEMBERSHIP_CONSUMER).count() == 2
 
 
 def test_member_ids_are_a_queryset_of_contact_ids() -> None:

@@ -41,6 +41,7 @@ from workflows import attributes
 from workflows.registry import StepFailed
 from workflows.segments.models import Segment, SegmentMember
 from workflows.segments.sql import (
+    COLUMNS,
     CUSTOM_PREFIX,
     UnsupportedCondition,
     _number,
@@ -143,29 +144,39 @@ def _apply(segment: Segment, *, contact_ids: Sequence[int] | None) -> Changes:
     params.update(segment_id=segment.pk, now=timezone.now())
     # The members to look at: those of the contacts given, found through the unique index
     # (a join, not `= ANY(...)`, which the planner may turn into a filter over every member).
-    touched, using, narrow = "", "", ""
+    touched, members = "", f"SELECT contact_id, manual, matched FROM {table} WHERE segment_id = %(segment_id)s"
     if contact_ids is not None:
         touched = "touched AS (SELECT DISTINCT unnest(%(contact_ids)s::bigint[]) AS id),"
-        using, narrow = "USING touched", "AND m.contact_id = touched.id"
+        members = (f"SELECT m.contact_id, m.manual, m.matched FROM touched JOIN {table} m "
+                   "ON m.segment_id = %(segment_id)s AND m.contact_id = touched.id")
         params["contact_ids"] = list(contact_ids)
+    # The difference between the members and the matching contacts, by a FULL JOIN: PostgreSQL
+    # runs one only as a hash or merge join, so a refresh over a million members stays linear
+    # even when the table's statistics are stale (an anti-join planned as a nested loop over
+    # the matching contacts took hours). Only what changes is written.
     sql = f"""
         WITH {touched} matching AS ({matching}),
+        diff AS MATERIALIZED (
+            SELECT x.id AS add_id, m.contact_id AS member_id, m.manual
+              FROM matching x FULL JOIN ({members}) m ON m.contact_id = x.id
+             WHERE x.id IS NULL OR m.contact_id IS NULL OR NOT m.matched
+        ),
         upserted AS (
             INSERT INTO {table} AS m (segment_id, contact_id, matched, manual, entered_at)
-            SELECT %(segment_id)s, id, TRUE, FALSE, %(now)s FROM matching
+            SELECT %(segment_id)s, add_id, TRUE, FALSE, %(now)s FROM diff WHERE add_id IS NOT NULL
             ON CONFLICT (segment_id, contact_id) DO UPDATE SET matched = TRUE WHERE m.matched = FALSE
             RETURNING m.contact_id, (m.xmax = 0) AS inserted
         ),
         dropped AS (
-            DELETE FROM {table} m {using}
-             WHERE m.segment_id = %(segment_id)s {narrow} AND NOT m.manual
-               AND NOT EXISTS (SELECT 1 FROM matching WHERE matching.id = m.contact_id)
+            DELETE FROM {table} m USING diff
+             WHERE diff.add_id IS NULL AND NOT diff.manual
+               AND m.segment_id = %(segment_id)s AND m.contact_id = diff.member_id AND NOT m.manual
             RETURNING m.contact_id
         ),
         unmatched AS (
-            UPDATE {table} m SET matched = FALSE {"FROM touched" if using else ""}
-             WHERE m.segment_id = %(segment_id)s {narrow} AND m.manual AND m.matched
-               AND NOT EXISTS (SELECT 1 FROM matching WHERE matching.id = m.contact_id)
+            UPDATE {table} m SET matched = FALSE FROM diff
+             WHERE diff.add_id IS NULL AND diff.manual
+               AND m.segment_id = %(segment_id)s AND m.contact_id = diff.member_id AND m.manual AND m.matched
             RETURNING m.contact_id
         )
         SELECT contact_id, TRUE FROM upserted WHERE inserted
@@ -357,25 +368,70 @@ def membership_apply(event_ids: list[int]) -> None:
     segments_evaluate(contact_ids)
 
 
-_active_cache: dict[str, float | bool] = {"until": 0.0, "value": False}
+_active_cache: dict[str, Any] = {"until": 0.0, "value": None}
 ACTIVE_CACHE_SECONDS = 5.0
+ANY_FIELD = "*"
 
 
 def active_segments_clear() -> None:
     _active_cache["until"] = 0.0
 
 
-def _active_segments_exist() -> bool:
+def _read_fields(condition: Mapping[str, Any]) -> Iterable[str]:
+    """The contact's fields a condition reads, as a contact.updated event names them in its
+    changes ("tags", "tier", "attributes", ...); ANY_FIELD for one it cannot tell. Counts over
+    a window of days read other events, never a contact.updated."""
+    for group in ("all", "any"):
+        if group in condition:
+            for part in condition[group]:
+                yield from _read_fields(part)
+            return
+    name = condition.get("attribute", "")
+    if name in COLUMNS:
+        yield COLUMNS[name][0].removeprefix("c.")
+    elif name.startswith(CUSTOM_PREFIX):
+        yield "attributes"
+    elif windowed_attribute(name) is None:
+        yield ANY_FIELD
+
+
+def _active_fields() -> frozenset[str] | None:
+    """The contact's fields the active segments read (None: no segment is active), cached
+    for a moment in the process: the timeline's writers ask it of every event."""
     now = time.monotonic()
     if now >= _active_cache["until"]:
-        _active_cache["value"] = Segment.objects.filter(is_active=True).exists()
+        fields: set[str] | None = None
+        for conditions in Segment.objects.filter(is_active=True).values_list("conditions", flat=True):
+            fields = fields or set()
+            if conditions:
+                fields.update(_read_fields(conditions))
+        _active_cache["value"] = None if fields is None else frozenset(fields)
         _active_cache["until"] = now + ACTIVE_CACHE_SECONDS
-    return bool(_active_cache["value"])
+    return _active_cache["value"]
 
 
 def _wanted(event: TimelineEvent) -> bool:
-    # No entry at all while no segment is active: the timeline's writers pay nothing.
-    return event.kind not in IGNORED_KINDS and _active_segments_exist()
+    # No entry at all while no segment is active: the timeline's writers pay nothing. Nor for
+    # a change of the contact no active segment reads (a workflow tagging a million contacts
+    # while the segments look at their value and ratings).
+    if event.kind in IGNORED_KINDS:
+        return False
+    fields = _active_fields()
+    if fields is None:
+        return False
+    if event.kind != events.EventKind.CONTACT_UPDATED or ANY_FIELD in fields:
+        return True
+    changes = (event.payload or {}).get("changes")
+    if not isinstance(changes, dict) or not changes:
+        return True
+    # A change of anything but a field of the contact that no segment reads (say, a name of
+    # the producer's own) is taken as possibly read: wanted.
+    return any(root in fields or root not in _contact_fields()
+               for root in (str(name).partition(".")[0] for name in changes))
+
+
+def _contact_fields() -> frozenset[str]:
+    return frozenset(field.name for field in Contact._meta.concrete_fields)
 
 
 def membership_register() -> None:
