@@ -246,14 +246,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A separate queue name keeps a benchmark's or a second checkout's tasks apart on one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
-# The beat's short ticks (workflows, timers, segment membership) go to a queue of their own,
-# "<default queue>.ticks", so they never wait behind thousands of workflow runs in the default
-# queue and expire there. A worker started without -Q consumes both (CELERY_TASK_QUEUES); one
-# started with -Q must name both.
+# The beat's short ticks (workflows, timers, segment membership), and the triggers' drains a
+# commit asks for, go to a queue of their own, "<default queue>.ticks", so they never wait
+# behind thousands of workflow runs in the default queue and expire there. A worker started
+# without -Q consumes both (CELERY_TASK_QUEUES); one started with -Q must name both.
 WORKER_TICKS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.ticks"
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(WORKER_TICKS_QUEUE))
 CELERY_TASK_ROUTES = {name: {"queue": WORKER_TICKS_QUEUE} for name in (
-    "workflows.tasks.workflows_tick", "workflows.tasks.timers_fire",
+    "workflows.tasks.workflows_tick", "workflows.tasks.timers_fire", "workflows.tasks.triggers_drain",
     "workflows.segments.tasks.segments_membership_drain")}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -371,6 +371,10 @@ WORKFLOWS_STEP_LEASE_SECONDS = env.float("WORKFLOWS_STEP_LEASE_SECONDS", default
 # tick queues it again. Not seconds: under a backlog every queued run would be queued again
 # each tick, and the duplicates would grow the backlog.
 WORKFLOWS_LOST_RUN_SECONDS = env.float("WORKFLOWS_LOST_RUN_SECONDS", default=60.0)
+# A schedule over a large segment is fired a chunk of members per transaction, this many
+# chunks at once (threads, each with its own database connection): about the cores
+# PostgreSQL may use for it.
+WORKFLOWS_SCHEDULE_WORKERS = env.int("WORKFLOWS_SCHEDULE_WORKERS", default=2)
 # Outbound URL steps: timeout, and whether private addresses (localhost, 10.x) are allowed.
 WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS = env.float("WORKFLOWS_OUTBOUND_TIMEOUT_SECONDS", default=5.0)
 WORKFLOWS_OUTBOUND_ALLOW_PRIVATE = env.bool("WORKFLOWS_OUTBOUND_ALLOW_PRIVATE", default=DEBUG)

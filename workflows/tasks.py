@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 
+from supportdesk.redis import get_redis, redis_key
 from workflows.models import RunStatus, WorkflowRun
 from workflows.services import batch, runs, schedules, triggers
 
 log = logging.getLogger(__name__)
+# One drain asked for at a time: a kick while one is queued (and not started) adds nothing,
+# as that drain will see what was committed before it. Lost with its task, the key expires.
+TRIGGERS_KICK_WINDOW_MS = 2_000
+TRIGGERS_DRAIN_MAX_SECONDS = 10.0
+# Smaller batches than the tick's: each batch's runs are done when its transaction commits,
+# so the first events of a burst are acted on without waiting for the whole burst.
+TRIGGERS_KICK_BATCH = 100
 
 
 @shared_task(name="workflows.tasks.run_advance", ignore_result=True)
@@ -42,6 +51,39 @@ def runs_advance_many_enqueue(run_ids: list[int]) -> None:
         runs_advance_many.delay(run_ids)
     except Exception:
         log.warning("Could not queue %s workflow runs; the tick will", len(run_ids), exc_info=True)
+
+
+def triggers_kick_key() -> str:
+    return redis_key("workflows", "triggers", "kick")
+
+
+@shared_task(name="workflows.tasks.triggers_drain", ignore_result=True)
+def triggers_drain() -> int:
+    """New timeline events and received messages to runs, now: asked for by their producer's
+    commit (`triggers_kick`) rather than waiting for the next tick. The runs whose steps go
+    set-based are done in this task; the others are queued (tasks per batch)."""
+    try:
+        get_redis().delete(triggers_kick_key())  # what commits from now on asks again
+    except Exception:  # noqa: BLE001 (the key expires; the tick drains meanwhile)
+        log.warning("Could not clear the workflow triggers' kick", exc_info=True)
+    handled = 0
+    deadline = time.monotonic() + TRIGGERS_DRAIN_MAX_SECONDS
+    while time.monotonic() < deadline:
+        drained = triggers.triggers_drain(batch_size=TRIGGERS_KICK_BATCH)
+        handled += drained.handled
+        if drained.handled + drained.failed == 0 or drained.failed:
+            break
+    return handled
+
+
+def triggers_kick() -> None:
+    """After a commit that wrote entries for the triggers: ask for a drain, unless one is
+    asked for already. Never raises (the tick drains every second anyway)."""
+    try:
+        if get_redis().set(triggers_kick_key(), 1, nx=True, px=TRIGGERS_KICK_WINDOW_MS):
+            triggers_drain.apply_async()
+    except Exception:  # noqa: BLE001
+        log.warning("Could not ask for a drain of the workflow triggers; the tick will", exc_info=True)
 
 
 @shared_task(name="workflows.tasks.timers_fire", ignore_result=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -179,6 +180,7 @@ def _inbound_append(*, session: widget.Session, conversation_id: int, body: str,
                 row = cursor.fetchone()
             if row is None:
                 raise _NotAppended  # roll the numbering back with it
+            outbox.outbox_kick(consumers)
             message = _inbound_message(row, conversation_id=conversation_id, body=body, client_id=client_id,
                                        now=now)
             push.message_created(message)
@@ -211,6 +213,8 @@ async def visitor_message_send_async(*, session: widget.Session, body: Any, clie
             message = _inbound_message(row, conversation_id=conversation_id, body=body, client_id=client_id,
                                        now=now)
             await push.message_created_now(message)  # committed: it may leave
+            if consumers:  # drained now, not on the next beat (a thread: the kick is a round trip)
+                await sync_to_async(outbox.outbox_kick)(consumers)
             return message
     return await database_sync_to_async(visitor_message_send)(
         session=session, body=body, client_id=client_id, conversation_id=None)

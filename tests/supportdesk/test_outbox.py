@@ -119,3 +119,27 @@ def test_many_rows_are_written_a_chunk_at_a_time_each_with_its_entries(item, con
     assert sorted(OutboxEntry.objects.filter(consumer="tests.accepted").values_list("ref_id", flat=True)) == [
         event.pk for event in events if event.kind == "accepted"]
     assert OutboxEntry.objects.filter(consumer="tests.everything").count() == 5
+
+
+def test_a_consumers_kick_comes_once_after_the_commit_of_a_transaction_that_wrote_it_entries(
+        item, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    kicks: list[str] = []
+    outbox.consumer_register(name="tests.kicked", stream=STREAM, handle=lambda ids: None,
+                             wants=lambda event: event.kind == "accepted", kick=lambda: kicks.append("kick"))
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            with transaction.atomic():
+                outbox.outbox_bulk_create(_events(item, "offered"), stream=STREAM)  # not wanted
+                assert kicks == []
+                outbox.outbox_bulk_create(_events(item, "accepted"), stream=STREAM)
+                outbox.outbox_bulk_create(_events(item, "accepted", "accepted"), stream=STREAM)
+                assert kicks == []  # not before the commit
+        assert kicks == ["kick"]  # once for the transaction
+        with django_capture_on_commit_callbacks(execute=True):
+            with transaction.atomic():
+                outbox.outbox_bulk_create(_events(item, "offered"), stream=STREAM)
+        assert kicks == ["kick"]  # nothing it wanted
+    finally:
+        outbox._consumers.pop("tests.kicked")

@@ -24,7 +24,7 @@ from timeline.models import TIMELINE_STREAM, TimelineEvent
 from workflows.models import RunStatus, StepStatus, WorkflowRun, WorkflowRunStep
 from workflows.selectors import workflow_stats
 from workflows.services import run_advance, run_retry, runs, workflow_save
-from workflows.services.triggers import listened_kinds_clear
+from workflows.services.triggers import listened_kinds_clear, triggers_drain
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +84,21 @@ def test_the_run_key_makes_an_event_delivered_twice_one_run(oms, mailbox) -> Non
     order_delayed(order, minutes=10)  # a second delay of the same order: the same run key
     work()
     assert WorkflowRun.objects.count() == 1 and len(oms.rebates) == 1 and len(mailbox.sends) == 1
+
+
+def test_without_a_limit_the_runs_of_a_batch_start_in_one_statement_once_per_run_key(oms, mailbox) -> None:
+    workflow_published(limit=None)
+    first, second = late_order_for(unhappy_customer()), late_order_for(unhappy_customer(name="Eva"))
+    order_delayed(first)
+    order_delayed(first, minutes=10)  # the same run key in the same batch
+    order_delayed(second)
+    assert triggers_drain().handled == 3
+    order_delayed(first, minutes=5)  # and in a later batch
+    work()
+    runs = WorkflowRun.objects.order_by("pk")
+    assert [(run.subject_id, run.status) for run in runs] == [(first.pk, RunStatus.DONE),
+                                                              (second.pk, RunStatus.DONE)]
+    assert len(oms.rebates) == 2 and len(mailbox.sends) == 2
 
 
 def test_the_per_contact_limit_skips_and_records(oms, mailbox) -> None:

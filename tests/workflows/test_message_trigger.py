@@ -38,9 +38,17 @@ def _eager(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
 
 
+@pytest.fixture
+def no_kicks(monkeypatch):
+    """The drains a commit asks for, off: the entries wait for the tick (work() here)."""
+    from workflows import tasks
+
+    monkeypatch.setattr(tasks, "triggers_kick", lambda: None)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_workflow_on_message_received_runs_once_per_inbound_chat_message_on_every_path(
-        mailbox, private_channel_layer):
+        mailbox, private_channel_layer, no_kicks):
     workflow, _ = on_message()
     contact = ContactFactory(preferred_language="en")
     session = widget.Session(contact_id=contact.pk)
@@ -71,6 +79,31 @@ def test_a_workflow_on_message_received_runs_once_per_inbound_chat_message_on_ev
     other = services.visitor_message_send(session=widget.Session(contact_id=ContactFactory(
         preferred_language="de").pk), body="Hallo", client_id="d1")
     assert work() == runs and other.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_commit_of_a_received_message_asks_for_the_drain_so_it_runs_without_a_tick(
+        mailbox, private_channel_layer):
+    from workflows import tasks
+    from workflows.models import WorkflowRun
+
+    tasks.get_redis().delete(tasks.triggers_kick_key())
+    on_message()
+    contact = ContactFactory(preferred_language="en")
+    first = services.visitor_message_send(session=widget.Session(contact_id=contact.pk), body="Hello",
+                                          client_id="k1")
+
+    async def socket() -> Message:
+        return await services.visitor_message_send_async(session=widget.Session(contact_id=contact.pk),
+                                                         body="Again", client_id="k2",
+                                                         conversation_id=first.conversation_id)
+
+    second = asyncio.run(socket())
+    # No tick ran: each commit's kick queued the drain (eager here), which started the runs.
+    assert message_entries() == 0
+    runs = list(WorkflowRun.objects.order_by("pk"))
+    assert [run.trigger["message_id"] for run in runs] == [first.pk, second.pk]
+    assert [body for *_, body in mailbox.sends] == ["You wrote: Hello", "You wrote: Again"]
 
 
 @pytest.mark.django_db

@@ -50,17 +50,17 @@ def test_the_tick_fires_due_timers(oms, mailbox) -> None:
     assert not WorkflowTimer.objects.exists() and WorkflowRun.objects.count() == 1
 
 
-def test_a_drain_of_many_events_queues_one_task_per_batch_and_each_run_is_done_once(
+def test_a_drain_of_many_events_does_set_based_runs_at_once_and_queues_one_task_per_batch_of_the_rest(
         oms, mailbox, django_capture_on_commit_callbacks, monkeypatch) -> None:
     from workflows.services import runs
 
     queued = []
     monkeypatch.setattr(tasks, "runs_advance_many_enqueue", lambda run_ids: queued.append(run_ids))
     monkeypatch.setattr(tasks, "run_advance_enqueue", lambda run_id, countdown=None: queued.append(run_id))
-    workflow_published(limit=None, steps=[{"action": "add_tags", "params": {"tags": ["sorry"]}},
-                                          {"action": "oms_rebate", "params": {"amount": "1.00"}}])
-    tagged, = workflow_published("tagger", limit=None,
-                                 steps=[{"action": "add_tags", "params": {"tags": ["late"]}}])[:1]
+    rebate, _ = workflow_published(limit=None, steps=[{"action": "add_tags", "params": {"tags": ["sorry"]}},
+                                                      {"action": "oms_rebate", "params": {"amount": "1.00"}}])
+    tagger, _ = workflow_published("tagger", limit=None,
+                                   steps=[{"action": "add_tags", "params": {"tags": ["late"]}}])
     count = runs.ADVANCE_BATCH_SIZE + 5
     for _ in range(count // 2 + 1):
         order_delayed(late_order_for(unhappy_customer()))
@@ -69,16 +69,24 @@ def test_a_drain_of_many_events_queues_one_task_per_batch_and_each_run_is_done_o
         tasks.workflows_tick.apply()
 
     started = list(WorkflowRun.objects.order_by("pk").values_list("pk", flat=True))
-    assert len(started) > runs.ADVANCE_BATCH_SIZE
+    outside = list(WorkflowRun.objects.filter(workflow=rebate).order_by("pk").values_list("pk", flat=True))
+    assert len(started) > runs.ADVANCE_BATCH_SIZE and len(outside) == len(started) // 2
+    # The tagger's runs were done right after the drain's commit, set-based, in the drain's task
+    assert set(WorkflowRun.objects.filter(workflow=tagger).values_list("status", flat=True)) == {RunStatus.DONE}
+    # and the others did their step inside the desk (the tag) there too, and stopped before the
+    # step outside (the OMS call), which went to tasks, one per batch, not one per run
+    assert set(WorkflowRun.objects.filter(workflow=rebate).values_list("status", "position")) == {
+        (RunStatus.RUNNING, 1)}
+    assert not oms.calls
     assert all(isinstance(batch, list) for batch in queued), "no task per run"
-    assert [run_id for batch in queued for run_id in batch] == started
-    assert len(queued) == -(-len(started) // runs.ADVANCE_BATCH_SIZE)
+    assert [run_id for batch in queued for run_id in batch] == outside
+    assert len(queued) == -(-len(outside) // runs.ADVANCE_BATCH_SIZE)
     for batch in queued:
         tasks.runs_advance_many.apply(args=(batch,))
         tasks.runs_advance_many.apply(args=(batch,))  # redelivered: nothing twice
     assert set(WorkflowRun.objects.values_list("status", flat=True)) == {RunStatus.DONE}
-    assert len(oms.calls) == len(set(oms.calls)) == len(started) // 2
-    assert WorkflowRun.objects.filter(workflow=tagged).count() == len(started) // 2
+    assert len(oms.calls) == len(set(oms.calls)) == len(outside)
+    assert WorkflowRun.objects.filter(workflow=tagger).count() == len(started) - len(outside)
 
 
 def test_the_ticks_have_a_queue_of_their_own_that_the_worker_consumes(settings) -> None:

@@ -63,13 +63,16 @@ def _apply(cursor: Any, step: dict[str, Any], contact_ids: list[int]) -> tuple[l
     return cursor.fetchall(), _("set %(name)s to %(value)s") % {"name": name, "value": params["value"]}
 
 
-def _consumers_for(kind: str) -> list[str]:
-    probe = TimelineEvent(kind=kind)
+def _consumers_for(kind: str, payload: dict[str, Any] | None = None) -> list[str]:
+    """The consumers that want events of this kind and payload (every event a statement writes
+    has the same kind and the same keys of changes)."""
+    probe = TimelineEvent(kind=kind, payload=payload or {})
     return [consumer.name for consumer in outbox.consumers_of(TIMELINE_STREAM)
             if consumer.wants is None or consumer.wants(probe)]
 
 
-def _events_insert(cursor: Any, *, kind: str, select: str, params: list[Any]) -> None:
+def _events_insert(cursor: Any, *, kind: str, select: str, params: list[Any],
+                   probe_payload: dict[str, Any] | None = None) -> None:
     """Insert timeline events from `select` (contact_id, actor, payload, subject_type,
     subject_id) with the outbox entries of the consumers that want this kind."""
     events_table = _q(TimelineEvent._meta.db_table)
@@ -77,7 +80,7 @@ def _events_insert(cursor: Any, *, kind: str, select: str, params: list[Any]) ->
                                              subject_id, created_at)
                  SELECT s.contact_id, now(), %s, s.actor, s.payload, s.subject_type, s.subject_id, now()
                    FROM ({select}) AS s"""
-    consumers = _consumers_for(kind)
+    consumers = _consumers_for(kind, probe_payload)
     if not consumers:
         cursor.execute(insert, [kind, *params])
         return
@@ -85,6 +88,7 @@ def _events_insert(cursor: Any, *, kind: str, select: str, params: list[Any]) ->
                        INSERT INTO {_q(OutboxEntry._meta.db_table)} (stream, consumer, ref_id)
                        SELECT %s, consumer, inserted.id FROM inserted, unnest(%s::text[]) AS consumer""",
                    [kind, *params, TIMELINE_STREAM, consumers])
+    outbox.outbox_kick(consumers)
 
 
 def _summary(step: dict[str, Any]) -> str:
@@ -149,7 +153,10 @@ def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int
               FROM {runs_table} r WHERE r.id = ANY(%s)""",
                        [position, step["action"], now, now, summaries[position], ids])
         if changed:
-            _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, params=[
+            field = ("tags" if step["action"] in ("add_tags", "remove_tags")
+                     else f"attributes.{(step.get('params') or {}).get('name')}")
+            probe = {"changes": {field: None}}
+            _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, probe_payload=probe, params=[
                 version.workflow_id, [cid for cid, _ in changed], [change for _, change in changed],
                 [contact_run[cid] for cid, _ in changed]],
                 select="""SELECT c.contact_id, 'workflow:' || %s || ':' || c.run_id AS actor,

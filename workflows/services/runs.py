@@ -120,16 +120,68 @@ def run_start(*, workflow: Workflow, version: WorkflowVersion, subject: Subject,
     return Started(run=run, skipped_by_limit=status == RunStatus.SKIPPED)
 
 
+class RunStarts:
+    """Runs to start, collected over a drain's batch and inserted in one statement (`flush`):
+    what `run_start` does one at a time, for versions without a per-contact limit (the others
+    are started at once by `run_start`, as their limit is decided under a lock). Exactly
+    once per run key as there: ON CONFLICT DO NOTHING, and the first of a batch's repeats."""
+
+    def __init__(self) -> None:
+        self.runs: dict[tuple[int, str], WorkflowRun] = {}
+
+    def add(self, *, workflow: Workflow, version: WorkflowVersion, subject: Subject, trigger: dict[str, Any],
+            chain: list[int], trigger_event_id: int | None = None, now: datetime | None = None) -> None:
+        if version.limit_count and version.limit_days:
+            run_start(workflow=workflow, version=version, subject=subject, trigger=trigger, chain=chain,
+                      trigger_event_id=trigger_event_id, now=now)
+            return
+        key = run_key_render(version.run_key, workflow_id=workflow.pk, contact_id=subject.contact.pk,
+                             subject_type=subject.subject_type, subject_id=subject.subject_id, fired="",
+                             event=trigger_event_id, message=None)
+        self.runs.setdefault((workflow.pk, key), WorkflowRun(
+            workflow=workflow, version=version, contact=subject.contact, subject_type=subject.subject_type,
+            subject_id=subject.subject_id, run_key=key, status=RunStatus.RUNNING, trigger=trigger,
+            trigger_event_id=trigger_event_id, chain=chain))
+
+    def flush(self) -> list[int]:
+        """Insert the runs collected (in the caller's transaction); the ids of those started,
+        advanced after commit like `run_start`'s."""
+        runs = list(self.runs.values())
+        self.runs = {}
+        if not runs:
+            return []
+        quote = connection.ops.quote_name
+        fields = [field for field in WorkflowRun._meta.concrete_fields if field is not WorkflowRun._meta.pk]
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        params = [field.get_db_prep_save(field.pre_save(run, True), connection)
+                  for run in runs for field in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(WorkflowRun._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+                f"VALUES {', '.join([row] * len(runs))} ON CONFLICT (workflow_id, run_key) DO NOTHING "
+                f"RETURNING id", params)
+            started = sorted(run_id for (run_id,) in cursor.fetchall())
+        batched = getattr(_batched, "run_ids", None)
+        for run_id in started:
+            if batched is not None:
+                batched.append(run_id)
+            else:
+                run_advance_later(run_id)
+        return started
+
+
 _batched = threading.local()
 ADVANCE_BATCH_SIZE = 50
 
 
 @contextmanager
 def runs_advance_batched(*, size: int = ADVANCE_BATCH_SIZE) -> Iterator[None]:
-    """Runs started inside (in the caller's transaction) are advanced after commit by one task
-    per `size` runs, not one task per run: a drain of many events queues a few tasks, and the
-    set-based path (`batch.runs_advance_batch`) does the runs whose steps allow it at once.
-    Nested uses join the outermost. Lost with the broker, the tick picks the runs up."""
+    """Runs started inside (in the caller's transaction) are advanced after commit: those
+    whose steps go set-based (`batch.runs_advance_batch`) right there, in the caller's
+    process, a few statements for all of them (a trigger's action follows its event within
+    the drain, with no queue between them); the others by one task per `size` runs, not one
+    task per run. Nested uses join the outermost. Lost with the broker, the tick picks the
+    runs up."""
     if getattr(_batched, "run_ids", None) is not None:
         yield
         return
@@ -139,10 +191,30 @@ def runs_advance_batched(*, size: int = ADVANCE_BATCH_SIZE) -> Iterator[None]:
     finally:
         _batched.run_ids = None
     if run_ids:
-        from workflows import tasks  # noqa: PLC0415 (tasks import these services)
+        transaction.on_commit(lambda: runs_advance_now(run_ids, size=size), robust=True)
 
-        chunks = [run_ids[start:start + size] for start in range(0, len(run_ids), size)]
-        transaction.on_commit(lambda: [tasks.runs_advance_many_enqueue(chunk) for chunk in chunks])
+
+def runs_advance_now(run_ids: list[int], *, size: int = ADVANCE_BATCH_SIZE) -> None:
+    """Do the set-based runs among these at once and queue the rest, a task per `size` runs
+    (outside a transaction: each batch commits on its own)."""
+    from workflows import tasks  # noqa: PLC0415 (tasks import these services)
+    from workflows.services import batch  # noqa: PLC0415 (batch's records follow these)
+
+    left = run_ids
+    try:
+        batch.runs_advance_batch(run_ids)
+        # The others' steps inside the desk (tags, attributes, a task, a chat message) too,
+        # up to their first step that reaches outside (an OMS call, an email, a URL): that one,
+        # and what follows, in a task, so a slow far side never holds up this caller.
+        for run_id in WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).order_by("pk") \
+                .values_list("pk", flat=True):
+            run_advance(run_id, inside_only=True)
+        left = list(WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING)
+                    .order_by("pk").values_list("pk", flat=True))
+    except Exception:  # noqa: BLE001 (the queued tasks try again)
+        log.warning("Could not advance %s workflow runs at once; queueing them", len(run_ids), exc_info=True)
+    for start in range(0, len(left), size):
+        tasks.runs_advance_many_enqueue(left[start:start + size])
 
 
 def run_advance_later(run_id: int, *, countdown: float | None = None) -> None:
@@ -162,14 +234,29 @@ class _Outcome:
     CONTINUE, STOP, BUSY = "continue", "stop", "busy"
 
 
-def run_advance(run_id: int, *, now: datetime | None = None) -> str:
+def run_advance(run_id: int, *, now: datetime | None = None, inside_only: bool = False) -> str:
     """Do the run's next steps until it waits, finishes or fails; its status at the end.
-    Idempotent and safe in parallel: a run held by another worker is left to it."""
+    Idempotent and safe in parallel: a run held by another worker is left to it.
+    `inside_only`: stop before a step that reaches outside the desk (left running)."""
     for _attempt in range(64):
+        if inside_only and _next_step_reaches_outside(run_id):
+            break
         outcome = _step_once(run_id, now=now)
         if outcome != _Outcome.CONTINUE:
             break
     return WorkflowRun.objects.filter(pk=run_id).values_list("status", flat=True).first() or ""
+
+
+def _next_step_reaches_outside(run_id: int) -> bool:
+    row = WorkflowRun.objects.filter(pk=run_id).values_list("position", "version__steps").first()
+    if row is None:
+        return False
+    position, steps = row
+    if position >= len(steps or []):
+        return False
+    spec = steps[position]
+    action = registry.action(spec.get("action", ""))
+    return action is not None and action.external and not _internal_channel(action.name, spec.get("params") or {})
 
 
 def _locked_run(run_id: int) -> WorkflowRun | None:

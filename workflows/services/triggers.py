@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations.models import MESSAGE_RECEIVED, MESSAGE_STREAM, Message, MessageDirection
@@ -30,7 +31,7 @@ from timeline.models import TIMELINE_STREAM, TimelineEvent
 from workflows.attributes import contact_attributes
 from workflows.definitions import TIMER, trigger_scopes
 from workflows.models import Workflow, WorkflowRun, WorkflowTimer, WorkflowVersion
-from workflows.services.runs import actor_run_id, run_start, runs_advance_batched
+from workflows.services.runs import RunStarts, actor_run_id, run_start, runs_advance_batched
 from workflows.subjects import CONTACT, CONVERSATION, ORDER, Subject, subject_attributes, subjects_load
 
 log = logging.getLogger(__name__)
@@ -73,12 +74,19 @@ def message_wants(message: Message) -> bool:
     return message.direction == MessageDirection.INBOUND and MESSAGE_RECEIVED in listened_kinds()
 
 
+def triggers_kick() -> None:
+    """A producer committed events some workflow listens to: drain them now (a task)."""
+    from workflows import tasks  # noqa: PLC0415 (tasks import these services)
+
+    tasks.triggers_kick()
+
+
 def triggers_register() -> None:
     """Subscribe the triggers to the timeline and to the inbound messages (from the app's ready())."""
     outbox.consumer_register(name=CONSUMER, stream=TIMELINE_STREAM, handle=timeline_events_apply,
-                             wants=wants)
+                             wants=wants, kick=triggers_kick)
     outbox.consumer_register(name=MESSAGES_CONSUMER, stream=MESSAGE_STREAM, handle=messages_apply,
-                             wants=message_wants)
+                             wants=message_wants, kick=triggers_kick)
 
 
 def triggers_drain(*, batch_size: int = 500) -> outbox.Drained:
@@ -150,6 +158,8 @@ def timeline_events_apply(event_ids: list[int]) -> None:
 def _events_apply(events: list[TimelineEvent], by_kind: dict[str, list[tuple[Workflow, WorkflowVersion]]], *,
                   chains: dict[int, list[int]], subjects: dict[Any, Subject], contacts: dict[int, Any],
                   now: datetime) -> None:
+    arms: list[Arm] = []
+    starts = RunStarts()
     for event in events:
         subject = subjects.get(event_subject_ref(event))
         if subject is None:
@@ -160,15 +170,17 @@ def _events_apply(events: list[TimelineEvent], by_kind: dict[str, list[tuple[Wor
             if not chain_allows(workflow, version, chain, event):
                 continue
             if version.trigger_type == TIMER:
-                timer_arm(workflow=workflow, version=version, subject=subject, event=event, chain=chain, now=now)
+                arms.append((workflow, version, subject, event, chain))
                 continue
             if version.conditions:
                 if values is None:
                     values = subject_attributes(subject, contact_values=contacts.get(event.contact_id), now=now)
                 if not condition_matches(version.conditions, values):
                     continue
-            run_start(workflow=workflow, version=version, subject=subject, trigger=trigger_of(event),
-                      chain=chain, trigger_event_id=event.pk, now=now)
+            starts.add(workflow=workflow, version=version, subject=subject, trigger=trigger_of(event),
+                       chain=chain, trigger_event_id=event.pk, now=now)
+    starts.flush()
+    timers_arm(arms, now=now)
 
 
 def message_variables(message: Message) -> dict[str, Any]:
@@ -230,19 +242,40 @@ def timer_arm(*, workflow: Workflow, version: WorkflowVersion, subject: Subject,
               chain: list[int], now: datetime) -> None:
     """Arm (or move) the workflow's timer for this subject: a newer event re-arms it, so a
     promised time moved later moves the timer with it."""
-    due = timer_due(version.trigger, subject, event.occurred_at)
-    identity = {"workflow": workflow, "contact": subject.contact, "subject_type": subject.subject_type,
-                "subject_id": subject.subject_id}
-    if due is None:
-        WorkflowTimer.objects.filter(**identity).delete()
+    timers_arm([(workflow, version, subject, event, chain)], now=now)
+
+
+Arm = tuple[Workflow, WorkflowVersion, Subject, TimelineEvent, list]
+
+
+def timers_arm(arms: list[Arm], *, now: datetime) -> None:
+    """`timer_arm` for many, in event order, in two statements: where one subject's timer is
+    armed twice, the later event's arming wins, as if each were done in turn. One task after
+    commit fires the soonest (it fires whatever else is due by then; the tick the rest)."""
+    latest: dict[tuple[int, int, str, int | None], tuple[datetime | None, Arm]] = {}
+    for arm in arms:
+        workflow, version, subject, event, _chain = arm
+        identity = (workflow.pk, subject.contact.pk, subject.subject_type, subject.subject_id)
+        latest.pop(identity, None)  # re-inserted: the dict keeps the order of the last arming
+        latest[identity] = (timer_due(version.trigger, subject, event.occurred_at), arm)
+    gone = [identity for identity, (due, _arm) in latest.items() if due is None]
+    if gone:
+        query = Q()
+        for workflow_id, contact_id, subject_type, subject_id in gone:
+            query |= Q(workflow_id=workflow_id, contact_id=contact_id, subject_type=subject_type,
+                       subject_id=subject_id)
+        WorkflowTimer.objects.filter(query).delete()
+    timers = [WorkflowTimer(workflow=workflow, contact=subject.contact, subject_type=subject.subject_type,
+                            subject_id=subject.subject_id, due_at=due, trigger=trigger_of(event),
+                            trigger_event_id=event.pk, chain=chain)
+              for due, (workflow, _version, subject, event, chain) in latest.values() if due is not None]
+    if not timers:
         return
     WorkflowTimer.objects.bulk_create(
-        [WorkflowTimer(**identity, due_at=due, trigger=trigger_of(event), trigger_event_id=event.pk,
-                       chain=chain)],
-        update_conflicts=True, unique_fields=["workflow", "contact", "subject_type", "subject_id"],
+        timers, update_conflicts=True, unique_fields=["workflow", "contact", "subject_type", "subject_id"],
         update_fields=["due_at", "trigger", "trigger_event_id", "chain", "updated_at"],
     )
-    seconds = (due - now).total_seconds()
+    seconds = (min(timer.due_at for timer in timers) - now).total_seconds()
     if seconds < 60:
         from workflows import tasks  # noqa: PLC0415 (tasks import these services)
 
@@ -269,6 +302,7 @@ def timers_fire(*, now: datetime | None = None, limit: int = 500) -> int:
 
 def _timers_apply(timers: list[WorkflowTimer], *, subjects: dict[Any, Subject], contacts: dict[int, Any],
                   now: datetime) -> None:
+    starts = RunStarts()
     for timer in timers:
         workflow = timer.workflow
         version = workflow.current_version
@@ -282,8 +316,9 @@ def _timers_apply(timers: list[WorkflowTimer], *, subjects: dict[Any, Subject], 
             if not condition_matches(version.conditions, values):
                 continue
         trigger = {**timer.trigger, "timer_due_at": timer.due_at.isoformat(), "fired_at": now.isoformat()}
-        run_start(workflow=workflow, version=version, subject=subject, trigger=trigger, chain=timer.chain,
-                  trigger_event_id=timer.trigger_event_id, now=now)
+        starts.add(workflow=workflow, version=version, subject=subject, trigger=trigger, chain=timer.chain,
+                   trigger_event_id=timer.trigger_event_id, now=now)
+    starts.flush()
 
 
 def _timer_ref(timer: WorkflowTimer) -> tuple[int, str, int | None]:
@@ -295,5 +330,5 @@ def next_timer_at() -> datetime | None:
 
 
 __all__ = ["CONSUMER", "MESSAGES_CONSUMER", "listened_kinds", "listened_kinds_clear", "message_variables",
-           "message_wants", "messages_apply", "timeline_events_apply", "timer_arm", "timers_fire",
+           "message_wants", "messages_apply", "timeline_events_apply", "timer_arm", "timers_arm", "timers_fire",
            "trigger_scopes", "triggers_drain", "triggers_register", "wants"]
