@@ -134,3 +134,32 @@ def test_conditions_in_sql_pick_whom_python_picks(monkeypatch, conditions) -> No
     by_python = picked(due + timedelta(hours=1))
     assert by_sql == by_python
     assert 0 < len(by_sql) < len(ids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_chunks_fired_in_parallel_threads_start_each_members_run_once(monkeypatch, settings) -> None:
+    import threading
+
+    contacts = ContactFactory.create_batch(11)
+    monkeypatch.setattr(schedules, "segment_member_ids", lambda segment_id: iter(c.pk for c in contacts))
+    monkeypatch.setattr(schedules, "CHUNK", 2)
+    settings.WORKFLOWS_SCHEDULE_WORKERS = 3
+    workflow = _schedule()
+    due = workflow.next_fire_at
+    threads, real_apply = set(), batch.batch_apply
+
+    def noting_apply(cursor, version, rows, *, now):
+        threads.add(threading.current_thread().name)
+        return real_apply(cursor, version, rows, now=now)
+
+    monkeypatch.setattr(schedules, "batch_apply", noting_apply)
+    assert schedules_fire(now=due) == 11
+    # Chunks went to the pool's threads (not this one), each with its connection closed after.
+    assert threads and all(name.startswith("schedule") for name in threads)
+    runs = WorkflowRun.objects.filter(workflow=workflow)
+    assert sorted(runs.values_list("contact_id", flat=True)) == sorted(c.pk for c in contacts)
+    assert set(runs.values_list("status", flat=True)) == {RunStatus.DONE}
+    for contact in contacts:
+        contact.refresh_from_db()
+        assert contact.tags.count("reached") == 1
+    assert schedules_fire(now=due) == 0  # fired once: the next time moved on

@@ -20,14 +20,16 @@ from __future__ import annotations
 import json
 import logging
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext as _nothing
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from croniter import croniter
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,6 +118,25 @@ def _conditions_sql(version: WorkflowVersion, chunk: list[int], *, now: datetime
     return compiled.select("c.id")
 
 
+def _parallel(work: Callable[[list[int]], int], chunks: Iterable[list[int]], *, workers: int) -> Iterator[int]:
+    def in_thread(chunk: list[int]) -> int:
+        try:
+            return work(chunk)
+        finally:
+            connections.close_all()  # this thread's connection
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="schedule") as pool:
+        # At most a few chunks ahead of the threads (each chunk is its members' ids).
+        pending: set[Future[int]] = set()
+        for chunk in chunks:
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+            pending.add(pool.submit(in_thread, chunk))
+        for future in pending:
+            yield future.result()
+
+
 def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_at: datetime,
                          member_ids: Iterable[int], commit_each_chunk: bool = False) -> int:
     """Create this firing's runs for the members (those whose conditions hold), skipped for
@@ -125,7 +146,6 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
     from workflows import tasks  # noqa: PLC0415 (tasks import these services)
 
     fired = fired_at.isoformat()
-    created = 0
     # Steps that only touch the contact's row are done right here, set-based, the runs
     # inserted as done: no task per run, no second write of each run.
     inline = batchable(version)
@@ -136,7 +156,9 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
     skipped_summary = _("Skipped: the contact reached the limit of %(count)s in %(days)s days.") % {
         "count": version.limit_count, "days": version.limit_days}
     done_summary = "; ".join(_summary(s) for s in version.steps) if inline else ""
-    for chunk in _chunks(member_ids, CHUNK):
+
+    def one(chunk: list[int]) -> int:
+        """This chunk's runs, in a transaction of its own when `commit_each_chunk`."""
         with transaction.atomic() if commit_each_chunk else _nothing():
             now = timezone.now()
             params: dict[str, Any] = {}
@@ -151,7 +173,7 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
                     members += f" WHERE m.id IN ({holding[0]})"
                     params.update(holding[1])
             if not chunk:
-                continue
+                return 0
             params.update(
                 w_ids=chunk, w_workflow=workflow.pk, w_version=version.pk, w_trigger=trigger, w_now=now,
                 w_keys=[run_key_render(version.run_key, workflow_id=workflow.pk, contact_id=cid,
@@ -189,10 +211,20 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
                 if inline:
                     batch_apply(cursor, version, [(run_id, cid) for run_id, cid, status in rows
                                                   if status == RunStatus.DONE], now=now)
-            created += len(rows)
             running = [run_id for run_id, _cid, status in rows if status == RunStatus.RUNNING]
             for start in range(0, len(running), BATCH):
                 batch = running[start:start + BATCH]
                 transaction.on_commit(lambda batch=batch: tasks.runs_advance_many_enqueue(batch))
+            return len(rows)
+
+    chunks = _chunks(member_ids, CHUNK)
+    workers = settings.WORKFLOWS_SCHEDULE_WORKERS
+    if not commit_each_chunk or connection.in_atomic_block or workers <= 1:
+        created = sum(one(chunk) for chunk in chunks)
+    else:
+        # Chunks in parallel, each thread on a connection of its own: the firing's work is in
+        # PostgreSQL, which then uses more than one core. Chunks are disjoint (their members,
+        # their run keys), so they never wait on one another.
+        created = sum(_parallel(one, chunks, workers=workers))
     log.info("Workflow %s fired at %s: %s runs", workflow.key, fired, created)
     return created
