@@ -18,6 +18,7 @@ key and the step's position, so every attempt at a step carries the same key.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -150,16 +152,26 @@ class RunStarts:
         self.runs = {}
         if not runs:
             return []
-        quote = connection.ops.quote_name
-        fields = [field for field in WorkflowRun._meta.concrete_fields if field is not WorkflowRun._meta.pk]
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        params = [field.get_db_prep_save(field.pre_save(run, True), connection)
-                  for run in runs for field in fields]
+        # Column arrays, unnested: a short statement whatever the batch's size (psycopg parses
+        # a statement of thousands of placeholders slowly).
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {quote(WorkflowRun._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-                f"VALUES {', '.join([row] * len(runs))} ON CONFLICT (workflow_id, run_key) DO NOTHING "
-                f"RETURNING id", params)
+            cursor.execute(f"""
+                INSERT INTO {connection.ops.quote_name(WorkflowRun._meta.db_table)}
+                       (workflow_id, version_id, contact_id, subject_type, subject_id, run_key, status, trigger,
+                        trigger_event_id, chain, position, attempts, error, summary, created_at, updated_at)
+                SELECT r.workflow_id, r.version_id, r.contact_id, r.subject_type, r.subject_id, r.run_key,
+                       %s, r.trigger::jsonb, r.trigger_event_id, r.chain::integer[], 0, 0, '', '', now(), now()
+                  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[],
+                              %s::text[], %s::bigint[], %s::text[])
+                       AS r(workflow_id, version_id, contact_id, subject_type, subject_id, run_key, trigger,
+                            trigger_event_id, chain)
+                ON CONFLICT (workflow_id, run_key) DO NOTHING
+                RETURNING id""", [
+                RunStatus.RUNNING, [run.workflow_id for run in runs], [run.version_id for run in runs],
+                [run.contact_id for run in runs], [run.subject_type for run in runs],
+                [run.subject_id for run in runs], [run.run_key for run in runs],
+                [json.dumps(run.trigger, cls=DjangoJSONEncoder) for run in runs],
+                [run.trigger_event_id for run in runs], [pg_int_array(run.chain) for run in runs]])
             started = sorted(run_id for (run_id,) in cursor.fetchall())
         batched = getattr(_batched, "run_ids", None)
         for run_id in started:
@@ -168,6 +180,12 @@ class RunStarts:
             else:
                 run_advance_later(run_id)
         return started
+
+
+def pg_int_array(values: list[int]) -> str:
+    """A PostgreSQL array literal of integers ('{1,2}'): an array of them inside an array
+    cannot be unnested row by row, a text per row can."""
+    return "{" + ",".join(str(int(value)) for value in values) + "}"
 
 
 _batched = threading.local()
