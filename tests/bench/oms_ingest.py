@@ -66,18 +66,23 @@ def build_requests(events: int, customers: int, seed: int = 7) -> tuple[list, De
     return requests, expected_value
 
 
-async def fire(url: str, requests: list, concurrency: int) -> tuple[float, list[float], dict]:
+async def fire(url: str, requests: list, concurrency: int, *,
+               rate: float = 0.0) -> tuple[float, list[float], dict]:
+    """Send every request, `concurrency` at a time: as fast as they are answered, or with
+    `rate` (requests a second) the n-th not before n / rate seconds after the first."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     queue: asyncio.Queue = asyncio.Queue()
-    for item in requests:
+    for item in enumerate(requests):
         queue.put_nowait(item)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def sender() -> None:
             while not queue.empty():
-                body = queue.get_nowait()
+                number, body = queue.get_nowait()
+                if rate > 0:
+                    await asyncio.sleep(start + number / rate - time.perf_counter())
                 began = time.perf_counter()
                 # Signed as it is sent, as the OMS does: a signature is good for 5 minutes.
                 headers = signed_headers(secret=SECRET, body=body)
@@ -87,7 +92,7 @@ async def fire(url: str, requests: list, concurrency: int) -> tuple[float, list[
                 latencies.append((time.perf_counter() - began) * 1000)
                 statuses[response.status] = statuses.get(response.status, 0) + 1
 
-        began = time.perf_counter()
+        start = began = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(concurrency)))
         return time.perf_counter() - began, latencies, statuses
 

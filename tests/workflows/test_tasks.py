@@ -100,3 +100,19 @@ def test_the_ticks_have_a_queue_of_their_own_that_the_worker_consumes(settings) 
     assert app.amqp.router.route({}, "workflows.tasks.runs_advance_many")["queue"].name == \
         settings.CELERY_TASK_DEFAULT_QUEUE
     assert {queue.name for queue in app.amqp.queues.values()} == {settings.CELERY_TASK_DEFAULT_QUEUE, ticks}
+
+
+def test_a_kicked_drain_starts_with_small_batches_and_takes_larger_ones_through_a_backlog(monkeypatch) -> None:
+    from supportdesk.outbox import Drained
+
+    sizes, handed = [], iter([100, 500, 120, 0])
+
+    def drain(*, batch_size: int) -> Drained:
+        sizes.append(batch_size)
+        return Drained(handled=next(handed))
+
+    monkeypatch.setattr(tasks.triggers, "triggers_drain", drain)
+    assert tasks.triggers_drain.apply().get() == 720
+    # Full batches mean a backlog: 500 at a time until a batch comes back short, then 100 again.
+    assert sizes == [tasks.TRIGGERS_KICK_BATCH, tasks.TRIGGERS_BACKLOG_BATCH, tasks.TRIGGERS_BACKLOG_BATCH,
+                     tasks.TRIGGERS_KICK_BATCH]
