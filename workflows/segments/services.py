@@ -1,8 +1,9 @@
 """Segments' use cases: save (and fill), keep members up to date from the timeline's events,
 add and remove by hand, preview, and feed a routing queue.
 
-(A little over 500 lines, kept whole for now: every use case here goes through `_apply`,
-the one membership statement; preview and feeding are the parts to move out next.)
+(Kept whole for now: every use case here goes through `_apply`, the one membership
+statement; preview and feeding are the parts to move out next. Which events the consumer
+needs is `workflows.segments.interest`.)
 
 Membership is a table (`SegmentMember`), kept up to date two ways that share one SQL
 statement (`_apply`):
@@ -39,9 +40,10 @@ from timeline import events
 from timeline.models import Contact, TimelineEvent
 from workflows import attributes
 from workflows.registry import StepFailed
+from workflows.segments import interest
+from workflows.segments.interest import ACTIVE_CACHE_SECONDS, IGNORED_KINDS, active_segments_clear
 from workflows.segments.models import Segment, SegmentMember
 from workflows.segments.sql import (
-    COLUMNS,
     CUSTOM_PREFIX,
     UnsupportedCondition,
     _number,
@@ -55,7 +57,6 @@ log = logging.getLogger(__name__)
 
 MEMBERSHIP_CONSUMER = "workflows.segments"  # the consumer's name in the outbox
 # Kinds that never change a membership (and those the consumer writes itself: no loop).
-IGNORED_KINDS = frozenset({"segment.entered", "segment.left", "outreach.sent", "workflow.run"})
 PREVIEW_TIMEOUT_MS = 15_000  # an admin's preview gives up rather than holding a connection
 EVENT_CHUNK = 1000
 ANALYZE_AFTER_CHANGES = 10_000
@@ -368,76 +369,10 @@ def membership_apply(event_ids: list[int]) -> None:
     segments_evaluate(contact_ids)
 
 
-_active_cache: dict[str, Any] = {"until": 0.0, "value": None}
-ACTIVE_CACHE_SECONDS = 5.0
-ANY_FIELD = "*"
-
-
-def active_segments_clear() -> None:
-    _active_cache["until"] = 0.0
-
-
-def _read_fields(condition: Mapping[str, Any]) -> Iterable[str]:
-    """The contact's fields a condition reads, as a contact.updated event names them in its
-    changes ("tags", "tier", "attributes", ...); ANY_FIELD for one it cannot tell. Counts over
-    a window of days read other events, never a contact.updated."""
-    for group in ("all", "any"):
-        if group in condition:
-            for part in condition[group]:
-                yield from _read_fields(part)
-            return
-    name = condition.get("attribute", "")
-    if name in COLUMNS:
-        yield COLUMNS[name][0].removeprefix("c.")
-    elif name.startswith(CUSTOM_PREFIX):
-        yield "attributes"
-    elif windowed_attribute(name) is None:
-        yield ANY_FIELD
-
-
-def _active_fields() -> frozenset[str] | None:
-    """The contact's fields the active segments read (None: no segment is active), cached
-    for a moment in the process: the timeline's writers ask it of every event."""
-    now = time.monotonic()
-    if now >= _active_cache["until"]:
-        fields: set[str] | None = None
-        for conditions in Segment.objects.filter(is_active=True).values_list("conditions", flat=True):
-            fields = fields or set()
-            if conditions:
-                fields.update(_read_fields(conditions))
-        _active_cache["value"] = None if fields is None else frozenset(fields)
-        _active_cache["until"] = now + ACTIVE_CACHE_SECONDS
-    return _active_cache["value"]
-
-
-def _wanted(event: TimelineEvent) -> bool:
-    # No entry at all while no segment is active: the timeline's writers pay nothing. Nor for
-    # a change of the contact no active segment reads (a workflow tagging a million contacts
-    # while the segments look at their value and ratings).
-    if event.kind in IGNORED_KINDS:
-        return False
-    fields = _active_fields()
-    if fields is None:
-        return False
-    if event.kind != events.EventKind.CONTACT_UPDATED or ANY_FIELD in fields:
-        return True
-    changes = (event.payload or {}).get("changes")
-    if not isinstance(changes, dict) or not changes:
-        return True
-    # A change of anything but a field of the contact that no segment reads (say, a name of
-    # the producer's own) is taken as possibly read: wanted.
-    return any(root in fields or root not in _contact_fields()
-               for root in (str(name).partition(".")[0] for name in changes))
-
-
-def _contact_fields() -> frozenset[str]:
-    return frozenset(field.name for field in Contact._meta.concrete_fields)
-
-
 def membership_register() -> None:
     """Subscribe to the timeline's stream (from the app's ready())."""
     outbox.consumer_register(name=MEMBERSHIP_CONSUMER, stream=events.TIMELINE_STREAM,
-                             handle=membership_apply, wants=_wanted)
+                             handle=membership_apply, wants=interest.wanted)
 
 
 def membership_drain(*, batch_size: int = 2000, max_batches: int = 50) -> int:

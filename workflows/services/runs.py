@@ -114,11 +114,7 @@ def run_start(*, workflow: Workflow, version: WorkflowVersion, subject: Subject,
     except IntegrityError:
         return Started(run=None)  # the same key, started a moment ago by another worker
     if status == RunStatus.RUNNING:
-        batched = getattr(_batched, "run_ids", None)
-        if batched is not None:
-            batched.append(run.pk)
-        else:
-            run_advance_later(run.pk)
+        _advance_after_commit([run.pk])
     return Started(run=run, skipped_by_limit=status == RunStatus.SKIPPED)
 
 
@@ -173,12 +169,7 @@ class RunStarts:
                 [json.dumps(run.trigger, cls=DjangoJSONEncoder) for run in runs],
                 [run.trigger_event_id for run in runs], [pg_int_array(run.chain) for run in runs]])
             started = sorted(run_id for (run_id,) in cursor.fetchall())
-        batched = getattr(_batched, "run_ids", None)
-        for run_id in started:
-            if batched is not None:
-                batched.append(run_id)
-            else:
-                run_advance_later(run_id)
+        _advance_after_commit(started)
         return started
 
 
@@ -194,12 +185,10 @@ ADVANCE_BATCH_SIZE = 50
 
 @contextmanager
 def runs_advance_batched(*, size: int = ADVANCE_BATCH_SIZE) -> Iterator[None]:
-    """Runs started inside (in the caller's transaction) are advanced after commit: those
-    whose steps go set-based (`batch.runs_advance_batch`) right there, in the caller's
-    process, a few statements for all of them (a trigger's action follows its event within
-    the drain, with no queue between them); the others by one task per `size` runs, not one
-    task per run. Nested uses join the outermost. Lost with the broker, the tick picks the
-    runs up."""
+    """Runs started inside (in the caller's transaction) are advanced after commit, right
+    there in the caller's process (`runs_advance_now`: a trigger's action follows its event
+    with no queue between them), the rest by a task per `size` runs. Nested uses join the
+    outermost. Lost with the broker, the tick picks the runs up."""
     if getattr(_batched, "run_ids", None) is not None:
         yield
         return
@@ -233,6 +222,16 @@ def runs_advance_now(run_ids: list[int], *, size: int = ADVANCE_BATCH_SIZE) -> N
         log.warning("Could not advance %s workflow runs at once; queueing them", len(run_ids), exc_info=True)
     for start in range(0, len(left), size):
         tasks.runs_advance_many_enqueue(left[start:start + size])
+
+
+def _advance_after_commit(run_ids: list[int]) -> None:
+    """Runs just started: with the caller's batch (`runs_advance_batched`), else a task each."""
+    batched = getattr(_batched, "run_ids", None)
+    if batched is not None:
+        batched.extend(run_ids)
+        return
+    for run_id in run_ids:
+        run_advance_later(run_id)
 
 
 def run_advance_later(run_id: int, *, countdown: float | None = None) -> None:
