@@ -6,6 +6,7 @@ from what it read of the active segments a moment ago."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -80,5 +81,6 @@ def wanted(event: TimelineEvent) -> bool:
                for root in (str(name).partition(".")[0] for name in changes))
 
 
+@functools.cache
 def _contact_fields() -> frozenset[str]:
     return frozenset(field.name for field in Contact._meta.concrete_fields)

@@ -239,19 +239,13 @@ def timer_due(trigger: dict[str, Any], subject: Subject, event_at: datetime) -> 
     return event_at + delta
 
 
-def timer_arm(*, workflow: Workflow, version: WorkflowVersion, subject: Subject, event: TimelineEvent,
-              chain: list[int], now: datetime) -> None:
-    """Arm (or move) the workflow's timer for this subject: a newer event re-arms it, so a
-    promised time moved later moves the timer with it."""
-    timers_arm([(workflow, version, subject, event, chain)], now=now)
-
-
 Arm = tuple[Workflow, WorkflowVersion, Subject, TimelineEvent, list]
 
 
 def timers_arm(arms: list[Arm], *, now: datetime) -> None:
-    """`timer_arm` for many, in event order, in two statements: where one subject's timer is
-    armed twice, the later event's arming wins, as if each were done in turn. One task after
+    """Arm (or move) each workflow's timer for its subject, in event order, in two statements:
+    a newer event re-arms a timer (a promised time moved later moves it), and where one
+    subject's timer is armed twice in a batch the later event's arming wins. One task after
     commit fires the soonest (it fires whatever else is due by then; the tick the rest)."""
     latest: dict[tuple[int, int, str, int | None], tuple[datetime | None, Arm]] = {}
     for arm in arms:
@@ -346,5 +340,5 @@ def next_timer_at() -> datetime | None:
 
 
 __all__ = ["CONSUMER", "MESSAGES_CONSUMER", "listened_kinds", "listened_kinds_clear", "message_variables",
-           "message_wants", "messages_apply", "timeline_events_apply", "timer_arm", "timers_arm", "timers_fire",
+           "message_wants", "messages_apply", "timeline_events_apply", "timers_arm", "timers_fire",
            "trigger_scopes", "triggers_drain", "triggers_register", "wants"]
