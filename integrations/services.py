@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from integrations.models import OmsEvent, OmsEventStatus
 from integrations.oms import schema, signature
-from supportdesk import advisory_locks
+from supportdesk import advisory_locks, backpressure
 from supportdesk.db import rows_update
 from supportdesk.redis import get_redis, redis_key
 from timeline import services as timeline_services
@@ -163,10 +163,31 @@ def _drain_enqueue() -> None:
 
 
 def _drain_lock_take() -> bool:
-    """Take the drainers' lock for the current transaction; False if another drainer has it."""
+    """Take the drainers' lock for the current transaction; False if another drainer has it,
+    or is giving way (`_give_way`)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [DRAIN_LOCK_KEY])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s) AND pg_try_advisory_xact_lock(%s)",
+                       [DRAIN_LOCK_KEY, advisory_locks.OMS_DRAIN_GIVING_WAY])
         return cursor.fetchone()[0]
+
+
+def _give_way() -> bool:
+    """Between two batches: while the reactions to what the drain wrote (workflow triggers,
+    timers) are behind, wait a moment for them (supportdesk.backpressure), so they follow
+    within seconds instead of behind the whole backlog. Meanwhile no other drainer starts a
+    batch (it leaves at once: `_drain_lock_take`), so a burst of drain requests does not fill
+    the worker with waiting drainers. False if another drainer is giving way already."""
+    if not backpressure.behind():
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [advisory_locks.OMS_DRAIN_GIVING_WAY])
+        if not cursor.fetchone()[0]:
+            return False
+        try:
+            backpressure.give_way()
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [advisory_locks.OMS_DRAIN_GIVING_WAY])
+    return True
 
 
 def _pending_exists(*, exclude: set[int]) -> bool:
@@ -179,7 +200,10 @@ def _drain_batches(
     """Process batches until none is left, the deadline or the limit. Returns how many
     events were processed and whether another drainer holds the lock."""
     processed = 0
+    more = False  # the last batch was full: more are likely waiting
     while (limit is None or processed < limit) and time.monotonic() < deadline:
+        if more and not _give_way():
+            return processed, True
         with transaction.atomic():
             if not _drain_lock_take():
                 return processed, True
@@ -192,6 +216,7 @@ def _drain_batches(
             rows_update(batch, ["status", "attempts", "last_error", "processed_at"])
         left_pending.update(e.pk for e in batch if e.status == OmsEventStatus.PENDING)
         processed += len(batch) + set_aside
+        more = len(batch) + set_aside >= batch_size
     return processed, False
 
 

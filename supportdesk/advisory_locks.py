@@ -19,6 +19,10 @@ from __future__ import annotations
 DEMO_SEED = 0x5EED_DE30
 # The OMS event drainer: one drains at a time (taken with the try-lock; the others leave).
 OMS_DRAIN = 0x0_5D_0E_D5
+# The OMS drainer giving way between batches (supportdesk.backpressure): a session lock held
+# while it waits, so no other drainer starts a batch meanwhile (nor waits in a worker of its
+# own); released with its connection if it dies.
+OMS_DRAIN_GIVING_WAY = 0x0_5D_0E_D6
 # The segments' membership drainer (workflows.segments): one evaluates at a time.
 SEGMENT_MEMBERSHIP = 0x5E6_3E3B
 
@@ -40,6 +44,7 @@ WORKFLOW_LIMIT_PER_CONTACT = 4244
 SCHEDULE_FIRING = 4245
 
 SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN,
+                               "OMS_DRAIN_GIVING_WAY": OMS_DRAIN_GIVING_WAY,
                                "SEGMENT_MEMBERSHIP": SEGMENT_MEMBERSHIP}
 PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT,
                                 "SURVEY_PER_CONTACT": SURVEY_PER_CONTACT,

@@ -359,10 +359,16 @@ CELERY_BEAT_SCHEDULE = {
 # A consumer's entry that fails this many drains in a row is parked with its error (admin:
 # outbox entries), so one bad event cannot hold back the rest of its stream.
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=5)
+# A bulk producer (the OMS drain catching up on a backlog) waits up to this long between
+# batches while latency-sensitive work downstream is behind (supportdesk.backpressure); 0: never.
+BACKPRESSURE_MAX_WAIT_SECONDS = env.float("BACKPRESSURE_MAX_WAIT_SECONDS", default=2.0)
 
 # --- Workflows ---------------------------------------------------------------------------------
 # Chains of workflows (one's action triggering another) stop at this depth, with a log line.
 WORKFLOWS_MAX_CHAIN_DEPTH = env.int("WORKFLOWS_MAX_CHAIN_DEPTH", default=3)
+# Workflows are behind (the OMS drain gives way) with more timeline events or received
+# messages waiting for the triggers, or more timers past due, than this.
+WORKFLOWS_BACKLOG_LIMIT = env.int("WORKFLOWS_BACKLOG_LIMIT", default=300)
 # A step that fails transiently (OMS 503, SMTP 4xx) is tried this many times, backing off.
 WORKFLOWS_STEP_MAX_ATTEMPTS = env.int("WORKFLOWS_STEP_MAX_ATTEMPTS", default=5)
 # How long a worker holds a run while a step reaches outside; past it, another may retry.

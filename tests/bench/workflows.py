@@ -347,7 +347,7 @@ def main() -> None:
                         help="OMS events a second in B (0: as fast as the webhook accepts them, as in A)")
     parser.add_argument("--customers", type=int, default=20_000, help="customers the OMS events are about")
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--worker-concurrency", type=int, default=3, help="worker processes (make run's: 3)")
+    parser.add_argument("--worker-concurrency", type=int, default=4, help="worker processes (make run's: 4)")
     parser.add_argument("--membership-events", type=int, default=20_000)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each phase's work")
     harness.add_output_arguments(parser)

@@ -220,12 +220,16 @@ def test_any_arrival_order_converges_to_the_same_state(order, drain_every):
         "created", "preparing", "in_delivery", "delivered"]
 
 
+def other_connection() -> psycopg.Connection:
+    """A second session on the test database (another drainer's)."""
+    settings_db = connection.settings_dict
+    return psycopg.connect(host=settings_db["HOST"] or "localhost", port=settings_db["PORT"] or 5432,
+                           user=settings_db["USER"] or None, dbname=settings_db["NAME"], autocommit=True)
+
+
 def test_a_drain_leaves_the_events_to_the_drainer_already_running():
     store(oms_events.order_created("O1", occurred_at=at(0)))
-    settings_db = connection.settings_dict
-    with psycopg.connect(host=settings_db["HOST"] or "localhost", port=settings_db["PORT"] or 5432,
-                         user=settings_db["USER"] or None, dbname=settings_db["NAME"],
-                         autocommit=True) as other:
+    with other_connection() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [services.DRAIN_LOCK_KEY])
 
         assert services.oms_events_drain() == 0
@@ -233,6 +237,39 @@ def test_a_drain_leaves_the_events_to_the_drainer_already_running():
 
         other.execute("SELECT pg_advisory_unlock(%s)", [services.DRAIN_LOCK_KEY])
 
+    assert services.oms_events_drain() == 1
+    assert OmsEvent.objects.get().status == OmsEventStatus.PROCESSED
+
+
+def test_the_drain_gives_way_between_batches_while_reactions_are_behind(monkeypatch):
+    from supportdesk import backpressure
+
+    for number in range(5):
+        store(oms_events.order_created(f"O{number}", occurred_at=at(number)))
+    waits = []
+    monkeypatch.setattr(backpressure, "behind", lambda: ["workflows.triggers"])
+    monkeypatch.setattr(backpressure, "give_way", lambda: waits.append(services._drain_lock_take) or 0.0)
+
+    assert services.oms_events_drain(batch_size=2) == 5
+
+    # After each full batch (more are likely waiting): never before the first (a drain always
+    # moves the backlog on), nor after the last (short: nothing left to hold back).
+    assert len(waits) == 2
+    assert set(OmsEvent.objects.values_list("status", flat=True)) == {OmsEventStatus.PROCESSED}
+
+
+def test_a_drain_leaves_the_events_to_the_drainer_giving_way():
+    from supportdesk import advisory_locks
+
+    store(oms_events.order_created("O1", occurred_at=at(0)))
+    with other_connection() as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [advisory_locks.OMS_DRAIN_GIVING_WAY])
+
+        # No second drainer starts a batch meanwhile, nor waits in a worker of its own.
+        assert services.oms_events_drain() == 0
+        assert OmsEvent.objects.get().status == OmsEventStatus.PENDING
+
+    # The one giving way is gone (its connection closed): the next drain takes the event.
     assert services.oms_events_drain() == 1
     assert OmsEvent.objects.get().status == OmsEventStatus.PROCESSED
 

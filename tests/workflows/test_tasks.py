@@ -116,3 +116,98 @@ def test_a_kicked_drain_starts_with_small_batches_and_takes_larger_ones_through_
     # Full batches mean a backlog: 500 at a time until a batch comes back short, then 100 again.
     assert sizes == [tasks.TRIGGERS_KICK_BATCH, tasks.TRIGGERS_BACKLOG_BATCH, tasks.TRIGGERS_BACKLOG_BATCH,
                      tasks.TRIGGERS_KICK_BATCH]
+
+
+@pytest.mark.parametrize("set_based", [True, False], ids=["set-based", "one-by-one"])
+def test_the_steps_inside_before_an_oms_call_go_set_based_with_the_records_of_the_one_by_one_path(
+        oms, mailbox, django_capture_on_commit_callbacks, monkeypatch, set_based) -> None:
+    from timeline.models import TimelineEvent
+    from workflows.models import WorkflowRunStep
+    from workflows.services import batch, runs
+
+    queued, one_by_one = [], []
+    monkeypatch.setattr(tasks, "runs_advance_many_enqueue", lambda run_ids: queued.append(run_ids))
+    real_advance = runs.run_advance
+    monkeypatch.setattr(runs, "run_advance", lambda run_id, **kwargs: one_by_one.append(run_id) or real_advance(
+        run_id, **kwargs))
+    if not set_based:
+        monkeypatch.setattr(batch, "batchable_prefix", lambda version: 0)
+    workflow, _ = workflow_published(limit=None, steps=[
+        {"action": "add_tags", "params": {"tags": ["sorry"]}},
+        {"action": "set_contact_attribute", "params": {"name": "apology", "value": "rebate"}},
+        {"action": "oms_rebate", "params": {"amount": "1.00"}}])
+    customers = [unhappy_customer(name=name) for name in ("Ana", "Eva", "Ida")]
+    for contact in customers:
+        order_delayed(late_order_for(contact))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.triggers_drain.apply()
+
+    # The tag and the attribute are done as the drain commits, in it; the OMS call is left to a task.
+    assert set(WorkflowRun.objects.values_list("status", "position")) == {(RunStatus.RUNNING, 2)}
+    started = list(WorkflowRun.objects.order_by("pk").values_list("pk", flat=True))
+    assert one_by_one == ([] if set_based else started)
+    assert not oms.calls and not TimelineEvent.objects.filter(kind="workflow.run").exists()
+    for run_ids in queued:
+        tasks.runs_advance_many.apply(args=(run_ids,))
+        tasks.runs_advance_many.apply(args=(run_ids,))  # redelivered: nothing twice
+
+    runs_done = WorkflowRun.objects.order_by("pk")
+    assert {(run.status, run.summary) for run in runs_done} == {
+        (RunStatus.DONE, f"tagged sorry; set apology to rebate; {runs_done[0].summary.split('; ', 2)[2]}")}
+    assert "rebate" in runs_done[0].summary.split("; ", 2)[2].lower() and len(oms.rebates) == 3
+    assert list(WorkflowRunStep.objects.filter(run=runs_done[0]).order_by("position").values_list(
+        "position", "action", "status", "attempts")) == [
+        (0, "add_tags", "done", 1), (1, "set_contact_attribute", "done", 1), (2, "oms_rebate", "done", 1)]
+    for contact in customers:
+        contact.refresh_from_db()
+        assert "sorry" in contact.tags and contact.attributes["apology"] == "rebate"
+        assert TimelineEvent.objects.filter(kind="contact.updated", contact=contact,
+                                            actor__startswith=f"workflow:{workflow.pk}:").count() == 2
+        assert TimelineEvent.objects.filter(kind="workflow.run", contact=contact).count() == 1
+
+
+def test_the_timers_task_fires_batch_after_batch_while_they_come_back_full(monkeypatch) -> None:
+    handed, limits = iter([tasks.TIMERS_FIRE_BATCH, tasks.TIMERS_FIRE_BATCH, 7, 99]), []
+
+    def fire(*, limit: int) -> int:
+        limits.append(limit)
+        return next(handed)
+
+    monkeypatch.setattr(tasks.triggers, "timers_fire", fire)
+    assert tasks.timers_fire.apply().get() == 2 * tasks.TIMERS_FIRE_BATCH + 7
+    assert limits == [tasks.TIMERS_FIRE_BATCH] * 3
+
+
+def test_the_tick_fires_timers_already_late_before_draining_new_events(monkeypatch) -> None:
+    from supportdesk.outbox import Drained
+
+    done, due = [], iter([3, 0])
+    monkeypatch.setattr(tasks.triggers, "timers_fire", lambda: done.append("timers") or next(due))
+    monkeypatch.setattr(tasks.triggers, "triggers_drain", lambda: done.append("events") or Drained(handled=0))
+    monkeypatch.setattr(tasks.schedules, "schedules_fire", lambda: None)
+    tasks.workflows_tick.apply()
+    assert done == ["timers", "timers", "events"]
+
+
+def test_workflows_are_behind_with_more_events_waiting_or_timers_past_due_than_the_limit(
+        settings, mailbox) -> None:
+    from supportdesk import backpressure
+    from workflows.services import triggers
+
+    settings.WORKFLOWS_BACKLOG_LIMIT = 2
+    workflow_published(limit=None)
+    timer, _ = workflow_published("later", limit=None, trigger={"type": "timer", "kinds": ["order.delayed"],
+                                                                "minutes": 60})
+    for name in ("Ana", "Eva"):
+        order_delayed(late_order_for(unhappy_customer(name=name)))
+    assert not triggers.triggers_behind()
+    order_delayed(late_order_for(unhappy_customer(name="Ida")))
+    assert triggers.triggers_behind() and "workflows.triggers" in backpressure.behind()
+
+    triggers.triggers_drain()  # the events drained, their timers armed an hour ahead
+    assert WorkflowTimer.objects.count() == 3 and not triggers.triggers_behind()
+    WorkflowTimer.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    assert triggers.triggers_behind()
+    triggers.timers_fire()
+    assert not triggers.triggers_behind()

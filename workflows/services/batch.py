@@ -30,7 +30,18 @@ _TAGS_CHANGE = "jsonb_build_object('tags', ARRAY(SELECT unnest(tags) ORDER BY 1)
 
 def batchable(version: WorkflowVersion) -> bool:
     steps = version.steps or []
-    return bool(steps) and all(step.get("action") in BATCHABLE for step in steps)
+    return bool(steps) and batchable_prefix(version) == len(steps)
+
+
+def batchable_prefix(version: WorkflowVersion) -> int:
+    """How many of the version's first steps can go set-based (a run whose later steps cannot,
+    an OMS call say, has these done at once and is left running at the first of the others)."""
+    count = 0
+    for step in version.steps or []:
+        if step.get("action") not in BATCHABLE:
+            break
+        count += 1
+    return count
 
 
 def _apply(cursor: Any, step: dict[str, Any], contact_ids: list[int]) -> tuple[list[tuple[int, str]], str]:
@@ -102,43 +113,58 @@ def _summary(step: dict[str, Any]) -> str:
 
 
 def runs_advance_batch(run_ids: list[int]) -> int:
-    """Do the runs among these whose steps can go set-based; the number done. Idempotent and
-    parallel-safe: a run is claimed by the one UPDATE that finds it running at its first step
-    (a concurrent claimer waits on the row, then finds it done and leaves it)."""
+    """Do the runs among these whose steps can go set-based: all of them (the run is done), or
+    the first ones (it is left running at the first step that cannot, for the one-by-one
+    path). The number of runs advanced. Idempotent and parallel-safe: a run is claimed by the
+    one UPDATE that finds it running at its first step (a concurrent claimer waits on the row,
+    then finds it moved on and leaves it)."""
     runs_table = _q(WorkflowRun._meta.db_table)
-    done = 0
+    advanced = 0
     now = timezone.now()
     version_ids = set(WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING, position=0)
                       .values_list("version_id", flat=True).distinct())
     versions = WorkflowVersion.objects.select_related("workflow").in_bulk(list(version_ids))
     for version in versions.values():
-        if not batchable(version):
+        prefix = batchable_prefix(version)
+        if not prefix:
             continue
-        summary = "; ".join(_summary(step) for step in version.steps)
+        finished = prefix == len(version.steps)
+        summary = "; ".join(_summary(step) for step in version.steps[:prefix])
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"""UPDATE {runs_table} SET status = 'done', position = %s, finished_at = %s,
-                                      summary = %s, updated_at = %s
-                                WHERE id = ANY(%s) AND version_id = %s AND status = 'running' AND position = 0
-                                  AND leased_until IS NULL
-                            RETURNING id, contact_id""",
-                           [len(version.steps), now, summary, now, list(run_ids), version.pk])
+            if finished:
+                cursor.execute(f"""UPDATE {runs_table} SET status = 'done', position = %s, finished_at = %s,
+                                          summary = %s, updated_at = %s
+                                    WHERE id = ANY(%s) AND version_id = %s AND status = 'running'
+                                      AND position = 0 AND leased_until IS NULL
+                                RETURNING id, contact_id""",
+                               [prefix, now, summary, now, list(run_ids), version.pk])
+            else:
+                cursor.execute(f"""UPDATE {runs_table} SET position = %s, updated_at = %s
+                                    WHERE id = ANY(%s) AND version_id = %s AND status = 'running'
+                                      AND position = 0 AND leased_until IS NULL
+                                RETURNING id, contact_id""",
+                               [prefix, now, list(run_ids), version.pk])
             rows = cursor.fetchall()
             if not rows:
                 continue
-            batch_apply(cursor, version, rows, now=now)
-            done += len(rows)
-    return done
+            batch_apply(cursor, version, rows, now=now, steps=prefix)
+            advanced += len(rows)
+    return advanced
 
 
-def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int]], *, now: Any) -> None:
-    """The steps' effects and records for these runs (run id, contact id), claimed as done by
-    the caller in this transaction: the contacts' update, the step rows, the timeline events."""
+def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int]], *, now: Any,
+                steps: int | None = None) -> None:
+    """The effects and records of the version's first `steps` steps (all by default) for these
+    runs (run id, contact id), claimed by the caller in this transaction: the contacts' update,
+    the step rows, the contact.updated events, and the workflow.run event when that is all of
+    them (the run is done; a run left running gets its event from the one-by-one path)."""
     runs_table, steps_table = _q(WorkflowRun._meta.db_table), _q(WorkflowRunStep._meta.db_table)
-    summaries = [_summary(step) for step in version.steps]
+    done_steps = version.steps[:steps] if steps is not None else version.steps
+    summaries = [_summary(step) for step in done_steps]
     summary = "; ".join(summaries)
     ids = [run_id for run_id, _ in rows]
     contact_run = {contact_id: run_id for run_id, contact_id in rows}
-    for position, step in enumerate(version.steps):
+    for position, step in enumerate(done_steps):
         changed, _words = _apply(cursor, step, list(contact_run))
         key = f"'wf:' || r.workflow_id || ':' || r.run_key || ':' || {position}"
         cursor.execute(f"""
@@ -164,6 +190,8 @@ def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int
                                  'contact' AS subject_type, c.contact_id AS subject_id
                             FROM unnest(%s::bigint[], %s::text[], %s::bigint[])
                                  AS c(contact_id, changes, run_id)""")
+    if len(done_steps) < len(version.steps):
+        return
     _events_insert(cursor, kind=EventKind.WORKFLOW_RUN, params=[
         version.workflow.name, summary, RunStatus.DONE, version.number, ids],
         select=f"""SELECT r.contact_id, 'workflow:' || r.workflow_id || ':' || r.id AS actor,

@@ -213,9 +213,10 @@ def runs_advance_now(run_ids: list[int], *, size: int = ADVANCE_BATCH_SIZE) -> N
         # The others' steps inside the desk (tags, attributes, a task, a chat message) too,
         # up to their first step that reaches outside (an OMS call, an email, a URL): that one,
         # and what follows, in a task, so a slow far side never holds up this caller.
-        for run_id in WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).order_by("pk") \
-                .values_list("pk", flat=True):
-            run_advance(run_id, inside_only=True)
+        for run_id, position, steps in WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING) \
+                .order_by("pk").values_list("pk", "position", "version__steps"):
+            if not _step_reaches_outside(steps, position):
+                run_advance(run_id, inside_only=True)
         left = list(WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING)
                     .order_by("pk").values_list("pk", flat=True))
     except Exception:  # noqa: BLE001 (the queued tasks try again)
@@ -269,6 +270,10 @@ def _next_step_reaches_outside(run_id: int) -> bool:
     if row is None:
         return False
     position, steps = row
+    return _step_reaches_outside(steps, position)
+
+
+def _step_reaches_outside(steps: list[dict[str, Any]] | None, position: int) -> bool:
     if position >= len(steps or []):
         return False
     spec = steps[position]

@@ -26,8 +26,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversations.models import MESSAGE_RECEIVED, MESSAGE_STREAM, Message, MessageDirection
-from supportdesk import outbox
+from supportdesk import backpressure, outbox
 from supportdesk.conditions import condition_matches
+from supportdesk.models import OutboxEntry
 from timeline.models import TIMELINE_STREAM, TimelineEvent
 from workflows.attributes import contact_attributes
 from workflows.definitions import TIMER, trigger_scopes
@@ -88,6 +89,22 @@ def triggers_register() -> None:
                              wants=wants, kick=triggers_kick)
     outbox.consumer_register(name=MESSAGES_CONSUMER, stream=MESSAGE_STREAM, handle=messages_apply,
                              wants=message_wants, kick=triggers_kick)
+    backpressure.probe_register("workflows.triggers", triggers_behind)
+
+
+def triggers_behind() -> bool:
+    """More than WORKFLOWS_BACKLOG_LIMIT timeline events or received messages waiting for the
+    triggers, or timers past due (the back-pressure probe: two index scans that stop there)."""
+    limit = settings.WORKFLOWS_BACKLOG_LIMIT
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT (SELECT count(*) FROM (SELECT 1 FROM {connection.ops.quote_name(OutboxEntry._meta.db_table)}
+                                           WHERE consumer = ANY(%s) AND parked_at IS NULL LIMIT %s) AS e),
+                   (SELECT count(*) FROM (SELECT 1 FROM {connection.ops.quote_name(WorkflowTimer._meta.db_table)}
+                                           WHERE due_at <= now() LIMIT %s) AS t)""",
+                       [[CONSUMER, MESSAGES_CONSUMER], limit + 1, limit + 1])
+        waiting, due = cursor.fetchone()
+    return waiting > limit or due > limit
 
 
 def triggers_drain(*, batch_size: int = 500) -> outbox.Drained:
@@ -297,32 +314,42 @@ def timers_fire(*, now: datetime | None = None, limit: int = 500) -> int:
     number of timers handled (parallel-safe: each worker takes timers no other holds)."""
     now = now or timezone.now()
     with transaction.atomic():
-        timers = list(WorkflowTimer.objects.select_for_update(skip_locked=True, of=("self",))
-                      .select_related("workflow__current_version").filter(due_at__lte=now)
+        # The timers' own columns only, and their few workflows once: not a workflow and a
+        # version (their JSON and times decoded) per timer.
+        timers = list(WorkflowTimer.objects.select_for_update(skip_locked=True).filter(due_at__lte=now)
+                      .only("workflow_id", "contact_id", "subject_type", "subject_id", "due_at", "trigger",
+                            "trigger_event_id", "chain")
                       .order_by("due_at")[:limit])
         if not timers:
             return 0
+        workflows = Workflow.objects.select_related("current_version").in_bulk(
+            {timer.workflow_id for timer in timers})
         WorkflowTimer.objects.filter(pk__in=[timer.pk for timer in timers]).delete()
         subjects = subjects_load(_timer_ref(timer) for timer in timers)
         contacts = contact_attributes({timer.contact_id for timer in timers}, now=now)
         with runs_advance_batched():
-            _timers_apply(timers, subjects=subjects, contacts=contacts, now=now)
+            _timers_apply(timers, workflows=workflows, subjects=subjects, contacts=contacts, now=now)
     return len(timers)
 
 
-def _timers_apply(timers: list[WorkflowTimer], *, subjects: dict[Any, Subject], contacts: dict[int, Any],
-                  now: datetime) -> None:
+def _timers_apply(timers: list[WorkflowTimer], *, workflows: dict[int, Workflow], subjects: dict[Any, Subject],
+                  contacts: dict[int, Any], now: datetime) -> None:
     starts = RunStarts()
+    values_of: dict[tuple[int, str, int | None], dict[str, Any]] = {}  # a subject's, once for its timers
     for timer in timers:
-        workflow = timer.workflow
-        version = workflow.current_version
-        if not workflow.is_enabled or version is None or version.trigger_type != TIMER:
+        workflow = workflows.get(timer.workflow_id)  # None: deleted meanwhile, with its timers
+        version = workflow.current_version if workflow is not None else None
+        if workflow is None or not workflow.is_enabled or version is None or version.trigger_type != TIMER:
             continue
-        subject = subjects.get(_timer_ref(timer))
+        ref = _timer_ref(timer)
+        subject = subjects.get(ref)
         if subject is None:
             continue
         if version.conditions:
-            values = subject_attributes(subject, contact_values=contacts.get(timer.contact_id), now=now)
+            values = values_of.get(ref)
+            if values is None:
+                values = values_of[ref] = subject_attributes(
+                    subject, contact_values=contacts.get(timer.contact_id), now=now)
             if not condition_matches(version.conditions, values):
                 continue
         trigger = {**timer.trigger, "timer_due_at": timer.due_at.isoformat(), "fired_at": now.isoformat()}
