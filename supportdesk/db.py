@@ -13,6 +13,20 @@ from django.conf import settings
 from django.db import connections, models
 
 
+def pg_int_array(values: Sequence[int]) -> str:
+    """A PostgreSQL array literal of integers ('{1,2}'), for a parameter cast `::bigint[]`:
+    psycopg dumps a list element by element in Python (about 5 times slower for the 20,000
+    ids of a schedule's chunk); also a text per row where an array of arrays cannot be
+    unnested row by row."""
+    return "{" + ",".join(str(int(value)) for value in values) + "}"
+
+
+def pg_text_array(values: Sequence[str]) -> str:
+    """A PostgreSQL array literal of texts ('{"a","b"}'), for a parameter cast `::text[]`
+    (every element quoted, so empty strings, commas, braces and NULL stay texts)."""
+    return "{" + ",".join('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values) + "}"
+
+
 def rows_update(instances: Sequence[models.Model], field_names: Sequence[str], *,
                 using: str = "default", batch_size: int = 500) -> int:
     """Write `field_names` of many rows of one model in one UPDATE ... FROM (VALUES ...) per

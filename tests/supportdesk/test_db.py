@@ -10,12 +10,32 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from supportdesk.db import connection_check, libpq_params, loop_connection, rows_update
+from supportdesk.db import (
+    connection_check,
+    libpq_params,
+    loop_connection,
+    pg_int_array,
+    pg_text_array,
+    rows_update,
+)
 from tests.factories import ContactFactory, OrderFactory
 from timeline.models import Contact, Order
 
 pytestmark = pytest.mark.django_db
+
+
+@given(texts=st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"))),
+       numbers=st.lists(st.integers(min_value=-2**63, max_value=2**63 - 1)))
+@example(texts=["", '"', "\\", "NULL", "{a,b}", " x ", "ñ 한"], numbers=[0, -1])
+@hypothesis_settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+def test_array_literals_read_back_as_the_values_they_were_made_of(texts, numbers):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::text[], %s::bigint[]", [pg_text_array(texts), pg_int_array(numbers)])
+        assert cursor.fetchone() == (texts, numbers)
 
 
 def test_every_row_gets_its_own_values_of_every_type():

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from supportdesk import outbox
+from supportdesk.db import pg_int_array, pg_text_array
 from supportdesk.models import OutboxEntry
 from timeline.events import EventKind
 from timeline.models import TIMELINE_STREAM, Contact, TimelineEvent
@@ -48,29 +49,30 @@ def _apply(cursor: Any, step: dict[str, Any], contact_ids: list[int]) -> tuple[l
     """Do one step for every contact: (contact id, changes as JSON) of those that changed, and
     the step's summary (the same words as the one-by-one path)."""
     table = _q(Contact._meta.db_table)
+    ids = pg_int_array(contact_ids)  # arrays as literals: psycopg's lists cost more in Python
     params = step.get("params") or {}
     if step["action"] in ("add_tags", "remove_tags"):
         tags = list(dict.fromkeys(params["tags"]))
         if step["action"] == "add_tags":
             cursor.execute(f"""UPDATE {table} SET tags = ARRAY(SELECT DISTINCT unnest(tags || %s::varchar[])),
                                       updated_at = now()
-                                WHERE id = ANY(%s) AND NOT tags @> %s::varchar[]
+                                WHERE id = ANY(%s::bigint[]) AND NOT tags @> %s::varchar[]
                             RETURNING id, {_TAGS_CHANGE}""",
-                           [tags, contact_ids, tags])
+                           [tags, ids, tags])
             return cursor.fetchall(), _("tagged %(tags)s") % {"tags": ", ".join(tags)}
         cursor.execute(f"""UPDATE {table}
                               SET tags = ARRAY(SELECT unnest(tags) EXCEPT SELECT unnest(%s::varchar[])),
                                   updated_at = now()
-                            WHERE id = ANY(%s) AND tags && %s::varchar[]
+                            WHERE id = ANY(%s::bigint[]) AND tags && %s::varchar[]
                         RETURNING id, {_TAGS_CHANGE}""",
-                       [tags, contact_ids, tags])
+                       [tags, ids, tags])
         return cursor.fetchall(), _("untagged %(tags)s") % {"tags": ", ".join(tags)}
     name, value = params["name"], json.dumps(params["value"])
     cursor.execute(f"""UPDATE {table} SET attributes = attributes || jsonb_build_object(%s, %s::jsonb),
                               updated_at = now()
-                        WHERE id = ANY(%s) AND attributes -> %s IS DISTINCT FROM %s::jsonb
+                        WHERE id = ANY(%s::bigint[]) AND attributes -> %s IS DISTINCT FROM %s::jsonb
                     RETURNING id, jsonb_build_object(%s, %s::jsonb)::text""",
-                   [name, value, contact_ids, name, value, f"attributes.{name}", value])
+                   [name, value, ids, name, value, f"attributes.{name}", value])
     return cursor.fetchall(), _("set %(name)s to %(value)s") % {"name": name, "value": params["value"]}
 
 
@@ -134,16 +136,16 @@ def runs_advance_batch(run_ids: list[int]) -> int:
             if finished:
                 cursor.execute(f"""UPDATE {runs_table} SET status = 'done', position = %s, finished_at = %s,
                                           summary = %s, updated_at = %s
-                                    WHERE id = ANY(%s) AND version_id = %s AND status = 'running'
+                                    WHERE id = ANY(%s::bigint[]) AND version_id = %s AND status = 'running'
                                       AND position = 0 AND leased_until IS NULL
                                 RETURNING id, contact_id""",
-                               [prefix, now, summary, now, list(run_ids), version.pk])
+                               [prefix, now, summary, now, pg_int_array(run_ids), version.pk])
             else:
                 cursor.execute(f"""UPDATE {runs_table} SET position = %s, updated_at = %s
-                                    WHERE id = ANY(%s) AND version_id = %s AND status = 'running'
+                                    WHERE id = ANY(%s::bigint[]) AND version_id = %s AND status = 'running'
                                       AND position = 0 AND leased_until IS NULL
                                 RETURNING id, contact_id""",
-                               [prefix, now, list(run_ids), version.pk])
+                               [prefix, now, pg_int_array(run_ids), version.pk])
             rows = cursor.fetchall()
             if not rows:
                 continue
@@ -162,7 +164,7 @@ def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int
     done_steps = version.steps[:steps] if steps is not None else version.steps
     summaries = [_summary(step) for step in done_steps]
     summary = "; ".join(summaries)
-    ids = [run_id for run_id, _ in rows]
+    ids = pg_int_array([run_id for run_id, _ in rows])
     contact_run = {contact_id: run_id for run_id, contact_id in rows}
     for position, step in enumerate(done_steps):
         changed, _words = _apply(cursor, step, list(contact_run))
@@ -176,15 +178,16 @@ def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int
                              || encode(sha256(convert_to({key}, 'UTF8')), 'hex') || ':' || {position} END,
                    1, %s, %s, jsonb_build_object('data', '{{}}'::jsonb, 'summary', %s::text,
                                                  'variables', '{{}}'::jsonb), ''
-              FROM {runs_table} r WHERE r.id = ANY(%s)""",
+              FROM {runs_table} r WHERE r.id = ANY(%s::bigint[])""",
                        [position, step["action"], now, now, summaries[position], ids])
         if changed:
             field = ("tags" if step["action"] in ("add_tags", "remove_tags")
                      else f"attributes.{(step.get('params') or {}).get('name')}")
             probe = {"changes": {field: None}}
             _events_insert(cursor, kind=EventKind.CONTACT_UPDATED, probe_payload=probe, params=[
-                version.workflow_id, [cid for cid, _ in changed], [change for _, change in changed],
-                [contact_run[cid] for cid, _ in changed]],
+                version.workflow_id, pg_int_array([cid for cid, _ in changed]),
+                pg_text_array([change for _, change in changed]),
+                pg_int_array([contact_run[cid] for cid, _ in changed])],
                 select="""SELECT c.contact_id, 'workflow:' || %s || ':' || c.run_id AS actor,
                                  jsonb_build_object('changes', c.changes::jsonb) AS payload,
                                  'contact' AS subject_type, c.contact_id AS subject_id
@@ -198,4 +201,4 @@ def batch_apply(cursor: Any, version: WorkflowVersion, rows: list[tuple[int, int
                           jsonb_build_object('workflow', %s::text, 'summary', %s::text, 'status', %s::text,
                                              'version', %s::int, 'run', r.id) AS payload,
                           'workflow_run' AS subject_type, r.id AS subject_id
-                     FROM {runs_table} r WHERE r.id = ANY(%s)""")
+                     FROM {runs_table} r WHERE r.id = ANY(%s::bigint[])""")

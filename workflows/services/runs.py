@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from supportdesk import advisory_locks
+from supportdesk.db import pg_int_array
 from timeline import events
 from workflows import registry
 from workflows.definitions import run_key_render
@@ -171,12 +172,6 @@ class RunStarts:
             started = sorted(run_id for (run_id,) in cursor.fetchall())
         _advance_after_commit(started)
         return started
-
-
-def pg_int_array(values: list[int]) -> str:
-    """A PostgreSQL array literal of integers ('{1,2}'): an array of them inside an array
-    cannot be unnested row by row, a text per row can."""
-    return "{" + ",".join(str(int(value)) for value in values) + "}"
 
 
 _batched = threading.local()

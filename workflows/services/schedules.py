@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 
 from supportdesk import advisory_locks
 from supportdesk.conditions import condition_matches
+from supportdesk.db import pg_int_array, pg_text_array
 from workflows.attributes import contact_attributes
 from workflows.definitions import run_key_render
 from workflows.models import RunStatus, Workflow, WorkflowRun, WorkflowVersion
@@ -175,9 +176,12 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
             if not chunk:
                 return 0
             params.update(
-                w_ids=chunk, w_workflow=workflow.pk, w_version=version.pk, w_trigger=trigger, w_now=now,
-                w_keys=[run_key_render(version.run_key, workflow_id=workflow.pk, contact_id=cid,
-                                       subject_type="contact", subject_id=cid, fired=fired) for cid in chunk],
+                # Arrays as literals: psycopg dumps a list element by element in Python.
+                w_ids=pg_int_array(chunk), w_workflow=workflow.pk, w_version=version.pk, w_trigger=trigger,
+                w_now=now,
+                w_keys=pg_text_array([run_key_render(version.run_key, workflow_id=workflow.pk, contact_id=cid,
+                                                     subject_type="contact", subject_id=cid, fired=fired)
+                                      for cid in chunk]),
                 w_status="done" if inline else "running", w_steps=len(version.steps), w_summary=done_summary,
                 w_skipped=skipped_summary)
             status = "%(w_status)s"
@@ -186,7 +190,8 @@ def schedule_runs_create(*, workflow: Workflow, version: WorkflowVersion, fired_
                                                       created_at__gte=since).exists():
                 # Each contact's runs in the window, counted once for the chunk.
                 recent = f"""LEFT JOIN (SELECT r.contact_id, count(*) AS n FROM {table} r
-                                         WHERE r.workflow_id = %(w_workflow)s AND r.contact_id = ANY(%(w_ids)s)
+                                         WHERE r.workflow_id = %(w_workflow)s
+                                           AND r.contact_id = ANY(%(w_ids)s::bigint[])
                                            AND r.status = ANY(%(w_counted)s) AND r.created_at >= %(w_since)s
                                          GROUP BY r.contact_id) recent ON recent.contact_id = m.id"""
                 status = "CASE WHEN coalesce(recent.n, 0) >= %(w_limit)s THEN 'skipped' ELSE %(w_status)s END"

@@ -28,12 +28,13 @@ from django.utils import timezone
 from conversations.models import MESSAGE_RECEIVED, MESSAGE_STREAM, Message, MessageDirection
 from supportdesk import backpressure, outbox
 from supportdesk.conditions import condition_matches
+from supportdesk.db import pg_int_array
 from supportdesk.models import OutboxEntry
 from timeline.models import TIMELINE_STREAM, TimelineEvent
 from workflows.attributes import contact_attributes
 from workflows.definitions import TIMER, trigger_scopes
 from workflows.models import Workflow, WorkflowRun, WorkflowTimer, WorkflowVersion
-from workflows.services.runs import RunStarts, actor_run_id, pg_int_array, run_start, runs_advance_batched
+from workflows.services.runs import RunStarts, actor_run_id, run_start, runs_advance_batched
 from workflows.subjects import CONTACT, CONVERSATION, ORDER, Subject, subject_attributes, subjects_load
 
 log = logging.getLogger(__name__)
