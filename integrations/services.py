@@ -177,7 +177,7 @@ def _give_way() -> bool:
     within seconds instead of behind the whole backlog. Meanwhile no other drainer starts a
     batch (it leaves at once: `_drain_lock_take`), so a burst of drain requests does not fill
     the worker with waiting drainers. False if another drainer is giving way already."""
-    if not backpressure.behind():
+    if not backpressure.behind() or not _pending_exists(exclude=set()):
         return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [advisory_locks.OMS_DRAIN_GIVING_WAY])

@@ -42,7 +42,11 @@ def run_advance_enqueue(run_id: int, *, countdown: float | None = None) -> None:
 def runs_advance_many(run_ids: list[int]) -> None:
     """Runs a batch per task (a schedule's, a drain's, the tick's due ones; idempotent):
     set-based where the steps allow, the rest one by one."""
-    batch.runs_advance_batch(run_ids)
+    try:
+        batch.runs_advance_batch(run_ids)
+    except Exception:  # noqa: BLE001 (a deadlock's victim, say: the runs go one by one below)
+        log.warning("Could not advance %s workflow runs set-based; one by one instead", len(run_ids),
+                    exc_info=True)
     left = WorkflowRun.objects.filter(pk__in=run_ids, status__in=(RunStatus.RUNNING, RunStatus.WAITING)) \
         .order_by("pk").values_list("pk", flat=True)
     for run_id in left:
@@ -97,6 +101,10 @@ def timers_fire() -> int:
     """Fire the due timers, batch after batch while a batch comes back full (for at most
     TIMERS_FIRE_MAX_SECONDS: then the tick goes on). Parallel-safe: each batch takes timers
     no other worker holds."""
+    return _timers_fire_for_a_while()
+
+
+def _timers_fire_for_a_while() -> int:
     fired = 0
     deadline = time.monotonic() + TIMERS_FIRE_MAX_SECONDS
     while time.monotonic() < deadline:
@@ -121,8 +129,7 @@ def workflows_tick(batches: int = 20) -> None:
     in parallel and again (each takes rows no other worker holds)."""
     # Due timers first: they are late already, while new events have their drains asked for
     # by their producers' commits (this drain is the safety net).
-    while triggers.timers_fire():
-        pass
+    _timers_fire_for_a_while()
     for _ in range(batches):
         drained = triggers.triggers_drain()
         if drained.handled + drained.failed == 0 or drained.failed:

@@ -182,8 +182,8 @@ def test_the_timers_task_fires_batch_after_batch_while_they_come_back_full(monke
 def test_the_tick_fires_timers_already_late_before_draining_new_events(monkeypatch) -> None:
     from supportdesk.outbox import Drained
 
-    done, due = [], iter([3, 0])
-    monkeypatch.setattr(tasks.triggers, "timers_fire", lambda: done.append("timers") or next(due))
+    done, due = [], iter([tasks.TIMERS_FIRE_BATCH, 3])
+    monkeypatch.setattr(tasks.triggers, "timers_fire", lambda *, limit: done.append("timers") or next(due))
     monkeypatch.setattr(tasks.triggers, "triggers_drain", lambda: done.append("events") or Drained(handled=0))
     monkeypatch.setattr(tasks.schedules, "schedules_fire", lambda: None)
     tasks.workflows_tick.apply()
@@ -211,3 +211,28 @@ def test_workflows_are_behind_with_more_events_waiting_or_timers_past_due_than_t
     assert triggers.triggers_behind()
     triggers.timers_fire()
     assert not triggers.triggers_behind()
+
+
+def test_a_run_the_one_by_one_path_has_tried_is_left_to_it_by_the_set_based_batch(
+        oms, mailbox, monkeypatch) -> None:
+    from workflows.models import WorkflowRunStep
+    from workflows.services import batch
+
+    workflow_published(limit=None, steps=[{"action": "add_tags", "params": {"tags": ["sorry"]}},
+                                          {"action": "oms_rebate", "params": {"amount": "1.00"}}])
+    order_delayed(late_order_for(unhappy_customer()))
+    monkeypatch.setattr(tasks.triggers, "runs_advance_batched", lambda: __import__("contextlib").nullcontext())
+    tasks.triggers.triggers_drain()
+    run = WorkflowRun.objects.get()
+    # Its first step failed once one by one (a step row, a back-off): the batch must not insert
+    # that step again (it would break the task for every run with it), nor claim it.
+    WorkflowRunStep.objects.create(run=run, position=0, action="add_tags", status="failed",
+                                   idempotency_key="wf:tried:0", started_at=timezone.now())
+    WorkflowRun.objects.filter(pk=run.pk).update(attempts=1, resume_at=timezone.now() + timedelta(seconds=2))
+    assert batch.runs_advance_batch([run.pk]) == 0
+    run.refresh_from_db()
+    assert (run.status, run.position, run.attempts) == (RunStatus.RUNNING, 0, 1)
+    WorkflowRun.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
+    tasks.runs_advance_many.apply(args=([run.pk],))
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE and len(oms.rebates) == 1

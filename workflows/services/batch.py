@@ -137,18 +137,24 @@ def runs_advance_batch(run_ids: list[int]) -> int:
                 cursor.execute(f"""UPDATE {runs_table} SET status = 'done', position = %s, finished_at = %s,
                                           summary = %s, updated_at = %s
                                     WHERE id = ANY(%s::bigint[]) AND version_id = %s AND status = 'running'
-                                      AND position = 0 AND leased_until IS NULL
+                                      AND position = 0 AND leased_until IS NULL AND attempts = 0
+                                      AND resume_at IS NULL
                                 RETURNING id, contact_id""",
                                [prefix, now, summary, now, pg_int_array(run_ids), version.pk])
             else:
                 cursor.execute(f"""UPDATE {runs_table} SET position = %s, updated_at = %s
                                     WHERE id = ANY(%s::bigint[]) AND version_id = %s AND status = 'running'
-                                      AND position = 0 AND leased_until IS NULL
+                                      AND position = 0 AND leased_until IS NULL AND attempts = 0
+                                      AND resume_at IS NULL
                                 RETURNING id, contact_id""",
                                [prefix, now, pg_int_array(run_ids), version.pk])
             rows = cursor.fetchall()
             if not rows:
                 continue
+            # The contacts locked first, by ascending id, as every writer of them does
+            # (timeline.locks): the steps' UPDATEs would lock them in scan order, step by step.
+            cursor.execute(f"SELECT 1 FROM {_q(Contact._meta.db_table)} WHERE id = ANY(%s::bigint[]) "
+                           "ORDER BY id FOR NO KEY UPDATE", [pg_int_array(sorted({cid for _, cid in rows}))])
             batch_apply(cursor, version, rows, now=now, steps=prefix)
             advanced += len(rows)
     return advanced
