@@ -3,6 +3,7 @@ timers, resuming waits; tasks enqueued only after commit."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pytest
@@ -221,7 +222,7 @@ def test_a_run_the_one_by_one_path_has_tried_is_left_to_it_by_the_set_based_batc
     workflow_published(limit=None, steps=[{"action": "add_tags", "params": {"tags": ["sorry"]}},
                                           {"action": "oms_rebate", "params": {"amount": "1.00"}}])
     order_delayed(late_order_for(unhappy_customer()))
-    monkeypatch.setattr(tasks.triggers, "runs_advance_batched", lambda: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(tasks.triggers, "runs_advance_batched", contextlib.nullcontext)
     tasks.triggers.triggers_drain()
     run = WorkflowRun.objects.get()
     # Its first step failed once one by one (a step row, a back-off): the batch must not insert

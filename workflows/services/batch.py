@@ -126,6 +126,7 @@ def runs_advance_batch(run_ids: list[int]) -> int:
     version_ids = set(WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING, position=0)
                       .values_list("version_id", flat=True).distinct())
     versions = WorkflowVersion.objects.select_related("workflow").in_bulk(list(version_ids))
+    claimed = pg_int_array(run_ids)
     for version in versions.values():
         prefix = batchable_prefix(version)
         if not prefix:
@@ -140,14 +141,14 @@ def runs_advance_batch(run_ids: list[int]) -> int:
                                       AND position = 0 AND leased_until IS NULL AND attempts = 0
                                       AND resume_at IS NULL
                                 RETURNING id, contact_id""",
-                               [prefix, now, summary, now, pg_int_array(run_ids), version.pk])
+                               [prefix, now, summary, now, claimed, version.pk])
             else:
                 cursor.execute(f"""UPDATE {runs_table} SET position = %s, updated_at = %s
                                     WHERE id = ANY(%s::bigint[]) AND version_id = %s AND status = 'running'
                                       AND position = 0 AND leased_until IS NULL AND attempts = 0
                                       AND resume_at IS NULL
                                 RETURNING id, contact_id""",
-                               [prefix, now, pg_int_array(run_ids), version.pk])
+                               [prefix, now, claimed, version.pk])
             rows = cursor.fetchall()
             if not rows:
                 continue
