@@ -116,12 +116,15 @@ UNCHECKED = {"db_constraint": False}
 
 
 class WorkflowRun(models.Model):
-    # No index of its own: the run key's and the others lead with the workflow (a million-run
-    # firing maintains every index of the table).
+    # As few indexes as its queries need: a million-run firing maintains every one of them.
+    # No index of its own: the run key's and the others lead with the workflow.
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs", db_index=False,
                                  **UNCHECKED)
-    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="runs", **UNCHECKED)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="workflow_runs")
+    # No index: runs are never looked up by version (versions are never deleted).
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="runs", db_index=False,
+                                **UNCHECKED)
+    # Indexed by "workflow_run_contact", which leads with it.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="workflow_runs", db_index=False)
     subject_type = models.CharField(max_length=32, blank=True)  # order, conversation, contact
     subject_id = models.BigIntegerField(null=True, blank=True)
     run_key = models.CharField(max_length=255)
@@ -148,7 +151,8 @@ class WorkflowRun(models.Model):
             models.UniqueConstraint(fields=["workflow", "run_key"], name="workflow_run_key"),
         ]
         indexes = [
-            models.Index(fields=["workflow", "contact", "-created_at"], name="workflow_run_contact"),
+            # A contact's runs, and its runs of a workflow since a time (the per-contact limit).
+            models.Index(fields=["contact", "workflow", "-created_at"], name="workflow_run_by_contact"),
             models.Index(fields=["resume_at"], name="workflow_run_resume",
                          condition=Q(status="waiting")),
             models.Index(fields=["created_at"], name="workflow_run_running",

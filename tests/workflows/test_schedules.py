@@ -97,3 +97,51 @@ def test_cheap_steps_run_set_based_with_the_same_records(members, mailbox, monke
     assert run.summary == "tagged seen; set audit to due"
     assert TimelineEvent.objects.filter(kind="workflow.run", contact=members[1],
                                         actor=f"workflow:{workflow.pk}:{run.pk}").count() == 1
+
+
+TAG_STEPS = {
+    "add-one": [{"action": "add_tags", "params": {"tags": ["b-new"]}}],
+    "add-several": [{"action": "add_tags", "params": {"tags": ["z-new", "a-old", "z-new", "m-new"]}}],
+    "remove-one": [{"action": "remove_tags", "params": {"tags": ["a-old"]}}],
+    "remove-several": [{"action": "remove_tags", "params": {"tags": ["c-old", "a-old", "absent"]}}],
+    "attribute": [{"action": "set_contact_attribute", "params": {"name": "audit", "value": "due"}}],
+}
+
+
+@pytest.mark.parametrize("steps", list(TAG_STEPS.values()), ids=list(TAG_STEPS))
+def test_set_based_steps_leave_the_contacts_and_their_timeline_as_the_one_by_one_path_does(
+        members, mailbox, monkeypatch, steps) -> None:
+    """Each shape of tag and attribute change (one tag or several, present or absent), done for
+    the same contacts set-based and one by one: the same tags, attributes and events."""
+    from timeline.models import Contact, TimelineEvent
+    from workflows.services import runs
+
+    def outcome() -> list:
+        contacts = Contact.objects.filter(pk__in=[c.pk for c in members]).order_by("pk")
+        events = TimelineEvent.objects.filter(kind="contact.updated").order_by("contact_id")
+        return [[(sorted(c.tags), c.attributes) for c in contacts],
+                [(e.contact_id, e.payload) for e in events]]
+
+    def fired(set_based: bool, number: int) -> list:
+        for contact, tags in zip(members, (["a-old", "c-old"], ["c-old"], [], ["z-new", "b-new", "a-old"]),
+                                 strict=True):
+            Contact.objects.filter(pk=contact.pk).update(
+                tags=tags, attributes={"audit": "due"} if contact == members[0] else {})
+        TimelineEvent.objects.filter(kind="contact.updated").delete()
+        workflow, _ = workflow_published(f"shape-{number}", trigger={"type": "schedule", "cron": "0 * * * *",
+                                                                     "segment": 1},
+                                         conditions={}, run_key="", limit=None, steps=steps)
+        with monkeypatch.context() as patched:
+            if not set_based:
+                patched.setattr(schedules, "batchable", lambda version: False)
+            schedules_fire(now=Workflow.objects.get(pk=workflow.pk).next_fire_at)
+        for run_id in WorkflowRun.objects.filter(workflow=workflow, status=RunStatus.RUNNING).values_list(
+                "pk", flat=True):
+            runs.run_advance(run_id)
+        assert set(WorkflowRun.objects.filter(workflow=workflow).values_list("status", flat=True)) == {
+            RunStatus.DONE}
+        return outcome()
+
+    set_based, one_by_one = fired(True, 1), fired(False, 2)
+    assert set_based == one_by_one
+    assert set_based[1], "some contact changed"
