@@ -368,7 +368,7 @@ BACKPRESSURE_MAX_WAIT_SECONDS = env.float("BACKPRESSURE_MAX_WAIT_SECONDS", defau
 WORKFLOWS_MAX_CHAIN_DEPTH = env.int("WORKFLOWS_MAX_CHAIN_DEPTH", default=3)
 # Workflows are behind (the OMS drain gives way) with more timeline events or received
 # messages waiting for the triggers, or more timers past due, than this.
-WORKFLOWS_BACKLOG_LIMIT = env.int("WORKFLOWS_BACKLOG_LIMIT", default=300)
+WORKFLOWS_BACKLOG_LIMIT = env.int("WORKFLOWS_BACKLOG_LIMIT", default=150)
 # A step that fails transiently (OMS 503, SMTP 4xx) is tried this many times, backing off.
 WORKFLOWS_STEP_MAX_ATTEMPTS = env.int("WORKFLOWS_STEP_MAX_ATTEMPTS", default=5)
 # How long a worker holds a run while a step reaches outside; past it, another may retry.

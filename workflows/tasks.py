@@ -17,9 +17,14 @@ log = logging.getLogger(__name__)
 TRIGGERS_KICK_WINDOW_MS = 2_000
 TRIGGERS_DRAIN_MAX_SECONDS = 10.0
 # Smaller batches than the tick's: each batch's runs are done when its transaction commits,
-# so the first events of a burst are acted on without waiting for the whole burst.
+# so the first events of a burst are acted on without waiting for the whole burst. Through a
+# backlog, batches grow (less per event) but only as far as takes about
+# TRIGGERS_BATCH_SECONDS on this machine: an event waits for the batch before its own and its
+# own, so a batch's time is most of the trigger-to-action latency.
 TRIGGERS_KICK_BATCH = 100
+TRIGGERS_MIN_BATCH = 50
 TRIGGERS_BACKLOG_BATCH = 500
+TRIGGERS_BATCH_SECONDS = 0.5
 TIMERS_FIRE_BATCH = 500
 TIMERS_FIRE_MAX_SECONDS = 10.0
 
@@ -73,17 +78,33 @@ def triggers_drain() -> int:
         get_redis().delete(triggers_kick_key())  # what commits from now on asks again
     except Exception:  # noqa: BLE001 (the key expires; the tick drains meanwhile)
         log.warning("Could not clear the workflow triggers' kick", exc_info=True)
+    return _triggers_drain_for_a_while()
+
+
+def _triggers_drain_for_a_while(*, batches: int | None = None) -> int:
+    """Drain batch after batch (sized by `triggers_batch_next`) until none is left, for at
+    most TRIGGERS_DRAIN_MAX_SECONDS (and `batches` batches); the events handled."""
     handled = 0
     deadline = time.monotonic() + TRIGGERS_DRAIN_MAX_SECONDS
     batch_size = TRIGGERS_KICK_BATCH
-    while time.monotonic() < deadline:
+    while (began := time.monotonic()) < deadline and (batches is None or batches > 0):
         drained = triggers.triggers_drain(batch_size=batch_size)
         handled += drained.handled
         if drained.handled + drained.failed == 0 or drained.failed:
             break
-        # A full batch: a backlog, which larger batches work off faster (less per event).
-        batch_size = TRIGGERS_BACKLOG_BATCH if drained.handled >= batch_size else TRIGGERS_KICK_BATCH
+        batch_size = triggers_batch_next(batch_size, handled=drained.handled, seconds=time.monotonic() - began)
+        batches = None if batches is None else batches - 1
     return handled
+
+
+def triggers_batch_next(batch_size: int, *, handled: int, seconds: float) -> int:
+    """The next batch's size: back to TRIGGERS_KICK_BATCH after a short batch (no backlog);
+    after a full one (a backlog), as many events as this one did in TRIGGERS_BATCH_SECONDS,
+    between TRIGGERS_MIN_BATCH and TRIGGERS_BACKLOG_BATCH."""
+    if handled < batch_size:
+        return TRIGGERS_KICK_BATCH
+    fitting = int(handled * TRIGGERS_BATCH_SECONDS / max(seconds, 1e-3))
+    return max(TRIGGERS_MIN_BATCH, min(TRIGGERS_BACKLOG_BATCH, fitting))
 
 
 def triggers_kick() -> None:
@@ -130,10 +151,7 @@ def workflows_tick(batches: int = 20) -> None:
     # Due timers first: they are late already, while new events have their drains asked for
     # by their producers' commits (this drain is the safety net).
     _timers_fire_for_a_while()
-    for _ in range(batches):
-        drained = triggers.triggers_drain()
-        if drained.handled + drained.failed == 0 or drained.failed:
-            break
+    _triggers_drain_for_a_while(batches=batches)
     schedules.schedules_fire()
     # Runs to resume go to the default queue, a task per batch: the tick (on its own queue)
     # stays short. The rest on the next tick.

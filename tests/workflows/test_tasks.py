@@ -106,17 +106,34 @@ def test_the_ticks_have_a_queue_of_their_own_that_the_worker_consumes(settings) 
 def test_a_kicked_drain_starts_with_small_batches_and_takes_larger_ones_through_a_backlog(monkeypatch) -> None:
     from supportdesk.outbox import Drained
 
-    sizes, handed = [], iter([100, 500, 120, 0])
+    clock = [0.0]
+    # (events handled, seconds the batch took) for each batch asked for.
+    batches = iter([(100, 0.05), (500, 0.25), (500, 1.0), (250, 0.5), (120, 0.2), (0, 0.0)])
+    sizes = []
 
     def drain(*, batch_size: int) -> Drained:
         sizes.append(batch_size)
-        return Drained(handled=next(handed))
+        handled, seconds = next(batches)
+        clock[0] += seconds
+        return Drained(handled=handled)
 
+    monkeypatch.setattr(tasks.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(tasks.triggers, "triggers_drain", drain)
-    assert tasks.triggers_drain.apply().get() == 720
-    # Full batches mean a backlog: 500 at a time until a batch comes back short, then 100 again.
-    assert sizes == [tasks.TRIGGERS_KICK_BATCH, tasks.TRIGGERS_BACKLOG_BATCH, tasks.TRIGGERS_BACKLOG_BATCH,
-                     tasks.TRIGGERS_KICK_BATCH]
+    assert tasks.triggers_drain.apply().get() == 1_470
+    # Full batches mean a backlog: larger batches, as large as fit in TRIGGERS_BATCH_SECONDS
+    # (capped), until a batch comes back short, then small again.
+    assert sizes == [100, 500, 500, 250, 250, 100]
+
+
+@pytest.mark.parametrize(("batch_size", "handled", "seconds", "expected"), [
+    (100, 40, 0.01, 100),  # short: no backlog
+    (100, 100, 0.01, 500),  # fast: the cap
+    (500, 500, 5.0, 50),  # very slow: the floor
+    (200, 200, 0.8, 125),  # as many as take half a second
+])
+def test_the_next_batch_of_a_drain_fits_the_time_a_batch_may_take(batch_size, handled, seconds, expected) -> None:
+    assert tasks.TRIGGERS_BATCH_SECONDS == 0.5
+    assert tasks.triggers_batch_next(batch_size, handled=handled, seconds=seconds) == expected
 
 
 @pytest.mark.parametrize("set_based", [True, False], ids=["set-based", "one-by-one"])
@@ -185,7 +202,8 @@ def test_the_tick_fires_timers_already_late_before_draining_new_events(monkeypat
 
     done, due = [], iter([tasks.TIMERS_FIRE_BATCH, 3])
     monkeypatch.setattr(tasks.triggers, "timers_fire", lambda *, limit: done.append("timers") or next(due))
-    monkeypatch.setattr(tasks.triggers, "triggers_drain", lambda: done.append("events") or Drained(handled=0))
+    monkeypatch.setattr(tasks.triggers, "triggers_drain",
+                        lambda **kwargs: done.append("events") or Drained(handled=0))
     monkeypatch.setattr(tasks.schedules, "schedules_fire", lambda: None)
     tasks.workflows_tick.apply()
     assert done == ["timers", "timers", "events"]

@@ -57,11 +57,13 @@ def _apply(cursor: Any, step: dict[str, Any], contact_ids: list[int]) -> tuple[l
         # rows that have it (add) or lack it (remove). The new tags come back as they are and
         # are sorted here: sorting them in SQL cost as much as the update itself.
         if add:
-            expression, where = ("tags || %s::varchar[]" if len(tags) == 1
-                                 else "ARRAY(SELECT DISTINCT unnest(tags || %s::varchar[]))"), "NOT tags @> %s"
+            where = "NOT tags @> %s"
+            expression = ("tags || %s::varchar[]" if len(tags) == 1
+                          else "ARRAY(SELECT DISTINCT unnest(tags || %s::varchar[]))")
         else:
-            expression, where = ("array_remove(tags, (%s::varchar[])[1])" if len(tags) == 1
-                                 else "ARRAY(SELECT unnest(tags) EXCEPT SELECT unnest(%s::varchar[]))"), "tags && %s"
+            where = "tags && %s"
+            expression = ("array_remove(tags, (%s::varchar[])[1])" if len(tags) == 1
+                          else "ARRAY(SELECT unnest(tags) EXCEPT SELECT unnest(%s::varchar[]))")
         cursor.execute(f"""UPDATE {table} SET tags = {expression}, updated_at = now()
                             WHERE id = ANY(%s::bigint[]) AND {where}::varchar[]
                         RETURNING id, tags""", [tags, ids, tags])
