@@ -123,7 +123,7 @@ class WorkflowRun(models.Model):
     # No index: runs are never looked up by version (versions are never deleted).
     version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="runs", db_index=False,
                                 **UNCHECKED)
-    # Indexed by "workflow_run_contact", which leads with it.
+    # Indexed by "workflow_run_by_contact", which leads with it.
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="workflow_runs", db_index=False)
     subject_type = models.CharField(max_length=32, blank=True)  # order, conversation, contact
     subject_id = models.BigIntegerField(null=True, blank=True)
