@@ -16,11 +16,11 @@ log = logging.getLogger(__name__)
 # as that drain will see what was committed before it. Lost with its task, the key expires.
 TRIGGERS_KICK_WINDOW_MS = 2_000
 TRIGGERS_DRAIN_MAX_SECONDS = 10.0
-# Smaller batches than the tick's: each batch's runs are done when its transaction commits,
-# so the first events of a burst are acted on without waiting for the whole burst. Through a
+# Small batches first: each batch's runs are done when its transaction commits, so the
+# first events of a burst are acted on without waiting for the whole burst. Through a
 # backlog, batches grow (less per event) but only as far as takes about
 # TRIGGERS_BATCH_SECONDS on this machine: an event waits for the batch before its own and its
-# own, so a batch's time is most of the trigger-to-action latency.
+# own, so a batch's time is a large part of the trigger-to-action latency.
 TRIGGERS_KICK_BATCH = 100
 TRIGGERS_MIN_BATCH = 50
 TRIGGERS_BACKLOG_BATCH = 500
@@ -84,16 +84,16 @@ def triggers_drain() -> int:
 def _triggers_drain_for_a_while(*, batches: int | None = None) -> int:
     """Drain batch after batch (sized by `triggers_batch_next`) until none is left, for at
     most TRIGGERS_DRAIN_MAX_SECONDS (and `batches` batches); the events handled."""
-    handled = 0
+    handled = done = 0
     deadline = time.monotonic() + TRIGGERS_DRAIN_MAX_SECONDS
     batch_size = TRIGGERS_KICK_BATCH
-    while (began := time.monotonic()) < deadline and (batches is None or batches > 0):
+    while (began := time.monotonic()) < deadline and (batches is None or done < batches):
         drained = triggers.triggers_drain(batch_size=batch_size)
         handled += drained.handled
+        done += 1
         if drained.handled + drained.failed == 0 or drained.failed:
             break
         batch_size = triggers_batch_next(batch_size, handled=drained.handled, seconds=time.monotonic() - began)
-        batches = None if batches is None else batches - 1
     return handled
 
 
