@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from unittest import mock
 
@@ -227,6 +228,20 @@ def other_connection() -> psycopg.Connection:
                            user=settings_db["USER"] or None, dbname=settings_db["NAME"], autocommit=True)
 
 
+def backend_gone_wait(pid: int, *, timeout: float = 30.0) -> None:
+    """Until the server has ended the session `pid` (closing a connection returns at once)."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            # A fresh view each time: the sessions are read once per transaction otherwise.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+            if cursor.fetchone()[0] == 0:
+                return
+            assert time.monotonic() < deadline, f"session {pid} still there after {timeout:.0f} s"
+            time.sleep(0.05)
+
+
 def test_a_drain_leaves_the_events_to_the_drainer_already_running():
     store(oms_events.order_created("O1", occurred_at=at(0)))
     with other_connection() as other:
@@ -264,12 +279,15 @@ def test_a_drain_leaves_the_events_to_the_drainer_giving_way():
     store(oms_events.order_created("O1", occurred_at=at(0)))
     with other_connection() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [advisory_locks.OMS_DRAIN_GIVING_WAY])
+        other_pid = other.info.backend_pid
 
         # No second drainer starts a batch meanwhile, nor waits in a worker of its own.
         assert services.oms_events_drain() == 0
         assert OmsEvent.objects.get().status == OmsEventStatus.PENDING
 
-    # The one giving way is gone (its connection closed): the next drain takes the event.
+    # The one giving way is gone (its connection closed; the server ends its session, and
+    # with it the lock, a moment after the client has left): the next drain takes the event.
+    backend_gone_wait(other_pid)
     assert services.oms_events_drain() == 1
     assert OmsEvent.objects.get().status == OmsEventStatus.PROCESSED
 
