@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from unittest import mock
 
-import psycopg
 import pytest
 from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +17,7 @@ from integrations.oms.schema import parse_envelope
 from tests import oms_events
 from tests.factories import ContactFactory, CourierFactory
 from tests.oms_events import at
+from tests.sessions import other_session
 from tests.timeline.test_lock_order import rows_held_while_waiting
 from timeline.models import Contact, Order, OrderStatusChange, TimelineEvent
 from timeline.services import mirror as timeline_mirror
@@ -221,30 +220,9 @@ def test_any_arrival_order_converges_to_the_same_state(order, drain_every):
         "created", "preparing", "in_delivery", "delivered"]
 
 
-def other_connection() -> psycopg.Connection:
-    """A second session on the test database (another drainer's)."""
-    settings_db = connection.settings_dict
-    return psycopg.connect(host=settings_db["HOST"] or "localhost", port=settings_db["PORT"] or 5432,
-                           user=settings_db["USER"] or None, dbname=settings_db["NAME"], autocommit=True)
-
-
-def backend_gone_wait(pid: int, *, timeout: float = 30.0) -> None:
-    """Until the server has ended the session `pid` (closing a connection returns at once)."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while True:
-            # A fresh view each time: the sessions are read once per transaction otherwise.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-            if cursor.fetchone()[0] == 0:
-                return
-            assert time.monotonic() < deadline, f"session {pid} still there after {timeout:.0f} s"
-            time.sleep(0.05)
-
-
 def test_a_drain_leaves_the_events_to_the_drainer_already_running():
     store(oms_events.order_created("O1", occurred_at=at(0)))
-    with other_connection() as other:
+    with other_session() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [services.DRAIN_LOCK_KEY])
 
         assert services.oms_events_drain() == 0
@@ -277,17 +255,14 @@ def test_a_drain_leaves_the_events_to_the_drainer_giving_way():
     from supportdesk import advisory_locks
 
     store(oms_events.order_created("O1", occurred_at=at(0)))
-    with other_connection() as other:
+    with other_session() as other:
         other.execute("SELECT pg_advisory_lock(%s)", [advisory_locks.OMS_DRAIN_GIVING_WAY])
-        other_pid = other.info.backend_pid
 
         # No second drainer starts a batch meanwhile, nor waits in a worker of its own.
         assert services.oms_events_drain() == 0
         assert OmsEvent.objects.get().status == OmsEventStatus.PENDING
 
-    # The one giving way is gone (its connection closed; the server ends its session, and
-    # with it the lock, a moment after the client has left): the next drain takes the event.
-    backend_gone_wait(other_pid)
+    # The one giving way is gone (its session ended): the next drain takes the event.
     assert services.oms_events_drain() == 1
     assert OmsEvent.objects.get().status == OmsEventStatus.PROCESSED
 

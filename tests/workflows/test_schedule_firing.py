@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import psycopg
 import pytest
-from django.db import connection
 
 from supportdesk import advisory_locks
 from tests.factories import ContactFactory
+from tests.sessions import other_session
 from tests.workflows.conftest import workflow_published
 from workflows.models import RunStatus, Workflow, WorkflowRun
 from workflows.services import batch, schedules, schedules_fire
@@ -71,10 +70,7 @@ def test_a_firing_killed_mid_way_resumes_where_it_stopped(members, monkeypatch) 
 def test_a_workflow_another_worker_is_firing_is_left_to_it(members) -> None:
     workflow = _schedule()
     due = workflow.next_fire_at
-    settings = connection.settings_dict
-    with psycopg.connect(dbname=settings["NAME"], host=settings["HOST"] or None, port=settings["PORT"] or None,
-                         user=settings["USER"] or None, password=settings["PASSWORD"] or None,
-                         autocommit=True) as other:
+    with other_session() as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)",
                       [advisory_locks.SCHEDULE_FIRING, advisory_locks.pair_id(workflow.pk)])
         assert schedules_fire(now=due) == 0  # and it returns: no waiting, no loop
