@@ -513,5 +513,8 @@ class AgentConsumer(JsonConsumer):
     async def chat_notice(self, event: dict[str, Any]) -> None:
         """Notices are for the contact (conversations.waiting); the desk sees routing's state."""
 
+    async def chat_delivery(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
     async def supervisor_snapshot(self, event: dict[str, Any]) -> None:
         await self.relay(event)

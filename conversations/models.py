@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from timeline.models import Contact
 
@@ -69,6 +70,11 @@ class Conversation(models.Model):
     rating_comment = models.TextField(blank=True, default="", db_default="", editable=False)
     rated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # The contact's earlier conversation this one was opened beside, while that one was still
+    # open (a new email on another subject, when its queue links rather than joins).
+    linked_conversation = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                            related_name="+", editable=False)
+
     # Not a column: set on the conversation an open returns when its client id was used already.
     replayed: bool = False
 
@@ -108,6 +114,16 @@ MESSAGE_RECEIVED = "message.received"
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
+class DeliveryState(models.TextChoices):
+    """Where an outbound message on a channel with a provider is (conversations.channels)."""
+
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -124,6 +140,14 @@ class Message(models.Model):
     # caller's), so a message sent again after a dropped connection or a timeout is stored once.
     client_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Outbound messages on a channel with a provider (email, messaging): where delivery is, the
+    # provider's reason when it failed, and the provider's id of the message (its reports
+    # name it). Empty for chat, notes and inbound messages.
+    delivery_state = models.CharField(max_length=16, choices=DeliveryState.choices, blank=True, default="",
+                                      db_default="")
+    delivery_detail = models.TextField(blank=True, default="", db_default="")
+    delivery_reference = models.CharField(max_length=255, blank=True, default="", db_default="")
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
 
     # Not a column: set on the message a send returns when its client id was stored already,
     # so the caller can say "the same message again" (HTTP 200, not 201).
@@ -146,6 +170,10 @@ class Message(models.Model):
                 fields=["conversation", "author_user", "client_id"], name="message_agent_client_id",
                 condition=~models.Q(client_id="") & ~models.Q(direction="in"),
             ),
+        ]
+        indexes = [
+            models.Index(fields=["delivery_reference"], name="message_delivery_reference",
+                         condition=~models.Q(delivery_reference="")),
         ]
 
     def __str__(self) -> str:

@@ -41,11 +41,19 @@ def message_payload(message: Message, *, author_name: str = "") -> dict[str, Any
     `author` is the one name of a message's author everywhere: the contact's widget, the
     desk's pushes and templates/desk/_message.html (selectors.author_name, a first name; a
     full name would reach the visitor's socket, which must not see it)."""
-    return {
+    payload = {
         "conversation_id": message.conversation_id, "sequence": message.sequence,
         "direction": message.direction, "body": message.body, "author": author_name,
         "client_id": message.client_id, "created_at": message.created_at.isoformat(),
     }
+    if message.delivery_state:  # replies on a provider's channel (email, messaging): never the widget's
+        payload["delivery"] = delivery_payload(message)
+    return payload
+
+
+def delivery_payload(message: Message) -> dict[str, Any]:
+    return {"state": message.delivery_state, "label": str(message.get_delivery_state_display()),
+            "detail": message.delivery_detail}
 
 
 def _message_event(message: Message, *, author_name: str = "") -> tuple[str, dict[str, Any]]:
@@ -68,6 +76,14 @@ async def message_created_now(message: Message, *, author_name: str = "") -> Non
         await get_channel_layer().group_send(group, event)
     except Exception:  # the message is stored; pages resync what they miss
         log.warning("Could not push message %s to %s", message.pk, group, exc_info=True)
+
+
+def delivery_changed(message: Message) -> None:
+    """Where an outbound message on a provider's channel now is (conversations.channels): for
+    the desk only (the provider's reasons are not the contact's business)."""
+    send_on_commit(conversation_staff_group(message.conversation_id),
+                   {"type": Frame.CHAT_DELIVERY, "conversation_id": message.conversation_id,
+                    "sequence": message.sequence, **delivery_payload(message)})
 
 
 def read_marked(*, conversation_id: int, side: str, sequence: int) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from conversations import push, routing_history, selectors, services
+from conversations import channels, push, routing_history, selectors, services
 from conversations.live import live_rows
 from conversations.models import Conversation, ConversationStatus
 
@@ -45,6 +45,22 @@ def conversations_unrouted_sweep(limit: int = 200) -> int:
     if routed:
         log.info("Routed %s conversations whose routing task was lost", routed)
     return routed
+
+
+@shared_task(name="conversations.tasks.outbound_deliver", ignore_result=True)
+def outbound_deliver(batches: int = 50) -> int:
+    """Send the queued replies on email and messaging through their providers (idempotent: a
+    message a drain sent is not queued any more; one sent twice carries the same key)."""
+    return channels.outbound_drain(batches=batches)
+
+
+def outbound_deliver_enqueue() -> None:
+    """Called after a commit that queued a reply. If the broker does not answer, beat's
+    drain sends it a few seconds later: nothing is lost."""
+    try:
+        outbound_deliver.delay()
+    except Exception:
+        log.warning("Could not queue the outbound delivery; beat's drain will send it", exc_info=True)
 
 
 @shared_task(name="conversations.tasks.supervisor_live_push", ignore_result=True)

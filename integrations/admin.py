@@ -19,15 +19,16 @@ from django.contrib.admin.utils import display_for_value
 from django.db import models
 from django.db.models.functions import Cast
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from integrations import services
-from integrations.models import OmsEvent
+from integrations.models import InboundEmail, OmsEvent
 from integrations.oms.schema import EVENT_TYPES
-from supportdesk.admin import BigTableAdmin
+from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin
 
 # A day inside Python's range at each end, so showing the time in any time zone fits too.
 _READABLE_FROM = datetime(1, 1, 2, tzinfo=UTC)
@@ -133,3 +134,34 @@ class OmsEventAdmin(BigTableAdmin):
         extra_context = {**(extra_context or {}), "show_save": False,
                          "show_save_and_continue": False, "show_save_and_add_another": False}
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(InboundEmail)
+class InboundEmailAdmin(ReadOnlyAdminMixin, BigTableAdmin):
+    """Every email received, kept raw: what processing made of it (a message of which
+    conversation, or why it was left out: an auto-reply, a bounce). One whose processing keeps
+    failing is parked in *Outbox entries* (consumer integrations.inbound_email), retried there."""
+
+    list_display = ("received_at", "envelope_from", "subject", "source", "status", "conversation_link", "size")
+    list_filter = ("status", "source")
+    search_fields = ("message_id__exact",)
+    search_help_text = _("Exact Message-ID, with its angle brackets.")
+    fields = ("message_id", "source", "envelope_from", "envelope_to", "subject", "size", "received_at", "status",
+              "outcome", "conversation_link", "processed_at", "raw_text")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        return super().get_queryset(request).defer("raw", "html")
+
+    @admin.display(description=_("conversation"))
+    def conversation_link(self, obj: InboundEmail) -> str:
+        if obj.conversation_id is None:
+            return "-"
+        return format_html('<a href="{}">#{}</a>', reverse("desk:conversation", args=[obj.conversation_id]),
+                           obj.conversation_id)
+
+    @admin.display(description=_("the email as received (first 100,000 characters)"))
+    def raw_text(self, obj: InboundEmail) -> str:
+        raw = InboundEmail.objects.filter(pk=obj.pk).values_list("raw", flat=True).first()
+        return format_html("<pre style='white-space: pre-wrap'>{}</pre>",
+                           bytes(raw or b"")[:100_000].decode("utf-8", "replace"))

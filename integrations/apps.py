@@ -6,6 +6,11 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        from conversations.channels import transport_register
         from integrations.actions import integration_actions_register
+        from integrations.email_inbound import inbound_email_register
+        from integrations.email_outbound import email_transport_send
 
         integration_actions_register()
+        inbound_email_register()
+        transport_register(channel="email", send=email_transport_send)

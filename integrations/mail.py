@@ -20,6 +20,8 @@ from django.core.mail import BadHeaderError, EmailMessage, get_connection
 from django.core.validators import validate_email
 from django.utils.translation import gettext
 
+from integrations.email_threads import thread_ref_record
+
 
 class MailError(Exception):
     pass
@@ -104,4 +106,6 @@ def email_channel_send(contact: Any, rendered: Any, *, idempotency_key: str, con
         raise StepFailed(str(error)) from error
     except MailTransientError as error:
         raise StepRetry(str(error)) from error
+    # The contact's answer to it opens a conversation, which the rest of its thread joins.
+    thread_ref_record(message_id=sent.message_id, contact_id=contact.pk, conversation_id=None, outbound=True)
     return sent.message_id

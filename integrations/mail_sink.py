@@ -18,6 +18,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from integrations.models import MailboxMessage
+from integrations.smtp_server import envelope_bytes
 
 BODY_MAX_CHARS = 200_000
 
@@ -61,9 +62,7 @@ class SinkHandler:
     """aiosmtpd's handler: every message accepted is stored before the 250 answer."""
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or envelope.content
-        if isinstance(raw, str):
-            raw = raw.encode("utf-8", "replace")
+        raw = envelope_bytes(envelope)
         try:
             await sync_to_async(_store_from_thread, thread_sensitive=False)(
                 mail_from=str(envelope.mail_from or ""), recipients=list(envelope.rcpt_tos), raw=raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class OmsEventStatus(models.TextChoices):
@@ -71,3 +72,66 @@ class MailboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} -> {self.recipients}"
+
+
+class InboundEmailStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PROCESSED = "processed", _("Processed")
+    # Not a conversation's business: an auto-reply, a bounce (its message marked failed), mail
+    # from the desk itself, a message with no sender address.
+    IGNORED = "ignored", _("Ignored")
+
+
+class InboundEmail(models.Model):
+    """One email received (by the desk's SMTP server or a provider's inbound webhook), stored
+    raw before anything else happens to it, once per Message-ID (`key`); the whole original is
+    kept here, the conversation shows its text with the quoted history trimmed."""
+
+    key = models.CharField(max_length=64,
+                           help_text=_("SHA-256 of the Message-ID (of the whole message when it has none)."))
+    message_id = models.TextField(blank=True)
+    source = models.CharField(max_length=32, help_text=_("smtp, or the provider whose webhook posted it."))
+    envelope_from = models.TextField(blank=True)
+    envelope_to = models.TextField(blank=True, help_text=_("The envelope's recipients, one a line."))
+    subject = models.TextField(blank=True)
+    raw = models.BinaryField(help_text=_("The whole message as received."))
+    size = models.PositiveIntegerField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=InboundEmailStatus.choices,
+                              default=InboundEmailStatus.PENDING)
+    outcome = models.TextField(blank=True, help_text=_("What processing did with it, in words."))
+    html = models.TextField(blank=True, help_text=_("The HTML part, sanitised (nh3), for display."))
+    conversation = models.ForeignKey("conversations.Conversation", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+", db_index=False)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound email")
+        constraints = [models.UniqueConstraint(fields=["key"], name="inbound_email_key_unique")]
+        indexes = [models.Index(fields=["conversation", "-id"], name="inbound_email_conversation",
+                                condition=models.Q(conversation__isnull=False))]
+
+    def __str__(self) -> str:
+        return f"{self.subject[:60]} ({self.status})"
+
+
+class EmailThreadRef(models.Model):
+    """A Message-ID the desk knows, and the conversation its thread belongs to: every email the
+    desk sent (an agent's reply, a workflow's email) and every one it received. A reply names
+    earlier ones in In-Reply-To and References; the first known one places it. A workflow's
+    email has no conversation until the contact answers it."""
+
+    key = models.CharField(max_length=64, help_text=_("SHA-256 of the Message-ID."))
+    message_id = models.TextField()
+    contact = models.ForeignKey("timeline.Contact", on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey("conversations.Conversation", null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="+", db_index=False)
+    outbound = models.BooleanField(help_text=_("Sent by the desk (else received)."))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("email thread reference")
+        constraints = [models.UniqueConstraint(fields=["key"], name="email_thread_ref_key_unique")]
+
+    def __str__(self) -> str:
+        return self.message_id

@@ -42,6 +42,13 @@ class Strategy(models.TextChoices):
     ROUND_ROBIN = "round_robin", "Round robin"
 
 
+class WhileOpen(models.TextChoices):
+    """What a new email (a new subject) does while the contact's previous one in this queue is open."""
+
+    JOIN = "join", _("Joins the open conversation")
+    LINK = "link", _("Opens a new conversation, linked to the open one")
+
+
 class Presence(models.TextChoices):
     ONLINE = "online", "Online"
     AWAY = "away", "Away"
@@ -178,6 +185,11 @@ class Queue(models.Model):
     )
     overflow_after_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Wait in this queue after which items move to the overflow queue.",
+    )
+    new_email_while_open = models.CharField(
+        max_length=8, choices=WhileOpen.choices, default=WhileOpen.JOIN, db_default=WhileOpen.JOIN,
+        help_text=_("A new email from a contact whose previous email in this queue is still open: "
+                    "add it to that conversation, or open a new one linked to it."),
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

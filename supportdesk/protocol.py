@@ -37,6 +37,7 @@ class Frame:
     CHAT_AGENT = "chat.agent"
     CHAT_NOTICE = "chat.notice"
     CHAT_SURVEY = "chat.survey"
+    CHAT_DELIVERY = "chat.delivery"
     RATED = "rated"
     ROUTING_ITEM = "routing.item"
     ROUTING_PRESENCE = "routing.presence"

@@ -291,6 +291,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 30},
     },
+    # Inbound emails a lost task did not process yet (integrations.email_inbound).
+    "integrations-email-inbound-drain": {
+        "task": "integrations.tasks.email_inbound_drain",
+        "schedule": env.float("EMAIL_INBOUND_DRAIN_INTERVAL_SECONDS", default=5.0),
+        "options": {"expires": 10},
+    },
+    # Replies on email and messaging that a lost task did not send yet (conversations.channels;
+    # each reply's commit asks for a drain at once).
+    "conversations-outbound-deliver": {
+        "task": "conversations.tasks.outbound_deliver",
+        "schedule": env.float("OUTBOUND_DRAIN_INTERVAL_SECONDS", default=5.0),
+        "options": {"expires": 10},
+    },
     # Routing's history (queued, assigned, transferred, breached, ...) onto the contacts'
     # timelines: drains the outbox routing writes in the same transaction as each event.
     "routing-history-to-timeline": {
@@ -479,6 +492,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Support <support@loc
 # The right-hand side of the Message-IDs the desk sets (derived from each send's idempotency key,
 # so a retried send carries the same Message-ID and the receiver can tell it is the same message).
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="supportdesk.local")
+
+# --- Incoming email (integrations.email_inbound) ---------------------------------------------------
+# Mail to any address at this domain is the desk's: support@ opens conversations, the replies'
+# reply+<token>@ addresses land in theirs. `make run` serves it by SMTP (`manage.py smtp_inbound`).
+EMAIL_INBOUND_DOMAIN = env.str("EMAIL_INBOUND_DOMAIN", default="supportdesk.local")
+EMAIL_INBOUND_SMTP_HOST = env.str("EMAIL_INBOUND_SMTP_HOST", default="127.0.0.1")
+EMAIL_INBOUND_SMTP_PORT = env.int("EMAIL_INBOUND_SMTP_PORT", default=2525)
+EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
 
 # --- The fake OMS (integrations.oms.fake_server, `manage.py fake_oms`) ----------------------------
 # A real HTTP server answering the calls HttpOmsClient makes, for the demo and the tests; `make run`

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Upper
 
 # The outbox stream every timeline event is written to (supportdesk.outbox): workflows and
 # segments consume it.
@@ -98,6 +99,8 @@ class Contact(models.Model):
         ]
         indexes = [
             models.Index(fields=["email"], name="contact_email"),
+            # An email's sender is found whatever the case of the address (integrations.email_inbound).
+            models.Index(Upper("email"), name="contact_email_upper", condition=~models.Q(email="")),
             models.Index(fields=["phone"], name="contact_phone"),
             models.Index(fields=["kind", "-lifetime_order_value"], name="contact_kind_lov"),
         ]

@@ -10,9 +10,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from conversations import push
+from conversations import channels, push
 from conversations.access import access_conversation
-from conversations.models import MESSAGE_STREAM, Conversation, Message, MessageDirection
+from conversations.models import MESSAGE_STREAM, Conversation, DeliveryState, Message, MessageDirection
 from conversations.selectors import author_name
 from conversations.services.common import assigned_record, check_body, check_client_id, timeline_actor
 from supportdesk import outbox
@@ -75,6 +75,9 @@ def message_create(
                 body=body,
                 channel_metadata=channel_metadata or {},
                 client_id=client_id,
+                # A reply on a provider's channel leaves through its transport (conversations.channels).
+                delivery_state=(DeliveryState.QUEUED if direction == MessageDirection.OUTBOUND
+                                and channels.delivers(conversation.channel) else ""),
             )
             # With its outbox entries, in the same statement, for the consumers that want it.
             outbox.outbox_bulk_create([message], stream=MESSAGE_STREAM)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from routing import services
 from routing.admin.mixins import GuardedDeleteMixin, RoutingAuditMixin
@@ -31,6 +32,7 @@ class QueueAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin):
         ("Agents", {"fields": ("required_skills", "optional_skills", "relax_optional_after_seconds",
                                "min_agent_tier")}),
         ("Offers", {"fields": ("assign_directly", "offer_timeout_seconds")}),
+        (_("Email"), {"fields": ("new_email_while_open",)}),
         ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
 

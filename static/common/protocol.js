@@ -22,6 +22,7 @@ export const Frame = Object.freeze({
   "CHAT_AGENT": "chat.agent",
   "CHAT_NOTICE": "chat.notice",
   "CHAT_SURVEY": "chat.survey",
+  "CHAT_DELIVERY": "chat.delivery",
   "RATED": "rated",
   "ROUTING_ITEM": "routing.item",
   "ROUTING_PRESENCE": "routing.presence",

@@ -146,6 +146,9 @@ function handleFrame(frame) {
     case Frame.CHAT_AGENT:
       refreshLists();
       break;
+    case Frame.CHAT_DELIVERY:
+      if (frame.conversation_id === open.id) deliveryShow(frame);
+      break;
     case Frame.CHAT_READ:
       // The agents' read mark moved (this agent opened, read or answered it): the unread
       // badge in the list is the server's count, so it is fetched again.
@@ -181,6 +184,24 @@ function statusShow(status) {
   if (status === "resolved" || status === "closed") {
     $$("#composer, .actions", thread).forEach((element) => element.remove());
   }
+}
+
+// An outbound email or messaging reply's delivery: queued, sent, delivered, read or failed (with why).
+function deliveryShow(frame) {
+  const item = $(`[data-testid=message][data-sequence="${Number(frame.sequence)}"]`, messageList() || document);
+  if (item) deliveryShowIn(item, frame); // not shown yet: the sync draws it with its state
+}
+
+function deliveryShowIn(item, frame) {
+  let badge = $("[data-testid=delivery]", item);
+  if (!badge) {
+    badge = document.createElement("div");
+    badge.dataset.testid = "delivery";
+    item.append(badge);
+  }
+  badge.className = `delivery delivery-${frame.state}`;
+  badge.dataset.state = frame.state;
+  badge.textContent = frame.detail ? `${frame.label}: ${frame.detail}` : frame.label;
 }
 
 function presenceShow(presence) {
@@ -219,6 +240,7 @@ function messageElement(message) {
   body.className = "body";
   body.textContent = message.body;
   item.append(meta, body);
+  if (message.delivery) deliveryShowIn(item, message.delivery);
   return item;
 }
 

@@ -25,6 +25,7 @@ def queue_data(**fields: Any) -> dict[str, Any]:
         "key": "chat.es", "name": "Chat ES", "priority": 50, "strategy": "longest_idle",
         "target_wait_seconds": 60, "required_skills": "", "optional_skills": "",
         "relax_optional_after_seconds": "", "min_agent_tier": 1, "offer_timeout_seconds": 30,
+        "new_email_while_open": "join",
         "escalate_at_percent": 80, "escalation_priority_boost": 10, "overflow_queue": "",
         "overflow_after_seconds": "", "is_active": "on",
     }

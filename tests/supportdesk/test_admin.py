@@ -79,6 +79,12 @@ def one_of_each(admin_user):
         conversation=conversation, direction=MessageDirection.OUTBOUND, body="Hi!", author=agent
     )
     _oms_event("evt-1", OmsEventStatus.FAILED)
+    # An email received and processed, as the desk's SMTP server and the worker do.
+    from integrations.email_inbound import email_inbound_store, inbound_emails_drain
+
+    email_inbound_store(b"From: ana@example.com\r\nTo: support@supportdesk.local\r\nSubject: Hola\r\n"
+                        b"Message-ID: <admin-1@example.com>\r\n\r\nHola, <b>equipo</b>\r\n", source="smtp")
+    inbound_emails_drain()
     demo_chat_ensure()  # contact reasons and macros, as supervisors keep them
     _survey_answered(conversation)  # survey settings and a rating, as a customer gives one
     Group.objects.create(name="Supervisors")

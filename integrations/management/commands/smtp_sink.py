@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from argparse import ArgumentParser
 from typing import Any
 
@@ -11,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.mail_sink import sink_controller
+from integrations.smtp_server import smtp_serve
 
 
 class Command(BaseCommand):
@@ -22,16 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.SMTP_SINK_PORT)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        controller = sink_controller(host=options["host"], port=options["port"])
+        host, port = options["host"], options["port"]
         try:
-            controller.start()
+            smtp_serve(sink_controller(host=host, port=port),
+                       started=f"SMTP sink listening on {host}:{port} (received mail: /desk/mailbox/)")
         except (OSError, RuntimeError) as error:
-            raise CommandError(f"The SMTP sink cannot listen on {options['host']}:{options['port']}: "
-                               f"{error}") from error
-        self.stdout.write(f"SMTP sink listening on {options['host']}:{options['port']} "
-                          "(received mail: /desk/mailbox/)")
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
-        controller.stop()
+            raise CommandError(f"The SMTP sink cannot listen on {host}:{port}: {error}") from error

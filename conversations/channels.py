@@ -1,0 +1,172 @@
+"""The channel transport interface: how a reply on email, messaging or voice leaves the desk.
+
+`conversations/` defines it and drives it; each provider in `integrations/` implements
+`send` for its channel and registers it from its app's `ready()` (nothing here imports a
+provider). A reply is stored first, in the agent's transaction, with its delivery state
+"queued" and an outbox entry for the transports' consumer; the consumer drains those one
+message a transaction and calls the channel's transport:
+
+- sent: the state becomes "sent" and the provider's reference is kept on the message;
+- `TransportRetry` (the provider is unreachable or busy): the entry stays, is counted and
+  tried again by the next drain, and after `OUTBOX_MAX_ATTEMPTS` it is parked (the admin's
+  *Outbox entries* put it back); the message stays "queued" until then;
+- `TransportRefused` (an address that cannot work, a refusal the provider says is final):
+  the state becomes "failed" with the provider's reason.
+
+Providers report later states (delivered, read, failed with a reason) with
+`delivery_state_set`, keyed on the provider's reference. A send must be idempotent on the
+key it is given (`message_idempotency_key`): a drain that dies after the provider took the
+message sends it again with the same key (the email's Message-ID, a provider's idempotency
+header), so the recipient sees one message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from conversations import push
+from conversations.models import MESSAGE_STREAM, Conversation, DeliveryState, Message, MessageDirection
+from supportdesk import outbox
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "conversations.transports"
+
+
+# A later report never takes a message back: read is not undone by a late "delivered".
+# Failed is final, except that a provider may say "failed" after "sent" (a bounce).
+_RANK = {DeliveryState.QUEUED: 0, DeliveryState.SENT: 1, DeliveryState.DELIVERED: 2, DeliveryState.READ: 3,
+         DeliveryState.FAILED: 4}
+
+
+class TransportRetry(Exception):
+    """The provider did not take the message now; trying again later may work."""
+
+
+class TransportRefused(Exception):
+    """The provider will never take this message (its reason is the exception's text)."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    reference: str  # the provider's id of the message (an email's Message-ID, a messaging id)
+    metadata: dict[str, Any] = field(default_factory=dict)  # kept in the message's channel_metadata
+
+
+@dataclass(frozen=True)
+class Transport:
+    channel: str
+    # send(message, conversation, idempotency_key) -> Sent; raises TransportRetry or TransportRefused.
+    send: Callable[[Message, Conversation, str], Sent]
+
+
+_transports: dict[str, Transport] = {}
+
+
+def transport_register(*, channel: str, send: Callable[[Message, Conversation, str], Sent]) -> None:
+    """A provider takes the outbound messages of `channel` (a second registration replaces the first)."""
+    _transports[channel] = Transport(channel=channel, send=send)
+
+
+def transport_for(channel: str) -> Transport | None:
+    return _transports.get(channel)
+
+
+def delivers(channel: str) -> bool:
+    """Whether replies on this channel leave through a transport (not: the chat's own socket)."""
+    return channel in _transports
+
+
+def message_idempotency_key(message: Message) -> str:
+    return f"conversations.message:{message.pk}"
+
+
+def _wants(message: Any) -> bool:
+    # The channel is set on the unsaved message by message_create (other producers: none).
+    return getattr(message, "direction", None) == MessageDirection.OUTBOUND and \
+        getattr(message, "delivery_state", "") == DeliveryState.QUEUED
+
+
+def _kick() -> None:
+    from conversations import tasks  # tasks import this module
+
+    tasks.outbound_deliver_enqueue()
+
+
+def transports_consumer_register() -> None:
+    outbox.consumer_register(name=CONSUMER, stream=MESSAGE_STREAM, handle=outbound_deliver, wants=_wants,
+                             kick=_kick)
+
+
+def outbound_deliver(message_ids: list[int]) -> None:
+    """The consumer: send each queued message through its channel's transport (in the drain's
+    transaction; a retry raises, so the entry stays and is counted)."""
+    messages = Message.objects.filter(pk__in=message_ids).select_related("conversation__contact").order_by("pk")
+    for message in messages:
+        if message.delivery_state != DeliveryState.QUEUED:
+            continue  # handled before (a report came first) or taken back
+        transport = transport_for(message.conversation.channel)
+        if transport is None:
+            _state_write(message, DeliveryState.FAILED,
+                         detail=gettext("No provider sends this channel's messages."))
+            continue
+        try:
+            sent = transport.send(message, message.conversation, message_idempotency_key(message))
+        except TransportRefused as refusal:
+            _state_write(message, DeliveryState.FAILED, detail=str(refusal))
+            continue
+        except TransportRetry:
+            raise
+        _state_write(message, DeliveryState.SENT, detail="", reference=sent.reference,
+                     metadata={**message.channel_metadata, **sent.metadata})
+
+
+def outbound_drain(*, batches: int = 50) -> int:
+    """Drain the transports' consumer, one message a transaction (a retried batch would send
+    the others again); the number sent or refused."""
+    done = 0
+    for _ in range(batches):
+        drained = outbox.outbox_drain(consumer=CONSUMER, batch_size=1)
+        done += drained.handled
+        if drained.handled == 0:
+            break
+    return done
+
+
+def _state_write(message: Message, state: str, *, detail: str, reference: str | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+    fields: dict[str, Any] = {"delivery_state": state, "delivery_detail": detail[:1000],
+                              "delivery_updated_at": timezone.now()}
+    if reference is not None:
+        fields["delivery_reference"] = reference[:255]
+    if metadata is not None:
+        fields["channel_metadata"] = metadata
+    Message.objects.filter(pk=message.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(message, name, value)
+    push.delivery_changed(message)
+
+
+def delivery_state_set(*, channel: str, reference: str, state: str, detail: str = "") -> Message | None:
+    """A provider's report about a message it took (by its reference): the message, or None
+    when the desk never sent one with that reference. Reports out of order are kept in order:
+    a message is never taken back from read to delivered, and failed is final."""
+    if state not in DeliveryState.values:
+        raise ValueError(f"Unknown delivery state {state!r}.")
+    with transaction.atomic():
+        message = (Message.objects.select_for_update().select_related("conversation")
+                   .filter(delivery_reference=reference, conversation__channel=channel).first())
+        if message is None:
+            return None
+        current = message.delivery_state or DeliveryState.QUEUED
+        if current == DeliveryState.FAILED or _RANK[DeliveryState(state)] <= _RANK[DeliveryState(current)]:
+            return message
+        _state_write(message, state, detail=detail)
+    return message
