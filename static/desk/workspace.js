@@ -187,13 +187,31 @@ function statusShow(status) {
 }
 
 // An outbound email or messaging reply's delivery: queued, sent, delivered, read or failed (with why).
+// Frames may overtake the message they are about (the send can finish before its push arrives):
+// the latest is kept until the message is drawn, and a state never goes back (as on the server).
+const DELIVERY_RANK = { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+const deliveryLatest = new Map(); // sequence -> the latest frame, for the open conversation
+
 function deliveryShow(frame) {
-  const item = $(`[data-testid=message][data-sequence="${Number(frame.sequence)}"]`, messageList() || document);
-  if (item) deliveryShowIn(item, frame); // not shown yet: the sync draws it with its state
+  const sequence = Number(frame.sequence);
+  const known = deliveryLatest.get(sequence);
+  if (!known || DELIVERY_RANK[frame.state] > DELIVERY_RANK[known.state]) deliveryLatest.set(sequence, frame);
+  $$(`[data-testid=message][data-sequence="${sequence}"]`, messageList() || document)
+    .forEach((item) => deliveryShowIn(item, deliveryLatest.get(sequence)));
+}
+
+function deliveriesApply() {
+  for (const [sequence, frame] of deliveryLatest) {
+    $$(`[data-testid=message][data-sequence="${sequence}"]`, messageList() || document)
+      .forEach((item) => deliveryShowIn(item, frame));
+  }
 }
 
 function deliveryShowIn(item, frame) {
+  const later = deliveryLatest.get(Number(item.dataset.sequence));
+  if (later && DELIVERY_RANK[later.state] > DELIVERY_RANK[frame.state]) frame = later;
   let badge = $("[data-testid=delivery]", item);
+  if (badge && DELIVERY_RANK[badge.dataset.state] > DELIVERY_RANK[frame.state]) return;
   if (!badge) {
     badge = document.createElement("div");
     badge.dataset.testid = "delivery";
@@ -240,7 +258,8 @@ function messageElement(message) {
   body.className = "body";
   body.textContent = message.body;
   item.append(meta, body);
-  if (message.delivery) deliveryShowIn(item, message.delivery);
+  const delivery = message.delivery || deliveryLatest.get(Number(message.sequence));
+  if (delivery) deliveryShowIn(item, delivery);
   return item;
 }
 
@@ -310,6 +329,7 @@ function conversationNoticed() {
   }
   if (open.id !== null) socket.send({ type: ClientFrame.UNWATCH, conversation_id: open.id });
   open.id = id;
+  deliveryLatest.clear();
   open.lastSequence = thread ? Number(thread.dataset.lastSequence) || 0 : 0;
   clearTimeout(syncing.timer);
   Object.assign(syncing, { for: null, again: false, progressed: false, timer: null, refused: null });
@@ -412,6 +432,14 @@ function composerRest(value, sent) {
   if (sent === null || sent === undefined || !value.startsWith(sent)) return value;
   return value.slice(sent.length).replace(/^\s+/, "");
 }
+// The stored reply comes back drawn; its push may have drawn it already (with a newer delivery
+// state): then the answer is not added a second time.
+document.body.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.elt?.id !== "composer" || !event.detail.shouldSwap) return;
+  const sequence = /data-sequence="(\d+)"/.exec(event.detail.serverResponse || "")?.[1];
+  const list = messageList();
+  if (sequence && list && $(`[data-sequence="${sequence}"]`, list)) event.detail.shouldSwap = false;
+});
 document.body.addEventListener("htmx:afterRequest", (event) => {
   const form = event.detail.elt;
   // Only a stored message empties the composer: after a refusal the text is still there to fix.
@@ -427,6 +455,7 @@ document.body.addEventListener("htmx:sendError", () => flash("No connection to t
 document.body.addEventListener("htmx:timeout", () => flash("The server took too long to answer; try again."));
 document.body.addEventListener("htmx:afterSettle", () => {
   timesRender(); // the swapped part, and any part swapped out of band with it
+  deliveriesApply(); // a reply the server drew as it was stored, after its delivery was reported
   conversationNoticed();
   countdownTick();
 });
