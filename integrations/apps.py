@@ -10,7 +10,9 @@ class IntegrationsConfig(AppConfig):
         from integrations.actions import integration_actions_register
         from integrations.email_inbound import inbound_email_register
         from integrations.email_outbound import email_transport_send
+        from integrations.email_webhooks import email_webhooks_register
 
         integration_actions_register()
         inbound_email_register()
+        email_webhooks_register()
         transport_register(channel="email", send=email_transport_send)

@@ -77,8 +77,9 @@ class Stored:
 
 
 def email_inbound_store(raw: bytes, *, source: str, envelope_from: str = "",
-                        envelope_to: list[str] | None = None) -> Stored:
-    """Keep one received email (once per Message-ID) for the worker to process."""
+                        envelope_to: list[str] | None = None, provider_id: str = "") -> Stored:
+    """Keep one received email (once per Message-ID; without one, once per the provider's id of
+    it, else per content) for the worker to process."""
     if len(raw) > settings.EMAIL_INBOUND_MAX_BYTES:
         raise EmailTooLarge(_("The email is %(size)s bytes; the limit is %(limit)s.")
                             % {"size": len(raw), "limit": settings.EMAIL_INBOUND_MAX_BYTES})
@@ -86,7 +87,12 @@ def email_inbound_store(raw: bytes, *, source: str, envelope_from: str = "",
     message_id = header_text(headers, "Message-ID")
     found = MESSAGE_ID_PATTERN.search(message_id)
     message_id = found.group(0) if found else ""
-    key = message_id_key(message_id) if message_id else hashlib.sha256(raw).hexdigest()
+    if message_id:
+        key = message_id_key(message_id)
+    elif provider_id:
+        key = hashlib.sha256(f"{source}:{provider_id}".encode()).hexdigest()
+    else:
+        key = hashlib.sha256(raw).hexdigest()
     existing = InboundEmail.objects.filter(key=key).values_list("pk", flat=True).first()
     if existing is not None:
         return Stored(inbound_id=existing, duplicate=True)

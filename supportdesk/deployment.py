@@ -23,6 +23,8 @@ DEVELOPMENT_SECRETS: dict[str, str] = {
     "SECRET_KEY": "dev-only-insecure-secret-key-change-me",
     "OMS_WEBHOOK_SECRET": "dev-oms-webhook-secret",
     "WIDGET_IDENTITY_SECRET": "dev-widget-identity-secret-change-me-32b",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "dev-mailgun-webhook-signing-key",
+    "POSTMARK_INBOUND_BASIC_AUTH": "desk:dev-postmark-inbound-secret",
 }
 
 # Other values this repository has published for a secret (older docker-compose defaults, the
@@ -47,6 +49,14 @@ SECRET_RULES: tuple[SecretRule, ...] = (
     SecretRule("OMS_WEBHOOK_SECRET", "the secret your order-management system signs its webhooks with"),
     SecretRule("WIDGET_IDENTITY_SECRET", "a random value of at least 32 characters, shared only with "
                "the host sites that sign their visitors' identities"),
+)
+# Secrets of optional integrations: unset, the integration is off (its endpoint answers 404);
+# set in production, it must not be a published value.
+OPTIONAL_SECRET_RULES = (
+    SecretRule("MAILGUN_WEBHOOK_SIGNING_KEY", "the HTTP webhook signing key of your Mailgun account "
+               "(or leave it unset: no Mailgun inbound webhook)"),
+    SecretRule("POSTMARK_INBOUND_BASIC_AUTH", "user:password of your own, the same in the inbound webhook URL "
+               "you give Postmark (or leave it unset: no Postmark inbound webhook)"),
 )
 # An empty database password is a choice (local trust or peer authentication); a published one is not.
 DATABASE_PASSWORD_RULE = SecretRule("DATABASE_URL", "a URL whose password is your own "
@@ -73,6 +83,10 @@ def secret_problems(values: Mapping[str, str], *, oms_client: str, database_pass
         if not value:
             problems.append(f"{rule.name} is not set: set it to {rule.how_to_set}.")
         elif value in PUBLISHED_SECRET_VALUES:
+            problems.append(f"{rule.name} is a development value published in the repository: "
+                            f"set it to {rule.how_to_set}.")
+    for rule in OPTIONAL_SECRET_RULES:
+        if (values.get(rule.name) or "").strip() in PUBLISHED_SECRET_VALUES:
             problems.append(f"{rule.name} is a development value published in the repository: "
                             f"set it to {rule.how_to_set}.")
     if database_password in PUBLISHED_SECRET_VALUES:

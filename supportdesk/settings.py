@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "conversations",
     "workflows",
     "integrations",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -500,6 +501,13 @@ EMAIL_INBOUND_DOMAIN = env.str("EMAIL_INBOUND_DOMAIN", default="supportdesk.loca
 EMAIL_INBOUND_SMTP_HOST = env.str("EMAIL_INBOUND_SMTP_HOST", default="127.0.0.1")
 EMAIL_INBOUND_SMTP_PORT = env.int("EMAIL_INBOUND_SMTP_PORT", default=2525)
 EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=25 * 1024 * 1024)
+# Providers' inbound webhooks (django-anymail), each on only when its secret is set (with DEBUG on,
+# a development value): Mailgun signs each post (HMAC-SHA256 with the account's signing key) to
+# /integrations/email/mailgun/inbound_mime/; Postmark posts with the user:password you put in
+# the URL you give it (https://user:password@host/integrations/email/postmark/inbound/).
+MAILGUN_WEBHOOK_SIGNING_KEY = _secret("MAILGUN_WEBHOOK_SIGNING_KEY")
+POSTMARK_INBOUND_BASIC_AUTH = _secret("POSTMARK_INBOUND_BASIC_AUTH")
+ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
 
 # --- The fake OMS (integrations.oms.fake_server, `manage.py fake_oms`) ----------------------------
 # A real HTTP server answering the calls HttpOmsClient makes, for the demo and the tests; `make run`
@@ -565,7 +573,9 @@ DEMO_DATA = env.bool("DEMO_DATA", default=DEBUG)
 if not DEBUG:
     _problems = secret_problems(
         {"SECRET_KEY": SECRET_KEY, "OMS_WEBHOOK_SECRET": OMS_WEBHOOK_SECRET,
-         "WIDGET_IDENTITY_SECRET": WIDGET_IDENTITY_SECRET, "OMS_API_TOKEN": OMS_API_TOKEN},
+         "WIDGET_IDENTITY_SECRET": WIDGET_IDENTITY_SECRET, "OMS_API_TOKEN": OMS_API_TOKEN,
+         "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY,
+         "POSTMARK_INBOUND_BASIC_AUTH": POSTMARK_INBOUND_BASIC_AUTH},
         oms_client=OMS_CLIENT, database_password=DATABASES["default"].get("PASSWORD") or "",
     )
     if _problems:

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from conversations import views as desk_views
 from conversations.api import ConversationViewSet, MessageViewSet, WorkItemViewSet
+from integrations.email_webhooks import email_webhook_urls
 from routing.api import AgentRoutingViewSet, QueueStatsViewSet
 from supportdesk import views
 from supportdesk.api import ID_PATTERN, Router
@@ -31,6 +32,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("desk/live/", include("conversations.live_urls")),
     path("desk/mailbox/", include("integrations.mail_urls")),
+    path("integrations/email/", include(email_webhook_urls())),
     path("desk/", include("conversations.workspace_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

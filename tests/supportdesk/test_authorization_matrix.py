@@ -274,6 +274,11 @@ MATRIX: dict[str, Row] = {
     # --- a survey link's rating page: public, the signed link is the access (a forged one: 400) ---
     "survey-rate": Row(lambda world: reverse("survey-rate", kwargs={"token": "forged:link"}),
                        {"get": same(400), "post": same(400)}, body=lambda world: {"score": "5"}),
+    # --- email providers' inbound webhooks: the provider's signature is the access (none: 400) ---
+    "email-inbound-mailgun": Row(_desk("email-inbound-mailgun"), {"post": same(400)},
+                                 body=lambda world: {"body-mime": "Subject: forged\r\n\r\nhello"}),
+    "email-inbound-postmark": Row(_desk("email-inbound-postmark"), {"post": same(400)},
+                                  body=lambda world: {"RawEmail": "Subject: forged\r\n\r\nhello"}, json=True),
     # --- the admin, one row: Django's own rule (staff) decides there ---
     "admin": Row(lambda world: reverse("admin:index"), {"get": answers(302, 302, 302, 302, 302, 200, 302, 302)}),
 }

@@ -136,6 +136,15 @@ def test_the_development_secrets_are_the_defaults_with_debug_on():
         assert loaded[name] == value
 
 
+@pytest.mark.parametrize("name", ["MAILGUN_WEBHOOK_SIGNING_KEY", "POSTMARK_INBOUND_BASIC_AUTH"])
+def test_an_email_providers_webhook_is_off_unless_its_secret_is_set_and_never_on_a_published_one(name):
+    assert desk_settings(production_env())[name] == ""  # off: its endpoint is not mounted
+    assert desk_settings(production_env(**{name: "user:" + "x" * 30}))[name] == "user:" + "x" * 30
+
+    with pytest.raises(InsecureDeployment, match=name):
+        desk_settings(production_env(**{name: DEVELOPMENT_SECRETS[name]}))
+
+
 def test_a_desk_without_an_oms_needs_no_oms_token():
     env = production_env(OMS_CLIENT="fake")
     del env["OMS_API_TOKEN"]

@@ -1,0 +1,71 @@
+"""Inbound email from providers' webhooks, through django-anymail: Mailgun (each post signed
+with HMAC-SHA256 by the account's webhook signing key) and Postmark (HTTP basic auth with a
+user:password of the desk's own, put in the URL given to Postmark). anymail checks the
+signature (a forged or unsigned post: 400) and parses the provider's format into a MIME
+message; the desk stores it raw, as its SMTP server does (integrations.email_inbound),
+once per Message-ID, so a provider's retry stores nothing twice.
+
+Each provider's endpoint exists only while its secret is set (with DEBUG on, a development
+value): an unconfigured provider answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anymail.exceptions import AnymailError
+from anymail.signals import inbound
+from anymail.webhooks.mailgun import MailgunInboundWebhookView
+from anymail.webhooks.postmark import PostmarkInboundWebhookView
+from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.urls import URLPattern, path, re_path
+
+from integrations.email_inbound import EmailTooLarge, email_inbound_store
+
+
+class _BadPostIs400:
+    """A post that passed the signature check but is not the provider's format (broken JSON, a
+    missing field) is the caller's error: 400, not 500 (which a provider would retry)."""
+
+    def parse_events(self, request: Any) -> list:
+        try:
+            return super().parse_events(request)  # type: ignore[misc]
+        except (ValueError, KeyError, TypeError, AttributeError, AnymailError) as error:
+            raise BadRequest(f"Not a {self.esp_name} inbound post: {error}") from error  # type: ignore[attr-defined]
+
+
+class MailgunInbound(_BadPostIs400, MailgunInboundWebhookView):
+    pass
+
+
+class PostmarkInbound(_BadPostIs400, PostmarkInboundWebhookView):
+    warn_if_no_basic_auth = False  # given to as_view below, after anymail's own settings are read
+
+
+def _inbound_received(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    message = event.message
+    recipients = [message.envelope_recipient] if getattr(message, "envelope_recipient", None) else []
+    try:
+        email_inbound_store(message.as_bytes(), source=esp_name.lower()[:32],
+                            envelope_from=getattr(message, "envelope_sender", None) or "",
+                            envelope_to=recipients, provider_id=str(getattr(event, "event_id", "") or ""))
+    except EmailTooLarge:
+        pass  # refused like the SMTP server's 552: the provider's copy stays with the provider
+
+
+def email_webhooks_register() -> None:
+    inbound.connect(_inbound_received, dispatch_uid="integrations.email_webhooks.inbound")
+
+
+def email_webhook_urls() -> list[URLPattern]:
+    patterns = []
+    if settings.MAILGUN_WEBHOOK_SIGNING_KEY:
+        # Signed, so no basic auth on top; anymail reads the key from ANYMAIL (supportdesk.settings).
+        patterns.append(re_path(r"^mailgun/inbound(_mime)?/$", MailgunInbound.as_view(basic_auth=[]),
+                                name="email-inbound-mailgun"))
+    if settings.POSTMARK_INBOUND_BASIC_AUTH:
+        patterns.append(path("postmark/inbound/",
+                             PostmarkInbound.as_view(basic_auth=[settings.POSTMARK_INBOUND_BASIC_AUTH]),
+                             name="email-inbound-postmark"))
+    return patterns

@@ -1,0 +1,118 @@
+"""Inbound email from providers' webhooks (django-anymail): Mailgun's signed posts and
+Postmark's basic-auth posts become email conversations; forged, unsigned and replayed posts
+store nothing (twice)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from django.test import Client
+
+from conversations.models import Conversation, Message
+from integrations.email_inbound import inbound_emails_drain
+from integrations.models import InboundEmail
+
+pytestmark = pytest.mark.django_db
+
+MAILGUN = "/integrations/email/mailgun/inbound_mime/"
+POSTMARK = "/integrations/email/postmark/inbound/"
+RAW = ("From: Ana Lopez <ana@example.com>\r\nTo: support@supportdesk.local\r\nSubject: Late order\r\n"
+       "Message-ID: <mg-1@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+       "My order is late.\r\n")
+
+
+def mailgun_post(settings, *, body_mime: str = RAW, key: str | None = None, timestamp: str | None = None,
+                 token: str = "a" * 50):
+    timestamp = timestamp or str(int(time.time()))
+    signature = hmac.new((key or settings.MAILGUN_WEBHOOK_SIGNING_KEY).encode(), f"{timestamp}{token}".encode(),
+                         hashlib.sha256).hexdigest()
+    return Client().post(MAILGUN, {"body-mime": body_mime, "timestamp": timestamp, "token": token,
+                                   "signature": signature, "recipient": "support@supportdesk.local",
+                                   "sender": "ana@example.com"})
+
+
+def postmark_event(**fields) -> dict:
+    return {"FromFull": {"Email": "bruno@example.com", "Name": "Bruno"},
+            "ToFull": [{"Email": "support@supportdesk.local", "Name": ""}], "Subject": "Refund",
+            "MessageID": "pm-22", "TextBody": "I want a refund.",
+            "Headers": [{"Name": "Message-ID", "Value": "<pm-original-22@example.com>"}],
+            "OriginalRecipient": "support@supportdesk.local", **fields}
+
+
+def postmark_post(event: dict, *, auth: str | None):
+    headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+    return Client().post(POSTMARK, json.dumps(event), content_type="application/json", **headers)
+
+
+def test_a_signed_mailgun_post_becomes_an_email_conversation(settings):
+    response = mailgun_post(settings)
+    inbound_emails_drain()
+
+    assert response.status_code == 200
+    row = InboundEmail.objects.get()
+    assert (row.source, row.message_id, row.envelope_from) == ("mailgun", "<mg-1@example.com>", "ana@example.com")
+    assert Message.objects.get(conversation=Conversation.objects.get(channel="email")).body == "My order is late."
+
+
+def test_a_replayed_mailgun_post_stores_nothing_twice(settings):
+    for _attempt in range(3):
+        assert mailgun_post(settings).status_code == 200
+    inbound_emails_drain()
+
+    assert InboundEmail.objects.count() == 1 and Message.objects.count() == 1
+
+
+@pytest.mark.parametrize("forged", [
+    {"key": "not-the-key"},
+    {"fields": {"body-mime": RAW}},
+    {"fields": {"body-mime": RAW, "timestamp": "2", "token": "b" * 50, "signature": "0" * 64}},
+])
+def test_a_forged_mailgun_post_is_refused_and_stores_nothing(settings, forged):
+    if "key" in forged:
+        response = mailgun_post(settings, key=forged["key"])
+    else:
+        response = Client().post(MAILGUN, forged["fields"])
+
+    assert response.status_code == 400
+    assert not InboundEmail.objects.exists()
+
+
+def test_a_postmark_post_with_its_basic_auth_becomes_an_email_conversation(settings):
+    response = postmark_post(postmark_event(), auth=settings.POSTMARK_INBOUND_BASIC_AUTH)
+    inbound_emails_drain()
+
+    assert response.status_code == 200
+    row = InboundEmail.objects.get()
+    assert (row.source, row.message_id) == ("postmark", "<pm-original-22@example.com>")
+    conversation = Conversation.objects.get()
+    assert (conversation.contact.email, conversation.subject) == ("bruno@example.com", "Refund")
+    assert Message.objects.get().body == "I want a refund."
+
+
+def test_a_postmark_post_without_a_message_id_is_kept_once_by_postmarks_id(settings):
+    event = postmark_event(Headers=[], Attachments=[
+        {"Name": "a.txt", "ContentType": "text/plain", "Content": base64.b64encode(b"hi").decode()}])
+    for _attempt in range(2):
+        assert postmark_post(event, auth=settings.POSTMARK_INBOUND_BASIC_AUTH).status_code == 200
+
+    assert InboundEmail.objects.count() == 1
+
+
+@pytest.mark.parametrize("auth", [None, "desk:wrong", "someone:dev-postmark-inbound-secret"])
+def test_a_postmark_post_without_the_right_basic_auth_is_refused(settings, auth):
+    assert postmark_post(postmark_event(), auth=auth).status_code == 400
+    assert not InboundEmail.objects.exists()
+
+
+def test_malformed_provider_posts_are_a_clear_4xx(settings):
+    not_json = Client().post(POSTMARK, "{not json", content_type="application/json",
+                             HTTP_AUTHORIZATION="Basic " + base64.b64encode(
+                                 settings.POSTMARK_INBOUND_BASIC_AUTH.encode()).decode())
+    assert 400 <= not_json.status_code < 500
+    assert Client().get(MAILGUN).status_code == 405
+    assert not InboundEmail.objects.exists()
