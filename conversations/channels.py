@@ -67,12 +67,36 @@ class Transport:
     send: Callable[[Message, Conversation, str], Sent]
 
 
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    content_type: str
+    content: bytes
+
+
 _transports: dict[str, Transport] = {}
+# channel -> reader(message, index) -> Attachment | None: the provider keeps what came in whole
+# (an email's raw MIME); the desk lists the attachments in the message's channel_metadata
+# ["attachments"] ({"name", "type", "size"} each, in order) and asks the provider for one.
+_attachment_readers: dict[str, Callable[[Message, int], Attachment | None]] = {}
 
 
 def transport_register(*, channel: str, send: Callable[[Message, Conversation, str], Sent]) -> None:
     """A provider takes the outbound messages of `channel` (a second registration replaces the first)."""
     _transports[channel] = Transport(channel=channel, send=send)
+
+
+def attachment_reader_register(*, channel: str, read: Callable[[Message, int], Attachment | None]) -> None:
+    _attachment_readers[channel] = read
+
+
+def attachment_read(message: Message, index: int) -> Attachment | None:
+    """The message's `index`-th attachment (0-based), or None when it has no such one."""
+    listed = message.channel_metadata.get("attachments") or []
+    read = _attachment_readers.get(message.conversation.channel)
+    if read is None or not 0 <= index < len(listed):
+        return None
+    return read(message, index)
 
 
 def transport_for(channel: str) -> Transport | None:

@@ -18,6 +18,8 @@ import hashlib
 import logging
 from typing import Any
 
+from django.urls import reverse
+
 from conversations.models import Message, MessageDirection
 from supportdesk.protocol import Frame
 from supportdesk.push import send_on_commit
@@ -48,6 +50,11 @@ def message_payload(message: Message, *, author_name: str = "") -> dict[str, Any
     }
     if message.delivery_state:  # replies on a provider's channel (email, messaging): never the widget's
         payload["delivery"] = delivery_payload(message)
+    if files := (message.channel_metadata or {}).get("attachments"):  # what came with an email
+        payload["attachments"] = [
+            {"name": file.get("name", ""), "size": file.get("size", 0),
+             "url": reverse("desk:message_attachment", args=[message.conversation_id, message.sequence, index])}
+            for index, file in enumerate(files)]
     return payload
 
 

@@ -21,14 +21,15 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import access, selectors, services, waiting
-from conversations.models import ContactReason, Conversation, ConversationStatus
+from conversations import access, channels, selectors, services, waiting
+from conversations.models import ContactReason, Conversation, ConversationStatus, Message
 from routing import services as routing
 from routing.models import AgentProfile, Presence
-from supportdesk.errors import DomainError
+from supportdesk.errors import DomainError, NotFound
 from supportdesk.ids import id_from_text
 
 View = Callable[..., HttpResponse]
@@ -209,6 +210,24 @@ def message_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
     message = send(conversation_id=conversation_id, user=request.user, body=request.POST.get("body", ""),
                    client_id=request.POST.get("client_id", ""))
     return render(request, "desk/_message.html", {"message": message}, status=200 if message.replayed else 201)
+
+
+@require_GET
+@desk_view
+def message_attachment(request: HttpRequest, conversation_id: int, sequence: int, index: int) -> HttpResponse:
+    """A file that came with a message (an email's attachment), for whoever may see the
+    conversation: always a download, never shown or run inline in the desk's origin."""
+    conversation = access.access_conversation(user=request.user, conversation_id=conversation_id)
+    message = Message.objects.filter(conversation=conversation, sequence=sequence).select_related("conversation") \
+        .first()
+    attachment = channels.attachment_read(message, index) if message is not None else None
+    if attachment is None:
+        raise NotFound(gettext("That attachment does not exist."))
+    response = HttpResponse(attachment.content, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=attachment.name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 def _transfer_target(value: str) -> dict[str, Any]:

@@ -20,6 +20,8 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/", workspace.conversation_detail, name="conversation"),
     path("conversations/<int:conversation_id>/contact/", workspace.contact_sidebar, name="contact"),
     path("conversations/<int:conversation_id>/messages/", workspace.message_send, name="message_send"),
+    path("conversations/<int:conversation_id>/messages/<int:sequence>/attachments/<int:index>/",
+         workspace.message_attachment, name="message_attachment"),
     path("conversations/<int:conversation_id>/transfer/", workspace.conversation_transfer, name="transfer"),
     path("conversations/<int:conversation_id>/resolve/", workspace.conversation_resolve, name="resolve"),
     path("contacts/", contact_page.contacts_search, name="contacts"),

@@ -44,7 +44,7 @@ from django.utils.translation import gettext as _
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES
 
-from conversations.channels import delivery_state_set
+from conversations.channels import Attachment, delivery_state_set
 from conversations.models import Channel, Conversation, DeliveryState
 from conversations.services.inbound import inbound_conversation, inbound_message_receive
 from integrations.email_threads import conversation_id_from_address, message_id_key, thread_ref_record
@@ -59,6 +59,7 @@ STREAM = "integrations.inbound_email"
 CONSUMER = "integrations.inbound_email"
 EXCERPT_CHARS = 200_000  # of a text part, before trimming (a pasted log file is not read whole)
 MAX_REFERENCES = 30  # Message-IDs looked up per email, newest first
+MAX_ATTACHMENTS = 100  # listed on the message (all are kept in the raw email)
 MESSAGE_ID_PATTERN = re.compile(r"<[^<>\s]{1,990}>")
 _AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
 
@@ -192,10 +193,13 @@ def _process(row: InboundEmail, parsed: EmailMessage) -> tuple[str, str]:
     conversation = _thread(parsed, row=row, contact=contact, subject=subject)
     text, html = _bodies(parsed)
     row.html = html
+    attachments = [{"name": name, "type": content_type, "size": size}
+                   for name, content_type, size, _part in _attachment_parts(parsed)]
     message = inbound_message_receive(
         conversation=conversation, body=_trimmed(text), provider_id=row.message_id or row.key,
         metadata={"email": {"message_id": row.message_id, "subject": subject[:255], "from": address,
-                            "inbound_email_id": row.pk, "has_html": bool(html)}})
+                            "inbound_email_id": row.pk, "has_html": bool(html)},
+                  "attachments": attachments[:MAX_ATTACHMENTS]})
     row.conversation = conversation
     if row.message_id:
         thread_ref_record(message_id=row.message_id, contact_id=contact.pk, conversation_id=conversation.pk,
@@ -321,6 +325,54 @@ def _thread(parsed: EmailMessage, *, row: InboundEmail, contact: Contact, subjec
         if conversation is not None and conversation.contact_id == contact.pk:
             return conversation
     return inbound_conversation(contact=contact, channel=Channel.EMAIL, subject=subject)
+
+
+def _attachment_parts(parsed: EmailMessage) -> list[tuple[str, str, int, EmailMessage]]:
+    """The email's attachments, in order: (file name, content type, size, part). Every leaf part
+    that is not the text or HTML shown (files, inline images, a forwarded message)."""
+    try:
+        shown = {id(part) for part in (parsed.get_body(preferencelist=("plain",)),
+                                       parsed.get_body(preferencelist=("html",))) if part is not None}
+    except Exception:
+        shown = set()
+    found = []
+    for part in parsed.walk():
+        if part.is_multipart() or id(part) in shown:
+            continue
+        content_type = part.get_content_type()
+        if content_type in ("text/plain", "text/html") and not part.get_filename() \
+                and part.get_content_disposition() != "attachment":
+            continue  # another alternative of the text, not a file
+        payload = part.get_payload(decode=True)
+        size = len(payload) if isinstance(payload, bytes) else len(str(part.get_payload()))
+        name = _safe_name(part.get_filename() or "", index=len(found) + 1, content_type=content_type)
+        found.append((name, content_type, size, part))
+    return found
+
+
+def _safe_name(name: str, *, index: int, content_type: str) -> str:
+    """A file name to offer for download: its last path segment, printable, at most 120 characters."""
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(char for char in name if char.isprintable() and char not in '"<>:|?*').strip(". ")
+    if not name:
+        extension = {"image/png": ".png", "image/jpeg": ".jpg", "application/pdf": ".pdf"}.get(content_type, "")
+        name = f"attachment-{index}{extension}"
+    return name[-120:]
+
+
+def email_attachment_read(message: Any, index: int) -> Attachment | None:
+    """conversations.channels' reader for email: the attachment, taken from the email kept raw."""
+    inbound_id = (message.channel_metadata.get("email") or {}).get("inbound_email_id")
+    raw = InboundEmail.objects.filter(pk=inbound_id).values_list("raw", flat=True).first()
+    if raw is None:
+        return None
+    parts = _attachment_parts(BytesParser(policy=policy.default).parsebytes(bytes(raw)))
+    if not 0 <= index < len(parts):
+        return None
+    name, content_type, _size, part = parts[index]
+    payload = part.get_payload(decode=True)
+    content = payload if isinstance(payload, bytes) else str(part.get_payload()).encode("utf-8", "replace")
+    return Attachment(name=name, content_type=content_type, content=content)
 
 
 def _bodies(parsed: EmailMessage) -> tuple[str, str]:

@@ -258,6 +258,22 @@ function messageElement(message) {
   body.className = "body";
   body.textContent = message.body;
   item.append(meta, body);
+  if (message.attachments?.length) {
+    const files = document.createElement("ul");
+    files.className = "attachments";
+    files.dataset.testid = "attachments";
+    for (const file of message.attachments) {
+      const link = document.createElement("a");
+      link.href = file.url;
+      link.download = "";
+      link.dataset.testid = "attachment";
+      link.textContent = file.name;
+      const entry = document.createElement("li");
+      entry.append(link);
+      files.append(entry);
+    }
+    item.append(files);
+  }
   const delivery = message.delivery || deliveryLatest.get(Number(message.sequence));
   if (delivery) deliveryShowIn(item, delivery);
   return item;

@@ -578,3 +578,58 @@ def test_a_trailing_quote_is_cut_in_any_language_and_answers_in_between_are_kept
     from integrations.email_inbound import _trimmed
 
     assert _trimmed(text) == expected
+
+
+# --- attachments ------------------------------------------------------------------------------------------
+
+
+def _with_attachments() -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "ana@example.com", DESK, "Photos of the damage"
+    message["Message-ID"] = make_msgid(domain="example.com")
+    message.set_content("See the photo and the invoice.")
+    message.add_attachment(b"\x89PNG\r\n\x1a\nfake-png", maintype="image", subtype="png", filename="photo.png")
+    message.add_attachment(b"<script>alert(1)</script>", maintype="text", subtype="html",
+                           filename="../../evil.html")
+    message.add_attachment(b"%PDF-1.4 invoice", maintype="application", subtype="pdf")
+    return message.as_bytes()
+
+
+def test_attachments_are_listed_on_the_message_and_served_only_as_downloads(client, desk_user):
+    row = receive(_with_attachments())
+    message = Message.objects.get()
+
+    assert [(file["name"], file["type"], file["size"]) for file in message.channel_metadata["attachments"]] == [
+        ("photo.png", "image/png", 16), ("evil.html", "text/html", 25),
+        ("attachment-3.pdf", "application/pdf", 16)]
+    client.force_login(desk_user)
+    url = f"/desk/conversations/{row.conversation_id}/messages/{message.sequence}/attachments/"
+    response = client.get(url + "1/")
+    assert response.status_code == 200
+    assert response.content == b"<script>alert(1)</script>"
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == 'attachment; filename="evil.html"'
+    assert response["X-Content-Type-Options"] == "nosniff" and "sandbox" in response["Content-Security-Policy"]
+    assert client.get(url + "0/").content == b"\x89PNG\r\n\x1a\nfake-png"
+
+    page = client.get(f"/desk/conversations/{row.conversation_id}/")
+    assert page.content.count(b'data-testid="attachment"') == 3
+
+
+def test_an_attachment_is_refused_to_whoever_may_not_see_the_conversation(db, client):
+    from tests.factories import AgentFactory
+
+    row = receive(_with_attachments())
+    url = f"/desk/conversations/{row.conversation_id}/messages/1/attachments/0/"
+
+    assert client.get(url).status_code == 302  # not signed in: to the login page
+    client.force_login(AgentFactory())  # an agent it was never routed to
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("path", ["1/attachments/3/", "2/attachments/0/", "1/attachments/99999999/"])
+def test_an_attachment_that_does_not_exist_is_404(client, desk_user, path):
+    row = receive(_with_attachments())
+    client.force_login(desk_user)
+
+    assert client.get(f"/desk/conversations/{row.conversation_id}/messages/{path}").status_code == 404

@@ -159,6 +159,26 @@ def _mailbox_message() -> int:
                          raw=b"Message-ID: <matrix@example.com>\r\nSubject: Sorry\r\n\r\nLate.\r\n").pk
 
 
+def _attachment_url(world: World) -> str:
+    """The agent's conversation, as an email with a file: a message whose attachment is kept raw."""
+    from conversations.models import Conversation
+    from integrations.models import InboundEmail
+
+    raw = (b"From: ana@example.com\r\nMessage-ID: <matrix-file@example.com>\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+           b"--B\r\nContent-Type: text/plain\r\n\r\nSee file\r\n"
+           b"--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n"
+           b"\r\n%PDF\r\n"
+           b"--B--\r\n")
+    inbound = InboundEmail.objects.create(key="matrix", source="smtp", raw=raw, size=len(raw))
+    Conversation.objects.filter(pk=world.conversation).update(channel="email")
+    message = services.message_create(
+        conversation=Conversation.objects.get(pk=world.conversation), direction="in", body="See file",
+        channel_metadata={"email": {"inbound_email_id": inbound.pk},
+                          "attachments": [{"name": "a.pdf", "type": "application/pdf", "size": 4}]})
+    return reverse("desk:message_attachment", args=[world.conversation, message.sequence, 0])
+
+
 CONVERSATION = {"conversation_id": lambda world: world.conversation}
 CONTACT = {"contact_id": lambda world: world.contact}
 OFFER = {"item_id": lambda world: world.offer}
@@ -189,6 +209,7 @@ MATRIX: dict[str, Row] = {
     "desk:conversation_page": Row(_desk("desk:conversation_page", **CONVERSATION), {"get": DESK_OBJECT}),
     "desk:conversation": Row(_desk("desk:conversation", **CONVERSATION), {"get": DESK_OBJECT}),
     "desk:contact": Row(_desk("desk:contact", **CONVERSATION), {"get": DESK_OBJECT}),
+    "desk:message_attachment": Row(_attachment_url, {"get": DESK_OBJECT}),
     "desk:message_send": Row(_desk("desk:message_send", **CONVERSATION),
                              {"post": answers(302, 302, 201, 404, 201, 403, 403, 403)},
                              body=lambda world: {"body": "Hello"}),
