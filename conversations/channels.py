@@ -86,6 +86,20 @@ def transport_register(*, channel: str, send: Callable[[Message, Conversation, s
     _transports[channel] = Transport(channel=channel, send=send)
 
 
+# channel -> hint(conversation) -> str: what the agent should know before replying on this
+# channel (WhatsApp: inside or outside the 24-hour window, so text or a template), or "".
+_composer_hints: dict[str, Callable[[Conversation], str]] = {}
+
+
+def composer_hint_register(*, channel: str, hint: Callable[[Conversation], str]) -> None:
+    _composer_hints[channel] = hint
+
+
+def composer_hint(conversation: Conversation) -> str:
+    hint = _composer_hints.get(conversation.channel)
+    return hint(conversation) if hint is not None else ""
+
+
 def attachment_reader_register(*, channel: str, read: Callable[[Message, int], Attachment | None]) -> None:
     _attachment_readers[channel] = read
 

@@ -131,6 +131,7 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
         "macros": selectors.macros_for(conversation=conversation, agent=user),
         "reasons": ContactReason.objects.filter(is_active=True),
         "sidebar": selectors.contact_context(contact=conversation.contact),
+        "channel_hint": channels.composer_hint(conversation),
         **selectors.transfer_targets(user),
     }
 

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from integrations import services
-from integrations.models import InboundEmail, OmsEvent
+from integrations.models import InboundEmail, OmsEvent, WhatsAppDelivery
 from integrations.oms.schema import EVENT_TYPES
 from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin
 
@@ -165,3 +165,17 @@ class InboundEmailAdmin(ReadOnlyAdminMixin, BigTableAdmin):
         raw = InboundEmail.objects.filter(pk=obj.pk).values_list("raw", flat=True).first()
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>",
                            bytes(raw or b"")[:100_000].decode("utf-8", "replace"))
+
+
+@admin.register(WhatsAppDelivery)
+class WhatsAppDeliveryAdmin(ReadOnlyAdminMixin, BigTableAdmin):
+    """Every post of the WhatsApp webhook, kept as received, and what processing made of it. One
+    whose processing keeps failing is parked in *Outbox entries* (consumer integrations.whatsapp)."""
+
+    list_display = ("received_at", "processed_at", "outcome_short")
+    fields = ("received_at", "processed_at", "outcome", "body")
+    readonly_fields = fields
+
+    @admin.display(description=_("outcome"))
+    def outcome_short(self, obj: WhatsAppDelivery) -> str:
+        return Truncator(obj.outcome).chars(120)

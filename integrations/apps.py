@@ -6,14 +6,19 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        from conversations.channels import attachment_reader_register, transport_register
+        from conversations.channels import attachment_reader_register, composer_hint_register, transport_register
         from integrations.actions import integration_actions_register
         from integrations.email_inbound import email_attachment_read, inbound_email_register
         from integrations.email_outbound import email_transport_send
         from integrations.email_webhooks import email_webhooks_register
+        from integrations.whatsapp.inbound import whatsapp_register
+        from integrations.whatsapp.outbound import whatsapp_transport_send, window_hint
 
         integration_actions_register()
         inbound_email_register()
         email_webhooks_register()
         transport_register(channel="email", send=email_transport_send)
+        transport_register(channel="messaging", send=whatsapp_transport_send)
+        composer_hint_register(channel="messaging", hint=window_hint)
+        whatsapp_register()
         attachment_reader_register(channel="email", read=email_attachment_read)

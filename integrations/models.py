@@ -135,3 +135,23 @@ class EmailThreadRef(models.Model):
 
     def __str__(self) -> str:
         return self.message_id
+
+
+class WhatsAppDelivery(models.Model):
+    """One webhook post of the WhatsApp Business Cloud API (inbound messages, status reports),
+    stored as received, once per body (the provider retries a post it got no 200 for), before
+    the worker applies it; each message in it is stored once by its own id (wamid)."""
+
+    key = models.CharField(max_length=64, help_text=_("SHA-256 of the body."))
+    body = models.TextField(help_text=_("The post as received (JSON)."))
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.TextField(blank=True, help_text=_("What processing did with it, in words."))
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("WhatsApp webhook delivery")
+        verbose_name_plural = _("WhatsApp webhook deliveries")
+        constraints = [models.UniqueConstraint(fields=["key"], name="whatsapp_delivery_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.outcome[:60]}"

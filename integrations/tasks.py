@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from integrations import email_inbound, services
+from integrations.whatsapp import inbound as whatsapp_inbound
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +39,16 @@ def email_inbound_enqueue() -> None:
         email_inbound_drain.delay()
     except Exception:
         log.warning("Could not queue the inbound email drain; beat's will run it", exc_info=True)
+
+
+@shared_task(name="integrations.tasks.whatsapp_drain", ignore_result=True)
+def whatsapp_drain() -> int:
+    """Apply the stored WhatsApp webhook posts (idempotent: the outbox hands each out once)."""
+    return whatsapp_inbound.whatsapp_drain()
+
+
+def whatsapp_enqueue() -> None:
+    try:
+        whatsapp_drain.delay()
+    except Exception:
+        log.warning("Could not queue the WhatsApp drain; beat's will run it", exc_info=True)

@@ -25,6 +25,8 @@ DEVELOPMENT_SECRETS: dict[str, str] = {
     "WIDGET_IDENTITY_SECRET": "dev-widget-identity-secret-change-me-32b",
     "MAILGUN_WEBHOOK_SIGNING_KEY": "dev-mailgun-webhook-signing-key",
     "POSTMARK_INBOUND_BASIC_AUTH": "desk:dev-postmark-inbound-secret",
+    "WHATSAPP_APP_SECRET": "dev-whatsapp-app-secret",
+    "WHATSAPP_VERIFY_TOKEN": "dev-whatsapp-verify-token",
 }
 
 # Other values this repository has published for a secret (older docker-compose defaults, the
@@ -55,6 +57,10 @@ SECRET_RULES: tuple[SecretRule, ...] = (
 OPTIONAL_SECRET_RULES = (
     SecretRule("MAILGUN_WEBHOOK_SIGNING_KEY", "the HTTP webhook signing key of your Mailgun account "
                "(or leave it unset: no Mailgun inbound webhook)"),
+    SecretRule("WHATSAPP_APP_SECRET", "your Meta app's secret, which signs the WhatsApp webhook's posts "
+               "(or leave it unset: the WhatsApp webhook refuses every post)"),
+    SecretRule("WHATSAPP_VERIFY_TOKEN", "a random value of your own, the one you give Meta for the "
+               "webhook's subscription check"),
     SecretRule("POSTMARK_INBOUND_BASIC_AUTH", "user:password of your own, the same in the inbound webhook URL "
                "you give Postmark (or leave it unset: no Postmark inbound webhook)"),
 )

@@ -298,6 +298,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("EMAIL_INBOUND_DRAIN_INTERVAL_SECONDS", default=5.0),
         "options": {"expires": 10},
     },
+    # WhatsApp webhook posts a lost task did not apply yet (integrations.whatsapp).
+    "integrations-whatsapp-drain": {
+        "task": "integrations.tasks.whatsapp_drain",
+        "schedule": env.float("WHATSAPP_DRAIN_INTERVAL_SECONDS", default=5.0),
+        "options": {"expires": 10},
+    },
     # Replies on email and messaging that a lost task did not send yet (conversations.channels;
     # each reply's commit asks for a drain at once).
     "conversations-outbound-deliver": {
@@ -509,6 +515,25 @@ MAILGUN_WEBHOOK_SIGNING_KEY = _secret("MAILGUN_WEBHOOK_SIGNING_KEY")
 POSTMARK_INBOUND_BASIC_AUTH = _secret("POSTMARK_INBOUND_BASIC_AUTH")
 ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
 
+# --- Messaging: the WhatsApp Business Cloud API (integrations.whatsapp) --------------------------
+# The webhook at /integrations/whatsapp/webhook/ checks each post's X-Hub-Signature-256 with the app
+# secret and answers Meta's subscription check with the verify token. Replies go to WHATSAPP_API_URL
+# (Meta's Graph API, e.g. https://graph.facebook.com/v21.0; by default the fake provider `make run`
+# starts) as the business number WHATSAPP_PHONE_NUMBER_ID; outside the 24-hour window, as the approved
+# template WHATSAPP_TEMPLATE (one body parameter: the reply), in the conversation's language.
+WHATSAPP_APP_SECRET = _secret("WHATSAPP_APP_SECRET")
+WHATSAPP_VERIFY_TOKEN = _secret("WHATSAPP_VERIFY_TOKEN")
+WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default="")
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="100000000000001")
+FAKE_WHATSAPP_HOST = env.str("FAKE_WHATSAPP_HOST", default="127.0.0.1")
+FAKE_WHATSAPP_PORT = env.int("FAKE_WHATSAPP_PORT", default=9100)
+WHATSAPP_API_URL = env.str("WHATSAPP_API_URL", default=f"http://{FAKE_WHATSAPP_HOST}:{FAKE_WHATSAPP_PORT}")
+WHATSAPP_TEMPLATE = env.str("WHATSAPP_TEMPLATE", default="support_follow_up")
+WHATSAPP_TIMEOUT_SECONDS = env.float("WHATSAPP_TIMEOUT_SECONDS", default=10.0)
+# Where the fake provider posts its status reports and the demo's inbound messages (the desk's webhook).
+FAKE_WHATSAPP_WEBHOOK_URL = env.str("FAKE_WHATSAPP_WEBHOOK_URL",
+                                    default="http://127.0.0.1:8000/integrations/whatsapp/webhook/")
+
 # --- The fake OMS (integrations.oms.fake_server, `manage.py fake_oms`) ----------------------------
 # A real HTTP server answering the calls HttpOmsClient makes, for the demo and the tests; `make run`
 # starts it where OMS_API_URL points (by default http://localhost:9000/api).
@@ -575,7 +600,8 @@ if not DEBUG:
         {"SECRET_KEY": SECRET_KEY, "OMS_WEBHOOK_SECRET": OMS_WEBHOOK_SECRET,
          "WIDGET_IDENTITY_SECRET": WIDGET_IDENTITY_SECRET, "OMS_API_TOKEN": OMS_API_TOKEN,
          "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY,
-         "POSTMARK_INBOUND_BASIC_AUTH": POSTMARK_INBOUND_BASIC_AUTH},
+         "POSTMARK_INBOUND_BASIC_AUTH": POSTMARK_INBOUND_BASIC_AUTH,
+         "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET, "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN},
         oms_client=OMS_CLIENT, database_password=DATABASES["default"].get("PASSWORD") or "",
     )
     if _problems:

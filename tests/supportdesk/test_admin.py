@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
@@ -85,6 +88,16 @@ def one_of_each(admin_user):
     email_inbound_store(b"From: ana@example.com\r\nTo: support@supportdesk.local\r\nSubject: Hola\r\n"
                         b"Message-ID: <admin-1@example.com>\r\n\r\nHola, <b>equipo</b>\r\n", source="smtp")
     inbound_emails_drain()
+    # A WhatsApp post received and applied, as the webhook and the worker do.
+    import json
+
+    from integrations.whatsapp.fake_server import inbound_payload
+    from integrations.whatsapp.inbound import webhook_receive, whatsapp_drain
+
+    body = json.dumps(inbound_payload(sender="34600111222", name="Lucía", text="Hola")).encode()
+    webhook_receive(body=body, signature="sha256=" + hmac.new(settings.WHATSAPP_APP_SECRET.encode(), body,
+                                                              hashlib.sha256).hexdigest())
+    whatsapp_drain()
     demo_chat_ensure()  # contact reasons and macros, as supervisors keep them
     _survey_answered(conversation)  # survey settings and a rating, as a customer gives one
     Group.objects.create(name="Supervisors")

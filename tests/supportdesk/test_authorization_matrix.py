@@ -300,6 +300,9 @@ MATRIX: dict[str, Row] = {
                                  body=lambda world: {"body-mime": "Subject: forged\r\n\r\nhello"}),
     "email-inbound-postmark": Row(_desk("email-inbound-postmark"), {"post": same(400)},
                                   body=lambda world: {"RawEmail": "Subject: forged\r\n\r\nhello"}, json=True),
+    # --- the WhatsApp webhook: Meta's verify token and signature are the access ---
+    "whatsapp-webhook": Row(_desk("whatsapp-webhook"), {"get": same(403), "post": same(401)},
+                            body=lambda world: {"object": "whatsapp_business_account", "entry": []}, json=True),
     # --- the admin, one row: Django's own rule (staff) decides there ---
     "admin": Row(lambda world: reverse("admin:index"), {"get": answers(302, 302, 302, 302, 302, 200, 302, 302)}),
 }

@@ -278,7 +278,7 @@ def test_the_process_manager_starts_a_killed_worker_again(tmp_path: Path, transa
         "WEB_HOST": "127.0.0.1", "WEB_PORT": str(_free_port()),
         # The local SMTP sink and the fake OMS run too, on ports of this test's own.
         "SMTP_SINK_PORT": str(_free_port()), "FAKE_OMS_PORT": str(_free_port()),
-        "EMAIL_INBOUND_SMTP_PORT": str(_free_port()),
+        "EMAIL_INBOUND_SMTP_PORT": str(_free_port()), "FAKE_WHATSAPP_PORT": str(_free_port()),
     }
 
     def pids() -> dict[str, int]:
@@ -296,8 +296,9 @@ def test_the_process_manager_starts_a_killed_worker_again(tmp_path: Path, transa
         manager = subprocess.Popen([str(bin_dir / "supervisord"), "-c", str(config)], cwd=ROOT,
                                    env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: set(pids()) == {"web", "worker", "beat", "smtp_sink", "smtp_inbound", "fake_oms"},
-                 "web, worker, beat, the SMTP sink, the inbound SMTP server and the fake OMS to run",
+        wait_for(lambda: set(pids()) == {"web", "worker", "beat", "smtp_sink", "smtp_inbound", "fake_oms",
+                                         "fake_whatsapp"},
+                 "web, worker, beat, the SMTP servers and the fake OMS and WhatsApp to run",
                  log=manager_log, alive=manager)
         before = pids()
 
@@ -306,7 +307,7 @@ def test_the_process_manager_starts_a_killed_worker_again(tmp_path: Path, transa
         wait_for(lambda: pids().get("worker", before["worker"]) != before["worker"],
                  "the worker to be started again", log=manager_log, alive=manager)
         after = pids()
-        others = ("web", "beat", "smtp_sink", "smtp_inbound", "fake_oms")
+        others = ("web", "beat", "smtp_sink", "smtp_inbound", "fake_oms", "fake_whatsapp")
         assert {name: after[name] for name in others} == {name: before[name] for name in others}
         assert "exited: worker (terminated by SIGKILL; not expected)" in manager_log.read_text()
 

@@ -1,0 +1,233 @@
+"""WhatsApp inbound: the webhook's verification handshake and signature, the post stored raw
+once, then (in the worker, from an outbox) each message turned into a message of the
+contact's messaging conversation and each status report into the reply's delivery state.
+
+- Verification: Meta calls GET with hub.mode=subscribe, hub.verify_token and hub.challenge; the
+  desk answers the challenge when the token is WHATSAPP_VERIFY_TOKEN, else 403.
+- Every post carries X-Hub-Signature-256: "sha256=" + HMAC-SHA256 of the raw body with the
+  app secret (WHATSAPP_APP_SECRET); without a right one: 401, nothing stored.
+- Messages: text, media (image, audio, video, document, sticker: kept by the provider's media
+  id, shown with their caption) and location (shown as a place and a map link); others are
+  shown as what they are. The sender's number becomes E.164 (phonenumbers), so the contact
+  who calls or writes email with that number is the same one.
+- Each message is stored once by its id (wamid), whatever the provider resends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from conversations.channels import delivery_state_set
+from conversations.models import Channel, DeliveryState
+from conversations.services.inbound import inbound_conversation, inbound_message_receive
+from integrations.models import WhatsAppDelivery
+from supportdesk import outbox
+from timeline.models import Contact, ContactKind
+from timeline.services.contacts import contact_upsert
+
+log = logging.getLogger(__name__)
+
+STREAM = "integrations.whatsapp"
+CONSUMER = "integrations.whatsapp"
+MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+STATUSES = {"sent": DeliveryState.SENT, "delivered": DeliveryState.DELIVERED, "read": DeliveryState.READ,
+            "failed": DeliveryState.FAILED}
+
+
+class SignatureError(Exception):
+    pass
+
+
+class PayloadError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Stored:
+    delivery_id: int
+    duplicate: bool
+
+
+def verify_handshake(*, mode: str | None, token: str | None, challenge: str | None) -> str | None:
+    """The challenge to echo when Meta's subscription check is ours, else None (403)."""
+    expected = settings.WHATSAPP_VERIFY_TOKEN
+    if mode != "subscribe" or not expected or not token or not challenge:
+        return None
+    return challenge if hmac.compare_digest(token.encode(), expected.encode()) else None
+
+
+def signature_check(body: bytes, header: str | None) -> None:
+    secret = settings.WHATSAPP_APP_SECRET
+    if not secret:
+        raise SignatureError(_("WhatsApp is not configured here (WHATSAPP_APP_SECRET is unset)."))
+    if not header or not header.startswith("sha256="):
+        raise SignatureError(_("X-Hub-Signature-256 is missing or not sha256=<hex>."))
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(header.removeprefix("sha256=").strip().lower(), expected):
+        raise SignatureError(_("X-Hub-Signature-256 does not match the body."))
+
+
+def webhook_receive(*, body: bytes, signature: str | None) -> Stored:
+    """Verify and store one post (idempotent on its body). SignatureError: 401; PayloadError: 400."""
+    signature_check(body, signature)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PayloadError(_("The body is not JSON: %(error)s") % {"error": error}) from error
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account" \
+            or not isinstance(payload.get("entry"), list):
+        raise PayloadError(_('Not a WhatsApp Business Account post ("object" and "entry" are expected).'))
+    key = hashlib.sha256(body).hexdigest()
+    existing = WhatsAppDelivery.objects.filter(key=key).values_list("pk", flat=True).first()
+    if existing is not None:
+        return Stored(delivery_id=existing, duplicate=True)
+    row = WhatsAppDelivery(key=key, body=body.decode())
+    try:
+        with transaction.atomic():
+            outbox.outbox_bulk_create([row], stream=STREAM)
+    except IntegrityError:
+        existing = WhatsAppDelivery.objects.filter(key=key).values_list("pk", flat=True).first()
+        if existing is None:
+            raise
+        return Stored(delivery_id=existing, duplicate=True)
+    return Stored(delivery_id=row.pk, duplicate=False)
+
+
+# --- processing ---------------------------------------------------------------------------------
+
+
+def _kick() -> None:
+    from integrations import tasks  # tasks import this module
+
+    tasks.whatsapp_enqueue()
+
+
+def whatsapp_register() -> None:
+    outbox.consumer_register(name=CONSUMER, stream=STREAM, handle=deliveries_apply, kick=_kick)
+
+
+def whatsapp_drain(*, batches: int = 20, batch_size: int = 50) -> int:
+    done = 0
+    for _batch in range(batches):
+        drained = outbox.outbox_drain(consumer=CONSUMER, batch_size=batch_size)
+        done += drained.handled
+        if drained.handled + drained.failed < batch_size:
+            break
+    return done
+
+
+def deliveries_apply(delivery_ids: list[int]) -> None:
+    for row in WhatsAppDelivery.objects.filter(pk__in=delivery_ids, processed_at__isnull=True).order_by("pk"):
+        outcomes = [outcome for value in _values(json.loads(row.body)) for outcome in _value_apply(value)]
+        row.outcome = "; ".join(outcomes)[:2000] or _("Nothing to apply.")
+        row.processed_at = timezone.now()
+        row.save(update_fields=["outcome", "processed_at"])
+
+
+def _values(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    values = []
+    for entry in payload.get("entry") or []:
+        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+            if isinstance(change, dict) and change.get("field") == "messages" \
+                    and isinstance(change.get("value"), dict):
+                values.append(change["value"])
+    return values
+
+
+def _value_apply(value: dict[str, Any]) -> list[str]:
+    names = {str(contact.get("wa_id")): (contact.get("profile") or {}).get("name", "")
+             for contact in value.get("contacts") or [] if isinstance(contact, dict)}
+    outcomes = []
+    for message in value.get("messages") or []:
+        if isinstance(message, dict):
+            outcomes.append(_message_apply(message, name=names.get(str(message.get("from")), "")))
+    for status in value.get("statuses") or []:
+        if isinstance(status, dict):
+            outcomes.append(_status_apply(status))
+    return outcomes
+
+
+def e164(number: str) -> str | None:
+    """A WhatsApp id (the number's digits) or any written number as E.164, or None."""
+    try:
+        parsed = phonenumbers.parse(number if number.startswith("+") else "+" + number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _contact_for(phone: str, name: str) -> Contact:
+    contacts = list(Contact.objects.filter(phone=phone).order_by("pk").values_list("pk", "kind")[:20])
+    if contacts:
+        chosen = next((pk for pk, kind in contacts if kind == ContactKind.CUSTOMER), contacts[0][0])
+        return Contact.objects.get(pk=chosen)
+    fields: dict[str, Any] = {"phone": phone}
+    if name.strip():
+        fields["name"] = name.strip()[:200]
+    return contact_upsert(kind=ContactKind.CUSTOMER, external_id=f"whatsapp:{phone}", fields=fields,
+                          occurred_at=timezone.now(), actor="whatsapp")
+
+
+def message_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What the conversation shows of a WhatsApp message, and what is kept beside it."""
+    kind = str(message.get("type") or "")
+    content = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    if kind == "text":
+        return str(content.get("body") or ""), {}
+    if kind in MEDIA_TYPES:
+        caption = str(content.get("caption") or content.get("filename") or "")
+        label = {"image": _("Image"), "audio": _("Voice message"), "video": _("Video"), "document": _("Document"),
+                 "sticker": _("Sticker")}[kind]
+        return (f"[{label}] {caption}".strip(),
+                {"media": {"type": kind, "id": str(content.get("id") or ""),
+                           "mime_type": str(content.get("mime_type") or ""),
+                           "filename": str(content.get("filename") or "")}})
+    if kind == "location":
+        latitude, longitude = content.get("latitude"), content.get("longitude")
+        place = ", ".join(str(part) for part in (content.get("name"), content.get("address")) if part)
+        where = f"{latitude}, {longitude}"
+        text = f"📍 {place} ({where})" if place else f"📍 {where}"
+        return (f"{text} https://www.openstreetmap.org/?mlat={latitude}&mlon={longitude}",
+                {"location": {"latitude": latitude, "longitude": longitude, "name": content.get("name") or "",
+                              "address": content.get("address") or ""}})
+    return _("[A %(kind)s message the desk cannot show]") % {"kind": kind or _("an unknown")}, {}
+
+
+def _message_apply(message: dict[str, Any], *, name: str) -> str:
+    wamid = str(message.get("id") or "")
+    phone = e164(str(message.get("from") or ""))
+    if not wamid or phone is None:
+        return _("A message without an id or a sender number was left out.")
+    contact = _contact_for(phone, name)
+    text, extra = message_text(message)
+    conversation = inbound_conversation(contact=contact, channel=Channel.MESSAGING)
+    metadata = {"whatsapp": {"id": wamid, "from": phone, "type": message.get("type"), **extra}}
+    stored = inbound_message_receive(conversation=conversation, body=text, provider_id=wamid, metadata=metadata)
+    return _("%(id)s: message %(sequence)s of conversation %(conversation)s") % {
+        "id": wamid, "sequence": stored.sequence, "conversation": conversation.pk}
+
+
+def _status_apply(status: dict[str, Any]) -> str:
+    wamid, state = str(status.get("id") or ""), STATUSES.get(str(status.get("status") or ""))
+    if not wamid or state is None:
+        return _("A status report the desk does not know was left out.")
+    errors = status.get("errors") if isinstance(status.get("errors"), list) else []
+    detail = "; ".join(f"{error.get('code', '')} {error.get('title', '')}".strip()
+                       for error in errors if isinstance(error, dict))
+    message = delivery_state_set(channel=Channel.MESSAGING, reference=wamid, state=state, detail=detail)
+    if message is None:
+        return _("%(id)s %(status)s: not a message the desk sent.") % {"id": wamid, "status": state}
+    return _("%(id)s: %(status)s") % {"id": wamid, "status": state}

@@ -1,0 +1,272 @@
+"""The messaging channel (WhatsApp Cloud API shape): the webhook's handshake and signature, inbound
+text, media and location stored once per message, replies sent through the fake provider as
+text inside the 24-hour window and as a template outside it, and status reports applied."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+import requests
+from django.test import Client
+from django.utils import timezone
+
+from conversations import channels
+from conversations.models import Channel, Conversation, DeliveryState, Message
+from conversations.services import agent_reply
+from integrations.models import WhatsAppDelivery
+from integrations.whatsapp.fake_server import FakeWhatsAppServer, inbound_payload, status_payload
+from integrations.whatsapp.inbound import e164, whatsapp_drain
+from integrations.whatsapp.outbound import window_state
+from tests.conftest import free_port
+from tests.factories import ContactFactory, SupervisorFactory
+from timeline.models import Contact
+
+URL = "/integrations/whatsapp/webhook/"
+
+
+def post(settings, payload: dict, *, secret: str | None = None):
+    import hashlib
+    import hmac
+
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new((secret or settings.WHATSAPP_APP_SECRET).encode(), body,
+                                     hashlib.sha256).hexdigest()
+    return Client().post(URL, body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature)
+
+
+def receive(settings, payload: dict) -> None:
+    assert post(settings, payload).status_code == 200
+    whatsapp_drain()
+
+
+@pytest.fixture
+def provider(settings):
+    server = FakeWhatsAppServer(port=free_port(), app_secret=settings.WHATSAPP_APP_SECRET, report_delay=0)
+    server.start()
+    settings.WHATSAPP_API_URL = server.url
+    yield server
+    server.stop()
+
+
+# --- the webhook ---------------------------------------------------------------------------------------------
+
+
+def test_the_subscription_check_answers_the_challenge_only_for_the_verify_token(db, settings):
+    ok = Client().get(URL, {"hub.mode": "subscribe", "hub.verify_token": settings.WHATSAPP_VERIFY_TOKEN,
+                            "hub.challenge": "1158201444"})
+    wrong = Client().get(URL, {"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"})
+
+    assert (ok.status_code, ok.content) == (200, b"1158201444")
+    assert wrong.status_code == 403
+    assert Client().get(URL).status_code == 403
+
+
+@pytest.mark.parametrize("signature", [None, "sha1=abc", "sha256=" + "0" * 64])
+def test_an_unsigned_or_forged_post_is_401_and_stores_nothing(db, signature):
+    headers = {"HTTP_X_HUB_SIGNATURE_256": signature} if signature else {}
+    response = Client().post(URL, json.dumps(inbound_payload(sender="34600111222", text="hi")),
+                             content_type="application/json", **headers)
+
+    assert response.status_code == 401
+    assert not WhatsAppDelivery.objects.exists()
+
+
+def test_a_post_signed_with_another_secret_is_401(db, settings):
+    assert post(settings, inbound_payload(sender="34600111222", text="hi"), secret="not-ours").status_code == 401
+
+
+def test_without_an_app_secret_every_post_is_refused(db, settings):
+    settings.WHATSAPP_APP_SECRET = ""
+    response = Client().post(URL, b"{}", content_type="application/json",
+                             HTTP_X_HUB_SIGNATURE_256="sha256=" + "0" * 64)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"object": "page", "entry": []}', b'{"object": 1}'])
+def test_a_signed_post_that_is_not_the_providers_shape_is_400(db, settings, body):
+    import hashlib
+    import hmac
+
+    signature = "sha256=" + hmac.new(settings.WHATSAPP_APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = Client().post(URL, body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature)
+
+    assert response.status_code == 400 and "error" in response.json()
+    assert not WhatsAppDelivery.objects.exists()
+
+
+# --- inbound ------------------------------------------------------------------------------------------------
+
+
+def test_a_text_becomes_a_messaging_conversation_of_a_contact_with_the_number_in_e164(db, settings):
+    receive(settings, inbound_payload(sender="34600111222", name="Lucía", text="¿Dónde está mi pedido?"))
+
+    contact = Contact.objects.get(phone="+34600111222")
+    assert (contact.name, contact.external_id) == ("Lucía", "whatsapp:+34600111222")
+    conversation = Conversation.objects.get(contact=contact)
+    assert conversation.channel == Channel.MESSAGING
+    assert Message.objects.get(conversation=conversation).body == "¿Dónde está mi pedido?"
+
+
+def test_the_same_person_on_another_channel_is_the_same_contact(db, settings):
+    known = ContactFactory(phone="+34600111222", email="lucia@example.com")
+
+    receive(settings, inbound_payload(sender="34600111222", text="Hola"))
+
+    assert Conversation.objects.get().contact_id == known.pk
+
+
+def test_a_post_or_a_message_sent_again_is_stored_once(db, settings):
+    payload = inbound_payload(sender="34600111222", text="Hola", wamid="wamid.same")
+    receive(settings, payload)
+    receive(settings, payload)
+    resent = inbound_payload(sender="34600111222", text="Hola", wamid="wamid.same")  # another envelope
+    resent["entry"][0]["id"] = "another"
+    receive(settings, resent)
+
+    assert WhatsAppDelivery.objects.count() == 2
+    assert Message.objects.count() == 1
+
+
+def test_messages_join_the_contacts_open_conversation(db, settings):
+    receive(settings, inbound_payload(sender="34600111222", text="Hola"))
+    receive(settings, inbound_payload(sender="34600111222", text="¿Sigue ahí?"))
+
+    assert Conversation.objects.count() == 1 and Message.objects.count() == 2
+
+
+def test_a_location_and_an_image_are_shown_as_what_they_are(db, settings):
+    receive(settings, inbound_payload(sender="34600111222", location={
+        "latitude": 40.4168, "longitude": -3.7038, "name": "Casa", "address": "Calle Mayor 1"}))
+    receive(settings, inbound_payload(sender="34600111222", image={"caption": "The broken bag"}))
+
+    location, image = Message.objects.order_by("sequence")
+    assert location.body.startswith("📍 Casa, Calle Mayor 1 (40.4168, -3.7038)")
+    assert "openstreetmap.org/?mlat=40.4168&mlon=-3.7038" in location.body
+    assert location.channel_metadata["whatsapp"]["location"]["name"] == "Casa"
+    assert image.body == "[Image] The broken bag"
+    assert image.channel_metadata["whatsapp"]["media"]["mime_type"] == "image/jpeg"
+
+
+@pytest.mark.parametrize("number, expected", [
+    ("34600111222", "+34600111222"), ("+34 600 111 222", "+34600111222"), ("12", None), ("abc", None)])
+def test_numbers_become_e164(number, expected):
+    assert e164(number) == expected
+
+
+# --- outbound -----------------------------------------------------------------------------------------------
+
+
+def _conversation(settings) -> Conversation:
+    receive(settings, inbound_payload(sender="34600111222", text="Hola"))
+    return Conversation.objects.get()
+
+
+def _reply(conversation: Conversation, body: str = "Su pedido llega en 5 minutos.") -> Message:
+    message = agent_reply(conversation_id=conversation.pk, user=SupervisorFactory(), body=body)
+    channels.outbound_drain()
+    message.refresh_from_db()
+    return message
+
+
+def test_a_reply_inside_the_window_goes_as_text_and_its_reports_come_back(db, settings, provider):
+    conversation = _conversation(settings)
+    assert window_state(conversation).open
+
+    message = _reply(conversation)
+
+    assert message.delivery_state == DeliveryState.SENT
+    sent = provider.state.sent[-1]
+    assert (sent["type"], sent["to"], sent["text"]["body"]) == ("text", "34600111222",
+                                                                "Su pedido llega en 5 minutos.")
+    assert message.delivery_reference == sent["id"]
+    for status in ("delivered", "read", "delivered"):  # a late "delivered" does not undo "read"
+        receive(settings, status_payload(wamid=sent["id"], recipient="34600111222", status=status))
+    message.refresh_from_db()
+    assert message.delivery_state == DeliveryState.READ
+
+
+def test_a_reply_outside_the_window_goes_as_the_template_in_the_conversations_language(db, settings, provider):
+    conversation = _conversation(settings)
+    Message.objects.filter(conversation=conversation).update(created_at=timezone.now() - timedelta(hours=25))
+    Conversation.objects.filter(pk=conversation.pk).update(language="es")
+    conversation.refresh_from_db()
+    assert not window_state(conversation).open
+
+    _reply(conversation)
+
+    sent = provider.state.sent[-1]
+    assert sent["type"] == "template"
+    assert sent["template"]["name"] == settings.WHATSAPP_TEMPLATE
+    assert sent["template"]["language"] == {"code": "es"}
+    assert sent["template"]["components"][0]["parameters"][0]["text"] == "Su pedido llega en 5 minutos."
+
+
+def test_the_workspace_says_which_applies(db, settings, client):
+    conversation = _conversation(settings)
+    client.force_login(SupervisorFactory())
+
+    inside = client.get(f"/desk/conversations/{conversation.pk}/").content.decode()
+    Message.objects.filter(conversation=conversation).update(created_at=timezone.now() - timedelta(hours=25))
+    outside = client.get(f"/desk/conversations/{conversation.pk}/").content.decode()
+
+    assert 'data-testid="channel-hint"' in inside and "Within the 24-hour window" in inside
+    assert "Outside the 24-hour window" in outside and settings.WHATSAPP_TEMPLATE in outside
+
+
+def test_a_failed_report_marks_the_reply_failed_with_the_providers_reason(db, settings, provider):
+    conversation = _conversation(settings)
+    message = _reply(conversation)
+
+    receive(settings, status_payload(wamid=message.delivery_reference, recipient="34600111222", status="failed",
+                                     error={"code": 131026, "title": "Message undeliverable"}))
+
+    message.refresh_from_db()
+    assert (message.delivery_state, message.delivery_detail) == (DeliveryState.FAILED,
+                                                                 "131026 Message undeliverable")
+
+
+def test_a_reply_the_provider_refuses_fails_and_one_it_cannot_take_now_waits(db, settings, provider):
+    conversation = _conversation(settings)
+    settings.WHATSAPP_API_URL = provider.url + "/nowhere"  # 404 with an error: refused
+
+    refused = _reply(conversation, "uno")
+    assert refused.delivery_state == DeliveryState.FAILED and "WhatsApp refused" in refused.delivery_detail
+
+    settings.WHATSAPP_API_URL = f"http://127.0.0.1:{free_port()}"  # nobody answers: try again later
+    waiting = _reply(conversation, "dos")
+    assert waiting.delivery_state == DeliveryState.QUEUED
+
+    settings.WHATSAPP_API_URL = provider.url
+    channels.outbound_drain()
+    waiting.refresh_from_db()
+    assert waiting.delivery_state == DeliveryState.SENT
+
+
+def test_a_retried_send_is_one_message_at_the_provider(db, settings, provider):
+    for _attempt in range(2):
+        answer = requests.post(f"{provider.url}/1/messages", timeout=5, headers={"Idempotency-Key": "k1"},
+                               json={"messaging_product": "whatsapp", "to": "34600111222", "type": "text",
+                                     "text": {"body": "hi"}})
+        assert answer.status_code == 200
+    assert len(provider.state.sent) == 1
+
+
+def test_the_fake_provider_reports_a_replys_statuses_to_the_desks_webhook_over_http(transactional_db, settings,
+                                                                                    live_server):
+    server = FakeWhatsAppServer(port=free_port(), app_secret=settings.WHATSAPP_APP_SECRET, report_delay=0,
+                                webhook_url=live_server.url + URL)
+    server.start()
+    settings.WHATSAPP_API_URL = server.url
+    try:
+        message = _reply(_conversation(settings))
+        deadline = time.monotonic() + 30
+        while WhatsAppDelivery.objects.count() < 4 and time.monotonic() < deadline:  # the message + 3 reports
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    whatsapp_drain()
+    message.refresh_from_db()
+    assert message.delivery_state == DeliveryState.READ
