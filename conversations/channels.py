@@ -127,7 +127,7 @@ def message_idempotency_key(message: Message) -> str:
 
 
 def _wants(message: Any) -> bool:
-    # The channel is set on the unsaved message by message_create (other producers: none).
+    # message_create queues a reply whose channel delivers (other producers write none).
     return getattr(message, "direction", None) == MessageDirection.OUTBOUND and \
         getattr(message, "delivery_state", "") == DeliveryState.QUEUED
 

@@ -186,8 +186,12 @@ def _process(row: InboundEmail, parsed: EmailMessage) -> tuple[str, str]:
     except ValidationError:
         return _ignore(_("No sender address it could be answered at (From: %(value)r).")
                        % {"value": header_text(parsed, "From")[:200]})
-    if address.lower().endswith("@" + settings.EMAIL_INBOUND_DOMAIN.lower()):
-        return _ignore(_("Sent from the desk's own domain: not answered (a mail loop)."))
+    if address.lower().endswith("@" + settings.EMAIL_INBOUND_DOMAIN.lower()) \
+            or address.lower() == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower():
+        return _ignore(_("Sent from the desk's own address: not answered (a mail loop)."))
+    sent_by_desk = EmailThreadRef.objects.filter(key=message_id_key(row.message_id), outbound=True)
+    if row.message_id and sent_by_desk.exists():
+        return _ignore(_("An email the desk sent itself came back: not answered (a mail loop)."))
     contact = _contact_for(address=address, name=name)
     subject = header_text(parsed, "Subject")
     conversation = _thread(parsed, row=row, contact=contact, subject=subject)

@@ -100,8 +100,10 @@ def email_channel_send(contact: Any, rendered: Any, *, idempotency_key: str, con
         raise StepFailed(gettext("The contact has no email address."))
     language = getattr(rendered, "language", "") or ""
     try:
+        # Sent by a workflow, not a person: RFC 3834 asks autoresponders not to answer it.
+        headers = {"Auto-Submitted": "auto-generated", **({"Content-Language": language} if language else {})}
         sent = mail_send(to=address, subject=rendered.subject, body=rendered.body, idempotency_key=idempotency_key,
-                         headers={"Content-Language": language} if language else None)
+                         headers=headers)
     except MailPermanentError as error:
         raise StepFailed(str(error)) from error
     except MailTransientError as error:

@@ -633,3 +633,30 @@ def test_an_attachment_that_does_not_exist_is_404(client, desk_user, path):
     client.force_login(desk_user)
 
     assert client.get(f"/desk/conversations/{row.conversation_id}/messages/{path}").status_code == 404
+
+
+def test_the_desks_own_email_coming_back_is_not_answered(smtp_sink, desk_user, settings):
+    conversation = receive(email()).conversation
+    sent = _agent_reply_sent(conversation, desk_user)
+
+    # A misrouted MX hands the desk its own reply, as sent (same Message-ID, the desk's From).
+    back = receive(MailboxMessage.objects.get().raw.encode())
+    from_desk = receive(email(sender=settings.DEFAULT_FROM_EMAIL, subject="Re: x"))
+
+    assert back.message_id == sent.delivery_reference
+    assert back.status == from_desk.status == InboundEmailStatus.IGNORED
+    assert Message.objects.filter(conversation=conversation).count() == 2
+    assert Conversation.objects.count() == 1
+
+
+def test_a_workflows_email_asks_autoresponders_not_to_answer(smtp_sink):
+    from types import SimpleNamespace
+
+    from integrations.mail import email_channel_send
+
+    contact = ContactFactory(email="carla@example.com")
+    email_channel_send(contact, SimpleNamespace(subject="Sorry", body="Late", language="es"),
+                       idempotency_key="wf:1")
+
+    raw = MailboxMessage.objects.get().raw
+    assert "Auto-Submitted: auto-generated" in raw and "Content-Language: es" in raw
