@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 
 from integrations import email_inbound, services
 from integrations.whatsapp import inbound as whatsapp_inbound
-
-log = logging.getLogger(__name__)
+from supportdesk.redis import debounced
 
 
 @shared_task(
@@ -33,12 +30,9 @@ def email_inbound_drain() -> int:
 
 
 def email_inbound_enqueue() -> None:
-    """After an email is stored: process it now. If the broker does not answer, beat's drain
-    does a few seconds later; the email is stored either way."""
-    try:
-        email_inbound_drain.delay()
-    except Exception:
-        log.warning("Could not queue the inbound email drain; beat's will run it", exc_info=True)
+    """After an email is stored: process it now (one drain for a burst). If Redis or the broker
+    does not answer, beat's drain does a few seconds later; the email is stored either way."""
+    debounced("integrations.email_inbound", lambda countdown: email_inbound_drain.apply_async(countdown=countdown))
 
 
 @shared_task(name="integrations.tasks.whatsapp_drain", ignore_result=True)
@@ -48,7 +42,5 @@ def whatsapp_drain() -> int:
 
 
 def whatsapp_enqueue() -> None:
-    try:
-        whatsapp_drain.delay()
-    except Exception:
-        log.warning("Could not queue the WhatsApp drain; beat's will run it", exc_info=True)
+    """After a webhook post is stored: apply it now (one drain for a burst), else beat's drain does."""
+    debounced("integrations.whatsapp", lambda countdown: whatsapp_drain.apply_async(countdown=countdown))

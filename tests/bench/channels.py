@@ -9,8 +9,8 @@ worker), three measures:
   threaded and stored the last as a message (target: 200 a second or more);
 - (B) signed WhatsApp webhook posts over HTTP, 64 at a time, until the last message is
   stored (target: 1,000 a second or more);
-- (C) three emails with a 20 MB attachment to the SMTP server: its resident memory after
-  each (target: flat, the third not above the first by more than 10 %).
+- (C) six emails with a 20 MB attachment to the SMTP server: its resident memory after
+  each (target: flat, none from the third on above the second by more than 10 %).
 
     python -m tests.bench.channels [--emails 2000] [--posts 5000]
 """
@@ -39,6 +39,7 @@ from tests.bench import harness
 DOMAIN = "bench.supportdesk.local"
 APP_SECRET = "bench-only-whatsapp-app-secret"
 SENDERS = 400
+BIG_EMAILS = 6
 
 
 def html_body(rng: random.Random, size: int = 50_000) -> str:
@@ -233,20 +234,22 @@ def main() -> None:
                  args.posts, args.timeout, "WhatsApp messages stored")
         whatsapp_seconds = time.monotonic() - began
 
-        harness.step("C: three emails with a 20 MB attachment to the SMTP server")
+        harness.step(f"C: {BIG_EMAILS} emails with a 20 MB attachment to the SMTP server")
         server_pid = _pid_listening(smtp_port)
         before = children_rss_kib(server_pid)
         after = []
-        for number in range(3):
+        for number in range(BIG_EMAILS):
             smtp_send(smtp_port, [big_email(number)], clients=1)
             time.sleep(1)
             after.append(children_rss_kib(server_pid))
         wait_for(connection, "SELECT count(*) FROM integrations_inboundemail WHERE size > 20000000 "
-                 "AND status <> 'pending'", 3, args.timeout, "large emails processed")
-        lost = args.emails + 3 - connection.execute("SELECT count(*) FROM integrations_inboundemail").fetchone()[0]
+                 "AND status <> 'pending'", BIG_EMAILS, args.timeout, "large emails processed")
+        stored = connection.execute("SELECT count(*) FROM integrations_inboundemail").fetchone()[0]
+        lost = args.emails + BIG_EMAILS - stored
 
     email_rate, post_rate = args.emails / email_seconds, args.posts / whatsapp_seconds
-    flat = after[2] <= after[0] * 1.10
+    # Flat: receiving more of them does not take more (the first two set up the buffers and arenas).
+    flat = max(after[2:]) <= after[1] * 1.10
     print()
     print("Channels")
     harness.yardstick_header()
@@ -262,7 +265,7 @@ def main() -> None:
          "yes" if post_rate >= 1000 else "NO"],
         ["C. SMTP server memory, 20 MB attachments",
          f"{before / 1024:.0f} MB before; after each: " + ", ".join(f"{kib / 1024:.0f} MB" for kib in after),
-         "flat (3rd <= 1st + 10 %)", "yes" if flat else "NO"],
+         "flat (3rd on <= 2nd + 10 %)", "yes" if flat else "NO"],
     ])
     print(f"  A: accepted by the SMTP server {args.emails / sent_seconds:,.0f} emails/s; {email_messages:,} "
           f"messages in {email_threads:,} conversations")
