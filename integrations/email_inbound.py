@@ -38,7 +38,6 @@ import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from mailparser_reply import EmailReplyParser
@@ -94,21 +93,11 @@ def email_inbound_store(raw: bytes, *, source: str, envelope_from: str = "",
         key = hashlib.sha256(f"{source}:{provider_id}".encode()).hexdigest()
     else:
         key = hashlib.sha256(raw).hexdigest()
-    existing = InboundEmail.objects.filter(key=key).values_list("pk", flat=True).first()
-    if existing is not None:
-        return Stored(inbound_id=existing, duplicate=True)
     row = InboundEmail(key=key, message_id=message_id, source=source[:32], envelope_from=envelope_from[:998],
                        envelope_to="\n".join(envelope_to or [])[:10_000],
                        subject=header_text(headers, "Subject")[:998], raw=raw, size=len(raw))
-    try:
-        with transaction.atomic():
-            outbox.outbox_bulk_create([row], stream=STREAM)
-    except IntegrityError:  # the same email delivered twice at the same moment
-        existing = InboundEmail.objects.filter(key=key).values_list("pk", flat=True).first()
-        if existing is None:
-            raise
-        return Stored(inbound_id=existing, duplicate=True)
-    return Stored(inbound_id=row.pk, duplicate=False)
+    inbound_id, duplicate = outbox.outbox_create_once(row, stream=STREAM)
+    return Stored(inbound_id=inbound_id, duplicate=duplicate)
 
 
 def header_text(message: Any, name: str) -> str:
@@ -147,13 +136,7 @@ def inbound_email_register() -> None:
 
 
 def inbound_emails_drain(*, batches: int = 20, batch_size: int = 20) -> int:
-    done = 0
-    for _batch in range(batches):
-        drained = outbox.outbox_drain(consumer=CONSUMER, batch_size=batch_size)
-        done += drained.handled
-        if drained.handled + drained.failed < batch_size:
-            break
-    return done
+    return outbox.outbox_drain_batches(consumer=CONSUMER, batches=batches, batch_size=batch_size)
 
 
 def inbound_emails_apply(inbound_ids: list[int]) -> None:

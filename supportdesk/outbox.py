@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from supportdesk.models import OutboxEntry
@@ -222,3 +222,34 @@ def outbox_discard(*, entry_ids: Sequence[int]) -> int:
     stay). The number discarded; entries still in the stream are left alone."""
     deleted, _ = OutboxEntry.objects.filter(pk__in=list(entry_ids), parked_at__isnull=False).delete()
     return deleted
+
+
+def outbox_drain_batches(*, consumer: str, batches: int, batch_size: int) -> int:
+    """Drain `consumer` a batch at a time until a batch comes back short (or `batches` ran);
+    the entries handled."""
+    done = 0
+    for _batch in range(batches):
+        drained = outbox_drain(consumer=consumer, batch_size=batch_size)
+        done += drained.handled
+        if drained.handled + drained.failed < batch_size:
+            break
+    return done
+
+
+def outbox_create_once(obj: models.Model, *, stream: str, key_field: str = "key") -> tuple[int, bool]:
+    """Insert a row unique by `key_field` with its outbox entries, unless one with that key is
+    stored already (a provider's retry): (its id, whether it was there before)."""
+    model = type(obj)
+    lookup = {key_field: getattr(obj, key_field)}
+    existing = model.objects.filter(**lookup).values_list("pk", flat=True).first()
+    if existing is not None:
+        return existing, True
+    try:
+        with transaction.atomic():
+            outbox_bulk_create([obj], stream=stream)
+    except IntegrityError:  # the same delivery stored at the same moment by another request
+        existing = model.objects.filter(**lookup).values_list("pk", flat=True).first()
+        if existing is None:
+            raise
+        return existing, True
+    return obj.pk, False

@@ -26,6 +26,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from integrations.local_server import LocalHttpServer
+
 ROUTES = [
     ("rebate", re.compile(r"/orders/(?P<subject>[^/]+)/rebates/?$")),
     ("coupon", re.compile(r"/customers/(?P<subject>[^/]+)/coupons/?$")),
@@ -145,35 +147,18 @@ class _Server(ThreadingHTTPServer):
         self.state, self.token, self.verbose = state, token, verbose
 
 
-class FakeOmsServer:
+class FakeOmsServer(LocalHttpServer):
     """The fake OMS on host:port; `start()` serves it on a thread, `serve_forever()` in this one."""
+
+    thread_name = "fake-oms"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 9000, token: str = "",
                  verbose: bool = False) -> None:
         self.state = FakeOmsState()
         self._server = _Server((host, port), state=self.state, token=token, verbose=verbose)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def calls(self) -> list[dict[str, Any]]:
         return self.state.calls()
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-oms", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 def fake_oms_calls(*, base_url: str, token: str = "", timeout: float = 2.0) -> list[dict[str, Any]] | None:

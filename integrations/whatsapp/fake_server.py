@@ -28,6 +28,8 @@ from typing import Any
 
 import requests
 
+from integrations.local_server import LocalHttpServer
+
 SEND = re.compile(r"^/[^/]+/messages/?$")
 BODY_MAX_BYTES = 64 * 1024
 
@@ -177,30 +179,13 @@ class _Server(ThreadingHTTPServer):
             time.sleep(self.report_delay)
 
 
-class FakeWhatsAppServer:
+class FakeWhatsAppServer(LocalHttpServer):
     """The fake provider on host:port; `start()` serves it on a thread, `serve_forever()` in this one."""
+
+    thread_name = "fake-whatsapp"
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 9100, token: str = "", app_secret: str = "",
                  webhook_url: str = "", verbose: bool = False, report_delay: float = 0.5) -> None:
         self.state = FakeWhatsAppState()
         self._server = _Server((host, port), state=self.state, token=token, app_secret=app_secret,
                                webhook_url=webhook_url, verbose=verbose, report_delay=report_delay)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-whatsapp", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)

@@ -24,7 +24,6 @@ from typing import Any
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -88,20 +87,9 @@ def webhook_receive(*, body: bytes, signature: str | None) -> Stored:
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account" \
             or not isinstance(payload.get("entry"), list):
         raise PayloadError(_('Not a WhatsApp Business Account post ("object" and "entry" are expected).'))
-    key = hashlib.sha256(body).hexdigest()
-    existing = WhatsAppDelivery.objects.filter(key=key).values_list("pk", flat=True).first()
-    if existing is not None:
-        return Stored(delivery_id=existing, duplicate=True)
-    row = WhatsAppDelivery(key=key, body=body.decode())
-    try:
-        with transaction.atomic():
-            outbox.outbox_bulk_create([row], stream=STREAM)
-    except IntegrityError:
-        existing = WhatsAppDelivery.objects.filter(key=key).values_list("pk", flat=True).first()
-        if existing is None:
-            raise
-        return Stored(delivery_id=existing, duplicate=True)
-    return Stored(delivery_id=row.pk, duplicate=False)
+    row = WhatsAppDelivery(key=hashlib.sha256(body).hexdigest(), body=body.decode())
+    delivery_id, duplicate = outbox.outbox_create_once(row, stream=STREAM)
+    return Stored(delivery_id=delivery_id, duplicate=duplicate)
 
 
 # --- processing ---------------------------------------------------------------------------------
@@ -118,13 +106,7 @@ def whatsapp_register() -> None:
 
 
 def whatsapp_drain(*, batches: int = 20, batch_size: int = 50) -> int:
-    done = 0
-    for _batch in range(batches):
-        drained = outbox.outbox_drain(consumer=CONSUMER, batch_size=batch_size)
-        done += drained.handled
-        if drained.handled + drained.failed < batch_size:
-            break
-    return done
+    return outbox.outbox_drain_batches(consumer=CONSUMER, batches=batches, batch_size=batch_size)
 
 
 def deliveries_apply(delivery_ids: list[int]) -> None:

@@ -31,3 +31,16 @@ def assigned_chat(**user_fields: Any) -> tuple[Any, Conversation, widget.Session
     session = widget.Session(contact_id=contact.pk)
     services.visitor_message_send(session=session, body="Hola, ¿mi pedido?")
     return profile, conversation, session
+
+
+def agent_online(page: Any, url: str, profile: Any) -> None:
+    """Sign the agent in on `page` and set them online, as they would by hand."""
+    from playwright.sync_api import expect
+
+    page.goto(url + "/desk/")
+    page.fill("input[name=username]", profile.user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "open")
+    page.select_option("[data-testid=presence-toggle]", "online")
+    expect(page.locator("form#presence.presence-online")).to_have_count(1)

@@ -16,7 +16,7 @@ from conversations.models import Conversation
 from integrations.email_threads import reply_address
 from integrations.models import MailboxMessage
 from integrations.smtp_inbound import inbound_controller
-from tests.browser.desk import PASSWORD, desk_prepare
+from tests.browser.desk import agent_online, desk_prepare
 from tests.conftest import free_port
 from tests.factories import AgentProfileFactory
 
@@ -44,13 +44,7 @@ def test_an_email_is_answered_from_the_workspace_and_the_answer_threads_back(asg
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"], user__first_name="Marta")
-        page.goto(asgi_server.url + "/desk/")
-        page.fill("input[name=username]", profile.user.username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "open")
-        page.select_option("[data-testid=presence-toggle]", "online")
-        expect(page.locator("form#presence.presence-online")).to_have_count(1)
+        agent_online(page, asgi_server.url, profile)
 
         # The customer writes to support@, in Spanish
         _send(port, to=f"support@{settings.EMAIL_INBOUND_DOMAIN}", subject="Mi pedido no ha llegado",

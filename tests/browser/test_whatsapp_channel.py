@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from conversations.models import Conversation
 from integrations.whatsapp.fake_server import FakeWhatsAppServer, inbound_payload, signed_post
-from tests.browser.desk import PASSWORD, desk_prepare
+from tests.browser.desk import agent_online, desk_prepare
 from tests.conftest import free_port
 from tests.factories import AgentProfileFactory
 
@@ -29,13 +29,7 @@ def test_a_whatsapp_message_is_answered_from_the_workspace_and_read_back(asgi_se
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         profile = AgentProfileFactory(languages=["es"], contact_kinds=["customer"], user__first_name="Marta")
-        page.goto(asgi_server.url + "/desk/")
-        page.fill("input[name=username]", profile.user.username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "open")
-        page.select_option("[data-testid=presence-toggle]", "online")
-        expect(page.locator("form#presence.presence-online")).to_have_count(1)
+        agent_online(page, asgi_server.url, profile)
 
         status = signed_post(asgi_server.url + WEBHOOK, inbound_payload(
             sender="34600111222", name="Lucía", text="Hola, mi pedido lleva 40 minutos de retraso."),
