@@ -106,9 +106,9 @@ def attachment_reader_register(*, channel: str, read: Callable[[Message, int], A
 
 def attachment_read(message: Message, index: int) -> Attachment | None:
     """The message's `index`-th attachment (0-based), or None when it has no such one."""
-    listed = message.channel_metadata.get("attachments") or []
+    listed = (message.channel_metadata or {}).get("attachments")
     read = _attachment_readers.get(message.conversation.channel)
-    if read is None or not 0 <= index < len(listed):
+    if read is None or not isinstance(listed, list) or not 0 <= index < len(listed):
         return None
     return read(message, index)
 

@@ -110,6 +110,11 @@ MESSAGE_STREAM = "conversations.messages"
 MESSAGE_RECEIVED = "message.received"
 
 
+# channel_metadata keys only the desk's providers write (integrations): an email's or a WhatsApp
+# message's own data, and the attachments the desk serves back from the provider's copy.
+RESERVED_METADATA = frozenset({"email", "whatsapp", "attachments"})
+
+
 # What a client id may be (the widget's are UUIDs): checked where messages come in.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 

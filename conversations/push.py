@@ -50,11 +50,12 @@ def message_payload(message: Message, *, author_name: str = "") -> dict[str, Any
     }
     if message.delivery_state:  # replies on a provider's channel (email, messaging): never the widget's
         payload["delivery"] = delivery_payload(message)
-    if files := (message.channel_metadata or {}).get("attachments"):  # what came with an email
+    files = (message.channel_metadata or {}).get("attachments")
+    if isinstance(files, list) and files:  # what came with an email (written by the provider only)
         payload["attachments"] = [
-            {"name": file.get("name", ""), "size": file.get("size", 0),
+            {"name": str(file.get("name", "")), "size": file.get("size", 0),
              "url": reverse("desk:message_attachment", args=[message.conversation_id, message.sequence, index])}
-            for index, file in enumerate(files)]
+            for index, file in enumerate(files) if isinstance(file, dict)]
     return payload
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
-from conversations.models import CLIENT_ID_PATTERN, Conversation, Message
+from conversations.models import CLIENT_ID_PATTERN, RESERVED_METADATA, Conversation, Message
 from supportdesk.api import StrictInputMixin
 from timeline.serializers import ContactSummarySerializer
 
@@ -63,6 +64,14 @@ class MessageCreateInputSerializer(StrictInputMixin, serializers.ModelSerializer
     # Keep the body as written; whether it is empty is the service's rule to apply.
     body = serializers.CharField(trim_whitespace=False)
     channel_metadata = serializers.DictField(required=False)
+
+    def validate_channel_metadata(self, value: dict) -> dict:
+        # What the desk's own providers write (and read back: an email's attachments) is theirs.
+        reserved = sorted(set(value) & RESERVED_METADATA)
+        if reserved:
+            raise serializers.ValidationError(
+                gettext("These keys are the desk's own providers': %(keys)s.") % {"keys": ", ".join(reserved)})
+        return value
     client_id = serializers.RegexField(
         CLIENT_ID_PATTERN, required=False,
         help_text="Your own id for the message (1-64 letters, digits or _.:-). Sending the same message "

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class IntegrationsConfig(AppConfig):
@@ -18,7 +19,8 @@ class IntegrationsConfig(AppConfig):
         inbound_email_register()
         email_webhooks_register()
         transport_register(channel="email", send=email_transport_send)
-        transport_register(channel="messaging", send=whatsapp_transport_send)
-        composer_hint_register(channel="messaging", hint=window_hint)
+        if settings.WHATSAPP_APP_SECRET:  # configured: else messaging replies go nowhere, not to a fake
+            transport_register(channel="messaging", send=whatsapp_transport_send)
+            composer_hint_register(channel="messaging", hint=window_hint)
         whatsapp_register()
         attachment_reader_register(channel="email", read=email_attachment_read)

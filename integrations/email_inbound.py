@@ -93,8 +93,9 @@ def email_inbound_store(raw: bytes, *, source: str, envelope_from: str = "",
         key = hashlib.sha256(f"{source}:{provider_id}".encode()).hexdigest()
     else:
         key = hashlib.sha256(raw).hexdigest()
-    row = InboundEmail(key=key, message_id=message_id, source=source[:32], envelope_from=envelope_from[:998],
-                       envelope_to="\n".join(envelope_to or [])[:10_000],
+    row = InboundEmail(key=key, message_id=message_id, source=source[:32],
+                       envelope_from=envelope_from.replace("\x00", "")[:998],
+                       envelope_to="\n".join(envelope_to or []).replace("\x00", "")[:10_000],
                        subject=header_text(headers, "Subject")[:998], raw=raw, size=len(raw))
     inbound_id, duplicate = outbox.outbox_create_once(row, stream=STREAM)
     return Stored(inbound_id=inbound_id, duplicate=duplicate)
@@ -119,7 +120,7 @@ def header_text(message: Any, name: str) -> str:
             text = str(make_header(decode_header(text)))
         except Exception:
             pass
-    return " ".join(text.split())
+    return " ".join(text.replace("\x00", "").split())
 
 
 # --- processing (the outbox consumer) -----------------------------------------------------------
@@ -185,7 +186,9 @@ def _process(row: InboundEmail, parsed: EmailMessage) -> tuple[str, str]:
     message = inbound_message_receive(
         conversation=conversation, body=_trimmed(text), provider_id=row.message_id or row.key,
         metadata={"email": {"message_id": row.message_id, "subject": subject[:255], "from": address,
-                            "inbound_email_id": row.pk, "has_html": bool(html)},
+                            "inbound_email_id": row.pk, "has_html": bool(html),
+                            "references": MESSAGE_ID_PATTERN.findall(header_text(parsed, "References"))
+                            [-(MAX_REFERENCES - 1):]},
                   "attachments": attachments[:MAX_ATTACHMENTS]})
     row.conversation = conversation
     if row.message_id:
@@ -256,7 +259,8 @@ def _part_bytes(part: EmailMessage) -> bytes:
 
 def _contact_for(*, address: str, name: str) -> Contact:
     """The contact with this email (a customer first, then the oldest), or a new customer."""
-    contacts = list(Contact.objects.filter(email__iexact=address).order_by("pk").values_list("pk", "kind")[:20])
+    contacts = list(Contact.objects.filter(email__iexact=address).exclude(email="")  # its index's condition
+                    .order_by("pk").values_list("pk", "kind")[:20])
     if contacts:
         chosen = next((pk for pk, kind in contacts if kind == ContactKind.CUSTOMER), contacts[0][0])
         return Contact.objects.get(pk=chosen)
@@ -350,7 +354,8 @@ def _safe_name(name: str, *, index: int, content_type: str) -> str:
 def email_attachment_read(message: Any, index: int) -> Attachment | None:
     """conversations.channels' reader for email: the attachment, taken from the email kept raw."""
     inbound_id = (message.channel_metadata.get("email") or {}).get("inbound_email_id")
-    raw = InboundEmail.objects.filter(pk=inbound_id).values_list("raw", flat=True).first()
+    raw = InboundEmail.objects.filter(pk=inbound_id, conversation_id=message.conversation_id) \
+        .values_list("raw", flat=True).first()
     if raw is None:
         return None
     parts = _attachment_parts(BytesParser(policy=policy.default).parsebytes(bytes(raw)))

@@ -10,21 +10,16 @@ Message-ID comes from the message's key: a send repeated after a crash is the sa
 
 from __future__ import annotations
 
-from email import policy
-from email.parser import BytesHeaderParser
-
 from django.utils.translation import gettext as _
 
 from conversations.channels import Sent, TransportRefused, TransportRetry
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, MessageDirection
 from integrations import mail
 from integrations.email_inbound import (
     MAX_REFERENCES,
     MESSAGE_ID_PATTERN,
-    header_text,
 )
 from integrations.email_threads import reply_address, thread_ref_record
-from integrations.models import InboundEmail
 
 REPLY_PREFIXES = ("re:", "aw:", "sv:", "antw:", "r:", "rv:", "res:")
 
@@ -37,13 +32,18 @@ def reply_subject(conversation: Conversation) -> str:
 
 
 def _thread_headers(conversation: Conversation) -> dict[str, str]:
-    last = (InboundEmail.objects.filter(conversation_id=conversation.pk).exclude(message_id="")
-            .order_by("-pk").only("pk", "message_id", "raw").first())
-    if last is None:
+    """In-Reply-To and References of the contact's last email in the conversation (as kept on
+    its message when it came in: no need to read the email itself again)."""
+    last = (Message.objects.filter(conversation_id=conversation.pk, direction=MessageDirection.INBOUND,
+                                   channel_metadata__email__has_key="message_id")
+            .order_by("-sequence").values_list("channel_metadata", flat=True).first())
+    email = (last or {}).get("email") or {}
+    message_id = email.get("message_id") or ""
+    if not MESSAGE_ID_PATTERN.fullmatch(message_id):
         return {}
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(bytes(last.raw))
-    references = MESSAGE_ID_PATTERN.findall(header_text(headers, "References"))[-(MAX_REFERENCES - 1):]
-    return {"In-Reply-To": last.message_id, "References": " ".join([*references, last.message_id])}
+    references = [ref for ref in email.get("references") or [] if isinstance(ref, str)
+                  and MESSAGE_ID_PATTERN.fullmatch(ref)][-(MAX_REFERENCES - 1):]
+    return {"In-Reply-To": message_id, "References": " ".join([*references, message_id])}
 
 
 def email_transport_send(message: Message, conversation: Conversation, idempotency_key: str) -> Sent:

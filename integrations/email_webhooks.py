@@ -11,9 +11,11 @@ value): an unconfigured provider answers 404.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import Any
 
-from anymail.exceptions import AnymailError
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.signals import inbound
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
@@ -22,6 +24,9 @@ from django.core.exceptions import BadRequest
 from django.urls import URLPattern, path, re_path
 
 from integrations.email_inbound import EmailTooLarge, email_inbound_store
+from supportdesk.redis import get_redis, redis_key
+
+MAILGUN_MAX_AGE_SECONDS = 300
 
 
 class _BadPostIs400:
@@ -36,7 +41,27 @@ class _BadPostIs400:
 
 
 class MailgunInbound(_BadPostIs400, MailgunInboundWebhookView):
-    pass
+    """Mailgun signs its timestamp and token, not the body: a signature is good only within
+    MAILGUN_MAX_AGE_SECONDS, and only for the body it first came with (a retry posts the same
+    body again; a captured signature on another body is refused)."""
+
+    def validate_request(self, request: Any) -> None:
+        timestamp, token = request.POST.get("timestamp", ""), request.POST.get("token", "")
+        try:
+            age = abs(time.time() - float(timestamp))
+        except ValueError:
+            raise AnymailWebhookValidationFailure("Mailgun webhook called without a timestamp") from None
+        if age > MAILGUN_MAX_AGE_SECONDS:
+            raise AnymailWebhookValidationFailure("Mailgun webhook signature is too old")
+        fields = sorted((name, value) for name in request.POST for value in request.POST.getlist(name))
+        files = sorted((name, upload.name, upload.size) for name in request.FILES
+                       for upload in request.FILES.getlist(name))
+        digest = hashlib.sha256(repr((fields, files)).encode()).hexdigest()
+        key = redis_key("integrations", "mailgun-token", hashlib.sha256(token.encode()).hexdigest())
+        client = get_redis()
+        if not client.set(key, digest, nx=True, ex=2 * MAILGUN_MAX_AGE_SECONDS) and \
+                (client.get(key) or b"").decode() != digest:
+            raise AnymailWebhookValidationFailure("Mailgun webhook token used before with another body")
 
 
 class PostmarkInbound(_BadPostIs400, PostmarkInboundWebhookView):

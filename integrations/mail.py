@@ -9,7 +9,6 @@ unreachable, busy or answered 4xx) or not (`MailPermanentError`: a bad address, 
 
 from __future__ import annotations
 
-import hashlib
 import smtplib
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import BadHeaderError, EmailMessage, get_connection
 from django.core.validators import validate_email
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 
 from integrations.email_threads import thread_ref_record
@@ -45,7 +45,9 @@ def message_id_for(idempotency_key: str) -> str:
     """The Message-ID of the one message an idempotency key stands for (RFC 5322 msg-id)."""
     if not idempotency_key:
         raise ValueError("An email needs an idempotency key (its Message-ID is derived from it).")
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    # Keyed with the desk's secret: nobody outside can tell a reply's Message-ID (a forged
+    # bounce naming it would mark it failed).
+    digest = salted_hmac("integrations.mail.message-id", idempotency_key, algorithm="sha256").hexdigest()[:40]
     return f"<{digest}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
 
 

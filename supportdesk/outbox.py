@@ -183,9 +183,14 @@ def outbox_drain(*, consumer: str, batch_size: int = 500) -> Drained:
         try:
             with transaction.atomic():
                 registered.handle([ref_id for _, ref_id, _ in batch])
-        except Exception:
+        except Exception as batch_error:
+            if len(batch) == 1:  # nothing to tell apart; and a send to a provider is not made twice
+                entry_id, ref_id, _ = batch[0]
+                log.warning("Outbox consumer %s failed on %s %s", consumer, registered.stream, ref_id,
+                            exc_info=True)
+                errors[entry_id] = f"{type(batch_error).__name__}: {batch_error}"[:2000]
             # One bad entry must not hold back the rest: each is tried alone to find it.
-            for entry_id, ref_id, _ in batch:
+            for entry_id, ref_id, _ in batch if len(batch) > 1 else []:
                 try:
                     with transaction.atomic():
                         registered.handle([ref_id])

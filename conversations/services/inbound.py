@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from conversations.models import Conversation, ConversationStatus, Message, MessageDirection
+from conversations.models import Channel, Conversation, ConversationStatus, Message, MessageDirection
 from conversations.services.conversations import conversation_open, conversation_status_set
 from conversations.services.messages import message_create
 from routing.models import Queue, WhileOpen, WorkItem
@@ -34,7 +34,7 @@ def provider_client_id(channel: str, provider_id: str) -> str:
 def display_body(text: str) -> str:
     """What the conversation shows: the text, shortened to the messages' limit (the provider
     module keeps the whole original), never empty."""
-    text = text.strip() or _("(no text)")
+    text = text.replace("\x00", "").strip() or _("(no text)")
     limit = settings.CHAT_MESSAGE_MAX_CHARS
     return text if len(text) <= limit else text[:limit - len(SHORTENED)].rstrip() + SHORTENED
 
@@ -59,8 +59,12 @@ def inbound_conversation(*, contact: Contact, channel: str, subject: str = "", l
     """The conversation a new inbound thread lands in: the contact's open one on this channel
     when its queue joins (and `join_open`), else a new one (linked to the open one, if any),
     routed once its first message is stored."""
+    # One new case at a time per contact: parallel drains wait here for each other.
+    Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk", flat=True).first()
     active = contact_active_conversation(contact=contact, channel=channel)
-    if active is not None and join_open and _while_open_policy(active) == WhileOpen.JOIN:
+    # A queue may link rather than join a new email thread; other channels have no threads.
+    if active is not None and join_open and (
+            channel != Channel.EMAIL or _while_open_policy(active) == WhileOpen.JOIN):
         return active
     conversation = conversation_open(contact=contact, channel=channel, subject=subject[:255],
                                      language=language, route_later=True)

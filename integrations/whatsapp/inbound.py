@@ -28,8 +28,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from conversations.channels import delivery_state_set
-from conversations.models import Channel, DeliveryState
-from conversations.services.inbound import inbound_conversation, inbound_message_receive
+from conversations.models import Channel, DeliveryState, Message, MessageDirection
+from conversations.services.inbound import inbound_conversation, inbound_message_receive, provider_client_id
 from integrations.models import WhatsAppDelivery
 from supportdesk import outbox
 from timeline.models import Contact, ContactKind
@@ -87,7 +87,7 @@ def webhook_receive(*, body: bytes, signature: str | None) -> Stored:
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account" \
             or not isinstance(payload.get("entry"), list):
         raise PayloadError(_('Not a WhatsApp Business Account post ("object" and "entry" are expected).'))
-    row = WhatsAppDelivery(key=hashlib.sha256(body).hexdigest(), body=body.decode())
+    row = WhatsAppDelivery(key=hashlib.sha256(body).hexdigest(), body=json.dumps(payload))
     delivery_id, duplicate = outbox.outbox_create_once(row, stream=STREAM)
     return Stored(delivery_id=delivery_id, duplicate=duplicate)
 
@@ -117,27 +117,27 @@ def deliveries_apply(delivery_ids: list[int]) -> None:
         row.save(update_fields=["outcome", "processed_at"])
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list in the post (anything else in it, or a list that is not one: none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _values(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    values = []
-    for entry in payload.get("entry") or []:
-        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
-            if isinstance(change, dict) and change.get("field") == "messages" \
-                    and isinstance(change.get("value"), dict):
-                values.append(change["value"])
-    return values
+    return [change["value"] for entry in _dicts(payload.get("entry")) for change in _dicts(entry.get("changes"))
+            if change.get("field") == "messages" and isinstance(change.get("value"), dict)]
+
+
+def _name(contact: dict[str, Any]) -> str:
+    profile = contact.get("profile")
+    name = profile.get("name") if isinstance(profile, dict) else ""
+    return name if isinstance(name, str) else ""
 
 
 def _value_apply(value: dict[str, Any]) -> list[str]:
-    names = {str(contact.get("wa_id")): (contact.get("profile") or {}).get("name", "")
-             for contact in value.get("contacts") or [] if isinstance(contact, dict)}
-    outcomes = []
-    for message in value.get("messages") or []:
-        if isinstance(message, dict):
-            outcomes.append(_message_apply(message, name=names.get(str(message.get("from")), "")))
-    for status in value.get("statuses") or []:
-        if isinstance(status, dict):
-            outcomes.append(_status_apply(status))
-    return outcomes
+    names = {str(contact.get("wa_id")): _name(contact) for contact in _dicts(value.get("contacts"))}
+    outcomes = [_message_apply(message, name=names.get(str(message.get("from")), ""))
+                for message in _dicts(value.get("messages"))]
+    return outcomes + [_status_apply(status) for status in _dicts(value.get("statuses"))]
 
 
 def e164(number: str) -> str | None:
@@ -194,6 +194,11 @@ def _message_apply(message: dict[str, Any], *, name: str) -> str:
     if not wamid or phone is None:
         return _("A message without an id or a sender number was left out.")
     contact = _contact_for(phone, name)
+    # Once per message whichever of the contact's conversations took it (a resend after it closed).
+    client_id = provider_client_id(Channel.MESSAGING, wamid)
+    if Message.objects.filter(conversation__contact=contact, direction=MessageDirection.INBOUND,
+                              client_id=client_id).exists():
+        return _("%(id)s: stored before") % {"id": wamid}
     text, extra = message_text(message)
     conversation = inbound_conversation(contact=contact, channel=Channel.MESSAGING)
     metadata = {"whatsapp": {"id": wamid, "from": phone, "type": message.get("type"), **extra}}

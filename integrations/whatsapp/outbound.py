@@ -59,7 +59,9 @@ def _payload(message: Message, conversation: Conversation, to: str) -> dict:
                 "text": {"preview_url": False, "body": message.body}}
     return {"messaging_product": "whatsapp", "to": to, "type": "template",
             "template": {"name": settings.WHATSAPP_TEMPLATE, "language": {"code": conversation.language or "en"},
-                         "components": [{"type": "body", "parameters": [{"type": "text", "text": message.body}]}]}}
+                         # A template's parameter takes no line breaks, tabs or runs of spaces.
+                         "components": [{"type": "body", "parameters": [
+                             {"type": "text", "text": " ".join(message.body.split())}]}]}}
 
 
 def whatsapp_transport_send(message: Message, conversation: Conversation, idempotency_key: str) -> Sent:
@@ -88,6 +90,6 @@ def whatsapp_transport_send(message: Message, conversation: Conversation, idempo
     messages = answer.get("messages") if isinstance(answer, dict) else None
     first = messages[0] if isinstance(messages, list) and messages else None
     wamid = first.get("id") if isinstance(first, dict) else None
-    if not wamid:
-        raise TransportRetry(_("WhatsApp's answer named no message id."))
+    if not wamid:  # taken (2xx), so not sent again; its reports cannot be matched to it
+        return Sent(reference="", metadata={"whatsapp": {"as": payload["type"], "unnamed": True}})
     return Sent(reference=str(wamid), metadata={"whatsapp": {"id": wamid, "as": payload["type"]}})

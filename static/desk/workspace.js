@@ -471,8 +471,8 @@ document.body.addEventListener("htmx:sendError", () => flash("No connection to t
 document.body.addEventListener("htmx:timeout", () => flash("The server took too long to answer; try again."));
 document.body.addEventListener("htmx:afterSettle", () => {
   timesRender(); // the swapped part, and any part swapped out of band with it
+  conversationNoticed(); // first: another conversation opened forgets the last one's deliveries
   deliveriesApply(); // a reply the server drew as it was stored, after its delivery was reported
-  conversationNoticed();
   countdownTick();
 });
 document.body.addEventListener("htmx:historyRestore", conversationNoticed);

@@ -660,3 +660,75 @@ def test_a_workflows_email_asks_autoresponders_not_to_answer(smtp_sink):
 
     raw = MailboxMessage.objects.get().raw
     assert "Auto-Submitted: auto-generated" in raw and "Content-Language: es" in raw
+
+
+# --- what the review found ------------------------------------------------------------------------------
+
+
+def test_a_bounce_forged_from_outside_cannot_name_a_reply(smtp_sink, desk_user):
+    import hashlib
+
+    conversation = receive(email()).conversation
+    sent = _agent_reply_sent(conversation, desk_user)
+    # What an outsider could compute from the message's number alone:
+    guessed = f"<{hashlib.sha256(f'conversations.message:{sent.pk}'.encode()).hexdigest()[:40]}@supportdesk.local>"
+
+    assert guessed != sent.delivery_reference
+    receive(_bounce_for(guessed), envelope_from="<>")
+    sent.refresh_from_db()
+    assert sent.delivery_state == DeliveryState.SENT
+
+
+def test_an_attachment_is_read_only_from_its_own_conversations_email(db, client, desk_user):
+    theirs = receive(_with_attachments())
+    mine = receive(email(sender="eve@example.com", body="hi"))
+    message = Message.objects.get(conversation=mine.conversation)
+    Message.objects.filter(pk=message.pk).update(channel_metadata={
+        "email": {"inbound_email_id": theirs.pk}, "attachments": [{"name": "x", "type": "image/png", "size": 1}]})
+    client.force_login(desk_user)
+
+    url = f"/desk/conversations/{mine.conversation_id}/messages/{message.sequence}/attachments/0/"
+    assert client.get(url).status_code == 404
+
+
+def test_the_api_refuses_the_providers_metadata_keys(db):
+    from rest_framework.test import APIClient
+
+    from tests.factories import IntegrationFactory
+
+    conversation = receive(email()).conversation
+    api = APIClient()
+    api.force_authenticate(IntegrationFactory())
+    for key in ("email", "whatsapp", "attachments"):
+        response = api.post(f"/api/v1/conversations/{conversation.pk}/messages/",
+                            {"direction": "in", "body": "x", "channel_metadata": {key: {}}}, format="json")
+        assert response.status_code == 400, key
+    assert Message.objects.filter(conversation=conversation).count() == 1
+
+
+def test_a_send_that_keeps_failing_is_tried_once_a_drain(db, desk_user):
+    calls = []
+
+    def refusing(message, conversation, key):
+        calls.append(key)
+        raise channels.TransportRetry("busy")
+
+    previous = channels.transport_for(Channel.EMAIL)
+    channels.transport_register(channel=Channel.EMAIL, send=refusing)
+    try:
+        conversation = receive(email()).conversation
+        agent_reply(conversation_id=conversation.pk, user=desk_user, body="On it")
+        channels.outbound_drain()
+        channels.outbound_drain()
+    finally:
+        channels.transport_register(channel=Channel.EMAIL, send=previous.send)
+    assert len(calls) == 2  # once per drain, not twice (the batch, then the entry alone)
+
+
+def test_nul_characters_are_dropped_not_refused(db):
+    raw = email(subject="Hola\x00 equipo", body="Mi pedido\x00 no llega")
+    row = receive(raw.replace(b"Hola equipo", b"Hola\x00 equipo"))
+
+    assert row.status == InboundEmailStatus.PROCESSED
+    assert Message.objects.get().body == "Mi pedido no llega"
+    assert "\x00" not in Conversation.objects.get().subject

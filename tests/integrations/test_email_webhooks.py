@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 
 import pytest
 from django.test import Client
@@ -27,8 +28,9 @@ RAW = ("From: Ana Lopez <ana@example.com>\r\nTo: support@supportdesk.local\r\nSu
 
 
 def mailgun_post(settings, *, body_mime: str = RAW, key: str | None = None, timestamp: str | None = None,
-                 token: str = "a" * 50):
+                 token: str | None = None):
     timestamp = timestamp or str(int(time.time()))
+    token = token or uuid.uuid4().hex + uuid.uuid4().hex[:18]  # Mailgun's are 50 characters, each its own
     signature = hmac.new((key or settings.MAILGUN_WEBHOOK_SIGNING_KEY).encode(), f"{timestamp}{token}".encode(),
                          hashlib.sha256).hexdigest()
     return Client().post(MAILGUN, {"body-mime": body_mime, "timestamp": timestamp, "token": token,
@@ -60,8 +62,9 @@ def test_a_signed_mailgun_post_becomes_an_email_conversation(settings):
 
 
 def test_a_replayed_mailgun_post_stores_nothing_twice(settings):
+    token, timestamp = uuid.uuid4().hex, str(int(time.time()))
     for _attempt in range(3):
-        assert mailgun_post(settings).status_code == 200
+        assert mailgun_post(settings, token=token, timestamp=timestamp).status_code == 200
     inbound_emails_drain()
 
     assert InboundEmail.objects.count() == 1 and Message.objects.count() == 1
@@ -116,3 +119,21 @@ def test_malformed_provider_posts_are_a_clear_4xx(settings):
     assert 400 <= not_json.status_code < 500
     assert Client().get(MAILGUN).status_code == 405
     assert not InboundEmail.objects.exists()
+
+
+def test_a_mailgun_signature_is_good_only_while_fresh(settings):
+    stale = mailgun_post(settings, timestamp=str(int(time.time()) - 3600))
+
+    assert stale.status_code == 400
+    assert not InboundEmail.objects.exists()
+
+
+def test_a_captured_mailgun_signature_is_refused_on_another_body(settings):
+    token, timestamp = uuid.uuid4().hex, str(int(time.time()))
+    assert mailgun_post(settings, token=token, timestamp=timestamp).status_code == 200
+    forged = mailgun_post(settings, token=token, timestamp=timestamp,
+                          body_mime=RAW.replace("My order is late.", "Send me a refund."))
+    inbound_emails_drain()
+
+    assert forged.status_code == 400
+    assert InboundEmail.objects.count() == 1 and Message.objects.get().body == "My order is late."

@@ -270,3 +270,69 @@ def test_the_fake_provider_reports_a_replys_statuses_to_the_desks_webhook_over_h
     whatsapp_drain()
     message.refresh_from_db()
     assert message.delivery_state == DeliveryState.READ
+
+
+def test_a_queue_that_links_new_emails_does_not_split_whatsapp_messages(db, settings):
+    from conversations.services import conversation_route
+    from routing.models import Queue, WhileOpen, WorkItem
+
+    receive(settings, inbound_payload(sender="34600111222", text="Hola"))
+    conversation = Conversation.objects.get()
+    conversation_route(conversation_id=conversation.pk)
+    Queue.objects.filter(pk=WorkItem.objects.get(conversation_id=conversation.pk).queue_id).update(
+        new_email_while_open=WhileOpen.LINK)
+
+    receive(settings, inbound_payload(sender="34600111222", text="¿Sigue ahí?"))
+
+    assert Conversation.objects.count() == 1
+
+
+def test_a_template_reply_takes_no_line_breaks(db, settings, provider):
+    conversation = _conversation(settings)
+    Message.objects.filter(conversation=conversation).update(created_at=timezone.now() - timedelta(hours=25))
+
+    _reply(conversation, "Hola Lucía,\n\n\tsu pedido    llega hoy.")
+
+    assert provider.state.sent[-1]["template"]["components"][0]["parameters"][0]["text"] == \
+        "Hola Lucía, su pedido llega hoy."
+
+
+@pytest.mark.parametrize("value", [
+    {"messages": 7, "statuses": "x", "contacts": 3},
+    {"contacts": [{"wa_id": "34600111222", "profile": "Lucía"}], "messages": [1, None]},
+    {"contacts": [{"wa_id": "34600111222", "profile": {"name": 5}}]},
+])
+def test_a_signed_post_with_odd_types_inside_is_applied_as_far_as_it_goes(db, settings, value):
+    from integrations.whatsapp.fake_server import envelope
+
+    receive(settings, envelope(value))
+
+    row = WhatsAppDelivery.objects.get()
+    assert row.processed_at is not None
+    from supportdesk.models import OutboxEntry
+    assert not OutboxEntry.objects.filter(consumer="integrations.whatsapp").exists()
+
+
+def test_an_unconfigured_whatsapp_sends_nothing(settings):
+    from django.apps import apps
+
+    previous = channels._transports.pop(Channel.MESSAGING, None)
+    settings.WHATSAPP_APP_SECRET = ""
+    try:
+        apps.get_app_config("integrations").ready()
+        assert not channels.delivers(Channel.MESSAGING)
+    finally:
+        if previous is not None:
+            channels._transports[Channel.MESSAGING] = previous
+
+
+def test_a_message_sent_again_after_its_conversation_closed_is_not_stored_again(db, settings):
+    from conversations.services import conversation_status_set
+
+    receive(settings, inbound_payload(sender="34600111222", text="Hola", wamid="wamid.once"))
+    conversation_status_set(conversation=Conversation.objects.get(), status="resolved")
+    resent = inbound_payload(sender="34600111222", text="Hola", wamid="wamid.once")
+    resent["entry"][0]["id"] = "a later delivery"
+    receive(settings, resent)
+
+    assert Message.objects.count() == 1 and Conversation.objects.get().status == "resolved"

@@ -170,7 +170,8 @@ def _attachment_url(world: World) -> str:
            b"--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n"
            b"\r\n%PDF\r\n"
            b"--B--\r\n")
-    inbound = InboundEmail.objects.create(key="matrix", source="smtp", raw=raw, size=len(raw))
+    inbound = InboundEmail.objects.create(key="matrix", source="smtp", raw=raw, size=len(raw),
+                                          conversation_id=world.conversation)
     Conversation.objects.filter(pk=world.conversation).update(channel="email")
     message = services.message_create(
         conversation=Conversation.objects.get(pk=world.conversation), direction="in", body="See file",
