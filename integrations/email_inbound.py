@@ -136,7 +136,9 @@ def inbound_email_register() -> None:
     outbox.consumer_register(name=CONSUMER, stream=STREAM, handle=inbound_emails_apply, kick=_kick)
 
 
-def inbound_emails_drain(*, batches: int = 20, batch_size: int = 20) -> int:
+def inbound_emails_drain(*, batches: int = 200, batch_size: int = 1) -> int:
+    # One email a transaction: its contact stays locked only while it is placed (parallel
+    # drains wait on each other's contacts; a batch of several locked them in any order).
     return outbox.outbox_drain_batches(consumer=CONSUMER, batches=batches, batch_size=batch_size)
 
 
