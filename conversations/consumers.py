@@ -2,7 +2,8 @@
 
 One module for both sockets (a little over 500 lines): the visitor's and the agent's
 consumers share the frame checks, rate limits and error frames defined here; the survey's
-`rate` frame added the last lines. Split by socket when either grows further.
+`rate` frame and the replies' delivery relay added the last lines. Split by socket when
+either grows further.
 
 No business logic here (STYLE #7): each frame a browser sends is parsed and handed to
 one service; what is pushed is decided by the services that push it (routing.push,
