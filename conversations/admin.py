@@ -161,8 +161,9 @@ class MacroAdmin(admin.ModelAdmin):
 
 @admin.register(ContactReason)
 class ContactReasonAdmin(admin.ModelAdmin):
-    list_display = ("key", "label", "is_active")
-    list_filter = ("is_active",)
+    list_display = ("key", "label", "is_active", "calls_enabled")
+    list_filter = ("is_active", "calls_enabled")
+    list_editable = ("calls_enabled",)
     search_fields = ("key", "label")
 
     def get_readonly_fields(self, request: HttpRequest, obj: ContactReason | None = None) -> tuple[str, ...]:

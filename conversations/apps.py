@@ -19,9 +19,11 @@ class ConversationsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_out
 
+        from conversations.calls import call_actions_consumer_register
         from conversations.channels import transports_consumer_register
         from conversations.routing_history import routing_history_register
 
         routing_history_register()
         transports_consumer_register()
+        call_actions_consumer_register()
         user_logged_out.connect(_sockets_close_at_logout, dispatch_uid="conversations-sockets-close-at-logout")

@@ -169,13 +169,7 @@ def outbound_deliver(message_ids: list[int]) -> None:
 def outbound_drain(*, batches: int = 50) -> int:
     """Drain the transports' consumer, one message a transaction (a retried batch would send
     the others again); the number sent or refused."""
-    done = 0
-    for _ in range(batches):
-        drained = outbox.outbox_drain(consumer=CONSUMER, batch_size=1)
-        done += drained.handled
-        if drained.handled == 0:
-            break
-    return done
+    return outbox.outbox_drain_singly(consumer=CONSUMER, batches=batches)
 
 
 def _state_write(message: Message, state: str, *, detail: str, reference: str | None = None,

@@ -517,5 +517,8 @@ class AgentConsumer(JsonConsumer):
     async def chat_delivery(self, event: dict[str, Any]) -> None:
         await self.relay(event)
 
+    async def chat_call(self, event: dict[str, Any]) -> None:
+        await self.relay(event)
+
     async def supervisor_snapshot(self, event: dict[str, Any]) -> None:
         await self.relay(event)

@@ -197,6 +197,10 @@ class ContactReason(models.Model):
     key = models.SlugField(max_length=64, unique=True, help_text="Stored on conversations, e.g. late_order")
     label = models.CharField(max_length=120)
     is_active = models.BooleanField(default=True)
+    # Seed 002: an agent may offer a chat customer a call only for reasons enabled here.
+    calls_enabled = models.BooleanField(
+        default=False, db_default=False,
+        help_text=_("Agents may offer the customer a phone call in chats about this reason."))
 
     class Meta:
         ordering = ["label"]
@@ -234,3 +238,189 @@ class Macro(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.shortcut}" + (f" ({self.language})" if self.language else "")
+
+
+# --- voice -----------------------------------------------------------------------------------
+
+
+class CallReason(models.TextChoices):
+    """Why a call happened: the contact rang in, asked to be called back, or an agent offered a call."""
+
+    INBOUND = "inbound", _("Inbound call")
+    CALLBACK = "callback", _("Callback")
+    PROACTIVE = "proactive", _("Proactive call")
+    # Offered because the customer stopped answering in chat: a reason of its own in the records.
+    INACTIVITY = "inactivity", _("Inactivity call")
+
+
+class CallStatus(models.TextChoices):
+    RINGING = "ringing", _("Ringing")  # the caller is in the language menu
+    QUEUED = "queued", _("Waiting for an agent")
+    CALLBACK_REQUESTED = "callback_requested", _("Callback requested")
+    CONNECTING = "connecting", _("Connecting")
+    IN_PROGRESS = "in_progress", _("In progress")
+    ON_HOLD = "on_hold", _("On hold")
+    COMPLETED = "completed", _("Completed")
+    ABANDONED = "abandoned", _("Abandoned")  # the caller hung up before an agent answered
+    MISSED = "missed", _("Missed")  # an outbound call nobody answered
+    FAILED = "failed", _("Failed")
+    # A callback request an agent took (the callback is a call of its own).
+    CALLED_BACK = "called_back", _("Called back")
+
+
+CALL_ENDED = (CallStatus.COMPLETED, CallStatus.ABANDONED, CallStatus.MISSED, CallStatus.FAILED,
+              CallStatus.CALLED_BACK)
+
+
+class Call(models.Model):
+    """One phone call of a voice conversation (an inbound call, a callback, a proactive call).
+
+    The provider (integrations) reports what happens to it; the desk asks the provider to
+    connect, hold, resume or end it through `CallAction` rows (conversations.calls)."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="calls")
+    # The provider's id of the call (Twilio's CallSid); empty until an outbound call is placed.
+    provider_call_id = models.CharField(max_length=64, blank=True, default="")
+    direction = models.CharField(max_length=8, choices=MessageDirection.choices[:2])
+    reason = models.CharField(max_length=16, choices=CallReason.choices, default=CallReason.INBOUND)
+    status = models.CharField(max_length=24, choices=CallStatus.choices, default=CallStatus.RINGING)
+    contact_number = models.CharField(max_length=32, blank=True, default="")
+    desk_number = models.CharField(max_length=32, blank=True, default="")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="calls")
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    wait_seconds = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    recording_url = models.URLField(max_length=500, blank=True, default="")
+    detail = models.CharField(max_length=500, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider_call_id"], name="call_provider_id",
+                                    condition=~models.Q(provider_call_id="")),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "-created_at"], name="call_conversation"),
+            models.Index(fields=["agent", "reason", "-created_at"], name="call_agent_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"call {self.pk} ({self.get_reason_display()}, {self.get_status_display()})"
+
+    @property
+    def is_over(self) -> bool:
+        return self.status in CALL_ENDED
+
+
+class CallEventKind(models.TextChoices):
+    RINGING = "ringing", _("Ringing")
+    LANGUAGE = "language", _("Language chosen")
+    QUEUED = "queued", _("Waiting for an agent")
+    OFFERED = "offered", _("Ringing an agent")
+    MISSED = "missed", _("Missed by an agent")
+    ANSWERED = "answered", _("Answered")
+    HELD = "held", _("Put on hold")
+    RESUMED = "resumed", _("Taken off hold")
+    TRANSFERRED = "transferred", _("Transferred")
+    CALLBACK_REQUESTED = "callback_requested", _("Callback requested")
+    DIALLED = "dialled", _("Dialled")
+    ENDED = "ended", _("Ended")
+    ABANDONED = "abandoned", _("Abandoned")
+    NOT_ANSWERED = "not_answered", _("Not answered")
+    FAILED = "failed", _("Failed")
+    RECORDING = "recording", _("Recording ready")
+
+
+class CallEvent(models.Model):
+    """What happened to a call, in order: the conversation shows it, the timeline gets a copy."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=CallEventKind.choices)
+    at = models.DateTimeField()
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+    # The provider's id of the report that caused it, so a report sent again records nothing.
+    key = models.CharField(max_length=128, blank=True, default="")
+
+    class Meta:
+        ordering = ("at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "key"], name="call_event_key", condition=~models.Q(key="")),
+        ]
+        indexes = [models.Index(fields=["call", "at"], name="call_event_call")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class CallActionKind(models.TextChoices):
+    CONNECT = "connect", _("Connect the caller to an agent")
+    DIAL = "dial", _("Call the contact and connect an agent")
+    HOLD = "hold", _("Hold")
+    RESUME = "resume", _("Resume")
+    REQUEUE = "requeue", _("Back to waiting")
+    HANGUP = "hangup", _("Hang up")
+
+
+# The outbox stream of CallAction rows: the voice provider's consumer (conversations.calls) sends them.
+CALL_ACTION_STREAM = "conversations.call_actions"
+
+
+class CallAction(models.Model):
+    """What the desk asks the voice provider to do with a call; written in the agent's
+    transaction with an outbox entry, sent by the calls' consumer one a transaction with its
+    key as the provider's idempotency key."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=16, choices=CallActionKind.choices)
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    # Retries of the same request (a double click, a retried POST) write one action.
+    key = models.CharField(max_length=128, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=500, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.kind} call {self.call_id}"
+
+
+class CallInvitationState(models.TextChoices):
+    SENT = "sent", _("Sent")
+    ACCEPTED = "accepted", _("Accepted")
+    REFUSED = "refused", _("Refused")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+
+
+class CallInvitation(models.Model):
+    """An agent's offer to call the customer from a chat (seed 002): a signed, single-use link
+    the customer answers with consent ("call me now") or refusal ("continue in chat")."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="call_invitations")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="call_invitations")
+    reason = models.CharField(max_length=16, choices=CallReason.choices[2:], default=CallReason.PROACTIVE)
+    state = models.CharField(max_length=16, choices=CallInvitationState.choices, default=CallInvitationState.SENT)
+    phone = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    call = models.OneToOneField(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitation")
+    client_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "client_id"], name="call_invitation_client_id",
+                                    condition=~models.Q(client_id="")),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "-created_at"], name="call_invitation_conversation"),
+            models.Index(fields=["agent", "-created_at"], name="call_invitation_agent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"call invitation {self.pk} ({self.state})"

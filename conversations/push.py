@@ -94,6 +94,13 @@ def delivery_changed(message: Message) -> None:
                     "sequence": message.sequence, **delivery_payload(message)})
 
 
+def call_changed(*, conversation_id: int, call_id: int, status: str) -> None:
+    """A call of the conversation changed (rang, answered, held, ended...): for the desk only."""
+    send_on_commit(conversation_staff_group(conversation_id),
+                   {"type": Frame.CHAT_CALL, "conversation_id": conversation_id, "call_id": call_id,
+                    "status": status})
+
+
 def read_marked(*, conversation_id: int, side: str, sequence: int) -> None:
     """`side` read up to `sequence`: "contact" (the widget) or "agent"."""
     send_on_commit(conversation_group(conversation_id),

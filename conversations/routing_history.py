@@ -67,13 +67,45 @@ def _kept(event: WorkItemEvent) -> bool:
     return event.kind in WorkItemEvent.CONTACT_HISTORY_KINDS
 
 
+# Rings of a call at an agent's workspace: offered, then declined or let time out (missed).
+CALL_RINGS = "conversations.call_rings"
+_RING_KINDS = frozenset({WorkItemEvent.Kind.OFFERED, WorkItemEvent.Kind.EXPIRED, WorkItemEvent.Kind.DECLINED})
+
+
+def _voice_ring(event: WorkItemEvent) -> bool:
+    # routing sets `channel` on the events it writes (not a column), so chats' offers get no entry.
+    return event.kind in _RING_KINDS and getattr(event, "channel", "") == "voice"
+
+
+def call_rings_apply(event_ids: list[int]) -> None:
+    """Record each ring of a call at an agent on the call: offered, or missed (declined or
+    timed out). Exactly once: keyed on routing's event id."""
+    from conversations.services.calls import call_offer_missed, call_offered  # they build on services
+
+    rings = (WorkItemEvent.objects.filter(pk__in=event_ids).select_related("item", "agent__user").order_by("pk"))
+    for event in rings:
+        agent = event.agent.user if event.agent is not None else None
+        key = f"ring:{event.pk}"
+        if event.kind == WorkItemEvent.Kind.OFFERED:
+            call_offered(conversation_id=event.item.conversation_id, agent=agent, at=event.at, key=key)
+        else:
+            call_offer_missed(conversation_id=event.item.conversation_id, agent=agent, at=event.at, key=key,
+                              declined=event.kind == WorkItemEvent.Kind.DECLINED)
+
+
 def routing_history_register() -> None:
     """Subscribe the copier to routing's history (from the app's ready())."""
     outbox.consumer_register(name=ROUTING_HISTORY, stream=HISTORY_STREAM,
                              handle=routing_history_apply, wants=_kept)
+    outbox.consumer_register(name=CALL_RINGS, stream=HISTORY_STREAM, handle=call_rings_apply, wants=_voice_ring)
 
 
 def routing_history_copy(*, batch_size: int = 1000) -> outbox.Drained:
     """Copy one batch of routing's new history to the timelines (idempotent; safe to run in
     parallel: each drainer takes entries no other one holds)."""
     return outbox.outbox_drain(consumer=ROUTING_HISTORY, batch_size=batch_size)
+
+
+def call_rings_copy(*, batch_size: int = 200) -> int:
+    """Record the calls' new rings at agents (idempotent); how many."""
+    return outbox.outbox_drain_batches(consumer=CALL_RINGS, batches=10, batch_size=batch_size)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from conversations import channels, push, routing_history, selectors, services
+from conversations import calls, channels, push, routing_history, selectors, services
 from conversations.live import live_rows
 from conversations.models import Conversation, ConversationStatus
 
@@ -63,6 +63,22 @@ def outbound_deliver_enqueue() -> None:
         log.warning("Could not queue the outbound delivery; beat's drain will send it", exc_info=True)
 
 
+@shared_task(name="conversations.tasks.call_actions_send", ignore_result=True)
+def call_actions_send(batches: int = 50) -> int:
+    """Send what the desk asked of its calls (connect, dial, hold, resume, hang up) to the voice
+    provider (idempotent: each action carries its key; a sent one is done)."""
+    return calls.call_actions_drain(batches=batches)
+
+
+def call_actions_send_enqueue() -> None:
+    """Called after a commit that stored a call action. If the broker does not answer, beat's
+    drain sends it a second later: nothing is lost."""
+    try:
+        call_actions_send.delay()
+    except Exception:
+        log.warning("Could not queue the call actions' send; beat's drain will send them", exc_info=True)
+
+
 @shared_task(name="conversations.tasks.supervisor_live_push", ignore_result=True)
 def supervisor_live_push() -> None:
     """One snapshot for every open live view, whoever watches (computed once per tick), with
@@ -74,6 +90,7 @@ def supervisor_live_push() -> None:
 def routing_history_to_timeline(batches: int = 10, batch_size: int = 1000) -> int:
     """Drain routing's history onto the contacts' timelines, a batch at a time (idempotent);
     the number of events copied. Stops at a batch with a failure: the next run tries again."""
+    routing_history.call_rings_copy()
     copied = 0
     for _ in range(batches):
         drained = routing_history.routing_history_copy(batch_size=batch_size)

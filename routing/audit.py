@@ -22,7 +22,7 @@ QUEUE_SETTINGS = (
 )
 RULE_SETTINGS = ("name", "position", "is_active", "queue_key", "priority", "required_skills",
                  "optional_skills")
-AGENT_SETTINGS = ("user", "languages", "contact_kinds", "skills", "tier", "capacity")
+AGENT_SETTINGS = ("user", "languages", "contact_kinds", "skills", "tier", "capacity", "no_chats_on_call")
 
 _SETTINGS: dict[type[models.Model], tuple[str, ...]] = {
     Queue: QUEUE_SETTINGS, RoutingRule: (*RULE_SETTINGS, "condition"), AgentProfile: AGENT_SETTINGS,

@@ -77,6 +77,9 @@ class AgentProfile(models.Model):
         help_text='Open items at once per channel, e.g. {"chat": 3, "messaging": 3, "email": 5, "voice": 1}.',
     )
     presence = models.CharField(max_length=16, choices=Presence.choices, default=Presence.OFFLINE)
+    no_chats_on_call = models.BooleanField(
+        default=True, db_default=True,
+        help_text=_("While on a call (a voice item assigned), take no new chats, messages, emails or tasks."))
     presence_since = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_assigned_at = models.DateTimeField(null=True, blank=True)

@@ -241,6 +241,18 @@ def outbox_drain_batches(*, consumer: str, batches: int, batch_size: int) -> int
     return done
 
 
+def outbox_drain_singly(*, consumer: str, batches: int = 50) -> int:
+    """Drain `consumer` one entry a transaction (for consumers with side effects outside the
+    database, where a retried batch would repeat the others' effects); the entries handled."""
+    done = 0
+    for _batch in range(batches):
+        drained = outbox_drain(consumer=consumer, batch_size=1)
+        done += drained.handled
+        if drained.handled == 0:
+            break
+    return done
+
+
 def outbox_create_once(obj: models.Model, *, stream: str, key_field: str = "key") -> tuple[int, bool]:
     """Insert a row unique by `key_field` with its outbox entries, unless one with that key is
     stored already (a provider's retry): (its id, whether it was there before)."""

@@ -38,6 +38,7 @@ class Frame:
     CHAT_NOTICE = "chat.notice"
     CHAT_SURVEY = "chat.survey"
     CHAT_DELIVERY = "chat.delivery"
+    CHAT_CALL = "chat.call"
     RATED = "rated"
     ROUTING_ITEM = "routing.item"
     ROUTING_PRESENCE = "routing.presence"

@@ -311,6 +311,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("OUTBOUND_DRAIN_INTERVAL_SECONDS", default=5.0),
         "options": {"expires": 10},
     },
+    # What the desk asked of its calls that a lost task did not send yet (conversations.calls).
+    "conversations-call-actions-send": {
+        "task": "conversations.tasks.call_actions_send",
+        "schedule": env.float("CALL_ACTIONS_DRAIN_INTERVAL_SECONDS", default=2.0),
+        "options": {"expires": 5},
+    },
     # Routing's history (queued, assigned, transferred, breached, ...) onto the contacts'
     # timelines: drains the outbox routing writes in the same transaction as each event.
     "routing-history-to-timeline": {
@@ -533,6 +539,13 @@ WHATSAPP_TIMEOUT_SECONDS = env.float("WHATSAPP_TIMEOUT_SECONDS", default=10.0)
 # Where the fake provider posts its status reports and the demo's inbound messages (the desk's webhook).
 FAKE_WHATSAPP_WEBHOOK_URL = env.str("FAKE_WHATSAPP_WEBHOOK_URL",
                                     default="http://127.0.0.1:8000/integrations/whatsapp/webhook/")
+
+# --- Voice: the desk's side of a call (conversations.services.calls) -------------------------------
+# The languages of the phone menu, in the order the caller hears them (key 1 is the first); the
+# choice becomes the call's routing language. A caller who chooses none within the menu's timeout
+# is routed in CHAT_DEFAULT_LANGUAGE.
+VOICE_LANGUAGES = env.list("VOICE_LANGUAGES", default=["en", "es", "pt", "ko", "fr", "de", "it", "ca", "pl"])
+VOICE_MENU_TIMEOUT = timedelta(seconds=env.int("VOICE_MENU_SECONDS", default=60))
 
 # --- The fake OMS (integrations.oms.fake_server, `manage.py fake_oms`) ----------------------------
 # A real HTTP server answering the calls HttpOmsClient makes, for the demo and the tests; `make run`

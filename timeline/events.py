@@ -240,7 +240,8 @@ def known_kinds() -> frozenset[str]:
     names = {**vars(EventKind), **globals()}
     kinds = {value for name, value in names.items()
              if name.isupper() and isinstance(value, str) and "." in value and value != TIMELINE_STREAM}
-    return frozenset(kinds | {f"routing.{kind}" for kind in ROUTING_KINDS})
+    return frozenset(kinds | {f"routing.{kind}" for kind in ROUTING_KINDS}
+                     | {f"call.{kind}" for kind in CALL_KINDS})
 
 
 def conversation_assigned_event(
@@ -284,6 +285,25 @@ def routing_event(
         raise ValueError(f"Routing event {kind!r} is not kept on the timeline.")
     return _record(
         contact_id=contact_id, kind=f"routing.{kind}", occurred_at=occurred_at, actor=actor,
+        payload=detail, subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+# What happens to a phone call (conversations' CallEventKind), as call.<kind>.
+CALL_KINDS = frozenset({"ringing", "language", "queued", "offered", "missed", "answered", "held", "resumed",
+                        "transferred", "callback_requested", "dialled", "ended", "abandoned", "not_answered",
+                        "failed", "recording"})
+
+
+def call_event(
+    *, contact_id: int, conversation_id: int, kind: str, detail: dict[str, Any], occurred_at: datetime,
+    actor: str,
+) -> TimelineEvent:
+    """One step of a phone call of the conversation (answered, held, ended with its duration...)."""
+    if kind not in CALL_KINDS:
+        raise ValueError(f"Call event {kind!r} is not kept on the timeline.")
+    return _record(
+        contact_id=contact_id, kind=f"call.{kind}", occurred_at=occurred_at, actor=actor,
         payload=detail, subject_type="conversation", subject_id=conversation_id,
     )
 

@@ -146,6 +146,11 @@ def conversation_route(*, conversation_id: int) -> bool:
                                 status=ConversationStatus.OPEN).first())
         if conversation is None:
             return False
+        if conversation.channel == Channel.VOICE:
+            from conversations.services.calls import call_in_menu  # calls build on these services
+
+            if call_in_menu(conversation.pk):
+                return False  # the caller's language choice routes it
         if not conversation.language:
             first = (Message.objects.filter(conversation_id=conversation.pk,
                                             direction=MessageDirection.INBOUND)
@@ -221,6 +226,13 @@ def conversation_transfer(*, conversation_id: int, user: Any, queue_key: str | N
             assigned_record(conversation_id=conversation_id, contact_id=conversation.contact_id,
                             agent=new_assignee, by=user)
             push.assignment_changed(conversation_id=conversation_id, agent_name=author_name(new_assignee))
+        if conversation.channel == Channel.VOICE:
+            from conversations.services import calls  # calls build on these services
+
+            if new_assignee is not None:
+                calls.call_connect_agent(conversation_id=conversation_id, agent=new_assignee)
+            else:
+                calls.call_requeue(conversation_id=conversation_id, by=user)
     return item
 
 

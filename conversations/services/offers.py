@@ -8,8 +8,9 @@ from django.db import transaction
 
 from conversations import push
 from conversations.access import access_conversation
-from conversations.models import Conversation
+from conversations.models import Channel, Conversation
 from conversations.selectors import author_name
+from conversations.services.calls import call_connect_agent
 from conversations.services.common import assigned_record
 from routing import services as routing
 from routing.access import access_work_item, access_work_item_to_decline
@@ -34,6 +35,8 @@ def offer_accept(*, item_id: int, user: Any) -> Conversation:
             Conversation.objects.filter(pk=item.conversation_id).update(assignee=user)
             assigned_record(conversation_id=item.conversation_id, agent=user, by=user)
             push.assignment_changed(conversation_id=item.conversation_id, agent_name=author_name(user))
+            if item.channel == Channel.VOICE:  # the ring answered: the provider connects the caller
+                call_connect_agent(conversation_id=item.conversation_id, agent=user)
     if refused is not None:
         raise refused
     return access_conversation(user=user, conversation_id=item.conversation_id)

@@ -67,7 +67,8 @@ class AgentProfileAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin)
     readonly_fields = ("presence", "presence_since", "last_heartbeat_at", "last_assigned_at", "missed_offers",
                        "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("user", "languages", "contact_kinds", "skills", "tier", "capacity")}),
+        (None, {"fields": ("user", "languages", "contact_kinds", "skills", "tier", "capacity",
+                           "no_chats_on_call")}),
         ("Now (set by the agent's desk and the router)", {
             "fields": ("presence", "presence_since", "last_heartbeat_at", "last_assigned_at", "missed_offers"),
         }),

@@ -123,10 +123,30 @@ def slot_candidates(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (
 # --- slots -----------------------------------------------------------------------------------
 
 
-def _slot_state(profile: AgentProfile, channel: str, load: int) -> tuple[bool, int]:
+VOICE = "voice"
+
+
+def _blocked_by_call(profile: AgentProfile, channel: str, on_call: bool) -> bool:
+    """An agent on a call takes nothing on the other channels while their profile says so."""
+    return on_call and channel != VOICE and profile.no_chats_on_call
+
+
+def channels_freed(item: WorkItem) -> tuple[str, ...]:
+    """Where an agent gained room when this item left them: its channel, or every channel
+    when it was a call (its end opens the channels the call closed)."""
+    return CHANNELS if item.channel == VOICE else (item.channel,)
+
+
+def on_call(profile_id: int) -> bool:
+    """Whether the agent holds an assigned voice item (a call they answered, or its wrap-up)."""
+    return WorkItem.objects.filter(agent_id=profile_id, channel=VOICE, state=ItemState.ASSIGNED).exists()
+
+
+def _slot_state(profile: AgentProfile, channel: str, load: int, on_call: bool = False) -> tuple[bool, int]:
     capacity = profile.capacity_for(channel)
     spare = max(capacity - load, 0)
-    available = profile.presence == Presence.ONLINE and spare > 0
+    available = (profile.presence == Presence.ONLINE and spare > 0
+                 and not _blocked_by_call(profile, channel, on_call))
     return available, engine.spare_permille(spare, capacity)
 
 
@@ -134,11 +154,12 @@ def agent_slots_rebuild(profile: AgentProfile) -> None:
     """Rewrite the agent's slots from the profile and its held items (profile locked or new)."""
     AgentSlot.objects.filter(agent_id=profile.pk).delete()
     load = selectors.agents_load(agent_ids=[profile.pk]).get(profile.pk, {})
+    calling = profile.no_chats_on_call and on_call(profile.pk)
     slots = []
     for channel in CHANNELS:
         if profile.capacity_for(channel) <= 0:
             continue
-        available, spare = _slot_state(profile, channel, load.get(channel, 0))
+        available, spare = _slot_state(profile, channel, load.get(channel, 0), calling)
         for language, kind in itertools.product(profile.languages, profile.contact_kinds):
             slots.append(AgentSlot(
                 agent_id=profile.pk, channel=channel, language=language, contact_kind=kind,
@@ -152,7 +173,10 @@ def slots_channel_update(profile: AgentProfile, channel: str, *, load: int) -> N
     """Refresh the agent's slots on one channel. Their last assignment is per channel: it
     is what "longest idle" ranks by there, and leaving the other channels' rows alone
     keeps a claim to a handful of row writes."""
-    available, spare = _slot_state(profile, channel, load)
+    if channel == VOICE and profile.no_chats_on_call:
+        agent_slots_rebuild(profile)  # a call starting or ending opens or closes the other channels
+        return
+    available, spare = _slot_state(profile, channel, load, on_call(profile.pk) and profile.no_chats_on_call)
     AgentSlot.objects.filter(agent_id=profile.pk, channel=channel).update(
         last_assigned_at=profile.last_assigned_at, available=available, spare_permille=spare)
 
@@ -209,6 +233,8 @@ def claim(item: WorkItem, profile: AgentProfile, *, now: datetime, held: int,
             "answered_at": item.answered_at, "sla_breached_at": item.sla_breached_at, "now": now,
             "channel": item.channel, "available": available, "spare": spare,
         })
+    if item.channel == VOICE and item.state == ItemState.ASSIGNED and profile.no_chats_on_call:
+        agent_slots_rebuild(profile)  # on a call now: the other channels close
     events.event_record(item, EventKind(item.state), at=now, agent_id=profile.pk)
     push.item_changed(user_id=profile.user_id, item=item, event=item.state)
 
@@ -218,14 +244,18 @@ def agent_lock(agent_id: int, *, skip_locked: bool) -> AgentProfile | None:
     return qs.first()
 
 
-def _room_given(profile: AgentProfile, channel: str, held: int) -> int | None:
-    """`held` when an agent holding that many items on the channel has room, else None."""
-    return held if profile.presence == Presence.ONLINE and held < profile.capacity_for(channel) else None
+def _room_given(profile: AgentProfile, channel: str, held: int, calls: int = 0) -> int | None:
+    """`held` when an agent holding that many items on the channel (and `calls` assigned
+    voice items) has room, else None."""
+    if profile.presence != Presence.ONLINE or _blocked_by_call(profile, channel, calls > 0):
+        return None
+    return held if held < profile.capacity_for(channel) else None
 
 
 _HELD_AND_LAPSED_SQL = (
     f"SELECT count(*) FILTER (WHERE channel = %(channel)s), "
-    f"count(*) FILTER (WHERE state = '{ItemState.OFFERED}' AND offer_expires_at <= %(now)s) "
+    f"count(*) FILTER (WHERE state = '{ItemState.OFFERED}' AND offer_expires_at <= %(now)s), "
+    f"count(*) FILTER (WHERE channel = '{VOICE}' AND state = '{ItemState.ASSIGNED}') "
     f"FROM {_ITEM} WHERE agent_id = %(agent)s AND state IN ('{ItemState.OFFERED}', '{ItemState.ASSIGNED}')"
 )
 
@@ -237,10 +267,10 @@ def room(profile: AgentProfile, channel: str, *, now: datetime) -> int | None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_HELD_AND_LAPSED_SQL, {"agent": profile.pk, "channel": channel, "now": now})
-        held, lapsed = cursor.fetchone()
+        held, lapsed, calls = cursor.fetchone()
     if lapsed:
         held = _own_offers_lapse(profile, channel, now=now)
-    return _room_given(profile, channel, held)
+    return _room_given(profile, channel, held, calls)
 
 
 def _own_offers_lapse(profile: AgentProfile, channel: str, *, now: datetime) -> int:
@@ -278,13 +308,13 @@ def agent_lock_room(agent_id: int, channel: str, *, now: datetime) -> tuple[Agen
         cursor.execute(_LOCK_AND_HELD_SQL, {"agent": agent_id, "channel": channel, "now": now})
         row = cursor.fetchone()
         cursor.nextset()
-        held, lapsed = cursor.fetchone()
+        held, lapsed, calls = cursor.fetchone()
     if row is None:
         return None, None
     profile = _profile_from_row(row)
     if lapsed and profile.presence == Presence.ONLINE:
         held = _own_offers_lapse(profile, channel, now=now)
-    return profile, _room_given(profile, channel, held)
+    return profile, _room_given(profile, channel, held, calls)
 
 
 def agent_lock_best(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (),
@@ -316,13 +346,13 @@ def agent_lock_best(item: WorkItem, *, strategy: str, exclude: Iterable[int] = (
         cursor.execute(statement, {**params, "now": now})
         _setting, ids, *row = cursor.fetchone()
         cursor.nextset()
-        held, lapsed = cursor.fetchone()
+        held, lapsed, calls = cursor.fetchone()
     if row[0] is None:
         return None, None, list(ids)
     profile = _profile_from_row(row)
     if lapsed and profile.presence == Presence.ONLINE:
         held = _own_offers_lapse(profile, item.channel, now=now)
-    return profile, _room_given(profile, item.channel, held), list(ids)
+    return profile, _room_given(profile, item.channel, held, calls), list(ids)
 
 
 def item_lock(item_id: int) -> WorkItem:

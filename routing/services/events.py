@@ -64,6 +64,7 @@ def event_record(item: WorkItem, kind: str, *, at: datetime, agent_id: int | Non
     ValueError otherwise: the readers of the history know only those)."""
     event = WorkItemEvent(item_id=item.pk, kind=WorkItemEvent.Kind(kind).value, at=at, agent_id=agent_id,
                           queue_id=item.queue_id, detail=detail)
+    event.channel = item.channel  # not a column: for the outbox consumers' `wants`
     buffer = _event_buffer.get()
     if buffer is not None:
         buffer.append(event)

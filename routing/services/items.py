@@ -151,6 +151,8 @@ def offer_accept(*, item_id: int, user: Any) -> WorkItem:
             item.offer_expires_at = None
             item.save(update_fields=["state", "assigned_at", "answered_at", "offer_expires_at"])
             AgentProfile.objects.filter(pk=profile.pk).update(missed_offers=0)
+            if item.channel == claims.VOICE and profile.no_chats_on_call:
+                claims.agent_slots_rebuild(profile)  # on a call now: the other channels close
             events.event_record(item, EventKind.ACCEPTED, at=now, agent_id=profile.pk)
             push.item_changed(user_id=profile.user_id, item=item, event=EventKind.ACCEPTED)
     if late:
@@ -162,7 +164,7 @@ def _requeue_and_refill(item: WorkItem, profile: AgentProfile | None, *, now: da
     """After an item left an agent: find it someone else, then let the agent refill."""
     matching.item_match(item, now=now)
     if profile is not None:
-        matching.agent_pull(profile, now=now, channels=(item.channel,))
+        matching.agent_pull(profile, now=now, channels=claims.channels_freed(item))
 
 
 def offer_decline(*, item_id: int, user: Any, reason: str = "") -> WorkItem:
@@ -281,7 +283,7 @@ def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int |
         if profile is not None:
             claims.slots_channel_update(profile, item.channel, load=claims.held_count(profile.pk, item.channel))
             push.item_changed(user_id=profile.user_id, item=item, event=state)
-            matching.agent_pull(profile, now=now, channels=(item.channel,))
+            matching.agent_pull(profile, now=now, channels=claims.channels_freed(item))
     return item
 
 
@@ -346,7 +348,7 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
                            code="agent_unavailable")
         claims.claim(item, target, now=now, held=held, direct=True)
         if previous is not None:
-            matching.agent_pull(previous, now=now, channels=(item.channel,))
+            matching.agent_pull(previous, now=now, channels=claims.channels_freed(item))
     return item
 
 

@@ -23,6 +23,7 @@ export const Frame = Object.freeze({
   "CHAT_NOTICE": "chat.notice",
   "CHAT_SURVEY": "chat.survey",
   "CHAT_DELIVERY": "chat.delivery",
+  "CHAT_CALL": "chat.call",
   "RATED": "rated",
   "ROUTING_ITEM": "routing.item",
   "ROUTING_PRESENCE": "routing.presence",
