@@ -6,6 +6,7 @@
   to them now.
 - An integration (its own token, `supportdesk.integrate`) opens conversations and writes
   in them as the contact (`direction: in`); it reads nothing through the API.
+- A customer answers a call invitation through its signed link alone (`access_call_invitation_link`).
 - Anyone else sees nothing. Not found and not yours answer the same 404: ids are not for probing.
 """
 
@@ -16,14 +17,15 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
-from conversations.models import Conversation, MessageDirection
+from conversations.call_links import call_invitation_from_token
+from conversations.models import CallInvitation, Conversation, MessageDirection
 from routing.access import is_agent
 from routing.models import HELD_STATES, ItemState, WorkItem
 from supportdesk.access import is_desk_user, is_integration, is_supervisor
 from supportdesk.errors import DomainError, NotFound
 
 __all__ = ["Forbidden", "access_conversation", "check_message_post", "conversations_visible",
-           "is_agent", "is_desk_user", "is_integration", "is_supervisor", "may_see_notes"]
+           "holds_conversation", "is_agent", "is_desk_user", "is_integration", "is_supervisor", "may_see_notes"]
 
 
 class Forbidden(DomainError):
@@ -66,6 +68,11 @@ def access_conversation(*, user: Any, conversation_id: int, act: bool = False) -
     raise _not_found(conversation_id)
 
 
+def holds_conversation(*, user: Any, conversation_id: int) -> bool:
+    """Whether the conversation is assigned to this user now (they may act on it)."""
+    return _held_items(user=user, states=(ItemState.ASSIGNED,)).filter(conversation_id=conversation_id).exists()
+
+
 def may_see_notes(user: Any) -> bool:
     """Internal notes are the desk's: never an integration's (nor, through it, the contact's)."""
     return is_desk_user(user)
@@ -88,3 +95,11 @@ def check_message_post(*, user: Any, conversation_id: int, direction: str) -> Co
                         code="permission_denied")
     return access_conversation(user=user, conversation_id=conversation_id, act=True)
 
+
+__all__ += ["access_call_invitation_link"]
+
+
+def access_call_invitation_link(*, token: str) -> CallInvitation:
+    """The call invitation a customer's public link names (seed 002): no login, the signed link
+    is the access (conversations.call_links: LinkInvalid 400, LinkExpired 410 otherwise)."""
+    return call_invitation_from_token(token)

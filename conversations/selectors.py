@@ -7,13 +7,22 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations import widget
 from conversations.access import conversations_visible
-from conversations.models import Conversation, ConversationStatus, Macro, Message, MessageDirection
+from conversations.models import (
+    Call,
+    CallInvitation,
+    CallInvitationState,
+    Conversation,
+    ConversationStatus,
+    Macro,
+    Message,
+    MessageDirection,
+)
 from routing import service_levels
 from routing.models import CHANNELS, AgentProfile, ItemState, Presence, Queue, WorkItem
 from routing.selectors import agents_load, queue_stats
@@ -95,8 +104,10 @@ def agent_offers(*, user: Any) -> list[dict[str, Any]]:
     firsts = dict(Message.objects.filter(conversation_id__in=ids, direction=MessageDirection.INBOUND)
                   .order_by("conversation_id", "sequence").distinct("conversation_id")
                   .values_list("conversation_id", "body"))
+    callers = offer_caller_numbers([item.conversation_id for item in items if item.channel == "voice"])
     return [{"item": item, "conversation": conversations[item.conversation_id],
-             "preview": firsts.get(item.conversation_id, "")[:160]}
+             "preview": firsts.get(item.conversation_id, "")[:160],
+             "caller": callers.get(item.conversation_id, "")}
             for item in items if item.conversation_id in conversations]
 
 
@@ -211,3 +222,33 @@ def supervisor_snapshot(*, now: datetime | None = None, at_risk_share: float = 0
         "agents_by_presence": {presence: presence_counts.get(presence, 0) for presence in Presence.values},
         "at_risk": at_risk,
     }
+
+
+def conversation_calls(*, conversation_id: int, limit: int = 20) -> list[Any]:
+    """The conversation's calls, newest first, each with its events in order (the call panel)."""
+    return list(Call.objects.filter(conversation_id=conversation_id).select_related("agent")
+                .prefetch_related("events__agent").order_by("-created_at", "-pk")[:limit])
+
+
+def offer_caller_numbers(conversation_ids: list[int]) -> dict[int, str]:
+    """The number each voice conversation's newest call comes from (the ringing offer shows it)."""
+    newest = Call.objects.filter(conversation_id__in=conversation_ids).order_by("conversation_id", "-created_at")
+    return dict(newest.distinct("conversation_id").values_list("conversation_id", "contact_number"))
+
+
+def call_invitation_counts(*, since: datetime) -> list[dict[str, Any]]:
+    """Proactive calls per agent and reason since `since` (seed 002; the supervisors' table):
+    invitations offered, accepted (the customer consented, whatever the call did next),
+    refused (stayed in chat) and completed (the call was answered and ended). One grouped
+    query over the invitations' (agent, created_at) index."""
+    consented = (CallInvitationState.ACCEPTED, CallInvitationState.COMPLETED, CallInvitationState.FAILED)
+    rows = (CallInvitation.objects.filter(created_at__gte=since)
+            .values("agent_id", "agent__username", "agent__first_name", "agent__last_name", "reason")
+            .annotate(offered=Count("id"), accepted=Count("id", filter=Q(state__in=consented)),
+                      refused=Count("id", filter=Q(state=CallInvitationState.REFUSED)),
+                      completed=Count("id", filter=Q(state=CallInvitationState.COMPLETED)))
+            .order_by("agent__username", "reason"))
+    return [{"agent_id": row["agent_id"], "reason": row["reason"],
+             "agent": " ".join(filter(None, (row["agent__first_name"], row["agent__last_name"])))
+             or row["agent__username"],
+             **{key: row[key] for key in ("offered", "accepted", "refused", "completed")}} for row in rows]

@@ -7,17 +7,20 @@ which checks the supervisor permission (agents get 403, like any refused desk re
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import selectors, supervision
 from conversations.live import duration_text
+from conversations.models import CallReason
 from conversations.workspace import MESSAGES_SHOWN, desk_view
 from routing.models import AgentProfile, Queue
 from supportdesk.ids import id_from_text
@@ -105,3 +108,23 @@ def agent_presence(request: HttpRequest, user_id: int) -> HttpResponse:
                                    presence=request.POST.get("presence", ""))
     page = _page_number(request.POST.get("page"))
     return HttpResponseRedirect(reverse("desk:supervise_agents") + (f"?page={page}" if page > 1 else ""))
+
+
+CALL_INVITATION_PERIODS = (1, 7, 30)  # days the proactive calls' table may look back
+
+
+@require_GET
+@desk_view
+def call_invitations(request: HttpRequest) -> HttpResponse:
+    """Proactive calls (seed 002) per agent, and inactivity calls apart: offered, accepted,
+    refused, completed over the last 1, 7 or 30 days."""
+    supervision.check_supervisor(request.user)
+    days = id_from_text(request.GET.get("days")) or 7
+    days = days if days in CALL_INVITATION_PERIODS else 7
+    rows = selectors.call_invitation_counts(since=timezone.now() - timedelta(days=days))
+    return render(request, "calls/supervise_invitations.html", {
+        "days": days, "periods": CALL_INVITATION_PERIODS,
+        "sections": [(reason, label, [row for row in rows if row["reason"] == reason])
+                     for reason, label in ((CallReason.PROACTIVE, CallReason.PROACTIVE.label),
+                                           (CallReason.INACTIVITY, CallReason.INACTIVITY.label))],
+    })

@@ -133,7 +133,14 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
         "sidebar": selectors.contact_context(contact=conversation.contact),
         "channel_hint": channels.composer_hint(conversation),
         **selectors.transfer_targets(user),
+        **_call_panel(user, conversation),
     }
+
+
+def _call_panel(user: Any, conversation: Conversation) -> dict[str, Any]:
+    from conversations.call_views import call_panel_context  # the call views build on this module
+
+    return call_panel_context(user=user, conversation=conversation)
 
 
 # --- pages and partials -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from conversations import contact_page, order_page, supervise_views, workspace
+from conversations import call_invitations, call_views, contact_page, order_page, supervise_views, workspace
 
 app_name = "desk"
 
@@ -24,6 +24,10 @@ urlpatterns = [
          workspace.message_attachment, name="message_attachment"),
     path("conversations/<int:conversation_id>/transfer/", workspace.conversation_transfer, name="transfer"),
     path("conversations/<int:conversation_id>/resolve/", workspace.conversation_resolve, name="resolve"),
+    path("conversations/<int:conversation_id>/calls/", call_views.call_panel, name="call_panel"),
+    path("conversations/<int:conversation_id>/calls/hold/", call_views.call_hold, name="call_hold"),
+    path("conversations/<int:conversation_id>/calls/resume/", call_views.call_resume, name="call_resume"),
+    path("conversations/<int:conversation_id>/calls/hangup/", call_views.call_hangup, name="call_hangup"),
     path("contacts/", contact_page.contacts_search, name="contacts"),
     path("contacts/<int:contact_id>/", contact_page.contact_page, name="contact_page"),
     path("contacts/<int:contact_id>/timeline/", contact_page.contact_timeline_panel,
@@ -37,4 +41,11 @@ urlpatterns = [
     path("supervise/agents/", supervise_views.agents, name="supervise_agents"),
     path("supervise/agents/<int:user_id>/presence/", supervise_views.agent_presence,
          name="supervise_agent_presence"),
+    # Proactive calls (seed 002): the "Send call invitation" panel and send, the contact reason
+    # set without resolving, and the supervisors' counts.
+    path("conversations/<int:conversation_id>/call-invitation/", call_invitations.invitation,
+         name="call_invitation"),
+    path("conversations/<int:conversation_id>/contact-reason/", call_invitations.contact_reason_set,
+         name="contact_reason_set"),
+    path("supervise/call-invitations/", supervise_views.call_invitations, name="supervise_call_invitations"),
 ]

@@ -40,6 +40,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("widget/", include("conversations.widget_urls")),
     path("survey/", include("workflows.surveys.urls")),
+    path("call/", include("conversations.call_invitation_urls")),
 ]
 
 handler404 = "supportdesk.views.not_found"

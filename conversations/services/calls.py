@@ -33,6 +33,8 @@ from conversations.models import (
     CallActionKind,
     CallEvent,
     CallEventKind,
+    CallInvitation,
+    CallInvitationState,
     CallReason,
     CallStatus,
     Channel,
@@ -196,7 +198,18 @@ def call_ended(*, provider_call_id: str, provider_status: str, key: str,
             _event(call, CallEventKind.NOT_ANSWERED, agent=call.agent, key=key, provider_status=provider_status)
         else:
             _abandon(call, now=now, key=key)
+        call_invitation_settle(call)
     return call
+
+
+def call_invitation_settle(call: Call) -> None:
+    """Hook for proactive calls (services.proactive_calls): a call the customer consented to in
+    a chat has ended, so its invitation is completed (answered and ended) or failed (missed,
+    refused by the provider). In the caller's transaction; nothing for any other call."""
+    if call.reason in (CallReason.PROACTIVE, CallReason.INACTIVITY) and call.status in CALL_ENDED:
+        completed = call.status == CallStatus.COMPLETED
+        state = CallInvitationState.COMPLETED if completed else CallInvitationState.FAILED
+        CallInvitation.objects.filter(call_id=call.pk, state=CallInvitationState.ACCEPTED).update(state=state)
 
 
 def _abandon(call: Call, *, now: datetime, key: str) -> None:
@@ -215,8 +228,8 @@ def call_recording(*, provider_call_id: str, url: str, key: str,
     """The provider's recording of the call is ready at `url`."""
     with transaction.atomic():
         call = _locked(provider_call_id)
-        if call is None or not url:
-            return call
+        if call is None or not url.startswith(("https://", "http://")):
+            return call  # the desk links to it: nothing but a web address
         _save(call, recording_url=url[:500])
         _event(call, CallEventKind.RECORDING, key=key, recording=url, duration_seconds=duration_seconds)
     return call
@@ -229,6 +242,7 @@ def call_failed(*, call: Call, detail: str) -> None:
         return
     _save(call, status=CallStatus.FAILED, ended_at=timezone.now(), detail=detail[:500])
     _event(call, CallEventKind.FAILED, reason_text=detail)
+    call_invitation_settle(call)
 
 
 def call_offer_missed(*, conversation_id: int, agent: Any, at: datetime, declined: bool, key: str) -> None:

@@ -108,6 +108,7 @@ setInterval(() => {
   if (!socket.isOpen) return; // the reconnect syncs
   if (open.id !== null && syncing.refused !== open.id) sync();
   refreshLists(); // offers and unread counts whose push went missing
+  if ($("#call-panel:not([hidden])")) callPanelReload(); // a call's change whose push went missing
 }, RESYNC_MS);
 
 function handleFrame(frame) {
@@ -149,6 +150,9 @@ function handleFrame(frame) {
     case Frame.CHAT_DELIVERY:
       if (frame.conversation_id === open.id) deliveryShow(frame);
       break;
+    case Frame.CHAT_CALL:
+      if (frame.conversation_id === open.id) callPanelReload();
+      break;
     case Frame.CHAT_READ:
       // The agents' read mark moved (this agent opened, read or answered it): the unread
       // badge in the list is the server's count, so it is fetched again.
@@ -184,6 +188,17 @@ function statusShow(status) {
   if (status === "resolved" || status === "closed") {
     $$("#composer, .actions", thread).forEach((element) => element.remove());
   }
+}
+
+// A call of the open conversation rang, was answered, held or ended: the panel is drawn again by
+// the server (several frames in a row make one reload).
+let callPanelTimer = null;
+function callPanelReload() {
+  clearTimeout(callPanelTimer);
+  callPanelTimer = setTimeout(() => {
+    const panel = $("#call-panel");
+    if (panel && panel.dataset.url) htmx.ajax("GET", panel.dataset.url, { target: panel, swap: "outerHTML" });
+  }, 100);
 }
 
 // An outbound email or messaging reply's delivery: queued, sent, delivered, read or failed (with why).

@@ -15,21 +15,17 @@ CONTACT_REASONS = (
     ("other", "Other"),
 )
 
+# Contact reasons agents may offer a chat customer a call for (seed 002; editable in the admin).
+CALLS_ENABLED = frozenset({"late_order", "missing_item"})
+
 # (shortcut, language, title, body): one shortcut, a text per language; the English text
-# (language empty) serves every chat without a text in its own language.
+# (language empty) serves every chat without a text in its own language. The call offer,
+# #ccproactivecall, ships with the desk in every language (migration conversations 0012).
 MACROS = (
     ("greeting", "", "Greeting",
      "Hi {{ contact.first_name }}, I'm {{ agent.first_name }} from support. How can I help you today?"),
     ("greeting", "es", "Saludo",
      "Hola {{ contact.first_name }}, soy {{ agent.first_name }} del equipo de atención. ¿En qué puedo ayudarte?"),
-    ("ccproactivecall", "", "Proactive call: late order",
-     "Hi {{ contact.first_name }}, this is {{ agent.first_name }} from support. We saw your order is running "
-     "late and wanted to call you proactively before you had to get in touch. The courier is on the way and we "
-     "are following the order until it reaches you. Is there anything else I can do for you?"),
-    ("ccproactivecall", "es", "Llamada proactiva: pedido con retraso",
-     "Hola {{ contact.first_name }}, soy {{ agent.first_name }} del equipo de atención. Hemos visto que tu "
-     "pedido va con retraso y queríamos llamarte antes de que tuvieras que escribirnos. El repartidor está en "
-     "camino y seguimos el pedido hasta que llegue. ¿Puedo ayudarte en algo más?"),
     ("latecredit", "", "Late order: apology with credit",
      "I'm sorry your order is late, {{ contact.first_name }}. We have added a credit to your account as an "
      "apology: your balance is now {{ contact.credit_balance }} EUR, ready for your next order."),
@@ -53,6 +49,7 @@ def demo_chat_ensure() -> None:
     """The contact reasons agents resolve with and the macros they answer with. Existing
     rows keep a supervisor's edits."""
     for key, label in CONTACT_REASONS:
-        ContactReason.objects.get_or_create(key=key, defaults={"label": label})
+        ContactReason.objects.get_or_create(key=key, defaults={"label": label,
+                                                               "calls_enabled": key in CALLS_ENABLED})
     for shortcut, language, title, body in MACROS:
         Macro.objects.get_or_create(shortcut=shortcut, language=language, defaults={"title": title, "body": body})

@@ -14,7 +14,6 @@ from conversations.channels import TransportRefused, TransportRetry
 from conversations.models import Call, CallAction, CallEvent, CallStatus, Conversation, ConversationStatus
 from conversations.routing_history import call_rings_copy
 from conversations.services import calls
-from routing import services as routing
 from routing.models import AgentSlot, ItemState, WorkItem
 from supportdesk.models import OutboxEntry
 from tests.factories import ContactFactory
@@ -253,4 +252,58 @@ def test_agents_act_only_on_their_own_calls(performed):
     calls.call_hangup(conversation_id=call.conversation_id, user=holder.user)
     calls.call_hangup(conversation_id=call.conversation_id, user=holder.user)
     assert CallAction.objects.filter(call=call, kind="hangup").count() == 1
-    assert routing  # the routing services are the ones the desk uses
+
+
+# --- the workspace ---------------------------------------------------------------------------------
+
+
+def test_the_ring_shows_in_the_workspace_and_the_call_panel_follows_the_call(client, performed):
+    from django.urls import reverse
+
+    agent = online_agent()
+    call = ring(number="+34600999888")
+    client.force_login(agent.user)
+    offers = client.get(reverse("desk:offers")).content.decode()
+    assert 'data-testid="offer-ringing"' in offers and "+34600999888" in offers and "Answer" in offers
+
+    item = WorkItem.objects.get(conversation_id=call.conversation_id)
+    page = client.post(reverse("desk:offer_accept", args=[item.pk]), HTTP_HX_REQUEST="true")
+    assert page.status_code == 200
+    assert 'data-testid="call-panel"' in page.content.decode()
+    calls.call_answered(provider_call_id="CA1", key="bridged")
+
+    panel = client.post(reverse("desk:call_hold", args=[call.conversation_id]), HTTP_HX_REQUEST="true")
+    html = panel.content.decode()
+    assert 'data-testid="call-resume"' in html and 'data-kind="held"' in html
+    panel = client.post(reverse("desk:call_resume", args=[call.conversation_id]), HTTP_HX_REQUEST="true")
+    assert 'data-testid="call-hold"' in panel.content.decode()
+    client.post(reverse("desk:call_hangup", args=[call.conversation_id]), HTTP_HX_REQUEST="true")
+    calls.call_ended(provider_call_id="CA1", provider_status="completed", duration_seconds=95, key="end")
+    html = client.get(reverse("desk:call_panel", args=[call.conversation_id])).content.decode()
+    assert "1 min 35 s" in html and 'data-testid="call-actions"' not in html
+    assert 'data-status="completed"' in html
+
+
+def test_hold_without_a_call_is_a_clear_refusal(client):
+    from django.urls import reverse
+
+    profile = online_agent()
+    conversation = conversation_assigned(profile)
+    client.force_login(profile.user)
+    response = client.post(reverse("desk:call_hold", args=[conversation.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    assert "no call in progress" in response.content.decode()
+
+
+def test_a_recording_link_is_only_ever_a_web_address(performed):
+    call = ring()
+    calls.call_recording(provider_call_id="CA1", url="javascript:alert(1)", key="rec")
+    call.refresh_from_db()
+    assert call.recording_url == ""
+
+
+def test_seconds_in_words():
+    from conversations.templatetags.desk_messages import seconds_spoken
+
+    assert [seconds_spoken(value) for value in (0, 45, 95, 3720, None, "x")] == [
+        "0 s", "45 s", "1 min 35 s", "1 h 2 min", "", ""]

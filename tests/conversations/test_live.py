@@ -163,7 +163,7 @@ def test_the_admin_shows_the_error_on_the_page_instead_of_saving(admin_client):
 
     assert response.status_code == 200
     assert "Unknown variable" in response.content.decode()
-    assert not Macro.objects.exists()
+    assert not Macro.objects.filter(shortcut="sizes").exists()
 
 
 def test_contact_reasons_are_in_the_admin(admin_client):
@@ -188,9 +188,11 @@ def test_demo_chat_data_is_idempotent_and_keeps_a_supervisors_edits():
     assert Macro.objects.get(shortcut="greeting", language="es").body == "Editado por un supervisor"
     keys = set(ContactReason.objects.values_list("key", flat=True))
     assert {"late_order", "refund", "courier_issue", "other"} <= keys
-    # one shortcut, a text for any language and one in Spanish
-    assert "proactively" in Macro.objects.get(shortcut="ccproactivecall", language="").body
-    assert "retraso" in Macro.objects.get(shortcut="ccproactivecall", language="es").body
+    # one shortcut, a text for any language and one in Spanish (#ccproactivecall ships with migration 0012)
+    assert "credit" in Macro.objects.get(shortcut="latecredit", language="").body
+    assert "crédito" in Macro.objects.get(shortcut="latecredit", language="es").body
+    assert set(ContactReason.objects.filter(calls_enabled=True).values_list("key", flat=True)) == {
+        "late_order", "missing_item"}
 
 
 def test_every_demo_macro_passes_the_admins_validation():

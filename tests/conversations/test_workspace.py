@@ -329,6 +329,7 @@ def test_a_message_with_html_is_shown_as_text(desk, agent_profile):
 def test_the_conversation_view_embeds_its_macros_with_the_variables_filled_in(desk, agent_profile):
     agent_profile.user.first_name = "Marta"
     agent_profile.user.save()
+    Macro.objects.filter(shortcut="ccproactivecall").delete()  # migration 0012 ships texts; this test has its own
     Macro.objects.create(shortcut="ccproactivecall", title="Proactive call", language="es",
                          body="Hola {{ contact.first_name }}, soy {{ agent.first_name }}. Te llamamos.")
     # The same shortcut for any language: the chat's own language wins over it.

@@ -180,6 +180,19 @@ def _attachment_url(world: World) -> str:
     return reverse("desk:message_attachment", args=[world.conversation, message.sequence, 0])
 
 
+def _call_url(name: str) -> Callable[[World], str]:
+    """The agent's conversation with a call of theirs in progress (the call panel's buttons)."""
+
+    def url(world: World) -> str:
+        from conversations.models import Call
+
+        Call.objects.create(conversation_id=world.conversation, direction="in", status="in_progress",
+                            provider_call_id=f"CA-matrix-{name}", agent=world.users["agent"])
+        return reverse(name, args=[world.conversation])
+
+    return url
+
+
 CONVERSATION = {"conversation_id": lambda world: world.conversation}
 CONTACT = {"contact_id": lambda world: world.contact}
 OFFER = {"item_id": lambda world: world.offer}
@@ -214,6 +227,10 @@ MATRIX: dict[str, Row] = {
     "desk:message_send": Row(_desk("desk:message_send", **CONVERSATION),
                              {"post": answers(302, 302, 201, 404, 201, 403, 403, 403)},
                              body=lambda world: {"body": "Hello"}),
+    "desk:call_panel": Row(_desk("desk:call_panel", **CONVERSATION), {"get": DESK_OBJECT}),
+    "desk:call_hold": Row(_call_url("desk:call_hold"), {"post": DESK_OBJECT}),
+    "desk:call_resume": Row(_call_url("desk:call_resume"), {"post": DESK_OBJECT}),
+    "desk:call_hangup": Row(_call_url("desk:call_hangup"), {"post": DESK_OBJECT}),
     "desk:transfer": Row(_desk("desk:transfer", **CONVERSATION), {"post": DESK_OBJECT},
                          body=lambda world: {"target": "queue:general"}),
     "desk:resolve": Row(_desk("desk:resolve", **CONVERSATION), {"post": DESK_OBJECT},
@@ -237,6 +254,17 @@ MATRIX: dict[str, Row] = {
     "mailbox:list": Row(_desk("mailbox:list"), {"get": DESK_SUPERVISOR}),
     "mailbox:message": Row(lambda world: reverse("mailbox:message", args=[_mailbox_message()]),
                            {"get": DESK_SUPERVISOR}),
+    # Proactive calls (seed 002): the panel and its send (the world's chat has no contact reason
+    # enabled for calls: refused, 409, for whoever may act on it), the contact reason set without
+    # resolving, the supervisors' counts, and the customer's page, where the signed link is the access.
+    "desk:call_invitation": Row(_desk("desk:call_invitation", **CONVERSATION), {
+        "get": DESK_OBJECT, "post": answers(302, 302, 409, 404, 409, 403, 403, 403)},
+        body=lambda world: {"client_id": "matrix-invite"}),
+    "desk:contact_reason_set": Row(_desk("desk:contact_reason_set", **CONVERSATION), {"post": DESK_OBJECT},
+                                   body=lambda world: {"contact_reason": "late_order"}),
+    "desk:supervise_call_invitations": Row(_desk("desk:supervise_call_invitations"), {"get": DESK_SUPERVISOR}),
+    "call-invitation": Row(lambda world: reverse("call-invitation", kwargs={"token": "forged:link"}),
+                           {"get": same(400), "post": same(400)}, body=lambda world: {"choice": "call"}),
     # --- REST API ---
     "api-root": Row(_desk("api-root"), {"get": API_DESK}),
     "contact-list": Row(_desk("contact-list"), {
