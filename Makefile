@@ -71,6 +71,7 @@ run: $(RUNTIME_STAMP) preflight
 	@echo "  Mailbox:      http://$(HOST):$(PORT)/desk/mailbox/   (supervisors: the emails the desk sent, kept by the local SMTP sink on :8025; the fake OMS answers on :9000)"
 	@echo "  Email:        mail to support@supportdesk.local by SMTP on :2525 becomes an email conversation; try: $(BIN)/python manage.py demo_email"
 	@echo "  WhatsApp:     $(BIN)/python manage.py demo_whatsapp --url http://$(HOST):$(PORT)   (a customer's message; the fake provider on :9100 reports the reply's statuses)"
+	@echo "  Voice:        $(BIN)/python manage.py demo_call --url http://$(HOST):$(PORT) [--language 2] [--callback] [--hangup-after 30]   (a customer's call through the simulator on :9200)"
 	@echo "  Workflows:    http://$(HOST):$(PORT)/admin/workflows/   see the recovery workflow act on an OMS delay: $(BIN)/python manage.py demo_order_delay --url http://$(HOST):$(PORT)"
 	@echo "  A process that dies is started again (supportdesk/supervisord.conf). Stop with Ctrl-C."
 	@echo

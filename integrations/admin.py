@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from integrations import services
-from integrations.models import InboundEmail, OmsEvent, WhatsAppDelivery
+from integrations.models import InboundEmail, OmsEvent, VoiceDelivery, WhatsAppDelivery
 from integrations.oms.schema import EVENT_TYPES
 from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin
 
@@ -178,4 +178,19 @@ class WhatsAppDeliveryAdmin(ReadOnlyAdminMixin, BigTableAdmin):
 
     @admin.display(description=_("outcome"))
     def outcome_short(self, obj: WhatsAppDelivery) -> str:
+        return Truncator(obj.outcome).chars(120)
+
+
+@admin.register(VoiceDelivery)
+class VoiceDeliveryAdmin(ReadOnlyAdminMixin, BigTableAdmin):
+    """Every post of the voice webhooks, kept as received, and what processing made of it. One
+    whose processing keeps failing is parked in *Outbox entries* (consumer integrations.voice)."""
+
+    list_display = ("received_at", "kind", "call_sid", "processed_at", "outcome_short")
+    search_fields = ("=call_sid",)
+    fields = ("received_at", "kind", "call_sid", "processed_at", "outcome", "body")
+    readonly_fields = fields
+
+    @admin.display(description=_("outcome"))
+    def outcome_short(self, obj: VoiceDelivery) -> str:
         return Truncator(obj.outcome).chars(120)

@@ -7,11 +7,14 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        from conversations.calls import call_provider_register
         from conversations.channels import attachment_reader_register, composer_hint_register, transport_register
         from integrations.actions import integration_actions_register
         from integrations.email_inbound import email_attachment_read, inbound_email_register
         from integrations.email_outbound import email_transport_send
         from integrations.email_webhooks import email_webhooks_register
+        from integrations.voice.inbound import voice_register
+        from integrations.voice.outbound import voice_perform
         from integrations.whatsapp.inbound import whatsapp_register
         from integrations.whatsapp.outbound import whatsapp_transport_send, window_hint
 
@@ -23,4 +26,7 @@ class IntegrationsConfig(AppConfig):
             transport_register(channel="messaging", send=whatsapp_transport_send)
             composer_hint_register(channel="messaging", hint=window_hint)
         whatsapp_register()
+        if settings.TWILIO_AUTH_TOKEN:  # configured: else call actions fail as "no voice provider"
+            call_provider_register(perform=voice_perform)
+        voice_register()
         attachment_reader_register(channel="email", read=email_attachment_read)

@@ -155,3 +155,27 @@ class WhatsAppDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.outcome[:60]}"
+
+
+class VoiceDelivery(models.Model):
+    """One webhook post of the voice provider (Twilio's shape: a call ringing, the caller's menu
+    choice, a callback request, the queue's result, a status or a recording report), stored as
+    received, once per path and parameters (the provider retries a post it got no answer for),
+    before the worker applies it to the call."""
+
+    key = models.CharField(max_length=64, help_text=_("SHA-256 of the path and the sorted parameters."))
+    kind = models.CharField(max_length=24, help_text=_("Which webhook it came to."))
+    call_sid = models.CharField(max_length=64, blank=True, default="", help_text=_("The provider's CallSid."))
+    body = models.TextField(help_text=_("The post's parameters as received (JSON)."))
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.TextField(blank=True, help_text=_("What processing did with it, in words."))
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("voice webhook delivery")
+        verbose_name_plural = _("voice webhook deliveries")
+        constraints = [models.UniqueConstraint(fields=["key"], name="voice_delivery_key_unique")]
+        indexes = [models.Index(fields=["call_sid"], name="voice_delivery_call")]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.call_sid}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from integrations import email_inbound, services
+from integrations.voice import inbound as voice_inbound
 from integrations.whatsapp import inbound as whatsapp_inbound
 from supportdesk.redis import debounced
 
@@ -44,3 +45,14 @@ def whatsapp_drain() -> int:
 def whatsapp_enqueue() -> None:
     """After a webhook post is stored: apply it now (one drain for a burst), else beat's drain does."""
     debounced("integrations.whatsapp", lambda countdown: whatsapp_drain.apply_async(countdown=countdown))
+
+
+@shared_task(name="integrations.tasks.voice_drain", ignore_result=True)
+def voice_drain() -> int:
+    """Apply the stored voice webhook posts (idempotent: the outbox hands each out once)."""
+    return voice_inbound.voice_drain()
+
+
+def voice_enqueue() -> None:
+    """After a webhook post is stored: apply it now (one drain for a burst), else beat's drain does."""
+    debounced("integrations.voice", lambda countdown: voice_drain.apply_async(countdown=countdown))

@@ -27,6 +27,7 @@ DEVELOPMENT_SECRETS: dict[str, str] = {
     "POSTMARK_INBOUND_BASIC_AUTH": "desk:dev-postmark-inbound-secret",
     "WHATSAPP_APP_SECRET": "dev-whatsapp-app-secret",
     "WHATSAPP_VERIFY_TOKEN": "dev-whatsapp-verify-token",
+    "TWILIO_AUTH_TOKEN": "dev-twilio-auth-token",
 }
 
 # Other values this repository has published for a secret (older docker-compose defaults, the
@@ -61,6 +62,8 @@ OPTIONAL_SECRET_RULES = (
                "(or leave it unset: the WhatsApp webhook refuses every post)"),
     SecretRule("WHATSAPP_VERIFY_TOKEN", "a random value of your own, the one you give Meta for the "
                "webhook's subscription check"),
+    SecretRule("TWILIO_AUTH_TOKEN", "your Twilio account's auth token, which signs the voice webhooks' posts "
+               "(or leave it unset: the voice webhooks refuse every post and no call is connected)"),
     SecretRule("POSTMARK_INBOUND_BASIC_AUTH", "user:password of your own, the same in the inbound webhook URL "
                "you give Postmark (or leave it unset: no Postmark inbound webhook)"),
 )

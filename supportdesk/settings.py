@@ -304,6 +304,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("WHATSAPP_DRAIN_INTERVAL_SECONDS", default=5.0),
         "options": {"expires": 10},
     },
+    # Voice webhook posts a lost task did not apply yet (integrations.voice).
+    "integrations-voice-drain": {
+        "task": "integrations.tasks.voice_drain",
+        "schedule": env.float("VOICE_DRAIN_INTERVAL_SECONDS", default=2.0),
+        "options": {"expires": 5},
+    },
     # Replies on email and messaging that a lost task did not send yet (conversations.channels;
     # each reply's commit asks for a drain at once).
     "conversations-outbound-deliver": {
@@ -547,6 +553,31 @@ FAKE_WHATSAPP_WEBHOOK_URL = env.str("FAKE_WHATSAPP_WEBHOOK_URL",
 VOICE_LANGUAGES = env.list("VOICE_LANGUAGES", default=["en", "es", "pt", "ko", "fr", "de", "it", "ca", "pl"])
 VOICE_MENU_TIMEOUT = timedelta(seconds=env.int("VOICE_MENU_SECONDS", default=60))
 
+# --- Voice: the provider (integrations.voice; Twilio's webhooks and REST API) ----------------------
+# The number's webhooks are under /integrations/voice/ (incoming/ for a call, status/ for its status
+# reports); each post's X-Twilio-Signature is checked with TWILIO_AUTH_TOKEN (unset: every post is
+# refused and the desk asks no provider anything). Twilio signs the URL it requested: behind a proxy,
+# VOICE_WEBHOOK_BASE_URL (e.g. https://desk.example.com) is the desk's public address, which the
+# checks use and the desk's REST calls give as callback addresses (unset: the request's own address
+# is checked, and callbacks go to DESK_PUBLIC_URL). The desk's REST calls go to TWILIO_API_URL
+# (https://api.twilio.com for the real one; by default the simulator `make run` starts) as
+# TWILIO_ACCOUNT_SID, calling out from TWILIO_NUMBER.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="AC" + "0" * 32)
+TWILIO_AUTH_TOKEN = _secret("TWILIO_AUTH_TOKEN")
+TWILIO_NUMBER = env.str("TWILIO_NUMBER", default="+34910000000")
+FAKE_VOICE_HOST = env.str("FAKE_VOICE_HOST", default="127.0.0.1")
+FAKE_VOICE_PORT = env.int("FAKE_VOICE_PORT", default=9200)
+TWILIO_API_URL = env.str("TWILIO_API_URL", default=f"http://{FAKE_VOICE_HOST}:{FAKE_VOICE_PORT}")
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+VOICE_WEBHOOK_BASE_URL = env.str("VOICE_WEBHOOK_BASE_URL", default="").rstrip("/")
+# Seconds the menu waits for a key before the caller is queued in the default language.
+VOICE_MENU_GATHER_SECONDS = env.int("VOICE_MENU_GATHER_SECONDS", default=6)
+# What waiting and held callers hear (an MP3 or WAV the provider can fetch).
+VOICE_HOLD_MUSIC_URL = env.str("VOICE_HOLD_MUSIC_URL",
+                               default="http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3")
+# Where the simulator (`manage.py fake_voice`, `manage.py demo_call`) places its calls: the desk's webhooks.
+FAKE_VOICE_WEBHOOK_URL = env.str("FAKE_VOICE_WEBHOOK_URL", default="http://127.0.0.1:8000/integrations/voice/")
+
 # --- The fake OMS (integrations.oms.fake_server, `manage.py fake_oms`) ----------------------------
 # A real HTTP server answering the calls HttpOmsClient makes, for the demo and the tests; `make run`
 # starts it where OMS_API_URL points (by default http://localhost:9000/api).
@@ -614,7 +645,8 @@ if not DEBUG:
          "WIDGET_IDENTITY_SECRET": WIDGET_IDENTITY_SECRET, "OMS_API_TOKEN": OMS_API_TOKEN,
          "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY,
          "POSTMARK_INBOUND_BASIC_AUTH": POSTMARK_INBOUND_BASIC_AUTH,
-         "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET, "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN},
+         "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET, "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN,
+         "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN},
         oms_client=OMS_CLIENT, database_password=DATABASES["default"].get("PASSWORD") or "",
     )
     if _problems:

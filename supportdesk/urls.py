@@ -34,6 +34,7 @@ urlpatterns = [
     path("desk/mailbox/", include("integrations.mail_urls")),
     path("integrations/email/", include(email_webhook_urls())),
     path("integrations/whatsapp/", include("integrations.whatsapp.urls")),
+    path("integrations/voice/", include("integrations.voice.urls")),
     path("desk/", include("conversations.workspace_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -22,7 +22,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,9 +30,8 @@ from conversations.channels import delivery_state_set
 from conversations.models import Channel, DeliveryState, Message, MessageDirection
 from conversations.services.inbound import inbound_conversation, inbound_message_receive, provider_client_id
 from integrations.models import WhatsAppDelivery
+from integrations.phones import contact_for_phone, e164
 from supportdesk import outbox
-from timeline.models import Contact, ContactKind
-from timeline.services.contacts import contact_upsert
 
 log = logging.getLogger(__name__)
 
@@ -140,29 +138,6 @@ def _value_apply(value: dict[str, Any]) -> list[str]:
     return outcomes + [_status_apply(status) for status in _dicts(value.get("statuses"))]
 
 
-def e164(number: str) -> str | None:
-    """A WhatsApp id (the number's digits) or any written number as E.164, or None."""
-    try:
-        parsed = phonenumbers.parse(number if number.startswith("+") else "+" + number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _contact_for(phone: str, name: str) -> Contact:
-    contacts = list(Contact.objects.filter(phone=phone).order_by("pk").values_list("pk", "kind")[:20])
-    if contacts:
-        chosen = next((pk for pk, kind in contacts if kind == ContactKind.CUSTOMER), contacts[0][0])
-        return Contact.objects.get(pk=chosen)
-    fields: dict[str, Any] = {"phone": phone}
-    if name.strip():
-        fields["name"] = name.strip()[:200]
-    return contact_upsert(kind=ContactKind.CUSTOMER, external_id=f"whatsapp:{phone}", fields=fields,
-                          occurred_at=timezone.now(), actor="whatsapp")
-
-
 def message_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """What the conversation shows of a WhatsApp message, and what is kept beside it."""
     kind = str(message.get("type") or "")
@@ -193,7 +168,7 @@ def _message_apply(message: dict[str, Any], *, name: str) -> str:
     phone = e164(str(message.get("from") or ""))
     if not wamid or phone is None:
         return _("A message without an id or a sender number was left out.")
-    contact = _contact_for(phone, name)
+    contact = contact_for_phone(phone, name=name, source="whatsapp")
     # Once per message whichever of the contact's conversations took it (a resend after it closed).
     client_id = provider_client_id(Channel.MESSAGING, wamid)
     if Message.objects.filter(conversation__contact=contact, direction=MessageDirection.INBOUND,

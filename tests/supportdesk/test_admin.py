@@ -98,6 +98,13 @@ def one_of_each(admin_user):
     webhook_receive(body=body, signature="sha256=" + hmac.new(settings.WHATSAPP_APP_SECRET.encode(), body,
                                                               hashlib.sha256).hexdigest())
     whatsapp_drain()
+    # A voice webhook post received and applied (integrations.voice).
+    from integrations.voice.inbound import voice_drain
+    from integrations.voice.inbound import webhook_receive as voice_receive
+
+    voice_receive(kind="incoming", path="/integrations/voice/incoming/",
+                  params={"CallSid": "CAadmin", "From": "+34600111222", "To": "+34910000000"})
+    voice_drain()
     demo_chat_ensure()  # contact reasons and macros, as supervisors keep them
     _survey_answered(conversation)  # survey settings and a rating, as a customer gives one
     Group.objects.create(name="Supervisors")

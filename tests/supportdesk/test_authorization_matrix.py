@@ -332,6 +332,10 @@ MATRIX: dict[str, Row] = {
     # --- the WhatsApp webhook: Meta's verify token and signature are the access ---
     "whatsapp-webhook": Row(_desk("whatsapp-webhook"), {"get": same(403), "post": same(401)},
                             body=lambda world: {"object": "whatsapp_business_account", "entry": []}, json=True),
+    # --- the voice webhooks (Twilio's shape): the provider's X-Twilio-Signature is the access ---
+    **{name: Row(_desk(name), {"get": same(405), "post": same(401)}, body=lambda world: {"CallSid": "CA1"})
+       for name in ("voice-incoming", "voice-language", "voice-wait", "voice-callback", "voice-queue-result",
+                    "voice-status", "voice-agent-status", "voice-recording")},
     # --- the admin, one row: Django's own rule (staff) decides there ---
     "admin": Row(lambda world: reverse("admin:index"), {"get": answers(302, 302, 302, 302, 302, 200, 302, 302)}),
 }

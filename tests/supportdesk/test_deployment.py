@@ -231,5 +231,6 @@ def test_make_run_starts_its_processes_and_restarts_each():
 
     programs = {name.removeprefix("program:"): config[name] for name in config.sections()
                 if name.startswith("program:")}
-    assert set(programs) == {"web", "worker", "beat", "smtp_sink", "smtp_inbound", "fake_oms", "fake_whatsapp"}
+    assert set(programs) == {"web", "worker", "beat", "smtp_sink", "smtp_inbound", "fake_oms", "fake_whatsapp",
+                             "fake_voice"}
     assert {name: program["autorestart"] for name, program in programs.items()} == dict.fromkeys(programs, "true")

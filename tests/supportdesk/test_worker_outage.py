@@ -279,6 +279,7 @@ def test_the_process_manager_starts_a_killed_worker_again(tmp_path: Path, transa
         # The local SMTP sink and the fake OMS run too, on ports of this test's own.
         "SMTP_SINK_PORT": str(_free_port()), "FAKE_OMS_PORT": str(_free_port()),
         "EMAIL_INBOUND_SMTP_PORT": str(_free_port()), "FAKE_WHATSAPP_PORT": str(_free_port()),
+        "FAKE_VOICE_PORT": str(_free_port()),
     }
 
     def pids() -> dict[str, int]:
@@ -297,8 +298,8 @@ def test_the_process_manager_starts_a_killed_worker_again(tmp_path: Path, transa
                                    env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: set(pids()) == {"web", "worker", "beat", "smtp_sink", "smtp_inbound", "fake_oms",
-                                         "fake_whatsapp"},
-                 "web, worker, beat, the SMTP servers and the fake OMS and WhatsApp to run",
+                                         "fake_whatsapp", "fake_voice"},
+                 "web, worker, beat, the SMTP servers and the fake OMS, WhatsApp and voice to run",
                  log=manager_log, alive=manager)
         before = pids()
 
@@ -307,7 +308,7 @@ def test_the_process_manager_starts_a_killed_worker_again(tmp_path: Path, transa
         wait_for(lambda: pids().get("worker", before["worker"]) != before["worker"],
                  "the worker to be started again", log=manager_log, alive=manager)
         after = pids()
-        others = ("web", "beat", "smtp_sink", "smtp_inbound", "fake_oms", "fake_whatsapp")
+        others = ("web", "beat", "smtp_sink", "smtp_inbound", "fake_oms", "fake_whatsapp", "fake_voice")
         assert {name: after[name] for name in others} == {name: before[name] for name in others}
         assert "exited: worker (terminated by SIGKILL; not expected)" in manager_log.read_text()
 
