@@ -97,7 +97,7 @@ def _locked(provider_call_id: str) -> Call | None:
 
 
 def call_incoming(*, contact: Contact, provider_call_id: str, contact_number: str = "",
-                  desk_number: str = "") -> Call:
+                  desk_number: str = "", at: datetime | None = None) -> Call:
     """An inbound call is ringing: a voice conversation for it, waiting for the caller's
     language choice before it is routed. Reported again (any later report of a call the desk
     has not seen yet), the first one comes back."""
@@ -116,6 +116,9 @@ def call_incoming(*, contact: Contact, provider_call_id: str, contact_number: st
                                    direction=MessageDirection.INBOUND, reason=CallReason.INBOUND,
                                    status=CallStatus.RINGING, contact_number=contact_number[:32],
                                    desk_number=desk_number[:32])
+        if at is not None:  # when the provider reported it, not when the worker got to it
+            Call.objects.filter(pk=call.pk).update(created_at=at)
+            call.created_at = at
         _event(call, CallEventKind.RINGING, at=call.created_at, key="ringing", number=contact_number)
     return call
 
@@ -128,7 +131,8 @@ def call_in_menu(conversation_id: int) -> bool:
                                created_at__gt=since).exists()
 
 
-def call_language_chosen(*, provider_call_id: str, language: str, key: str) -> Call | None:
+def call_language_chosen(*, provider_call_id: str, language: str, key: str,
+                         at: datetime | None = None) -> Call | None:
     """The caller chose a language in the menu (empty: none, the desk's default serves): it
     becomes the conversation's routing language and the call waits for an agent."""
     with transaction.atomic():
@@ -137,14 +141,15 @@ def call_language_chosen(*, provider_call_id: str, language: str, key: str) -> C
             return call
         language = language if language in settings.VOICE_LANGUAGES else settings.CHAT_DEFAULT_LANGUAGE
         Conversation.objects.filter(pk=call.conversation_id).update(language=language)
-        _save(call, status=CallStatus.QUEUED, queued_at=timezone.now())
-        _event(call, CallEventKind.LANGUAGE, key=key, language=language)
+        at = at or timezone.now()
+        _save(call, status=CallStatus.QUEUED, queued_at=at)
+        _event(call, CallEventKind.LANGUAGE, at=at, key=key, language=language)
         conversation_route(conversation_id=call.conversation_id)
-        _event(call, CallEventKind.QUEUED, key=f"{key}:queued")
+        _event(call, CallEventKind.QUEUED, at=at, key=f"{key}:queued")
     return call
 
 
-def call_callback_requested(*, provider_call_id: str, key: str) -> Call | None:
+def call_callback_requested(*, provider_call_id: str, key: str, at: datetime | None = None) -> Call | None:
     """The waiting caller asked to be called back: they may hang up, and keep their place in
     the queue (the work item waits on); the agent who accepts it has the desk call them."""
     with transaction.atomic():
@@ -152,27 +157,27 @@ def call_callback_requested(*, provider_call_id: str, key: str) -> Call | None:
         if call is None or call.status not in (CallStatus.RINGING, CallStatus.QUEUED):
             return call
         _save(call, status=CallStatus.CALLBACK_REQUESTED)
-        _event(call, CallEventKind.CALLBACK_REQUESTED, key=key, number=call.contact_number)
+        _event(call, CallEventKind.CALLBACK_REQUESTED, at=at, key=key, number=call.contact_number)
         if call.conversation.routed_at is None:  # asked in the menu: route it now, in the default language
             conversation_route(conversation_id=call.conversation_id)
     return call
 
 
-def call_answered(*, provider_call_id: str, key: str) -> Call | None:
+def call_answered(*, provider_call_id: str, key: str, at: datetime | None = None) -> Call | None:
     """The provider connected the call (the agent's leg, or the contact picking up a call the desk placed)."""
     with transaction.atomic():
         call = _locked(provider_call_id)
         if call is None or call.status not in (CallStatus.CONNECTING, *WAITING):
             return call
-        now = timezone.now()
+        now = at or timezone.now()
         _save(call, status=CallStatus.IN_PROGRESS, answered_at=call.answered_at or now,
               wait_seconds=call.wait_seconds if call.wait_seconds is not None else _seconds(call.queued_at, now))
-        _event(call, CallEventKind.ANSWERED, agent=call.agent, key=key, wait_seconds=call.wait_seconds)
+        _event(call, CallEventKind.ANSWERED, at=now, agent=call.agent, key=key, wait_seconds=call.wait_seconds)
     return call
 
 
 def call_ended(*, provider_call_id: str, provider_status: str, key: str,
-               duration_seconds: int | None = None) -> Call | None:
+               duration_seconds: int | None = None, at: datetime | None = None) -> Call | None:
     """The provider's last word on the call (completed, busy, no-answer, canceled, failed):
     completed with its duration if it was answered; abandoned, with the wait, if the caller
     hung up before an agent answered (the conversation closes); not answered for a call the
@@ -181,21 +186,22 @@ def call_ended(*, provider_call_id: str, provider_status: str, key: str,
         call = _locked(provider_call_id)
         if call is None or call.status in CALL_ENDED:
             return call
-        now = timezone.now()
+        now = at or timezone.now()
         if call.status == CallStatus.CALLBACK_REQUESTED:
             _save(call, ended_at=now)
-            _event(call, CallEventKind.ENDED, key=key, callback_requested=True)
+            _event(call, CallEventKind.ENDED, at=now, key=key, callback_requested=True)
         elif call.status in ANSWERED or call.answered_at is not None:
             duration = duration_seconds if duration_seconds is not None else _seconds(call.answered_at, now)
             _save(call, status=CallStatus.COMPLETED, ended_at=now, duration_seconds=duration)
-            _event(call, CallEventKind.ENDED, agent=call.agent, key=key, duration_seconds=duration,
+            _event(call, CallEventKind.ENDED, agent=call.agent, at=now, key=key, duration_seconds=duration,
                    recording=call.recording_url)
         elif provider_status == "failed":
             _save(call, status=CallStatus.FAILED, ended_at=now, detail=_("The provider could not connect it."))
-            _event(call, CallEventKind.FAILED, key=key)
+            _event(call, CallEventKind.FAILED, at=now, key=key)
         elif call.direction == MessageDirection.OUTBOUND:
             _save(call, status=CallStatus.MISSED, ended_at=now, detail=provider_status[:500])
-            _event(call, CallEventKind.NOT_ANSWERED, agent=call.agent, key=key, provider_status=provider_status)
+            _event(call, CallEventKind.NOT_ANSWERED, agent=call.agent, at=now, key=key,
+                   provider_status=provider_status)
         else:
             _abandon(call, now=now, key=key)
         call_invitation_settle(call)
@@ -215,7 +221,7 @@ def call_invitation_settle(call: Call) -> None:
 def _abandon(call: Call, *, now: datetime, key: str) -> None:
     wait = _seconds(call.queued_at or call.created_at, now)
     _save(call, status=CallStatus.ABANDONED, ended_at=now, wait_seconds=wait)
-    _event(call, CallEventKind.ABANDONED, key=key, wait_seconds=wait)
+    _event(call, CallEventKind.ABANDONED, at=now, key=key, wait_seconds=wait)
     conversation = Conversation.objects.select_for_update().get(pk=call.conversation_id)
     if conversation.status in (ConversationStatus.OPEN, ConversationStatus.PENDING) and \
             not Call.objects.filter(conversation_id=conversation.pk).exclude(status__in=CALL_ENDED).exists():
@@ -224,14 +230,14 @@ def _abandon(call: Call, *, now: datetime, key: str) -> None:
 
 
 def call_recording(*, provider_call_id: str, url: str, key: str,
-                   duration_seconds: int | None = None) -> Call | None:
+                   duration_seconds: int | None = None, at: datetime | None = None) -> Call | None:
     """The provider's recording of the call is ready at `url`."""
     with transaction.atomic():
         call = _locked(provider_call_id)
         if call is None or not url.startswith(("https://", "http://")):
             return call  # the desk links to it: nothing but a web address
         _save(call, recording_url=url[:500])
-        _event(call, CallEventKind.RECORDING, key=key, recording=url, duration_seconds=duration_seconds)
+        _event(call, CallEventKind.RECORDING, at=at, key=key, recording=url, duration_seconds=duration_seconds)
     return call
 
 

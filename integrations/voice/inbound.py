@@ -23,7 +23,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -147,7 +147,7 @@ def voice_drain(*, batches: int = 20, batch_size: int = 50) -> int:
 def deliveries_apply(delivery_ids: list[int]) -> None:
     for row in VoiceDelivery.objects.filter(pk__in=delivery_ids, processed_at__isnull=True).order_by("pk"):
         params = json.loads(row.body).get("params") or {}
-        row.outcome = report_apply(row.kind, params)[:2000] or _("Nothing to apply.")
+        row.outcome = report_apply(row.kind, params, at=row.received_at)[:2000] or _("Nothing to apply.")
         row.processed_at = timezone.now()
         row.save(update_fields=["outcome", "processed_at"])
 
@@ -193,30 +193,31 @@ def _talk_seconds(sid: str, call_duration: int | None) -> int | None:
     return max(call_duration - max(before, 0), 0)
 
 
-def report_apply(kind: str, params: dict[str, str]) -> str:
-    """Apply one stored report to its call; what was done, in words."""
+def report_apply(kind: str, params: dict[str, str], *, at: datetime | None = None) -> str:
+    """Apply one stored report to its call (`at`: when the provider posted it, so waits and
+    lengths are the caller's, however late the worker applies it); what was done, in words."""
     sid = params.get("CallSid", "")
     inbound = kind in INBOUND_KINDS or kind == "status" and params.get("Direction", "inbound") == "inbound"
     if inbound:
         contact, number = _caller(params)
         call = reports.call_incoming(contact=contact, provider_call_id=sid, contact_number=number,
-                                     desk_number=params.get("To", "")[:32])
+                                     desk_number=params.get("To", "")[:32], at=at)
         if kind == "incoming":
             return _("%(sid)s: ringing, call %(call)s of conversation %(conversation)s") % {
                 "sid": sid, "call": call.pk, "conversation": call.conversation_id}
     if kind == "language":
         language = menu_language(params.get("Digits", ""))
-        reports.call_language_chosen(provider_call_id=sid, language=language, key="language")
+        reports.call_language_chosen(provider_call_id=sid, language=language, key="language", at=at)
         return _("%(sid)s: language %(language)s") % {"sid": sid, "language": language or _("(the default)")}
     if kind == "callback":
         if params.get("Digits") != CALLBACK_DIGIT:
             return _("%(sid)s: another key, still waiting") % {"sid": sid}
-        reports.call_callback_requested(provider_call_id=sid, key="callback")
+        reports.call_callback_requested(provider_call_id=sid, key="callback", at=at)
         return _("%(sid)s: callback requested") % {"sid": sid}
     if kind == "queue-result":
         result = params.get("QueueResult", "")
         if result == "hangup":  # the caller hung up while waiting (the status report may not come)
-            reports.call_ended(provider_status="canceled", provider_call_id=sid, key="ended")
+            reports.call_ended(provider_status="canceled", provider_call_id=sid, key="ended", at=at)
         return _("%(sid)s: left the queue (%(result)s)") % {"sid": sid, "result": result}
     if kind == "recording":
         if params.get("RecordingStatus", "completed") != "completed":
@@ -225,7 +226,7 @@ def report_apply(kind: str, params: dict[str, str]) -> str:
             return _("%(sid)s: a recording of a call the desk does not know") % {"sid": sid}
         reports.call_recording(provider_call_id=sid, url=params["RecordingUrl"],
                                key=f"recording:{params['RecordingSid']}",
-                               duration_seconds=_seconds(params.get("RecordingDuration")))
+                               duration_seconds=_seconds(params.get("RecordingDuration")), at=at)
         return _("%(sid)s: recording %(recording)s") % {"sid": sid, "recording": params["RecordingSid"]}
     status = params.get("CallStatus", "")
     if kind == "agent-status":
@@ -234,16 +235,17 @@ def report_apply(kind: str, params: dict[str, str]) -> str:
             return _("%(sid)s: the agent's leg is %(status)s") % {"sid": sid, "status": status}
         if not _known(parent):
             return _("%(sid)s: the agent's leg of a call the desk does not know") % {"sid": sid}
-        reports.call_answered(provider_call_id=parent, key=f"answered:{sid}")
+        reports.call_answered(provider_call_id=parent, key=f"answered:{sid}", at=at)
         return _("%(sid)s: the agent answered %(parent)s") % {"sid": sid, "parent": parent}
     # kind == "status": the call's own status report (inbound, or a call the desk placed)
     if not inbound and not _known(sid):
         return _("%(sid)s %(status)s: a call the desk does not know") % {"sid": sid, "status": status}
     if status == "in-progress" and not inbound:  # the contact picked up the desk's call
-        reports.call_answered(provider_call_id=sid, key="answered")
+        reports.call_answered(provider_call_id=sid, key="answered", at=at)
         return _("%(sid)s: answered") % {"sid": sid}
     if status in ENDED:
         duration = _talk_seconds(sid, _seconds(params.get("CallDuration")))
-        reports.call_ended(provider_call_id=sid, provider_status=status, key="ended", duration_seconds=duration)
+        reports.call_ended(provider_call_id=sid, provider_status=status, key="ended", duration_seconds=duration,
+                           at=at)
         return _("%(sid)s: ended (%(status)s)") % {"sid": sid, "status": status}
     return _("%(sid)s: %(status)s") % {"sid": sid, "status": status}

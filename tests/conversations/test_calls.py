@@ -307,3 +307,19 @@ def test_seconds_in_words():
 
     assert [seconds_spoken(value) for value in (0, 45, 95, 3720, None, "x")] == [
         "0 s", "45 s", "1 min 35 s", "1 h 2 min", "", ""]
+
+
+def test_waits_and_lengths_are_the_callers_however_late_the_reports_are_applied(performed):
+    from datetime import timedelta
+
+    posted = timezone.now() - timedelta(minutes=10)  # the worker was down: applied ten minutes late
+    contact = ContactFactory(phone="+34600555444")
+    calls.call_incoming(contact=contact, provider_call_id="CA-late", contact_number="+34600555444", at=posted)
+    calls.call_language_chosen(provider_call_id="CA-late", language="es", key="menu",
+                               at=posted + timedelta(seconds=8))
+    calls.call_ended(provider_call_id="CA-late", provider_status="completed", key="end",
+                     at=posted + timedelta(seconds=50))
+    call = Call.objects.get(provider_call_id="CA-late")
+    assert (call.status, call.wait_seconds) == (CallStatus.ABANDONED, 42)
+    assert call.created_at == posted and call.ended_at == posted + timedelta(seconds=50)
+    assert CallEvent.objects.get(call=call, kind="abandoned").at == posted + timedelta(seconds=50)
