@@ -86,3 +86,35 @@ def test_a_customer_rates_a_resolved_chat_in_the_widget(asgi_server, browser):
     rated = desk.locator("[data-testid=timeline-event][data-kind='rating.given']")
     expect(rated).to_contain_text("Amables, pero tardó")
     context.close()
+
+
+def test_a_customer_rates_from_the_emailed_link_in_a_real_browser(asgi_server, browser, settings):
+    """The survey link's page posts its form back to itself: with the page's referrer policy a
+    browser must still send its real origin (with "no-referrer" it sent "Origin: null", and the
+    CSRF check refused every rating)."""
+    from django.utils import timezone
+
+    from tests.workflows.csat_helpers import chat_of_agent, conversation_on, drain, resolve, settings_for
+    from workflows.surveys.links import survey_url
+    from workflows.surveys.models import Survey, SurveyState
+
+    settings.DESK_PUBLIC_URL = asgi_server.url
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings_for("email", min_days_between=0)
+    conversation = conversation_on("email", language="es")
+    resolve(conversation, chat_of_agent()[1])
+    drain()
+    survey = Survey.objects.get(conversation=conversation)
+    Survey.objects.filter(pk=survey.pk).update(state=SurveyState.SENT, sent_at=timezone.now())
+    survey.refresh_from_db()
+
+    customer = browser.new_page()
+    try:
+        customer.goto(survey_url(survey))
+        customer.locator("input[name=score][value='5']").check()
+        customer.get_by_test_id("survey-submit").click()
+        expect(customer.get_by_test_id("survey-saved-score")).to_contain_text("5")
+    finally:
+        customer.close()
+    survey.refresh_from_db()
+    assert survey.score == 5
