@@ -75,6 +75,13 @@ def test_an_email_is_answered_from_the_workspace_and_the_answer_threads_back(asg
         expect(incoming).to_have_count(2)
         expect(incoming.last.locator(".body")).to_have_text("¡Gracias!")
         assert Conversation.objects.count() == 1
+
+        # The contact's timeline has the email conversation and the agent's answer to it.
+        page.goto(f"{asgi_server.url}/desk/contacts/{conversation.contact_id}/")
+        timeline = page.get_by_test_id("timeline")
+        expect(timeline.locator("[data-testid=timeline-event][data-kind='conversation.opened']")).to_contain_text(
+            "email")
+        expect(timeline.locator("[data-testid=timeline-event][data-kind='conversation.assigned']")).to_have_count(1)
         assert errors == []
     finally:
         inbound.stop()

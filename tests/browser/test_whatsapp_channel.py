@@ -49,6 +49,14 @@ def test_a_whatsapp_message_is_answered_from_the_workspace_and_read_back(asgi_se
         reply = page.locator("[data-testid=message][data-direction=out]")
         expect(reply.first.get_by_test_id("delivery")).to_have_attribute("data-state", "read")
         assert provider.state.sent[-1]["text"]["body"] == "Hola Lucía, el repartidor llega en 5 minutos."
+
+        # The contact's timeline has the WhatsApp conversation and the agent who took it.
+        page.goto(f"{asgi_server.url}/desk/contacts/{conversation.contact_id}/")
+        timeline = page.get_by_test_id("timeline")
+        expect(timeline.locator("[data-testid=timeline-event][data-kind='conversation.opened']")).to_contain_text(
+            "messaging")
+        expect(timeline.locator("[data-testid=timeline-event][data-kind='conversation.assigned']")).to_contain_text(
+            "Marta")
         assert errors == []
     finally:
         provider.stop()
