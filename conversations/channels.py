@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -32,7 +33,14 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from conversations import push
-from conversations.models import MESSAGE_STREAM, Conversation, DeliveryState, Message, MessageDirection
+from conversations.models import (
+    MESSAGE_STREAM,
+    Conversation,
+    DeliveryReport,
+    DeliveryState,
+    Message,
+    MessageDirection,
+)
 from supportdesk import outbox
 
 log = logging.getLogger(__name__)
@@ -164,12 +172,22 @@ def outbound_deliver(message_ids: list[int]) -> None:
             raise
         _state_write(message, DeliveryState.SENT, detail="", reference=sent.reference,
                      metadata={**message.channel_metadata, **sent.metadata})
+        # Reports the provider sent before this transaction recorded the reference (a report
+        # kept after this check is applied by the next drain).
+        for report in DeliveryReport.objects.filter(channel=message.conversation.channel,
+                                                    reference=message.delivery_reference).order_by("pk"):
+            _advance(message, report.state, report.detail)
+            report.delete()
 
 
 def outbound_drain(*, batches: int = 50) -> int:
     """Drain the transports' consumer, one message a transaction (a retried batch would send
-    the others again); the number sent or refused."""
-    return outbox.outbox_drain_singly(consumer=CONSUMER, batches=batches)
+    the others again), then apply the providers' reports that outran their sends; the number
+    sent or refused."""
+    done = outbox.outbox_drain_singly(consumer=CONSUMER, batches=batches)
+    if DeliveryReport.objects.exists():
+        reports_pending_apply()
+    return done
 
 
 def _state_write(message: Message, state: str, *, detail: str, reference: str | None = None,
@@ -186,19 +204,48 @@ def _state_write(message: Message, state: str, *, detail: str, reference: str | 
     push.delivery_changed(message)
 
 
+def _advance(message: Message, state: str, detail: str) -> None:
+    """Move a locked message to `state` unless it is there or past it (failed is final)."""
+    current = message.delivery_state or DeliveryState.QUEUED
+    if current == DeliveryState.FAILED or _RANK[DeliveryState(state)] <= _RANK[DeliveryState(current)]:
+        return
+    _state_write(message, state, detail=detail)
+
+
 def delivery_state_set(*, channel: str, reference: str, state: str, detail: str = "") -> Message | None:
     """A provider's report about a message it took (by its reference): the message, or None
-    when the desk never sent one with that reference. Reports out of order are kept in order:
-    a message is never taken back from read to delivered, and failed is final."""
+    when no message has that reference yet. Reports out of order are kept in order: a message
+    is never taken back from read to delivered, and failed is final. A report that outran the
+    commit of its send is kept and applied once the send is recorded (`reports_pending_apply`);
+    one for a message the desk never sent is dropped after PENDING_REPORT_MAX_AGE."""
     if state not in DeliveryState.values:
         raise ValueError(f"Unknown delivery state {state!r}.")
     with transaction.atomic():
         message = (Message.objects.select_for_update().select_related("conversation")
                    .filter(delivery_reference=reference, conversation__channel=channel).first())
         if message is None:
+            DeliveryReport.objects.create(channel=channel, reference=reference[:255], state=state,
+                                          detail=detail[:1000])
             return None
-        current = message.delivery_state or DeliveryState.QUEUED
-        if current == DeliveryState.FAILED or _RANK[DeliveryState(state)] <= _RANK[DeliveryState(current)]:
-            return message
-        _state_write(message, state, detail=detail)
+        _advance(message, state, detail)
     return message
+
+
+PENDING_REPORT_MAX_AGE = timedelta(hours=1)
+
+
+def reports_pending_apply() -> int:
+    """Apply the kept reports whose message's send is now recorded, and drop those older than
+    PENDING_REPORT_MAX_AGE (about messages the desk never sent); how many were applied."""
+    applied = 0
+    with transaction.atomic():
+        reports = list(DeliveryReport.objects.select_for_update(skip_locked=True).order_by("pk")[:500])
+        for report in reports:
+            message = (Message.objects.select_for_update().select_related("conversation")
+                       .filter(delivery_reference=report.reference, conversation__channel=report.channel).first())
+            if message is not None:
+                _advance(message, report.state, report.detail)
+                applied += 1
+            if message is not None or report.received_at < timezone.now() - PENDING_REPORT_MAX_AGE:
+                report.delete()
+    return applied

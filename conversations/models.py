@@ -129,6 +129,25 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class DeliveryReport(models.Model):
+    """A provider's report about a message whose send the desk has not recorded yet: it outran
+    the commit of the send (the provider answered and reported before the desk's transaction
+    ended). Applied as soon as the send's reference is recorded, dropped after an hour
+    (conversations.channels)."""
+
+    channel = models.CharField(max_length=16)
+    reference = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=DeliveryState.choices)
+    detail = models.TextField(blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "reference"], name="delivery_report_reference")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.reference}: {self.state}"
+
+
 class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"

@@ -191,5 +191,6 @@ def _status_apply(status: dict[str, Any]) -> str:
                        for error in errors if isinstance(error, dict))
     message = delivery_state_set(channel=Channel.MESSAGING, reference=wamid, state=state, detail=detail)
     if message is None:
-        return _("%(id)s %(status)s: not a message the desk sent.") % {"id": wamid, "status": state}
+        return _("%(id)s %(status)s: no message with this id yet; kept for an hour, applied if the desk's send "
+                 "of it is recorded meanwhile.") % {"id": wamid, "status": state}
     return _("%(id)s: %(status)s") % {"id": wamid, "status": state}
