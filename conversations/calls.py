@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -61,8 +62,25 @@ def _kick() -> None:
     tasks.call_actions_send_enqueue()
 
 
+def _parked(action_id: int, error: str) -> None:
+    """The provider did not take the action after OUTBOX_MAX_ATTEMPTS tries: the call says so (a
+    supervisor's retry from the admin's Outbox entries sends it)."""
+    from conversations import push
+
+    action = CallAction.objects.select_related("call").filter(pk=action_id, done_at__isnull=True).first()
+    if action is None:
+        return
+    detail = gettext("The voice provider did not take “%(action)s” after %(attempts)s tries (%(error)s).") % {
+        "action": action.get_kind_display(), "attempts": settings.OUTBOX_MAX_ATTEMPTS,
+        "error": error.split("\n", 1)[0][:200]}
+    Call.objects.filter(pk=action.call_id).update(detail=detail[:500])
+    call = action.call
+    push.call_changed(conversation_id=call.conversation_id, call_id=call.pk, status=call.status)
+
+
 def call_actions_consumer_register() -> None:
-    outbox.consumer_register(name=CONSUMER, stream=CALL_ACTION_STREAM, handle=call_actions_apply, kick=_kick)
+    outbox.consumer_register(name=CONSUMER, stream=CALL_ACTION_STREAM, handle=call_actions_apply, kick=_kick,
+                             on_park=_parked)
 
 
 def call_actions_apply(action_ids: list[int]) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -146,9 +147,20 @@ def _kick() -> None:
     tasks.outbound_deliver_enqueue()
 
 
+def _parked(message_id: int, error: str) -> None:
+    """The provider did not take the reply after OUTBOX_MAX_ATTEMPTS tries: it stays queued (a
+    supervisor's retry from the admin's Outbox entries sends it), and the agent is told why."""
+    message = Message.objects.filter(pk=message_id, delivery_state=DeliveryState.QUEUED).first()
+    if message is not None:
+        _state_write(message, DeliveryState.QUEUED, detail=gettext(
+            "Not sent yet: the provider did not take it after %(attempts)s tries (%(error)s). A supervisor "
+            "can send it again from the admin's Outbox entries.") % {
+                "attempts": settings.OUTBOX_MAX_ATTEMPTS, "error": error.split("\n", 1)[0][:300]})
+
+
 def transports_consumer_register() -> None:
     outbox.consumer_register(name=CONSUMER, stream=MESSAGE_STREAM, handle=outbound_deliver, wants=_wants,
-                             kick=_kick)
+                             kick=_kick, on_park=_parked)
 
 
 def outbound_deliver(message_ids: list[int]) -> None:

@@ -54,6 +54,10 @@ class Consumer:
     # have them drained now rather than on the next beat; it must not raise, and may do
     # nothing (the beat's drain is the safety net).
     kick: Callable[[], None] | None = None
+    # Called with the row's id and the last error when its entry is parked (in the drain's
+    # transaction; it must not raise), so the consumer can tell the people waiting on it
+    # (a reply shown "not sent yet"); None: nothing to tell.
+    on_park: Callable[[int, str], None] | None = None
 
 
 _consumers: dict[str, Consumer] = {}
@@ -62,9 +66,11 @@ BULK_CHUNK = 1000  # rows a statement
 
 def consumer_register(*, name: str, stream: str, handle: Callable[[list[int]], None],
                       wants: Callable[[models.Model], bool] | None = None,
-                      kick: Callable[[], None] | None = None) -> None:
+                      kick: Callable[[], None] | None = None,
+                      on_park: Callable[[int, str], None] | None = None) -> None:
     """Subscribe `name` to `stream` (idempotent: a second registration replaces the first)."""
-    _consumers[name] = Consumer(name=name, stream=stream, handle=handle, wants=wants, kick=kick)
+    _consumers[name] = Consumer(name=name, stream=stream, handle=handle, wants=wants, kick=kick,
+                                on_park=on_park)
 
 
 def outbox_kick(consumer_names: Iterable[str]) -> None:
@@ -212,7 +218,18 @@ def outbox_drain(*, consumer: str, batch_size: int = 500) -> Drained:
                           registered.stream, ref_id, attempts + 1, errors[entry_id])
             OutboxEntry.objects.filter(pk=entry_id).update(
                 attempts=attempts + 1, last_error=errors[entry_id], parked_at=now if park else None)
+            if park and registered.on_park is not None:
+                _parked_tell(registered, ref_id, errors[entry_id])
     return Drained(handled=len(batch) - len(errors), failed=len(errors), parked=parked)
+
+
+def _parked_tell(registered: Consumer, ref_id: int, error: str) -> None:
+    try:
+        with transaction.atomic():
+            registered.on_park(ref_id, error)
+    except Exception:
+        log.exception("Outbox consumer %s could not be told that %s %s was parked", registered.name,
+                      registered.stream, ref_id)
 
 
 def outbox_retry(*, entry_ids: Sequence[int]) -> int:

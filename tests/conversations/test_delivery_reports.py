@@ -70,3 +70,33 @@ def test_reports_about_messages_never_sent_are_dropped_after_an_hour(db):
     DeliveryReport.objects.update(received_at=timezone.now() - timedelta(hours=2))
     assert channels.reports_pending_apply() == 0
     assert not DeliveryReport.objects.exists()
+
+
+def test_a_reply_the_provider_never_took_says_so_and_a_retry_sends_it(reply, monkeypatch, settings):
+    from supportdesk import outbox
+    from supportdesk.models import OutboxEntry
+
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    down = {"on": True}
+    sent = channels._transports[CHANNEL].send
+
+    def flaky(message, conversation, key):
+        if down["on"]:
+            raise channels.TransportRetry("connection refused")
+        return sent(message, conversation, key)
+
+    monkeypatch.setitem(channels._transports, CHANNEL, channels.Transport(channel=CHANNEL, send=flaky))
+    message = reply()
+    channels.outbound_drain()
+    channels.outbound_drain()
+    message.refresh_from_db()
+    entry = OutboxEntry.objects.get(consumer=channels.CONSUMER)
+    assert entry.parked_at is not None
+    assert message.delivery_state == DeliveryState.QUEUED
+    assert "Not sent yet" in message.delivery_detail and "connection refused" in message.delivery_detail
+
+    down["on"] = False
+    outbox.outbox_retry(entry_ids=[entry.pk])
+    channels.outbound_drain()
+    message.refresh_from_db()
+    assert (message.delivery_state, message.delivery_detail) == (DeliveryState.SENT, "")
