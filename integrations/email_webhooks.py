@@ -1,4 +1,4 @@
-"""Inbound email from providers' webhooks, through django-anymail: Mailgun (each post signed
+"""Inbound email and delivery reports from providers' webhooks, through django-anymail: Mailgun (each post signed
 with HMAC-SHA256 by the account's webhook signing key) and Postmark (HTTP basic auth with a
 user:password of the desk's own, put in the URL given to Postmark). anymail checks the
 signature (a forged or unsigned post: 400) and parses the provider's format into a MIME
@@ -16,14 +16,17 @@ import time
 from typing import Any
 
 from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
-from anymail.signals import inbound
-from anymail.webhooks.mailgun import MailgunInboundWebhookView
-from anymail.webhooks.postmark import PostmarkInboundWebhookView
+from anymail.signals import EventType, inbound, tracking
+from anymail.webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.urls import URLPattern, path, re_path
 
+from conversations.channels import delivery_state_set
+from conversations.models import Channel, DeliveryState
 from integrations.email_inbound import EmailTooLarge, email_inbound_store
+from integrations.mail import TRACKING_REFERENCE
 from supportdesk.redis import get_redis, redis_key
 
 MAILGUN_MAX_AGE_SECONDS = 300
@@ -68,6 +71,36 @@ class PostmarkInbound(_BadPostIs400, PostmarkInboundWebhookView):
     warn_if_no_basic_auth = False  # given to as_view below, after anymail's own settings are read
 
 
+class MailgunTracking(_BadPostIs400, MailgunTrackingWebhookView):
+    """Mailgun's delivery reports (delivered, opened, failed), signed like its inbound posts."""
+
+
+class PostmarkTracking(_BadPostIs400, PostmarkTrackingWebhookView):
+    warn_if_no_basic_auth = False
+
+
+# What a provider's tracking event says about a reply: delivered, read (opened or a link clicked),
+# or failed for good (a hard bounce, a refusal). Others (queued, deferred, spam complaints) leave it.
+TRACKED = {EventType.DELIVERED: DeliveryState.DELIVERED, EventType.OPENED: DeliveryState.READ,
+           EventType.CLICKED: DeliveryState.READ, EventType.BOUNCED: DeliveryState.FAILED,
+           EventType.REJECTED: DeliveryState.FAILED, EventType.FAILED: DeliveryState.FAILED}
+
+
+def _tracking_received(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
+    """A provider's report on an email the desk sent, keyed on the reference the desk gave it (the
+    Message-ID, in the provider's metadata header, or Mailgun's own message-id, which is it). Applied
+    at once: states only move forward, so a provider's retry changes nothing."""
+    state = TRACKED.get(event.event_type)
+    metadata = event.metadata if isinstance(getattr(event, "metadata", None), dict) else {}
+    reference = str(metadata.get(TRACKING_REFERENCE) or getattr(event, "message_id", "") or "")
+    if state is None or not reference:
+        return
+    detail = " ".join(str(part) for part in (getattr(event, "description", "") or "",
+                                             getattr(event, "mta_response", "") or "") if part)[:1000]
+    delivery_state_set(channel=Channel.EMAIL, reference=reference, state=state,
+                       detail=detail if state == DeliveryState.FAILED else "")
+
+
 def _inbound_received(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     message = event.message
     recipients = [message.envelope_recipient] if getattr(message, "envelope_recipient", None) else []
@@ -81,6 +114,7 @@ def _inbound_received(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> 
 
 def email_webhooks_register() -> None:
     inbound.connect(_inbound_received, dispatch_uid="integrations.email_webhooks.inbound")
+    tracking.connect(_tracking_received, dispatch_uid="integrations.email_webhooks.tracking")
 
 
 def email_webhook_urls() -> list[URLPattern]:
@@ -89,8 +123,13 @@ def email_webhook_urls() -> list[URLPattern]:
         # Signed, so no basic auth on top; anymail reads the key from ANYMAIL (supportdesk.settings).
         patterns.append(re_path(r"^mailgun/inbound(_mime)?/$", MailgunInbound.as_view(basic_auth=[]),
                                 name="email-inbound-mailgun"))
+        patterns.append(path("mailgun/tracking/", MailgunTracking.as_view(basic_auth=[]),
+                             name="email-tracking-mailgun"))
     if settings.POSTMARK_INBOUND_BASIC_AUTH:
         patterns.append(path("postmark/inbound/",
                              PostmarkInbound.as_view(basic_auth=[settings.POSTMARK_INBOUND_BASIC_AUTH]),
                              name="email-inbound-postmark"))
+        patterns.append(path("postmark/tracking/",
+                             PostmarkTracking.as_view(basic_auth=[settings.POSTMARK_INBOUND_BASIC_AUTH]),
+                             name="email-tracking-postmark"))
     return patterns

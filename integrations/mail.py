@@ -9,6 +9,7 @@ unreachable, busy or answered 4xx) or not (`MailPermanentError`: a bad address, 
 
 from __future__ import annotations
 
+import json
 import smtplib
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,17 @@ def _smtp_code(error: smtplib.SMTPException) -> int | None:
     return getattr(error, "smtp_code", None)
 
 
+# The desk's reference of an email (its Message-ID) as the providers' tracking reports carry it
+# back: Mailgun's user variables (X-Mailgun-Variables) and Postmark's metadata (X-PM-Metadata-*)
+# set on the message as it is relayed through them (integrations.email_webhooks reads them).
+TRACKING_REFERENCE = "desk_reference"
+
+
+def _tracking_headers(message_id: str) -> dict[str, str]:
+    return {"X-Mailgun-Variables": json.dumps({TRACKING_REFERENCE: message_id}),
+            f"X-PM-Metadata-{TRACKING_REFERENCE}": message_id}
+
+
 def mail_send(*, to: str, subject: str, body: str, idempotency_key: str,
               from_email: str | None = None, headers: dict[str, str] | None = None) -> SentMail:
     """Send one plain-text email now, over the connection EMAIL_URL names."""
@@ -68,7 +80,7 @@ def mail_send(*, to: str, subject: str, body: str, idempotency_key: str,
     message_id = message_id_for(idempotency_key)
     message = EmailMessage(
         subject=subject, body=body, from_email=from_email or settings.DEFAULT_FROM_EMAIL, to=[to],
-        headers={**(headers or {}), "Message-ID": message_id},
+        headers={**(headers or {}), **_tracking_headers(message_id), "Message-ID": message_id},
         connection=get_connection(fail_silently=False),
     )
     try:

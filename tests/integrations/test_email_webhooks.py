@@ -14,7 +14,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, DeliveryState, Message
 from integrations.email_inbound import inbound_emails_drain
 from integrations.models import InboundEmail
 
@@ -137,3 +137,84 @@ def test_a_captured_mailgun_signature_is_refused_on_another_body(settings):
 
     assert forged.status_code == 400
     assert InboundEmail.objects.count() == 1 and Message.objects.get().body == "My order is late."
+
+
+# --- providers' delivery reports on the desk's replies (anymail's tracking webhooks) -----------------
+
+
+@pytest.fixture
+def sent_reply(smtp_sink, db):
+    """An agent's email reply as the desk sent it (through the local sink: what the provider relays)."""
+    from email import message_from_string
+
+    from integrations.mail_sink import MailboxMessage
+    from tests.factories import SupervisorFactory
+    from tests.integrations.test_email_channel import _agent_reply_sent, email, receive
+
+    reply = _agent_reply_sent(receive(email()).conversation, SupervisorFactory())
+    headers = message_from_string(MailboxMessage.objects.get().raw)
+    return reply, headers
+
+
+def mailgun_tracking(settings, event: dict, *, key: str | None = None):
+    timestamp, token = str(int(time.time())), uuid.uuid4().hex
+    signature = hmac.new((key or settings.MAILGUN_WEBHOOK_SIGNING_KEY).encode(), f"{timestamp}{token}".encode(),
+                         hashlib.sha256).hexdigest()
+    body = {"signature": {"timestamp": timestamp, "token": token, "signature": signature},
+            "event-data": {"timestamp": time.time(), "id": uuid.uuid4().hex, **event}}
+    return Client().post("/integrations/email/mailgun/tracking/", json.dumps(body),
+                         content_type="application/json")
+
+
+def test_the_reply_carries_its_reference_for_the_providers_reports(sent_reply):
+    reply, headers = sent_reply
+    assert json.loads(headers["X-Mailgun-Variables"]) == {"desk_reference": reply.delivery_reference}
+    assert "".join(headers["X-PM-Metadata-desk_reference"].split()) == reply.delivery_reference  # unfolded
+
+
+def test_mailguns_reports_move_the_reply_to_delivered_then_read_and_never_back(settings, sent_reply):
+    reply, _headers = sent_reply
+    variables = {"desk_reference": reply.delivery_reference}
+    delivered = {"event": "delivered", "user-variables": variables,
+                 "message": {"headers": {"message-id": "mailgun-own@mg"}}}
+    assert mailgun_tracking(settings, delivered).status_code == 200
+    reply.refresh_from_db()
+    assert reply.delivery_state == DeliveryState.DELIVERED
+    mailgun_tracking(settings, {"event": "opened", "user-variables": variables})
+    mailgun_tracking(settings, {"event": "delivered", "user-variables": variables})  # late: changes nothing
+    reply.refresh_from_db()
+    assert reply.delivery_state == DeliveryState.READ
+
+
+def test_a_mailgun_report_without_variables_finds_the_reply_by_its_message_id(settings, sent_reply):
+    reply, _headers = sent_reply
+    message_id = reply.delivery_reference.strip("<>")
+    mailgun_tracking(settings, {"event": "failed", "severity": "permanent",
+                                "delivery-status": {"description": "No such mailbox", "code": 550},
+                                "message": {"headers": {"message-id": message_id}}})
+    reply.refresh_from_db()
+    assert reply.delivery_state == DeliveryState.FAILED
+
+
+def test_a_forged_mailgun_report_changes_nothing(settings, sent_reply):
+    reply, _headers = sent_reply
+    response = mailgun_tracking(settings, {"event": "opened", "user-variables": {
+        "desk_reference": reply.delivery_reference}}, key="not-the-key")
+    assert response.status_code == 400
+    reply.refresh_from_db()
+    assert reply.delivery_state == DeliveryState.SENT
+
+
+def test_postmarks_reports_need_its_basic_auth_and_a_hard_bounce_fails_the_reply(settings, sent_reply):
+    reply, _headers = sent_reply
+    bounce = {"RecordType": "Bounce", "Type": "HardBounce", "MessageID": "pm-own-id",
+              "Description": "Unknown user", "Details": "smtp;550 5.1.1 unknown", "Email": "ana@example.com",
+              "BouncedAt": "2026-12-01T10:00:00Z",
+              "Metadata": {"desk_reference": reply.delivery_reference}}
+    url = "/integrations/email/postmark/tracking/"
+    assert Client().post(url, json.dumps(bounce), content_type="application/json").status_code == 400
+    auth = "Basic " + base64.b64encode(settings.POSTMARK_INBOUND_BASIC_AUTH.encode()).decode()
+    response = Client().post(url, json.dumps(bounce), content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200
+    reply.refresh_from_db()
+    assert reply.delivery_state == DeliveryState.FAILED and "Unknown user" in reply.delivery_detail

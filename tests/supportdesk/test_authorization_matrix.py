@@ -329,6 +329,11 @@ MATRIX: dict[str, Row] = {
                                  body=lambda world: {"body-mime": "Subject: forged\r\n\r\nhello"}),
     "email-inbound-postmark": Row(_desk("email-inbound-postmark"), {"post": same(400)},
                                   body=lambda world: {"RawEmail": "Subject: forged\r\n\r\nhello"}, json=True),
+    # Their delivery reports on the desk's replies: the same signature and basic auth.
+    "email-tracking-mailgun": Row(_desk("email-tracking-mailgun"), {"post": same(400)},
+                                  body=lambda world: {"event-data": {"event": "opened"}}, json=True),
+    "email-tracking-postmark": Row(_desk("email-tracking-postmark"), {"post": same(400)},
+                                   body=lambda world: {"RecordType": "Open"}, json=True),
     # --- the WhatsApp webhook: Meta's verify token and signature are the access ---
     "whatsapp-webhook": Row(_desk("whatsapp-webhook"), {"get": same(403), "post": same(401)},
                             body=lambda world: {"object": "whatsapp_business_account", "entry": []}, json=True),
