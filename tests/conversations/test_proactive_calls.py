@@ -19,7 +19,7 @@ from django.utils import timezone
 from conversations import calls as call_actions
 from conversations import selectors
 from conversations.admin import MacroForm
-from conversations.call_links import SALT, call_invitation_token
+from conversations.call_links import SALT, call_invitation_from_token, call_invitation_token
 from conversations.calls import Performed
 from conversations.models import (
     Call,
@@ -234,7 +234,10 @@ def test_sending_posts_a_signed_link_in_the_customers_language_once_however_ofte
     assert (invitation.reason, invitation.state, invitation.agent_id) == ("proactive", "sent", agent.user_id)
     message = Message.objects.get(conversation=conversation, channel_metadata__call_invitation=invitation.pk)
     assert message.direction == "out" and message.author_user_id == agent.user_id
-    assert "Podemos llamarte" in message.body and page_url(invitation) in message.body
+    # The link in the message opens this invitation (its signature carries the second it was made).
+    link = re.search(r"/call/([^/\s]+)/", message.body)
+    assert "Podemos llamarte" in message.body and link is not None
+    assert call_invitation_from_token(link.group(1)).pk == invitation.pk
     assert Message.objects.filter(conversation=conversation, direction="out").count() == 1
     # A new click while the customer has not answered yet is refused, naming why.
     pending = client.post(url, {"client_id": "invite-2"}, **HTMX)
