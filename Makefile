@@ -58,6 +58,9 @@ preflight: $(RUNTIME_STAMP)
 # DEBUG is off unless set (production refuses the development secrets); the two commands
 # run on a development machine, so they turn it on (an explicit DEBUG=false still wins).
 run test bench bench-profile preflight: export DEBUG ?= true
+# Links and callbacks the desk hands out (survey links, call invitations, the voice provider's
+# callbacks) point at the address `make run` serves, whatever PORT is (unless set).
+run: export DESK_PUBLIC_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 
 run: $(RUNTIME_STAMP) preflight
 	$(BIN)/python manage.py migrate --noinput
