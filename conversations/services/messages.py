@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from conversations import channels, push
 from conversations.access import access_conversation
-from conversations.models import MESSAGE_STREAM, Conversation, DeliveryState, Message, MessageDirection
+from conversations.models import MESSAGE_STREAM, Channel, Conversation, DeliveryState, Message, MessageDirection
 from conversations.selectors import author_name
 from conversations.services.common import assigned_record, check_body, check_client_id, timeline_actor
 from supportdesk import outbox
@@ -145,6 +145,10 @@ def agent_reply(*, conversation_id: int, user: Any, body: Any, client_id: Any = 
     """A reply to the contact; sent again with the same `client_id`, the first one (see `message_create`)."""
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     body = check_body(body)
+    if conversation.channel == Channel.VOICE:
+        # Nothing would carry it to the caller: the call is the conversation.
+        raise DomainError(_("A call has no written replies: add an internal note instead."),
+                          code="no_written_replies")
     with transaction.atomic():
         message = message_create(conversation=conversation, direction=MessageDirection.OUTBOUND,
                                  body=body, author=user, client_id=client_id)

@@ -6,7 +6,8 @@ import { flash } from "./flash.js";
 
 export function isNote() {
   const toggle = $("[data-testid=note-toggle]");
-  return Boolean(toggle && toggle.checked);
+  if (toggle) return toggle.checked;
+  return Boolean($("#composer input[type=hidden][name=note]")); // a call's composer takes notes only
 }
 
 export function noteModeShow() {

@@ -323,3 +323,24 @@ def test_waits_and_lengths_are_the_callers_however_late_the_reports_are_applied(
     assert (call.status, call.wait_seconds) == (CallStatus.ABANDONED, 42)
     assert call.created_at == posted and call.ended_at == posted + timedelta(seconds=50)
     assert CallEvent.objects.get(call=call, kind="abandoned").at == posted + timedelta(seconds=50)
+
+
+def test_a_call_takes_internal_notes_and_refuses_written_replies(client, performed):
+    from django.urls import reverse
+
+    from supportdesk.errors import DomainError
+
+    agent = online_agent()
+    call = ring()
+    services.offer_accept(item_id=WorkItem.objects.get(conversation_id=call.conversation_id).pk, user=agent.user)
+    with pytest.raises(DomainError, match="no written replies"):
+        services.agent_reply(conversation_id=call.conversation_id, user=agent.user, body="Hello")
+    client.force_login(agent.user)
+    page = client.get(reverse("desk:conversation", args=[call.conversation_id])).content.decode()
+    assert 'data-testid="notes-only"' in page and 'data-testid="note-toggle"' not in page
+    note = client.post(reverse("desk:message_send", args=[call.conversation_id]),
+                       {"body": "Caller wants a refund", "note": "1"}, HTTP_HX_REQUEST="true")
+    assert note.status_code == 201
+    refused = client.post(reverse("desk:message_send", args=[call.conversation_id]), {"body": "Hi"},
+                          HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400 and "internal note" in refused.content.decode()
