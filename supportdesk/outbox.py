@@ -34,6 +34,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from supportdesk.models import OutboxEntry
@@ -135,16 +136,19 @@ def outbox_bulk_create(objs: Sequence[models.Model], *, stream: str) -> None:
     quote = connection.ops.quote_name
     pk = model._meta.pk
     fields = [field for field in model._meta.concrete_fields if field is not pk]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params: list = [field.get_db_prep_save(field.pre_save(obj, True), connection)
-                    for obj in objs for field in fields]
+    # The INSERT as bulk_create writes it: for many rows an INSERT ... SELECT FROM UNNEST of one
+    # array a column, a short statement whatever the rows (a VALUES list of thousands of
+    # placeholders costs psycopg and the planner more than the insert).
+    query = InsertQuery(model)
+    query.insert_values(fields, objs)
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [pk]
+    [(insert, params)] = compiler.as_sql()
     positions, names = zip(*wanted, strict=True)
-    # Ids come from the sequence in VALUES order, so the n-th smallest id is the n-th object.
+    # Ids come from the sequence in the rows' order, so the n-th smallest id is the n-th object.
     sql = f"""
-        WITH inserted AS (
-            INSERT INTO {quote(model._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
-            VALUES {", ".join([row] * len(objs))}
-            RETURNING {quote(pk.column)} AS id
+        WITH inserted (id) AS (
+            {insert}
         ), numbered AS (
             SELECT id, row_number() OVER (ORDER BY id) AS position FROM inserted
         ), entries AS (
