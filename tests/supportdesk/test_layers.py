@@ -18,7 +18,7 @@ def test_the_layers_are_as_the_design_draws_them():
                  for contract in tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]["contracts"]}
 
     assert contracts["layers"]["layers"] == [
-        "integrations", "workflows", "conversations", "routing", "timeline", "supportdesk"]
+        "reports", "integrations", "workflows", "conversations", "routing", "timeline", "supportdesk"]
     assert contracts["routing-self-contained"]["forbidden_modules"] == ["conversations", "timeline"]
 
 
