@@ -5,9 +5,10 @@ from typing import Any
 
 from celery import Celery
 from celery.loaders.app import AppLoader
-from celery.signals import before_task_publish
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from supportdesk.deployment import InsecureDeployment
+from supportdesk.logs import log_id_reset, log_id_set
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
 
@@ -37,3 +38,19 @@ def _beat_alive(sender: str | None = None, **kwargs: Any) -> None:
         from supportdesk.heartbeats import beat_published
 
         beat_published()
+
+
+# Every line a task logs carries its id (supportdesk.logs); the token is kept on the task
+# request so postrun restores what was there (eager tasks run inside a request).
+@task_prerun.connect
+def _log_id_enter(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
+    if task is not None:
+        task.request.log_id_token = log_id_set(task_id or "-")
+
+
+@task_postrun.connect
+def _log_id_leave(task: Any = None, **kwargs: Any) -> None:
+    token = getattr(task.request, "log_id_token", None) if task is not None else None
+    if token is not None:
+        task.request.log_id_token = None
+        log_id_reset(token)

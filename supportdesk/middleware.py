@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 
+from supportdesk.logs import log_id_reset, log_id_set, request_id_for
 from supportdesk.unavailable import database_unavailable
 from supportdesk.views import unavailable
 
@@ -25,3 +28,38 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         log.warning("Database unavailable for %s %s: %s", request.method, request.path,
                     str(exception).strip() or type(exception).__name__)
         return unavailable(request)
+
+
+class RequestIdMiddleware:
+    """Gives the request its id (the caller's sane `X-Request-ID`, else a new one) for every
+    line logged while it is handled, and answers it back in `X-Request-ID`."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        request_id = request_id_for(request.headers.get("X-Request-ID"))
+        token = log_id_set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            log_id_reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_for(request.headers.get("X-Request-ID"))
+        token = log_id_set(request_id)
+        try:
+            response = await self.get_response(request)
+        finally:
+            log_id_reset(token)
+        response["X-Request-ID"] = request_id
+        return response

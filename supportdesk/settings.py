@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from supportdesk.deployment import DEVELOPMENT_SECRETS, InsecureDeployment, refusal_message, secret_problems
+from supportdesk.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -131,6 +132,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every line logged for the request carries its id (supportdesk.logs).
+    "supportdesk.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "supportdesk.middleware.DatabaseUnavailableMiddleware",
@@ -584,22 +587,18 @@ FAKE_VOICE_WEBHOOK_URL = env.str("FAKE_VOICE_WEBHOOK_URL", default="http://127.0
 FAKE_OMS_HOST = env.str("FAKE_OMS_HOST", default="127.0.0.1")
 FAKE_OMS_PORT = env.int("FAKE_OMS_PORT", default=9000)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # aiosmtpd (the local SMTP sink) logs every SMTP command at INFO.
-        "mail.log": {"level": "WARNING"},
-        # Beat's sweeps every few seconds would fill the worker's log with "received" and
-        # "succeeded" lines; failures still show (WARNING and up).
-        "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
-        "celery.worker.strategy": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
-    },
-}
+# Log lines carry the request's or task's id (supportdesk.logs); LOG_FORMAT=json writes each as
+# a JSON object for a log shipper.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
+LOGGING["loggers"].update({
+    # Beat's sweeps every few seconds would fill the worker's log with "received" and
+    # "succeeded" lines; failures still show (WARNING and up).
+    "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
+    "celery.worker.strategy": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
+})
 
 # --- Routing ----------------------------------------------------------------------------
 # Items no rule routes go to this queue (created when first needed).
