@@ -37,7 +37,7 @@ from conversations.models import Conversation, ConversationStatus
 from routing import push
 from routing import services as routing
 from routing.models import ItemState, WorkItem
-from supportdesk import ratelimit
+from supportdesk import metrics, ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 from supportdesk.json_input import JsonInputError, json_loads
@@ -65,6 +65,19 @@ class JsonConsumer(AsyncWebsocketConsumer):
     and answers every failure with an error frame."""
 
     frame_types: frozenset[str] = frozenset()
+    socket_kind = "socket"  # the label of /metrics' websocket_connections
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        # Counted while open, whatever the handshake's outcome; uncounted on disconnect.
+        metrics.count("websocket_connections", {"socket": self.socket_kind})
+        self.metrics_counted = True
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        if getattr(self, "metrics_counted", False):
+            self.metrics_counted = False
+            metrics.count("websocket_connections", {"socket": self.socket_kind}, -1)
+        await super().websocket_disconnect(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' own dispatch closes stale database connections on a thread before every
@@ -219,6 +232,7 @@ class VisitorConsumer(JsonConsumer):
     once the session has a contact: surveys asked after a chat ended reach it there.
     """
 
+    socket_kind = "widget"
     frame_types = frozenset({ClientFrame.SYNC, ClientFrame.MESSAGE, ClientFrame.TYPING, ClientFrame.READ,
                              ClientFrame.EMAIL, ClientFrame.RATE})
 
@@ -385,6 +399,7 @@ class AgentConsumer(JsonConsumer):
     - `{"type": "heartbeat"}`: keeps the agent's presence (routing sets silent agents offline).
     """
 
+    socket_kind = "desk"
     frame_types = frozenset({ClientFrame.WATCH, ClientFrame.UNWATCH, ClientFrame.SYNC, ClientFrame.TYPING,
                              ClientFrame.READ, ClientFrame.HEARTBEAT})
 

@@ -9,6 +9,7 @@ DEBUG is on (`make run` and the tests turn it on). With DEBUG off the defaults a
 HTTPS only, and no secret has a default (the end of this module refuses to start without them).
 """
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -128,6 +129,7 @@ INSTALLED_APPS = [
     "conversations",
     "workflows",
     "integrations",
+    "reports",
     "anymail",
 ]
 
@@ -599,6 +601,20 @@ LOGGING["loggers"].update({
     "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
     "celery.worker.strategy": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
 })
+
+# --- /metrics (reports.metrics) -----------------------------------------------------------------
+# A scraper shows METRICS_TOKEN as "Authorization: Bearer <token>", or comes from one of these
+# networks (the address the desk sees: behind a proxy, the proxy's).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network "
+                                   "(e.g. 10.0.0.0/8 or ::1/128).") from None
+# How often each process adds what it counted to Redis (supportdesk.metrics).
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
 
 # --- Routing ----------------------------------------------------------------------------
 # Items no rule routes go to this queue (created when first needed).

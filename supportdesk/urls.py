@@ -29,6 +29,7 @@ urlpatterns = [
     path("", desk_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("desk/live/", include("conversations.live_urls")),
     path("desk/mailbox/", include("integrations.mail_urls")),

@@ -204,6 +204,10 @@ MATRIX: dict[str, Row] = {
     "healthz": Row(_desk("healthz"), {"get": same(200)}),
     # Ready or not depends on the servers (and, with workers, their heartbeats), never on who asks.
     "readyz": Row(_desk("readyz"), {"get": same((200, 503))}),
+    # /metrics is for a scraper, not a role: an allowed network (the test client's 127.0.0.1 is,
+    # by default) or the METRICS_TOKEN bearer token; another Authorization (the integration's
+    # API token) is refused even from there. tests/reports/test_metrics.py covers the rest.
+    "metrics": Row(_desk("metrics"), {"get": answers(200, 200, 200, 200, 200, 200, 200, 403)}),
     "desk-live": Row(_desk("desk-live"), {"get": answers(302, 302, 403, 403, 200, 403, 403, 403)}),
     "desk:workspace": Row(_desk("desk:workspace"), {"get": DESK_LIST}),
     # Signed-in people are sent on to the workspace; the form itself is for everyone.
