@@ -4,14 +4,16 @@ contact."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import phonenumbers
-from django.db.models import CharField, F, Func, Q, Value
+from django.db.models import CharField, F, Func, Value
 from django.utils import timezone
 
+from timeline.locks import rows_lock
 from timeline.models import Contact, ContactKind
-from timeline.services.contacts import contact_upsert
+from timeline.services import MirroredContact, MirroredEvent, mirror_batch
 
 
 def e164(number: str) -> str | None:
@@ -32,33 +34,79 @@ _DIGITS = Func(F("phone"), Value("[^0-9]"), Value(""), Value("g"), function="reg
                output_field=CharField())
 
 
-def _same_number(phone: str) -> list[tuple[int, str]]:
-    """(id, kind) of the contacts (not merged away) whose number is this E.164 one however it was
-    written: with its country code, or without it (nationally) by a contact of that country."""
-    parsed = phonenumbers.parse(phone, None)
-    international = phone.lstrip("+")
-    national = str(parsed.national_number)
-    region = phonenumbers.region_code_for_number(parsed) or ""
+SAME_NUMBER_LIMIT = 20  # contacts considered a number (one person rarely has more)
+
+
+def _same_numbers(phones: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
+    """For each E.164 number, (id, kind) of the contacts (not merged away) whose number it is
+    however it was written: with its country code, or, when none has it so, without it
+    (nationally) by a contact of that country or of none; the oldest first. Two queries for any
+    number of numbers (the second only for those the first did not find)."""
+    phones = list(dict.fromkeys(phones))
     contacts = Contact.objects.annotate(digits=_DIGITS).filter(merged_into__isnull=True)
-    found = list(contacts.filter(Q(digits=international) | Q(digits="00" + international))
-                 .order_by("pk").values_list("pk", "kind")[:20])
-    if found or not region:
-        return found
-    nationally = Q(digits=national) | Q(digits="0" + national)  # with a trunk prefix, as many countries write it
-    return list(contacts.filter(nationally, Q(country="") | Q(country__iexact=region))
-                .order_by("pk").values_list("pk", "kind")[:20])
+    found: dict[str, list[tuple[int, str]]] = {phone: [] for phone in phones}
+    international = {}
+    for phone in phones:
+        international[phone.lstrip("+")] = phone
+        international["00" + phone.lstrip("+")] = phone
+    for pk, kind, digits in (contacts.filter(digits__in=list(international)).order_by("pk")
+                             .values_list("pk", "kind", "digits")):
+        found[international[digits]].append((pk, kind))
+    national: dict[str, list[tuple[str, str]]] = {}  # digits -> (number, its region): +34 and +351 may share some
+    for phone in phones:
+        parsed = phonenumbers.parse(phone, None)
+        region = phonenumbers.region_code_for_number(parsed) or ""
+        if found[phone] or not region:
+            continue
+        for digits in (str(parsed.national_number), "0" + str(parsed.national_number)):  # with a trunk prefix too
+            national.setdefault(digits, []).append((phone, region.upper()))
+    if national:
+        for pk, kind, digits, country in (contacts.filter(digits__in=list(national)).order_by("pk")
+                                          .values_list("pk", "kind", "digits", "country")):
+            for phone, region in national[digits]:
+                if not country or country.upper() == region:
+                    found[phone].append((pk, kind))
+    return {phone: sorted(matches)[:SAME_NUMBER_LIMIT] for phone, matches in found.items()}
 
 
 def contact_for_phone(phone: str, *, name: str = "", source: str) -> Contact:
     """The contact with this E.164 number, however their number was written (a customer before a
     courier or a partner, the oldest first), or a new customer with it, known to `source` (its
     external id: "<source>:<phone>")."""
-    contacts = _same_number(phone)
-    if contacts:
-        chosen = next((pk for pk, kind in contacts if kind == ContactKind.CUSTOMER), contacts[0][0])
-        return Contact.objects.get(pk=chosen)
+    return contacts_for_phones({phone: name}, source=source)[phone]
+
+
+def contacts_for_phones(names: Mapping[str, str], *, source: str, lock: bool = False) -> dict[str, Contact]:
+    """`contact_for_phone` for many numbers at once: {E.164 number: the name a new contact of it
+    gets} to {number: contact}, in a few queries and one batch of new contacts however many there
+    are. With `lock`, every contact returned is locked for the transaction, in the one lock order
+    (timeline.locks): the ones found first, then the new ones (newer, so of higher ids)."""
+    if not names:
+        return {}
+    chosen = {phone: next((pk for pk, kind in matches if kind == ContactKind.CUSTOMER), matches[0][0])
+              for phone, matches in _same_numbers(names).items() if matches}
+    if not chosen:
+        loaded: dict[int, Contact] = {}
+    elif lock:
+        loaded, _orders = rows_lock(contact_ids=chosen.values())
+    else:
+        loaded = Contact.objects.in_bulk(set(chosen.values()))
+    contacts = {phone: loaded[pk] for phone, pk in chosen.items()}
+    missing = [phone for phone in names if phone not in chosen]
+    if missing:
+        now = timezone.now()
+        created = mirror_batch(batch=[MirroredEvent(
+            source_event_id=None, occurred_at=now, order=None,
+            contacts=[MirroredContact(kind=ContactKind.CUSTOMER, external_id=f"{source}:{phone}",
+                                      fields=_new_contact_fields(phone, names[phone]))],
+        ) for phone in missing], actor=source)
+        contacts.update({phone: created.contacts[(ContactKind.CUSTOMER, f"{source}:{phone}")]
+                         for phone in missing})
+    return contacts
+
+
+def _new_contact_fields(phone: str, name: str) -> dict[str, Any]:
     fields: dict[str, Any] = {"phone": phone}
     if name.strip():
         fields["name"] = name.strip()[:200]
-    return contact_upsert(kind=ContactKind.CUSTOMER, external_id=f"{source}:{phone}", fields=fields,
-                          occurred_at=timezone.now(), actor=source)
+    return fields

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django (the OMS webhook beside it), websockets through Channels."""
+"""ASGI entry point: HTTP through Django (the OMS and WhatsApp webhooks beside it), websockets through Channels."""
 
 import os
 
@@ -17,6 +17,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from integrations.webhooks import oms_webhook  # noqa: E402
+from integrations.whatsapp.views import webhook as whatsapp_webhook  # noqa: E402
 from supportdesk.routing import websocket_urlpatterns  # noqa: E402
 from supportdesk.unavailable import WebsocketDatabaseGuard  # noqa: E402
 from supportdesk.websocket_origin import SameOriginValidator  # noqa: E402
@@ -24,8 +25,9 @@ from supportdesk.websocket_origin import SameOriginValidator  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": URLRouter([
-            # High volume and signed: served without Django's middleware (see the module).
+            # High volume and signed: served without Django's middleware (supportdesk.asgi_intake).
             path("integrations/oms/webhook", oms_webhook),
+            path("integrations/whatsapp/webhook/", whatsapp_webhook),
             re_path(r"", django_asgi_app),
         ]),
         "websocket": SameOriginValidator(

@@ -34,6 +34,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
@@ -133,18 +134,31 @@ def outbox_bulk_create(objs: Sequence[models.Model], *, stream: str) -> None:
     if not wanted:
         model.objects.bulk_create(objs)
         return
+    ids = _insert_with_entries(objs, stream=stream, wanted=wanted)
+    for obj, row_id in zip(objs, ids, strict=True):
+        obj.pk = row_id
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def _insert_with_entries(objs: Sequence[models.Model], *, stream: str, wanted: Sequence[tuple[int, str]],
+                         ignore_conflicts: bool = False) -> list[int]:
+    """INSERT the rows and, in the same statement, an entry per (position of a row, consumer) in
+    `wanted`; the new rows' ids in their order. With `ignore_conflicts`, a row that conflicts with
+    one stored is left out (ON CONFLICT DO NOTHING), with its entries, and so are its id."""
+    model = type(objs[0])
     quote = connection.ops.quote_name
     pk = model._meta.pk
     fields = [field for field in model._meta.concrete_fields if field is not pk]
     # The INSERT as bulk_create writes it: for many rows an INSERT ... SELECT FROM UNNEST of one
     # array a column, a short statement whatever the rows (a VALUES list of thousands of
     # placeholders costs psycopg and the planner more than the insert).
-    query = InsertQuery(model)
+    query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
     query.insert_values(fields, objs)
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [pk]
     [(insert, params)] = compiler.as_sql()
-    positions, names = zip(*wanted, strict=True)
+    positions, names = zip(*wanted, strict=True) if wanted else ((), ())
     # Ids come from the sequence in the rows' order, so the n-th smallest id is the n-th object.
     sql = f"""
         WITH inserted (id) AS (
@@ -163,11 +177,9 @@ def outbox_bulk_create(objs: Sequence[models.Model], *, stream: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, stream, list(positions), list(names)])
         ids = [row_id for (row_id,) in cursor.fetchall()]
-    outbox_kick(names)
-    for obj, row_id in zip(objs, ids, strict=True):
-        obj.pk = row_id
-        obj._state.adding = False
-        obj._state.db = connection.alias
+    if ids:
+        outbox_kick(names)
+    return ids
 
 
 @dataclass(frozen=True)
@@ -276,18 +288,23 @@ def outbox_drain_singly(*, consumer: str, batches: int = 50) -> int:
 
 def outbox_create_once(obj: models.Model, *, stream: str, key_field: str = "key") -> tuple[int, bool]:
     """Insert a row unique by `key_field` with its outbox entries, unless one with that key is
-    stored already (a provider's retry): (its id, whether it was there before)."""
+    stored already (a provider's retry): (its id, whether it was there before).
+
+    One statement, INSERT ... ON CONFLICT DO NOTHING with the entries (the webhooks' hot path: in
+    autocommit it needs no BEGIN and COMMIT either); a duplicate reads the stored row's id with a
+    second. The same delivery stored at the same moment by another request waits for that one's
+    commit and is then a duplicate."""
     model = type(obj)
-    lookup = {key_field: getattr(obj, key_field)}
-    existing = model.objects.filter(**lookup).values_list("pk", flat=True).first()
-    if existing is not None:
-        return existing, True
-    try:
-        with transaction.atomic():
-            outbox_bulk_create([obj], stream=stream)
-    except IntegrityError:  # the same delivery stored at the same moment by another request
-        existing = model.objects.filter(**lookup).values_list("pk", flat=True).first()
-        if existing is None:
-            raise
-        return existing, True
-    return obj.pk, False
+    if not isinstance(model._meta.pk, models.AutoField):
+        raise TypeError(f"{model.__name__} needs an auto-increment primary key to have an outbox.")
+    wanted = [(1, name) for name in outbox_wanting(obj, stream=stream)]
+    inserted = _insert_with_entries([obj], stream=stream, wanted=wanted, ignore_conflicts=True)
+    if inserted:
+        obj.pk = inserted[0]
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        return obj.pk, False
+    existing = model.objects.filter(**{key_field: getattr(obj, key_field)}).values_list("pk", flat=True).first()
+    if existing is None:  # the conflict was on another unique constraint: not a retry of this one
+        raise IntegrityError(f"{model.__name__} was not stored, and none is stored with its {key_field}.")
+    return existing, True

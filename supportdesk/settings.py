@@ -540,6 +540,8 @@ ANYMAIL = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY}
 # template WHATSAPP_TEMPLATE (one body parameter: the reply), in the conversation's language.
 WHATSAPP_APP_SECRET = _secret("WHATSAPP_APP_SECRET")
 WHATSAPP_VERIFY_TOKEN = _secret("WHATSAPP_VERIFY_TOKEN")
+# Meta's posts are a few KB (media come by id, not in the post); a bigger one is refused with 413.
+WHATSAPP_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
 WHATSAPP_ACCESS_TOKEN = env.str("WHATSAPP_ACCESS_TOKEN", default="")
 WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="100000000000001")
 FAKE_WHATSAPP_HOST = env.str("FAKE_WHATSAPP_HOST", default="127.0.0.1")

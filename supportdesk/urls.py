@@ -34,7 +34,6 @@ urlpatterns = [
     path("desk/live/", include("conversations.live_urls")),
     path("desk/mailbox/", include("integrations.mail_urls")),
     path("integrations/email/", include(email_webhook_urls())),
-    path("integrations/whatsapp/", include("integrations.whatsapp.urls")),
     path("integrations/voice/", include("integrations.voice.urls")),
     path("desk/", include("conversations.workspace_urls")),
     path("api/v1/", include(router.urls)),

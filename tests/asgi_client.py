@@ -1,6 +1,6 @@
 """Call the real ASGI application (supportdesk.asgi) from sync tests, the way uvicorn does.
 
-For endpoints that live outside Django's URLconf (the OMS webhook), which Django's test
+For endpoints that live outside Django's URLconf (the OMS and WhatsApp webhooks), which Django's test
 client cannot reach. Such an endpoint may do its work in a thread of its own, with its own
 database connection: tests of it use `django_db(transaction=True)`.
 """
@@ -29,14 +29,14 @@ class AsgiResponse:
 
 
 class AsgiClient:
-    def request(self, method: str, path: str, *, data: bytes = b"",
+    def request(self, method: str, path: str, *, data: bytes = b"", query_string: str = "",
                 headers: dict[str, str] | None = None) -> AsgiResponse:
         from supportdesk.asgi import application
 
         encoded = [(b"host", b"testserver"),
                    *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items())]
         scope = {"type": "http", "http_version": "1.1", "method": method, "path": path,
-                 "raw_path": path.encode(), "query_string": b"", "scheme": "http",
+                 "raw_path": path.encode(), "query_string": query_string.encode(), "scheme": "http",
                  "root_path": "", "headers": encoded, "client": ("127.0.0.1", 50000),
                  "server": ("testserver", 80)}
         return async_to_sync(_exchange)(ApplicationCommunicator(application, scope), data)

@@ -30,8 +30,9 @@ from conversations.channels import delivery_state_set
 from conversations.models import Channel, DeliveryState, Message, MessageDirection
 from conversations.services.inbound import inbound_conversation, inbound_message_receive, provider_client_id
 from integrations.models import WhatsAppDelivery
-from integrations.phones import contact_for_phone, e164
+from integrations.phones import contacts_for_phones, e164
 from supportdesk import outbox
+from supportdesk.db import rows_update
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +109,69 @@ def whatsapp_drain(*, batches: int = 20, batch_size: int = 50) -> int:
 
 
 def deliveries_apply(delivery_ids: list[int]) -> None:
-    for row in WhatsAppDelivery.objects.filter(pk__in=delivery_ids, processed_at__isnull=True).order_by("pk"):
-        outcomes = [outcome for value in _values(json.loads(row.body)) for outcome in _value_apply(value)]
+    """Apply stored posts in the order they came, as one batch (the outbox drain's transaction):
+    the rows read at once, the senders' contacts found (or created) together and locked in the one
+    order, the messages stored before looked up together, the rows marked applied in one
+    statement. A batch that fails is rolled back whole and given again id by id by the drain;
+    each message is stored once by its id (wamid), so nothing applied twice is stored twice."""
+    rows = list(WhatsAppDelivery.objects.filter(pk__in=delivery_ids, processed_at__isnull=True).order_by("pk"))
+    if not rows:
+        return
+    parts = [[part for value in _values(json.loads(row.body)) for part in _value_parts(value)] for row in rows]
+    batch = _MessageBatch([part for row_parts in parts for part in row_parts if isinstance(part, _Inbound)])
+    for row, row_parts in zip(rows, parts, strict=True):
+        outcomes = [batch.apply(part) if isinstance(part, _Inbound)
+                    else _status_apply(part) if isinstance(part, dict) else part for part in row_parts]
         row.outcome = "; ".join(outcomes)[:2000] or _("Nothing to apply.")
         row.processed_at = timezone.now()
-        row.save(update_fields=["outcome", "processed_at"])
+    rows_update(rows, ["outcome", "processed_at"])
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    """A customer's message of a post, with what finds its contact and keeps it once."""
+
+    wamid: str
+    phone: str  # E.164
+    name: str  # the profile name the post gives the sender
+    message: dict[str, Any]
+
+
+class _MessageBatch:
+    """The contacts of a batch's senders and the messages of it stored before, each read once."""
+
+    def __init__(self, messages: list[_Inbound]) -> None:
+        names: dict[str, str] = {}
+        for message in messages:  # a new contact is named by the first message of theirs, as one by one
+            names.setdefault(message.phone, message.name)
+        # Locked now, in the one order, rather than one by one in the messages' order as each
+        # conversation is found (two batches sharing contacts would deadlock).
+        self.contacts = contacts_for_phones(names, source="whatsapp", lock=True)
+        # Once per message whichever of the contact's conversations took it (a resend after it closed).
+        self.stored = set(Message.objects.filter(
+            conversation__contact__in=[contact.pk for contact in self.contacts.values()],
+            direction=MessageDirection.INBOUND,
+            client_id__in={_client_id(message.wamid) for message in messages},
+        ).values_list("conversation__contact_id", "client_id")) if messages else set()
+
+    def apply(self, message: _Inbound) -> str:
+        contact = self.contacts[message.phone]
+        client_id = _client_id(message.wamid)
+        if (contact.pk, client_id) in self.stored:  # before, or earlier in this batch
+            return _("%(id)s: stored before") % {"id": message.wamid}
+        text, extra = message_text(message.message)
+        conversation = inbound_conversation(contact=contact, channel=Channel.MESSAGING)
+        metadata = {"whatsapp": {"id": message.wamid, "from": message.phone, "type": message.message.get("type"),
+                                 **extra}}
+        stored = inbound_message_receive(conversation=conversation, body=text, provider_id=message.wamid,
+                                         metadata=metadata)
+        self.stored.add((contact.pk, client_id))
+        return _("%(id)s: message %(sequence)s of conversation %(conversation)s") % {
+            "id": message.wamid, "sequence": stored.sequence, "conversation": conversation.pk}
+
+
+def _client_id(wamid: str) -> str:
+    return provider_client_id(Channel.MESSAGING, wamid)
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -131,11 +190,19 @@ def _name(contact: dict[str, Any]) -> str:
     return name if isinstance(name, str) else ""
 
 
-def _value_apply(value: dict[str, Any]) -> list[str]:
+def _value_parts(value: dict[str, Any]) -> list[_Inbound | dict[str, Any] | str]:
+    """What a change of a post holds, in its order: messages to store, status reports to apply,
+    and the outcome of what is left out."""
     names = {str(contact.get("wa_id")): _name(contact) for contact in _dicts(value.get("contacts"))}
-    outcomes = [_message_apply(message, name=names.get(str(message.get("from")), ""))
-                for message in _dicts(value.get("messages"))]
-    return outcomes + [_status_apply(status) for status in _dicts(value.get("statuses"))]
+    parts: list[_Inbound | dict[str, Any] | str] = []
+    for message in _dicts(value.get("messages")):
+        wamid, sender = str(message.get("id") or ""), str(message.get("from") or "")
+        phone = e164(sender)
+        if not wamid or phone is None:
+            parts.append(_("A message without an id or a sender number was left out."))
+        else:
+            parts.append(_Inbound(wamid=wamid, phone=phone, name=names.get(sender, ""), message=message))
+    return parts + _dicts(value.get("statuses"))
 
 
 def message_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -161,25 +228,6 @@ def message_text(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 {"location": {"latitude": latitude, "longitude": longitude, "name": content.get("name") or "",
                               "address": content.get("address") or ""}})
     return _("[A %(kind)s message the desk cannot show]") % {"kind": kind or _("an unknown")}, {}
-
-
-def _message_apply(message: dict[str, Any], *, name: str) -> str:
-    wamid = str(message.get("id") or "")
-    phone = e164(str(message.get("from") or ""))
-    if not wamid or phone is None:
-        return _("A message without an id or a sender number was left out.")
-    contact = contact_for_phone(phone, name=name, source="whatsapp")
-    # Once per message whichever of the contact's conversations took it (a resend after it closed).
-    client_id = provider_client_id(Channel.MESSAGING, wamid)
-    if Message.objects.filter(conversation__contact=contact, direction=MessageDirection.INBOUND,
-                              client_id=client_id).exists():
-        return _("%(id)s: stored before") % {"id": wamid}
-    text, extra = message_text(message)
-    conversation = inbound_conversation(contact=contact, channel=Channel.MESSAGING)
-    metadata = {"whatsapp": {"id": wamid, "from": phone, "type": message.get("type"), **extra}}
-    stored = inbound_message_receive(conversation=conversation, body=text, provider_id=wamid, metadata=metadata)
-    return _("%(id)s: message %(sequence)s of conversation %(conversation)s") % {
-        "id": wamid, "sequence": stored.sequence, "conversation": conversation.pk}
 
 
 def _status_apply(status: dict[str, Any]) -> str:

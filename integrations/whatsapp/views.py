@@ -1,34 +1,35 @@
-"""The WhatsApp webhook endpoint: thin; the provider's signature is the access (inbound.py)."""
+"""The WhatsApp webhook, served bare (`supportdesk.asgi_intake`: no middleware, one thread
+crossing; `supportdesk.asgi` routes /integrations/whatsapp/webhook/ here): thin, the provider's
+signature and verify token are the access (inbound.py)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 
 from integrations.whatsapp import inbound
+from supportdesk.asgi_intake import Answer, Request, intake_endpoint
 
-BODY_MAX_BYTES = 1024 * 1024  # Meta's posts are a few KB; media come by id, not in the post
+
+def subscription_check(request: Request) -> Answer:
+    """Meta's GET when the webhook is subscribed: the challenge echoed, or 403 (no database)."""
+    challenge = inbound.verify_handshake(mode=request.query.get("hub.mode"),
+                                         token=request.query.get("hub.verify_token"),
+                                         challenge=request.query.get("hub.challenge"))
+    if challenge is None:
+        return Answer.error(403, "invalid_verify_token", _("The verify token does not match."))
+    return Answer.text(200, challenge)
 
 
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def webhook(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
-        challenge = inbound.verify_handshake(mode=request.GET.get("hub.mode"),
-                                             token=request.GET.get("hub.verify_token"),
-                                             challenge=request.GET.get("hub.challenge"))
-        if challenge is None:
-            return JsonResponse({"error": _("The verify token does not match.")}, status=403)
-        return HttpResponse(challenge, content_type="text/plain")
-    if len(request.body) > BODY_MAX_BYTES:
-        return JsonResponse({"error": _("The body is over %(limit)s bytes.") % {"limit": BODY_MAX_BYTES}},
-                            status=413)
+def delivery_receive(request: Request) -> Answer:
     try:
-        stored = inbound.webhook_receive(body=request.body, signature=request.headers.get("X-Hub-Signature-256"))
+        stored = inbound.webhook_receive(body=request.body, signature=request.headers.get("x-hub-signature-256"))
     except inbound.SignatureError as error:
-        return JsonResponse({"error": str(error)}, status=401)
+        return Answer.error(401, "invalid_signature", str(error))
     except inbound.PayloadError as error:
-        return JsonResponse({"error": str(error)}, status=400)
-    return JsonResponse({"received": True, "duplicate": stored.duplicate})
+        return Answer.error(400, "invalid_payload", str(error))
+    return Answer.json(200, {"received": True, "duplicate": stored.duplicate})
+
+
+webhook = intake_endpoint(name="The WhatsApp webhook", get=subscription_check, post=delivery_receive,
+                          max_body_bytes=lambda: settings.WHATSAPP_WEBHOOK_MAX_BODY_BYTES)

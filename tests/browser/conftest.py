@@ -10,7 +10,6 @@ import os
 import shutil
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -57,43 +56,3 @@ def page(browser) -> Iterator:
     page.set_default_timeout(15_000)
     yield page
     context.close()
-
-
-@dataclass
-class AsgiServer:
-    url: str
-
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url.removeprefix("http")
-
-
-@pytest.fixture
-def asgi_server(transactional_db, private_channel_layer) -> Iterator[AsgiServer]:
-    """The whole ASGI application (HTTP and websockets) served by uvicorn on a thread of this
-    process, so it uses the test database; static files come from the app directories, as
-    `live_server` serves them. Pytest-django's live_server speaks WSGI only: no websockets."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-    from supportdesk.asgi import application
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(ASGIStaticFilesHandler(application), host="127.0.0.1", port=port,
-                                           lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, name="asgi-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start for the browser tests")
-        time.sleep(0.05)
-    yield AsgiServer(url=f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=15)

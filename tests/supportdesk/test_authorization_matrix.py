@@ -338,9 +338,6 @@ MATRIX: dict[str, Row] = {
                                   body=lambda world: {"event-data": {"event": "opened"}}, json=True),
     "email-tracking-postmark": Row(_desk("email-tracking-postmark"), {"post": same(400)},
                                    body=lambda world: {"RecordType": "Open"}, json=True),
-    # --- the WhatsApp webhook: Meta's verify token and signature are the access ---
-    "whatsapp-webhook": Row(_desk("whatsapp-webhook"), {"get": same(403), "post": same(401)},
-                            body=lambda world: {"object": "whatsapp_business_account", "entry": []}, json=True),
     # --- the voice webhooks (Twilio's shape): the provider's X-Twilio-Signature is the access ---
     **{name: Row(_desk(name), {"get": same(405), "post": same(401)}, body=lambda world: {"CallSid": "CA1"})
        for name in ("voice-incoming", "voice-language", "voice-wait", "voice-callback", "voice-queue-result",
@@ -364,6 +361,8 @@ SOCKETS: dict[str, dict[str, str]] = {
 # HTTP routes served beside Django's URL conf (supportdesk.asgi): the caller is the signature.
 SIGNED_ROUTES = {
     "integrations/oms/webhook": "HMAC-signed by the OMS: tests/integrations/test_oms_webhook.py",
+    "integrations/whatsapp/webhook/": "Meta's verify token (GET) and X-Hub-Signature-256 (POST): "
+                                      "tests/integrations/test_whatsapp.py",
 }
 
 
