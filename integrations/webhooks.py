@@ -44,5 +44,5 @@ def oms_webhook_answer(request: Request) -> Answer:
     return Answer.json(202, {"status": "accepted", "event_id": result.event_id})
 
 
-oms_webhook = intake_endpoint(name="The OMS webhook", post=oms_webhook_answer,
+oms_webhook = intake_endpoint(key="oms", name="The OMS webhook", post=oms_webhook_answer,
                               max_body_bytes=lambda: settings.OMS_WEBHOOK_MAX_BODY_BYTES)

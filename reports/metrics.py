@@ -8,7 +8,7 @@ Read at each scrape, so every figure is the desk's, not one process's:
   the entries pending, the oldest one's age and those parked after failing;
 - from the counters every process adds to (supportdesk.metrics): requests by status class
   and their latency, websocket connections open, Celery tasks' lag in the broker and
-  failures by task.
+  failures by task, posts to the signed webhooks by answer status (accepted 202/200, refused 4xx).
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def _outbox() -> Iterator[Metric]:
 _COUNTERS = {
     "websocket_connections": ("gauge", "Websocket connections open (opened minus closed)."),
     "celery_task_failures_total": ("counter", "Celery tasks that raised."),
+    "webhook_posts_total": ("counter", "Posts to the signed webhooks (oms, whatsapp) by answer status."),
 }
 _HISTOGRAMS = {
     "http_request_duration_seconds": "Time to answer a request (Django's pages and API), by status class.",

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,7 +32,9 @@ from django.core.signals import request_finished, request_started
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils.translation import gettext as _
 
+from supportdesk import metrics
 from supportdesk.errors import error_body
+from supportdesk.logs import log_id_reset, log_id_set, request_id_for
 from supportdesk.unavailable import retry_after_seconds, unavailable_body
 
 logger = logging.getLogger(__name__)
@@ -79,37 +82,50 @@ def unavailable() -> Answer:
     return Answer.json(503, unavailable_body(), {"Retry-After": str(retry_after_seconds())})
 
 
-def intake_endpoint(*, name: str, max_body_bytes: Callable[[], int], post: Handler,
+def intake_endpoint(*, name: str, key: str, max_body_bytes: Callable[[], int], post: Handler,
                     get: Handler | None = None) -> AsgiApp:
     """An ASGI app serving one path: POST through `post`, run in a worker thread (see
     `answer_between_signals`); GET, if given, through `get` on the event loop, so it must not
     touch the database (a subscription check); any other method 405. `name` names the endpoint
-    in the log; the body limit is read per request (a setting tests may change)."""
+    in the log, `key` in /metrics (`webhook_posts_total{webhook, status}`); the body limit is
+    read per request (a setting tests may change). Like Django's pages, every answer carries
+    the request's id (supportdesk.logs) and is timed for /metrics."""
     allowed = ", ".join(["GET", "POST"] if get is not None else ["POST"])
 
-    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            raise ValueError(f"{name} serves HTTP, not {scope['type']}.")
+    async def answer_for(scope: Scope, receive: Receive) -> Answer:
         method = scope["method"]
         if method == "GET" and get is not None:
-            await respond(send, get(request_of(scope, body=b"")))
-            return
+            return get(request_of(scope, body=b""))
         if method != "POST":
-            await respond(send, Answer.error(405, "method_not_allowed",
-                                             _("This address takes %(methods)s.") % {"methods": allowed},
-                                             headers={"Allow": allowed}))
-            return
+            takes = _("This address takes %(methods)s.") % {"methods": allowed}
+            return Answer.error(405, "method_not_allowed", takes, headers={"Allow": allowed})
         limit = max_body_bytes()
         body = await body_read(receive, limit=limit)
         if body is None:
             too_large = _("The body is over the limit of %(limit)s bytes.") % {"limit": limit}
-            await respond(send, Answer.error(413, "payload_too_large", too_large))
-            return
+            return Answer.error(413, "payload_too_large", too_large)
         # One of the loop's worker threads, not Django's one sync thread: deliveries are
-        # independent of each other.
-        answer = await sync_to_async(answer_between_signals, thread_sensitive=False)(
+        # independent of each other. The thread gets this context, so the request's id.
+        return await sync_to_async(answer_between_signals, thread_sensitive=False)(
             post, request_of(scope, body=body), name=name)
-        await respond(send, answer)
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"{name} serves HTTP, not {scope['type']}.")
+        began = time.monotonic()
+        sent_id = next((value.decode("latin-1") for header, value in scope.get("headers", [])
+                        if header.lower() == b"x-request-id"), None)
+        request_id = request_id_for(sent_id)
+        token = log_id_set(request_id)
+        try:
+            answer = await answer_for(scope, receive)
+        finally:
+            log_id_reset(token)
+        await respond(send, replace(answer, headers={**answer.headers, "X-Request-ID": request_id}))
+        metrics.observe("http_request_duration_seconds", time.monotonic() - began,
+                        {"status": f"{answer.status // 100}xx"})
+        if scope["method"] == "POST":
+            metrics.count("webhook_posts_total", {"webhook": key, "status": str(answer.status)})
 
     return endpoint
 

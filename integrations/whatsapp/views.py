@@ -31,5 +31,5 @@ def delivery_receive(request: Request) -> Answer:
     return Answer.json(200, {"received": True, "duplicate": stored.duplicate})
 
 
-webhook = intake_endpoint(name="The WhatsApp webhook", get=subscription_check, post=delivery_receive,
-                          max_body_bytes=lambda: settings.WHATSAPP_WEBHOOK_MAX_BODY_BYTES)
+webhook = intake_endpoint(key="whatsapp", name="The WhatsApp webhook", get=subscription_check,
+                          post=delivery_receive, max_body_bytes=lambda: settings.WHATSAPP_WEBHOOK_MAX_BODY_BYTES)

@@ -166,3 +166,18 @@ def test_an_allowed_network_is_configurable(client, settings):
     settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
     assert client.get("/metrics", REMOTE_ADDR="10.2.3.4").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+
+
+def test_webhook_posts_are_counted_by_status_and_answer_their_request_id(client):
+    from tests.asgi_client import AsgiClient
+
+    asgi = AsgiClient()
+    forged = asgi.request("POST", "/integrations/whatsapp/webhook/", data=b"{}",
+                          headers={"X-Hub-Signature-256": "sha256=00", "X-Request-ID": "wa-probe-1"})
+    wrong_method = asgi.request("PUT", "/integrations/oms/webhook")
+
+    assert (forged.status_code, forged["X-Request-ID"]) == (401, "wa-probe-1")
+    assert wrong_method.status_code == 405 and len(wrong_method["X-Request-ID"]) == 32
+    figures = scrape(client)
+    assert figures["supportdesk_webhook_posts_total"] == {(("status", "401"), ("webhook", "whatsapp")): 1}
+    assert figures["supportdesk_http_request_duration_seconds_count"][(("status", "4xx"),)] == 2
