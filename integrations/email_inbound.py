@@ -3,17 +3,22 @@ message of the right conversation.
 
 Intake (`email_inbound_store`, called by the desk's SMTP server and the providers' inbound
 webhooks) keeps the message once per Message-ID, with an outbox entry in the same statement;
-the worker's drain (`inbound_emails_apply`) parses it and:
+the worker's drain (`inbound_emails_apply`) takes them in batches (one transaction each, with
+the outbox entries it deletes: a worker that dies mid-batch leaves it all for the next drain),
+parses each one before taking any lock, then reads and writes for the whole batch at once
+(the contacts, the thread references, the open cases, the messages), and:
 
 - leaves out what is no conversation's business: auto-replies and out-of-office answers
   (Auto-Submitted, Precedence, X-Autoreply, a null return path), and bounces, whose
   delivery-status report marks the desk's message they name as failed, with the reason;
-- finds or creates the contact from the From address;
+- finds or creates the contact from the From address (the batch's contacts locked together,
+  in the one order of `timeline.locks`);
 - places it in its thread: the first Message-ID of In-Reply-To, then of References (newest
-  first), that the desk knows (`EmailThreadRef`: everything it sent or received), else the
-  reply token in the address it was sent to (`reply+<token>@...`, which the desk's replies
-  carry in Reply-To). A thread found for another person (a reply to a bulk email, a
-  forwarded thread) is not theirs: their message opens their own conversation. A new
+  first), that the desk knows (`EmailThreadRef`: everything it sent or received, the batch's
+  earlier emails included), else the reply token in the address it was sent to
+  (`reply+<token>@...`, which the desk's replies carry in Reply-To). A thread found for
+  another person (a reply to a bulk email, a forwarded thread) is not theirs: their message
+  opens their own conversation. A new
   subject joins the contact's open email conversation or opens one linked to it, as the
   queue chooses (`Queue.new_email_while_open`);
 - shows the text with the quoted history and the signature trimmed (mail-parser-reply), the
@@ -27,8 +32,9 @@ import hashlib
 import html as html_lib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
+from email.contentmanager import raw_data_manager
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses, parseaddr
@@ -38,6 +44,7 @@ import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from mailparser_reply import EmailReplyParser
@@ -45,12 +52,15 @@ from mailparser_reply.constants import MAIL_LANGUAGES
 
 from conversations.channels import Attachment, delivery_state_set
 from conversations.models import Channel, Conversation, DeliveryState
-from conversations.services.inbound import inbound_conversation, inbound_message_receive
-from integrations.email_threads import conversation_id_from_address, message_id_key, thread_ref_record
+from conversations.services.inbound import InboundCases, InboundItem, inbound_messages_receive
+from integrations.email_threads import ThreadRef, conversation_id_from_address, message_id_key, thread_refs_record
 from integrations.models import EmailThreadRef, InboundEmail, InboundEmailStatus
 from supportdesk import outbox
+from supportdesk.db import rows_update
+from timeline import events
+from timeline.locks import rows_lock
 from timeline.models import Contact, ContactKind
-from timeline.services.contacts import contact_upsert
+from timeline.services.mirror import MirroredContact, MirroredEvent, mirror_batch
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +75,24 @@ _AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply", "auto-reply"}
 
 class EmailTooLarge(Exception):
     pass
+
+
+class _Message(EmailMessage):
+    """An email parsed with the compat32 policy, whose headers stay the strings they came as:
+    the default policy parses a header into an object each time one is read (a part's content
+    type, its disposition, while parsing and while the body is looked for), which made the MIME
+    parse of a 50 KB HTML email take three times as long. EmailMessage's body helpers
+    (`get_body`, `get_content`) still serve, given what they expect of those objects."""
+
+    def is_attachment(self) -> bool:
+        return self.get_content_disposition() == "attachment"
+
+    def get_content(self, *args: Any, content_manager: Any = None, **kw: Any) -> Any:
+        return super().get_content(*args, content_manager=content_manager or raw_data_manager, **kw)
+
+
+def email_message_parse(raw: bytes) -> _Message:
+    return BytesParser(_class=_Message, policy=policy.compat32).parsebytes(raw)
 
 
 @dataclass(frozen=True)
@@ -83,7 +111,7 @@ def email_inbound_store(raw: bytes, *, source: str, envelope_from: str = "",
     if len(raw) > settings.EMAIL_INBOUND_MAX_BYTES:
         raise EmailTooLarge(_("The email is %(size)s bytes; the limit is %(limit)s.")
                             % {"size": len(raw), "limit": settings.EMAIL_INBOUND_MAX_BYTES})
-    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(_header_block(raw))
     message_id = header_text(headers, "Message-ID")
     found = MESSAGE_ID_PATTERN.search(message_id)
     message_id = found.group(0) if found else ""
@@ -99,6 +127,17 @@ def email_inbound_store(raw: bytes, *, source: str, envelope_from: str = "",
                        subject=header_text(headers, "Subject")[:998], raw=raw, size=len(raw))
     inbound_id, duplicate = outbox.outbox_create_once(row, stream=STREAM)
     return Stored(inbound_id=inbound_id, duplicate=duplicate)
+
+
+def _header_block(raw: bytes) -> bytes:
+    """The header section, up to the first empty line: all the intake reads, so the body (50 KB
+    of HTML, a 20 MB attachment) is not split into lines by the header parser for nothing."""
+    ends = [(found, len(separator)) for separator in (b"\r\n\r\n", b"\n\n")
+            if (found := raw.find(separator)) >= 0]
+    if not ends:
+        return raw
+    end, length = min(ends)
+    return raw[:end + length]
 
 
 def header_text(message: Any, name: str) -> str:
@@ -136,81 +175,166 @@ def inbound_email_register() -> None:
     outbox.consumer_register(name=CONSUMER, stream=STREAM, handle=inbound_emails_apply, kick=_kick)
 
 
-def inbound_emails_drain(*, batches: int = 200, batch_size: int = 1) -> int:
-    # One email a transaction: its contact stays locked only while it is placed (parallel
-    # drains wait on each other's contacts; a batch of several locked them in any order).
+# Emails a drain's transaction: parsed first, without locks; then their contacts locked at
+# once in the one order (`timeline.locks`: ascending ids, new contacts after), so two drains in
+# parallel wait on each other's contacts for the writes only, and never deadlock.
+BATCH_SIZE = 20
+
+
+def inbound_emails_drain(*, batches: int = 200, batch_size: int = BATCH_SIZE) -> int:
     return outbox.outbox_drain_batches(consumer=CONSUMER, batches=batches, batch_size=batch_size)
 
 
+@dataclass
+class _Email:
+    """One stored email as its processing goes: parsed, then placed."""
+
+    row: InboundEmail
+    parsed: EmailMessage
+    headers: dict[str, str]  # the first value of each header, raw, by lower-case name
+    outcome: tuple[str, str] | None = None  # (status, what was done) once decided
+    address: str = ""
+    name: str = ""
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    referenced: list[str] = field(default_factory=list)  # Message-IDs to thread on, in order
+    token_ids: list[int] = field(default_factory=list)  # conversations its reply addresses name
+    contact: Contact | None = None
+    conversation: Conversation | None = None
+
+
 def inbound_emails_apply(inbound_ids: list[int]) -> None:
-    for row in InboundEmail.objects.filter(pk__in=inbound_ids, status=InboundEmailStatus.PENDING).order_by("pk"):
-        inbound_email_process(row)
-
-
-def inbound_email_process(row: InboundEmail) -> None:
-    parsed = BytesParser(policy=policy.default).parsebytes(bytes(row.raw))
-    outcome = _process(row, parsed)
-    row.status = outcome[0]
-    row.outcome = outcome[1][:2000]
-    row.processed_at = timezone.now()
-    row.save(update_fields=["status", "outcome", "html", "conversation", "processed_at"])
+    """Process a batch of stored emails, in their order, in the drain's transaction."""
+    rows = list(InboundEmail.objects.filter(pk__in=inbound_ids, status=InboundEmailStatus.PENDING).order_by("pk"))
+    emails = [email_parse(row) for row in rows]
+    placed = [email for email in emails if email.outcome is None]
+    _loops_ignore(placed)
+    placed = [email for email in placed if email.outcome is None]
+    if placed:
+        _contacts_for(placed)
+        with events.buffered():  # the conversations' timeline events in one insert
+            _threads_place(placed)
+            messages = inbound_messages_receive(items=[InboundItem(
+                conversation=email.conversation, body=email.text,
+                provider_id=email.row.message_id or email.row.key, metadata=_metadata(email)) for email in placed])
+        thread_refs_record([ThreadRef(message_id=email.row.message_id, contact_id=email.contact.pk,
+                                      conversation_id=email.conversation.pk, outbound=False) for email in placed])
+        for email, message in zip(placed, messages, strict=True):
+            email.row.conversation, email.row.html = email.conversation, email.html
+            email.outcome = InboundEmailStatus.PROCESSED, _(
+                "Message %(sequence)s of conversation %(conversation)s.") % {
+                "sequence": message.sequence, "conversation": email.conversation.pk}
+    now = timezone.now()
+    for email in emails:
+        email.row.status = email.outcome[0]
+        email.row.outcome = email.outcome[1][:2000]
+        email.row.processed_at = now
+    rows_update([email.row for email in emails], ["status", "outcome", "html", "conversation", "processed_at"])
 
 
 def _ignore(reason: str) -> tuple[str, str]:
     return InboundEmailStatus.IGNORED, reason
 
 
-def _process(row: InboundEmail, parsed: EmailMessage) -> tuple[str, str]:
+def email_parse(row: InboundEmail) -> _Email:
+    """Everything processing needs from the email, read before any lock is taken: what leaves
+    it out (a bounce, whose report is applied here; an automatic message; no sender to answer),
+    else its sender, subject, bodies (the text trimmed, the HTML sanitised), attachments and the
+    threads it names."""
+    parsed = email_message_parse(bytes(row.raw))
+    headers: dict[str, str] = {}
+    for name, value in parsed.raw_items():
+        headers.setdefault(name.lower(), value)
+    email = _Email(row=row, parsed=parsed, headers=headers)
     if (bounce := _bounce(parsed)) is not None:
-        return _ignore(bounce)
-    if (auto := _automatic(parsed, envelope_from=row.envelope_from)) is not None:
-        return _ignore(auto)
-    name, address = parseaddr(header_text(parsed, "From"))
-    address = address.strip()
+        email.outcome = _ignore(bounce)
+        return email
+    if (auto := _automatic(email, envelope_from=row.envelope_from)) is not None:
+        email.outcome = _ignore(auto)
+        return email
+    email.name, email.address = _sender(_raw_header(headers, "from"))
     try:
-        validate_email(address)
+        validate_email(email.address)
     except ValidationError:
-        return _ignore(_("No sender address it could be answered at (From: %(value)r).")
-                       % {"value": header_text(parsed, "From")[:200]})
-    if address.lower().endswith("@" + settings.EMAIL_INBOUND_DOMAIN.lower()) \
-            or address.lower() == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower():
-        return _ignore(_("Sent from the desk's own address: not answered (a mail loop)."))
-    sent_by_desk = EmailThreadRef.objects.filter(key=message_id_key(row.message_id), outbound=True)
-    if row.message_id and sent_by_desk.exists():
-        return _ignore(_("An email the desk sent itself came back: not answered (a mail loop)."))
-    contact = _contact_for(address=address, name=name)
-    subject = header_text(parsed, "Subject")
-    conversation = _thread(parsed, row=row, contact=contact, subject=subject)
-    text, html = _bodies(parsed)
-    row.html = html
-    attachments = [{"name": name, "type": content_type, "size": size}
-                   for name, content_type, size, _part in _attachment_parts(parsed)]
-    message = inbound_message_receive(
-        conversation=conversation, body=_trimmed(text), provider_id=row.message_id or row.key,
-        metadata={"email": {"message_id": row.message_id, "subject": subject[:255], "from": address,
-                            "inbound_email_id": row.pk, "has_html": bool(html),
-                            "references": MESSAGE_ID_PATTERN.findall(header_text(parsed, "References"))
-                            [-(MAX_REFERENCES - 1):]},
-                  "attachments": attachments[:MAX_ATTACHMENTS]})
-    row.conversation = conversation
-    if row.message_id:
-        thread_ref_record(message_id=row.message_id, contact_id=contact.pk, conversation_id=conversation.pk,
-                          outbound=False)
-    return InboundEmailStatus.PROCESSED, _("Message %(sequence)s of conversation %(conversation)s.") % {
-        "sequence": message.sequence, "conversation": conversation.pk}
+        email.outcome = _ignore(_("No sender address it could be answered at (From: %(value)r).")
+                                % {"value": _header(headers, "from")[:200]})
+        return email
+    address = email.address.lower()
+    if address.endswith("@" + settings.EMAIL_INBOUND_DOMAIN.lower()) \
+            or address == parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower():
+        email.outcome = _ignore(_("Sent from the desk's own address: not answered (a mail loop)."))
+        return email
+    email.subject = _header(headers, "subject")
+    email.referenced = _referenced_ids(headers)
+    email.token_ids = [conversation_id for address in _recipients(headers, row)
+                       if (conversation_id := conversation_id_from_address(address)) is not None]
+    plain, rich = _body_parts(parsed)
+    email.text, email.html = _bodies(plain, rich)
+    email.attachments = [{"name": name, "type": content_type, "size": size}
+                         for name, content_type, size, _part in _attachment_parts(parsed, shown=(plain, rich))]
+    email.text = _trimmed(email.text)
+    return email
 
 
-def _automatic(parsed: EmailMessage, *, envelope_from: str) -> str | None:
-    auto_submitted = header_text(parsed, "Auto-Submitted").lower()
+def _raw_header(headers: dict[str, str], name: str) -> str:
+    """A header's raw value (8-bit bytes read as UTF-8, else replaced), NULs dropped."""
+    value = headers.get(name)
+    if value is None:
+        return ""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # 8-bit bytes the parser kept as surrogates
+        value = value.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    return value.replace("\x00", "")
+
+
+def _header(headers: dict[str, str], name: str) -> str:
+    """A header as text: its RFC 2047 words decoded, on one line (a broken one read as well as
+    it can be). The raw value, not the parsing policy's: only what is read is decoded, and a
+    100 KB References is not parsed as structured text."""
+    return header_text({name: _raw_header(headers, name)}, name)
+
+
+def _sender(value: str) -> tuple[str, str]:
+    """(name, address) of a From header's raw value: the address parsed before the name's
+    RFC 2047 words are decoded, so a decoded comma or bracket cannot move it."""
+    name, address = parseaddr(" ".join(value.split()))
+    if "=?" in name:
+        name = header_text({"name": name}, "name")
+    return name, address.strip()
+
+
+def _metadata(email: _Email) -> dict[str, Any]:
+    row = email.row
+    return {"email": {"message_id": row.message_id, "subject": email.subject[:255], "from": email.address,
+                      "inbound_email_id": row.pk, "has_html": bool(email.html),
+                      "references": MESSAGE_ID_PATTERN.findall(_header(email.headers, "references"))
+                      [-(MAX_REFERENCES - 1):]},
+            "attachments": email.attachments[:MAX_ATTACHMENTS]}
+
+
+def _loops_ignore(emails: list[_Email]) -> None:
+    """Leave out the desk's own emails come back (a Message-ID it sent): a mail loop."""
+    keys = {message_id_key(email.row.message_id): email for email in emails if email.row.message_id}
+    sent = set(EmailThreadRef.objects.filter(key__in=list(keys), outbound=True).values_list("key", flat=True))
+    for key in sent:
+        keys[key].outcome = _ignore(_("An email the desk sent itself came back: not answered (a mail loop)."))
+
+
+def _automatic(email: _Email, *, envelope_from: str) -> str | None:
+    headers = email.headers
+    auto_submitted = _header(headers, "auto-submitted").lower()
     if auto_submitted and auto_submitted != "no":
         return _("An automatic reply (Auto-Submitted: %(value)s).") % {"value": auto_submitted[:60]}
-    precedence = header_text(parsed, "Precedence")
+    precedence = _header(headers, "precedence")
     if precedence.lower() in _AUTO_PRECEDENCE:
         return _("Bulk or automatic mail (Precedence: %(value)s).") % {"value": precedence[:60]}
     for header in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
-        if parsed.get(header) is not None:
+        if header.lower() in headers:
             return _("An automatic reply (%(header)s).") % {"header": header}
-    return_path = header_text(parsed, "Return-Path")
+    return_path = _header(headers, "return-path")
     if return_path.replace(" ", "") == "<>" or envelope_from.strip() == "<>":
         return _("Sent with a null return path (an automatic message).")
     return None
@@ -259,78 +383,138 @@ def _part_bytes(part: EmailMessage) -> bytes:
     return str(inner or "").encode("utf-8", "replace")
 
 
-def _contact_for(*, address: str, name: str) -> Contact:
-    """The contact with this email (a customer first, then the oldest), or a new customer."""
-    contacts = list(Contact.objects.filter(email__iexact=address).exclude(email="")  # its index's condition
-                    .order_by("pk").values_list("pk", "kind")[:20])
-    if contacts:
-        chosen = next((pk for pk, kind in contacts if kind == ContactKind.CUSTOMER), contacts[0][0])
-        return Contact.objects.get(pk=chosen)
-    fields: dict[str, Any] = {"email": address}
-    if name.strip():
-        fields["name"] = name.strip()[:200]
-    return contact_upsert(kind=ContactKind.CUSTOMER, external_id=f"email:{address.lower()}"[:128], fields=fields,
-                          occurred_at=timezone.now(), actor="email")
+def _contacts_for(emails: list[_Email]) -> None:
+    """Each email's contact: the one with its sender's address (a customer first, then the
+    oldest), or a new customer. All of them locked for the rest of the transaction, in the one
+    order (`timeline.locks`): the ones found by ascending id, then the new ones (created in the
+    order of their keys, so two drains creating the same one wait, never deadlock)."""
+    addresses: dict[str, tuple[str, str]] = {}  # lower-case address -> (as first written, name)
+    for email in emails:
+        addresses.setdefault(email.address.lower(), (email.address, email.name))
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        # As `email__iexact` finds one (its index's expression and condition), for all at once.
+        cursor.execute(
+            f"SELECT wanted.address, contact.id, contact.kind "
+            f"FROM unnest(%s::text[]) AS wanted(address) JOIN {quote(Contact._meta.db_table)} AS contact "
+            "ON UPPER(contact.email) = UPPER(wanted.address) WHERE contact.email <> '' ORDER BY contact.id",
+            [[written for written, _name in addresses.values()]])
+        found: dict[str, list[tuple[int, str]]] = {}
+        for written, pk, kind in cursor.fetchall():
+            found.setdefault(written.lower(), []).append((pk, kind))
+    chosen = {address: next((pk for pk, kind in candidates if kind == ContactKind.CUSTOMER), candidates[0][0])
+              for address, candidates in found.items()}
+    locked, _orders = rows_lock(contact_ids=chosen.values())
+    contacts = {address: locked[pk] for address, pk in chosen.items()}
+    missing = sorted(addresses.keys() - contacts.keys())
+    if missing:
+        now = timezone.now()
+        changes = {}
+        for address in missing:
+            written, name = addresses[address]
+            fields: dict[str, Any] = {"email": written}
+            if name.strip():
+                fields["name"] = name.strip()[:200]
+            changes[address] = MirroredContact(kind=ContactKind.CUSTOMER, external_id=f"email:{address}"[:128],
+                                               fields=fields)
+        created = mirror_batch(batch=[MirroredEvent(source_event_id=None, occurred_at=now, order=None,
+                                                    contacts=[change]) for change in changes.values()],
+                               actor="email")
+        for address, change in changes.items():
+            contacts[address] = created.contacts[(change.kind, change.external_id)]
+    for email in emails:
+        email.contact = contacts[email.address.lower()]
 
 
-def _referenced_ids(parsed: EmailMessage) -> list[str]:
+def _referenced_ids(headers: dict[str, str]) -> list[str]:
     """In-Reply-To first, then References newest first: the thread's Message-IDs to look up."""
-    ids = MESSAGE_ID_PATTERN.findall(header_text(parsed, "In-Reply-To"))
-    ids += list(reversed(MESSAGE_ID_PATTERN.findall(header_text(parsed, "References"))))
+    ids = MESSAGE_ID_PATTERN.findall(_header(headers, "in-reply-to"))
+    ids += list(reversed(MESSAGE_ID_PATTERN.findall(_header(headers, "references"))))
     seen: dict[str, None] = {}
     for message_id in ids:
         seen.setdefault(message_id, None)
     return list(seen)[:MAX_REFERENCES]
 
 
-def _recipients(parsed: EmailMessage, row: InboundEmail) -> list[str]:
-    values = [header_text(parsed, name) for name in ("To", "Cc", "Delivered-To", "X-Original-To")]
+def _recipients(headers: dict[str, str], row: InboundEmail) -> list[str]:
+    # The raw values: a display name's RFC 2047 words stay whole, so a comma they hide splits nothing.
+    values = [" ".join(_raw_header(headers, name).split())
+              for name in ("to", "cc", "delivered-to", "x-original-to")]
     addresses = [address for _name, address in getaddresses(values) if address]
     return [*row.envelope_to.splitlines(), *addresses]
 
 
-def _thread(parsed: EmailMessage, *, row: InboundEmail, contact: Contact, subject: str) -> Conversation:
-    ids = _referenced_ids(parsed)
-    if ids:
-        keys = [message_id_key(message_id) for message_id in ids]
-        refs = {ref.key: ref for ref in EmailThreadRef.objects.filter(key__in=keys)}
-        for key in keys:
-            ref = refs.get(key)
-            if ref is None:
-                continue
-            if ref.contact_id != contact.pk:
-                break  # someone else's thread (a bulk email, a forward): theirs stays theirs
-            if ref.conversation_id is not None:
-                conversation = Conversation.objects.filter(pk=ref.conversation_id).first()
-                if conversation is not None:
-                    return conversation
-            # An answer to an email a workflow sent: its own conversation, which the rest of
-            # the thread joins.
-            conversation = inbound_conversation(contact=contact, channel=Channel.EMAIL, subject=subject,
-                                                join_open=False)
-            EmailThreadRef.objects.filter(key=key, conversation__isnull=True).update(conversation=conversation)
-            return conversation
-    for address in _recipients(parsed, row):
-        conversation_id = conversation_id_from_address(address)
-        if conversation_id is None:
+@dataclass
+class _Ref:
+    contact_id: int
+    conversation_id: int | None
+
+
+def _threads_place(emails: list[_Email]) -> None:
+    """Each email's conversation, decided in the batch's order as one email at a time would
+    be: the first Message-ID it names that the desk knows (the batch's earlier emails
+    included), else the reply token of an address it was sent to, else a new case for its
+    contact (`InboundCases`). What that reads is read once for the batch, after the contacts
+    were locked, so whatever another drain did for them is committed and seen."""
+    keys = {message_id_key(message_id) for email in emails for message_id in email.referenced}
+    refs = {ref.key: _Ref(contact_id=ref.contact_id, conversation_id=ref.conversation_id)
+            for ref in EmailThreadRef.objects.filter(key__in=list(keys))} if keys else {}
+    wanted = {ref.conversation_id for ref in refs.values() if ref.conversation_id is not None}
+    wanted |= {conversation_id for email in emails for conversation_id in email.token_ids}
+    conversations = Conversation.objects.in_bulk(list(wanted)) if wanted else {}
+    cases: InboundCases | None = None
+
+    def case(email: _Email, *, join_open: bool = True) -> Conversation:
+        nonlocal cases
+        if cases is None:
+            cases = InboundCases(contact_ids=[email.contact.pk for email in emails], channel=Channel.EMAIL)
+        conversation = cases.place(contact=email.contact, subject=email.subject, join_open=join_open)
+        conversations[conversation.pk] = conversation
+        return conversation
+
+    for email in emails:
+        email.conversation = _thread(email, refs=refs, conversations=conversations, case=case)
+        if email.row.message_id:  # the batch's later emails may answer this one
+            refs.setdefault(message_id_key(email.row.message_id),
+                            _Ref(contact_id=email.contact.pk, conversation_id=email.conversation.pk))
+
+
+def _thread(email: _Email, *, refs: dict[str, _Ref], conversations: dict[int, Conversation],
+            case: Any) -> Conversation:
+    contact = email.contact
+    for message_id in email.referenced:
+        key = message_id_key(message_id)
+        ref = refs.get(key)
+        if ref is None:
             continue
-        conversation = Conversation.objects.filter(pk=conversation_id, channel=Channel.EMAIL).first()
-        if conversation is not None and conversation.contact_id == contact.pk:
+        if ref.contact_id != contact.pk:
+            break  # someone else's thread (a bulk email, a forward): theirs stays theirs
+        if ref.conversation_id is not None and (conversation := conversations.get(ref.conversation_id)):
             return conversation
-    return inbound_conversation(contact=contact, channel=Channel.EMAIL, subject=subject)
+        # An answer to an email a workflow sent: its own conversation, which the rest of the
+        # thread joins.
+        conversation = case(email, join_open=False)
+        EmailThreadRef.objects.filter(key=key, conversation__isnull=True).update(conversation=conversation)
+        ref.conversation_id = conversation.pk
+        return conversation
+    for conversation_id in email.token_ids:
+        conversation = conversations.get(conversation_id)
+        if conversation is not None and conversation.channel == Channel.EMAIL and \
+                conversation.contact_id == contact.pk:
+            return conversation
+    return case(email)
 
 
-def _attachment_parts(parsed: EmailMessage) -> list[tuple[str, str, int, EmailMessage]]:
+def _attachment_parts(parsed: EmailMessage, *,
+                      shown: tuple[EmailMessage | None, EmailMessage | None] | None = None,
+                      ) -> list[tuple[str, str, int, EmailMessage]]:
     """The email's attachments, in order: (file name, content type, size, part). Every leaf part
-    that is not the text or HTML shown (files, inline images, a forwarded message)."""
-    try:
-        shown = {id(part) for part in (parsed.get_body(preferencelist=("plain",)),
-                                       parsed.get_body(preferencelist=("html",))) if part is not None}
-    except Exception:
-        shown = set()
+    that is not the text or HTML shown (files, inline images, a forwarded message). `shown`:
+    those two parts, when the caller found them already (`_body_parts`)."""
+    shown_ids = {id(part) for part in (shown if shown is not None else _body_parts(parsed)) if part is not None}
     found = []
     for part in parsed.walk():
-        if part.is_multipart() or id(part) in shown:
+        if part.is_multipart() or id(part) in shown_ids:
             continue
         content_type = part.get_content_type()
         if content_type in ("text/plain", "text/html") and not part.get_filename() \
@@ -338,9 +522,16 @@ def _attachment_parts(parsed: EmailMessage) -> list[tuple[str, str, int, EmailMe
             continue  # another alternative of the text, not a file
         payload = part.get_payload(decode=True)
         size = len(payload) if isinstance(payload, bytes) else len(str(part.get_payload()))
-        name = _safe_name(part.get_filename() or "", index=len(found) + 1, content_type=content_type)
+        name = _safe_name(_filename(part), index=len(found) + 1, content_type=content_type)
         found.append((name, content_type, size, part))
     return found
+
+
+def _filename(part: EmailMessage) -> str:
+    """A part's file name, its RFC 2231 encoding or RFC 2047 words (which many mail clients put
+    in the quoted name, against the standard) decoded."""
+    name = part.get_filename() or ""
+    return header_text({"filename": name}, "filename") if "=?" in name else name
 
 
 def _safe_name(name: str, *, index: int, content_type: str) -> str:
@@ -360,7 +551,7 @@ def email_attachment_read(message: Any, index: int) -> Attachment | None:
         .values_list("raw", flat=True).first()
     if raw is None:
         return None
-    parts = _attachment_parts(BytesParser(policy=policy.default).parsebytes(bytes(raw)))
+    parts = _attachment_parts(email_message_parse(bytes(raw)))
     if not 0 <= index < len(parts):
         return None
     name, content_type, _size, part = parts[index]
@@ -369,14 +560,17 @@ def email_attachment_read(message: Any, index: int) -> Attachment | None:
     return Attachment(name=name, content_type=content_type, content=content)
 
 
-def _bodies(parsed: EmailMessage) -> tuple[str, str]:
+def _body_parts(parsed: EmailMessage) -> tuple[EmailMessage | None, EmailMessage | None]:
+    """The parts shown: (the text one, the HTML one), either None."""
+    try:
+        return parsed.get_body(preferencelist=("plain",)), parsed.get_body(preferencelist=("html",))
+    except Exception:
+        return None, None
+
+
+def _bodies(plain: EmailMessage | None, rich: EmailMessage | None) -> tuple[str, str]:
     """(text, sanitised html): the text part, or the HTML's text where there is none."""
     text, html = "", ""
-    try:
-        plain = parsed.get_body(preferencelist=("plain",))
-        rich = parsed.get_body(preferencelist=("html",))
-    except Exception:
-        plain = rich = None
     if plain is not None:
         text = _part_text(plain)
     if rich is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -40,11 +42,29 @@ def conversation_id_from_address(address: str) -> int | None:
     return conversation_id if constant_time_compare(reply_token(conversation_id), given) else None
 
 
+@dataclass(frozen=True)
+class ThreadRef:
+    message_id: str
+    contact_id: int
+    conversation_id: int | None
+    outbound: bool
+
+
 def thread_ref_record(*, message_id: str, contact_id: int, conversation_id: int | None, outbound: bool) -> None:
     """Remember a Message-ID of the desk's (sent or received), once."""
-    if not message_id:
-        return
-    EmailThreadRef.objects.bulk_create(
-        [EmailThreadRef(key=message_id_key(message_id), message_id=message_id[:998], contact_id=contact_id,
-                        conversation_id=conversation_id, outbound=outbound)],
-        ignore_conflicts=True)
+    thread_refs_record([ThreadRef(message_id=message_id, contact_id=contact_id, conversation_id=conversation_id,
+                                  outbound=outbound)])
+
+
+def thread_refs_record(refs: Iterable[ThreadRef]) -> None:
+    """Remember many Message-IDs at once (one statement), each once: one already known, or
+    twice in `refs`, keeps its first record."""
+    rows: dict[str, EmailThreadRef] = {}
+    for ref in refs:
+        if ref.message_id:
+            key = message_id_key(ref.message_id)
+            rows.setdefault(key, EmailThreadRef(key=key, message_id=ref.message_id[:998],
+                                                contact_id=ref.contact_id, conversation_id=ref.conversation_id,
+                                                outbound=ref.outbound))
+    if rows:
+        EmailThreadRef.objects.bulk_create(list(rows.values()), ignore_conflicts=True)

@@ -182,6 +182,19 @@ def children_rss_kib(root_pid: int) -> int:
     return total
 
 
+def tree_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds of a process and its children (a Celery worker's pool, a wrapper's child)."""
+    total, pids = 0.0, [root_pid]
+    while pids:
+        pid = pids.pop()
+        total += harness.process_cpu_seconds(pid)
+        try:
+            pids.extend(int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        except OSError:
+            continue
+    return total
+
+
 def big_email(number: int) -> tuple[str, bytes]:
     message = EmailMessage()
     message["From"], message["To"] = "big@example.com", f"support@{DOMAIN}"
@@ -232,7 +245,7 @@ def main() -> None:
     rows = [["measure", "figure", "target", "met"]]
     notes: list[str] = []
     consistent, met = True, True
-    with harness.processes(servers, env=env), harness.connect("bench_channels") as connection:
+    with harness.processes(servers, env=env) as started, harness.connect("bench_channels") as connection:
         if smtp_needed:
             harness.wait_for_port(smtp_port)
         harness.wait_for_port(web_port)
@@ -242,11 +255,17 @@ def main() -> None:
 
         if "emails" in only:
             harness.step(f"A: {args.emails:,} emails over SMTP, 4 clients")
+            meters = {"SMTP server": started[servers.index(smtp)], "worker": started[servers.index(worker)]}
+            cpu_before = {name: tree_cpu_seconds(pid) for name, pid in meters.items()}
+            busy_before = harness.machine_busy_seconds()
             began = time.monotonic()
             sent_seconds = smtp_send(smtp_port, emails, clients=4)
             wait_for(connection, "SELECT count(*) FROM integrations_inboundemail WHERE status <> 'pending'",
                      args.emails, args.timeout, "emails processed")
             email_rate = args.emails / (time.monotonic() - began)
+            cpu_ms = {name: (tree_cpu_seconds(pid) - cpu_before[name]) * 1000 / args.emails
+                      for name, pid in meters.items()}
+            cpu_ms["machine"] = (harness.machine_busy_seconds() - busy_before) * 1000 / args.emails
             email_messages = connection.execute(
                 "SELECT count(*) FROM conversations_message WHERE channel_metadata ? 'email'").fetchone()[0]
             email_threads = connection.execute(
@@ -257,6 +276,9 @@ def main() -> None:
                          "yes" if email_rate >= 200 else "NO"])
             notes.append(f"A: accepted by the SMTP server {args.emails / sent_seconds:,.0f} emails/s; "
                          f"{email_messages:,} messages in {email_threads:,} conversations")
+            notes.append(f"A: CPU per email: SMTP server {cpu_ms['SMTP server']:.2f} ms, worker "
+                         f"{cpu_ms['worker']:.2f} ms, the whole machine {cpu_ms['machine']:.2f} ms (PostgreSQL, "
+                         "Redis and the clients too)")
             consistent &= email_messages == args.emails
             met &= email_rate >= 200
 

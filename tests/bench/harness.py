@@ -94,8 +94,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def processes(commands: Sequence[Sequence[str]], *, env: dict[str, str]) -> Iterator[None]:
-    """Start long-running processes; stop them (and their children) however the block ends."""
+def processes(commands: Sequence[Sequence[str]], *, env: dict[str, str]) -> Iterator[list[int]]:
+    """Start long-running processes; stop them (and their children) however the block ends.
+    The block gets their process ids, in the commands' order."""
     log = tempfile.NamedTemporaryFile("w+", prefix="supportdesk-bench-", suffix=".log",
                                       delete=False)
     started = [
@@ -104,7 +105,7 @@ def processes(commands: Sequence[Sequence[str]], *, env: dict[str, str]) -> Iter
         for command in commands
     ]
     try:
-        yield
+        yield [process.pid for process in started]
     except BaseException:
         print(f"The servers' log is in {log.name}", file=sys.stderr)
         raise

@@ -732,3 +732,171 @@ def test_nul_characters_are_dropped_not_refused(db):
     assert row.status == InboundEmailStatus.PROCESSED
     assert Message.objects.get().body == "Mi pedido no llega"
     assert "\x00" not in Conversation.objects.get().subject
+
+
+# --- a drain's batch ------------------------------------------------------------------------------------
+
+
+def store_all(*raws: bytes) -> list[int]:
+    return [email_inbound_store(raw, source="test").inbound_id for raw in raws]
+
+
+def test_a_batch_threads_a_reply_on_an_email_earlier_in_the_same_batch(db):
+    first = email(subject="My order", body="Where is it?")
+    other = email(sender="bruno@example.com", subject="Hello", body="Another person")
+    reply = email(subject="Re: My order", body="Any news?", headers={"In-Reply-To": message_id_of(first)})
+    ids = store_all(first, other, reply)
+
+    assert inbound_emails_drain() == 3
+
+    rows = InboundEmail.objects.in_bulk(ids)
+    assert {row.status for row in rows.values()} == {InboundEmailStatus.PROCESSED}
+    assert rows[ids[2]].conversation_id == rows[ids[0]].conversation_id != rows[ids[1]].conversation_id
+    assert list(Message.objects.filter(conversation_id=rows[ids[0]].conversation_id).order_by("sequence")
+                .values_list("sequence", "body")) == [(1, "Where is it?"), (2, "Any news?")]
+    assert Contact.objects.count() == 2
+
+
+def test_a_new_senders_emails_in_one_batch_make_one_contact_and_join_one_case(db):
+    store_all(*(email(sender="Nora New <nora@example.com>", subject=f"Question {n}", body=f"Text {n}")
+                for n in range(3)))
+
+    inbound_emails_drain()
+
+    contact = Contact.objects.get()
+    assert (contact.name, contact.email) == ("Nora New", "nora@example.com")
+    conversation = Conversation.objects.get()
+    assert list(conversation.messages.order_by("sequence").values_list("sequence", "body")) == [
+        (1, "Text 0"), (2, "Text 1"), (3, "Text 2")]
+    conversation.refresh_from_db()
+    assert (conversation.subject, conversation.last_message_sequence) == ("Question 0", 3)
+
+
+def test_a_batch_keeps_out_what_is_no_conversations_business_and_places_the_rest(smtp_sink, desk_user):
+    conversation = receive(email()).conversation
+    sent = _agent_reply_sent(conversation, desk_user)
+    ids = store_all(email(subject="Out of office", headers={"Auto-Submitted": "auto-replied"}),
+                    _bounce_for(sent.delivery_reference),
+                    email(sender="reply+1-abc@supportdesk.local"),
+                    email(subject="Re: Where is my order?", body="Thanks",
+                          headers={"In-Reply-To": sent.delivery_reference}))
+
+    inbound_emails_drain()
+
+    rows = InboundEmail.objects.in_bulk(ids)
+    assert [rows[pk].status for pk in ids] == [InboundEmailStatus.IGNORED] * 3 + [InboundEmailStatus.PROCESSED]
+    assert rows[ids[3]].conversation_id == conversation.pk
+    sent.refresh_from_db()
+    assert sent.delivery_state == DeliveryState.FAILED
+    assert Conversation.objects.count() == 1
+
+
+def test_a_bad_email_in_a_batch_is_set_aside_and_the_others_are_processed(db, monkeypatch):
+    from integrations import email_inbound
+
+    bad = email(subject="poison", body="x")
+    ids = store_all(email(body="one"), bad, email(sender="bruno@example.com", body="two"))
+    parse = email_inbound.email_parse
+
+    def failing(row):
+        if row.subject == "poison":
+            raise ValueError("cannot read it")
+        return parse(row)
+
+    monkeypatch.setattr(email_inbound, "email_parse", failing)
+    inbound_emails_drain()
+
+    rows = InboundEmail.objects.in_bulk(ids)
+    assert [rows[pk].status for pk in ids] == [InboundEmailStatus.PROCESSED, InboundEmailStatus.PENDING,
+                                              InboundEmailStatus.PROCESSED]
+    entry = OutboxEntry.objects.get(ref_id=ids[1])
+    assert entry.attempts == 1 and "cannot read it" in entry.last_error
+    monkeypatch.setattr(email_inbound, "email_parse", parse)
+    inbound_emails_drain()
+    assert InboundEmail.objects.get(pk=ids[1]).status == InboundEmailStatus.PROCESSED
+    assert Message.objects.count() == 3
+
+
+def test_a_drain_that_dies_mid_batch_leaves_nothing_and_the_next_processes_each_email_once(db, monkeypatch):
+    from integrations import email_inbound
+
+    ids = store_all(*(email(sender=f"p{n}@example.com", body=f"Text {n}") for n in range(4)))
+
+    def dying(*args, **kwargs):
+        raise SystemExit("the worker was killed")  # not an Exception: nothing catches it on the way out
+
+    with monkeypatch.context() as patched:
+        patched.setattr(email_inbound, "rows_update", dying)
+        with pytest.raises(SystemExit):
+            inbound_emails_drain()
+
+    assert not Message.objects.exists() and not Conversation.objects.exists()
+    assert OutboxEntry.objects.filter(ref_id__in=ids).count() == 4
+    assert inbound_emails_drain() == 4
+    assert inbound_emails_drain() == 0
+    assert Message.objects.count() == Conversation.objects.count() == 4
+    assert set(InboundEmail.objects.values_list("status", flat=True)) == {InboundEmailStatus.PROCESSED}
+
+
+def test_a_batchs_statements_do_not_grow_with_its_emails(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    senders = [f"s{n}@example.com" for n in range(3)]
+    store_all(*(email(sender=sender) for sender in senders))
+    inbound_emails_drain()  # each sender has an open conversation now
+
+    def statements(count: int) -> int:
+        store_all(*(email(sender=senders[n % 3], subject=f"More {n}") for n in range(count)))
+        with CaptureQueriesContext(connection) as queries:
+            assert inbound_emails_drain() == count
+        return len(queries)
+
+    assert statements(3) == statements(12)
+
+
+def test_encoded_and_8bit_headers_are_read(db):
+    raw = (b"From: =?utf-8?q?L=C3=B3pez=2C_Ana?= <ana@example.com>\r\n"
+           b"To: =?utf-8?q?Soporte=2C_equipo?= <support@supportdesk.local>\r\n"
+           b"Subject: Caf\xc3\xa9 fr\xc3\xado\r\nMessage-ID: <eight@example.com>\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\n\r\nHola\r\n")
+
+    row = receive(raw)
+
+    assert row.status == InboundEmailStatus.PROCESSED
+    contact = Contact.objects.get()
+    assert (contact.email, contact.name) == ("ana@example.com", "López, Ana")
+    assert row.conversation.subject == "Café frío"
+
+
+def test_the_drain_waiting_for_a_contact_holds_none_of_a_higher_id(transactional_db):
+    from tests.timeline.test_lock_order import rows_held_while_waiting
+
+    lower, higher = sorted([ContactFactory(email="low@example.com"), ContactFactory(email="high@example.com")],
+                           key=lambda contact: contact.pk)
+    store_all(email(sender="high@example.com"), email(sender="low@example.com"))
+
+    holding = rows_held_while_waiting(inbound_emails_drain, wait_for=lower, watch=[higher])
+
+    assert holding == []
+    assert Message.objects.count() == 2
+
+
+def test_encoded_attachment_names_are_decoded_and_attachments_are_not_the_body(db):
+    raw = (b"From: ana@example.com\r\nTo: support@supportdesk.local\r\nSubject: files\r\n"
+           b"Message-ID: <files@example.com>\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+           b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b'Content-Disposition: attachment; filename="notes.txt"\r\n\r\nnot the body\r\n'
+           b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe body.\r\n"
+           b'--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; '
+           b'filename="=?UTF-8?B?w7xiZXIucGRm?="\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n'
+           b"--B\r\nContent-Type: image/png\r\n"
+           b"Content-Disposition: attachment; filename*=UTF-8''%C3%A9t%C3%A9.png\r\n\r\nxx\r\n--B--\r\n")
+
+    receive(raw)
+
+    message = Message.objects.get()
+    assert message.body == "The body."
+    names = [file["name"] for file in message.channel_metadata["attachments"]]
+    assert names == ["notes.txt", "über.pdf", "été.png"]
