@@ -25,10 +25,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import time
-import uuid
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -151,23 +149,10 @@ def main() -> None:
                         help=f"the database to use (emptied!); default <DATABASE_URL's name>_{DATABASE}")
     args = parser.parse_args()
     harness.yardsticks()
-    env = harness.bench_env(database=DATABASE, EMAIL_INBOUND_DOMAIN=channels.DOMAIN,
-                            CELERY_TASK_ALWAYS_EAGER="true",
-                            # One connection throughout, so its backend's CPU can be read.
-                            DATABASE_POOL="false",
-                            CELERY_TASK_DEFAULT_QUEUE=f"bench-emailprof-{uuid.uuid4().hex[:6]}")
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    harness.prepare_database(env)
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-    import warnings
-
-    import django
-
-    warnings.filterwarnings("ignore", "No directory at")
-    django.setup()
+    harness.profile_django_setup(database=DATABASE, database_url=args.database_url, queue="bench-emailprof",
+                                 EMAIL_INBOUND_DOMAIN=channels.DOMAIN)
     from django.db import connection
+    from django.db.models import Count
 
     from integrations import email_inbound
     from supportdesk import outbox
@@ -211,7 +196,7 @@ def main() -> None:
     if args.profile_out:
         profile.dump_stats(args.profile_out)
     statuses: dict[Any, Any] = dict(email_inbound.InboundEmail.objects.values_list("status").annotate(
-        n=django.db.models.Count("pk")).order_by())
+        n=Count("pk")).order_by())
 
     print()
     print("Inbound email: the worker's CPU per email (the channels benchmark's emails), one process")

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -66,6 +67,25 @@ def bench_env(*, database: str = "bench", **extra: str) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
     ), **extra)
     return env
+
+
+def profile_django_setup(*, database: str, database_url: str = "", queue: str, **extra: str) -> None:
+    """Django set up in this process for a profiler (tests.bench.*_profile): the benchmark's
+    database (or `database_url`), emptied and migrated; Celery eager, so the tasks a commit
+    asks for run here; one connection throughout, so its PostgreSQL backend's CPU can be read."""
+    env = bench_env(database=database, CELERY_TASK_ALWAYS_EAGER="true", DATABASE_POOL="false",
+                    CELERY_TASK_DEFAULT_QUEUE=f"{queue}-{uuid.uuid4().hex[:6]}", **extra)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    prepare_database(env)
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
+    import warnings
+
+    import django
+
+    warnings.filterwarnings("ignore", "No directory at")
+    django.setup()
 
 
 def manage(*args: str, env: dict[str, str]) -> None:

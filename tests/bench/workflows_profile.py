@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import re
 import time
@@ -247,22 +246,8 @@ def main() -> None:
     if args.events < 4 or args.customers < 20:
         parser.error("--events 4+, --customers 20+")
     harness.yardsticks()
-    env = harness.bench_env(database=DATABASE, OMS_WEBHOOK_SECRET=workflows_bench.SECRET, OMS_CLIENT="fake",
-                            CELERY_TASK_ALWAYS_EAGER="true",
-                            # One connection throughout, so its backend's CPU can be read.
-                            DATABASE_POOL="false",
-                            CELERY_TASK_DEFAULT_QUEUE=f"bench-wfprof-{uuid.uuid4().hex[:6]}")
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    harness.prepare_database(env)
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-    import warnings
-
-    import django
-
-    warnings.filterwarnings("ignore", "No directory at")
-    django.setup()
+    harness.profile_django_setup(database=DATABASE, database_url=args.database_url, queue="bench-wfprof",
+                                 OMS_WEBHOOK_SECRET=workflows_bench.SECRET, OMS_CLIENT="fake")
     from django.db import connection
 
     run = uuid.uuid4().hex[:6]

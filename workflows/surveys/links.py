@@ -11,30 +11,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from supportdesk.errors import DomainError
-from supportdesk.ids import id_from_text
+from supportdesk.signed_links import LinkExpired, LinkInvalid, signed_link_id, signed_link_token
 from workflows.surveys.models import Survey, SurveyState
+
+__all__ = ["LinkExpired", "LinkInvalid", "survey_from_token", "survey_token", "survey_url"]
 
 SALT = "workflows.surveys.link"
 INVALID = _("This survey link is not valid. Please check that you copied all of it.")
 
 
-class LinkInvalid(DomainError):
-    code = "link_invalid"
-    status_code = 400
-
-
-class LinkExpired(DomainError):
-    code = "link_expired"
-    status_code = 410
-
-
 def survey_token(survey: Survey) -> str:
-    return signing.dumps({"s": survey.pk}, salt=SALT, compress=False)
+    return signed_link_token(salt=SALT, key="s", row_id=survey.pk)
 
 
 def survey_url(survey: Survey) -> str:
@@ -44,16 +34,9 @@ def survey_url(survey: Survey) -> str:
 
 def survey_from_token(token: str) -> Survey:
     """The survey a link names, or LinkInvalid / LinkExpired saying what is wrong with it."""
-    max_age = timedelta(days=settings.CSAT_LINK_MAX_AGE_DAYS)
-    try:
-        payload = signing.loads(token, salt=SALT, max_age=max_age)
-    except signing.SignatureExpired:
-        raise LinkExpired(str(_("This survey link has expired."))) from None
-    except signing.BadSignature:
-        raise LinkInvalid(str(INVALID)) from None
-    survey_id = id_from_text(str(payload.get("s", ""))) if isinstance(payload, dict) else None
-    survey = (Survey.objects.select_related("conversation", "contact").filter(pk=survey_id).first()
-              if survey_id else None)
+    survey_id = signed_link_id(token, salt=SALT, key="s", max_age=timedelta(days=settings.CSAT_LINK_MAX_AGE_DAYS),
+                               invalid=str(INVALID), expired=str(_("This survey link has expired.")))
+    survey = Survey.objects.select_related("conversation", "contact").filter(pk=survey_id).first()
     if survey is None:
         raise LinkInvalid(str(INVALID))
     if survey.state in (SurveyState.CANCELLED, SurveyState.SCHEDULED, SurveyState.FAILED):
