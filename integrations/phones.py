@@ -8,11 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import phonenumbers
-from django.db.models import CharField, F, Func, Value
 from django.utils import timezone
 
 from timeline.locks import rows_lock
-from timeline.models import Contact, ContactKind
+from timeline.models import PHONE_DIGITS, Contact, ContactKind
 from timeline.services import MirroredContact, MirroredEvent, mirror_batch
 
 
@@ -27,13 +26,6 @@ def e164(number: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-# A stored number's digits, whatever way it was written ("+34 600 11 12 22", "0034-600111222"...):
-# the expression of the contacts' phone search index (timeline, migration 0002_search), so a
-# lookup by it is an index scan.
-_DIGITS = Func(F("phone"), Value("[^0-9]"), Value(""), Value("g"), function="regexp_replace",
-               output_field=CharField())
-
-
 SAME_NUMBER_LIMIT = 20  # contacts considered a number (one person rarely has more)
 
 
@@ -43,7 +35,8 @@ def _same_numbers(phones: Iterable[str]) -> dict[str, list[tuple[int, str]]]:
     (nationally) by a contact of that country or of none; the oldest first. Two queries for any
     number of numbers (the second only for those the first did not find)."""
     phones = list(dict.fromkeys(phones))
-    contacts = Contact.objects.annotate(digits=_DIGITS).filter(merged_into__isnull=True)
+    # Through the index contact_phone_digits (its expression and its condition).
+    contacts = Contact.objects.annotate(digits=PHONE_DIGITS).filter(merged_into__isnull=True).exclude(phone="")
     found: dict[str, list[tuple[int, str]]] = {phone: [] for phone in phones}
     international = {}
     for phone in phones:

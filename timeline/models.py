@@ -8,6 +8,10 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Upper
 
+# A phone number's digits, whatever else it was written with ("+34 600 11 12 22" -> "34600111222").
+PHONE_DIGITS = models.Func(models.F("phone"), models.Value("[^0-9]"), models.Value(""), models.Value("g"),
+                           function="regexp_replace", output_field=models.CharField())
+
 # The outbox stream every timeline event is written to (supportdesk.outbox): workflows and
 # segments consume it.
 TIMELINE_STREAM = "timeline.events"
@@ -102,6 +106,10 @@ class Contact(models.Model):
             # An email's sender is found whatever the case of the address (integrations.email_inbound).
             models.Index(Upper("email"), name="contact_email_upper", condition=~models.Q(email="")),
             models.Index(fields=["phone"], name="contact_phone"),
+            # A caller's or writer's number finds the contact however the number was written
+            # (integrations.phones: the digits alone, equal to the E.164 number's or its national ones).
+            models.Index(PHONE_DIGITS, name="contact_phone_digits",
+                         condition=models.Q(merged_into__isnull=True) & ~models.Q(phone="")),
             models.Index(fields=["kind", "-lifetime_order_value"], name="contact_kind_lov"),
         ]
         # No index on `tags`, and pages filled to half (migration 0005_timeline_contact_hot):
