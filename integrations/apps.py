@@ -10,7 +10,8 @@ class IntegrationsConfig(AppConfig):
         from conversations.calls import call_provider_register
         from conversations.channels import attachment_reader_register, composer_hint_register, transport_register
         from integrations.actions import integration_actions_register
-        from integrations.email_inbound import email_attachment_read, inbound_email_register
+        from integrations.email_content import email_attachment_read
+        from integrations.email_inbound import inbound_email_register
         from integrations.email_outbound import email_transport_send
         from integrations.email_webhooks import email_webhooks_register
         from integrations.voice.inbound import voice_register

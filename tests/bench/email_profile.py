@@ -47,9 +47,9 @@ def phases_install(phases: Phases) -> None:
     wrapped = [
         (email_inbound, "inbound_emails_apply", "drain: the batch, the rest"),
         (email_inbound, "email_parse", "MIME parse and headers"),
-        (email_inbound, "_bodies", "bodies: text and HTML (nh3)"),
-        (email_inbound, "_attachment_parts", "attachments listed"),
-        (email_inbound, "_trimmed", "quoted text trimmed"),
+        (email_inbound, "bodies", "bodies: text and HTML (nh3)"),
+        (email_inbound, "attachment_parts", "attachments listed"),
+        (email_inbound, "text_trimmed", "quoted text trimmed"),
         (email_inbound, "_contacts_for", "contacts found, created, locked"),
         (email_inbound, "_contact_for", "contacts found, created, locked"),
         (email_inbound, "_threads_place", "threads: refs, tokens, open cases"),

@@ -575,9 +575,9 @@ def test_a_null_return_path_over_smtp_is_an_automatic_message(inbound_smtp):
     ("> only a quote", "> only a quote"),
 ])
 def test_a_trailing_quote_is_cut_in_any_language_and_answers_in_between_are_kept(text, expected):
-    from integrations.email_inbound import _trimmed
+    from integrations.email_content import text_trimmed
 
-    assert _trimmed(text) == expected
+    assert text_trimmed(text) == expected
 
 
 # --- attachments ------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """Runs: start one (exactly once per run key, within the per-contact limit), advance it step
 by step, finish it on the timeline, retry it when it failed.
 
+One module (just over 500 lines) because starting, advancing and retrying share the run's
+claim, lease and step-key rules below; the set-based path lives apart (services.batch).
+
 Exactly once, step by step. A step's idempotency key is derived from the workflow, the run
 key and the step's position, so every attempt at a step carries the same key.
 
