@@ -25,6 +25,9 @@ OMS_DRAIN = 0x0_5D_0E_D5
 OMS_DRAIN_GIVING_WAY = 0x0_5D_0E_D6
 # The segments' membership drainer (workflows.segments): one evaluates at a time.
 SEGMENT_MEMBERSHIP = 0x5E6_3E3B
+# The reports' counters (reports.rollups): one writer at a time, so two drainers never add the
+# same conversation's difference twice, and never lock counter rows in crossing orders.
+REPORTS_ROLLUPS = 0x2E_0207_5
 
 # --- (class, object id) pairs: the class, the second half is the object's id -----------------
 
@@ -45,7 +48,7 @@ SCHEDULE_FIRING = 4245
 
 SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN,
                                "OMS_DRAIN_GIVING_WAY": OMS_DRAIN_GIVING_WAY,
-                               "SEGMENT_MEMBERSHIP": SEGMENT_MEMBERSHIP}
+                               "SEGMENT_MEMBERSHIP": SEGMENT_MEMBERSHIP, "REPORTS_ROLLUPS": REPORTS_ROLLUPS}
 PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT,
                                 "SURVEY_PER_CONTACT": SURVEY_PER_CONTACT,
                                 "WORKFLOW_LIMIT_PER_CONTACT": WORKFLOW_LIMIT_PER_CONTACT,

@@ -356,6 +356,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("CSAT_RESOLUTIONS_INTERVAL_SECONDS", default=5.0),
         "options": {"expires": 10},
     },
+    # The reports' counters per hour: the events routing, the timeline and the replies wrote
+    # since (reports.rollups drains their outbox).
+    "reports-rollups-drain": {
+        "task": "reports.tasks.rollups_drain",
+        "schedule": env.float("REPORTS_ROLLUPS_INTERVAL_SECONDS", default=2.0),
+        "options": {"expires": 10},
+    },
     "surveys-send-due": {
         "task": "workflows.surveys.tasks.surveys_send_due",
         "schedule": 30.0,

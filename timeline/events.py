@@ -33,6 +33,7 @@ class EventKind:
     CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
     # Written by their owners' writers (workflows, surveys, segments, outreach).
     RATING_GIVEN = "rating.given"
+    SURVEY_SENT = "survey.sent"
     WORKFLOW_RUN = "workflow.run"
     SEGMENT_ENTERED = "segment.entered"
     SEGMENT_LEFT = "segment.left"
@@ -341,6 +342,16 @@ def rating_given_event(
         contact_id=contact_id, kind=EventKind.RATING_GIVEN, occurred_at=occurred_at, actor=actor,
         payload={"score": score, "comment": comment[:RATING_COMMENT_CHARS], "survey": survey_id,
                  "channel": channel, "rated_at": rated_at, "changed": changed},
+        subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+def survey_sent_event(*, contact_id: int, conversation_id: int, survey_id: int, channel: str,
+                      occurred_at: datetime) -> TimelineEvent:
+    """The contact was asked to rate a conversation (the response rate counts these)."""
+    return _record(
+        contact_id=contact_id, kind=EventKind.SURVEY_SENT, occurred_at=occurred_at, actor="system",
+        payload={"survey": survey_id, "channel": channel},
         subject_type="conversation", subject_id=conversation_id,
     )
 

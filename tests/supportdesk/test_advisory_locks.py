@@ -8,7 +8,7 @@ import re
 from supportdesk import advisory_locks
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-APPS = ("supportdesk", "timeline", "routing", "conversations", "workflows", "integrations")
+APPS = ("supportdesk", "timeline", "routing", "conversations", "workflows", "integrations", "reports")
 
 
 def test_the_keys_are_distinct_in_each_key_space():

@@ -191,6 +191,9 @@ def survey_send(*, survey_id: int, now: datetime | None = None) -> bool:
         survey.state = SurveyState.SENT if not error else SurveyState.FAILED
         survey.sent_at, survey.sent_reference, survey.error = now, reference, error
         survey.save(update_fields=["state", "sent_at", "sent_reference", "error"])
+        if not error:
+            events.survey_sent_event(contact_id=survey.contact_id, conversation_id=survey.conversation_id,
+                                     survey_id=survey.pk, channel=survey.channel, occurred_at=now)
     return not error
 
 

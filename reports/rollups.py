@@ -1,0 +1,345 @@
+"""The counters per hour, kept up to date from the events the desk writes, and rebuilt.
+
+Three outbox consumers (supportdesk.outbox) read routing's history, the timeline's
+conversation events and the replies people write; each batch is turned into the
+conversations it touched, whose facts are worked out again (reports.facts) and compared
+with the stored ones: only the difference goes into the counters (reports.contributions).
+Replaying an event finds nothing changed; a late one moves its hour's figures. One writer at
+a time (an advisory lock), so two drainers never add one difference twice.
+
+`rollups_rebuild` works the facts and counters of a date range out again from the raw
+records, for a new report, a changed definition or a repair.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from conversations.models import MESSAGE_STREAM, Conversation, Message, MessageDirection
+from reports import facts as facts_module
+from reports.contributions import Deltas, hour_of
+from reports.models import (
+    AGENT_COUNTERS,
+    AGENT_DIMENSIONS,
+    HOUR_COUNTERS,
+    HOUR_DIMENSIONS,
+    AgentHourRollup,
+    ConversationFact,
+    HourRollup,
+    ItemFact,
+)
+from routing.models import HISTORY_STREAM, WorkItem
+from supportdesk import advisory_locks, outbox
+from timeline.events import EventKind
+from timeline.models import TIMELINE_STREAM, TimelineEvent
+
+log = logging.getLogger(__name__)
+
+ROUTING_CONSUMER = "reports.routing"
+TIMELINE_CONSUMER = "reports.timeline"
+MESSAGES_CONSUMER = "reports.messages"
+CONSUMERS = (ROUTING_CONSUMER, TIMELINE_CONSUMER, MESSAGES_CONSUMER)
+TIMELINE_KINDS = frozenset({EventKind.CONVERSATION_OPENED, EventKind.CONVERSATION_STATUS_CHANGED,
+                            EventKind.RATING_GIVEN, EventKind.SURVEY_SENT})
+
+_CONVERSATION_FIELDS = [f.attname for f in ConversationFact._meta.concrete_fields]
+_ITEM_FIELDS = [f.attname for f in ItemFact._meta.concrete_fields]
+
+
+def _values(fact, fields: list[str]) -> tuple:  # noqa: ANN001
+    return tuple(getattr(fact, name) for name in fields)
+
+
+def _lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_locks.REPORTS_ROLLUPS])
+
+
+def conversations_refresh(conversation_ids: Iterable[int]) -> int:
+    """Work these conversations' facts out again and add what changed to the counters; the
+    facts that changed. In a transaction (the caller's or its own)."""
+    ids = set(conversation_ids)
+    if not ids:
+        return 0
+    with transaction.atomic():
+        _lock()
+        new, new_items = facts_module.conversation_facts(ids)
+        more = facts_module.earlier_first_contacts(new) - ids
+        if more:
+            extra, extra_items = facts_module.conversation_facts(more)
+            new, new_items, ids = new + extra, new_items + extra_items, ids | more
+        deltas = Deltas()
+        changed = _facts_replace(ids, new, new_items, deltas)
+        counters_add(deltas)
+    return changed
+
+
+def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[ItemFact], deltas: Deltas,
+                   *, inside: Callable[[datetime], bool] | None = None, fresh: Deltas | None = None) -> int:
+    """Store the new facts of these conversations in place of the old, adding to `deltas` the
+    difference of their contributions. For a rebuild, `inside` says which hours are being
+    rebuilt: their contributions go to `fresh` (whole), the others' difference to `deltas`."""
+    old = {f.conversation_id: f for f in ConversationFact.objects.filter(conversation_id__in=ids)}
+    old_items = {f.item_id: f for f in ItemFact.objects.filter(conversation_id__in=ids)}
+    new_by_id = {f.conversation_id: f for f in new}
+    new_items_by_id = {f.item_id: f for f in new_items}
+    changed_facts = [f for f in new if f.conversation_id not in old
+                     or _values(old[f.conversation_id], _CONVERSATION_FIELDS) != _values(f, _CONVERSATION_FIELDS)]
+    changed_items = [f for f in new_items if f.item_id not in old_items
+                     or _values(old_items[f.item_id], _ITEM_FIELDS) != _values(f, _ITEM_FIELDS)]
+    gone = [pk for pk in old if pk not in new_by_id]
+    gone_items = [pk for pk in old_items if pk not in new_items_by_id]
+    if fresh is None:
+        for fact in changed_facts:
+            if fact.conversation_id in old:
+                deltas.conversation(old[fact.conversation_id], -1)
+            deltas.conversation(fact, +1)
+        for fact in changed_items:
+            if fact.item_id in old_items:
+                deltas.item(old_items[fact.item_id], -1)
+            deltas.item(fact, +1)
+        for pk in gone:
+            deltas.conversation(old[pk], -1)
+        for pk in gone_items:
+            deltas.item(old_items[pk], -1)
+    else:
+        outside = Deltas()
+        for fact in old.values():
+            outside.conversation(fact, -1)
+        for fact in old_items.values():
+            outside.item(fact, -1)
+        for fact in new:
+            outside.conversation(fact, +1)
+            fresh.conversation(fact, +1)
+        for fact in new_items:
+            outside.item(fact, +1)
+            fresh.item(fact, +1)
+        _split(outside, fresh, deltas, inside)
+    if changed_facts:
+        ConversationFact.objects.bulk_create(changed_facts, update_conflicts=True,
+                                             unique_fields=["conversation_id"],
+                                             update_fields=_CONVERSATION_FIELDS[1:])
+    if changed_items:
+        ItemFact.objects.bulk_create(changed_items, update_conflicts=True, unique_fields=["item_id"],
+                                     update_fields=_ITEM_FIELDS[1:])
+    if gone:
+        ConversationFact.objects.filter(conversation_id__in=gone).delete()
+    if gone_items:
+        ItemFact.objects.filter(item_id__in=gone_items).delete()
+    return len(changed_facts) + len(changed_items) + len(gone) + len(gone_items)
+
+
+def _split(outside: Deltas, fresh: Deltas, deltas: Deltas, inside: Callable[[datetime], bool]) -> None:
+    """Rebuild: the differences of hours outside the range go to `deltas`; of `fresh` only
+    the hours inside the range are kept (the range's counters are written from them)."""
+    for key, counters in outside.hours.items():
+        if not inside(key[0]):
+            for name, value in counters.items():
+                deltas.hours[key][name] += value
+    for key, counters in outside.agents.items():
+        if not inside(key[0]):
+            for name, value in counters.items():
+                deltas.agents[key][name] += value
+    for key, wait in outside.wait_max.items():
+        if not inside(key[0]):
+            deltas.wait_max[key] = max(deltas.wait_max.get(key, 0.0), wait)
+    for key, wait in outside.wait_max_removed.items():
+        if not inside(key[0]):
+            deltas.wait_max_removed[key] = max(deltas.wait_max_removed.get(key, 0.0), wait)
+    for mapping in (fresh.hours, fresh.agents, fresh.wait_max):
+        for key in [key for key in mapping if not inside(key[0])]:
+            del mapping[key]
+    fresh.wait_max_removed.clear()
+
+
+def _upsert(table: str, dimensions: tuple[str, ...], counters: tuple[str, ...], rows: list,
+            types: list[str], extra: dict[str, tuple[str, list]] | None = None) -> None:
+    """Add `rows` (key, {counter: value}) to the counters of `table` in one statement."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    extra = extra or {}
+    columns = ["hour", *dimensions, *extra, *counters]
+    arrays = [[key[position] for key, _counters in rows] for position in range(1 + len(dimensions))]
+    arrays += [[float(value) for value in values] for _type, values in extra.values()]
+    floats = [name.endswith(("_sum", "_seconds")) for name in counters]
+    arrays += [[float(row_counters.get(name, 0)) if is_float else round(row_counters.get(name, 0))
+                for _key, row_counters in rows] for name, is_float in zip(counters, floats, strict=True)]
+    kinds = ["timestamptz", *types, *[kind for kind, _values in extra.values()],
+             *["float8" if is_float else "bigint" for is_float in floats]]
+    updates = [f"{quote(name)} = {table}.{quote(name)} + EXCLUDED.{quote(name)}" for name in counters]
+    updates += [f"{quote(name)} = GREATEST({table}.{quote(name)}, EXCLUDED.{quote(name)})" for name in extra]
+    sql = (f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
+           f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in kinds)}) "
+           f"ON CONFLICT ({', '.join(map(quote, ['hour', *dimensions]))}) DO UPDATE SET {', '.join(updates)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+
+
+HOUR_TYPES = ["int", "text", "text", "text", "text"]
+AGENT_TYPES = ["int", "int", "text"]
+
+
+def counters_add(deltas: Deltas) -> None:
+    """Write the differences: rows in key order; the longest waits a removal may have lowered
+    worked out again from the stored facts."""
+    hour_rows = deltas.hour_rows()
+    _upsert(HourRollup._meta.db_table, HOUR_DIMENSIONS, HOUR_COUNTERS,
+            [(key, counters) for key, counters, _wait in hour_rows], HOUR_TYPES,
+            extra={"wait_max": ("float8", [wait for _key, _counters, wait in hour_rows])})
+    _upsert(AgentHourRollup._meta.db_table, AGENT_DIMENSIONS, AGENT_COUNTERS, deltas.agent_rows(), AGENT_TYPES)
+    removed = sorted(deltas.wait_max_removed.items())
+    if removed:
+        _wait_max_recount(removed)
+
+
+def _wait_max_recount(removed: list) -> None:
+    rollup, item = HourRollup._meta.db_table, ItemFact._meta.db_table
+    arrays = [[key[position] for key, _wait in removed] for position in range(6)] + [[w for _k, w in removed]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            UPDATE {rollup} AS r SET wait_max = coalesce((
+                SELECT max(f.wait_seconds) FROM {item} AS f
+                 WHERE f.enqueued_at >= r.hour AND f.enqueued_at < r.hour + interval '1 hour'
+                   AND f.queue_id = r.queue_id AND f.channel = r.channel AND f.language = r.language
+                   AND f.contact_kind = r.contact_kind AND f.contact_reason = r.contact_reason
+                   AND f.outcome IN ('answered', 'abandoned')), 0)
+              FROM unnest(%s::timestamptz[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[],
+                          %s::float8[]) AS k(hour, queue_id, channel, language, contact_kind, contact_reason,
+                                             removed)
+             WHERE r.hour = k.hour AND r.queue_id = k.queue_id AND r.channel = k.channel
+               AND r.language = k.language AND r.contact_kind = k.contact_kind
+               AND r.contact_reason = k.contact_reason AND k.removed >= r.wait_max""", arrays)
+
+
+# --- The consumers -----------------------------------------------------------------------------
+
+def routing_events_apply(event_ids: list[int]) -> None:
+    conversations_refresh(set(WorkItem.objects.filter(events__id__in=event_ids)
+                              .values_list("conversation_id", flat=True)))
+
+
+def timeline_events_apply(event_ids: list[int]) -> None:
+    conversations_refresh(set(TimelineEvent.objects.filter(pk__in=event_ids, subject_type="conversation")
+                              .values_list("subject_id", flat=True)))
+
+
+def messages_apply(message_ids: list[int]) -> None:
+    conversations_refresh(set(Message.objects.filter(pk__in=message_ids)
+                              .values_list("conversation_id", flat=True)))
+
+
+def _timeline_wants(event: TimelineEvent) -> bool:
+    return event.kind in TIMELINE_KINDS
+
+
+def _message_wants(message: Message) -> bool:
+    """A reply a person wrote: what reply times are measured on (the contact's messages are
+    read with it; they alone change no figure)."""
+    return message.direction == MessageDirection.OUTBOUND and message.author_user_id is not None
+
+
+def consumers_register() -> None:
+    """From the app's ready(): the beat drains them (reports.tasks.rollups_drain)."""
+    outbox.consumer_register(name=ROUTING_CONSUMER, stream=HISTORY_STREAM, handle=routing_events_apply)
+    outbox.consumer_register(name=TIMELINE_CONSUMER, stream=TIMELINE_STREAM, handle=timeline_events_apply,
+                             wants=_timeline_wants)
+    outbox.consumer_register(name=MESSAGES_CONSUMER, stream=MESSAGE_STREAM, handle=messages_apply,
+                             wants=_message_wants)
+
+
+def rollups_drain(*, batch_size: int = 500, batches: int | None = None) -> int:
+    """Drain every consumer's entries, batch after batch; the entries handled."""
+    handled = 0
+    for name in CONSUMERS:
+        done = 0
+        while batches is None or done < batches:
+            drained = outbox.outbox_drain(consumer=name, batch_size=batch_size)
+            handled += drained.handled
+            done += 1
+            if drained.handled < batch_size or drained.failed:
+                break
+    return handled
+
+
+# --- Rebuild -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RebuildProgress:
+    done: int
+    total: int
+
+
+def _affected(start: datetime, end: datetime) -> list[int]:
+    """Every conversation that contributes to an hour in [start, end), by the raw records or
+    by its stored facts (one since deleted takes its contributions with it)."""
+    conversations = Conversation.objects.filter(Q(created_at__gte=start, created_at__lt=end)
+                                                | Q(resolved_at__gte=start, resolved_at__lt=end))
+    items = WorkItem.objects.filter(enqueued_at__lt=end).filter(
+        Q(completed_at__gte=start) | Q(completed_at__isnull=True))
+    stored = ConversationFact.objects.filter(Q(created_at__gte=start, created_at__lt=end)
+                                             | Q(resolved_at__gte=start, resolved_at__lt=end))
+    stored_items = ItemFact.objects.filter(enqueued_at__gte=start, enqueued_at__lt=end)
+    ids = set(conversations.values_list("pk", flat=True))
+    ids |= set(items.values_list("conversation_id", flat=True))
+    ids |= set(stored.values_list("conversation_id", flat=True))
+    ids |= set(stored_items.values_list("conversation_id", flat=True))
+    return sorted(ids)
+
+
+def rollups_rebuild(start: datetime, end: datetime, *, chunk: int = 1000,
+                    on_progress: Callable[[RebuildProgress], None] | None = None) -> int:
+    """Work the counters of the hours in [start, end) out again from the raw records (and the
+    facts of every conversation that contributes to them; a changed fact's other hours get
+    its difference). The worker's drains wait meanwhile (they queue in the outbox); reports
+    of the range read partial figures until it ends. The conversations worked out."""
+    start, end = hour_of(start), hour_of(end) + (timedelta(0) if end == hour_of(end) else timedelta(hours=1))
+    ids = _affected(start, end)
+
+    def inside(hour: datetime) -> bool:
+        return start <= hour < end
+
+    with _session_lock():
+        with transaction.atomic():
+            HourRollup.objects.filter(hour__gte=start, hour__lt=end).delete()
+            AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end, queue_id__gt=0).delete()
+            AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end, channel__gt="").delete()
+            _zero_agent_work(start, end)
+        for done in range(0, len(ids), chunk):
+            part = set(ids[done:done + chunk])
+            with transaction.atomic():
+                new, new_items = facts_module.conversation_facts(part)
+                deltas, fresh = Deltas(), Deltas()
+                _facts_replace(part, new, new_items, deltas, inside=inside, fresh=fresh)
+                counters_add(deltas)
+                counters_add(fresh)
+            if on_progress is not None:
+                on_progress(RebuildProgress(done=min(done + chunk, len(ids)), total=len(ids)))
+    return len(ids)
+
+
+def _zero_agent_work(start: datetime, end: datetime) -> None:
+    """The presence rows (queue 0, channel "") keep their presence seconds; their work
+    counters are rebuilt like the rest."""
+    work = [name for name in AGENT_COUNTERS if not name.endswith("_seconds") or name == "held_seconds"]
+    AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end, queue_id=0, channel="").update(
+        **dict.fromkeys(work, 0))
+
+
+class _session_lock:  # noqa: N801 (a context manager, used as a statement)
+    """The rollups' advisory lock for the whole rebuild, across its transactions."""
+
+    def __enter__(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [advisory_locks.REPORTS_ROLLUPS])
+
+    def __exit__(self, *exc: object) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [advisory_locks.REPORTS_ROLLUPS])
+

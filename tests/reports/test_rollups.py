@@ -1,0 +1,258 @@
+"""The counters per hour on hand-built histories: each right answer worked out here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from reports import rollups
+from reports.models import AGENT_COUNTERS, HOUR_COUNTERS, AgentHourRollup, HourRollup
+from tests.factories import ContactFactory, UserFactory
+from tests.reports import story
+from tests.reports.story import at
+from timeline.models import TimelineEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def refresh(*records) -> None:
+    rollups.conversations_refresh([record.pk for record in records])
+
+
+def test_service_level_counts_answers_within_target_and_misses_and_leaves_out_short_abandons():
+    general = story.queue(target=60)
+    someone = story.agent()
+    waits = {"answered": [30, 90], "abandoned": [3, 20, 120]}
+    records = []
+    for outcome, seconds_list in waits.items():
+        for seconds in seconds_list:
+            record = story.conversation(created=at())
+            end = at(seconds=seconds)
+            if outcome == "answered":
+                story.item(record, general, enqueued=at(), state="assigned", answered=end,
+                           history=[("offered", at(seconds=1), someone), ("accepted", end, someone)])
+            else:
+                story.item(record, general, enqueued=at(), state="cancelled", completed=end,
+                           history=[("cancelled", end, None)])
+            records.append(record)
+    refresh(*records)
+
+    hour = story.totals(hour=at(), queue_id=general.pk)
+    # 5 arrived; the 3-second abandon is left out; 30 s is the one answer within 60 s; 90 s
+    # answered and 120 s abandoned are misses; 20 s abandoned is neither.
+    assert (hour["arrived"], hour["answered"], hour["answered_in_target"]) == (5, 2, 1)
+    assert (hour["abandoned"], hour["abandoned_short"], hour["missed_target"]) == (2, 1, 2)
+    assert hour["answer_wait_sum"] == 120 and hour["abandon_wait_sum"] == 140
+    assert HourRollup.objects.get(hour=at(), queue_id=general.pk).wait_max == 120
+    offers = AgentHourRollup.objects.get(hour=at(), agent_id=someone.pk, queue_id=general.pk)
+    assert (offers.offers, offers.answered) == (2, 2)
+
+
+def test_a_reopen_moves_the_resolution_to_the_hour_it_was_resolved_again_and_is_not_first_contact():
+    general = story.queue()
+    record = story.conversation(created=at())
+    story.item(record, general, enqueued=at(), state="completed", answered=at(seconds=10),
+               completed=at(minutes=20))
+    story.status(record, "resolved", at(minutes=20), reason="late")
+    refresh(record)
+    assert story.totals(hour=at())["resolved"] == 1 and story.totals(hour=at())["fcr"] == 1
+
+    story.status(record, "open", at(minutes=90))  # the contact wrote again: reopened, at 11:30
+    refresh(record)
+    assert story.totals()["resolved"] == 0  # the first resolution no longer stands
+
+    story.status(record, "resolved", at(minutes=130), reason="late")  # 12:10
+    refresh(record)
+    first_hour, third_hour = story.totals(hour=at()), story.totals(hour=at(minutes=120))
+    assert first_hour["resolved"] == 0 and first_hour["created"] == 1
+    assert (third_hour["resolved"], third_hour["reopened"], third_hour["fcr"]) == (1, 1, 0)
+    assert third_hour["resolution_sum"] == 130 * 60
+
+
+def test_a_rating_given_a_day_later_lands_in_the_hour_the_conversation_was_resolved():
+    general = story.queue()
+    record = story.conversation(created=at())
+    story.item(record, general, enqueued=at(), state="completed", answered=at(seconds=10), completed=at(minutes=5))
+    story.status(record, "resolved", at(minutes=5), reason="late")
+    refresh(record)
+    assert story.totals(hour=at())["rated"] == 0
+
+    type(record).objects.filter(pk=record.pk).update(rating=5, rated_at=at(days=1))
+    refresh(record)
+    hour = story.totals(hour=at())
+    assert (hour["rated"], hour["rating_sum"], hour["rating_positive"]) == (1, 5, 1)
+    assert story.totals(hour__gt=at())["rated"] == 0
+
+
+def test_a_transfer_splits_the_handle_time_between_agents_and_over_the_hours():
+    general = story.queue()
+    first, second = story.agent(), story.agent()
+    record = story.conversation(created=at())
+    # First holds it 10:00:10-10:20, transfers; the second holds it 10:40-11:10 and resolves.
+    story.item(record, general, enqueued=at(), state="completed", answered=at(seconds=10),
+               completed=at(minutes=70), history=[
+                   ("assigned", at(seconds=10), first), ("transferred", at(minutes=20), first),
+                   ("offered", at(minutes=39), second), ("accepted", at(minutes=40), second),
+                   ("completed", at(minutes=70), second)])
+    story.status(record, "resolved", at(minutes=70), reason="refund")
+    refresh(record)
+
+    def held(who, hour):
+        return AgentHourRollup.objects.get(hour=hour, agent_id=who.pk, queue_id=general.pk).held_seconds
+
+    assert held(first, at()) == 20 * 60 - 10
+    assert held(second, at()) == 20 * 60 and held(second, at(minutes=60)) == 10 * 60
+    resolved_hour = story.totals(hour=at(minutes=60))
+    assert resolved_hour["handle_sum"] == 20 * 60 - 10 + 30 * 60
+    assert resolved_hour["fcr"] == 0  # two agents
+    by_second = AgentHourRollup.objects.get(hour=at(minutes=60), agent_id=second.pk, queue_id=general.pk)
+    assert by_second.resolved == 1
+
+
+def test_first_contact_resolution_is_undone_by_a_new_conversation_on_the_same_reason_within_seven_days():
+    general = story.queue()
+    contact = ContactFactory()
+    first = story.conversation(created=at(), contact=contact)
+    story.item(first, general, enqueued=at(), state="completed", answered=at(seconds=5), completed=at(minutes=10))
+    story.status(first, "resolved", at(minutes=10), reason="late")
+    other_reason = story.conversation(created=at(days=2), contact=contact)
+    story.status(other_reason, "resolved", at(days=2, minutes=5), reason="refund")
+    refresh(first, other_reason)
+    assert story.totals(hour=at())["fcr"] == 1
+
+    again = story.conversation(created=at(days=3), contact=contact)
+    story.status(again, "resolved", at(days=3, minutes=5), reason="late")
+    refresh(again)  # only the new one's events: the first one's figure follows
+    assert story.totals(hour=at())["fcr"] == 0
+
+    later = story.conversation(created=at(days=9), contact=ContactFactory())
+    story.status(later, "resolved", at(days=9, minutes=1), reason="late")
+    refresh(later)
+    assert story.totals(hour=at(days=3))["fcr"] == 1  # another contact's: no effect
+
+
+def test_reply_times_count_a_persons_replies_from_the_first_unanswered_message():
+    general = story.queue()
+    person = UserFactory()
+    record = story.conversation(created=at())
+    story.item(record, general, enqueued=at(), state="assigned", answered=at(seconds=30))
+    story.message(record, direction="in", sent=at())
+    story.message(record, direction="out", sent=at(minutes=1), by=None)  # a workflow's: not a reply
+    story.message(record, direction="out", sent=at(minutes=2), by=person)  # first reply: 120 s
+    story.message(record, direction="in", sent=at(minutes=5))
+    story.message(record, direction="in", sent=at(minutes=6))
+    story.message(record, direction="note", sent=at(minutes=7), by=person)  # a note: not a reply
+    story.message(record, direction="out", sent=at(minutes=10), by=person)  # next reply: 300 s
+    story.message(record, direction="out", sent=at(minutes=11), by=person)  # nothing to answer
+    story.status(record, "resolved", at(minutes=12), reason="late")
+    refresh(record)
+    hour = story.totals(hour=at())
+    assert (hour["first_reply_count"], hour["first_reply_sum"]) == (1, 120)
+    assert (hour["next_reply_count"], hour["next_reply_sum"]) == (1, 300)
+
+
+def test_refreshing_again_with_nothing_new_changes_nothing():
+    general = story.queue()
+    record = story.conversation(created=at())
+    story.item(record, general, enqueued=at(), state="completed", answered=at(seconds=10), completed=at(minutes=5))
+    story.status(record, "resolved", at(minutes=5), reason="late")
+    refresh(record)
+    before = _snapshot()
+    assert rollups.conversations_refresh([record.pk]) == 0
+    refresh(record)
+    assert _snapshot() == before
+
+
+def _snapshot() -> tuple[dict, dict]:
+    """Every non-zero counter row, rounded (sums of seconds are floats)."""
+    def rows(model, dimensions, counters, extra=()):
+        found = {}
+        for row in model.objects.values("hour", *dimensions, *extra, *counters):
+            values = {name: round(row[name], 6) for name in (*counters, *extra) if round(row[name], 6)}
+            if values:
+                found[tuple(row[name] for name in ("hour", *dimensions))] = values
+        return found
+    return (rows(HourRollup, ("queue_id", "channel", "language", "contact_kind", "contact_reason"),
+                 HOUR_COUNTERS, ("wait_max",)),
+            rows(AgentHourRollup, ("agent_id", "queue_id", "channel"), AGENT_COUNTERS))
+
+
+def test_the_counters_kept_up_to_date_equal_a_rebuild_from_scratch():
+    general, email = story.queue(), story.queue("email", target=3600)
+    someone, other = story.agent(), story.agent()
+    contact = ContactFactory()
+    for day in range(3):
+        for n in range(4):
+            record = story.conversation(created=at(days=day, minutes=17 * n), contact=contact if n == 0 else None,
+                                        channel="email" if n == 3 else "chat")
+            queue_ = email if n == 3 else general
+            start = at(days=day, minutes=17 * n)
+            if n == 2:
+                story.item(record, queue_, enqueued=start, state="cancelled",
+                           completed=start + timedelta(seconds=40))
+            else:
+                answered = start + timedelta(seconds=15 * (n + 1))
+                story.item(record, queue_, enqueued=start, state="completed", answered=answered,
+                           completed=start + timedelta(minutes=50), history=[
+                               ("assigned", answered, someone if n % 2 else other),
+                               ("completed", start + timedelta(minutes=50), someone if n % 2 else other)])
+                story.message(record, direction="in", sent=start)
+                story.message(record, direction="out", sent=answered + timedelta(seconds=30), by=UserFactory())
+                story.status(record, "resolved", start + timedelta(minutes=50), reason="late" if n else "refund")
+            refresh(record)
+            if day == 1 and n == 1:  # a late rating and a reopen on the way
+                type(record).objects.filter(pk=record.pk).update(rating=2)
+                refresh(record)
+                story.status(record, "open", start + timedelta(hours=3))
+                refresh(record)
+                story.status(record, "resolved", start + timedelta(hours=4), reason="late")
+                refresh(record)
+    kept = _snapshot()
+    assert kept[0] and kept[1]
+
+    HourRollup.objects.all().delete()
+    AgentHourRollup.objects.all().delete()
+    rollups.rollups_rebuild(at(days=-1), at(days=5))
+    assert _snapshot() == kept
+
+
+def test_a_rebuild_of_part_of_the_range_leaves_the_rest_and_is_exact():
+    general = story.queue()
+    records = []
+    for day in range(3):
+        record = story.conversation(created=at(days=day))
+        story.item(record, general, enqueued=at(days=day), state="completed", answered=at(days=day, seconds=20),
+                   completed=at(days=day, minutes=30))
+        story.status(record, "resolved", at(days=day, minutes=30), reason="late")
+        records.append(record)
+    refresh(*records)
+    kept = _snapshot()
+    HourRollup.objects.filter(hour=at(days=1)).update(created=99)  # damage one day
+    progress = []
+    rollups.rollups_rebuild(at(days=1), at(days=2), on_progress=progress.append)
+    assert _snapshot() == kept
+    assert progress[-1].done == progress[-1].total == 1
+
+
+def test_through_the_desk_events_drained_from_the_outbox_count_once_even_when_replayed():
+    from conversations import services
+    from conversations.models import ContactReason
+    from routing.models import WorkItemEvent
+    from tests.scenarios import conversation_assigned, online_agent
+
+    someone = online_agent()
+    record = conversation_assigned(someone)
+    ContactReason.objects.get_or_create(key="late", defaults={"label": "Late"})
+    services.agent_reply(conversation_id=record.pk, user=someone.user, body="Hola")
+    services.conversation_resolve(conversation_id=record.pk, user=someone.user, contact_reason="late")
+    assert rollups.rollups_drain() > 0
+    drained = _snapshot()
+    totals = story.totals()
+    assert (totals["created"], totals["arrived"], totals["answered"], totals["resolved"]) == (1, 1, 1, 1)
+    assert totals["first_reply_count"] == 1
+
+    # The same events handed over again (a drain that died after applying): nothing changes.
+    rollups.routing_events_apply(list(WorkItemEvent.objects.values_list("pk", flat=True)))
+    rollups.timeline_events_apply(list(TimelineEvent.objects.values_list("pk", flat=True)))
+    assert _snapshot() == drained
