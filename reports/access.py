@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from conversations.access import conversations_visible
+from reports.selectors import Scope
+from routing.access import is_agent
+from routing.models import AgentProfile
+from supportdesk.access import is_supervisor
 
 
 def metrics_allowed(request: HttpRequest) -> bool:
@@ -24,3 +32,19 @@ def metrics_allowed(request: HttpRequest) -> bool:
         return False
     networks = settings.METRICS_ALLOWED_NETWORKS
     return any(address in ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def reports_scope(user: Any) -> Scope | None:
+    """What this user may see of the reports: a supervisor everything; an agent the desk's
+    figures and, of the agents' table, only their own row; anyone else nothing (None)."""
+    if is_supervisor(user):
+        return Scope()
+    if is_agent(user):
+        profile_id = AgentProfile.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
+        return Scope(agent_id=profile_id) if profile_id is not None else None
+    return None
+
+
+def drill_conversations(user: Any) -> QuerySet:
+    """The conversations a drill-down may list to this user: the ones they may see."""
+    return conversations_visible(user)

@@ -9,7 +9,8 @@ counter row; `reports.rollups` writes the sum. The rules (README, "Metrics"):
   `SHORT_ABANDON_SECONDS` (left out: a mis-click, not a wait); answered or abandoned after
   the target is a miss. One still waiting counts as arrived only.
 - A conversation counts as created in the hour it was created (with its first reply time),
-  and as resolved in the hour it was resolved: resolution and handle time, reopened, first-
+  as closed in the hour it was closed unresolved (the contact left, a call hung up), and as
+  resolved in the hour it was resolved: resolution and handle time, reopened, first-
   contact resolution, replies after the first, and its survey and rating. A reopen takes it
   out of the old hour (its resolution no longer stands); a rating given a day later lands in
   the hour the conversation was resolved.
@@ -105,6 +106,8 @@ class Deltas:
         if fact.first_reply_seconds is not None:
             created |= {"first_reply_count": 1, "first_reply_sum": fact.first_reply_seconds}
         self._hour((hour_of(fact.created_at), *dimensions), sign, **created)
+        if fact.closed_at is not None and fact.resolved_at is None:
+            self._hour((hour_of(fact.closed_at), *dimensions), sign, closed=1)
         if fact.resolved_at is None:
             return
         rated = fact.rating is not None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from conversations.models import Conversation, ConversationStatus, Message, MessageDirection
 from reports import clock
@@ -96,14 +96,22 @@ def _reply_times(messages: list[dict], created_at, elapsed) -> tuple[float | Non
     return first, count, total
 
 
-def _reopened(status_events: list[str]) -> bool:
+def _reopened(status_events: list[tuple[str, datetime]]) -> bool:
     closed = False
-    for status in status_events:
+    for status, _at in status_events:
         if status in CLOSED_STATUSES:
             closed = True
         elif closed:
             return True
     return False
+
+
+def _closed_at(conversation: dict, status_events: list[tuple[str, datetime]]) -> datetime | None:
+    """When it was closed unresolved, if it stands closed now (the last change closed it)."""
+    if conversation["status"] != ConversationStatus.CLOSED:
+        return None
+    closes = [at for status, at in status_events if status == ConversationStatus.CLOSED]
+    return closes[-1] if closes else conversation["updated_at"]
 
 
 def conversation_facts(ids: Iterable[int]) -> tuple[list[ConversationFact], list[ItemFact]]:
@@ -112,7 +120,7 @@ def conversation_facts(ids: Iterable[int]) -> tuple[list[ConversationFact], list
         return [], []
     conversations = list(Conversation.objects.filter(pk__in=ids).values(
         "id", "contact_id", "contact__kind", "channel", "language", "contact_reason", "created_at",
-        "resolved_at", "rating"))
+        "resolved_at", "rating", "status", "updated_at"))
     if not conversations:
         return [], []
     items = list(WorkItem.objects.filter(conversation_id__in=ids).order_by("enqueued_at", "id").values(
@@ -127,11 +135,11 @@ def conversation_facts(ids: Iterable[int]) -> tuple[list[ConversationFact], list
                     .exclude(direction=MessageDirection.NOTE).order_by("conversation_id", "sequence")
                     .values("conversation_id", "direction", "author_user_id", "created_at")):
         messages_of[message["conversation_id"]].append(message)
-    statuses_of: dict[int, list[str]] = defaultdict(list)
-    for subject_id, payload in (TimelineEvent.objects.filter(
+    statuses_of: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    for subject_id, payload, occurred_at in (TimelineEvent.objects.filter(
             subject_type="conversation", subject_id__in=ids, kind=EventKind.CONVERSATION_STATUS_CHANGED)
-            .order_by("occurred_at", "id").values_list("subject_id", "payload")):
-        statuses_of[subject_id].append(payload.get("status", ""))
+            .order_by("occurred_at", "id").values_list("subject_id", "payload", "occurred_at")):
+        statuses_of[subject_id].append((payload.get("status", ""), occurred_at))
     surveyed = set(Survey.objects.filter(conversation_id__in=ids, sent_at__isnull=False)
                    .values_list("conversation_id", flat=True))
     repeats = _repeat_contacts(conversations)
@@ -175,6 +183,7 @@ def conversation_facts(ids: Iterable[int]) -> tuple[list[ConversationFact], list
             language=conversation["language"], contact_kind=conversation["contact__kind"],
             contact_reason=conversation["contact_reason"], agent_id=summary["last"],
             contact_id=conversation["contact_id"], created_at=conversation["created_at"], resolved_at=resolved_at,
+            closed_at=_closed_at(conversation, statuses_of[conversation["id"]]),
             first_reply_seconds=first, next_reply_count=next_count, next_reply_seconds=next_total,
             handle_seconds=summary["handle"], reopened=reopened, agents=len(summary["holders"]), fcr=fcr,
             surveyed=conversation["id"] in surveyed, rating=conversation["rating"]))

@@ -32,6 +32,7 @@ class ConversationFact(models.Model):
     contact_id = models.BigIntegerField()
     created_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True)
+    closed_at = models.DateTimeField(null=True, help_text="Closed unresolved (the contact left, a call hung up).")
     first_reply_seconds = models.FloatField(null=True)
     next_reply_count = models.IntegerField(default=0)
     next_reply_seconds = models.FloatField(default=0)
@@ -47,6 +48,9 @@ class ConversationFact(models.Model):
             models.Index(fields=["contact_id", "resolved_at"], name="report_conv_contact"),
             models.Index(fields=["created_at"], name="report_conv_created"),
             models.Index(fields=["resolved_at"], name="report_conv_resolved"),
+            # The backlog now: conversations neither resolved nor closed.
+            models.Index(fields=["queue_id"], name="report_conv_open",
+                         condition=models.Q(resolved_at__isnull=True, closed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:
@@ -102,10 +106,11 @@ class PresenceFact(models.Model):
 ITEM_COUNTERS = ("arrived", "answered", "answered_in_target", "abandoned", "abandoned_short",
                  "missed_target", "answer_wait_sum", "abandon_wait_sum")
 CREATED_COUNTERS = ("created", "first_reply_count", "first_reply_sum")
+CLOSED_COUNTERS = ("closed",)  # closed unresolved: with "resolved", what leaves the backlog
 RESOLVED_COUNTERS = ("resolved", "resolution_sum", "handle_sum", "reopened", "fcr",
                      "next_reply_count", "next_reply_sum", "surveyed", "rated", "rating_sum",
                      "rating_positive")
-HOUR_COUNTERS = ITEM_COUNTERS + CREATED_COUNTERS + RESOLVED_COUNTERS
+HOUR_COUNTERS = ITEM_COUNTERS + CREATED_COUNTERS + CLOSED_COUNTERS + RESOLVED_COUNTERS
 HOUR_DIMENSIONS = ("queue_id", "channel", "language", "contact_kind", "contact_reason")
 
 AGENT_COUNTERS = ("offers", "declined", "missed", "answered", "held_seconds", "resolved",

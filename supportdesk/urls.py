@@ -36,6 +36,8 @@ urlpatterns = [
     path("integrations/email/", include(email_webhook_urls())),
     path("integrations/voice/", include("integrations.voice.urls")),
     path("desk/", include("conversations.workspace_urls")),
+    path("api/v1/reports/", include("reports.api_urls")),
+    path("desk/reports/", include("reports.desk_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -256,3 +256,24 @@ def test_through_the_desk_events_drained_from_the_outbox_count_once_even_when_re
     rollups.routing_events_apply(list(WorkItemEvent.objects.values_list("pk", flat=True)))
     rollups.timeline_events_apply(list(TimelineEvent.objects.values_list("pk", flat=True)))
     assert _snapshot() == drained
+
+
+def test_the_rebuild_command_shows_its_progress_and_refuses_bad_dates(settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    settings.TIME_ZONE = "UTC"
+    general = story.queue()
+    record = story.conversation(created=at())
+    story.item(record, general, enqueued=at(), state="completed", answered=at(seconds=20),
+               completed=at(minutes=30))
+    story.status(record, "resolved", at(minutes=30), reason="late")
+    out = StringIO()
+    call_command("rollups_rebuild", "--start", "2026-03-02", "--end", "2026-03-02", stdout=out)
+    assert "1/1 conversations" in out.getvalue() and "Rebuilt from 1 conversations" in out.getvalue()
+    assert story.totals(hour=at())["resolved"] == 1
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("rollups_rebuild", "--start", "2026-02-30", "--end", "2026-03-02")
+    with pytest.raises(CommandError, match="before"):
+        call_command("rollups_rebuild", "--start", "2026-03-03", "--end", "2026-03-02")

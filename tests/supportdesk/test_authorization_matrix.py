@@ -135,6 +135,7 @@ DESK_CONTACT = answers(302, 302, 200, 200, 200, 403, 403, 403)  # every agent se
 DESK_SUPERVISOR = answers(302, 302, 403, 403, 200, 403, 403, 403)
 DESK_SUPERVISOR_POST = answers(302, 302, 403, 403, 302, 403, 403, 403)  # done, then redirected
 API_DESK = answers(401, 401, 200, 200, 200, 403, 403, 403)
+DESK_REPORTS = answers(302, 302, 200, 200, 200, 403, 403, 403)  # agents see their own figures
 API_DESK_OR_INTEGRATION = answers(401, 401, 200, 200, 200, 403, 403, 200)
 API_SUPERVISOR = answers(401, 401, 403, 403, 200, 403, 403, 403)
 API_AGENT = answers(401, 401, 200, 200, 403, 403, 403, 403)
@@ -193,6 +194,10 @@ def _call_url(name: str) -> Callable[[World], str]:
     return url
 
 
+def _query(url: Callable[[World], str], query: str) -> Callable[[World], str]:
+    return lambda world: f"{url(world)}?{query}"
+
+
 CONVERSATION = {"conversation_id": lambda world: world.conversation}
 CONTACT = {"contact_id": lambda world: world.contact}
 OFFER = {"item_id": lambda world: world.offer}
@@ -208,6 +213,13 @@ MATRIX: dict[str, Row] = {
     # by default) or the METRICS_TOKEN bearer token; another Authorization (the integration's
     # API token) is refused even from there. tests/reports/test_metrics.py covers the rest.
     "metrics": Row(_desk("metrics"), {"get": answers(200, 200, 200, 200, 200, 200, 200, 403)}),
+    # Reports: agents and supervisors; an agent's answer holds only their own agent figures
+    # (tests/reports/test_reports_api.py checks what each sees).
+    "reports-overview-api": Row(_desk("reports-overview-api"), {"get": API_DESK}),
+    "reports-conversations-api": Row(_query(_desk("reports-conversations-api"), "metric=created"),
+                                     {"get": API_DESK}),
+    "reports-conversations": Row(_query(_desk("reports-conversations"), "metric=created"), {"get": DESK_REPORTS}),
+    "reports-export": Row(_query(_desk("reports-export"), "table=queue&format=csv"), {"get": DESK_REPORTS}),
     "desk-live": Row(_desk("desk-live"), {"get": answers(302, 302, 403, 403, 200, 403, 403, 403)}),
     "desk:workspace": Row(_desk("desk:workspace"), {"get": DESK_LIST}),
     # Signed-in people are sent on to the workspace; the form itself is for everyone.

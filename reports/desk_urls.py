@@ -1,0 +1,10 @@
+"""The reports' desk pages, included at /desk/reports/."""
+
+from django.urls import path
+
+from reports import desk_views
+
+urlpatterns = [
+    path("conversations/", desk_views.conversations, name="reports-conversations"),
+    path("export/", desk_views.export, name="reports-export"),
+]
