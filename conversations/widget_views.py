@@ -12,11 +12,12 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import access, selectors, services, widget
+from conversations import access, selectors, services, widget, widget_hours
 from supportdesk import ratelimit
 from supportdesk.errors import error_body
 from supportdesk.json_input import JsonInputError, json_loads
@@ -35,15 +36,16 @@ def _error(code: str, message: str, status: int, **headers: str) -> JsonResponse
     return response
 
 
-def _tokens(body: bytes) -> tuple[str, str]:
-    """(identity token, previous session token) from the request body; ValueError says what is wrong."""
+def _tokens(body: bytes) -> tuple[str, str, str]:
+    """(identity token, previous session token, the browser's time zone) from the request
+    body; ValueError says what is wrong."""
     if not body.strip():
-        return "", ""  # a first visit by an anonymous visitor has nothing to say
+        return "", "", ""  # a first visit by an anonymous visitor has nothing to say
     try:
         data = json_loads(body)
     except JsonInputError as error:
         raise ValueError(f'{error.message} The body must be JSON, e.g. {{"identity": "<token>", '
-                         f'"session": "<token>"}}.') from None
+                         f'"session": "<token>", "time_zone": "Europe/Madrid"}}.') from None
     if not isinstance(data, dict):
         raise ValueError("The body must be a JSON object.")
     tokens = []
@@ -52,7 +54,11 @@ def _tokens(body: bytes) -> tuple[str, str]:
         if not isinstance(value, str) or len(value) > TOKEN_MAX_CHARS:
             raise ValueError(f"{name} must be a token (text of at most {TOKEN_MAX_CHARS} characters).")
         tokens.append(value.strip())
-    return tokens[0], tokens[1]
+    time_zone = data.get("time_zone") or ""
+    if not isinstance(time_zone, str) or len(time_zone) > widget_hours.TIME_ZONE_MAX_CHARS:
+        raise ValueError(f"time_zone must be an IANA time zone name such as Europe/Madrid "
+                         f"(at most {widget_hours.TIME_ZONE_MAX_CHARS} characters).")
+    return tokens[0], tokens[1], time_zone.strip()
 
 
 @csrf_exempt
@@ -65,7 +71,7 @@ def session_start(request: HttpRequest) -> JsonResponse:
         return _error("rate_limited", f"Too many chat sessions from your address; wait {wait:g} seconds.", 429,
                       **{"Retry-After": str(max(1, round(wait)))})
     try:
-        identity_token, session_token = _tokens(request.body)
+        identity_token, session_token, time_zone = _tokens(request.body)
     except ValueError as error:
         return _error("bad_request", str(error), 400)
     try:
@@ -81,6 +87,10 @@ def session_start(request: HttpRequest) -> JsonResponse:
         "agents_online": selectors.agents_online(),
         # An anonymous visitor is not greeted by the name of whoever wrote in before them.
         "name": contact.name if contact and session.contact_id else "",
+        # Outside the business hours of the queue their chat would reach: when the team is back,
+        # and email instead (None while it is open).
+        "hours": widget_hours.hours_notice(contact=contact, time_zone=time_zone,
+                                           browser_language=translation.get_language_from_request(request)),
     })
 
 

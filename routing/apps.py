@@ -7,9 +7,9 @@ class RoutingConfig(AppConfig):
     verbose_name = "Routing"
 
     def ready(self) -> None:
-        from routing import services
+        from routing import schedules, services
         from routing.access import is_agent
-        from routing.models import Queue, RoutingRule, RuleCondition
+        from routing.models import BusinessHours, Holiday, OpeningInterval, Queue, RoutingRule, RuleCondition
         from supportdesk.access import desk_role_register
 
         # Agents are routing's; the core (and the timeline beside routing) learn of them here.
@@ -22,3 +22,9 @@ class RoutingConfig(AppConfig):
                               dispatch_uid=f"routing-config-{model.__name__}-save")
             post_delete.connect(services.routing_config_clear, sender=model,
                                 dispatch_uid=f"routing-config-{model.__name__}-delete")
+        # Which queue keeps which hours, and the hours themselves (routing.schedules).
+        for model in (Queue, BusinessHours, OpeningInterval, Holiday):
+            post_save.connect(schedules.schedules_clear, sender=model,
+                              dispatch_uid=f"routing-schedules-{model.__name__}-save")
+            post_delete.connect(schedules.schedules_clear, sender=model,
+                                dispatch_uid=f"routing-schedules-{model.__name__}-delete")

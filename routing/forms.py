@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import time
 from typing import Any
+from zoneinfo import available_timezones
 
 from django import forms
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from routing import services
-from routing.audit import AGENT_SETTINGS, QUEUE_SETTINGS, RULE_SETTINGS
-from routing.models import CHANNELS, CONTACT_KINDS, AgentProfile, Queue, RoutingRule, RuleCondition
+from routing.audit import AGENT_SETTINGS, HOURS_SETTINGS, QUEUE_SETTINGS, RULE_SETTINGS
+from routing.hours_models import MIDNIGHT
+from routing.models import (
+    CHANNELS,
+    CONTACT_KINDS,
+    AgentProfile,
+    BusinessHours,
+    OpeningInterval,
+    Queue,
+    RoutingRule,
+    RuleCondition,
+)
 from routing.rules import (
     KNOWN_ATTRIBUTES,
     ConditionRow,
@@ -26,6 +40,7 @@ from routing.rules import (
     rule_condition_errors,
 )
 from routing.services import configure
+from routing.services import hours as hours_services
 
 
 def names_normalise(values: Iterable[str]) -> list[str]:
@@ -219,3 +234,94 @@ class DryRunForm(forms.Form):
             if value not in (None, ""):
                 values[name] = value.strip() if isinstance(value, str) else value
         return values
+
+
+# --- business hours ---------------------------------------------------------------------------
+
+
+class TimeZoneInput(forms.TextInput):
+    """A text box that suggests the IANA time zones zoneinfo knows as one types."""
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"list": "routing-time-zones", "size": 32, "autocomplete": "off",
+                                "placeholder": "Europe/Madrid"})
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        options = format_html_join("", '<option value="{}">', ((zone,) for zone in sorted(available_timezones())))
+        return format_html('{}<datalist id="routing-time-zones">{}</datalist>',
+                           super().render(name, value, attrs, renderer), options)
+
+
+class BusinessHoursForm(forms.ModelForm):
+    class Meta:
+        model = BusinessHours
+        fields = HOURS_SETTINGS
+        widgets = {"time_zone": TimeZoneInput()}
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data["time_zone"].strip()
+
+
+class ClockField(forms.TimeField):
+    """A time of day as HH:MM (or HH:MM:SS). As a close (`closing`), 24:00 is midnight at the
+    end of the day, stored as 00:00 and shown as 24:00."""
+
+    def __init__(self, *, closing: bool = False, **kwargs: Any) -> None:
+        self.closing = closing
+        kwargs.setdefault("widget", forms.TimeInput(format="%H:%M", attrs={"size": 6, "placeholder": "08:00"}))
+        kwargs.setdefault("error_messages", {"invalid": _(
+            "Enter a time as HH:MM, e.g. 08:00 or 17:30 (24:00 for midnight at the end of the day).")})
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> time | None:
+        if self.closing and isinstance(value, str) and value.strip() in ("24:00", "24:00:00", "24"):
+            return MIDNIGHT
+        return super().to_python(value)
+
+    def prepare_value(self, value: Any) -> Any:
+        if self.closing and value == MIDNIGHT:
+            return "24:00"
+        return super().prepare_value(value)
+
+
+class OpeningIntervalForm(forms.ModelForm):
+    opens_at = ClockField(label=_("opens at"))
+    closes_at = ClockField(closing=True, label=_("closes at"),
+                           help_text=_("24:00 for midnight at the end of the day."))
+
+    class Meta:
+        model = OpeningInterval
+        fields = ("weekday", "opens_at", "closes_at")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not data.get("DELETE"):
+            for message in hours_services.interval_row_errors(self.row()):
+                self.add_error("closes_at", message)
+        return data
+
+    def row(self) -> hours_services.IntervalRow:
+        data = self.cleaned_data
+        return hours_services.IntervalRow(weekday=data["weekday"], opens_at=data["opens_at"],
+                                          closes_at=data["closes_at"])
+
+
+class OpeningIntervalFormSet(forms.BaseInlineFormSet):
+    """The rows together: on each weekday they may not overlap, and there is at least one."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        # Extra rows left blank have no cleaned data.
+        kept = [form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        errors = hours_services.intervals_errors([form.row() for form in kept])
+        for index, messages in errors.items():
+            if index is not None:
+                for message in messages:
+                    kept[index].add_error(None, message)
+        if None in errors:
+            raise forms.ValidationError(errors[None])

@@ -17,6 +17,12 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from routing.hours_models import (  # noqa: F401  (defined beside, imported from here)
+    BusinessHours,
+    Holiday,
+    OpeningInterval,
+    Weekday,
+)
 from supportdesk.conditions import OPERATORS
 
 # "task": work that is not a contact's message (a service audit, a workflow's follow-up).
@@ -194,6 +200,12 @@ class Queue(models.Model):
         help_text=_("A new email from a contact whose previous email in this queue is still open: "
                     "add it to that conversation, or open a new one linked to it."),
     )
+    business_hours = models.ForeignKey(
+        BusinessHours, null=True, blank=True, on_delete=models.PROTECT, related_name="queues",
+        verbose_name=_("business hours"),
+        help_text=_("When the team is in. Outside them the chat widget offers email, and the service-level "
+                    "clocks (escalation, overflow, breach) stop. Empty: always open, calendar time."),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -292,6 +304,13 @@ class WorkItem(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
     sla_breached_at = models.DateTimeField(null=True, blank=True)
+    # When its service-level steps fall due, counted in business time: set only while its
+    # queue keeps business hours, empty (calendar time from the queue's settings) otherwise.
+    # See routing.service_levels.
+    escalation_due_at = models.DateTimeField(null=True, blank=True)
+    relax_due_at = models.DateTimeField(null=True, blank=True)
+    overflow_due_at = models.DateTimeField(null=True, blank=True)
+    breach_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

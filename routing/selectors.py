@@ -1,11 +1,13 @@
-"""Reads of routing state for the API: agents' own state and items, work items, queue stats.
+"""Reads of routing state for the API: agents' own state and items, work items, queue stats,
+and whether the queue new work would reach is open (business hours).
 
 Querysets where the API pages and filters; plain dicts where the answer is a figure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
@@ -13,7 +15,7 @@ from django.db import connection
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from routing import service_levels
+from routing import business_hours, schedules, service_levels
 from routing.models import (
     CHANNELS,
     HELD_STATES,
@@ -26,6 +28,7 @@ from routing.models import (
     WorkItemEvent,
     held_at,
 )
+from routing.services import config
 from supportdesk.errors import DomainError
 
 # --- the calling agent -----------------------------------------------------------------------
@@ -224,3 +227,33 @@ def queue_stats(*, now: datetime | None = None) -> list[dict[str, Any]]:
             "breached_today": level["breached"],
         })
     return stats
+
+
+# --- business hours ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opening:
+    """Whether the queue new work would reach is open, and if not, when it opens again."""
+
+    queue_key: str
+    is_open: bool
+    back_at: datetime | None = None  # closed: the next opening (None: not within a year)
+    time_zone: str = ""  # the queue's business hours' time zone; "" when it keeps none
+
+
+def queue_opening(*, channel: str, attributes: Mapping[str, Any] | None = None,
+                  now: datetime | None = None) -> Opening:
+    """The queue the rules would route work with these attributes to (read from the cached
+    configuration, writing nothing), and whether its business hours have it open at `now`.
+    A queue without hours is always open."""
+    values = config.attributes_normalise(channel=channel, attributes=attributes)
+    queue = config.route_find(attributes=values, write=False, fresh=False).queue
+    schedule = schedules.schedule_for_hours(queue.business_hours_id)
+    if schedule is None:
+        return Opening(queue_key=queue.key, is_open=True)
+    now = now or timezone.now()
+    if business_hours.is_open(schedule, now):
+        return Opening(queue_key=queue.key, is_open=True, time_zone=schedule.time_zone)
+    return Opening(queue_key=queue.key, is_open=False, back_at=business_hours.next_open(schedule, now),
+                   time_zone=schedule.time_zone)

@@ -528,6 +528,8 @@ EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="supportdes
 # Mail to any address at this domain is the desk's: support@ opens conversations, the replies'
 # reply+<token>@ addresses land in theirs. `make run` serves it by SMTP (`manage.py smtp_inbound`).
 EMAIL_INBOUND_DOMAIN = env.str("EMAIL_INBOUND_DOMAIN", default="supportdesk.local")
+# The address customers are told to write to: the chat widget offers it outside business hours.
+SUPPORT_EMAIL_ADDRESS = env.str("SUPPORT_EMAIL_ADDRESS", default=f"support@{EMAIL_INBOUND_DOMAIN}")
 EMAIL_INBOUND_SMTP_HOST = env.str("EMAIL_INBOUND_SMTP_HOST", default="127.0.0.1")
 EMAIL_INBOUND_SMTP_PORT = env.int("EMAIL_INBOUND_SMTP_PORT", default=2525)
 EMAIL_INBOUND_MAX_BYTES = env.int("EMAIL_INBOUND_MAX_BYTES", default=25 * 1024 * 1024)

@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from routing.admin.mixins import names
 from routing.models import (
     AgentProfile,
+    BusinessHours,
     Queue,
     RoutingAudit,
     RoutingRule,
@@ -20,13 +21,13 @@ from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin, pretty_json
 
 
 class AuditModelFilter(admin.SimpleListFilter):
-    """The three audited models, without a SELECT DISTINCT over the table."""
+    """The audited models, without a SELECT DISTINCT over the table."""
 
     title = "what"
     parameter_name = "model"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        audited = (Queue, RoutingRule, AgentProfile)
+        audited = (Queue, BusinessHours, RoutingRule, AgentProfile)
         return [(model._meta.label_lower, model._meta.verbose_name) for model in audited]
 
     def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:

@@ -16,19 +16,20 @@ from routing.models import Queue
 @admin.register(Queue)
 class QueueAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin):
     form = QueueForm
-    list_display = ("key", "name", "priority", "strategy", "target_wait_seconds", "assign_directly",
-                    "offer_timeout_seconds", "overflow_queue", "is_active")
-    list_select_related = ("overflow_queue",)
+    list_display = ("key", "name", "priority", "strategy", "target_wait_seconds", "business_hours",
+                    "assign_directly", "offer_timeout_seconds", "overflow_queue", "is_active")
+    list_select_related = ("overflow_queue", "business_hours")
     list_filter = ("is_active", "strategy", "assign_directly", "min_agent_tier")
     search_fields = ("key", "name")
     ordering = ("-priority", "key")
-    autocomplete_fields = ("overflow_queue",)
+    autocomplete_fields = ("overflow_queue", "business_hours")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("key", "name", "priority", "strategy", "is_active")}),
         ("Service level", {"fields": ("target_wait_seconds", "escalate_at_percent",
                                       "escalation_priority_boost", "overflow_queue",
                                       "overflow_after_seconds")}),
+        (_("Business hours"), {"fields": ("business_hours",)}),
         ("Agents", {"fields": ("required_skills", "optional_skills", "relax_optional_after_seconds",
                                "min_agent_tier")}),
         ("Offers", {"fields": ("assign_directly", "offer_timeout_seconds")}),

@@ -7,6 +7,8 @@ callers keep writing `from routing import services` and `services.work_item_enqu
   per-process configuration cache.
 - `configure`: supervisors' saves (`queue_save`, `rule_save`, `agent_settings_save`:
   checked, written, audited, routing rebuilt after commit) and the rebuilds themselves.
+- `hours`: supervisors' saves of business hours (`business_hours_save`), and what follows
+  (open items' deadlines worked out in the new hours).
 - `events`: the unit of work (history written in one INSERT, lapsed offers matched again
   at the end) and the history writer.
 - `claims`: the slot index, locking an agent and counting their room, giving an item to
@@ -15,7 +17,8 @@ callers keep writing `from routing import services` and `services.work_item_enqu
   waiting items).
 - `items`: enqueue, accept, decline, offer expiry, complete, cancel, transfer.
 - `presence`: presence, heartbeats and their expiry.
-- `sla`: the service-level steps (escalate, relax, overflow, breach) and their sweep.
+- `sla`: the service-level steps (escalate, relax, overflow, breach) and their sweep, and
+  the stored business-time deadlines worked out again (`deadlines_refresh`).
 - `sweep`: the beat's routing sweep and the safety-net rematch.
 - `explain`: the dry run.
 
@@ -46,6 +49,7 @@ from routing.services import (  # noqa: F401  (the submodules, for callers that 
     configure,
     events,
     explain,
+    hours,
     items,
     matching,
     presence,
@@ -86,6 +90,13 @@ from routing.services.configure import (
     rule_save,
 )
 from routing.services.explain import route_explain
+from routing.services.hours import (
+    HolidayRow,
+    IntervalRow,
+    business_hours_changed,
+    business_hours_errors,
+    business_hours_save,
+)
 from routing.services.items import (
     QUEUE_FIELDS,
     OfferExpired,
@@ -100,7 +111,7 @@ from routing.services.items import (
 )
 from routing.services.matching import _waiting_for  # noqa: F401  (read by tests and the bench)
 from routing.services.presence import agents_heartbeat_expire, heartbeat, presence_set
-from routing.services.sla import PRIORITY_MAX, SLA_STEPS, sla_sweep
+from routing.services.sla import PRIORITY_MAX, SLA_STEPS, deadlines_refresh, sla_sweep
 from routing.services.sweep import routing_sweep, waiting_rematch
 
 # The name tests and the bench used before the package.
@@ -108,7 +119,8 @@ _slot_candidates = slot_candidates
 
 __all__ = [
     "ATTRIBUTES", "CANDIDATES", "CUSTOM_PREFIX", "PRIORITY_MAX", "QUEUE_FIELDS", "SLA_STEPS",
-    "ConfigInvalid", "OfferExpired", "Route", "RoutingConfig",
+    "ConfigInvalid", "HolidayRow", "IntervalRow", "OfferExpired", "Route", "RoutingConfig",
+    "business_hours_changed", "business_hours_errors", "business_hours_save", "deadlines_refresh",
     "agent_settings_errors", "agent_settings_save", "capacity_errors", "queue_errors", "queue_save",
     "rule_errors", "rule_save",
     "agent_settings_changed", "agent_slots_rebuild", "agents_heartbeat_expire", "attribute_known",

@@ -153,14 +153,16 @@ def routing_config_forget() -> None:
     _config = None
 
 
-def route_find(*, attributes: Mapping[str, Any], priority: int = 0, write: bool = True) -> Route:
+def route_find(*, attributes: Mapping[str, Any], priority: int = 0, write: bool = True,
+               fresh: bool | None = None) -> Route:
     """Which queue, priority and skills the rules give these (normalised) attributes.
 
     A rule whose templated queue does not exist (chat.{language} for a language without a
     queue) is passed over; when no rule routes the item, the default queue takes it. A dry
-    run (write=False) reads the configuration fresh and writes nothing.
+    run (write=False) reads the configuration fresh, unless `fresh=False` (a preview asked
+    often, such as the widget's), and writes nothing.
     """
-    config = routing_config(fresh=not write)
+    config = routing_config(fresh=not write if fresh is None else fresh)
     for rule in config.rules:
         match = engine.rule_match([rule], attributes)
         if match is None:

@@ -32,7 +32,7 @@ from routing.rules import (
     rule_condition_errors,
     rule_condition_rebuild,
 )
-from routing.services import claims, config, events, matching
+from routing.services import claims, config, events, matching, sla
 from supportdesk.errors import DomainError
 
 
@@ -51,7 +51,8 @@ def agent_settings_changed(*, profile_id: int) -> None:
 
 def queue_changed(*, queue_id: int) -> None:
     """After a supervisor edits a queue: its waiting items take its new priority, tier and
-    skills (on top of what their rule added)."""
+    skills (on top of what their rule added), and its open items their service-level
+    deadlines in its (new) business hours, or calendar time without."""
     queue = Queue.objects.filter(pk=queue_id).first()
     if queue is None:
         return
@@ -69,6 +70,7 @@ def queue_changed(*, queue_id: int) -> None:
              "required": sorted(queue.required_skills), "optional": sorted(queue.optional_skills),
              "queue": queue_id, "waiting": ItemState.WAITING},
         )
+    sla.deadlines_refresh(queue_ids=[queue_id])
 
 
 # --- supervisors' saves: validate, write, audit, rebuild after commit ----------------------

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routing import push
+from routing import push, service_levels
 from routing.models import (
     HELD_STATES,
     OPEN_STATES,
@@ -86,7 +86,7 @@ def _route_to(queue_key: str, priority: int) -> config.Route:
 
 def _item_create(conversation_id: int, channel: str, values: dict[str, Any], route: config.Route,
                  now: datetime) -> WorkItem:
-    return WorkItem.objects.create(
+    item = WorkItem(
         conversation_id=conversation_id, channel=channel, attributes=values,
         language=values["language"], contact_kind=values["contact_kind"], queue=route.queue,
         queue_priority=route.queue.priority, priority=route.priority,
@@ -96,6 +96,9 @@ def _item_create(conversation_id: int, channel: str, values: dict[str, Any], rou
         rule_optional_skills=sorted(route.rule_optional_skills),
         min_agent_tier=route.queue.min_agent_tier, rule=route.rule, enqueued_at=now, queued_at=now,
     )
+    service_levels.deadlines_apply(item, route.queue)  # in business time where the queue keeps hours
+    item.save(force_insert=True)
+    return item
 
 
 def work_item_match(*, item_id: int) -> bool:
@@ -353,12 +356,14 @@ def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,
 
 
 QUEUE_FIELDS = ("queue", "queue_priority", "queued_at", "min_agent_tier", "required_skills",
-                "optional_skills", "optional_relaxed", "rule_required_skills", "rule_optional_skills")
+                "optional_skills", "optional_relaxed", "rule_required_skills", "rule_optional_skills",
+                *service_levels.DEADLINE_FIELDS)
 
 
 def queue_move(item: WorkItem, queue: Queue, *, now: datetime) -> None:
     """Put an item in another queue (the caller saves QUEUE_FIELDS). It then needs what
-    that queue needs: the first rule's skills applied to the way in, not to every queue."""
+    that queue needs: the first rule's skills applied to the way in, not to every queue, and
+    its service-level deadlines in that queue's time (business or calendar)."""
     item.queue = queue
     item.queue_priority = queue.priority
     item.queued_at = now
@@ -367,3 +372,4 @@ def queue_move(item: WorkItem, queue: Queue, *, now: datetime) -> None:
     item.optional_skills = sorted(set(queue.optional_skills) - set(queue.required_skills))
     item.optional_relaxed = False
     item.rule_required_skills = item.rule_optional_skills = []
+    service_levels.deadlines_apply(item, queue)

@@ -10,8 +10,9 @@ from datetime import datetime
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from routing import service_levels
+from routing import schedules, service_levels
 from routing.models import (
+    OPEN_STATES,
     ItemState,
     Queue,
     WorkItem,
@@ -21,7 +22,38 @@ from routing.services import events, items, matching
 
 log = logging.getLogger(__name__)
 
+REFRESH_BATCH = 500
 
+
+def deadlines_refresh(*, queue_ids: Iterable[int]) -> int:
+    """After a supervisor changed queues' settings or their business hours: the open items
+    in them get their stored deadlines worked out again, in the queue's business time, or
+    cleared where it keeps none (calendar time from its settings). Each batch is locked, so
+    an item moving on meanwhile takes its new queue's deadlines. Closed items keep theirs.
+    Returns how many items changed."""
+    schedules.schedules_forget()  # read the hours as committed
+    no_deadline = {f"{name}__isnull": True for name in service_levels.DEADLINE_FIELDS}
+    changed = 0
+    for queue in Queue.objects.filter(pk__in=list(queue_ids)):
+        open_items = WorkItem.objects.filter(queue_id=queue.pk, state__in=OPEN_STATES)
+        if queue.business_hours_id is None:
+            changed += open_items.exclude(**no_deadline).update(**dict.fromkeys(service_levels.DEADLINE_FIELDS))
+            continue
+        ids = list(open_items.order_by("id").values_list("id", flat=True))
+        for offset in range(0, len(ids), REFRESH_BATCH):
+            with transaction.atomic():
+                batch = list(open_items.select_for_update(of=("self",)).filter(
+                    pk__in=ids[offset:offset + REFRESH_BATCH]).order_by("id"))
+                stale = []
+                for item in batch:
+                    values = service_levels.deadlines(item, queue)
+                    if any(getattr(item, name) != value for name, value in values.items()):
+                        for name, value in values.items():
+                            setattr(item, name, value)
+                        stale.append(item)
+                WorkItem.objects.bulk_update(stale, service_levels.DEADLINE_FIELDS)
+                changed += len(stale)
+    return changed
 
 
 def _waiting_past(kind: str, *, limit: int, now: datetime) -> list[int]:

@@ -1,7 +1,7 @@
 // Everything the chat draws. Message data is only ever put in the page with textContent.
 
 import { timeElement } from "../common/format.js";
-import { state } from "./state.js";
+import { state, timers } from "./state.js";
 import { ui } from "./ui.js";
 
 const TYPING_SHOWN_MS = 5000;
@@ -107,6 +107,20 @@ export function typingShow(name) {
 export function typingHide() {
   clearTimeout(typingTimer);
   ui.typing.hidden = true;
+}
+
+// Outside business hours (conversations/widget_hours.py): the server's sentence saying when the
+// team is back, and its email address; taken down when they are back.
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+export function hoursShow(hours) {
+  clearTimeout(timers.hours);
+  ui.hours.hidden = !hours;
+  if (!hours) return;
+  ui.hoursText.textContent = hours.text;
+  ui.hoursEmail.textContent = hours.email_text;
+  ui.hoursEmail.href = `mailto:${encodeURI(hours.email)}`;
+  const wait = hours.back_at ? Date.parse(hours.back_at) - Date.now() : NaN;
+  if (wait > 0 && wait < LONGEST_TIMER_MS) timers.hours = setTimeout(() => { ui.hours.hidden = true; }, wait);
 }
 
 export function emailFormUpdate() {

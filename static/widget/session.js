@@ -3,7 +3,7 @@
 
 import { Backoff } from "../common/reconnect.js";
 import { state } from "./state.js";
-import { emailFormUpdate } from "./render.js";
+import { emailFormUpdate, hoursShow } from "./render.js";
 import { root, setStatus, showError, ui } from "./ui.js";
 
 const SESSION_URL = root.dataset.sessionUrl;
@@ -37,11 +37,16 @@ function identityFromFragment() {
   return new URLSearchParams(location.hash.slice(1)).get("identity") || "";
 }
 
+function browserTimeZone() {
+  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { return ""; }
+}
+
 async function postSession(body) {
   const response = await fetch(SESSION_URL, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
+    // The browser's time zone: the desk says when the team is back on the visitor's clock.
+    body: JSON.stringify({ ...body, time_zone: browserTimeZone() }),
     credentials: "omit",
   });
   let data = null;
@@ -96,4 +101,5 @@ function sessionApply(data) {
     ui.agent.textContent = `Hi ${data.name}! We usually answer within minutes.`;
   }
   emailFormUpdate();
+  hoursShow(data.hours);
 }

@@ -37,7 +37,7 @@ export const outbox = []; // client ids not acknowledged yet, oldest first
 // Client ids sent on this socket, waiting for their ack or error (answered in order).
 export const inflight = [];
 
-export const timers = { sync: null, syncWatchdog: null, typing: null, outbox: null, status: null };
+export const timers = { sync: null, syncWatchdog: null, typing: null, outbox: null, status: null, hours: null };
 
 export function isVisible() {
   return document.visibilityState === "visible" && state.hostOpen;

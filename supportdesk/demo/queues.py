@@ -1,11 +1,15 @@
-"""Routing for the demo: queues per chat language, VIP, couriers, email, and the rules that fill them."""
+"""Routing for the demo: queues per chat language, VIP, couriers, email (kept to office hours),
+and the rules that fill them."""
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Any
 
+from django.utils import timezone
+
 from routing import services as routing
-from routing.models import Queue, RoutingRule, Strategy
+from routing.models import BusinessHours, Queue, RoutingRule, Strategy
 from routing.rules import ConditionRow
 from supportdesk.demo.agents import CHAT_LANGUAGES
 
@@ -23,7 +27,12 @@ def demo_routing_ensure() -> None:
                   required_skills=["vip"], min_agent_tier=2, strategy=Strategy.MOST_SPARE_CAPACITY)
     _queue_ensure(key="couriers", name="Couriers on the road", priority=80, target_wait_seconds=20,
                   assign_directly=True)
-    _queue_ensure(key="email", name="Email", priority=20, target_wait_seconds=4 * 3600)
+    email = _queue_ensure(key="email", name="Email", priority=20, target_wait_seconds=4 * 3600)
+    office = _office_hours_ensure()
+    if office is not None and email.business_hours_id is None:
+        # Only on the hours' first seed: a supervisor who took them off the queue keeps it so.
+        email.business_hours = office
+        routing.queue_save(queue=email, actor=None)
     # Each row is its own group: all of them must hold. Values as a supervisor types them.
     rules = (
         ("High-value customers", 10, [
@@ -48,3 +57,26 @@ def demo_routing_ensure() -> None:
 def _queue_ensure(*, key: str, **values: Any) -> Queue:
     queue = Queue.objects.filter(key=key).first()
     return queue if queue is not None else routing.queue_save(queue=Queue(key=key, **values), actor=None)
+
+
+OFFICE_HOURS = "Office hours (Madrid)"
+# Spain's national holidays on fixed dates (Easter moves: a supervisor adds it).
+SPANISH_HOLIDAYS = ((1, 1, "New Year's Day"), (1, 6, "Epiphany"), (5, 1, "Labour Day"), (8, 15, "Assumption"),
+                    (10, 12, "National Day"), (11, 1, "All Saints' Day"), (12, 6, "Constitution Day"),
+                    (12, 8, "Immaculate Conception"), (12, 25, "Christmas Day"))
+
+
+def _office_hours_ensure() -> BusinessHours | None:
+    """Office hours for the email queue, weekdays 09:00-18:00 in Madrid with this year's and
+    next year's holidays, so the demo shows business hours (its email deadlines count office
+    time) while the chat queues stay open whenever someone tries the widget. None when they
+    exist already."""
+    if BusinessHours.objects.filter(name=OFFICE_HOURS).exists():
+        return None
+    year = timezone.now().year
+    return routing.business_hours_save(
+        hours=BusinessHours(name=OFFICE_HOURS, time_zone="Europe/Madrid"), actor=None,
+        intervals=[routing.IntervalRow(weekday=day, opens_at=time(9), closes_at=time(18)) for day in range(5)],
+        holidays=[routing.HolidayRow(date=date(when, month, day), name=name)
+                  for when in (year, year + 1) for month, day, name in SPANISH_HOLIDAYS],
+    )

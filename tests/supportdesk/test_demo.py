@@ -314,3 +314,7 @@ def test_demo_routing_sends_chats_by_language_and_big_spenders_to_vip():
     assert spanish.queue.key == "chat.es" and vip.queue.key == "vip" and vip.priority == 10
     assert "vip" in vip.required_skills
     assert AgentProfile.objects.filter(skills__contains=["vip"], tier__gte=2).exists()
+    # Email keeps office hours; the chat queues keep none, so the widget is open whenever tried.
+    email = route_find(attributes={"channel": "email", "language": "es", "contact_kind": "customer"}).queue
+    assert email.business_hours.time_zone == "Europe/Madrid" and email.business_hours.holidays.exists()
+    assert spanish.queue.business_hours_id is None
