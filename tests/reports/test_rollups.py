@@ -277,3 +277,35 @@ def test_the_rebuild_command_shows_its_progress_and_refuses_bad_dates(settings):
         call_command("rollups_rebuild", "--start", "2026-02-30", "--end", "2026-03-02")
     with pytest.raises(CommandError, match="before"):
         call_command("rollups_rebuild", "--start", "2026-03-03", "--end", "2026-03-02")
+
+
+def test_waits_and_reply_times_count_business_time_where_the_queue_keeps_hours():
+    from datetime import time
+
+    from routing.models import BusinessHours, OpeningInterval
+    from routing.schedules import schedules_forget
+
+    hours = BusinessHours.objects.create(name="Split day", time_zone="UTC")
+    # Monday: open 09:00-10:00 and 11:00-18:00 (UTC); closed 10:00-11:00.
+    OpeningInterval.objects.create(hours=hours, weekday=0, opens_at=time(9), closes_at=time(10))
+    OpeningInterval.objects.create(hours=hours, weekday=0, opens_at=time(11), closes_at=time(18))
+    office = story.queue("office", target=60)
+    office.business_hours = hours
+    office.save()
+    calendar = story.queue("calendar", target=60)
+    schedules_forget()
+    person = UserFactory()
+    results = {}
+    for in_queue in (office, calendar):
+        # Arrives at 09:59:30, answered at 11:00:30: 60 s of business time, 3,660 s of calendar time.
+        record = story.conversation(created=at(seconds=-30))
+        story.item(record, in_queue, enqueued=at(seconds=-30), state="assigned",
+                   answered=at(minutes=60, seconds=30))
+        story.message(record, direction="in", sent=at(seconds=-30))
+        story.message(record, direction="out", sent=at(minutes=60, seconds=30), by=person)
+        refresh(record)
+        results[in_queue.key] = story.totals(queue_id=in_queue.pk)
+    office_hour, calendar_hour = results["office"], results["calendar"]
+    assert (office_hour["answer_wait_sum"], office_hour["answered_in_target"]) == (60, 1)
+    assert office_hour["first_reply_sum"] == 60
+    assert (calendar_hour["answer_wait_sum"], calendar_hour["missed_target"]) == (3660, 1)
