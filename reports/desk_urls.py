@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from reports import desk_views
+from reports import desk_views, overview_page
 
 urlpatterns = [
+    path("", overview_page.overview, name="reports-overview"),
     path("conversations/", desk_views.conversations, name="reports-conversations"),
     path("export/", desk_views.export, name="reports-export"),
 ]

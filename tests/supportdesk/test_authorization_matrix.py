@@ -218,6 +218,8 @@ MATRIX: dict[str, Row] = {
     "reports-overview-api": Row(_desk("reports-overview-api"), {"get": API_DESK}),
     "reports-conversations-api": Row(_query(_desk("reports-conversations-api"), "metric=created"),
                                      {"get": API_DESK}),
+    # The page is a frame for every desk user; the reports API decides what figures each one sees.
+    "reports-overview": Row(_desk("reports-overview"), {"get": DESK_REPORTS}),
     "reports-conversations": Row(_query(_desk("reports-conversations"), "metric=created"), {"get": DESK_REPORTS}),
     "reports-export": Row(_query(_desk("reports-export"), "table=queue&format=csv"), {"get": DESK_REPORTS}),
     "desk-live": Row(_desk("desk-live"), {"get": answers(302, 302, 403, 403, 200, 403, 403, 403)}),
