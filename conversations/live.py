@@ -19,7 +19,8 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from conversations import access, selectors
-from routing.models import CHANNELS
+from conversations.supervision import PRESENCE_LABELS
+from routing.models import CHANNELS, Presence
 
 
 def duration_text(seconds: int | float | None) -> str:
@@ -40,6 +41,11 @@ def _percent(share: float | None) -> str:
     return "—" if share is None else f"{share * 100:.0f} %"
 
 
+def _share_of_count(share: float | None, count: int) -> str:
+    """"8 % (3)": a share and the count behind it; "—" while there is nothing to share."""
+    return "—" if share is None else f"{_percent(share)} ({count})"
+
+
 def _load_text(load: dict[str, int], capacity: dict[str, int]) -> str:
     """"chat 1/3 · email 0/5": the channels the agent may take, or holds something on."""
     parts = [f"{channel} {load.get(channel, 0)}/{capacity.get(channel, 0)}" for channel in CHANNELS
@@ -58,10 +64,16 @@ def live_rows(snapshot: dict[str, Any]) -> dict[str, Any]:
         "at": snapshot["at"],
         "queues": [{**queue, "longest_wait": duration_text(queue["longest_wait_seconds"]),
                     "service_level": _percent(queue["service_level_today"]),
-                    "target_wait": duration_text(queue["target_wait_seconds"])}
+                    "target_wait": duration_text(queue["target_wait_seconds"]),
+                    "answer_speed": duration_text(queue["answer_seconds_today"]),
+                    "abandonment": _share_of_count(queue["abandonment_today"], queue["abandoned_today"]),
+                    "satisfaction": _share_of_count(queue["satisfaction_today"], queue["rated_today"])}
                    for queue in snapshot["queues"]],
         "agents": [{**agent, "load_text": _load_text(agent["load"], agent["capacity"]),
-                    "at_capacity": _at_capacity(agent["load"], agent["capacity"])}
+                    "at_capacity": _at_capacity(agent["load"], agent["capacity"]),
+                    # Time today in each presence, in `Presence` order (the columns' order).
+                    "presence_today": [duration_text(agent["presence_seconds_today"].get(presence, 0))
+                                       for presence in Presence.values]}
                    for agent in snapshot["agents"]],
         "agents_by_presence": snapshot["agents_by_presence"],
         "at_risk": [{**item, "waited": duration_text(item["waited_seconds"]),
@@ -77,13 +89,22 @@ def live(request: HttpRequest) -> HttpResponse:
     if not access.is_supervisor(request.user):
         return render(request, "desk/live_forbidden.html", status=403)
     snapshot = selectors.supervisor_snapshot()
-    return render(request, "desk/live.html", {"live": live_rows(snapshot), "live_labels": live_labels()})
+    return render(request, "desk/live.html", {"live": live_rows(snapshot), "live_labels": live_labels(),
+                                              "presence_headings": presence_headings()})
 
 
-def live_labels() -> dict[str, str]:
+def live_labels() -> dict[str, Any]:
     """The words static/desk/live.js writes, in the supervisor's language (JS has no gettext)."""
     return {"live": gettext("live"), "reconnecting": gettext("reconnecting…"),
             "stopped": gettext("signed out: reload the page to sign in again"),
             "full": gettext("full"), "breached": gettext("breached"),
             "no_queues": gettext("No active queues."), "no_agents": gettext("No agent is online or away."),
-            "no_risk": gettext("Nobody is close to their queue’s target wait.")}
+            "no_risk": gettext("Nobody is close to their queue’s target wait."),
+            "presences": {presence: str(PRESENCE_LABELS[presence]) for presence in Presence.values}}
+
+
+def presence_headings() -> list[str]:
+    """The agents table's headings of time today in each presence, in `Presence` order (the
+    order of each agent's `presence_today`)."""
+    return [gettext("%(presence)s today") % {"presence": PRESENCE_LABELS[presence]}
+            for presence in Presence.values]

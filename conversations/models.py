@@ -89,6 +89,9 @@ class Conversation(models.Model):
             models.Index(fields=["assignee", "status"], name="conversation_assignee"),
             models.Index(fields=["created_at"], name="conversation_unrouted",
                          condition=models.Q(routed_at__isnull=True, status="open")),
+            # The day's ratings per queue (the live view's satisfaction): rated ones only.
+            models.Index(fields=["rated_at"], name="conversation_rated_at",
+                         condition=models.Q(rated_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -25,7 +26,7 @@ from conversations.models import (
 )
 from routing import service_levels
 from routing.models import CHANNELS, AgentProfile, ItemState, Presence, Queue, WorkItem
-from routing.selectors import agents_load, queue_stats
+from routing.selectors import agents_load, day_start, presence_seconds, queue_stats, share_of
 from timeline.models import Contact, ContactKind, Order
 
 
@@ -190,16 +191,45 @@ def contact_context(*, contact: Contact) -> dict[str, Any]:
     return context
 
 
+def queue_satisfaction(*, start: datetime, now: datetime) -> dict[int, dict[str, int]]:
+    """Per queue, the conversations rated from `start` to `now`: how many (`rated`) and how many
+    rated 4 or 5 (`satisfied`). A rating counts in the queue of the conversation's last work
+    item enqueued before it was rated (its latest rating, if it was rated again).
+
+    One query: the day's ratings through their partial index (conversation_rated_at), each
+    conversation's item through the work items' (conversation, newest first) index."""
+    conversation, item = Conversation._meta.db_table, WorkItem._meta.db_table
+    sql = f"""
+        SELECT rated_item.queue_id, count(*), count(*) FILTER (WHERE c.rating >= 4)
+        FROM {conversation} c
+        CROSS JOIN LATERAL (
+            SELECT i.queue_id FROM {item} i
+            WHERE i.conversation_id = c.id AND i.enqueued_at <= c.rated_at
+            ORDER BY i.enqueued_at DESC LIMIT 1
+        ) rated_item
+        WHERE c.rated_at >= %(start)s AND c.rated_at <= %(now)s AND c.rating IS NOT NULL
+        GROUP BY rated_item.queue_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"start": start, "now": now})
+        return {queue_id: {"rated": rated, "satisfied": satisfied}
+                for queue_id, rated, satisfied in cursor.fetchall()}
+
+
 def supervisor_snapshot(*, now: datetime | None = None, at_risk_share: float = 0.8,
                         at_risk_limit: int = 20, agents_limit: int = 200) -> dict[str, Any]:
-    """The supervisors' live view: queues, agents not offline with presence and load (the
-    first `agents_limit`; counts by presence for all), and waiting conversations close to
-    (or past) their queue's target wait, longest first."""
+    """The supervisors' live view: queues (routing's `queue_stats`, with today's
+    satisfaction), agents not offline with presence, load and time in each presence today
+    (the first `agents_limit`; counts by presence for all), and waiting conversations close
+    to (or past) their queue's target wait, longest first."""
     now = now or timezone.now()
+    today = day_start(now)
     presence_counts = dict(AgentProfile.objects.values_list("presence").annotate(n=Count("id")).order_by())
     agents = list(AgentProfile.objects.exclude(presence=Presence.OFFLINE).select_related("user")
                   .order_by("user__username")[:agents_limit])
     loads = agents_load(agent_ids=[agent.pk for agent in agents])
+    presence_today = presence_seconds(agent_ids=[agent.pk for agent in agents], start=today, end=now, now=now)
+    satisfaction = queue_satisfaction(start=today, now=now)
     waiting = list(WorkItem.objects.filter(state__in=(ItemState.WAITING, ItemState.OFFERED))
                    .select_related("queue").order_by("enqueued_at")[:500])
     at_risk = []
@@ -212,12 +242,18 @@ def supervisor_snapshot(*, now: datetime | None = None, at_risk_share: float = 0
                             "target_wait_seconds": target, "breached": service_levels.breached(item, now=now)})
         if len(at_risk) >= at_risk_limit:
             break
+    queues = []
+    for queue in queue_stats(now=now):
+        rated = satisfaction.get(queue["id"], {"rated": 0, "satisfied": 0})
+        queues.append({**queue, "rated_today": rated["rated"],
+                       "satisfaction_today": share_of(rated["satisfied"], rated["rated"])})
     return {
         "at": now.isoformat(),
-        "queues": queue_stats(now=now),
+        "queues": queues,
         "agents": [{"id": agent.user_id, "name": agent.user.get_full_name() or agent.user.get_username(),
                     "presence": agent.presence, "load": loads.get(agent.pk, {}),
-                    "capacity": {channel: agent.capacity_for(channel) for channel in CHANNELS}}
+                    "capacity": {channel: agent.capacity_for(channel) for channel in CHANNELS},
+                    "presence_seconds_today": presence_today[agent.pk]}
                    for agent in agents],
         "agents_by_presence": {presence: presence_counts.get(presence, 0) for presence in Presence.values},
         "at_risk": at_risk,

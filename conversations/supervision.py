@@ -30,7 +30,15 @@ from conversations.access import Forbidden, access_conversation, is_supervisor
 from conversations.models import Conversation, ConversationStatus, Message
 from routing import services as routing
 from routing.audit import audit_record
-from routing.models import HELD_STATES, OPEN_STATES, AgentProfile, ItemState, Presence, WorkItem
+from routing.models import (
+    HELD_STATES,
+    OPEN_STATES,
+    AgentProfile,
+    ItemState,
+    Presence,
+    PresenceReason,
+    WorkItem,
+)
 from supportdesk.errors import DomainError, NotFound
 
 ONGOING_STATUSES = (ConversationStatus.OPEN, ConversationStatus.PENDING)
@@ -175,7 +183,8 @@ def agent_presence_set(*, user: Any, agent_user_id: int, presence: str) -> Agent
         raise NotFound(gettext("Agent %(id)s does not exist.") % {"id": agent_user_id})
     with transaction.atomic():
         before = profile.presence
-        profile = routing.presence_set(user=profile.user, presence=presence)
+        profile = routing.presence_set(user=profile.user, presence=presence,
+                                       reason=PresenceReason.SUPERVISOR)
         audit_record(actor=user, obj=profile, instance_before={"presence": before},
                      instance_after={"presence": profile.presence})
     return profile

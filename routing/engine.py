@@ -6,6 +6,8 @@ The services around it (issue 3) load and lock rows, call these, and save the ou
   template such as "chat.{language}"), the priority and the skills an item needs.
 - `agents_rank`: the agents eligible for an item, best first, by the queue's strategy.
 - `item_pick`: what an agent with free capacity should take next from the queues they serve.
+- `presence_durations`: the seconds an agent spent in each presence over a window, from
+  their presence log (the specification of `routing.selectors.presence_seconds`' SQL).
 """
 
 from __future__ import annotations
@@ -143,3 +145,22 @@ def item_pick(agent: Agent, waiting: Iterable[Waiting]) -> Item | None:
     best = min(candidates, key=lambda w: (-w.queue_priority, -w.item.priority,
                                           w.item.enqueued_at, w.item.id))
     return best.item
+
+
+# --- time in each presence -----------------------------------------------------------------------
+
+
+def presence_durations(changes: Iterable[tuple[datetime, str]], *, start: datetime,
+                       stop: datetime) -> dict[str, float]:
+    """Seconds in each presence between `start` and `stop`, from one agent's presence log:
+    (at, presence) changes in the order they were written. From a change's moment the agent
+    is in its presence until the next change (or `stop`); before their first change nothing
+    is known, so nothing is counted. Presences with no time are left out."""
+    ordered = sorted(changes, key=lambda change: change[0])  # stable: equal times keep their order
+    totals: dict[str, float] = {}
+    for position, (at, presence) in enumerate(ordered):
+        until = ordered[position + 1][0] if position + 1 < len(ordered) else stop
+        seconds = (min(until, stop) - max(at, start)).total_seconds()
+        if seconds > 0:
+            totals[presence] = totals.get(presence, 0.0) + seconds
+    return totals

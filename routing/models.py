@@ -110,6 +110,54 @@ class AgentProfile(models.Model):
             return 0
 
 
+# The outbox stream of AgentPresenceChange rows (supportdesk.outbox): the layers above (the
+# reports' rollups of time in each presence and occupancy) register consumers of it.
+PRESENCE_STREAM = "routing.presence"
+
+
+class PresenceReason(models.TextChoices):
+    """Why an agent's presence changed. The column keeps no choices (a plain varchar, as
+    `WorkItemEvent.kind`): the one writer, `routing.services.presence.presence_record`,
+    writes only these."""
+
+    AGENT = "agent", _("Set by the agent")
+    SUPERVISOR = "supervisor", _("Set by a supervisor")
+    HEARTBEAT_LOST = "heartbeat_lost", _("Heartbeat lost")
+    MISSED_OFFERS = "missed_offers", _("Offers missed in a row")
+    DESK = "desk", _("Set by the desk")  # the demo's hand-over of its ongoing conversations
+    LOG_START = "log_start", _("Presence log started")  # the row routing 0006 seeded per agent
+
+
+class AgentPresenceChange(models.Model):
+    """One change of an agent's presence, append-only: from `at` the agent was `presence`
+    (until their next row), having been `previous` ("" for an agent's first row).
+
+    Written only by `routing.services.presence.presence_record`, in the transaction that
+    changes `AgentProfile.presence`, with its outbox entries (`PRESENCE_STREAM`). Time before
+    an agent's first row is not known to the log (`routing.selectors.presence_seconds` counts
+    none). The rows migration 0006 seeded got no outbox entries: a consumer registered later
+    backfills from the table, as supportdesk.outbox says of any late consumer."""
+
+    Reason = PresenceReason
+
+    # The (agent, at, id) index leads with it: no separate index needed.
+    agent = models.ForeignKey(AgentProfile, on_delete=models.CASCADE, related_name="presence_changes",
+                              db_index=False)
+    presence = models.CharField(max_length=16)
+    previous = models.CharField(max_length=16, blank=True)
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=32)
+
+    class Meta:
+        # An agent's changes in time order, covering what `presence_seconds` reads (the id
+        # orders changes stamped alike): an index-only scan, however the rows lie on the heap.
+        indexes = [models.Index(fields=["agent", "at", "id"], include=["presence"],
+                                name="agent_presence_change_at")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}: {self.previous or '-'} to {self.presence} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class AgentSlot(models.Model):
     """One row per agent, channel, language and contact kind: what the matcher walks.
 

@@ -19,6 +19,7 @@ from routing import business_hours, schedules, service_levels
 from routing.models import (
     CHANNELS,
     HELD_STATES,
+    AgentPresenceChange,
     AgentProfile,
     AgentSlot,
     ItemState,
@@ -94,6 +95,53 @@ def work_item_detail_list() -> QuerySet[WorkItem]:
     return work_item_list().prefetch_related(Prefetch("events", queryset=events))
 
 
+# --- time in each presence ----------------------------------------------------------------------
+
+
+def presence_seconds(*, agent_ids: Iterable[int], start: datetime, end: datetime,
+                     now: datetime | None = None) -> dict[int, dict[str, float]]:
+    """Seconds each agent spent in each presence from `start` to `end`, read from the presence
+    log: {agent id: {presence: seconds}}, every agent asked for and every presence present.
+
+    An agent is in a change's presence from its moment until their next change; the interval
+    still open counts up to `now` (time after `now` is not known yet, so the window stops
+    there when `end` is later). Time before an agent's first change is not counted. One query:
+    each agent's last change at or before `start` (one index probe on (agent, at)) and their
+    changes inside the window (an index range), summed per presence in PostgreSQL.
+    `routing.engine.presence_durations` is the specification."""
+    ids = sorted(set(agent_ids))
+    stop = min(end, now or timezone.now())
+    seconds = {agent_id: dict.fromkeys(Presence.values, 0.0) for agent_id in ids}
+    if not ids or stop <= start:
+        return seconds
+    log = AgentPresenceChange._meta.db_table
+    sql = f"""
+        WITH changes AS (
+            SELECT c.agent_id, c.presence, c.at, c.id
+            FROM {log} c
+            WHERE c.agent_id = ANY(%(agents)s) AND c.at > %(start)s AND c.at < %(stop)s
+            UNION ALL
+            SELECT a.id, first.presence, %(start)s, first.id
+            FROM unnest(%(agents)s::bigint[]) AS a(id)
+            CROSS JOIN LATERAL (
+                SELECT presence, id FROM {log}
+                WHERE agent_id = a.id AND at <= %(start)s
+                ORDER BY at DESC, id DESC LIMIT 1
+            ) first
+        ), spans AS (
+            SELECT agent_id, presence,
+                   lead(at, 1, %(stop)s) OVER (PARTITION BY agent_id ORDER BY at, id) - at AS span
+            FROM changes
+        )
+        SELECT agent_id, presence, extract(epoch FROM sum(span)) FROM spans GROUP BY agent_id, presence
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"agents": ids, "start": start, "stop": stop})
+        for agent_id, presence, total in cursor.fetchall():
+            seconds[agent_id][presence] = float(total)
+    return seconds
+
+
 # --- queue statistics ----------------------------------------------------------------------------
 
 
@@ -125,33 +173,52 @@ def _queue_load(now: datetime) -> dict[int, dict[str, Any]]:
     return figures
 
 
-def _service_levels(start: datetime, now: datetime) -> dict[int, dict[str, int]]:
+# An item cancelled unanswered this soon after it was enqueued (the customer closed the chat
+# at once, the caller hung up in the greeting) is left out of abandonment (issue 14's rule).
+SHORT_ABANDON_SECONDS = 5
+
+
+def _service_levels(start: datetime, now: datetime) -> dict[int, dict[str, Any]]:
     """Per active queue, over items enqueued since `start`: how many reached an agent within
     the queue's target wait (`met`), how many count towards the service level (`counted`:
     reached an agent, or waited past the target without reaching one, until now or until
-    they were closed), and how many breached.
+    they were closed), how many breached; the mean wait to the answer of those answered
+    (`answer_seconds`); how many were abandoned, and how many ended their wait
+    (`ended`: answered, or closed unanswered), short abandons left out of both.
 
     An item reaches an agent at its first accept or direct assignment (`answered_at`, kept
     when the item is later requeued or transferred). A breach is read from the times as
-    well as from its record, so the figure does not wait for the sweep to record it.
+    well as from its record, so the figure does not wait for the sweep to record it. An
+    item is abandoned when it was cancelled (the customer left, the caller hung up) before
+    anyone answered it, more than `SHORT_ABANDON_SECONDS` after it was enqueued.
     """
     item, queue = WorkItem._meta.db_table, Queue._meta.db_table
     # The breach is `routing.service_levels`' rule; met is its complement among the items
     # that reached an agent, counted those plus the breached.
     breached, met = service_levels.breached_sql(), service_levels.met_sql()
+    unanswered = f"i.state = '{ItemState.CANCELLED}' AND i.answered_at IS NULL"
+    short = f"i.completed_at <= i.enqueued_at + make_interval(secs => {SHORT_ABANDON_SECONDS})"
+    closed = f"i.state IN ('{ItemState.COMPLETED}', '{ItemState.CANCELLED}')"
     sql = f"""
         SELECT i.queue_id,
                count(*) FILTER (WHERE {met}) AS met,
                count(*) FILTER (WHERE i.answered_at IS NOT NULL OR {breached}) AS counted,
-               count(*) FILTER (WHERE {breached}) AS breached
+               count(*) FILTER (WHERE {breached}) AS breached,
+               avg(extract(epoch FROM i.answered_at - i.enqueued_at)) AS answer_seconds,
+               count(*) FILTER (WHERE {unanswered} AND NOT {short}) AS abandoned,
+               count(*) FILTER (WHERE i.answered_at IS NOT NULL OR ({closed}
+                                      AND NOT ({unanswered} AND {short}))) AS ended
         FROM {item} i JOIN {queue} q ON q.id = i.queue_id
         WHERE q.is_active AND i.enqueued_at >= %(start)s
         GROUP BY i.queue_id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, {"start": start, "now": now})
-        return {queue_id: {"met": met, "counted": counted, "breached": breached}
-                for queue_id, met, counted, breached in cursor.fetchall()}
+        return {queue_id: {"met": met, "counted": counted, "breached": breached,
+                           "answer_seconds": None if answer_seconds is None else float(answer_seconds),
+                           "abandoned": abandoned, "ended": ended}
+                for queue_id, met, counted, breached, answer_seconds, abandoned, ended
+                in cursor.fetchall()}
 
 
 def _agents_serving(start: datetime) -> dict[int, dict[str, int]]:
@@ -197,8 +264,13 @@ def queue_stats(*, now: datetime | None = None) -> list[dict[str, Any]]:
     Five queries whatever the number of queues. `service_level_today` is the share of items
     enqueued today that reached an agent within the queue's target wait, over those that
     reached one or waited past the target; None when there are none yet. `breached_today`
-    counts the items enqueued today that breached their target. The figures are by the
-    queue an item is in now (a transferred or overflowed item counts in its new one).
+    counts the items enqueued today that breached their target. `answer_seconds_today` is
+    the average speed of answer: the mean wait from enqueued to first answered of the items
+    enqueued today that were answered (None when none was). `abandoned_today` counts the
+    items enqueued today abandoned (cancelled unanswered, short abandons left out: see
+    `_service_levels`), `abandonment_today` is their share of the items enqueued today that
+    ended their wait (answered or closed unanswered; None when none has). The figures are by
+    the queue an item is in now (a transferred or overflowed item counts in its new one).
     """
     now = now or timezone.now()
     start = day_start(now)
@@ -209,9 +281,11 @@ def queue_stats(*, now: datetime | None = None) -> list[dict[str, Any]]:
     stats = []
     for queue in queues:
         queue_load = load.get(queue.pk, {})
-        level = levels.get(queue.pk, {"met": 0, "counted": 0, "breached": 0})
+        level = levels.get(queue.pk, {"met": 0, "counted": 0, "breached": 0, "answer_seconds": None,
+                                      "abandoned": 0, "ended": 0})
         agents = serving.get(queue.pk, {"online": 0, "at_capacity": 0})
         stats.append({
+            "id": queue.pk,
             "key": queue.key,
             "name": queue.name,
             "priority": queue.priority,
@@ -222,11 +296,18 @@ def queue_stats(*, now: datetime | None = None) -> list[dict[str, Any]]:
             "assigned": queue_load.get("assigned", 0),
             "agents_online": agents["online"],
             "agents_at_capacity": agents["at_capacity"],
-            "service_level_today": (round(level["met"] / level["counted"], 4) if level["counted"]
-                                    else None),
+            "service_level_today": share_of(level["met"], level["counted"]),
             "breached_today": level["breached"],
+            "answer_seconds_today": level["answer_seconds"],
+            "abandoned_today": level["abandoned"],
+            "abandonment_today": share_of(level["abandoned"], level["ended"]),
         })
     return stats
+
+
+def share_of(part: int, whole: int) -> float | None:
+    """part / whole to four places (a share the boards show as a percent); None of nothing."""
+    return round(part / whole, 4) if whole else None
 
 
 # --- business hours ---------------------------------------------------------------------------

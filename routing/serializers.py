@@ -115,3 +115,17 @@ class QueueStatsSerializer(serializers.Serializer):
     breached_today = serializers.IntegerField(
         read_only=True, help_text="Items enqueued today that waited past the target."
     )
+    answer_seconds_today = serializers.FloatField(
+        read_only=True, allow_null=True,
+        help_text="Average speed of answer: the mean wait from enqueued to first answered of today's "
+        "answered items; null when none was answered.",
+    )
+    abandoned_today = serializers.IntegerField(
+        read_only=True, help_text="Items enqueued today cancelled before anyone answered them (the customer "
+        "left, the caller hung up), those within 5 seconds left out.",
+    )
+    abandonment_today = serializers.FloatField(
+        read_only=True, allow_null=True,
+        help_text="Share (0-1) of today's items whose wait ended (answered, or closed unanswered; short "
+        "abandons left out) that were abandoned; null when none has ended.",
+    )

@@ -1,5 +1,5 @@
 """Template filters of the desk's pages: a message's author named the one way pages and pushes
-name it, and a call's seconds in words."""
+name it, a call's seconds in words, and an agent's presence in words."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django import template
 from django.utils.translation import gettext
 
 from conversations.selectors import author_name as _author_name
+from conversations.supervision import PRESENCE_LABELS
 
 register = template.Library()
 
@@ -34,3 +35,10 @@ def seconds_spoken(value: Any) -> str:
     if minutes:
         return gettext("%(m)d min %(s)d s") % {"m": minutes, "s": seconds}
     return gettext("%(s)d s") % {"s": seconds}
+
+
+@register.filter
+def presence_label(presence: str) -> str:
+    """"Online", "Away", "Offline", in the reader's language (live.js writes the same words,
+    given them by `conversations.live.live_labels`)."""
+    return str(PRESENCE_LABELS.get(presence, presence))

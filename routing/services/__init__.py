@@ -16,7 +16,8 @@ callers keep writing `from routing import services` and `services.work_item_enqu
 - `matching`: the two sides of the match (an item looks for an agent, an agent pulls
   waiting items).
 - `items`: enqueue, accept, decline, offer expiry, complete, cancel, transfer.
-- `presence`: presence, heartbeats and their expiry.
+- `presence`: presence, heartbeats and their expiry; `presence_record`, the one writer of
+  an agent's presence and its log.
 - `sla`: the service-level steps (escalate, relax, overflow, breach) and their sweep, and
   the stored business-time deadlines worked out again (`deadlines_refresh`).
 - `sweep`: the beat's routing sweep and the safety-net rematch.
@@ -110,7 +111,7 @@ from routing.services.items import (
     work_item_transfer,
 )
 from routing.services.matching import _waiting_for  # noqa: F401  (read by tests and the bench)
-from routing.services.presence import agents_heartbeat_expire, heartbeat, presence_set
+from routing.services.presence import agents_heartbeat_expire, heartbeat, presence_record, presence_set
 from routing.services.sla import PRIORITY_MAX, SLA_STEPS, deadlines_refresh, sla_sweep
 from routing.services.sweep import routing_sweep, waiting_rematch
 
@@ -125,7 +126,7 @@ __all__ = [
     "rule_errors", "rule_save",
     "agent_settings_changed", "agent_slots_rebuild", "agents_heartbeat_expire", "attribute_known",
     "attributes_normalise", "default_queue", "engine_agent", "engine_item", "heartbeat",
-    "offer_accept", "offer_decline", "offers_expire", "presence_set", "queue_changed",
+    "offer_accept", "offer_decline", "offers_expire", "presence_record", "presence_set", "queue_changed",
     "route_explain", "route_find", "routing_config", "routing_config_clear", "routing_sweep",
     "rules_load", "sla_sweep", "slot_candidates", "waiting_rematch", "work_item_cancel",
     "work_item_complete", "work_item_enqueue", "work_item_match", "work_item_transfer",

@@ -19,6 +19,7 @@ from routing.models import (
     AgentProfile,
     ItemState,
     Presence,
+    PresenceReason,
     Queue,
     WorkItem,
 )
@@ -213,7 +214,8 @@ def _offer_expire(item: WorkItem, *, now: datetime, present: bool = False) -> Ag
         profile.missed_offers += 1
         profile.save(update_fields=["missed_offers"])
         if profile.missed_offers >= settings.ROUTING_MISSED_OFFERS_AWAY and profile.presence == Presence.ONLINE:
-            presence.presence_apply(profile, Presence.AWAY, now=now, reassign=False, reason="missed offers")
+            presence.presence_apply(profile, Presence.AWAY, now=now, reassign=False,
+                                    reason=PresenceReason.MISSED_OFFERS)
     return profile
 
 

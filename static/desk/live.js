@@ -22,6 +22,13 @@ function cell(text, className) {
   return td;
 }
 
+// A number cell the tests find by its data-testid.
+function testCell(text, testid) {
+  const td = cell(text, "num");
+  td.dataset.testid = testid;
+  return td;
+}
+
 function codeCell(text) {
   const td = document.createElement("td");
   const code = document.createElement("code");
@@ -67,7 +74,8 @@ function queueRow(queue) {
     name, waiting, cell(queue.longest_wait, "num"),
     cell(queue.target_wait, "num"), cell(String(queue.offered), "num"),
     cell(String(queue.assigned), "num"), cell(online, "num"), cell(queue.service_level, "num"),
-    cell(String(queue.breached_today), "num"),
+    cell(String(queue.breached_today), "num"), testCell(queue.answer_speed, "queue-answer-speed"),
+    testCell(queue.abandonment, "queue-abandonment"), testCell(queue.satisfaction, "queue-satisfaction"),
   ], breached ? "breached" : "");
   tr.dataset.queue = queue.key;
   return tr;
@@ -76,14 +84,16 @@ function queueRow(queue) {
 function presenceBadge(presence) {
   const span = document.createElement("span");
   span.className = `presence presence-${presence}`;
-  span.textContent = presence;
+  span.textContent = LABELS.presences[presence] || presence;
   return span;
 }
 
 function agentRow(agent) {
   const presence = document.createElement("td");
   presence.append(presenceBadge(agent.presence));
-  const tr = row("live-agent-row", [cell(agent.name), presence, cell(agent.load_text)],
+  // Time today in each presence, in the order of the columns (conversations/live.py).
+  const today = (agent.presence_today || []).map((spent) => testCell(spent, "agent-presence-today"));
+  const tr = row("live-agent-row", [cell(agent.name), presence, ...today, cell(agent.load_text)],
     agent.at_capacity ? "full" : "");
   tr.dataset.agent = String(agent.id);
   return tr;
@@ -128,8 +138,9 @@ function showTime(iso) {
 }
 
 export function render(snapshot) {
-  fill("live-queues", (snapshot.queues || []).map(queueRow), LABELS.no_queues, 9);
-  fill("live-agents", (snapshot.agents || []).map(agentRow), LABELS.no_agents, 3);
+  fill("live-queues", (snapshot.queues || []).map(queueRow), LABELS.no_queues, 12);
+  fill("live-agents", (snapshot.agents || []).map(agentRow), LABELS.no_agents,
+    3 + Object.keys(LABELS.presences).length);
   fill("live-at-risk", (snapshot.at_risk || []).map(riskRow), LABELS.no_risk, 5);
   presenceCounts(snapshot.agents_by_presence || {});
   showTime(snapshot.at);

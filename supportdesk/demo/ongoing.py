@@ -12,11 +12,13 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
 
 from conversations import services
 from conversations.models import Conversation, ConversationStatus, Message, MessageDirection
 from routing import services as routing
-from routing.models import AgentProfile, Presence
+from routing.models import AgentProfile, Presence, PresenceReason
 from supportdesk.demo.bulk import column_set
 from supportdesk.demo.plans import ContactPlan, ConversationPlan
 from supportdesk.demo.staff import Staff
@@ -72,19 +74,28 @@ def _hand_over(conversation: Conversation, *, agent: object, supervisor: object)
 
 @contextmanager
 def _online(profile: AgentProfile) -> Iterator[None]:
-    """The agent online for the hand-over only. Set on the row rather than through
-    `presence_set`, whose going online would pull waiting work to them and going offline would
-    take back what they were just given: the demo's agents are not logged in, and find their
-    conversations in their workspace when they are. Their routing slots are rebuilt after, so
-    routing offers an offline agent nothing."""
-    previous = AgentProfile.objects.filter(pk=profile.pk).values_list("presence", flat=True).get()
-    AgentProfile.objects.filter(pk=profile.pk).update(presence=Presence.ONLINE)
+    """The agent online for the hand-over only. Set through `presence_record` (the one writer
+    of presence, so the presence log has the moment too) rather than `presence_set`, whose
+    going online would pull waiting work to them and going offline would take back what they
+    were just given: the demo's agents are not logged in, and find their conversations in
+    their workspace when they are. Their routing slots are rebuilt after, so routing offers
+    an offline agent nothing."""
+    previous = _presence_record(profile, Presence.ONLINE)
     try:
         yield
     finally:
-        AgentProfile.objects.filter(pk=profile.pk).update(presence=previous)
+        _presence_record(profile, previous)
         profile.refresh_from_db()
         routing.agent_slots_rebuild(profile)
+
+
+def _presence_record(profile: AgentProfile, presence: str) -> str:
+    """Set the agent's presence under their row lock; the presence they had."""
+    with transaction.atomic():
+        locked = AgentProfile.objects.select_for_update().get(pk=profile.pk)
+        previous = locked.presence
+        routing.presence_record(profile=locked, presence=presence, now=timezone.now(), reason=PresenceReason.DESK)
+    return previous
 
 
 def _messages_send(conversation: Conversation, c: ConversationPlan, *, agent: object) -> None:

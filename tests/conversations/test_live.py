@@ -3,7 +3,8 @@ it over the real Redis channel layer; the admin for macros; the demo's chat data
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -16,13 +17,15 @@ from django.utils import timezone
 
 from conversations import selectors, tasks
 from conversations.admin import MacroForm
-from conversations.models import ContactReason, Macro
+from conversations.live import live_rows
+from conversations.models import ContactReason, Conversation, Macro
 from routing import services as routing
-from routing.models import Presence, Queue, WorkItem
+from routing.models import AgentPresenceChange, ItemState, Presence, PresenceReason, Queue, WorkItem
+from routing.selectors import day_start
 from supportdesk import demo
 from supportdesk.push import flush
 from supportdesk.routing import websocket_urlpatterns
-from tests.factories import AgentFactory, AgentProfileFactory, UserFactory
+from tests.factories import AgentFactory, AgentProfileFactory, ConversationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +110,87 @@ def test_the_snapshot_flags_waits_near_and_past_the_target_and_lists_only_agents
     assert [agent["id"] for agent in snapshot["agents"]] == [online.user_id]
     assert snapshot["agents"][0]["capacity"]["chat"] == 2
     assert snapshot["agents_by_presence"] == {"online": 1, "away": 0, "offline": 1}
+
+
+def test_satisfaction_today_counts_each_rating_in_the_queue_it_was_rated_in():
+    # Given, at 11:00, conversations rated this morning (and one yesterday), each in the queue
+    # of its last work item enqueued before the rating:
+    now = day_start(timezone.now()) + timedelta(hours=11)
+    chat, email = (Queue.objects.create(key=key, name=key) for key in ("chat.es", "email"))
+
+    def rated(score: int, *, at: datetime, items: list[tuple[Queue, datetime]]) -> Conversation:
+        conversation = ConversationFactory()
+        for queue, enqueued_at in items:
+            routing.work_item_complete(conversation_id=conversation.pk)  # the one before, if any
+            item = routing.work_item_enqueue(conversation_id=conversation.pk, channel="chat", queue_key=queue.key,
+                                             attributes={"language": "es", "contact_kind": "customer"})
+            WorkItem.objects.filter(pk=item.pk).update(enqueued_at=enqueued_at, queued_at=enqueued_at)
+        Conversation.objects.filter(pk=conversation.pk).update(rating=score, rated_at=at)
+        return conversation
+
+    rated(5, at=now - timedelta(hours=1), items=[(chat, now - timedelta(hours=2))])
+    rated(3, at=now - timedelta(hours=1), items=[(chat, now - timedelta(hours=2))])
+    hours_ago = [now - timedelta(hours=n) for n in range(4)]
+    # moved on to email before its rating: email's
+    rated(4, at=hours_ago[1], items=[(chat, hours_ago[3]), (email, hours_ago[2])])
+    # reopened in email after its rating: still chat's
+    rated(4, at=hours_ago[2], items=[(chat, hours_ago[3]), (email, hours_ago[1])])
+    rated(5, at=now - timedelta(days=1), items=[(chat, now - timedelta(days=1, hours=1))])  # yesterday's
+    rated(1, at=now + timedelta(minutes=5), items=[(chat, now - timedelta(hours=1))])  # not rated yet at 11:00
+
+    queues = {queue["key"]: queue for queue in selectors.supervisor_snapshot(now=now)["queues"]}
+    words = {queue["key"]: queue for queue in live_rows(selectors.supervisor_snapshot(now=now))["queues"]}
+
+    assert (queues["chat.es"]["rated_today"], queues["chat.es"]["satisfaction_today"]) == (3, round(2 / 3, 4))
+    assert (queues["email"]["rated_today"], queues["email"]["satisfaction_today"]) == (1, 1.0)
+    assert (words["chat.es"]["satisfaction"], words["email"]["satisfaction"]) == ("67 % (3)", "100 % (1)")
+
+
+def test_the_live_view_words_speed_of_answer_abandonment_and_time_in_each_presence():
+    # Given, at 11:00: in the general queue two items answered after 30 s and 90 s, one
+    # abandoned after a minute and one left within 5 s
+    today = day_start(timezone.now())
+    now = today + timedelta(hours=11)
+    Queue.objects.create(key="general", name="General")
+    ends = ((1, ItemState.COMPLETED, 30, 600), (2, ItemState.ASSIGNED, 90, None),
+            (3, ItemState.CANCELLED, None, 60), (4, ItemState.CANCELLED, None, 3))
+    for conversation_id, state, answered, closed in ends:
+        enqueued = now - timedelta(hours=1)
+        item = waiting_item(conversation_id, waited=timedelta(hours=1), now=now)
+        WorkItem.objects.filter(pk=item.pk).update(
+            state=state, answered_at=enqueued + timedelta(seconds=answered) if answered else None,
+            completed_at=enqueued + timedelta(seconds=closed) if closed else None)
+    # and an agent, offline since yesterday evening, online 8:00-9:00, away until 10:00, online since
+    agent = AgentProfileFactory(presence=Presence.ONLINE)
+    AgentPresenceChange.objects.bulk_create(
+        AgentPresenceChange(agent=agent, presence=presence, at=at, reason=PresenceReason.AGENT)
+        for at, presence in ((today - timedelta(hours=4), "offline"), (today + timedelta(hours=8), "online"),
+                             (today + timedelta(hours=9), "away"), (today + timedelta(hours=10), "online")))
+
+    live = live_rows(selectors.supervisor_snapshot(now=now))
+
+    [queue] = live["queues"]
+    assert (queue["answer_seconds_today"], queue["answer_speed"]) == (60.0, "1m 00s")
+    # one abandoned of the three whose wait ended (two answered); the 3-second one left out
+    assert (queue["abandoned_today"], queue["abandonment"]) == (1, "33 % (1)")
+    [row] = live["agents"]
+    assert row["presence_seconds_today"] == {"online": 7200.0, "away": 3600.0, "offline": 28800.0}
+    assert row["presence_today"] == ["2h 00m", "1h 00m", "8h 00m"]  # online, away, offline
+
+
+def test_the_page_shows_the_new_columns_with_their_words(client):
+    Queue.objects.create(key="chat.es", name="Chat ES")
+    agent_with_presence(Presence.ONLINE)
+    client.force_login(supervisor_make())
+
+    html = client.get("/desk/live/").content.decode()
+
+    for heading in ("Average speed of answer today", "Abandoned today", "Satisfaction today", "Online today",
+                    "Away today", "Offline today"):
+        assert f">{heading}<" in html
+    assert re.search(r'data-testid="queue-satisfaction">—<', html)  # no rating yet
+    assert len(re.findall(r'data-testid="agent-presence-today">[^<]+<', html)) == 3
+    assert '"presences": {"online": "Online", "away": "Away", "offline": "Offline"}' in html  # live.js's words
 
 
 # --- the push ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from conversations import services
 from conversations.models import Conversation, MessageDirection
 from routing import push as routing_push
 from routing import services as routing_services
-from routing.models import ItemState, Presence, Queue, RoutingAudit, WorkItem
+from routing.models import AgentPresenceChange, ItemState, Presence, Queue, RoutingAudit, WorkItem
 from tests.factories import AgentFactory, ContactFactory, OrderFactory, SupervisorFactory
 from tests.routing.test_push import _listen, _received
 from tests.scenarios import conversation_assigned, conversation_offered, online_agent
@@ -243,6 +243,9 @@ def test_a_supervisor_sets_an_agents_presence_audited_and_pushed(
                                                             {"presence": "offline"})
     presence_pushes = [m for m in _received(layer, channel) if m["type"] == "routing.presence"]
     assert [m["presence"] for m in presence_pushes] == ["offline"]
+    # the presence log says who: the agent went online, the supervisor set them offline (once)
+    assert list(AgentPresenceChange.objects.filter(agent=agent).order_by("at", "id")
+                .values_list("presence", "reason")) == [("online", "agent"), ("offline", "supervisor")]
 
 
 def test_the_agents_page_lists_agents_with_their_presence(boss):

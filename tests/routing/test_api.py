@@ -466,3 +466,4 @@ def test_queue_stats_answer_one_row_per_active_queue(chat_es, supervisor):
     (row,) = response.json()
     assert row["key"] == "chat.es" and row["waiting"] == 1 and row["agents_online"] == 0
     assert row["service_level_today"] is None
+    assert (row["answer_seconds_today"], row["abandoned_today"], row["abandonment_today"]) == (None, 0, None)

@@ -105,7 +105,7 @@ def test_queue_figures_on_a_small_day(queues, noon):
     # Then: active queues only, highest priority first
     assert list(stats) == ["vip", "chat.es", "quiet"]
     assert stats["chat.es"] == {
-        "key": "chat.es", "name": "Chat ES", "priority": 50, "target_wait_seconds": 60,
+        "id": queues["chat.es"].pk, "key": "chat.es", "name": "Chat ES", "priority": 50, "target_wait_seconds": 60,
         "waiting": 2, "longest_wait_seconds": 300, "offered": 1, "assigned": 2,
         # senior, junior and the one with room; not the offline one nor the French speaker
         "agents_online": 3, "agents_at_capacity": 2,
@@ -113,19 +113,24 @@ def test_queue_figures_on_a_small_day(queues, noon):
         # the open offer within target and the early abandon do not count yet
         "service_level_today": round(1 / 3, 4),
         "breached_today": 2,
+        # answered after 30 s and 90 s; the courier who left after 10 s abandoned, of the
+        # three whose wait ended (two answered, one abandoned): the rest still wait
+        "answer_seconds_today": 60.0, "abandoned_today": 1, "abandonment_today": round(1 / 3, 4),
     }
     assert offered.agent_id == with_room.pk
     assert {senior.pk, junior.pk} == {answered_in_time.agent_id, answered_late.agent_id}
     # Only the senior holds the vip skill and tier, and has no room.
     assert stats["vip"] == {
-        "key": "vip", "name": "VIP", "priority": 90, "target_wait_seconds": 60,
+        "id": queues["vip"].pk, "key": "vip", "name": "VIP", "priority": 90, "target_wait_seconds": 60,
         "waiting": 1, "longest_wait_seconds": 30, "offered": 0, "assigned": 0,
         "agents_online": 1, "agents_at_capacity": 1, "service_level_today": None, "breached_today": 0,
+        "answer_seconds_today": None, "abandoned_today": 0, "abandonment_today": None,
     }
     assert stats["quiet"] == {
-        "key": "quiet", "name": "Quiet", "priority": 10, "target_wait_seconds": 60,
+        "id": queues["quiet"].pk, "key": "quiet", "name": "Quiet", "priority": 10, "target_wait_seconds": 60,
         "waiting": 0, "longest_wait_seconds": 0, "offered": 0, "assigned": 0,
         "agents_online": 0, "agents_at_capacity": 0, "service_level_today": None, "breached_today": 0,
+        "answer_seconds_today": None, "abandoned_today": 0, "abandonment_today": None,
     }
 
 
@@ -175,3 +180,32 @@ def test_the_figures_cost_the_same_queries_for_one_queue_or_many(queues, noon):
         enqueue(10 + n, contact_kind="courier")
 
     assert stats_queries() == few
+
+
+def test_speed_of_answer_and_abandonment_today(queues, noon):
+    # Given items enqueued in chat.es an hour before noon (nobody online: each is put in its end
+    # state by hand), every wait in seconds:
+    hour_ago = noon - timedelta(hours=1)
+
+    def item(conversation_id: int, state: str, *, answered: int | None = None, closed: int | None = None,
+             enqueued_at: datetime = hour_ago) -> None:
+        timed(enqueue(conversation_id), enqueued_at=enqueued_at, state=state,
+              reached_at=enqueued_at + timedelta(seconds=answered) if answered is not None else None,
+              completed_at=enqueued_at + timedelta(seconds=closed) if closed is not None else None)
+
+    item(1, ItemState.COMPLETED, answered=20, closed=300)  # answered in 20 s
+    item(2, ItemState.ASSIGNED, answered=100)  # answered in 100 s, still with its agent
+    item(3, ItemState.CANCELLED, answered=40, closed=90)  # answered in 40 s, the caller hung up later
+    item(4, ItemState.CANCELLED, closed=4)  # left within 5 s: not counted at all
+    item(5, ItemState.CANCELLED, closed=5)  # at 5 s, still within them
+    item(6, ItemState.CANCELLED, closed=6)  # abandoned
+    item(7, ItemState.CANCELLED, closed=200)  # abandoned
+    item(8, ItemState.COMPLETED, closed=30)  # closed by the desk before an answer: ended, not abandoned
+    item(9, ItemState.WAITING)  # still waiting: its wait has not ended
+    item(10, ItemState.CANCELLED, closed=60, enqueued_at=noon - timedelta(days=1))  # yesterday's
+
+    row = next(row for row in selectors.queue_stats(now=noon) if row["key"] == "chat.es")
+
+    assert row["answer_seconds_today"] == pytest.approx((20 + 100 + 40) / 3)
+    # abandoned: 6 and 7; ended: answered 1, 2, 3, abandoned 6, 7 and closed 8
+    assert (row["abandoned_today"], row["abandonment_today"]) == (2, round(2 / 6, 4))
