@@ -23,6 +23,7 @@ from django.db.models import Q
 
 from conversations.models import MESSAGE_STREAM, Conversation, Message, MessageDirection
 from reports import facts as facts_module
+from reports import presence
 from reports.contributions import Deltas, hour_of
 from reports.models import (
     AGENT_COUNTERS,
@@ -34,7 +35,7 @@ from reports.models import (
     HourRollup,
     ItemFact,
 )
-from routing.models import HISTORY_STREAM, WorkItem
+from routing.models import HISTORY_STREAM, PRESENCE_STREAM, WorkItem
 from supportdesk import advisory_locks, outbox
 from timeline.events import EventKind
 from timeline.models import TIMELINE_STREAM, TimelineEvent
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 ROUTING_CONSUMER = "reports.routing"
 TIMELINE_CONSUMER = "reports.timeline"
 MESSAGES_CONSUMER = "reports.messages"
-CONSUMERS = (ROUTING_CONSUMER, TIMELINE_CONSUMER, MESSAGES_CONSUMER)
+PRESENCE_CONSUMER = "reports.presence"
+CONSUMERS = (ROUTING_CONSUMER, TIMELINE_CONSUMER, MESSAGES_CONSUMER, PRESENCE_CONSUMER)
 TIMELINE_KINDS = frozenset({EventKind.CONVERSATION_OPENED, EventKind.CONVERSATION_STATUS_CHANGED,
                             EventKind.RATING_GIVEN, EventKind.SURVEY_SENT})
 
@@ -120,7 +122,7 @@ def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[I
         for fact in new_items:
             outside.item(fact, +1)
             fresh.item(fact, +1)
-        _split(outside, fresh, deltas, inside)
+        split_rebuild(outside, fresh, deltas, inside)
     if changed_facts:
         ConversationFact.objects.bulk_create(changed_facts, update_conflicts=True,
                                              unique_fields=["conversation_id"],
@@ -135,7 +137,7 @@ def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[I
     return len(changed_facts) + len(changed_items) + len(gone) + len(gone_items)
 
 
-def _split(outside: Deltas, fresh: Deltas, deltas: Deltas, inside: Callable[[datetime], bool]) -> None:
+def split_rebuild(outside: Deltas, fresh: Deltas, deltas: Deltas, inside: Callable[[datetime], bool]) -> None:
     """Rebuild: the differences of hours outside the range go to `deltas`; of `fresh` only
     the hours inside the range are kept (the range's counters are written from them)."""
     for key, counters in outside.hours.items():
@@ -235,6 +237,15 @@ def messages_apply(message_ids: list[int]) -> None:
                               .values_list("conversation_id", flat=True)))
 
 
+def presence_changes_apply(change_ids: list[int]) -> None:
+    """Agents' presence changes: their stretches worked out again, the difference counted."""
+    with transaction.atomic():
+        _lock()
+        deltas = Deltas()
+        presence.presence_replace(presence.presence_facts(presence.agents_since(change_ids)), deltas)
+        counters_add(deltas)
+
+
 def _timeline_wants(event: TimelineEvent) -> bool:
     return event.kind in TIMELINE_KINDS
 
@@ -252,6 +263,7 @@ def consumers_register() -> None:
                              wants=_timeline_wants)
     outbox.consumer_register(name=MESSAGES_CONSUMER, stream=MESSAGE_STREAM, handle=messages_apply,
                              wants=_message_wants)
+    outbox.consumer_register(name=PRESENCE_CONSUMER, stream=PRESENCE_STREAM, handle=presence_changes_apply)
 
 
 def rollups_drain(*, batch_size: int = 500, batches: int | None = None) -> int:
@@ -308,9 +320,12 @@ def rollups_rebuild(start: datetime, end: datetime, *, chunk: int = 1000,
     with _session_lock():
         with transaction.atomic():
             HourRollup.objects.filter(hour__gte=start, hour__lt=end).delete()
-            AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end, queue_id__gt=0).delete()
-            AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end, channel__gt="").delete()
-            _zero_agent_work(start, end)
+            AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end).delete()
+            deltas, fresh = Deltas(), Deltas()
+            presence.presence_replace(presence.presence_facts(presence.agents_in_range(start, end)), deltas,
+                                      inside=inside, fresh=fresh)
+            counters_add(deltas)
+            counters_add(fresh)
         for done in range(0, len(ids), chunk):
             part = set(ids[done:done + chunk])
             with transaction.atomic():
@@ -322,14 +337,6 @@ def rollups_rebuild(start: datetime, end: datetime, *, chunk: int = 1000,
             if on_progress is not None:
                 on_progress(RebuildProgress(done=min(done + chunk, len(ids)), total=len(ids)))
     return len(ids)
-
-
-def _zero_agent_work(start: datetime, end: datetime) -> None:
-    """The presence rows (queue 0, channel "") keep their presence seconds; their work
-    counters are rebuilt like the rest."""
-    work = [name for name in AGENT_COUNTERS if not name.endswith("_seconds") or name == "held_seconds"]
-    AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end, queue_id=0, channel="").update(
-        **dict.fromkeys(work, 0))
 
 
 class _session_lock:  # noqa: N801 (a context manager, used as a statement)

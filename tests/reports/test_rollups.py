@@ -309,3 +309,37 @@ def test_waits_and_reply_times_count_business_time_where_the_queue_keeps_hours()
     assert (office_hour["answer_wait_sum"], office_hour["answered_in_target"]) == (60, 1)
     assert office_hour["first_reply_sum"] == 60
     assert (calendar_hour["answer_wait_sum"], calendar_hour["missed_target"]) == (3660, 1)
+
+
+def test_time_in_each_presence_is_split_over_the_hours_once_a_stretch_ends():
+    from routing.models import AgentPresenceChange
+
+    someone = story.agent()
+
+    def change(presence, moment):
+        return AgentPresenceChange.objects.create(agent=someone, presence=presence, previous="", at=moment,
+                                                  reason="agent").pk
+
+    def seconds(name, hour):
+        row = AgentHourRollup.objects.filter(hour=hour, agent_id=someone.pk, queue_id=0, channel="").first()
+        return getattr(row, name) if row else 0
+
+    first = change("online", at(minutes=30))  # 10:30
+    rollups.presence_changes_apply([first])
+    assert seconds("online_seconds", at()) == 0  # still online: not counted yet
+    second = change("away", at(minutes=80))  # 11:20
+    third = change("online", at(minutes=95))  # 11:35
+    rollups.presence_changes_apply([third, second])
+    rollups.presence_changes_apply([second])  # handed over again: counts once
+    assert seconds("online_seconds", at()) == 30 * 60
+    assert seconds("online_seconds", at(minutes=60)) == 20 * 60
+    assert seconds("away_seconds", at(minutes=60)) == 15 * 60
+    late = change("away", at(minutes=50))  # a change that arrives late: 10:50
+    rollups.presence_changes_apply([late])
+    assert (seconds("online_seconds", at()), seconds("away_seconds", at())) == (20 * 60, 10 * 60)
+    assert seconds("away_seconds", at(minutes=60)) == 35 * 60  # 11:00-11:20 and 11:20-11:35
+    kept = _snapshot()
+
+    AgentHourRollup.objects.all().delete()
+    rollups.rollups_rebuild(at(days=-1), at(days=1))
+    assert _snapshot() == kept

@@ -139,10 +139,10 @@ def test_the_migration_starts_each_agents_log_at_their_presence_since():
     since = hours(-2)
     online = AgentProfileFactory(presence=Presence.ONLINE, presence_since=since)
     never = AgentProfileFactory()  # offline, never changed: no presence_since
-    apps = MigrationLoader(connection).project_state(("routing", "0006_agent_presence_change")).apps
+    apps = MigrationLoader(connection).project_state(("routing", "0007_agent_presence_change")).apps
     before = timezone.now()
 
-    importlib.import_module("routing.migrations.0006_agent_presence_change").log_start(apps, None)
+    importlib.import_module("routing.migrations.0007_agent_presence_change").log_start(apps, None)
 
     rows = {row.agent_id: row for row in AgentPresenceChange.objects.all()}
     assert (rows[online.pk].presence, rows[online.pk].previous, rows[online.pk].at, rows[online.pk].reason) == (
