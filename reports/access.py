@@ -9,12 +9,30 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 
 from conversations.access import conversations_visible
 from reports.selectors import Scope
 from routing.access import is_agent
 from routing.models import AgentProfile
 from supportdesk.access import is_supervisor
+
+
+def may_read_reports(user: Any) -> bool:
+    """The reports (staffing, ...) show every queue's and agent's figures: supervisors only
+    (the core's one definition of one). Pages and the API alike ask here."""
+    return is_supervisor(user)
+
+
+class MayReadReports(BasePermission):
+    """`may_read_reports` at the API's door."""
+
+    message = _("Only supervisors may read the reports.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return may_read_reports(request.user)
 
 
 def metrics_allowed(request: HttpRequest) -> bool:

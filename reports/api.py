@@ -1,5 +1,6 @@
 """The reports API (v1): the overview and the conversations behind a number, with the same
-range and filters as the reports page (reports.filters); thin over reports.selectors."""
+range and filters as the reports page (reports.filters), and staffing; thin over
+reports.selectors and reports.forecast. Who may read them is reports.access."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reports import drill, selectors
-from reports.access import drill_conversations, reports_scope
+from reports.access import MayReadReports, drill_conversations, reports_scope
 from reports.filters import report_query
+from reports.forecast import next_week_start, staffing_week
+from reports.serializers import StaffingQuerySerializer, StaffingWeekSerializer
 
 RANGE_PARAMETERS = [
     OpenApiParameter("start", OpenApiTypes.DATE, description="First day (desk time zone); with end."),
@@ -66,3 +70,24 @@ class ReportConversationsView(APIView):
         visible = None if scope.agent_id is None else drill_conversations(request.user)
         page: dict[str, Any] = drill.drill_page(visible=visible, query=query, params=request.query_params)
         return Response(page)
+
+
+class StaffingViewSet(viewsets.ViewSet):
+    """/reports/staffing/: a queue's week, hour by hour."""
+
+    permission_classes = [MayReadReports]
+
+    @extend_schema(
+        summary="Staffing for a queue's week (supervisors)",
+        description="For each hour of the week, in the desk's time zone: the forecast arrivals, the agents "
+        "needed to meet the service level target within the queue's target wait by Erlang C and by Erlang A "
+        "(with the measured abandonment), and the agents who work the queue online at that hour last week.",
+        parameters=[StaffingQuerySerializer],
+        responses=StaffingWeekSerializer,
+    )
+    def list(self, request: Request) -> Response:
+        query = StaffingQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        week = staffing_week(queue=query.validated_data["queue"], channel=query.validated_data.get("channel", ""),
+                             week_start=query.validated_data.get("week") or next_week_start())
+        return Response(StaffingWeekSerializer(week).data)

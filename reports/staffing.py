@@ -131,7 +131,11 @@ def _answered_within(line: int, freeing: float, patience: float, seconds: float)
         # Within one step more: the first step moves up (or answers, from 0 ahead) or stays.
         following = [stay[ahead] * answered[ahead] + move[ahead] * (answered[ahead - 1] if ahead else 1.0)
                      for ahead in range(line)]
-        if max(abs(after - before) for after, before in zip(following, answered, strict=True)) < 1e-15:
+        # All within 1e-15? Read from the far end of the line, which settles last, so an
+        # unsettled chain is told at its first place rather than after the whole line.
+        settled = all(abs(after - before) < 1e-15
+                      for after, before in zip(reversed(following), reversed(answered), strict=True))
+        if settled:
             # Settled (a target long past the line's drain): the Poisson weights left go to the limit.
             return [value + (1 - covered) * reached for value, reached in zip(result, following, strict=True)]
         answered = following
@@ -197,9 +201,16 @@ def agents_needed(*, arrivals_per_hour: float, handle_seconds: float, target_sec
         return staffing.service_level >= service_level_target and (
             max_occupancy is None or staffing.occupancy <= max_occupancy)
 
-    low, high = 0, 1  # `low` places do not meet the target; find a `high` that does
+    # `low` places do not meet the target; find a `high` that does. n places answer at most n /
+    # traffic of the work (each is busy at most all the time), so fewer than the target share of
+    # the traffic cannot meet it: starting there spares Erlang A its most overloaded chains,
+    # whose lines (and so their cost) are the longest.
+    low = max(math.ceil(service_level_target * arrivals_per_hour * handle_seconds / 3600.0) - 1, 0)
+    step = 1
+    high = low + step
     while not meets(at(high)):
-        low, high = high, high * 2
+        low, step = high, step * 2
+        high = low + step
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if meets(at(middle)) else (middle, high)

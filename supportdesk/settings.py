@@ -627,6 +627,14 @@ for _network in METRICS_ALLOWED_NETWORKS:
 # How often each process adds what it counted to Redis (supportdesk.metrics).
 METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
 
+# --- Staffing (reports.forecast) -------------------------------------------------------------
+# The share of work to be answered within its queue's target wait, that the agents needed are
+# worked out for.
+STAFFING_TARGET_SERVICE_LEVEL = env.float("STAFFING_TARGET_SERVICE_LEVEL", default=0.8)
+if not 0 < STAFFING_TARGET_SERVICE_LEVEL < 1:
+    raise ImproperlyConfigured(f"STAFFING_TARGET_SERVICE_LEVEL is a share above 0 and below 1, e.g. 0.8, "
+                               f"not {STAFFING_TARGET_SERVICE_LEVEL!r}.")
+
 # --- Routing ----------------------------------------------------------------------------
 # Items no rule routes go to this queue (created when first needed).
 ROUTING_DEFAULT_QUEUE = env.str("ROUTING_DEFAULT_QUEUE", default="general")

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from conversations import views as desk_views
 from conversations.api import ConversationViewSet, MessageViewSet, WorkItemViewSet
 from integrations.email_webhooks import email_webhook_urls
+from reports.api import StaffingViewSet
 from routing.api import AgentRoutingViewSet, QueueStatsViewSet
 from supportdesk import views
 from supportdesk.api import ID_PATTERN, Router
@@ -24,6 +25,7 @@ router.register("routing/items", WorkItemViewSet, basename="routing-item")
 router.register("routing/queues", QueueStatsViewSet, basename="routing-queue")
 router.register("routing", AgentRoutingViewSet, basename="routing")
 router.register("ratings", RatingViewSet, basename="rating")
+router.register("reports/staffing", StaffingViewSet, basename="reports-staffing")
 
 urlpatterns = [
     path("", desk_views.home, name="home"),
@@ -33,11 +35,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("desk/live/", include("conversations.live_urls")),
     path("desk/mailbox/", include("integrations.mail_urls")),
+    path("desk/reports/", include("reports.desk_urls")),
     path("integrations/email/", include(email_webhook_urls())),
     path("integrations/voice/", include("integrations.voice.urls")),
     path("desk/", include("conversations.workspace_urls")),
     path("api/v1/reports/", include("reports.api_urls")),
-    path("desk/reports/", include("reports.desk_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -134,6 +134,20 @@ def test_with_the_measured_abandonment_fewer_agents_meet_the_target():
     assert 0 < erlang_a_staffing.abandons < 1
 
 
+@pytest.mark.parametrize(("arrivals", "handle", "target", "level", "patience"), [
+    (200, 180, 20, 0.8, None), (200, 180, 20, 0.8, 120), (30, 600, 60, 0.95, 60), (1000, 300, 30, 0.5, 30),
+    (3, 900, 0, 0.2, None),
+])
+def test_the_search_from_the_traffics_share_finds_the_fewest_a_scan_from_one_place_finds(
+        arrivals, handle, target, level, patience):
+    inputs = {"arrivals_per_hour": arrivals, "handle_seconds": handle, "target_seconds": target,
+              "patience_seconds": patience}
+    scanned = next(places for places in range(1, 10_000)
+                   if staffing_for(places, **inputs).service_level >= level)
+
+    assert agents_needed(**inputs, service_level_target=level).places == scanned
+
+
 def test_no_work_needs_no_agent():
     assert agents_needed(arrivals_per_hour=0, handle_seconds=180, target_seconds=20,
                          service_level_target=0.8).agents == 0

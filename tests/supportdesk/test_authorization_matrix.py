@@ -283,6 +283,9 @@ MATRIX: dict[str, Row] = {
     "desk:supervise_call_invitations": Row(_desk("desk:supervise_call_invitations"), {"get": DESK_SUPERVISOR}),
     "call-invitation": Row(lambda world: reverse("call-invitation", kwargs={"token": "forged:link"}),
                            {"get": same(400), "post": same(400)}, body=lambda world: {"choice": "call"}),
+    # The reports' pages (reports.access): supervisors only, as the live view.
+    "reports-staffing": Row(lambda world: reverse("reports-staffing") + "?queue=general",
+                            {"get": DESK_SUPERVISOR}),
     # --- REST API ---
     "api-root": Row(_desk("api-root"), {"get": API_DESK}),
     "contact-list": Row(_desk("contact-list"), {
@@ -327,6 +330,9 @@ MATRIX: dict[str, Row] = {
     "routing-my-items": Row(_desk("routing-my-items"), {"get": API_AGENT}),
     "routing-presence": Row(_desk("routing-presence"), {"get": API_AGENT, "post": API_AGENT},
                             body=lambda world: {"presence": "online"}, json=True),
+    # Reports (reports.access): supervisors only.
+    "reports-staffing-list": Row(lambda world: reverse("reports-staffing-list") + "?queue=general",
+                                 {"get": API_SUPERVISOR}),
     # Satisfaction ratings: supervisors see all, agents those of their own conversations.
     "rating-list": Row(_desk("rating-list"), {"get": API_DESK}),
     "rating-detail": Row(lambda world: reverse("rating-detail", args=[world.rating]),

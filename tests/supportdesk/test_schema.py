@@ -28,6 +28,7 @@ API_PATHS = [
     "/api/v1/routing/items/{id}/decline/",
     "/api/v1/routing/items/{id}/transfer/",
     "/api/v1/routing/queues/stats/",
+    "/api/v1/reports/staffing/",
 ]
 
 
