@@ -7,22 +7,27 @@
 - An integration (its own token, `supportdesk.integrate`) opens conversations and writes
   in them as the contact (`direction: in`); it reads nothing through the API.
 - A customer answers a call invitation through its signed link alone (`access_call_invitation_link`).
+- A widget's visitor reaches only their own contact's chats (`access_visitor_chat`).
 - Anyone else sees nothing. Not found and not yours answer the same 404: ids are not for probing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext
 
 from conversations.call_links import call_invitation_from_token
-from conversations.models import CallInvitation, Conversation, MessageDirection
+from conversations.models import CallInvitation, Channel, Conversation, MessageDirection
 from routing.access import is_agent
 from routing.models import HELD_STATES, ItemState, WorkItem
 from supportdesk.access import is_desk_user, is_integration, is_supervisor
 from supportdesk.errors import DomainError, NotFound
+from timeline.models import ContactKind
+
+if TYPE_CHECKING:
+    from conversations.widget import Session
 
 __all__ = ["Forbidden", "access_conversation", "check_message_post", "conversations_visible",
            "holds_conversation", "is_agent", "is_desk_user", "is_integration", "is_supervisor", "may_see_notes"]
@@ -103,3 +108,20 @@ def access_call_invitation_link(*, token: str) -> CallInvitation:
     """The call invitation a customer's public link names (seed 002): no login, the signed link
     is the access (conversations.call_links: LinkInvalid 400, LinkExpired 410 otherwise)."""
     return call_invitation_from_token(token)
+
+
+__all__ += ["access_visitor_chat"]
+
+
+def access_visitor_chat(*, session: Session, conversation_id: int) -> Conversation:
+    """The chat, if it is the widget session's contact's (an identified contact's, or the
+    anonymous visitor's own); any other conversation is not found."""
+    chats = Conversation.objects.filter(pk=conversation_id, channel=Channel.CHAT)
+    if session.contact_id:
+        chats = chats.filter(contact_id=session.contact_id)
+    else:
+        chats = chats.filter(contact__kind=ContactKind.CUSTOMER, contact__external_id=session.visitor_external_id)
+    conversation = chats.first()
+    if conversation is None:
+        raise _not_found(conversation_id)
+    return conversation

@@ -60,11 +60,11 @@ class ConversationAdmin(BigTableAdmin):
     fields = (
         "contact", "channel", "status", "priority", "language", "contact_reason", "subject",
         "assignee", "last_message_sequence", "last_message_at", "first_response_at",
-        "resolved_at", "created_at", "updated_at",
+        "resolved_at", "contact_ended_at", "created_at", "updated_at",
     )
     readonly_fields = (
         "contact", "channel", "last_message_sequence", "last_message_at", "first_response_at",
-        "resolved_at", "created_at", "updated_at",
+        "resolved_at", "contact_ended_at", "created_at", "updated_at",
     )
     inlines = (MessageInline,)
 

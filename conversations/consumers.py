@@ -227,6 +227,8 @@ class VisitorConsumer(JsonConsumer):
     - `{"type": "typing"}`, `{"type": "read", "sequence": N}`, `{"type": "email", "email": "..."}`.
     - `{"type": "rate", "survey_id": N, "score": 1-5, "comment": "..."}`: the answer to the
       satisfaction survey the socket showed (`chat.survey`), answered by `rated`.
+    - `{"type": "end", "conversation_id": N}`: "End chat" (services.chat_end), answered by `ended`.
+      The chat the socket follows sees its visitor there (services.VisitorWatch).
 
     Besides its chat's group, the socket joins its contact's visitor group (push.visitor_group)
     once the session has a contact: surveys asked after a chat ended reach it there.
@@ -234,9 +236,10 @@ class VisitorConsumer(JsonConsumer):
 
     socket_kind = "widget"
     frame_types = frozenset({ClientFrame.SYNC, ClientFrame.MESSAGE, ClientFrame.TYPING, ClientFrame.READ,
-                             ClientFrame.EMAIL, ClientFrame.RATE})
+                             ClientFrame.EMAIL, ClientFrame.RATE, ClientFrame.END})
 
     async def connect(self) -> None:
+        self.visitor = services.VisitorWatch()
         self.conversation_id: int | None = None
         self.contact_id: int | None = None
         # Client ids this socket was just acked for: their echo from the group is not sent back.
@@ -283,6 +286,7 @@ class VisitorConsumer(JsonConsumer):
         if conversation_id is not None:
             await self.channel_layer.group_add(chat_push.conversation_group(conversation_id), self.channel_name)
         self.conversation_id = conversation_id
+        await self.visitor.follow(conversation_id)
 
     async def rate_check(self) -> float:
         limits = {f"ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_IP")}
@@ -344,6 +348,15 @@ class VisitorConsumer(JsonConsumer):
             contact_id=self.contact_id, survey_id=frame.get("survey_id"), score=frame.get("score"),
             comment=frame.get("comment", ""))
         await self.send_json({"type": Frame.RATED, **rated})
+
+    async def frame_end(self, frame: dict[str, Any]) -> None:
+        conversation_id = _conversation_id(frame) if "conversation_id" in frame else self.conversation_id
+        ended = await database_sync_to_async(services.visitor_chat_end)(
+            session=self.session, conversation_id=conversation_id)
+        if ended.conversation_id == self.conversation_id:
+            await self._follow(None)  # the next message opens a new chat
+        await self.send_json({"type": Frame.ENDED, "conversation_id": ended.conversation_id,
+                              "text": services.chat_ended_text(ended.language)})
 
     async def chat_survey(self, event: dict[str, Any]) -> None:
         await self.relay(event)

@@ -70,6 +70,11 @@ class Conversation(models.Model):
     rating_comment = models.TextField(blank=True, default="", db_default="", editable=False)
     rated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # When the contact ended the chat from the widget, or its visitor went away (the end of
+    # their wait): conversations.services.chat_end. A chat ended before an agent answered
+    # is closed (abandoned); one ended after stays open for its agent to resolve.
+    contact_ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+
     # The contact's earlier conversation this one was opened beside, while that one was still
     # open (a new email on another subject, when its queue links rather than joins).
     linked_conversation = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
@@ -446,3 +451,18 @@ class CallInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"call invitation {self.pk} ({self.state})"
+
+
+class ChatVisitor(models.Model):
+    """A chat no agent answered yet that a widget's socket follows: `seen_at` is the last
+    moment a visitor was known to be there, refreshed while a socket is connected and set
+    at its disconnect (conversations.services.chat_end). A chat not refreshed for
+    CHAT_ABANDON_AFTER_SECONDS was abandoned at `seen_at`. A row per waiting chat at most:
+    the sweep deletes those answered or ended, so the table stays small."""
+
+    conversation = models.OneToOneField(Conversation, primary_key=True, on_delete=models.CASCADE,
+                                        related_name="+")
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"visitor of chat {self.conversation_id} seen {self.seen_at:%H:%M:%S}"

@@ -47,6 +47,15 @@ def conversations_unrouted_sweep(limit: int = 200) -> int:
     return routed
 
 
+@shared_task(name="conversations.tasks.chats_abandoned_sweep", ignore_result=True)
+def chats_abandoned_sweep(limit: int = 200) -> int:
+    """Abandon the chats whose visitor went away before an agent answered (idempotent)."""
+    abandoned = services.chats_abandoned_sweep(limit=limit)
+    if abandoned:
+        log.info("Abandoned %s chats whose visitor went away", abandoned)
+    return abandoned
+
+
 @shared_task(name="conversations.tasks.outbound_deliver", ignore_result=True)
 def outbound_deliver(batches: int = 50) -> int:
     """Send the queued replies on email and messaging through their providers (idempotent: a

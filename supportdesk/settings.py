@@ -315,6 +315,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("VOICE_DRAIN_INTERVAL_SECONDS", default=2.0),
         "options": {"expires": 5},
     },
+    # Chats whose visitor went away before an agent answered are abandoned here.
+    "conversations-chats-abandoned": {
+        "task": "conversations.tasks.chats_abandoned_sweep",
+        "schedule": 10.0,
+        "options": {"expires": 20},
+    },
     # Replies on email and messaging that a lost task did not send yet (conversations.channels;
     # each reply's commit asks for a drain at once).
     "conversations-outbound-deliver": {
@@ -490,6 +496,13 @@ CHAT_RATE_CONNECT_IP = env.str("CHAT_RATE_CONNECT_IP", default="120/60")
 RATE_LIMIT_SYNC_SECONDS = env.float("RATE_LIMIT_SYNC_SECONDS", default=0.5)
 # The language of a chat whose first message says too little to tell.
 CHAT_DEFAULT_LANGUAGE = env.str("CHAT_DEFAULT_LANGUAGE", default="en")
+# A chat no agent answered yet whose visitor has had no socket open for this long was
+# abandoned (ended at the disconnect). A connected widget's socket refreshes its "last seen"
+# every CHAT_VISITOR_SEEN_SECONDS, so a killed web process (no disconnect runs) counts too.
+CHAT_ABANDON_AFTER_SECONDS = env.float("CHAT_ABANDON_AFTER_SECONDS", default=120.0)
+if CHAT_ABANDON_AFTER_SECONDS <= 0:
+    raise ImproperlyConfigured("CHAT_ABANDON_AFTER_SECONDS must be more than 0.")
+CHAT_VISITOR_SEEN_SECONDS = min(30.0, CHAT_ABANDON_AFTER_SECONDS / 4)
 
 # --- Integrations -------------------------------------------------------------------------
 OMS_WEBHOOK_SECRET = _secret("OMS_WEBHOOK_SECRET")

@@ -229,6 +229,10 @@ def conversation_status_changed_event(
 CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_TRANSFERRED = "conversation.transferred"
 CONVERSATION_NOTE = "conversation.note"
+# A chat's contact ended it (the widget's "End chat") or went away: before an agent answered
+# (abandoned, with the wait), or after (the agent still wraps it up).
+CONVERSATION_ABANDONED = "conversation.abandoned"
+CONVERSATION_CONTACT_ENDED = "conversation.contact_ended"
 # Routing's own history of a conversation's work item, copied in batches (routing.<kind>).
 ROUTING_KINDS = frozenset({"queued", "assigned", "accepted", "transferred", "breached", "completed"})
 NOTE_EXCERPT_CHARS = 200
@@ -273,6 +277,22 @@ def conversation_note_event(
     return _record(
         contact_id=contact_id, kind=CONVERSATION_NOTE, occurred_at=occurred_at, actor=actor,
         payload={"author": author, "excerpt": body[:NOTE_EXCERPT_CHARS]},
+        subject_type="conversation", subject_id=conversation_id,
+    )
+
+
+def conversation_contact_ended_event(
+    *, contact_id: int, conversation_id: int, abandoned: bool, how: str, wait_seconds: int | None,
+    occurred_at: datetime, actor: str,
+) -> TimelineEvent:
+    """`how`: "ended" (the widget's button) or "left" (the visitor's socket went away);
+    `occurred_at`: when they left; `wait_seconds`: from the routing to then (abandoned only)."""
+    payload: dict[str, Any] = {"how": how}
+    if abandoned and wait_seconds is not None:
+        payload["wait_seconds"] = wait_seconds
+    return _record(
+        contact_id=contact_id, kind=CONVERSATION_ABANDONED if abandoned else CONVERSATION_CONTACT_ENDED,
+        occurred_at=occurred_at, actor=actor, payload=payload,
         subject_type="conversation", subject_id=conversation_id,
     )
 

@@ -2,6 +2,15 @@
 are re-exported here, so `from conversations import services` keeps working."""
 
 from conversations.selectors import author_name
+from conversations.services.chat_end import (
+    ChatEnd,
+    VisitorWatch,
+    chat_end,
+    chat_ended_text,
+    chats_abandoned_sweep,
+    visitor_chat_end,
+    visitor_seen,
+)
 from conversations.services.common import (
     CLIENT_ID,
     assigned_record,
@@ -33,7 +42,8 @@ from conversations.services.work_tasks import proactive_message_send, task_open
 from supportdesk.errors import DomainError
 
 __all__ = [
-    "CLIENT_ID", "DomainError", "agent_read_mark", "agent_reply", "assigned_record", "author_name",
+    "CLIENT_ID", "ChatEnd", "DomainError", "VisitorWatch", "chat_end", "chat_ended_text", "chats_abandoned_sweep",
+    "visitor_chat_end", "visitor_seen", "agent_read_mark", "agent_reply", "assigned_record", "author_name",
     "chat_current", "check_body", "check_client_id", "conversation_open", "conversation_rating_record",
     "conversation_resolve",
     "conversation_route", "conversation_status_set", "conversation_transfer", "message_create",

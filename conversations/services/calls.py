@@ -43,7 +43,7 @@ from conversations.models import (
     MessageDirection,
 )
 from conversations.selectors import author_name
-from conversations.services.common import timeline_actor
+from conversations.services.common import ABANDONED, timeline_actor
 from conversations.services.conversations import conversation_open, conversation_route, conversation_status_set
 from routing import services as routing
 from supportdesk.errors import Conflict, DomainError
@@ -225,7 +225,7 @@ def _abandon(call: Call, *, now: datetime, key: str) -> None:
     conversation = Conversation.objects.select_for_update().get(pk=call.conversation_id)
     if conversation.status in (ConversationStatus.OPEN, ConversationStatus.PENDING) and \
             not Call.objects.filter(conversation_id=conversation.pk).exclude(status__in=CALL_ENDED).exists():
-        routing.work_item_cancel(conversation_id=conversation.pk)
+        routing.work_item_cancel(conversation_id=conversation.pk, at=now, reason=ABANDONED)
         conversation_status_set(conversation=conversation, status=ConversationStatus.CLOSED)
 
 

@@ -22,6 +22,9 @@ def timeline_actor(user: AbstractBaseUser | None) -> str:
 
 
 CLIENT_ID = re.compile(CLIENT_ID_PATTERN)
+# The reason kept in routing's history of a work item the customer left before an agent
+# answered (a chat ended or gone, a call hung up): the reports' abandonment.
+ABANDONED = "abandoned"
 
 
 def check_body(body: Any) -> str:

@@ -42,8 +42,10 @@ def message_create(
     author: AbstractBaseUser | None = None,
     channel_metadata: dict[str, Any] | None = None,
     client_id: str = "",
+    system_note: bool = False,
 ) -> Message:
     """Append a message with the conversation's next sequence number, and push it after commit.
+    `system_note`: a note the desk writes itself, with no author ("System" in the thread).
 
     The counter is bumped with one UPDATE ... RETURNING, which holds the conversation's
     row lock until commit, so concurrent senders get consecutive, unique numbers.
@@ -56,7 +58,8 @@ def message_create(
             f"Unknown direction {direction!r}; use one of {', '.join(MessageDirection.values)}."
         )
     body = check_body(body)  # every path: the widget, the desk, the API, integrations
-    if direction != MessageDirection.INBOUND and author is None:
+    if direction != MessageDirection.INBOUND and author is None and not (
+            system_note and direction == MessageDirection.NOTE):
         raise DomainError("Replies and notes need an author.", code="author_required")
     client_id = check_client_id(client_id)
     sender = {"conversation_id": conversation.pk, "direction": direction, "author": author,

@@ -63,9 +63,11 @@ def _visitor_contact(session: widget.Session, *, create: bool) -> Contact | None
 
 
 def chat_current(*, contact_id: int) -> Conversation | None:
-    """The contact's chat that is still going (open or pending), if any."""
+    """The contact's chat that is still going (open or pending, and not ended by them: one
+    they ended waits for its agent's wrap-up, and their next message opens a new one), if any."""
     return (Conversation.objects.filter(contact_id=contact_id, channel=Channel.CHAT,
-                                        status__in=(ConversationStatus.OPEN, ConversationStatus.PENDING))
+                                        status__in=(ConversationStatus.OPEN, ConversationStatus.PENDING),
+                                        contact_ended_at__isnull=True)
             .order_by("-created_at").first())
 
 
@@ -129,6 +131,7 @@ def _inbound_statement(*, session: widget.Session, conversation_id: int, body: s
         f"WITH numbered AS (UPDATE {conversations} SET last_message_sequence = "
         "last_message_sequence + 1, last_message_at = %s, updated_at = %s "
         f"WHERE id = %s AND contact_id = {contact_sql} AND channel = %s AND status IN (%s, %s) "
+        "AND contact_ended_at IS NULL "
         "RETURNING id, last_message_sequence) "
     )
     insert = (

@@ -266,7 +266,10 @@ def offers_expire(*, limit: int = 500) -> int:
     return expired
 
 
-def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int | None = None) -> WorkItem | None:
+def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int | None = None,
+           at: datetime | None = None, reason: str = "") -> WorkItem | None:
+    """Close an open item. `at` backdates its end (the moment the customer left, noticed later),
+    kept between its enqueueing and now; `reason` goes into its history (e.g. "abandoned")."""
     with transaction.atomic(), events.unit_of_work():
         if conversation_id is not None:
             open_item = WorkItem.objects.filter(conversation_id=conversation_id,
@@ -278,13 +281,15 @@ def _close(item_id: int, *, state: str, user: Any = None, conversation_id: int |
         if item.state not in OPEN_STATES:
             return item  # already closed: idempotent
         now = timezone.now()
+        ended = now if at is None else max(min(at, now), item.enqueued_at)
         profile = claims.agent_lock(item.agent_id, skip_locked=False) if item.agent_id else None
         item.state = state
-        item.completed_at = now
+        item.completed_at = ended
         item.offer_expires_at = None
         item.save(update_fields=["state", "completed_at", "offer_expires_at"])
-        events.event_record(item, EventKind(state), at=now, agent_id=item.agent_id,
-               by=f"user:{user.pk}" if user is not None else "system")
+        events.event_record(item, EventKind(state), at=ended, agent_id=item.agent_id,
+                            by=f"user:{user.pk}" if user is not None else "system",
+                            **({"reason": reason} if reason else {}))
         if profile is not None:
             claims.slots_channel_update(profile, item.channel, load=claims.held_count(profile.pk, item.channel))
             push.item_changed(user_id=profile.user_id, item=item, event=state)
@@ -299,9 +304,14 @@ def work_item_complete(*, item_id: int | None = None, conversation_id: int | Non
 
 
 def work_item_cancel(*, item_id: int | None = None, conversation_id: int | None = None,
-                     user: Any = None) -> WorkItem | None:
-    """The work is no longer needed (the customer left, the conversation was merged)."""
-    return _close(item_id or 0, state=ItemState.CANCELLED, user=user, conversation_id=conversation_id)
+                     user: Any = None, at: datetime | None = None, reason: str = "") -> WorkItem | None:
+    """The work is no longer needed (the customer left, the conversation was merged).
+
+    `at`: when it stopped being needed, if that was before now (a chat whose visitor went
+    away, noticed by a sweep later): the item's `completed_at` and its history say so.
+    `reason` is kept in its history ("abandoned": the customer left before an answer)."""
+    return _close(item_id or 0, state=ItemState.CANCELLED, user=user, conversation_id=conversation_id,
+                  at=at, reason=reason)
 
 
 def work_item_transfer(*, item_id: int, user: Any, queue_key: str | None = None,

@@ -15,6 +15,7 @@ export const Frame = Object.freeze({
   "ACK": "ack",
   "ERROR": "error",
   "EMAIL_SAVED": "email_saved",
+  "ENDED": "ended",
   "CHAT_MESSAGE": "chat.message",
   "CHAT_TYPING": "chat.typing",
   "CHAT_READ": "chat.read",
@@ -37,6 +38,7 @@ export const ClientFrame = Object.freeze({
   "MESSAGE": "message",
   "EMAIL": "email",
   "RATE": "rate",
+  "END": "end",
   "WATCH": "watch",
   "UNWATCH": "unwatch",
   "HEARTBEAT": "heartbeat"

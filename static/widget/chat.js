@@ -48,6 +48,15 @@ ui.composerForm.addEventListener("submit", (event) => {
   ui.composer.focus();
 });
 
+ui.end.addEventListener("click", () => {
+  if (state.conversationId === null || state.resolved) return;
+  if (state.ready && send({ type: ClientFrame.END, conversation_id: state.conversationId })) {
+    ui.end.disabled = true; // until `ended` (or an error) answers
+  } else {
+    showError("Not connected yet; try again in a moment.");
+  }
+});
+
 ui.composer.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();

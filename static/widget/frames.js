@@ -1,12 +1,12 @@
 // Frames from the server: ready, synced, chat.message, ack, chat.typing, chat.read, chat.status,
-// chat.agent, chat.notice, chat.survey, rated, email_saved, error (the names: static/common/protocol.js).
+// chat.agent, chat.notice, chat.survey, rated, email_saved, ended, error (the names: static/common/protocol.js).
 
 import { ClientFrame, Frame } from "../common/protocol.js";
 import { connectionCounts, sync, syncSoon } from "./connection.js";
 import { failedMark, outboxFlush, readMark, sentMark } from "./outbox.js";
 import {
-  agentShow, emailFormUpdate, emailSaved, messagePlace, messageRender, notice, resolvedShow, seenRefresh,
-  typingHide, typingShow,
+  agentShow, emailFormUpdate, emailSaved, endButtonUpdate, messagePlace, messageRender, notice, resolvedShow,
+  seenRefresh, typingHide, typingShow,
 } from "./render.js";
 import { surveyError, surveyRated, surveyShow } from "./survey.js";
 import { inflight, isVisible, pending, shown, state, tellHost, timers } from "./state.js";
@@ -16,6 +16,7 @@ export function receive(frame) {
   switch (frame.type) {
     case Frame.READY:
       connectionCounts();
+      endButtonUpdate(); // an "End chat" whose answer the old socket lost may be pressed again
       stateApply(frame);
       sync();
       break;
@@ -40,7 +41,7 @@ export function receive(frame) {
     case Frame.CHAT_STATUS:
       if (frame.conversation_id === state.conversationId
           && (frame.status === "resolved" || frame.status === "closed")) {
-        resolvedShow();
+        resolvedShow(frame.status === "closed" ? "This chat has ended. Write again to start a new one." : undefined);
       }
       break;
     case Frame.CHAT_AGENT:
@@ -57,6 +58,9 @@ export function receive(frame) {
       break;
     case Frame.EMAIL_SAVED:
       emailSaved();
+      break;
+    case Frame.ENDED: // the visitor ended their chat ("End chat"); the text is in the chat's language
+      if (frame.conversation_id === state.conversationId) resolvedShow(frame.text);
       break;
     case Frame.ERROR:
       errorReceive(frame);
@@ -93,6 +97,7 @@ function conversationAdopt(conversationId) {
   state.highestAgentSeq = 0;
   state.lastReadSent = 0;
   state.resolved = false;
+  endButtonUpdate();
   return true;
 }
 
@@ -190,6 +195,7 @@ function errorReceive(error) {
     surveyError(error);
     return;
   }
+  if (error.in_reply_to === ClientFrame.END) endButtonUpdate(); // it may be pressed again
   if (error.in_reply_to === ClientFrame.EMAIL) {
     ui.emailNote.textContent = text;
     ui.emailNote.dataset.state = "error";

@@ -84,11 +84,19 @@ export function notice(text, afterSequence = Number.MAX_SAFE_INTEGER) {
   messagePlace(li);
 }
 
-export function resolvedShow() {
+// `text`: what the server said (the visitor ended it: `ended`), else the chat was resolved or closed.
+export function resolvedShow(text = "This chat has been resolved. Write again to start a new one.") {
   if (state.resolved) return;
   state.resolved = true;
   typingHide();
-  notice("This chat has been resolved. Write again to start a new one.");
+  endButtonUpdate();
+  notice(text);
+}
+
+// "End chat" is there while a chat is going.
+export function endButtonUpdate() {
+  ui.end.hidden = state.conversationId === null || state.resolved;
+  ui.end.disabled = false;
 }
 
 export function agentShow(name) {

@@ -8,6 +8,7 @@ const byTestId = (id) => root.querySelector(`[data-testid="${id}"]`);
 export const ui = {
   agent: byTestId("chat-agent"),
   close: byTestId("chat-close"),
+  end: byTestId("chat-end"),
   status: byTestId("status-line"),
   hours: byTestId("hours-notice"),
   hoursText: byTestId("hours-text"),

@@ -381,3 +381,27 @@ def test_the_sweep_lists_items_by_the_same_clock_it_checks_them_with(chat_es):
     counts = services.sla_sweep()
 
     assert counts["breached"] == 1 and WorkItem.objects.get(pk=item.pk).sla_breached_at is not None
+
+
+def test_a_cancel_can_be_dated_back_within_the_items_life_and_keeps_its_reason(chat_es):
+    # given an item offered to the only agent, queued five minutes ago
+    agent = online_agent()
+    item = enqueue(1)
+    enqueued = timezone.now() - timedelta(minutes=5)
+    WorkItem.objects.filter(pk=item.pk).update(enqueued_at=enqueued)
+    left = enqueued + timedelta(minutes=2)
+
+    # when it is cancelled as of when the customer left, noticed later
+    cancelled = services.work_item_cancel(item_id=item.pk, at=left, reason="abandoned")
+
+    # then it ended then, never answered, and the agent's room is free again
+    assert (cancelled.state, cancelled.completed_at, cancelled.answered_at) == (ItemState.CANCELLED, left, None)
+    event = item.events.get(kind="cancelled")
+    assert event.at == left and event.detail["reason"] == "abandoned"
+    assert not WorkItem.objects.filter(agent=agent, state=ItemState.OFFERED).exists()
+    # an end before the item existed, or in the future, is kept within its life
+    before, after = enqueue(2), enqueue(3)
+    assert services.work_item_cancel(item_id=before.pk, at=before.enqueued_at - timedelta(hours=1)
+                                     ).completed_at == before.enqueued_at
+    assert services.work_item_cancel(item_id=after.pk, at=timezone.now() + timedelta(hours=1)
+                                     ).completed_at <= timezone.now()
