@@ -1,9 +1,7 @@
 """Websocket consumers: they authenticate, join the groups the user may see, and relay.
 
-One module for both sockets (a little over 500 lines): the visitor's and the agent's
-consumers share the frame checks, rate limits and error frames defined here; the survey's
-`rate` frame and the replies' delivery relay added the last lines. Split by socket when
-either grows further.
+The agent's socket is here, with what both sockets share (the frame checks, rate limits and
+error frames); the visitor's is in conversations.visitor_consumer.
 
 No business logic here (STYLE #7): each frame a browser sends is parsed and handed to
 one service; what is pushed is decided by the services that push it (routing.push,
@@ -23,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -31,9 +28,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext
 
-from conversations import access, selectors, services, surveys, widget
+from conversations import access, selectors, services
 from conversations import push as chat_push
-from conversations.models import Conversation, ConversationStatus
 from routing import push
 from routing import services as routing
 from routing.models import ItemState, WorkItem
@@ -41,7 +37,7 @@ from supportdesk import metrics, ratelimit
 from supportdesk.access import session_is_current
 from supportdesk.errors import DomainError
 from supportdesk.json_input import JsonInputError, json_loads
-from supportdesk.protocol import ClientFrame, CloseCode, Frame
+from supportdesk.protocol import ClientFrame, CloseCode
 from supportdesk.unavailable import TRY_AGAIN_LATER, database_unavailable, unavailable_frame
 
 log = logging.getLogger(__name__)
@@ -191,24 +187,6 @@ async def _messages_send(consumer: JsonConsumer, *, conversation_id: int, after:
             message, author_name=services.author_name(message.author_user) if message.author_user else "")})
 
 
-# --- the customer's widget ---------------------------------------------------------------------
-
-
-@database_sync_to_async
-def _visitor_state(session: widget.Session) -> tuple[int | None, dict[str, Any]]:
-    """(the session's contact id, if it has a contact yet; the `ready`/`synced` frame's
-    fields: the chat going on, whether agents are online, a survey waiting for an answer)."""
-    contact = selectors.visitor_contact(session)
-    conversation = services.chat_current(contact_id=contact.pk) if contact is not None else None
-    contact_id = contact.pk if contact is not None else None
-    return contact_id, {"conversation": _chat_summary(conversation), "agents_online": selectors.agents_online(),
-                        "survey": surveys.survey_pending(contact_id=contact_id)}
-
-
-def _conversation_contact(conversation_id: int) -> int | None:
-    return Conversation.objects.filter(pk=conversation_id).values_list("contact_id", flat=True).first()
-
-
 def _chat_summary(conversation: Any) -> dict[str, Any] | None:
     if conversation is None:
         return None
@@ -216,176 +194,6 @@ def _chat_summary(conversation: Any) -> dict[str, Any] | None:
             "last_sequence": conversation.last_message_sequence,
             "agent_read_sequence": conversation.agent_read_sequence,
             "agent": services.author_name(conversation.assignee) if conversation.assignee_id else ""}
-
-
-class VisitorConsumer(JsonConsumer):
-    """A customer's chat widget. Frames it may send:
-
-    - `{"type": "sync", "after": <sequence>}`: the messages it missed, then `synced`.
-    - `{"type": "message", "body": "...", "client_id": "..."}`: answered by `ack` with the
-      message's sequence number (the same one again for a repeated client_id).
-    - `{"type": "typing"}`, `{"type": "read", "sequence": N}`, `{"type": "email", "email": "..."}`.
-    - `{"type": "rate", "survey_id": N, "score": 1-5, "comment": "..."}`: the answer to the
-      satisfaction survey the socket showed (`chat.survey`), answered by `rated`.
-    - `{"type": "end", "conversation_id": N}`: "End chat" (services.chat_end), answered by `ended`.
-      The chat the socket follows sees its visitor there (services.VisitorWatch).
-
-    Besides its chat's group, the socket joins its contact's visitor group (push.visitor_group)
-    once the session has a contact: surveys asked after a chat ended reach it there.
-    """
-
-    socket_kind = "widget"
-    frame_types = frozenset({ClientFrame.SYNC, ClientFrame.MESSAGE, ClientFrame.TYPING, ClientFrame.READ,
-                             ClientFrame.EMAIL, ClientFrame.RATE, ClientFrame.END})
-
-    async def connect(self) -> None:
-        self.visitor = services.VisitorWatch()
-        self.conversation_id: int | None = None
-        self.contact_id: int | None = None
-        # Client ids this socket was just acked for: their echo from the group is not sent back.
-        self.acked: dict[str, None] = {}  # insertion-ordered: the oldest goes first when full
-        wait = await ratelimit.hit_async(
-            {f"connect:ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_CONNECT_IP")})
-        await self.accept()  # accepted first, so the browser can read why it is closed
-        if wait:
-            await self.send_error("rate_limited", "Too many connections from your address; wait a little.",
-                                  retry_after=wait)
-            await self.close(code=RATE_LIMITED)
-            return
-        token = (parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("token") or [""])[0]
-        try:
-            self.session = widget.session_decode(token)
-        except widget.TokenInvalid as error:
-            await self.send_error(error.code, error.message)
-            await self.close(code=NOT_SIGNED_IN)
-            return
-        contact_id, state = await _visitor_state(self.session)
-        await self._join_contact(contact_id)
-        if state["conversation"]:
-            await self._follow(state["conversation"]["id"])
-        await self.send_json({"type": "ready", **state})
-
-    async def disconnect(self, code: int) -> None:
-        await self._follow(None)
-        if self.contact_id is not None:
-            await self.channel_layer.group_discard(chat_push.visitor_group(self.contact_id), self.channel_name)
-
-    async def _join_contact(self, contact_id: int | None) -> None:
-        """Join the contact's visitor group once the session has a contact (it never changes)."""
-        if contact_id is None or self.contact_id is not None:
-            return
-        self.contact_id = contact_id
-        await self.channel_layer.group_add(chat_push.visitor_group(contact_id), self.channel_name)
-
-    async def _follow(self, conversation_id: int | None) -> None:
-        if conversation_id == self.conversation_id:
-            return
-        if self.conversation_id is not None:
-            await self.channel_layer.group_discard(chat_push.conversation_group(self.conversation_id),
-                                                   self.channel_name)
-        if conversation_id is not None:
-            await self.channel_layer.group_add(chat_push.conversation_group(conversation_id), self.channel_name)
-        self.conversation_id = conversation_id
-        await self.visitor.follow(conversation_id)
-
-    async def rate_check(self) -> float:
-        limits = {f"ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_IP")}
-        session = getattr(self, "session", None)  # none yet when the token was refused
-        if session is not None:
-            limits[f"visitor:{session.contact_id or session.visitor}"] = ratelimit.rate("CHAT_RATE_VISITOR")
-        return await ratelimit.hit_async(limits)
-
-    async def frame_sync(self, frame: dict[str, Any]) -> None:
-        after = _after(frame)
-        contact_id, state = await _visitor_state(self.session)
-        await self._join_contact(contact_id)
-        conversation = state["conversation"]
-        await self._follow(conversation["id"] if conversation else None)
-        if conversation:
-            await _messages_send(self, conversation_id=conversation["id"], after=after, notes=False)
-        await self.send_json({"type": "synced", **state})
-
-    async def frame_message(self, frame: dict[str, Any]) -> None:
-        message = await services.visitor_message_send_async(
-            session=self.session, body=frame.get("body"), client_id=frame.get("client_id") or "",
-            conversation_id=self.conversation_id)
-        opened = message.conversation_id != self.conversation_id
-        await self._follow(message.conversation_id)
-        if message.client_id and not opened:
-            if len(self.acked) >= 100:  # a resend's echo never comes; do not keep its id for ever
-                del self.acked[next(iter(self.acked))]
-            self.acked[message.client_id] = None
-        await self.send_json({"type": "ack", "client_id": message.client_id, "sequence": message.sequence,
-                              "conversation_id": message.conversation_id,
-                              "created_at": message.created_at.isoformat()})
-        if opened:
-            # The socket joined the new chat's group after its first message was stored, so what
-            # was pushed to the group before that is sent now (the widget drops what it has).
-            await _messages_send(self, conversation_id=message.conversation_id, after=0, notes=False)
-        if opened and self.contact_id is None:
-            # An anonymous visitor's first message made their contact: after the answer, so the
-            # ack waits for nothing more (a survey comes long after this).
-            await self._join_contact(await database_sync_to_async(_conversation_contact)(message.conversation_id))
-
-    async def frame_typing(self, frame: dict[str, Any]) -> None:
-        if self.conversation_id is not None:
-            await chat_push.typing_send(self.channel_layer, conversation_id=self.conversation_id, side="contact")
-
-    async def frame_read(self, frame: dict[str, Any]) -> None:
-        if self.conversation_id is None:
-            raise FrameError("There is no chat to mark read yet.", code="no_conversation")
-        await database_sync_to_async(services.visitor_read_mark)(
-            session=self.session, conversation_id=self.conversation_id, sequence=frame.get("sequence"))
-
-    async def frame_email(self, frame: dict[str, Any]) -> None:
-        await database_sync_to_async(services.visitor_email_set)(session=self.session, email=frame.get("email"))
-        await self.send_json({"type": "email_saved"})
-
-    async def frame_rate(self, frame: dict[str, Any]) -> None:
-        if self.contact_id is None:
-            raise FrameError(gettext("There is no survey to answer."), code="no_survey")
-        rated = await database_sync_to_async(surveys.survey_answer)(
-            contact_id=self.contact_id, survey_id=frame.get("survey_id"), score=frame.get("score"),
-            comment=frame.get("comment", ""))
-        await self.send_json({"type": Frame.RATED, **rated})
-
-    async def frame_end(self, frame: dict[str, Any]) -> None:
-        conversation_id = _conversation_id(frame) if "conversation_id" in frame else self.conversation_id
-        ended = await database_sync_to_async(services.visitor_chat_end)(
-            session=self.session, conversation_id=conversation_id)
-        if ended.conversation_id == self.conversation_id:
-            await self._follow(None)  # the next message opens a new chat
-        await self.send_json({"type": Frame.ENDED, "conversation_id": ended.conversation_id,
-                              "text": services.chat_ended_text(ended.language)})
-
-    async def chat_survey(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    # Events from the conversation's group: the contact's side sees the desk's typing and reads.
-    async def chat_message(self, event: dict[str, Any]) -> None:
-        if event.get("client_id") in self.acked:  # this socket sent it and has its ack
-            del self.acked[event["client_id"]]
-            return
-        await self.relay(event)
-
-    async def chat_typing(self, event: dict[str, Any]) -> None:
-        if event.get("side") == "agent":
-            await self.relay(event)
-
-    async def chat_read(self, event: dict[str, Any]) -> None:
-        if event.get("side") == "agent":
-            await self.relay(event)
-
-    async def chat_status(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-        if event.get("status") in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
-            await self._follow(None)  # the next message opens a new chat
-
-    async def chat_agent(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
-
-    async def chat_notice(self, event: dict[str, Any]) -> None:
-        await self.relay(event)
 
 
 # --- the agent workspace and the supervisors' live view ---------------------------------------------

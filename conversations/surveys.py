@@ -1,7 +1,7 @@
 """The chat widget's satisfaction survey: the interface conversations defines, which the
 survey feature (workflows.surveys, a higher layer) plugs into from its app's ready().
 
-The widget's socket (consumers.VisitorConsumer) shows the contact's pending survey when it
+The widget's socket (visitor_consumer.VisitorConsumer) shows the contact's pending survey when it
 connects and relays the `chat.survey` frame pushed when one is asked (`push.survey_asked`);
 a `rate` frame the visitor sends is handed to the registered provider. Conversations never
 imports the provider: without one the widget simply has no survey.

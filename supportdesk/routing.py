@@ -3,7 +3,8 @@
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import path, re_path
 
-from conversations.consumers import AgentConsumer, VisitorConsumer
+from conversations.consumers import AgentConsumer
+from conversations.visitor_consumer import VisitorConsumer
 
 
 class UnknownPathConsumer(AsyncWebsocketConsumer):

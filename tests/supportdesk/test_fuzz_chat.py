@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversations import widget
-from conversations.consumers import AgentConsumer, VisitorConsumer
+from conversations.consumers import AgentConsumer
+from conversations.visitor_consumer import VisitorConsumer
 from supportdesk.routing import websocket_urlpatterns
 from tests.factories import AgentProfileFactory
 from tests.sockets import agent_communicator

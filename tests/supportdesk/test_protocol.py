@@ -21,7 +21,8 @@ def test_the_generated_module_carries_every_close_code_and_frame_type():
 
 
 def test_every_frame_a_browser_may_send_is_taken_and_handled_by_a_consumer():
-    from conversations.consumers import AgentConsumer, VisitorConsumer
+    from conversations.consumers import AgentConsumer
+    from conversations.visitor_consumer import VisitorConsumer
 
     consumers = (AgentConsumer, VisitorConsumer)
     taken = set().union(*(consumer.frame_types for consumer in consumers))
