@@ -104,6 +104,7 @@ from routing.services.items import (
     offer_accept,
     offer_decline,
     offers_expire,
+    work_item_build,
     work_item_cancel,
     work_item_complete,
     work_item_enqueue,
@@ -128,6 +129,6 @@ __all__ = [
     "attributes_normalise", "default_queue", "engine_agent", "engine_item", "heartbeat",
     "offer_accept", "offer_decline", "offers_expire", "presence_record", "presence_set", "queue_changed",
     "route_explain", "route_find", "routing_config", "routing_config_clear", "routing_sweep",
-    "rules_load", "sla_sweep", "slot_candidates", "waiting_rematch", "work_item_cancel",
+    "rules_load", "sla_sweep", "slot_candidates", "waiting_rematch", "work_item_build", "work_item_cancel",
     "work_item_complete", "work_item_enqueue", "work_item_match", "work_item_transfer",
 ]

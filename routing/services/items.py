@@ -65,7 +65,9 @@ def work_item_enqueue(
             route = (config.route_find(attributes=values, priority=priority) if queue_key is None
                      else _route_to(queue_key, priority))
             now = timezone.now()
-            item = _item_create(conversation_id, channel, values, route, now)
+            item = work_item_build(conversation_id=conversation_id, channel=channel, values=values, route=route,
+                                   at=now)
+            item.save(force_insert=True)
             events.event_record(item, EventKind.QUEUED, at=now, rule=route.rule, queue=route.queue.key)
             matching.item_match(item, now=now, preferred_agent_id=preferred_agent_id)
     except IntegrityError:
@@ -85,8 +87,10 @@ def _route_to(queue_key: str, priority: int) -> config.Route:
                         optional_skills=frozenset(queue.optional_skills))
 
 
-def _item_create(conversation_id: int, channel: str, values: dict[str, Any], route: config.Route,
-                 now: datetime) -> WorkItem:
+def work_item_build(*, conversation_id: int, channel: str, values: dict[str, Any], route: config.Route,
+                    at: datetime) -> WorkItem:
+    """The new item (unsaved) for these normalised attributes and their route, arriving `at`:
+    what enqueuing writes, and what a bulk writer of past work (the demo's history) starts from."""
     item = WorkItem(
         conversation_id=conversation_id, channel=channel, attributes=values,
         language=values["language"], contact_kind=values["contact_kind"], queue=route.queue,
@@ -95,10 +99,9 @@ def _item_create(conversation_id: int, channel: str, values: dict[str, Any], rou
         optional_skills=sorted(route.optional_skills - route.required_skills),
         rule_required_skills=sorted(route.rule_required_skills),
         rule_optional_skills=sorted(route.rule_optional_skills),
-        min_agent_tier=route.queue.min_agent_tier, rule=route.rule, enqueued_at=now, queued_at=now,
+        min_agent_tier=route.queue.min_agent_tier, rule=route.rule, enqueued_at=at, queued_at=at,
     )
     service_levels.deadlines_apply(item, route.queue)  # in business time where the queue keeps hours
-    item.save(force_insert=True)
     return item
 
 

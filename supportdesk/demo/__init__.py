@@ -28,7 +28,10 @@ routing has their work items and their agents find them in their workspaces
 (`supportdesk.demo.ongoing`). The bulk shapes follow the services: the timeline kinds and
 payloads are those the `timeline.events` writers record, message sequences run 1..n with
 `last_message_sequence = n`, and each customer's lifetime order value and order count are
-what `timeline.services.customer_totals_refresh` computes from the orders.
+what `timeline.services.customer_totals_refresh` computes from the orders. Past conversations
+get the work items and routing history routing would have recorded (`work_plans`,
+`work_items`), and the seeding ends by working the reports' counters out over the history
+(`rollups`), as nothing written in bulk passes through the outbox the worker counts from.
 """
 
 from supportdesk.demo.agents import AGENTS, CHAT_LANGUAGES, SENIOR_AGENTS, AgentSpec

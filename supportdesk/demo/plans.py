@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from conversations.models import Channel, ConversationStatus, MessageDirection, Priority
-from supportdesk.demo.agents import AGENTS, AgentSpec
+from supportdesk.demo.agents import AGENTS, SENIOR_AGENTS, AgentSpec
 from supportdesk.demo.catalogue import (
     COURIER_STATUS_WEIGHTS,
     CREDIT_AMOUNTS,
@@ -29,8 +29,21 @@ from supportdesk.demo.catalogue import (
 )
 from supportdesk.demo.common import BLOCK_SIZE, COURIER, CUSTOMER, CUSTOMERS_PER_BLOCK, PARTNER
 from supportdesk.demo.places import LANGUAGE_CYCLE, LOCALES, NEIGHBOUR_BLOCKS, Locale
-from supportdesk.demo.topics import CHANNEL_WEIGHTS, MESSAGING_PROVIDERS, REASONS
+from supportdesk.demo.queues import VIP, demo_queue_key, target_wait_seconds
+from supportdesk.demo.topics import CHANNEL_WEIGHTS, MESSAGING_PROVIDERS, REASONS, REOPEN_INBOUND, REOPEN_OUTBOUND
+from supportdesk.demo.work_plans import WorkPlan, abandoned_work, answer_wait, answered_work
 from timeline.models import Contact, CustomerTier, OrderStatus
+
+# Of the past conversations: closed ones on a live channel the contact left before anyone
+# answered, ones an agent passed to another, and resolved ones the contact reopened (in
+# writing: a call is not reopened).
+ABANDONED_SHARE = 0.09
+TRANSFER_SHARE = 0.06
+REOPEN_SHARE = 0.04
+# A conversation opened more recently than this is still going (a past one's history would
+# run past now).
+STILL_GOING = {Channel.EMAIL: timedelta(hours=6)}
+STILL_GOING_OTHERWISE = timedelta(hours=1)
 
 
 @dataclass
@@ -81,6 +94,8 @@ class ConversationPlan:
     opened_at: datetime
     messages: list[MessagePlan]
     status_changes: list[tuple[str, datetime]]
+    # Past conversations' work items (routing's history); the ongoing ones go through routing.
+    work: list[WorkPlan] = field(default_factory=list)
 
     @property
     def first_response_at(self) -> datetime | None:
@@ -89,7 +104,8 @@ class ConversationPlan:
 
     @property
     def resolved_at(self) -> datetime | None:
-        return next((at for status, at in self.status_changes
+        """The resolution that stands: the last (a reopen undid the earlier ones)."""
+        return next((at for status, at in reversed(self.status_changes)
                      if status == ConversationStatus.RESOLVED), None)
 
 
@@ -129,7 +145,9 @@ def contact_plan(*, index: int, seed: int, now: datetime, agents: Iterable[Agent
         phone=f"+{locale.calling_code}{rng.randrange(600_000_000, 699_999_999)}",
         preferred_language=language, country=locale.country, attributes={"city": city},
     )
-    since = now - timedelta(days=rng.uniform(30, 900))
+    # A growing business: a third of the contacts joined in the last two months, so the recent
+    # weeks, which the reports open on, carry much of the history (one draw, as uniform(30, 900)).
+    since = now - timedelta(days=30 + 870 * rng.random() ** 3)
     plan = ContactPlan(index=index, contact=contact, since=since)
     if kind == CUSTOMER:
         _customer_fill(plan, rng, block=block, now=now)
@@ -309,17 +327,29 @@ def _conversations_fill(
                  "item": item, "minutes": rng.randint(5, 15)}
         channel = _weighted(rng, CHANNEL_WEIGHTS[kind])
         recent = now - opened_at < timedelta(hours=6)
-        if recent and rng.random() < 0.6:
+        if recent and (rng.random() < 0.6 or now - opened_at < STILL_GOING.get(channel, STILL_GOING_OTHERWISE)):
             status = rng.choice((ConversationStatus.OPEN, ConversationStatus.OPEN,
                                  ConversationStatus.PENDING))
         else:
             status = rng.choice((ConversationStatus.RESOLVED, ConversationStatus.CLOSED,
                                  ConversationStatus.CLOSED))
+        queue_key = demo_queue_key(channel=channel, language=language, contact_kind=kind,
+                                   lifetime_order_value=contact.lifetime_order_value)
         # Waiting conversations may not have reached an agent yet.
         assignee = rng.choice(able) if able and (
             status != ConversationStatus.OPEN or rng.random() < 0.5) else None
         if assignee is None and status != ConversationStatus.OPEN:
             status = ConversationStatus.OPEN
+        seniors = [username for username in able if username in SENIOR_AGENTS]
+        if queue_key == VIP and assignee not in seniors and assignee and seniors:
+            assignee = rng.choice(seniors)  # the VIP queue wants the skill and the tier
+        past = status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED)
+        target = target_wait_seconds(queue_key)
+        work: list[WorkPlan] = []
+        if status == ConversationStatus.CLOSED and channel != Channel.EMAIL and rng.random() < ABANDONED_SHARE:
+            assignee = None  # the contact left before anyone answered
+            work.append(abandoned_work(rng, queue_key=queue_key, target=target, enqueued_at=opened_at,
+                                       others=able))
         vip = contact.tier == CustomerTier.VIP
         urgent_reason = reason.code in {"late_order", "app_issue", "tablet_offline"}
         priority = (Priority.URGENT if vip and urgent_reason else Priority.HIGH
@@ -330,26 +360,48 @@ def _conversations_fill(
         at = opened_at
         inbound = [line.format(**words) for line in reason.inbound]
         outbound = [line.format(**words) for line in reason.outbound]
+        # On a call the agent talks: what they write down is a note (a call has no written replies).
+        says = MessageDirection.NOTE if channel == Channel.VOICE else MessageDirection.OUTBOUND
         if channel == Channel.VOICE:
             inbound = [f"Call from {contact.phone}. {inbound[0]}"]
         messages.append(MessagePlan(MessageDirection.INBOUND, inbound[0], at, None, metadata))
-        if assignee is not None:
+        answered_by, transfer = assignee, None
+        if assignee is not None and past:
+            wait = answer_wait(rng, channel=channel, target=target)
+            others = [username for username in able if username != assignee]
+            if others and rng.random() < TRANSFER_SHARE:
+                answered_by = rng.choice(others)  # they answer first, then pass it to the assignee
+            at += timedelta(seconds=wait) + _reply_delay(rng, channel)
+        elif assignee is not None:
             at += timedelta(minutes=rng.uniform(0.5, 8))
-            messages.append(MessagePlan(MessageDirection.OUTBOUND, outbound[0], at, assignee, {}))
+        if assignee is not None:
+            messages.append(MessagePlan(says, outbound[0], at, answered_by, {}))
+            if answered_by != assignee:
+                transfer = (assignee, at + timedelta(seconds=rng.uniform(10, 30)))
             for line in inbound[1:]:
                 at += timedelta(minutes=rng.uniform(1, 30))
                 messages.append(MessagePlan(MessageDirection.INBOUND, line, at, None, metadata))
                 at += timedelta(minutes=rng.uniform(0.5, 5))
                 messages.append(MessagePlan(
-                    MessageDirection.OUTBOUND, "Thanks, I am on it.", at, assignee, {}))
+                    says, "Thanks, I am on it.", at, assignee, {}))
             if rng.random() < 0.2:
                 at += timedelta(minutes=rng.uniform(0.5, 3))
                 messages.append(MessagePlan(
                     MessageDirection.NOTE, f"Contact reason: {reason.code}.", at, assignee, {}))
         status_changes = []
-        if status in (ConversationStatus.RESOLVED, ConversationStatus.CLOSED):
+        if work:  # abandoned
+            status_changes.append((ConversationStatus.CLOSED, work[0].ended_at))
+        elif past:
             at += timedelta(minutes=rng.uniform(1, 20))
             status_changes.append((ConversationStatus.RESOLVED, at))
+            work.append(answered_work(
+                rng, queue_key=queue_key, target=target, enqueued_at=opened_at, wait=wait, agent=answered_by,
+                others=[username for username in able if username not in (answered_by, assignee)],
+                ended_at=min(at, now),
+                transfer=transfer))
+            if channel != Channel.VOICE and now - opened_at > timedelta(days=3) and rng.random() < REOPEN_SHARE:
+                at = _reopen(rng, at, channel=channel, agent=assignee, says=says, metadata=metadata,
+                             messages=messages, status_changes=status_changes, work=work)
             if status == ConversationStatus.CLOSED:
                 status_changes.append((ConversationStatus.CLOSED, at + timedelta(days=1)))
         elif status == ConversationStatus.PENDING:
@@ -358,8 +410,33 @@ def _conversations_fill(
             channel=channel, status=status, reason=reason.code,
             subject=reason.subject.format(**words), priority=priority, assignee=assignee,
             opened_at=opened_at, messages=messages,
-            status_changes=[(s, min(t, now)) for s, t in status_changes],
+            status_changes=[(s, min(t, now)) for s, t in status_changes], work=work,
         ))
+
+
+def _reply_delay(rng: random.Random, channel: str) -> timedelta:
+    """From the agent taking the work to their first reply."""
+    return timedelta(minutes=rng.uniform(2, 15)) if channel == Channel.EMAIL else timedelta(
+        seconds=rng.uniform(15, 90))
+
+
+def _reopen(rng: random.Random, resolved_at: datetime, *, channel: str, agent: str, says: str, metadata: dict,
+            messages: list[MessagePlan], status_changes: list, work: list[WorkPlan]) -> datetime:
+    """The contact writes again after the resolution: the conversation reopens, goes back to its
+    agent through routing and is resolved again; when (the new resolution)."""
+    reopened_at = resolved_at + timedelta(hours=rng.uniform(1, 24))
+    messages.append(MessagePlan(MessageDirection.INBOUND, REOPEN_INBOUND, reopened_at, None, metadata))
+    status_changes.append((ConversationStatus.OPEN, reopened_at))
+    queue_key, target = work[0].queue_key, work[0].target_seconds
+    wait = answer_wait(rng, channel=channel, target=target)
+    replied_at = reopened_at + timedelta(seconds=wait) + _reply_delay(rng, channel)
+    messages.append(MessagePlan(says, REOPEN_OUTBOUND, replied_at, agent, {}))
+    resolved_again = replied_at + timedelta(minutes=rng.uniform(1, 20))
+    status_changes.append((ConversationStatus.RESOLVED, resolved_again))
+    # A reopened conversation goes back to its last agent first: nobody else is offered it.
+    work.append(answered_work(rng, queue_key=queue_key, target=target, enqueued_at=reopened_at, wait=wait,
+                              agent=agent, others=(), ended_at=resolved_again))
+    return resolved_again
 
 
 def _channel_metadata(rng: random.Random, channel: str, contact: Contact) -> dict:

@@ -4,14 +4,44 @@ and the rules that fill them."""
 from __future__ import annotations
 
 from datetime import date, time
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
+from conversations.models import Channel
 from routing import services as routing
 from routing.models import BusinessHours, Queue, RoutingRule, Strategy
 from routing.rules import ConditionRow
 from supportdesk.demo.agents import CHAT_LANGUAGES
+from supportdesk.demo.common import COURIER, CUSTOMER
+
+GENERAL, VIP, COURIERS, EMAIL = "general", "vip", "couriers", "email"
+VIP_LIFETIME_VALUE = Decimal("1000")
+VIP_CHANNELS = (Channel.CHAT, Channel.MESSAGING, Channel.VOICE)
+_DEFAULT_TARGET = Queue._meta.get_field("target_wait_seconds").default
+# What the queues are created with, and what the demo's history is drawn against.
+TARGET_WAIT_SECONDS = {GENERAL: _DEFAULT_TARGET, "chat": 60, VIP: 30, COURIERS: 20, EMAIL: 4 * 3600}
+OFFER_TIMEOUT_SECONDS = Queue._meta.get_field("offer_timeout_seconds").default  # the demo's queues keep it
+DIRECT_QUEUES = frozenset({COURIERS})  # assigned without an offer
+
+
+def demo_queue_key(*, channel: str, language: str, contact_kind: str, lifetime_order_value: Decimal) -> str:
+    """The queue the demo's rules (below, first match wins) give a conversation, as plain data for
+    the plans of its history; a test holds it to what routing's own `route_find` answers."""
+    if contact_kind == CUSTOMER and lifetime_order_value >= VIP_LIFETIME_VALUE and channel in VIP_CHANNELS:
+        return VIP
+    if contact_kind == COURIER:
+        return COURIERS
+    if channel == Channel.EMAIL:
+        return EMAIL
+    if channel in (Channel.CHAT, Channel.MESSAGING) and language in CHAT_LANGUAGES:
+        return f"chat.{language}"
+    return GENERAL  # no rule matches: routing's default queue
+
+
+def target_wait_seconds(queue_key: str) -> int:
+    return TARGET_WAIT_SECONDS["chat" if queue_key.startswith("chat.") else queue_key]
 
 
 def demo_routing_ensure() -> None:
@@ -19,15 +49,16 @@ def demo_routing_ensure() -> None:
     rules that fill them, first match wins. Existing rows keep a supervisor's edits; new
     ones are written through routing's own saves (checked, audited as the system, routing
     rebuilt after commit), as a supervisor's would be."""
-    general = _queue_ensure(key="general", name="General")
+    general = _queue_ensure(key=GENERAL, name="General")
     for language in CHAT_LANGUAGES:
-        _queue_ensure(key=f"chat.{language}", name=f"Chat ({language})", priority=50, target_wait_seconds=60,
-                      overflow_queue=general, overflow_after_seconds=300)
-    _queue_ensure(key="vip", name="High-value customers", priority=90, target_wait_seconds=30,
+        _queue_ensure(key=f"chat.{language}", name=f"Chat ({language})", priority=50,
+                      target_wait_seconds=TARGET_WAIT_SECONDS["chat"], overflow_queue=general,
+                      overflow_after_seconds=300)
+    _queue_ensure(key=VIP, name="High-value customers", priority=90, target_wait_seconds=TARGET_WAIT_SECONDS[VIP],
                   required_skills=["vip"], min_agent_tier=2, strategy=Strategy.MOST_SPARE_CAPACITY)
-    _queue_ensure(key="couriers", name="Couriers on the road", priority=80, target_wait_seconds=20,
-                  assign_directly=True)
-    email = _queue_ensure(key="email", name="Email", priority=20, target_wait_seconds=4 * 3600)
+    _queue_ensure(key=COURIERS, name="Couriers on the road", priority=80,
+                  target_wait_seconds=TARGET_WAIT_SECONDS[COURIERS], assign_directly=COURIERS in DIRECT_QUEUES)
+    email = _queue_ensure(key=EMAIL, name="Email", priority=20, target_wait_seconds=TARGET_WAIT_SECONDS[EMAIL])
     office = _office_hours_ensure()
     if office is not None and email.business_hours_id is None:
         # Only on the hours' first seed: a supervisor who took them off the queue keeps it so.
@@ -36,12 +67,12 @@ def demo_routing_ensure() -> None:
     # Each row is its own group: all of them must hold. Values as a supervisor types them.
     rules = (
         ("High-value customers", 10, [
-            ("contact_kind", "eq", "customer"),
-            ("lifetime_order_value", "gte", "1000"),
-            ("channel", "in", "chat, messaging, voice"),
-        ], "vip", 10),
-        ("Couriers", 20, [("contact_kind", "eq", "courier")], "couriers", 5),
-        ("Email", 30, [("channel", "eq", "email")], "email", None),
+            ("contact_kind", "eq", CUSTOMER),
+            ("lifetime_order_value", "gte", str(VIP_LIFETIME_VALUE)),
+            ("channel", "in", ", ".join(VIP_CHANNELS)),
+        ], VIP, 10),
+        ("Couriers", 20, [("contact_kind", "eq", COURIER)], COURIERS, 5),
+        ("Email", 30, [("channel", "eq", "email")], EMAIL, None),
         ("Chat and messaging by language", 40, [("channel", "in", "chat, messaging")], "chat.{language}", None),
     )
     for name, position, rows, queue_key, priority in rules:

@@ -14,14 +14,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from reports.rollups import RebuildProgress
 from supportdesk.demo.common import DEFAULT_CHUNK_SIZE, DEFAULT_CONTACTS, DEFAULT_SEED, MAX_CONTACTS, advisory_lock
 from supportdesk.demo.contacts import orders_create, status_history_create
 from supportdesk.demo.conversations import conversations_create, messages_create
 from supportdesk.demo.ongoing import ongoing_conversations_open
 from supportdesk.demo.plans import contact_identity, contact_plan
+from supportdesk.demo.rollups import RollupsRebuilt, demo_rollups_rebuild
 from supportdesk.demo.segments import demo_segments_ensure
 from supportdesk.demo.staff import Staff, demo_staff_ensure
 from supportdesk.demo.timeline_events import timeline_create
+from supportdesk.demo.work_items import work_items_create
 from timeline.models import Contact, TimelineEvent
 
 
@@ -39,6 +42,7 @@ class SeedResult:
     created: Counter = field(default_factory=Counter)
     elapsed_seconds: float = 0.0
     contacts_seconds: float = 0.0  # writing the contacts and their history, without the staff
+    rollups: RollupsRebuilt | None = None  # the reports' counters worked out (None: up to date already)
 
     @property
     def rows(self) -> int:
@@ -49,8 +53,10 @@ def demo_seed(
     *, contacts: int = DEFAULT_CONTACTS, seed: int = DEFAULT_SEED,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_progress: Callable[[ChunkProgress], None] | None = None,
+    on_rollups_progress: Callable[[RebuildProgress], None] | None = None,
 ) -> SeedResult:
-    """Make sure the staff and contacts 0..contacts-1 with their history exist."""
+    """Make sure the staff and contacts 0..contacts-1 with their history exist, and the
+    reports' counters over that history."""
     if not 0 <= contacts <= MAX_CONTACTS:
         raise ValueError(f"contacts must be between 0 and {MAX_CONTACTS:,}, not {contacts}.")
     if chunk_size < 1:
@@ -71,6 +77,7 @@ def demo_seed(
                                       elapsed_seconds=time.monotonic() - contacts_started))
     result.contacts_seconds = time.monotonic() - contacts_started
     demo_segments_ensure()  # after the contacts: its fill reads them
+    result.rollups = demo_rollups_rebuild(wrote=result.rows > 0, on_progress=on_rollups_progress)
     result.elapsed_seconds = time.monotonic() - started
     return result
 
@@ -100,6 +107,8 @@ def _chunk_seed(indexes: range, *, seed: int, now: datetime, staff: Staff) -> Co
     conversations = conversations_create(plans, staff=staff)
     created["messages"] = messages_create(conversations, staff=staff)
     created["timeline events"] = timeline_create(plans, orders, conversations, staff=staff)
+    created["work items"], created["routing events"], copied = work_items_create(conversations, staff=staff)
+    created["timeline events"] += copied
     ongoing = ongoing_conversations_open(plans, staff=staff)
     created["conversations"] = len(conversations) + len(ongoing)
     created["messages"] += sum(len(c.messages) for _, c, _ in ongoing)

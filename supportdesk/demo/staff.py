@@ -23,6 +23,7 @@ class Staff:
 
     supervisor_id: int
     agent_ids: dict[str, int]
+    profile_ids: dict[str, int]  # their agent profiles' ids (routing's history names agents by them)
 
 
 def demo_staff_ensure() -> Staff:
@@ -37,31 +38,32 @@ def demo_staff_ensure() -> Staff:
             user_model, username=SUPERVISOR_USERNAME, password=SUPERVISOR_PASSWORD,
             first_name="Sam", last_name="Supervisor", is_superuser=True,
         )
-        agent_ids = {}
+        agent_ids, profile_ids = {}, {}
         for spec in AGENTS:
             user = _user_ensure(
                 user_model, username=spec.username, password=AGENT_PASSWORD,
                 first_name=spec.first_name, last_name=spec.last_name, is_superuser=False,
             )
             senior = spec.username in SENIOR_AGENTS
-            _profile_ensure(user, languages=list(spec.languages), contact_kinds=list(spec.contact_kinds),
-                            skills=["vip", "refunds"] if senior else ["refunds"], tier=3 if senior else 1)
+            profile_ids[spec.username] = _profile_ensure(
+                user, languages=list(spec.languages), contact_kinds=list(spec.contact_kinds),
+                skills=["vip", "refunds"] if senior else ["refunds"], tier=3 if senior else 1)
             agent_ids[spec.username] = user.pk
         demo_routing_ensure()
         demo_chat_ensure()
         demo_surveys_ensure()
-    return Staff(supervisor_id=supervisor.pk, agent_ids=agent_ids)
+    return Staff(supervisor_id=supervisor.pk, agent_ids=agent_ids, profile_ids=profile_ids)
 
 
-def _profile_ensure(user: models.Model, **settings: Any) -> None:
+def _profile_ensure(user: models.Model, **settings: Any) -> int:
     """The agent's routing settings at the demo values, through routing's own save (checked,
-    audited as the system, slots rebuilt after commit); nothing written when they are."""
+    audited as the system, slots rebuilt after commit); nothing written when they are. Its id."""
     profile = AgentProfile.objects.filter(user=user).first() or AgentProfile(user=user)
     if profile.pk is not None and all(getattr(profile, name) == value for name, value in settings.items()):
-        return
+        return profile.pk
     for name, value in settings.items():
         setattr(profile, name, value)
-    routing.agent_settings_save(profile=profile, actor=None)
+    return routing.agent_settings_save(profile=profile, actor=None).pk
 
 
 def _user_ensure(

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from conversations.models import Conversation
+from conversations.models import Conversation, ConversationStatus
 from supportdesk.demo.bulk import copy_rows
 from supportdesk.demo.catalogue import STATUS_EVENT_KINDS
 from supportdesk.demo.plans import ContactPlan, ConversationPlan, OrderPlan
@@ -56,7 +56,9 @@ def timeline_create(
         add(plan.contact.pk, EventKind.CONVERSATION_OPENED, c.opened_at, "contact",
             {"channel": c.channel, "subject": c.subject}, "conversation", conversation.pk)
         for status, at in c.status_changes:
-            actor = f"user:{staff.agent_ids[c.assignee]}" if c.assignee else "system"
+            # A reopen is the contact writing again; an agent resolves; the desk closes the rest.
+            actor = ("contact" if status == ConversationStatus.OPEN else
+                     f"user:{staff.agent_ids[c.assignee]}" if c.assignee else "system")
             add(plan.contact.pk, EventKind.CONVERSATION_STATUS_CHANGED, at, actor,
                 {"status": status}, "conversation", conversation.pk)
     return copy_rows(

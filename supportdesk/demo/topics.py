@@ -75,3 +75,6 @@ CHANNEL_WEIGHTS = {
     PARTNER: {Channel.CHAT: 15, Channel.EMAIL: 50, Channel.MESSAGING: 10, Channel.VOICE: 25},
 }
 MESSAGING_PROVIDERS = ("whatsapp", "telegram", "messenger")
+# A contact writing again after the resolution, and the agent's answer.
+REOPEN_INBOUND = "Sorry to write again: it is still not sorted."
+REOPEN_OUTBOUND = "Thanks for telling me. I have looked again and fixed it for good now."

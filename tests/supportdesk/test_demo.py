@@ -262,7 +262,10 @@ def test_command_reports_progress_and_a_summary():
     assert "30/30 contacts" in output
     assert "ETA" in output
     assert "rows/s" in output
-    assert "contacts" in output and "timeline events" in output
+    assert "contacts" in output and "timeline events" in output and "work items" in output
+    # The reports' counters over the seeded history, with their own progress line.
+    assert "reports' counters: " in output
+    assert "Reports: counters worked out from" in output
     # The 30 asked for, and the recovery workflow's unhappy high-value customer (demo/workflows.py).
     assert Contact.objects.exclude(external_id=UNHAPPY_CUSTOMER.external_id).count() == 30
     assert Workflow.objects.get(key=RECOVERY_KEY).is_enabled

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from reports.rollups import RebuildProgress
 from supportdesk import demo
 from supportdesk.demo.workflows import demo_unhappy_customer_ensure, demo_workflows_ensure
 
@@ -60,6 +61,7 @@ class Command(BaseCommand):
         result = demo.demo_seed(
             contacts=contacts, seed=options["seed"], chunk_size=chunk_size,
             on_progress=None if quiet else self._progress,
+            on_rollups_progress=None if quiet else self._rollups_progress,
         )
 
         # The recovery workflow (enabled) and the unhappy high-value customer it is for.
@@ -82,6 +84,14 @@ class Command(BaseCommand):
                 f"Nothing to create: the {contacts:,} demo contacts were already there "
                 f"({seconds:.1f}s)."
             ))
+        rollups = result.rollups
+        if rollups is not None:
+            self.stdout.write(
+                f"Reports: counters worked out from {rollups.conversations:,} conversations, "
+                f"{rollups.start:%Y-%m-%d} to {rollups.end:%Y-%m-%d}, in {rollups.seconds:.1f}s (/desk/reports/)."
+            )
+        else:
+            self.stdout.write("Reports: their counters were up to date (/desk/reports/).")
         agents = ", ".join(agent.username for agent in demo.AGENTS)
         self.stdout.write(
             f"Logins: {demo.SUPERVISOR_USERNAME} / {demo.SUPERVISOR_PASSWORD} (superuser); "
@@ -99,6 +109,11 @@ class Command(BaseCommand):
             f"({progress.done / progress.total:6.1%})  {progress.rows:>10,} rows  "
             f"{rate:>8,.0f} rows/s  ETA {_duration(remaining)}"
         )
+
+
+    def _rollups_progress(self, progress: RebuildProgress) -> None:
+        self.stdout.write(f"  reports' counters: {progress.done:,}/{progress.total:,} conversations "
+                          f"({progress.done / progress.total:6.1%})")
 
 
 def _duration(seconds: float) -> str:
