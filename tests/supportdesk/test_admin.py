@@ -111,6 +111,14 @@ def one_of_each(admin_user):
     Token.objects.create(user=admin_user)
     # Opening the conversation enqueued its work item; rules and their audit come from supervisors.
     rule = RoutingRule.objects.create(name="Everything", queue_key="general")
+    # Business hours, as a supervisor keeps them for a queue.
+    from datetime import time
+
+    from routing.models import BusinessHours, Holiday, OpeningInterval
+
+    hours = BusinessHours.objects.create(name="Office", time_zone="Europe/Madrid")
+    OpeningInterval.objects.create(hours=hours, weekday=0, opens_at=time(9), closes_at=time(18))
+    Holiday.objects.create(hours=hours, date=now.date(), name="Today")
     audit_record(actor=admin_user, obj=rule, instance_before=None, instance_after=routing_snapshot(rule))
     # Login throttling's records: a failed login, and a good one, through the desk's login page.
     Client().post(reverse("desk:login"), {"username": "someone", "password": "wrong"})
