@@ -852,7 +852,9 @@ def test_a_batchs_statements_do_not_grow_with_its_emails(db):
             assert inbound_emails_drain() == count
         return len(queries)
 
-    assert statements(3) == statements(12)
+    # The fewer of two tries each: a per-process cache (routing's configuration, business
+    # hours) that expires during one of them adds its reload, which is not the batch's work.
+    assert min(statements(3), statements(3)) == min(statements(12), statements(12))
 
 
 def test_encoded_and_8bit_headers_are_read(db):
