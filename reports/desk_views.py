@@ -4,6 +4,8 @@ that answers. The overview page and the staffing page have their own modules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
@@ -15,25 +17,33 @@ from django.views.decorators.http import require_GET
 from reports import drill, exports, selectors
 from reports.access import drill_conversations, reports_scope
 from reports.filters import query_string, report_query
+from reports.selectors import Scope
 from supportdesk.errors import DomainError, error_body
 
 
-def _forbidden(request: HttpRequest) -> HttpResponse:
-    return render(request, "reports/forbidden.html", status=403)
+def reports_page(view: Callable[..., HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A reports page's door: signed out, to the login page; neither an agent nor a
+    supervisor, the "not allowed" page; else the view, called with what the user may see."""
+
+    @wraps(view)
+    def page(request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        scope = reports_scope(request.user)
+        if scope is None:
+            return render(request, "reports/forbidden.html", status=403)
+        return view(request, scope)
+
+    return require_GET(page)
 
 
 def _bad_request(request: HttpRequest, error: DomainError) -> HttpResponse:
     return render(request, "reports/error.html", {"message": error.message}, status=error.status_code)
 
 
-@require_GET
-def export(request: HttpRequest) -> HttpResponse:
+@reports_page
+def export(request: HttpRequest, scope: Scope) -> HttpResponse:
     """One table of the report as CSV or XLSX (?table=...&format=csv|xlsx)."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    scope = reports_scope(request.user)
-    if scope is None:
-        return _forbidden(request)
     try:
         query = report_query(request.GET, scope)
         report = selectors.report(query, scope)
@@ -43,14 +53,9 @@ def export(request: HttpRequest) -> HttpResponse:
         return JsonResponse(error_body(error.code, error.message), status=error.status_code)
 
 
-@require_GET
-def conversations(request: HttpRequest) -> HttpResponse:
+@reports_page
+def conversations(request: HttpRequest, scope: Scope) -> HttpResponse:
     """The conversations behind a number of the report, paged, each linked to its page."""
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    scope = reports_scope(request.user)
-    if scope is None:
-        return _forbidden(request)
     try:
         query = report_query(request.GET, scope)
         visible = None if scope.agent_id is None else drill_conversations(request.user)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import get_language, gettext, pgettext
-from django.views.decorators.http import require_GET
 
-from reports.access import reports_scope
+from reports.desk_views import reports_page
 from reports.filters import today
+from reports.selectors import Scope
 
 DIMENSIONS = ("queue", "channel", "language", "contact_kind", "contact_reason", "agent")
 TABLES = ("queue", "language", "channel", "contact_kind", "contact_reason", "agent")  # in the page's order
@@ -75,10 +74,6 @@ def overview_context() -> dict[str, Any]:
     }
 
 
-@require_GET
-def overview(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    if reports_scope(request.user) is None:
-        return render(request, "reports/forbidden.html", status=403)
+@reports_page
+def overview(request: HttpRequest, scope: Scope) -> HttpResponse:
     return render(request, "reports/overview.html", overview_context())
