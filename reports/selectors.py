@@ -95,7 +95,9 @@ def _share(part: float, whole: float) -> float | None:
 
 def ratios(row: dict[str, Any]) -> dict[str, float | None]:
     """The metrics of one row of sums (every metric's one definition)."""
-    sums = {name: row.get(name) or 0 for name in (*HOUR_SUMS, "wait_max")}
+    # Counts come back from the sums as floats: as integers they read as counts in JSON and exports.
+    sums = {name: (row.get(name) or 0) if name.endswith(("_sum", "_max")) else int(row.get(name) or 0)
+            for name in (*HOUR_SUMS, "wait_max")}
     counted = sums["answered"] + sums["abandoned"]
     resolved, rated = sums["resolved"], sums["rated"]
     return {
@@ -316,7 +318,7 @@ def _period(query: ReportQuery, scope: Scope) -> dict[str, Any]:
         at = bucket.replace(tzinfo=query.zone)
         label = at.strftime("%H:00" if query.interval == "hour" else "%d %b")
         series.append({"at": at.isoformat(), "label": label,
-                       **ratios(row), "backlog": running})
+                       **ratios(row), "backlog": int(running)})
     tables: dict[str, list[dict[str, Any]]] = {}
     for dimension in DIMENSIONS:
         group = [row for row in rows if row["set"] == dimension]
@@ -328,7 +330,7 @@ def _period(query: ReportQuery, scope: Scope) -> dict[str, Any]:
     tables["agent"] = _agents_table(_agent_rows(query, scope))
     hour_of_week = {(row["weekday"] - 1, row["hour_of_day"]): row for row in rows if row["set"] == "hour_of_week"}
     return {
-        "totals": {**ratios(total), "backlog": backlog_end},
+        "totals": {**ratios(total), "backlog": int(backlog_end)},
         "series": series,
         "hour_of_week": [{"weekday": day, "hour": hour, **_week_cell(hour_of_week.get((day, hour)))}
                          for day in range(7) for hour in range(24)],
