@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -96,6 +97,32 @@ def prepare_database(env: dict[str, str]) -> None:
     step("preparing the benchmark database")
     manage("preflight", "--create-database", env=env)
     manage("migrate", "--noinput", "-v0", env=env)
+
+
+def insert_select_sql(model: Any, expressions: dict[str, str], *, connection: Any,
+                      source: str) -> tuple[str, list]:
+    """`INSERT INTO <model's table> (...) SELECT <expressions> FROM <source>` and its parameters:
+    every concrete column in the model's order, `expressions[field name]` where given (the primary
+    key only then), else NULL where the field may be empty, else the field's default as a
+    parameter. The expressions are SQL without parameters (a `%` in them is escaped here); the
+    source may hold `%s` placeholders, whose values follow the returned ones. So a generator
+    keeps up with the model's columns as they change."""
+    meta = model._meta
+    columns, values, params = [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key and field.name not in expressions:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.name in expressions:
+            values.append(expressions[field.name].replace("%", "%%"))
+        elif field.null:
+            values.append("NULL")
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.get_default(), connection))
+    sql = (f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "
+           f"SELECT {', '.join(values)} FROM {source}")
+    return sql, params
 
 
 def connect(database: str = "bench") -> psycopg.Connection:

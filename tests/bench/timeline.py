@@ -55,22 +55,9 @@ def _sql_array(values: list[str]) -> str:
 def _insert_select(model: Any, expressions: dict[str, str], *, connection: Any, chunk: int, total: int,
                    label: str) -> None:
     """INSERT ... SELECT over generate_series in chunks (progress shown); columns not in
-    `expressions` get NULL or their field's default."""
-    meta = model._meta
-    columns, values, params = [], [], []
-    for field in meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(field.column))
-        if field.name in expressions:
-            values.append(expressions[field.name].replace("%", "%%"))  # the statement has parameters
-        elif field.null:
-            values.append("NULL")
-        else:
-            values.append("%s")
-            params.append(field.get_db_prep_save(field.get_default(), connection))
-    sql = (f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) "
-           f"SELECT {', '.join(values)} FROM generate_series(%s, %s) AS i")
+    `expressions` get NULL or their field's default (harness.insert_select_sql)."""
+    sql, params = harness.insert_select_sql(model, expressions, connection=connection,
+                                            source="generate_series(%s, %s) AS i")
     started = time.monotonic()
     for start in range(1, total + 1, chunk):
         end = min(start + chunk - 1, total)
