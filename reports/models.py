@@ -10,6 +10,11 @@ added. So an event seen twice changes nothing the second time, and a late event 
 day later, a reopen) moves the figures of the hour they belong to. Reports read the
 counters, never the raw conversations.
 
+Ranges of days read the same counters summed per day in the desk's time zone (`DayRollup`,
+`AgentDayRollup`), and the hour-of-the-week chart the counters per hour with no dimension
+(`HourTotalRollup`): each changes with its hour's rows, in the same statement batch, and is
+worked out from them again by a rebuild (`reports.rollups.days_recount`).
+
 Dimensions that may be empty are stored as 0 (no queue, no agent) or "" (no reason), not
 NULL, so each combination is one row under a plain unique constraint.
 """
@@ -160,3 +165,49 @@ class AgentHourRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} agent {self.agent_id} queue {self.queue_id} {self.channel}"
+
+
+class DayRollup(models.Model):
+    """HourRollup's rows summed per day in the desk's time zone (settings.TIME_ZONE): a day is
+    the hours that start on it there. What reports of ranges of days read."""
+
+    day = models.DateField()
+    queue_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=16)
+    language = models.CharField(max_length=16)
+    contact_kind = models.CharField(max_length=16)
+    contact_reason = models.CharField(max_length=64)
+    wait_max = models.FloatField(default=0)
+    locals().update(_counter_fields(HOUR_COUNTERS))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", *HOUR_DIMENSIONS], name="report_day_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} queue {self.queue_id} {self.channel} {self.language}"
+
+
+class AgentDayRollup(models.Model):
+    """AgentHourRollup's rows summed per day in the desk's time zone."""
+
+    day = models.DateField()
+    agent_id = models.IntegerField()
+    queue_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=16)
+    locals().update(_counter_fields(AGENT_COUNTERS))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", *AGENT_DIMENSIONS], name="report_agent_day_key")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} agent {self.agent_id} queue {self.queue_id} {self.channel}"
+
+
+class HourTotalRollup(models.Model):
+    """HourRollup's rows summed per hour over every dimension: the hour of the week, unfiltered."""
+
+    hour = models.DateTimeField(unique=True)
+    locals().update(_counter_fields(HOUR_COUNTERS))
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00}"

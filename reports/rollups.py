@@ -14,7 +14,8 @@ records, for a new report, a changed definition or a repair.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,16 +26,8 @@ from conversations.models import MESSAGE_STREAM, Conversation, Message, MessageD
 from reports import facts as facts_module
 from reports import presence
 from reports.contributions import Deltas, hour_of
-from reports.models import (
-    AGENT_COUNTERS,
-    AGENT_DIMENSIONS,
-    HOUR_COUNTERS,
-    HOUR_DIMENSIONS,
-    AgentHourRollup,
-    ConversationFact,
-    HourRollup,
-    ItemFact,
-)
+from reports.counters import counters_add, days_recount
+from reports.models import AgentHourRollup, ConversationFact, HourRollup, ItemFact
 from routing.models import HISTORY_STREAM, PRESENCE_STREAM, WorkItem
 from supportdesk import advisory_locks, outbox
 from timeline.events import EventKind
@@ -61,6 +54,14 @@ def _values(fact, fields: list[str]) -> tuple:  # noqa: ANN001
 def _lock() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_locks.REPORTS_ROLLUPS])
+
+
+@contextmanager
+def rollups_lock() -> Iterator[None]:
+    """The rollups' one writer, in a transaction of its own (for a writer outside the drains)."""
+    with transaction.atomic():
+        _lock()
+        yield
 
 
 def conversations_refresh(conversation_ids: Iterable[int]) -> int:
@@ -158,66 +159,6 @@ def split_rebuild(outside: Deltas, fresh: Deltas, deltas: Deltas, inside: Callab
         for key in [key for key in mapping if not inside(key[0])]:
             del mapping[key]
     fresh.wait_max_removed.clear()
-
-
-def _upsert(table: str, dimensions: tuple[str, ...], counters: tuple[str, ...], rows: list,
-            types: list[str], extra: dict[str, tuple[str, list]] | None = None) -> None:
-    """Add `rows` (key, {counter: value}) to the counters of `table` in one statement."""
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    extra = extra or {}
-    columns = ["hour", *dimensions, *extra, *counters]
-    arrays = [[key[position] for key, _counters in rows] for position in range(1 + len(dimensions))]
-    arrays += [[float(value) for value in values] for _type, values in extra.values()]
-    floats = [name.endswith(("_sum", "_seconds")) for name in counters]
-    arrays += [[float(row_counters.get(name, 0)) if is_float else round(row_counters.get(name, 0))
-                for _key, row_counters in rows] for name, is_float in zip(counters, floats, strict=True)]
-    kinds = ["timestamptz", *types, *[kind for kind, _values in extra.values()],
-             *["float8" if is_float else "bigint" for is_float in floats]]
-    updates = [f"{quote(name)} = {table}.{quote(name)} + EXCLUDED.{quote(name)}" for name in counters]
-    updates += [f"{quote(name)} = GREATEST({table}.{quote(name)}, EXCLUDED.{quote(name)})" for name in extra]
-    sql = (f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
-           f"SELECT * FROM unnest({', '.join(f'%s::{kind}[]' for kind in kinds)}) "
-           f"ON CONFLICT ({', '.join(map(quote, ['hour', *dimensions]))}) DO UPDATE SET {', '.join(updates)}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, arrays)
-
-
-HOUR_TYPES = ["int", "text", "text", "text", "text"]
-AGENT_TYPES = ["int", "int", "text"]
-
-
-def counters_add(deltas: Deltas) -> None:
-    """Write the differences: rows in key order; the longest waits a removal may have lowered
-    worked out again from the stored facts."""
-    hour_rows = deltas.hour_rows()
-    _upsert(HourRollup._meta.db_table, HOUR_DIMENSIONS, HOUR_COUNTERS,
-            [(key, counters) for key, counters, _wait in hour_rows], HOUR_TYPES,
-            extra={"wait_max": ("float8", [wait for _key, _counters, wait in hour_rows])})
-    _upsert(AgentHourRollup._meta.db_table, AGENT_DIMENSIONS, AGENT_COUNTERS, deltas.agent_rows(), AGENT_TYPES)
-    removed = sorted(deltas.wait_max_removed.items())
-    if removed:
-        _wait_max_recount(removed)
-
-
-def _wait_max_recount(removed: list) -> None:
-    rollup, item = HourRollup._meta.db_table, ItemFact._meta.db_table
-    arrays = [[key[position] for key, _wait in removed] for position in range(6)] + [[w for _k, w in removed]]
-    with connection.cursor() as cursor:
-        cursor.execute(f"""
-            UPDATE {rollup} AS r SET wait_max = coalesce((
-                SELECT max(f.wait_seconds) FROM {item} AS f
-                 WHERE f.enqueued_at >= r.hour AND f.enqueued_at < r.hour + interval '1 hour'
-                   AND f.queue_id = r.queue_id AND f.channel = r.channel AND f.language = r.language
-                   AND f.contact_kind = r.contact_kind AND f.contact_reason = r.contact_reason
-                   AND f.outcome IN ('answered', 'abandoned')), 0)
-              FROM unnest(%s::timestamptz[], %s::int[], %s::text[], %s::text[], %s::text[], %s::text[],
-                          %s::float8[]) AS k(hour, queue_id, channel, language, contact_kind, contact_reason,
-                                             removed)
-             WHERE r.hour = k.hour AND r.queue_id = k.queue_id AND r.channel = k.channel
-               AND r.language = k.language AND r.contact_kind = k.contact_kind
-               AND r.contact_reason = k.contact_reason AND k.removed >= r.wait_max""", arrays)
 
 
 # --- The consumers -----------------------------------------------------------------------------
@@ -321,6 +262,7 @@ def rollups_rebuild(start: datetime, end: datetime, *, chunk: int = 1000,
         with transaction.atomic():
             HourRollup.objects.filter(hour__gte=start, hour__lt=end).delete()
             AgentHourRollup.objects.filter(hour__gte=start, hour__lt=end).delete()
+            days_recount(start, end)  # the days' rows stay the sums of the hours' at every step
             deltas, fresh = Deltas(), Deltas()
             presence.presence_replace(presence.presence_facts(presence.agents_in_range(start, end)), deltas,
                                       inside=inside, fresh=fresh)

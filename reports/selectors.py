@@ -3,8 +3,10 @@
 `report(query, scope)` answers the overview the reports page and API show: totals, a series
 over time, the hour of the week, and tables by each dimension and by agent, for a date range
 in the desk's time zone, with filters, and the previous period beside it when asked. Each
-period is one statement over `HourRollup` (GROUPING SETS: every grouping in one scan) and one
-over `AgentHourRollup`. The metrics are defined once, in `METRICS` and `ratios` (README,
+period is one statement over the counters (GROUPING SETS: every grouping in one scan) and one
+over the agents' counters: per hour (`HourRollup`, `AgentHourRollup`) for a day or two, per
+day (`DayRollup`, `AgentDayRollup`, with the hour of the week from `HourTotalRollup`) for
+longer ranges. The metrics are defined once, in `METRICS` and `ratios` (README,
 "Metrics").
 """
 
@@ -20,7 +22,14 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
 from conversations.models import Channel, ContactReason
-from reports.models import AgentHourRollup, ConversationFact, HourRollup
+from reports.models import (
+    AgentDayRollup,
+    AgentHourRollup,
+    ConversationFact,
+    DayRollup,
+    HourRollup,
+    HourTotalRollup,
+)
 from routing.models import AgentProfile, Queue
 from timeline.models import ContactKind
 
@@ -147,12 +156,22 @@ class ReportQuery:
                        compare=False)
 
 
-def _where(query: ReportQuery, *, dimensions: tuple[str, ...] = DIMENSIONS,
-           since: datetime | None = None) -> tuple[str, list[Any]]:
-    """The WHERE clause over a counters table: the hours of the range (or every hour from
-    `since` on) and the query's filters on `dimensions`."""
-    start, end = query.bounds()
-    clauses, params = (["hour >= %s", "hour < %s"], [start, end]) if since is None else (["hour >= %s"], [since])
+def _by_day(query: ReportQuery) -> bool:
+    """Ranges drawn day by day read the counters per day; shorter ones, the counters per hour."""
+    return query.interval == "day"
+
+
+def _where(query: ReportQuery, *, dimensions: tuple[str, ...] = DIMENSIONS, since: datetime | None = None,
+           by_day: bool = False) -> tuple[str, list[Any]]:
+    """The WHERE clause over a counters table (per hour, or per day when `by_day`): the range
+    (or from `since`, a local midnight, on) and the query's filters on `dimensions`."""
+    if by_day:
+        clauses, params = (["day >= %s", "day <= %s"], [query.start, query.end]) if since is None else (
+            ["day >= %s"], [since.astimezone(query.zone).date()])
+    else:
+        start, end = query.bounds()
+        clauses, params = (["hour >= %s", "hour < %s"], [start, end]) if since is None else (
+            ["hour >= %s"], [since])
     for name in dimensions:
         if name in query.filters:
             clauses.append(f"{COLUMN[name]} = %s")
@@ -160,61 +179,94 @@ def _where(query: ReportQuery, *, dimensions: tuple[str, ...] = DIMENSIONS,
     return " AND ".join(clauses), params
 
 
-# The grouping sets of `_hour_groups`, by the bits GROUPING() answers (1: not grouped by).
-GROUPING_SETS = {0b01111111: "bucket", 0b10011111: "hour_of_week", 0b11101111: "queue", 0b11110111: "channel",
-                 0b11111011: "language", 0b11111101: "contact_kind", 0b11111110: "contact_reason",
-                 0b11111111: "total"}
+def _grouping_sets(expressions: list[str], sets: dict[str, tuple[str, ...]]) -> dict[int, str]:
+    """What GROUPING(*expressions) answers for each named set (a bit per expression, the
+    first the highest: 1 when the set does not group by it)."""
+    return {sum(1 << (len(expressions) - 1 - position) for position, expression in enumerate(expressions)
+                if expression not in grouped): name for name, grouped in sets.items()}
+
+
+def _fetch(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column.name for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _hour_groups(query: ReportQuery) -> list[dict[str, Any]]:
-    """One scan: the sums per grouping set (the grouping's name in "set")."""
-    where, params = _where(query)
+    """One scan: the sums per grouping set (the grouping's name in "set"): the total, each
+    bucket of the series, each dimension's values, and each hour of the week (ranges of days
+    read it apart, from the counters per hour)."""
+    by_day = _by_day(query)
+    where, params = _where(query, by_day=by_day)
     sums = ", ".join(f"sum({name})::float8 AS {name}" for name in HOUR_SUMS)
-    bucket, weekday, hour = (f"date_trunc('{query.interval}', local)", "extract(isodow FROM local)",
-                             "extract(hour FROM local)")
-    sql = f"""
-        SELECT GROUPING({bucket}, {weekday}, {hour}, queue_id, channel, language, contact_kind,
-                        contact_reason) AS grouping,
-               {bucket} AS bucket, {weekday}::int AS weekday, {hour}::int AS hour_of_day,
-               queue_id, channel, language, contact_kind, contact_reason, {sums}, max(wait_max) AS wait_max
-          FROM (SELECT *, hour AT TIME ZONE %s AS local FROM {HourRollup._meta.db_table} WHERE {where}) AS rows
-         GROUP BY GROUPING SETS ((), ({bucket}), ({weekday}, {hour}), (queue_id), (channel), (language),
-                                 (contact_kind), (contact_reason))"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [settings.TIME_ZONE, *params])
-        columns = [column.name for column in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    expressions = {"bucket": f"date_trunc('{query.interval}', local)"}
+    sets: dict[str, tuple[str, ...]] = {"total": (), "bucket": ("bucket",)}
+    if by_day:
+        table, local, extra = DayRollup._meta.db_table, "day::timestamp", []
+    else:
+        table, local, extra = HourRollup._meta.db_table, "hour AT TIME ZONE %s", [settings.TIME_ZONE]
+        expressions |= {"weekday": "extract(isodow FROM local)::int",
+                        "hour_of_day": "extract(hour FROM local)::int"}
+        sets["hour_of_week"] = ("weekday", "hour_of_day")
+    expressions |= {COLUMN[name]: COLUMN[name] for name in DIMENSIONS}
+    sets |= {name: (COLUMN[name],) for name in DIMENSIONS}
+    grouped = ", ".join(f"({', '.join(expressions[name] for name in names)})" for names in sets.values())
+    rows = _fetch(f"""
+        SELECT GROUPING({", ".join(expressions.values())}) AS grouping,
+               {", ".join(f"{expression} AS {name}" for name, expression in expressions.items())},
+               {sums}, max(wait_max) AS wait_max
+          FROM (SELECT *, {local} AS local FROM {table} WHERE {where}) AS rows
+         GROUP BY GROUPING SETS ({grouped})""", [*extra, *params])
+    names = _grouping_sets(list(expressions), sets)
     for row in rows:
-        row["set"] = GROUPING_SETS[row["grouping"]]
+        row["set"] = names[row["grouping"]]
+    return rows + (_hour_of_week(query) if by_day else [])
+
+
+WEEK_SUMS = ("created", "arrived", "answered", "abandoned", "missed_target")
+
+
+def _hour_of_week(query: ReportQuery) -> list[dict[str, Any]]:
+    """The sums per hour of the week over a range of days: from the totals per hour unless a
+    dimension is filtered on."""
+    filtered = any(name in query.filters for name in DIMENSIONS)
+    table = (HourRollup if filtered else HourTotalRollup)._meta.db_table
+    where, params = _where(query, dimensions=DIMENSIONS if filtered else ())
+    sums = ", ".join(f"sum({name})::float8 AS {name}" for name in WEEK_SUMS)
+    rows = _fetch(f"""
+        SELECT extract(isodow FROM local)::int AS weekday, extract(hour FROM local)::int AS hour_of_day, {sums}
+          FROM (SELECT *, hour AT TIME ZONE %s AS local FROM {table} WHERE {where}) AS rows
+         GROUP BY 1, 2""", [settings.TIME_ZONE, *params])
+    for row in rows:
+        row["set"] = "hour_of_week"
     return rows
 
 
 def _agent_rows(query: ReportQuery, scope: Scope) -> list[dict[str, Any]]:
     """Per agent: the work counters (filtered by queue and channel) and the presence seconds."""
-    where, params = _where(query, dimensions=("queue", "channel"))
-    start, end = query.bounds()
+    by_day = _by_day(query)
+    where, params = _where(query, dimensions=("queue", "channel"), by_day=by_day)
+    in_range, range_params = _where(query, dimensions=(), by_day=by_day)
     agent_clause, agent_params = "", []
     agent_id = query.filters.get("agent") if scope.agent_id is None else scope.agent_id
     if agent_id is not None:
         agent_clause, agent_params = " AND agent_id = %s", [agent_id]
-    table = AgentHourRollup._meta.db_table
+    table = (AgentDayRollup if by_day else AgentHourRollup)._meta.db_table
     work = ", ".join(f"sum({name})::float8 AS {name}" for name in AGENT_SUMS)
     presence = ", ".join(f"sum({name})::float8 AS {name}" for name in PRESENCE_SUMS)
-    sql = f"""
+    return _fetch(f"""
         WITH work AS (
             SELECT agent_id, channel, {work} FROM {table}
              WHERE {where} AND channel <> ''{agent_clause} GROUP BY agent_id, channel
         ), presence AS (
             SELECT agent_id, {presence} FROM {table}
-             WHERE hour >= %s AND hour < %s AND queue_id = 0 AND channel = ''{agent_clause} GROUP BY agent_id
+             WHERE {in_range} AND queue_id = 0 AND channel = ''{agent_clause} GROUP BY agent_id
         )
         SELECT coalesce(w.agent_id, p.agent_id) AS agent_id, w.channel, {", ".join(f"w.{n}" for n in AGENT_SUMS)},
                {", ".join(f"p.{n}" for n in PRESENCE_SUMS)}
-          FROM work AS w FULL JOIN presence AS p USING (agent_id)"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *agent_params, start, end, *agent_params])
-        columns = [column.name for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+          FROM work AS w FULL JOIN presence AS p USING (agent_id)""",
+                  [*params, *agent_params, *range_params, *agent_params])
 
 
 def _agents_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -262,12 +314,12 @@ def _backlog_now(query: ReportQuery) -> int:
 
 
 def _net_since(query: ReportQuery, since: datetime) -> float:
-    """Created minus resolved and closed from `since` until now."""
-    where, params = _where(query, since=since)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT coalesce(sum(created - resolved - closed), 0) FROM {HourRollup._meta.db_table} "
-                       f"WHERE {where}", params)
-        return float(cursor.fetchone()[0])
+    """Created minus resolved and closed from `since` (a local midnight) until now."""
+    by_day = _by_day(query)
+    where, params = _where(query, since=since, by_day=by_day)
+    table = (DayRollup if by_day else HourRollup)._meta.db_table
+    return float(_fetch(f"SELECT coalesce(sum(created - resolved - closed), 0) AS net FROM {table} WHERE {where}",
+                        params)[0]["net"])
 
 
 def _buckets(query: ReportQuery) -> list[datetime]:

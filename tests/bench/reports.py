@@ -75,6 +75,10 @@ def data_ready(args: argparse.Namespace) -> dict[str, Any]:
         harness.step(f"the data set is there already: {marker['conversations']:,} conversations from "
                      f"{marker['start']:%Y-%m-%d} to {marker['end']:%Y-%m-%d %H:%M} UTC (generated "
                      f"{marker['completed_at']:%Y-%m-%d %H:%M} in {marker['seconds'] / 60:.0f} min)")
+        from reports.models import DayRollup
+
+        if not DayRollup.objects.exists():  # kept from before the counters per day
+            reports_data.days_derive(marker["start"], marker["end"] + timedelta(hours=1), progress=harness.step)
         return marker
     if marker is None and reports_data.marker_exists_incomplete():
         harness.step("an earlier generation did not finish: generating the data set again")

@@ -904,6 +904,15 @@ def dataset_generate(dataset: Dataset, *, progress: Progress | None = None, chun
         agents += agent_rollups_write(start, end)
         done(f"counters per hour summed from the facts: chunk {number} of {len(rollup_chunks)} "
              f"({hours:,} HourRollup rows, {agents:,} AgentHourRollup rows written or added to)")
+    days_derive(dataset.start, dataset.end + timedelta(hours=1), progress=done)
+
+
+def days_derive(start: datetime, end: datetime, *, progress: Progress) -> None:
+    """The counters per day and per hour in total, summed from the counters per hour."""
+    from reports.counters import days_recount
+
+    first, last = days_recount(start, end)
+    progress(f"counters per day ({first} to {last}) and per hour in total summed from the counters per hour")
 
 
 def dataset_for(*, conversations: int, days: int, contacts: int, end: datetime, history: bool = False) -> Dataset:
@@ -916,7 +925,8 @@ def dataset_for(*, conversations: int, days: int, contacts: int, end: datetime, 
 
 # --- kept between runs ---------------------------------------------------------------------------
 
-DATA_TABLES = ["reports_hourrollup", "reports_agenthourrollup", "reports_conversationfact", "reports_itemfact",
+DATA_TABLES = ["reports_hourrollup", "reports_agenthourrollup", "reports_dayrollup", "reports_agentdayrollup",
+               "reports_hourtotalrollup", "reports_conversationfact", "reports_itemfact",
                "reports_presencefact", "routing_workitemevent", "routing_workitem", "conversations_message",
                "conversations_conversation", "timeline_timelineevent", "timeline_contact", "routing_agentprofile",
                "supportdesk_outboxentry"]

@@ -27,6 +27,7 @@ from reports.models import (
     HOUR_DIMENSIONS,
     AgentHourRollup,
     ConversationFact,
+    DayRollup,
     HourRollup,
     ItemFact,
     PresenceFact,
@@ -69,6 +70,12 @@ def _hours() -> dict[tuple, dict[str, Any]]:
             for row in HourRollup.objects.values("hour", *HOUR_DIMENSIONS, "wait_max", *HOUR_COUNTERS)}
 
 
+def _days() -> dict[tuple, dict[str, Any]]:
+    return {tuple(row[name] for name in ("day", *HOUR_DIMENSIONS)): row
+            for row in DayRollup.objects.values("day", *HOUR_DIMENSIONS, "wait_max", *HOUR_COUNTERS)
+            if any(row[name] for name in ("wait_max", *HOUR_COUNTERS))}
+
+
 def _agent_work() -> dict[tuple, dict[str, Any]]:
     work = [name for name in AGENT_COUNTERS if name not in PRESENCE]
     rows = AgentHourRollup.objects.values("hour", "agent_id", "queue_id", "channel", *work)
@@ -82,7 +89,7 @@ def test_generated_facts_and_counters_equal_a_rebuild_from_the_generated_history
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # every reference checked as it is written
     reports_data.dataset_generate(dataset, chunk_rows=300)  # in several chunks, as the big one
     generated = {"conversation": _facts(ConversationFact, "conversation_id"), "item": _facts(ItemFact, "item_id"),
-                 "hour": _hours(), "agent": _agent_work()}
+                 "hour": _hours(), "day": _days(), "agent": _agent_work()}
 
     # The sample holds every case the rules tell apart.
     conversations, items = generated["conversation"].values(), generated["item"].values()
@@ -104,7 +111,7 @@ def test_generated_facts_and_counters_equal_a_rebuild_from_the_generated_history
     rollups.rollups_rebuild(dataset.start, dataset.end + timedelta(hours=1))
 
     rebuilt = {"conversation": _facts(ConversationFact, "conversation_id"), "item": _facts(ItemFact, "item_id"),
-               "hour": _hours(), "agent": _agent_work()}
+               "hour": _hours(), "day": _days(), "agent": _agent_work()}
     problems = []
     for name in generated:
         problems += _differences(name, generated[name], rebuilt[name])

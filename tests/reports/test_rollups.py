@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import zoneinfo
+from collections import defaultdict
+from datetime import date, timedelta
 
 import pytest
 
-from reports import rollups
-from reports.models import AGENT_COUNTERS, HOUR_COUNTERS, AgentHourRollup, HourRollup
+from reports import counters, rollups
+from reports.models import (
+    AGENT_COUNTERS,
+    AGENT_DIMENSIONS,
+    HOUR_COUNTERS,
+    HOUR_DIMENSIONS,
+    AgentDayRollup,
+    AgentHourRollup,
+    DayRollup,
+    HourRollup,
+    HourTotalRollup,
+)
 from tests.factories import ContactFactory, UserFactory
 from tests.reports import story
 from tests.reports.story import at
@@ -164,18 +176,43 @@ def test_refreshing_again_with_nothing_new_changes_nothing():
     assert _snapshot() == before
 
 
-def _snapshot() -> tuple[dict, dict]:
-    """Every non-zero counter row, rounded (sums of seconds are floats)."""
-    def rows(model, dimensions, counters, extra=()):
-        found = {}
-        for row in model.objects.values("hour", *dimensions, *extra, *counters):
-            values = {name: round(row[name], 6) for name in (*counters, *extra) if round(row[name], 6)}
-            if values:
-                found[tuple(row[name] for name in ("hour", *dimensions))] = values
-        return found
-    return (rows(HourRollup, ("queue_id", "channel", "language", "contact_kind", "contact_reason"),
-                 HOUR_COUNTERS, ("wait_max",)),
-            rows(AgentHourRollup, ("agent_id", "queue_id", "channel"), AGENT_COUNTERS))
+def _rows(model, time_column, dimensions, counters, extra=()) -> dict:
+    """Every non-zero counter row of `model`, rounded (sums of seconds are floats)."""
+    found = {}
+    for row in model.objects.values(time_column, *dimensions, *extra, *counters):
+        values = {name: round(row[name], 6) for name in (*counters, *extra) if round(row[name], 6)}
+        if values:
+            found[tuple(row[name] for name in (time_column, *dimensions))] = values
+    return found
+
+
+def _snapshot() -> tuple[dict, ...]:
+    """Every non-zero counter row: per hour, per day and per hour in total."""
+    return (_rows(HourRollup, "hour", HOUR_DIMENSIONS, HOUR_COUNTERS, ("wait_max",)),
+            _rows(AgentHourRollup, "hour", AGENT_DIMENSIONS, AGENT_COUNTERS),
+            _rows(DayRollup, "day", HOUR_DIMENSIONS, HOUR_COUNTERS, ("wait_max",)),
+            _rows(AgentDayRollup, "day", AGENT_DIMENSIONS, AGENT_COUNTERS),
+            _rows(HourTotalRollup, "hour", (), HOUR_COUNTERS))
+
+
+def _days_summed_here(zone_name: str) -> tuple[dict, dict, dict]:
+    """The rows per day and per hour in total, summed here from the rows per hour: a day is
+    the hours that start on it in `zone_name`."""
+    zone = zoneinfo.ZoneInfo(zone_name)
+
+    def fold(rows: dict, key_of, waits: bool) -> dict:
+        folded: dict = defaultdict(lambda: defaultdict(float))
+        for key, values in rows.items():
+            target = folded[key_of(key)]
+            for name, value in values.items():
+                target[name] = max(target[name], value) if name == "wait_max" else round(target[name] + value, 6)
+        return {key: {name: value for name, value in values.items() if value and (waits or name != "wait_max")}
+                for key, values in folded.items()}
+
+    hours, agents = _snapshot()[:2]
+    return (fold(hours, lambda key: (key[0].astimezone(zone).date(), *key[1:]), True),
+            fold(agents, lambda key: (key[0].astimezone(zone).date(), *key[1:]), False),
+            fold(hours, lambda key: key[:1], False))
 
 
 def test_the_counters_kept_up_to_date_equal_a_rebuild_from_scratch():
@@ -209,12 +246,50 @@ def test_the_counters_kept_up_to_date_equal_a_rebuild_from_scratch():
                 story.status(record, "resolved", start + timedelta(hours=4), reason="late")
                 refresh(record)
     kept = _snapshot()
-    assert kept[0] and kept[1]
+    assert all(kept)
 
-    HourRollup.objects.all().delete()
-    AgentHourRollup.objects.all().delete()
+    for model in (HourRollup, AgentHourRollup, DayRollup, AgentDayRollup, HourTotalRollup):
+        model.objects.all().delete()
     rollups.rollups_rebuild(at(days=-1), at(days=5))
     assert _snapshot() == kept
+
+
+def test_the_days_stay_the_sums_of_their_hours_in_the_desk_time_zone(settings):
+    """Kolkata is UTC+5:30: a day there is the hours (UTC) that start on it, so the hour from
+    18:00 UTC (23:30 there) is Monday's and 19:00 UTC (00:30) Tuesday's. Work in both, a late
+    rating, a reopen that takes a resolution back out of an hour, a longest wait lowered (worked
+    out again): the days are the sums of their hours."""
+    settings.TIME_ZONE = "Asia/Kolkata"
+    general = story.queue()
+    someone = story.agent()
+    records = []
+    for minutes, wait in ((8 * 60 + 10, 45), (8 * 60 + 40, 20), (9 * 60, 30)):  # 18:10, 18:40, 19:00 UTC
+        record = story.conversation(created=at(minutes=minutes))
+        start = at(minutes=minutes)
+        item = story.item(record, general, enqueued=start, state="completed",
+                          answered=start + timedelta(seconds=wait), completed=start + timedelta(minutes=30),
+                          history=[("assigned", start + timedelta(seconds=wait), someone)])
+        story.status(record, "resolved", start + timedelta(minutes=30), reason="late")
+        refresh(record)
+        records.append((record, item))
+    assert _snapshot()[2:] == _days_summed_here("Asia/Kolkata")
+    first_day = at(minutes=8 * 60 + 10).astimezone(zoneinfo.ZoneInfo("Asia/Kolkata")).date()
+    assert DayRollup.objects.get(day=first_day).created == 2  # 18:10 and 18:40 UTC
+    assert DayRollup.objects.get(day=first_day + timedelta(days=1)).created == 1
+    assert DayRollup.objects.get(day=first_day).wait_max == 45
+
+    record, item = records[0]
+    type(record).objects.filter(pk=record.pk).update(rating=5)  # a day later
+    refresh(record)
+    story.status(record, "open", at(days=1))
+    type(item).objects.filter(pk=item.pk).update(answered_at=at(minutes=8 * 60 + 10, seconds=5))
+    refresh(record)
+    assert _snapshot()[2:] == _days_summed_here("Asia/Kolkata")
+    assert DayRollup.objects.get(day=first_day).wait_max == 20  # lowered from 45 with its hour's
+
+    settings.TIME_ZONE = "America/Sao_Paulo"  # the days move: worked out again from the hours
+    counters.days_recount(at(days=-1), at(days=2))
+    assert _snapshot()[2:] == _days_summed_here("America/Sao_Paulo")
 
 
 def test_a_rebuild_of_part_of_the_range_leaves_the_rest_and_is_exact():
@@ -277,6 +352,12 @@ def test_the_rebuild_command_shows_its_progress_and_refuses_bad_dates(settings):
         call_command("rollups_rebuild", "--start", "2026-02-30", "--end", "2026-03-02")
     with pytest.raises(CommandError, match="before"):
         call_command("rollups_rebuild", "--start", "2026-03-03", "--end", "2026-03-02")
+
+    settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14: 10:00 UTC on the 2nd is the 3rd there
+    out = StringIO()
+    call_command("rollups_rebuild", "--start", "2026-03-01", "--end", "2026-03-04", "--days-only", stdout=out)
+    assert "Summed the counters per day" in out.getvalue()
+    assert list(DayRollup.objects.values_list("day", "resolved")) == [(date(2026, 3, 3), 1)]
 
 
 def test_waits_and_reply_times_count_business_time_where_the_queue_keeps_hours():
