@@ -215,13 +215,16 @@ def _repeated(conversation: dict, repeats: dict[int, list[tuple]]) -> bool:
 def earlier_first_contacts(facts: list[ConversationFact]) -> set[int]:
     """The stored conversations whose first-contact resolution these may undo: the same
     contact's, resolved within FCR_WINDOW before one of these was created, with its reason."""
-    wanted = {(fact.contact_id, fact.contact_reason): fact.created_at for fact in facts if fact.contact_reason}
+    wanted: dict[tuple[int, str], list[datetime]] = defaultdict(list)
+    for fact in facts:
+        if fact.contact_reason:
+            wanted[(fact.contact_id, fact.contact_reason)].append(fact.created_at)
     if not wanted:
         return set()
-    since = min(wanted.values()) - FCR_WINDOW
+    since = min(min(created) for created in wanted.values()) - FCR_WINDOW
     rows = (ConversationFact.objects.filter(contact_id__in={contact for contact, _reason in wanted},
                                             resolved_at__gte=since).exclude(contact_reason="")
             .values_list("conversation_id", "contact_id", "contact_reason", "resolved_at"))
     return {conversation_id for conversation_id, contact_id, reason, resolved_at in rows
-            if (created := wanted.get((contact_id, reason))) is not None
-            and created - FCR_WINDOW <= resolved_at < created}
+            if any(created - FCR_WINDOW <= resolved_at < created
+                   for created in wanted.get((contact_id, reason), ()))}

@@ -73,22 +73,44 @@ def conversations_refresh(conversation_ids: Iterable[int]) -> int:
     with transaction.atomic():
         _lock()
         new, new_items = facts_module.conversation_facts(ids)
-        more = facts_module.earlier_first_contacts(new) - ids
+        old = _stored_facts(ids)
+        more = facts_module.earlier_first_contacts(_first_contact_keys_changed(old, new)) - ids
         if more:
             extra, extra_items = facts_module.conversation_facts(more)
             new, new_items, ids = new + extra, new_items + extra_items, ids | more
+            old |= _stored_facts(more)
         deltas = Deltas()
-        changed = _facts_replace(ids, new, new_items, deltas)
+        changed = _facts_replace(ids, new, new_items, deltas, old=old)
         counters_add(deltas)
     return changed
 
 
+def _stored_facts(ids: Iterable[int]) -> dict[int, ConversationFact]:
+    return {fact.conversation_id: fact for fact in ConversationFact.objects.filter(conversation_id__in=ids)}
+
+
+def _first_contact_keys_changed(old: dict[int, ConversationFact],
+                                new: list[ConversationFact]) -> list[ConversationFact]:
+    """The facts (new, or stored ones now gone) that may change an earlier conversation's
+    first-contact resolution: those whose contact, contact reason or creation is new. An
+    event that changes none of them (a reply, a rating) leaves the earlier ones as they are."""
+    new_by_id = {fact.conversation_id: fact for fact in new}
+    keys = ("contact_id", "contact_reason", "created_at")
+    changed = [fact for fact in new if fact.conversation_id not in old
+               or any(getattr(fact, key) != getattr(old[fact.conversation_id], key) for key in keys)]
+    changed += [fact for pk, fact in old.items() if pk not in new_by_id
+                or any(getattr(fact, key) != getattr(new_by_id[pk], key) for key in keys)]
+    return changed
+
+
 def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[ItemFact], deltas: Deltas,
-                   *, inside: Callable[[datetime], bool] | None = None, fresh: Deltas | None = None) -> int:
-    """Store the new facts of these conversations in place of the old, adding to `deltas` the
-    difference of their contributions. For a rebuild, `inside` says which hours are being
-    rebuilt: their contributions go to `fresh` (whole), the others' difference to `deltas`."""
-    old = {f.conversation_id: f for f in ConversationFact.objects.filter(conversation_id__in=ids)}
+                   *, inside: Callable[[datetime], bool] | None = None, fresh: Deltas | None = None,
+                   old: dict[int, ConversationFact] | None = None) -> int:
+    """Store the new facts of these conversations in place of the old (`old`: read already),
+    adding to `deltas` the difference of their contributions. For a rebuild, `inside` says
+    which hours are being rebuilt: their contributions go to `fresh` (whole), the others'
+    difference to `deltas`."""
+    old = _stored_facts(ids) if old is None else old
     old_items = {f.item_id: f for f in ItemFact.objects.filter(conversation_id__in=ids)}
     new_by_id = {f.conversation_id: f for f in new}
     new_items_by_id = {f.item_id: f for f in new_items}
@@ -207,7 +229,7 @@ def consumers_register() -> None:
     outbox.consumer_register(name=PRESENCE_CONSUMER, stream=PRESENCE_STREAM, handle=presence_changes_apply)
 
 
-def rollups_drain(*, batch_size: int = 500, batches: int | None = None) -> int:
+def rollups_drain(*, batch_size: int = 2000, batches: int | None = None) -> int:
     """Drain every consumer's entries, batch after batch; the entries handled."""
     handled = 0
     for name in CONSUMERS:
