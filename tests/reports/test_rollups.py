@@ -143,6 +143,27 @@ def test_first_contact_resolution_is_undone_by_a_new_conversation_on_the_same_re
     refresh(later)
     assert story.totals(hour=at(days=3))["fcr"] == 1  # another contact's: no effect
 
+    story.status(again, "resolved", at(days=3, minutes=5), reason="refund")  # its reason corrected
+    refresh(again)
+    assert story.totals(hour=at())["fcr"] == 1  # the first one stands again
+
+
+def test_every_new_conversation_of_a_batch_counts_against_an_earlier_first_contact():
+    """One contact, one reason: resolved on day 0 and (opened on day 7.5, more than 7 days
+    later) on day 8, both first-contact; then two new conversations in one batch, on day 1
+    (within 7 days of the first) and day 9 (of the second): both earlier ones are undone."""
+    contact = ContactFactory()
+    first = story.conversation(created=at(), contact=contact)
+    story.status(first, "resolved", at(minutes=10), reason="late")
+    second = story.conversation(created=at(days=7.5), contact=contact)
+    story.status(second, "resolved", at(days=8), reason="late")
+    refresh(first, second)
+    assert (story.totals(hour=at())["fcr"], story.totals(hour=at(days=8))["fcr"]) == (1, 1)
+    soon = story.conversation(created=at(days=1), contact=contact, contact_reason="late")
+    much_later = story.conversation(created=at(days=9), contact=contact, contact_reason="late")
+    refresh(soon, much_later)
+    assert (story.totals(hour=at())["fcr"], story.totals(hour=at(days=8))["fcr"]) == (0, 0)
+
 
 def test_reply_times_count_a_persons_replies_from_the_first_unanswered_message():
     general = story.queue()
