@@ -7,6 +7,8 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Reports")
 
     def ready(self) -> None:
+        from reports.demo import demo_step_register
         from reports.rollups import consumers_register
 
         consumers_register()
+        demo_step_register()

@@ -30,8 +30,10 @@ payloads are those the `timeline.events` writers record, message sequences run 1
 `last_message_sequence = n`, and each customer's lifetime order value and order count are
 what `timeline.services.customer_totals_refresh` computes from the orders. Past conversations
 get the work items and routing history routing would have recorded (`work_plans`,
-`work_items`), and the seeding ends by working the reports' counters out over the history
-(`rollups`), as nothing written in bulk passes through the outbox the worker counts from.
+`work_items`). As nothing written in bulk passes through the outbox, what the layers above
+derive from the history is worked out at the end: the seeding runs the steps the apps
+registered from their ready() (`supportdesk.seeding`; the reports' counters, `reports.demo`),
+without importing them.
 """
 
 from supportdesk.demo.agents import AGENTS, CHAT_LANGUAGES, SENIOR_AGENTS, AgentSpec

@@ -14,17 +14,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from reports.rollups import RebuildProgress
 from supportdesk.demo.common import DEFAULT_CHUNK_SIZE, DEFAULT_CONTACTS, DEFAULT_SEED, MAX_CONTACTS, advisory_lock
 from supportdesk.demo.contacts import orders_create, status_history_create
 from supportdesk.demo.conversations import conversations_create, messages_create
 from supportdesk.demo.ongoing import ongoing_conversations_open
 from supportdesk.demo.plans import contact_identity, contact_plan
-from supportdesk.demo.rollups import RollupsRebuilt, demo_rollups_rebuild
 from supportdesk.demo.segments import demo_segments_ensure
 from supportdesk.demo.staff import Staff, demo_staff_ensure
 from supportdesk.demo.timeline_events import timeline_create
 from supportdesk.demo.work_items import work_items_create
+from supportdesk.seeding import StepProgress, steps_run
 from timeline.models import Contact, TimelineEvent
 
 
@@ -42,7 +41,7 @@ class SeedResult:
     created: Counter = field(default_factory=Counter)
     elapsed_seconds: float = 0.0
     contacts_seconds: float = 0.0  # writing the contacts and their history, without the staff
-    rollups: RollupsRebuilt | None = None  # the reports' counters worked out (None: up to date already)
+    after_seeding: list[str] = field(default_factory=list)  # each registered step's outcome
 
     @property
     def rows(self) -> int:
@@ -53,10 +52,10 @@ def demo_seed(
     *, contacts: int = DEFAULT_CONTACTS, seed: int = DEFAULT_SEED,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     on_progress: Callable[[ChunkProgress], None] | None = None,
-    on_rollups_progress: Callable[[RebuildProgress], None] | None = None,
+    on_step_progress: Callable[[StepProgress], None] | None = None,
 ) -> SeedResult:
-    """Make sure the staff and contacts 0..contacts-1 with their history exist, and the
-    reports' counters over that history."""
+    """Make sure the staff and contacts 0..contacts-1 with their history exist, then run the
+    steps the apps registered to run after seeding (`after_seeding`: the reports' counters)."""
     if not 0 <= contacts <= MAX_CONTACTS:
         raise ValueError(f"contacts must be between 0 and {MAX_CONTACTS:,}, not {contacts}.")
     if chunk_size < 1:
@@ -77,7 +76,7 @@ def demo_seed(
                                       elapsed_seconds=time.monotonic() - contacts_started))
     result.contacts_seconds = time.monotonic() - contacts_started
     demo_segments_ensure()  # after the contacts: its fill reads them
-    result.rollups = demo_rollups_rebuild(wrote=result.rows > 0, on_progress=on_rollups_progress)
+    result.after_seeding = steps_run(wrote=result.rows > 0, on_progress=on_step_progress)
     result.elapsed_seconds = time.monotonic() - started
     return result
 

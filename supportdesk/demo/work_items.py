@@ -8,7 +8,7 @@ past. So the copier of routing's history to the timeline (conversations.routing_
 never sees them, and their timeline entries are written here, as it would have written them,
 so the agent's view of a past conversation shows who took it, when, and how it ended, as it
 does for live ones. The reports' counters are worked out from all of it at the end of the
-seeding (`supportdesk.demo.rollups`).
+seeding (`reports.demo`, a step run by `supportdesk.seeding`).
 """
 
 from __future__ import annotations

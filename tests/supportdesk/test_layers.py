@@ -1,6 +1,7 @@
 """The layering contract (pyproject.toml, [tool.importlinter]) holds: lower layers never import
-higher ones, and routing imports neither conversations nor the timeline. Run by `make test`
-like any other test, so a new upward import fails the build with import-linter's own report."""
+higher ones, routing imports neither conversations nor the timeline, and nothing but the URL
+conf imports the read side (reports), not even the demo. Run by `make test` like any other
+test, so a new upward import fails the build with import-linter's own report."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_the_layers_are_as_the_design_draws_them():
     assert contracts["layers"]["layers"] == [
         "reports", "integrations", "workflows", "conversations", "routing", "timeline", "supportdesk"]
     assert contracts["routing-self-contained"]["forbidden_modules"] == ["conversations", "timeline"]
+    assert contracts["read-side-on-top"]["forbidden_modules"] == ["reports"]
 
 
 def test_no_module_imports_across_the_contracts(capsys):

@@ -8,9 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from reports.rollups import RebuildProgress
 from supportdesk import demo
 from supportdesk.demo.workflows import demo_unhappy_customer_ensure, demo_workflows_ensure
+from supportdesk.seeding import StepProgress
 
 
 class Command(BaseCommand):
@@ -61,7 +61,7 @@ class Command(BaseCommand):
         result = demo.demo_seed(
             contacts=contacts, seed=options["seed"], chunk_size=chunk_size,
             on_progress=None if quiet else self._progress,
-            on_rollups_progress=None if quiet else self._rollups_progress,
+            on_step_progress=None if quiet else self._step_progress,
         )
 
         # The recovery workflow (enabled) and the unhappy high-value customer it is for.
@@ -84,14 +84,8 @@ class Command(BaseCommand):
                 f"Nothing to create: the {contacts:,} demo contacts were already there "
                 f"({seconds:.1f}s)."
             ))
-        rollups = result.rollups
-        if rollups is not None:
-            self.stdout.write(
-                f"Reports: counters worked out from {rollups.conversations:,} conversations, "
-                f"{rollups.start:%Y-%m-%d} to {rollups.end:%Y-%m-%d}, in {rollups.seconds:.1f}s (/desk/reports/)."
-            )
-        else:
-            self.stdout.write("Reports: their counters were up to date (/desk/reports/).")
+        for outcome in result.after_seeding:
+            self.stdout.write(outcome)
         agents = ", ".join(agent.username for agent in demo.AGENTS)
         self.stdout.write(
             f"Logins: {demo.SUPERVISOR_USERNAME} / {demo.SUPERVISOR_PASSWORD} (superuser); "
@@ -111,8 +105,8 @@ class Command(BaseCommand):
         )
 
 
-    def _rollups_progress(self, progress: RebuildProgress) -> None:
-        self.stdout.write(f"  reports' counters: {progress.done:,}/{progress.total:,} conversations "
+    def _step_progress(self, progress: StepProgress) -> None:
+        self.stdout.write(f"  {progress.what}: {progress.done:,}/{progress.total:,} {progress.unit} "
                           f"({progress.done / progress.total:6.1%})")
 
 
