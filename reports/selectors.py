@@ -19,7 +19,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import dateformat
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from conversations.models import Channel, ContactReason
 from reports.models import (
@@ -54,9 +56,12 @@ class Metric:
     help: Any = ""
 
 
+# "Created" and "Resolved" name counts here but dates in the drill-down's columns, and Spanish words
+# them apart ("Creadas", "Fecha de creación"); Django REST framework's catalogue, ahead of ours,
+# also has a plain "Created" (as a date). Hence their context.
 METRICS = (
-    Metric("created", _("Created"), "count", _("Conversations opened.")),
-    Metric("resolved", _("Resolved"), "count",
+    Metric("created", pgettext_lazy("report metric", "Created"), "count", _("Conversations opened.")),
+    Metric("resolved", pgettext_lazy("report metric", "Resolved"), "count",
            _("Conversations resolved (a reopened one counts when resolved again).")),
     Metric("backlog", _("Backlog"), "count", _("Open conversations at the end of the period.")),
     Metric("arrived", _("Arrived in queue"), "count", _("Work that reached a queue.")),
@@ -87,7 +92,7 @@ AGENT_METRICS = (
     Metric("declined", _("Declined"), "count"),
     Metric("missed", _("Missed"), "count", _("Offers that timed out.")),
     Metric("answered", _("Answered"), "count"),
-    Metric("resolved", _("Resolved"), "count"),
+    Metric("resolved", pgettext_lazy("report metric", "Resolved"), "count"),
     Metric("handle_seconds", _("Handle time"), "seconds"),
     Metric("occupancy", _("Occupancy"), "percent", _("Work held over capacity while online.")),
     Metric("online_seconds", _("Online"), "seconds"),
@@ -368,7 +373,8 @@ def _period(query: ReportQuery, scope: Scope) -> dict[str, Any]:
         row = by_bucket.get(bucket) or {}
         running += (row.get("created") or 0) - (row.get("resolved") or 0) - (row.get("closed") or 0)
         at = bucket.replace(tzinfo=query.zone)
-        label = at.strftime("%H:00" if query.interval == "hour" else "%d %b")
+        # Django's month names, in the page's language (strftime's are always English).
+        label = dateformat.format(at, "H:00" if query.interval == "hour" else "d M")
         series.append({"at": at.isoformat(), "label": label,
                        **ratios(row), "backlog": int(running)})
     tables: dict[str, list[dict[str, Any]]] = {}

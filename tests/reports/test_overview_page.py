@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from reports import overview_page
 from reports.filters import today
@@ -65,6 +66,20 @@ def test_the_script_is_given_addresses_today_and_words(client):
     labels = _json_script(content, "reports-labels")
     assert labels["weekdays"][0] == "Mon" and len(labels["weekdays"]) == 7
     assert set(labels["all"]) == set(overview_page.DIMENSIONS) == set(labels["dimensions"])
+
+
+def test_the_page_and_its_script_have_their_words_in_spanish(client):
+    client.force_login(SupervisorFactory())
+
+    with translation.override("es"):
+        content = client.get(URL).content.decode()
+
+    assert "<h1>Informes</h1>" in content and "Comparar con el periodo anterior" in content
+    assert "Todas las colas" in content  # the queue filter's first choice
+    assert "Variación" in content and "Modificar" not in content  # not the admin's "Change"
+    labels = _json_script(content, "reports-labels")
+    assert labels["loading"] == "Cargando los informes…" and labels["weekdays"][0] == "lun"
+    assert _json_script(content, "reports-config")["language"] == "es"
 
 
 def test_an_agent_gets_the_page_too(client):

@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.utils import translation
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
@@ -75,6 +76,21 @@ def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def test_the_metrics_and_the_days_are_named_in_the_active_language():
+    client = client_for(SupervisorFactory())
+    january = {"start": "2026-01-01", "end": "2026-01-03"}  # day by day
+
+    english = client.get("/api/v1/reports/overview/", january).json()
+    with translation.override("es"):
+        spanish = client.get("/api/v1/reports/overview/", january).json()
+
+    assert english["series"][0]["label"] == "01 Jan" and spanish["series"][0]["label"] == "01 Ene"
+    names = {metric["key"]: metric["label"] for metric in spanish["metrics"]}
+    assert names["service_level"] == "Nivel de servicio" and names["created"] == "Creadas"
+    assert names["fcr_rate"] == "Resolución en el primer contacto"
+    assert {metric["key"]: metric["label"] for metric in spanish["agent_metrics"]}["occupancy"] == "Ocupación"
 
 
 def test_the_overview_totals_are_the_days_figures_worked_out_by_hand(desk):
