@@ -117,7 +117,7 @@ def counters_add(deltas: Deltas) -> None:
             _fold(agent_rows, lambda key: (local_day(key[0]), *key[1:])), AGENT_TYPES, wait_max=False)
     removed = sorted(deltas.wait_max_removed.items())
     if removed:
-        _wait_max_recount(removed)
+        _hour_wait_max_recount(removed)
         _day_wait_max_recount(sorted({(local_day(key[0]), *key[1:]): wait for key, wait in removed}.items()))
 
 
@@ -125,37 +125,35 @@ _SAME_DIMENSIONS = " AND ".join(f"{{a}}.{name} = {{b}}.{name}" for name in HOUR_
 _KEY_ARRAYS = "%s::int[], %s::text[], %s::text[], %s::text[], %s::text[]"
 
 
-def _wait_max_recount(removed: list) -> None:
-    rollup, item = HourRollup._meta.db_table, ItemFact._meta.db_table
+def _wait_max_recount(table: str, time_column: tuple[str, str], removed: list, longest: str,
+                      params: list[Any]) -> None:
+    """The longest waits of `table`'s rows a removal may have lowered (`removed`: key, the
+    wait taken away), worked out again by `longest`, a query over the row `r`."""
+    column, kind = time_column
     arrays = [[key[position] for key, _wait in removed] for position in range(6)] + [[w for _k, w in removed]]
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            UPDATE {rollup} AS r SET wait_max = coalesce((
-                SELECT max(f.wait_seconds) FROM {item} AS f
-                 WHERE f.enqueued_at >= r.hour AND f.enqueued_at < r.hour + interval '1 hour'
-                   AND {_SAME_DIMENSIONS.format(a="f", b="r")}
-                   AND f.outcome IN ('answered', 'abandoned')), 0)
-              FROM unnest(%s::timestamptz[], {_KEY_ARRAYS}, %s::float8[])
-                   AS k(hour, {", ".join(HOUR_DIMENSIONS)}, removed)
-             WHERE r.hour = k.hour AND {_SAME_DIMENSIONS.format(a="r", b="k")} AND k.removed >= r.wait_max""",
-                       arrays)
+            UPDATE {table} AS r SET wait_max = coalesce(({longest}), 0)
+              FROM unnest(%s::{kind}[], {_KEY_ARRAYS}, %s::float8[])
+                   AS k({column}, {", ".join(HOUR_DIMENSIONS)}, removed)
+             WHERE r.{column} = k.{column} AND {_SAME_DIMENSIONS.format(a="r", b="k")}
+               AND k.removed >= r.wait_max""", [*params, *arrays])
+
+
+def _hour_wait_max_recount(removed: list) -> None:
+    """The hours' from the ended items' waits."""
+    _wait_max_recount(HourRollup._meta.db_table, ("hour", "timestamptz"), removed, f"""
+        SELECT max(f.wait_seconds) FROM {ItemFact._meta.db_table} AS f
+         WHERE f.enqueued_at >= r.hour AND f.enqueued_at < r.hour + interval '1 hour'
+           AND {_SAME_DIMENSIONS.format(a="f", b="r")} AND f.outcome IN ('answered', 'abandoned')""", [])
 
 
 def _day_wait_max_recount(removed: list) -> None:
-    """The days' longest waits from their hours' (worked out again first)."""
-    day, hour = DayRollup._meta.db_table, HourRollup._meta.db_table
-    arrays = [[key[position] for key, _wait in removed] for position in range(6)] + [[w for _k, w in removed]]
-    with connection.cursor() as cursor:
-        cursor.execute(f"""
-            UPDATE {day} AS d SET wait_max = coalesce((
-                SELECT max(h.wait_max) FROM {hour} AS h
-                 WHERE h.hour >= (d.day::timestamp AT TIME ZONE %s)
-                   AND h.hour < ((d.day + 1)::timestamp AT TIME ZONE %s)
-                   AND {_SAME_DIMENSIONS.format(a="h", b="d")}), 0)
-              FROM unnest(%s::date[], {_KEY_ARRAYS}, %s::float8[])
-                   AS k(day, {", ".join(HOUR_DIMENSIONS)}, removed)
-             WHERE d.day = k.day AND {_SAME_DIMENSIONS.format(a="d", b="k")} AND k.removed >= d.wait_max""",
-                       [settings.TIME_ZONE, settings.TIME_ZONE, *arrays])
+    """The days' from their hours' (worked out again first)."""
+    _wait_max_recount(DayRollup._meta.db_table, ("day", "date"), removed, f"""
+        SELECT max(h.wait_max) FROM {HourRollup._meta.db_table} AS h
+         WHERE h.hour >= (r.day::timestamp AT TIME ZONE %s) AND h.hour < ((r.day + 1)::timestamp AT TIME ZONE %s)
+           AND {_SAME_DIMENSIONS.format(a="h", b="r")}""", [settings.TIME_ZONE, settings.TIME_ZONE])
 
 
 def days_recount(start: datetime, end: datetime) -> tuple[date, date]:

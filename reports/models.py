@@ -129,19 +129,41 @@ def _counter_fields(names: tuple[str, ...]) -> dict[str, models.Field]:
                    else models.BigIntegerField(default=0)) for name in names}
 
 
-class HourRollup(models.Model):
-    """Counters per hour (UTC) and queue, channel, language, contact kind, contact reason."""
+class _WorkCounters(models.Model):
+    """The dimensions and counters of the work: per hour (HourRollup) and per day (DayRollup)."""
 
-    hour = models.DateTimeField()
     queue_id = models.IntegerField(default=0)
     channel = models.CharField(max_length=16)
     language = models.CharField(max_length=16)
     contact_kind = models.CharField(max_length=16)
     contact_reason = models.CharField(max_length=64)
     # The longest wait of an item that ended (answered or abandoned): only ever raised, as an
-    # ended item's wait does not change; a rebuild works it out afresh.
+    # ended item's wait does not change, except when a fact's removal asks for it to be worked
+    # out again (reports.counters); a rebuild works it out afresh.
     wait_max = models.FloatField(default=0)
     locals().update(_counter_fields(HOUR_COUNTERS))
+
+    class Meta:
+        abstract = True
+
+
+class _AgentCounters(models.Model):
+    """The dimensions and counters of an agent: per hour and per day (presence: queue 0,
+    channel "")."""
+
+    agent_id = models.IntegerField()
+    queue_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=16)
+    locals().update(_counter_fields(AGENT_COUNTERS))
+
+    class Meta:
+        abstract = True
+
+
+class HourRollup(_WorkCounters):
+    """Counters per hour (UTC) and queue, channel, language, contact kind, contact reason."""
+
+    hour = models.DateTimeField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", *HOUR_DIMENSIONS], name="report_hour_key")]
@@ -150,14 +172,10 @@ class HourRollup(models.Model):
         return f"{self.hour:%Y-%m-%d %H:00} queue {self.queue_id} {self.channel} {self.language}"
 
 
-class AgentHourRollup(models.Model):
-    """Counters per hour (UTC), agent, queue and channel (presence: queue 0, channel "")."""
+class AgentHourRollup(_AgentCounters):
+    """Counters per hour (UTC), agent, queue and channel."""
 
     hour = models.DateTimeField()
-    agent_id = models.IntegerField()
-    queue_id = models.IntegerField(default=0)
-    channel = models.CharField(max_length=16)
-    locals().update(_counter_fields(AGENT_COUNTERS))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", *AGENT_DIMENSIONS], name="report_agent_hour_key")]
@@ -167,18 +185,11 @@ class AgentHourRollup(models.Model):
         return f"{self.hour:%Y-%m-%d %H:00} agent {self.agent_id} queue {self.queue_id} {self.channel}"
 
 
-class DayRollup(models.Model):
+class DayRollup(_WorkCounters):
     """HourRollup's rows summed per day in the desk's time zone (settings.TIME_ZONE): a day is
     the hours that start on it there. What reports of ranges of days read."""
 
     day = models.DateField()
-    queue_id = models.IntegerField(default=0)
-    channel = models.CharField(max_length=16)
-    language = models.CharField(max_length=16)
-    contact_kind = models.CharField(max_length=16)
-    contact_reason = models.CharField(max_length=64)
-    wait_max = models.FloatField(default=0)
-    locals().update(_counter_fields(HOUR_COUNTERS))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", *HOUR_DIMENSIONS], name="report_day_key")]
@@ -187,14 +198,10 @@ class DayRollup(models.Model):
         return f"{self.day:%Y-%m-%d} queue {self.queue_id} {self.channel} {self.language}"
 
 
-class AgentDayRollup(models.Model):
+class AgentDayRollup(_AgentCounters):
     """AgentHourRollup's rows summed per day in the desk's time zone."""
 
     day = models.DateField()
-    agent_id = models.IntegerField()
-    queue_id = models.IntegerField(default=0)
-    channel = models.CharField(max_length=16)
-    locals().update(_counter_fields(AGENT_COUNTERS))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", *AGENT_DIMENSIONS], name="report_agent_day_key")]
