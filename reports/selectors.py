@@ -277,8 +277,7 @@ def _agent_rows(query: ReportQuery, scope: Scope) -> list[dict[str, Any]]:
 def _agents_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows per (agent, channel) folded per agent, with occupancy: per channel, seconds held
     over the agent's capacity there, summed, over the seconds online."""
-    profiles = {profile.pk: profile for profile in
-                AgentProfile.objects.filter(pk__in={row["agent_id"] for row in rows}).select_related("user")}
+    profiles = {profile["pk"]: profile for profile in _agent_profiles(pk__in={row["agent_id"] for row in rows})}
     folded: dict[int, dict[str, float]] = {}
     load: dict[int, float] = {}
     for row in rows:
@@ -288,13 +287,13 @@ def _agents_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for name in PRESENCE_SUMS:
             sums[name] = row[name] or 0  # the same on each of the agent's rows
         profile = profiles.get(row["agent_id"])
-        capacity = (profile.capacity or {}).get(row["channel"] or "", 0) if profile else 0
+        capacity = (profile["capacity"] or {}).get(row["channel"] or "", 0) if profile else 0
         if capacity:
             load[row["agent_id"]] = load.get(row["agent_id"], 0.0) + (row["held_seconds"] or 0) / capacity
     table = []
     for agent_id, sums in folded.items():
         profile = profiles.get(agent_id)
-        label = (profile.user.get_full_name() or profile.user.get_username()) if profile else f"#{agent_id}"
+        label = profile["label"] if profile else f"#{agent_id}"
         table.append({
             "value": str(agent_id), "label": label,
             "offers": sums["offers"], "declined": sums["declined"], "missed": sums["missed"],
@@ -429,9 +428,7 @@ def _metric(metric: Metric) -> dict[str, str]:
 
 def choices(scope: Scope) -> dict[str, list[dict[str, str]]]:
     """What each filter offers."""
-    agents = AgentProfile.objects.select_related("user").order_by("user__username")
-    if scope.agent_id is not None:
-        agents = agents.filter(pk=scope.agent_id)
+    agents = _agent_profiles(**({} if scope.agent_id is None else {"pk": scope.agent_id}))
     return {
         "queue": [{"value": key, "label": name} for key, name in
                   Queue.objects.order_by("name").values_list("key", "name")],
@@ -440,9 +437,18 @@ def choices(scope: Scope) -> dict[str, list[dict[str, str]]]:
         "contact_kind": [{"value": value, "label": str(label)} for value, label in ContactKind.choices],
         "contact_reason": [{"value": key, "label": label} for key, label in
                            ContactReason.objects.order_by("label").values_list("key", "label")],
-        "agent": [{"value": str(profile.pk), "label": profile.user.get_full_name() or profile.user.get_username()}
-                  for profile in agents],
+        "agent": [{"value": str(profile["pk"]), "label": profile["label"]} for profile in agents],
     }
+
+
+def _agent_profiles(**filters: Any) -> list[dict[str, Any]]:
+    """Agents as plain values, by username: id, capacity and the label the reports show (the
+    full name, else the username), without building a model per agent and user."""
+    rows = (AgentProfile.objects.filter(**filters).order_by("user__username")
+            .values("pk", "capacity", "user__username", "user__first_name", "user__last_name"))
+    return [{"pk": row["pk"], "capacity": row["capacity"],
+             "label": f"{row['user__first_name']} {row['user__last_name']}".strip() or row["user__username"]}
+            for row in rows]
 
 
 def _languages() -> list[str]:

@@ -231,16 +231,26 @@ def request_profile(query_params: dict[str, str], *, repeat: int = 3, top: int =
     return {"cpu_ms": cpu_ms, "profile": out.getvalue()}
 
 
+_TABLES = {"reports_hourrollup": "HourRollup", "reports_dayrollup": "DayRollup",
+           "reports_hourtotalrollup": "HourTotalRollup", "reports_agenthourrollup": "AgentHourRollup",
+           "reports_agentdayrollup": "AgentDayRollup"}
+
+
 def _describe(sql: str, plan: dict) -> str:
     words = " ".join(sql.split())
+    found = next((name for table, name in _TABLES.items() if f"FROM {table}" in words), None)
     if "GROUPING SETS" in words:
-        return f"HourRollup GROUPING SETS ({_rows_read(plan['Plan']):,} rows read)"
-    if "FULL JOIN presence" in words:
-        return f"AgentHourRollup work and presence ({_rows_read(plan['Plan']):,} rows read)"
-    if "sum(created - resolved - closed)" in words:
-        return f"HourRollup backlog since the end ({_rows_read(plan['Plan']):,} rows read)"
-    table = words.split(" FROM ", 1)[1].split()[0].strip('"') if " FROM " in words else "?"
-    return f"{table} ({_rows_read(plan['Plan']):,} rows read)"
+        what = "GROUPING SETS"
+    elif "FULL JOIN presence" in words:
+        what = "work and presence"
+    elif "sum(created - resolved - closed)" in words:
+        what = "backlog since the end"
+    elif "isodow" in words:
+        what = "hour of the week"
+    else:
+        found = words.split(" FROM ", 1)[1].split()[0].strip('"') if " FROM " in words else "?"
+        what = ""
+    return f"{found} {what} ({_rows_read(plan['Plan']):,} rows read)".replace("  ", " ")
 
 
 def _rows_read(node: dict) -> int:
