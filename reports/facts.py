@@ -118,29 +118,29 @@ def conversation_facts(ids: Iterable[int]) -> tuple[list[ConversationFact], list
     ids = sorted(set(ids))
     if not ids:
         return [], []
-    conversations = list(Conversation.objects.filter(pk__in=ids).values(
+    conversations = list(Conversation.objects.filter(pk__in_array=ids).values(
         "id", "contact_id", "contact__kind", "channel", "language", "contact_reason", "created_at",
         "resolved_at", "rating", "status", "updated_at"))
     if not conversations:
         return [], []
-    items = list(WorkItem.objects.filter(conversation_id__in=ids).order_by("enqueued_at", "id").values(
+    items = list(WorkItem.objects.filter(conversation_id__in_array=ids).order_by("enqueued_at", "id").values(
         "id", "conversation_id", "queue_id", "queue__target_wait_seconds", "channel", "language",
         "contact_kind", "enqueued_at", "state", "answered_at", "completed_at"))
     events_of: dict[int, list[dict]] = defaultdict(list)
-    for event in (WorkItemEvent.objects.filter(item_id__in=[item["id"] for item in items])
+    for event in (WorkItemEvent.objects.filter(item_id__in_array=[item["id"] for item in items])
                   .order_by("item_id", "at", "id").values("item_id", "kind", "agent_id", "at")):
         events_of[event["item_id"]].append(event)
     messages_of: dict[int, list[dict]] = defaultdict(list)
-    for message in (Message.objects.filter(conversation_id__in=ids)
+    for message in (Message.objects.filter(conversation_id__in_array=ids)
                     .exclude(direction=MessageDirection.NOTE).order_by("conversation_id", "sequence")
                     .values("conversation_id", "direction", "author_user_id", "created_at")):
         messages_of[message["conversation_id"]].append(message)
     statuses_of: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     for subject_id, payload, occurred_at in (TimelineEvent.objects.filter(
-            subject_type="conversation", subject_id__in=ids, kind=EventKind.CONVERSATION_STATUS_CHANGED)
+            subject_type="conversation", subject_id__in_array=ids, kind=EventKind.CONVERSATION_STATUS_CHANGED)
             .order_by("occurred_at", "id").values_list("subject_id", "payload", "occurred_at")):
         statuses_of[subject_id].append((payload.get("status", ""), occurred_at))
-    surveyed = set(Survey.objects.filter(conversation_id__in=ids, sent_at__isnull=False)
+    surveyed = set(Survey.objects.filter(conversation_id__in_array=ids, sent_at__isnull=False)
                    .values_list("conversation_id", flat=True))
     repeats = _repeat_contacts(conversations)
 
@@ -199,7 +199,7 @@ def _repeat_contacts(conversations: list[dict]) -> dict[int, list[tuple]]:
     since = min(c["resolved_at"] for c in resolved)
     found: dict[int, list[tuple]] = defaultdict(list)
     contacts = {c["contact_id"] for c in resolved}
-    for row in (Conversation.objects.filter(contact_id__in=contacts, created_at__gt=since)
+    for row in (Conversation.objects.filter(contact_id__in_array=contacts, created_at__gt=since)
                 .exclude(contact_reason="").values_list("contact_id", "id", "created_at", "contact_reason")):
         found[row[0]].append(row[1:])
     return found
@@ -222,7 +222,7 @@ def earlier_first_contacts(facts: list[ConversationFact]) -> set[int]:
     if not wanted:
         return set()
     since = min(min(created) for created in wanted.values()) - FCR_WINDOW
-    rows = (ConversationFact.objects.filter(contact_id__in={contact for contact, _reason in wanted},
+    rows = (ConversationFact.objects.filter(contact_id__in_array={contact for contact, _reason in wanted},
                                             resolved_at__gte=since).exclude(contact_reason="")
             .values_list("conversation_id", "contact_id", "contact_reason", "resolved_at"))
     return {conversation_id for conversation_id, contact_id, reason, resolved_at in rows

@@ -13,13 +13,15 @@ records, for a new report, a changed definition or a repair.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 
 from conversations.models import MESSAGE_STREAM, Conversation, Message, MessageDirection
@@ -39,7 +41,8 @@ ROUTING_CONSUMER = "reports.routing"
 TIMELINE_CONSUMER = "reports.timeline"
 MESSAGES_CONSUMER = "reports.messages"
 PRESENCE_CONSUMER = "reports.presence"
-CONSUMERS = (ROUTING_CONSUMER, TIMELINE_CONSUMER, MESSAGES_CONSUMER, PRESENCE_CONSUMER)
+CONVERSATION_CONSUMERS = (ROUTING_CONSUMER, TIMELINE_CONSUMER, MESSAGES_CONSUMER)
+CONSUMERS = (*CONVERSATION_CONSUMERS, PRESENCE_CONSUMER)
 TIMELINE_KINDS = frozenset({EventKind.CONVERSATION_OPENED, EventKind.CONVERSATION_STATUS_CHANGED,
                             EventKind.RATING_GIVEN, EventKind.SURVEY_SENT})
 
@@ -86,7 +89,7 @@ def conversations_refresh(conversation_ids: Iterable[int]) -> int:
 
 
 def _stored_facts(ids: Iterable[int]) -> dict[int, ConversationFact]:
-    return {fact.conversation_id: fact for fact in ConversationFact.objects.filter(conversation_id__in=ids)}
+    return {fact.conversation_id: fact for fact in ConversationFact.objects.filter(conversation_id__in_array=ids)}
 
 
 def _first_contact_keys_changed(old: dict[int, ConversationFact],
@@ -111,7 +114,7 @@ def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[I
     which hours are being rebuilt: their contributions go to `fresh` (whole), the others'
     difference to `deltas`."""
     old = _stored_facts(ids) if old is None else old
-    old_items = {f.item_id: f for f in ItemFact.objects.filter(conversation_id__in=ids)}
+    old_items = {f.item_id: f for f in ItemFact.objects.filter(conversation_id__in_array=ids)}
     new_by_id = {f.conversation_id: f for f in new}
     new_items_by_id = {f.item_id: f for f in new_items}
     changed_facts = [f for f in new if f.conversation_id not in old
@@ -146,18 +149,31 @@ def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[I
             outside.item(fact, +1)
             fresh.item(fact, +1)
         split_rebuild(outside, fresh, deltas, inside)
-    if changed_facts:
-        ConversationFact.objects.bulk_create(changed_facts, update_conflicts=True,
-                                             unique_fields=["conversation_id"],
-                                             update_fields=_CONVERSATION_FIELDS[1:])
-    if changed_items:
-        ItemFact.objects.bulk_create(changed_items, update_conflicts=True, unique_fields=["item_id"],
-                                     update_fields=_ITEM_FIELDS[1:])
+    _facts_upsert(ConversationFact, changed_facts)
+    _facts_upsert(ItemFact, changed_items)
     if gone:
         ConversationFact.objects.filter(conversation_id__in=gone).delete()
     if gone_items:
         ItemFact.objects.filter(item_id__in=gone_items).delete()
     return len(changed_facts) + len(changed_items) + len(gone) + len(gone_items)
+
+
+def _facts_upsert(model: type[ConversationFact | ItemFact], facts: list) -> None:
+    """Insert or update facts (by primary key) in one statement over an array per column:
+    bulk_create would prepare every value of every instance in Python and write a placeholder
+    for each (psycopg then splits the query on them), most of a busy drain's time."""
+    if not facts:
+        return
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    arrays = [[json.dumps(getattr(fact, field.attname)) for fact in facts] if isinstance(field, models.JSONField)
+              else [getattr(fact, field.attname) for fact in facts] for field in fields]
+    key, columns = quote(fields[0].column), [quote(field.column) for field in fields]
+    casts = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {model._meta.db_table} ({', '.join(columns)}) SELECT * FROM unnest({casts}) "
+                       f"ON CONFLICT ({key}) DO UPDATE SET "
+                       f"{', '.join(f'{column} = EXCLUDED.{column}' for column in columns[1:])}", arrays)
 
 
 def split_rebuild(outside: Deltas, fresh: Deltas, deltas: Deltas, inside: Callable[[datetime], bool]) -> None:
@@ -185,19 +201,32 @@ def split_rebuild(outside: Deltas, fresh: Deltas, deltas: Deltas, inside: Callab
 
 # --- The consumers -----------------------------------------------------------------------------
 
+# While a drain round collects (`_round`), the conversation consumers' handlers add the
+# conversations their entries touch here instead of working them out one consumer at a time.
+_collecting: ContextVar[set[int] | None] = ContextVar("reports_collecting", default=None)
+
+
+def _conversations_apply(conversation_ids: set[int]) -> None:
+    collecting = _collecting.get()
+    if collecting is None:
+        conversations_refresh(conversation_ids)
+    else:
+        collecting |= conversation_ids
+
+
 def routing_events_apply(event_ids: list[int]) -> None:
-    conversations_refresh(set(WorkItem.objects.filter(events__id__in=event_ids)
-                              .values_list("conversation_id", flat=True)))
+    _conversations_apply(set(WorkItem.objects.filter(events__id__in_array=event_ids)
+                             .values_list("conversation_id", flat=True)))
 
 
 def timeline_events_apply(event_ids: list[int]) -> None:
-    conversations_refresh(set(TimelineEvent.objects.filter(pk__in=event_ids, subject_type="conversation")
-                              .values_list("subject_id", flat=True)))
+    _conversations_apply(set(TimelineEvent.objects.filter(pk__in_array=event_ids, subject_type="conversation")
+                             .values_list("subject_id", flat=True)))
 
 
 def messages_apply(message_ids: list[int]) -> None:
-    conversations_refresh(set(Message.objects.filter(pk__in=message_ids)
-                              .values_list("conversation_id", flat=True)))
+    _conversations_apply(set(Message.objects.filter(pk__in_array=message_ids)
+                             .values_list("conversation_id", flat=True)))
 
 
 def presence_changes_apply(change_ids: list[int]) -> None:
@@ -229,18 +258,43 @@ def consumers_register() -> None:
     outbox.consumer_register(name=PRESENCE_CONSUMER, stream=PRESENCE_STREAM, handle=presence_changes_apply)
 
 
-def rollups_drain(*, batch_size: int = 2000, batches: int | None = None) -> int:
-    """Drain every consumer's entries, batch after batch; the entries handled."""
-    handled = 0
-    for name in CONSUMERS:
-        done = 0
-        while batches is None or done < batches:
-            drained = outbox.outbox_drain(consumer=name, batch_size=batch_size)
-            handled += drained.handled
-            done += 1
-            if drained.handled < batch_size or drained.failed:
-                break
+def rollups_drain(*, batch_size: int = 2000, rounds: int | None = None) -> int:
+    """Drain every consumer's entries, round after round (a batch of each consumer a round,
+    so none waits for the others' backlog) until a round comes back short; the entries
+    handled."""
+    handled, done = 0, 0
+    while rounds is None or done < rounds:
+        conversations, more = _conversations_round(batch_size)
+        drained = outbox.outbox_drain(consumer=PRESENCE_CONSUMER, batch_size=batch_size)
+        handled += conversations + drained.handled
+        done += 1
+        if not more and drained.handled + drained.failed < batch_size:
+            break
     return handled
+
+
+def _conversations_round(batch_size: int) -> tuple[int, bool]:
+    """A batch of each conversation consumer in one transaction, each conversation they touch
+    worked out once (a conversation resolved has an event on two streams); (entries handled,
+    whether a batch came back full). Should working them out together fail, the round is
+    rolled back and done consumer by consumer, where the outbox tries a failing entry alone
+    and parks it: one bad conversation never holds the streams back."""
+    try:
+        with transaction.atomic():
+            collected: set[int] = set()
+            token = _collecting.set(collected)
+            try:
+                batches = [outbox.outbox_drain(consumer=name, batch_size=batch_size)
+                           for name in CONVERSATION_CONSUMERS]
+            finally:
+                _collecting.reset(token)
+            conversations_refresh(collected)
+    except Exception:
+        log.warning("Reports: a round of %s could not be worked out together; consumer by consumer",
+                    ", ".join(CONVERSATION_CONSUMERS), exc_info=True)
+        batches = [outbox.outbox_drain(consumer=name, batch_size=batch_size) for name in CONVERSATION_CONSUMERS]
+    return (sum(drained.handled for drained in batches),
+            any(drained.handled + drained.failed >= batch_size for drained in batches))
 
 
 # --- Rebuild -----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ streams get their entries too; nothing drains them here, so they are deleted eve
 seconds to keep the outbox the size it has where they are drained.
 
 A separate process plays the beat and one worker process: it calls the beat's task
-`reports.tasks.rollups_drain` (every consumer, up to 10 batches of 2,000) every 2 s
+`reports.tasks.rollups_drain` (rounds of a batch of 2,000 from each consumer, up to 10 rounds) every 2 s
 (REPORTS_ROLLUPS_INTERVAL_SECONDS); a call that takes longer is followed at once by the next.
 
 Every second the lag is sampled: now minus the creation of the oldest entry the reports'

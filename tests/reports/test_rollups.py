@@ -354,6 +354,45 @@ def test_through_the_desk_events_drained_from_the_outbox_count_once_even_when_re
     assert _snapshot() == drained
 
 
+def test_a_conversation_that_cannot_be_worked_out_holds_back_no_other(monkeypatch, settings):
+    """A round works the conversations of every stream out together; when that fails, it is
+    done again consumer by consumer, where the outbox tries the failing entries alone: the
+    other conversation is counted, the bad one's entries wait (and are parked in the end)."""
+    from conversations import services
+    from supportdesk import outbox
+    from supportdesk.models import OutboxEntry
+    from tests.scenarios import conversation_assigned, online_agent
+
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    someone = online_agent()
+    good, bad = conversation_assigned(someone), conversation_assigned(someone)
+    for record in (good, bad):
+        services.agent_reply(conversation_id=record.pk, user=someone.user, body="Hola")
+    real = rollups.facts_module.conversation_facts
+
+    def failing(ids):
+        if bad.pk in set(ids):
+            raise RuntimeError("a conversation the rules cannot read")
+        return real(ids)
+
+    monkeypatch.setattr(rollups.facts_module, "conversation_facts", failing)
+    rollups.rollups_drain()
+    assert story.totals()["created"] == 1 and story.totals()["first_reply_count"] == 1  # the good one
+
+    def waiting() -> list[tuple[int, bool]]:
+        return list(OutboxEntry.objects.filter(consumer__in=rollups.CONVERSATION_CONSUMERS)
+                    .values_list("attempts", "parked_at"))
+
+    assert waiting() and {(attempts, parked is None) for attempts, parked in waiting()} == {(1, True)}
+    rollups.rollups_drain()
+    assert waiting() and {(attempts, parked is None) for attempts, parked in waiting()} == {(2, False)}  # parked
+
+    monkeypatch.setattr(rollups.facts_module, "conversation_facts", real)  # the cause fixed, retried
+    outbox.outbox_retry(entry_ids=list(OutboxEntry.objects.values_list("pk", flat=True)))
+    rollups.rollups_drain()
+    assert not waiting() and story.totals()["created"] == 2
+
+
 def test_the_rebuild_command_shows_its_progress_and_refuses_bad_dates(settings):
     from io import StringIO
 
