@@ -211,3 +211,20 @@ def test_a_loop_that_used_the_pool_ends_even_while_the_pool_is_still_connecting(
     ended.join(timeout=20)
 
     assert not ended.is_alive(), "an event loop's end hung on its pool"
+
+
+@pytest.mark.django_db
+def test_in_array_finds_the_rows_of_a_list_of_ids_as_one_parameter():
+    from conversations.models import Conversation
+    from tests.factories import ContactFactory
+
+    contact = ContactFactory()
+    first, second = (Conversation.objects.create(contact=contact, channel="chat", language="es") for _ in range(2))
+    with CaptureQueriesContext(connection) as queries:
+        found = set(Conversation.objects.filter(pk__in_array=[first.pk, 10**12]).values_list("pk", flat=True))
+    assert found == {first.pk} and "= ANY(" in queries[0]["sql"]
+    assert set(Conversation.objects.filter(contact_id__in_array={contact.pk}).values_list("pk", flat=True)) == {
+        first.pk, second.pk}  # a foreign key, from a set
+    assert set(Conversation.objects.filter(contact__in_array=[contact.pk]).values_list("pk", flat=True)) == {
+        first.pk, second.pk}
+    assert not Conversation.objects.filter(pk__in_array=[]).exists()
