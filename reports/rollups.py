@@ -1,11 +1,13 @@
 """The counters per hour, kept up to date from the events the desk writes, and rebuilt.
 
 Three outbox consumers (supportdesk.outbox) read routing's history, the timeline's
-conversation events and the replies people write; each batch is turned into the
-conversations it touched, whose facts are worked out again (reports.facts) and compared
-with the stored ones: only the difference goes into the counters (reports.contributions).
-Replaying an event finds nothing changed; a late one moves its hour's figures. One writer at
-a time (an advisory lock), so two drainers never add one difference twice.
+conversation events and the replies people write; a drain round takes a batch of each,
+turns them into the conversations they touched (each once, though a resolution has events
+on two streams), whose facts are worked out again (reports.facts) and compared with the
+stored ones: only the difference goes into the counters (reports.contributions, written by
+reports.counters). Replaying an event finds nothing changed; a late one moves its hour's
+figures. One writer at a time (an advisory lock), so two drainers never add one difference
+twice. A fourth consumer follows the agents' presence.
 
 `rollups_rebuild` works the facts and counters of a date range out again from the raw
 records, for a new report, a changed definition or a repair.
