@@ -31,6 +31,7 @@ from reports import facts as facts_module
 from reports import presence
 from reports.contributions import Deltas, hour_of
 from reports.counters import counters_add, days_recount
+from reports.facts import ConversationRow, ItemRow, stored_conversation_facts, stored_item_facts
 from reports.models import AgentHourRollup, ConversationFact, HourRollup, ItemFact
 from routing.models import HISTORY_STREAM, PRESENCE_STREAM, WorkItem
 from supportdesk import advisory_locks, outbox
@@ -47,14 +48,6 @@ CONVERSATION_CONSUMERS = (ROUTING_CONSUMER, TIMELINE_CONSUMER, MESSAGES_CONSUMER
 CONSUMERS = (*CONVERSATION_CONSUMERS, PRESENCE_CONSUMER)
 TIMELINE_KINDS = frozenset({EventKind.CONVERSATION_OPENED, EventKind.CONVERSATION_STATUS_CHANGED,
                             EventKind.RATING_GIVEN, EventKind.SURVEY_SENT})
-
-_CONVERSATION_FIELDS = [f.attname for f in ConversationFact._meta.concrete_fields]
-_ITEM_FIELDS = [f.attname for f in ItemFact._meta.concrete_fields]
-
-
-def _values(fact, fields: list[str]) -> tuple:  # noqa: ANN001
-    return tuple(getattr(fact, name) for name in fields)
-
 
 def _lock() -> None:
     with connection.cursor() as cursor:
@@ -78,24 +71,20 @@ def conversations_refresh(conversation_ids: Iterable[int]) -> int:
     with transaction.atomic():
         _lock()
         new, new_items = facts_module.conversation_facts(ids)
-        old = _stored_facts(ids)
+        old = stored_conversation_facts(ids)
         more = facts_module.earlier_first_contacts(_first_contact_keys_changed(old, new)) - ids
         if more:
             extra, extra_items = facts_module.conversation_facts(more)
             new, new_items, ids = new + extra, new_items + extra_items, ids | more
-            old |= _stored_facts(more)
+            old |= stored_conversation_facts(more)
         deltas = Deltas()
         changed = _facts_replace(ids, new, new_items, deltas, old=old)
         counters_add(deltas)
     return changed
 
 
-def _stored_facts(ids: Iterable[int]) -> dict[int, ConversationFact]:
-    return {fact.conversation_id: fact for fact in ConversationFact.objects.filter(conversation_id__in_array=ids)}
-
-
-def _first_contact_keys_changed(old: dict[int, ConversationFact],
-                                new: list[ConversationFact]) -> list[ConversationFact]:
+def _first_contact_keys_changed(old: dict[int, ConversationRow],
+                                new: list[ConversationRow]) -> list[ConversationRow]:
     """The facts (new, or stored ones now gone) that may change an earlier conversation's
     first-contact resolution: those whose contact, contact reason or creation is new. An
     event that changes none of them (a reply, a rating) leaves the earlier ones as they are."""
@@ -108,21 +97,19 @@ def _first_contact_keys_changed(old: dict[int, ConversationFact],
     return changed
 
 
-def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[ItemFact], deltas: Deltas,
+def _facts_replace(ids: set[int], new: list[ConversationRow], new_items: list[ItemRow], deltas: Deltas,
                    *, inside: Callable[[datetime], bool] | None = None, fresh: Deltas | None = None,
-                   old: dict[int, ConversationFact] | None = None) -> int:
+                   old: dict[int, ConversationRow] | None = None) -> int:
     """Store the new facts of these conversations in place of the old (`old`: read already),
     adding to `deltas` the difference of their contributions. For a rebuild, `inside` says
     which hours are being rebuilt: their contributions go to `fresh` (whole), the others'
     difference to `deltas`."""
-    old = _stored_facts(ids) if old is None else old
-    old_items = {f.item_id: f for f in ItemFact.objects.filter(conversation_id__in_array=ids)}
+    old = stored_conversation_facts(ids) if old is None else old
+    old_items = stored_item_facts(ids)
     new_by_id = {f.conversation_id: f for f in new}
     new_items_by_id = {f.item_id: f for f in new_items}
-    changed_facts = [f for f in new if f.conversation_id not in old
-                     or _values(old[f.conversation_id], _CONVERSATION_FIELDS) != _values(f, _CONVERSATION_FIELDS)]
-    changed_items = [f for f in new_items if f.item_id not in old_items
-                     or _values(old_items[f.item_id], _ITEM_FIELDS) != _values(f, _ITEM_FIELDS)]
+    changed_facts = [f for f in new if old.get(f.conversation_id) != f]
+    changed_items = [f for f in new_items if old_items.get(f.item_id) != f]
     gone = [pk for pk in old if pk not in new_by_id]
     gone_items = [pk for pk in old_items if pk not in new_items_by_id]
     if fresh is None:
@@ -160,7 +147,7 @@ def _facts_replace(ids: set[int], new: list[ConversationFact], new_items: list[I
     return len(changed_facts) + len(changed_items) + len(gone) + len(gone_items)
 
 
-def _facts_upsert(model: type[ConversationFact | ItemFact], facts: list) -> None:
+def _facts_upsert(model: type[ConversationFact | ItemFact], facts: list[ConversationRow] | list[ItemRow]) -> None:
     """Insert or update facts (by primary key) in one statement over an array per column:
     bulk_create would prepare every value of every instance in Python and write a placeholder
     for each (psycopg then splits the query on them), most of a busy drain's time."""
