@@ -31,6 +31,18 @@ class Priority(models.IntegerChoices):
     URGENT = 4, "Urgent"
 
 
+class ConversationIntent(models.TextChoices):
+    """What the customer's first message asks for (conversations.intents), as agents read it."""
+
+    ORDER_STATUS = "order_status", _("Where is my order")
+    LATE = "late", _("Late order")
+    CANCEL = "cancel", _("Cancel order")
+    REFUND = "refund", _("Refund")
+    MISSING_ITEM = "missing_item", _("Missing item")
+    ACCOUNT = "account", _("Account")
+    OTHER = "other", _("Other")
+
+
 class Conversation(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -79,6 +91,12 @@ class Conversation(models.Model):
     # open (a new email on another subject, when its queue links rather than joins).
     linked_conversation = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                             related_name="+", editable=False)
+
+    # What the first customer message asks for, recognised when the conversation is routed
+    # (conversations.intents); empty when unsure (under the threshold), not text, or not yet.
+    intent = models.CharField(max_length=16, choices=ConversationIntent.choices, blank=True, default="",
+                              db_default="", editable=False)
+    intent_confidence = models.FloatField(null=True, blank=True, editable=False)
 
     # Not a column: set on the conversation an open returns when its client id was used already.
     replayed: bool = False

@@ -19,6 +19,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "id", "contact", "channel", "status", "language", "contact_reason", "priority",
             "subject", "assignee", "last_message_sequence", "last_message_at", "created_at",
             "first_response_at", "resolved_at", "updated_at", "rating", "rating_comment", "rated_at",
+            "intent", "intent_confidence",
         ]
         read_only_fields = fields
 

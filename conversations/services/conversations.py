@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +30,8 @@ from supportdesk.actors import user_actor
 from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
 from timeline.models import Contact
+
+logger = logging.getLogger(__name__)
 
 
 def conversation_open(
@@ -151,15 +154,36 @@ def conversation_route(*, conversation_id: int) -> bool:
 
             if call_in_menu(conversation.pk):
                 return False  # the caller's language choice routes it
-        if not conversation.language:
+        first = None
+        if not conversation.language or conversation.intent_confidence is None:
             first = (Message.objects.filter(conversation_id=conversation.pk,
                                             direction=MessageDirection.INBOUND)
                      .order_by("sequence").values_list("body", flat=True).first())
+        if not conversation.language:
             conversation.language, _confidence = language_detect(
                 first or "", default=settings.CHAT_DEFAULT_LANGUAGE)
             Conversation.objects.filter(pk=conversation.pk).update(language=conversation.language)
+        if first and conversation.intent_confidence is None:
+            _intent_record(conversation, first)
         _route(conversation)
     return True
+
+
+def _intent_record(conversation: Conversation, text: str) -> None:
+    """Store what the first customer message asks for (empty under the threshold), for the agent
+    to read beside the language. A label, not a decision: should the model ever fail, the
+    conversation is routed all the same and the failure logged."""
+    from conversations.intents import intent_of  # scikit-learn and the model: only where routing runs
+
+    try:
+        guess = intent_of(text, conversation.language)
+    except Exception:  # noqa: BLE001 - an optional label must never keep a customer from an agent
+        logger.exception("intent recognition failed for conversation %s", conversation.pk)
+        return
+    conversation.intent = guess.intent.value if guess.intent else ""
+    conversation.intent_confidence = round(guess.confidence, 4)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        intent=conversation.intent, intent_confidence=conversation.intent_confidence)
 
 
 def conversation_status_set(
