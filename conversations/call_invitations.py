@@ -18,7 +18,6 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
@@ -31,6 +30,7 @@ from conversations.models import CallInvitation, CallInvitationState, CallReason
 from conversations.selectors import author_name
 from conversations.services import proactive_calls
 from conversations.workspace import desk_view
+from supportdesk import languages
 from supportdesk.errors import DomainError
 
 # --- the agent's panel ----------------------------------------------------------------------------
@@ -91,10 +91,9 @@ class ConsentForm(forms.Form):
                                                           "data-testid": "consent-phone"}))
 
 
-def _language(invitation: CallInvitation | None) -> str:
-    if invitation is None:
-        return settings.LANGUAGE_CODE
-    return proactive_calls.customer_language(invitation.conversation) or settings.LANGUAGE_CODE
+def _language(request: HttpRequest, invitation: CallInvitation | None) -> str:
+    contact_language = proactive_calls.customer_language(invitation.conversation) if invitation else ""
+    return languages.customer_language(contact_language=contact_language, request=request)
 
 
 def _problem(request: HttpRequest, error: DomainError) -> HttpResponse:
@@ -107,12 +106,12 @@ def _problem(request: HttpRequest, error: DomainError) -> HttpResponse:
 def consent(request: HttpRequest, token: str) -> HttpResponse:
     """The customer's choice: "Call me now" (with their number, prefilled from the contact)
     or "Continue in chat"."""
-    try:
-        invitation = access.access_call_invitation_link(token=token)
-    except DomainError as error:
-        with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(_language(request, None)):  # the link's errors in the browser's language
+        try:
+            invitation = access.access_call_invitation_link(token=token)
+        except DomainError as error:
             return _problem(request, error)
-    with translation.override(_language(invitation)):
+    with translation.override(_language(request, invitation)):
         context: dict[str, Any] = {"language": translation.get_language(), "invitation": invitation,
                                    "agent_name": author_name(invitation.agent)}
         if request.method == "POST":

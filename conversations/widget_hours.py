@@ -78,17 +78,18 @@ def back_text(back_at: datetime | None, *, zone: ZoneInfo, now: datetime, zone_n
 
 
 def hours_notice(*, contact: Contact | None, browser_language: str = "", time_zone: str = "",
-                 now: datetime | None = None) -> dict[str, Any] | None:
+                 now: datetime | None = None, text_language: str = "") -> dict[str, Any] | None:
     """The widget's notice while the visitor's queue is closed, or None while it is open:
     `{"back_at": ISO or None, "text": ..., "email": address, "email_text": ...}`, the texts
-    in the visitor's language (their contact's, else their browser's)."""
+    in `text_language` (the widget's, supportdesk.languages) or else the visitor's language
+    (their contact's, else their browser's), which also picks the queue."""
     now = now or timezone.now()
     language = (contact.preferred_language if contact is not None else "") or browser_language
     opening = visitor_opening(contact=contact, language=language, now=now)
     if opening.is_open:
         return None
     zone = visitor_zone(time_zone)
-    with translation.override(language or settings.CHAT_DEFAULT_LANGUAGE):
+    with translation.override(text_language or language or settings.CHAT_DEFAULT_LANGUAGE):
         text = back_text(opening.back_at, zone=zone or ZoneInfo(opening.time_zone), now=now,
                          zone_named=zone is None)
         email_text = gettext("Email us instead: %(address)s") % {"address": settings.SUPPORT_EMAIL_ADDRESS}

@@ -7,18 +7,21 @@ page's visitor carries no desk cookie a forged request could ride on.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import access, selectors, services, widget, widget_hours
-from supportdesk import ratelimit
+from conversations.widget_words import widget_words
+from supportdesk import languages, ratelimit
 from supportdesk.errors import error_body
 from supportdesk.json_input import JsonInputError, json_loads
 from timeline.models import ContactKind
@@ -36,11 +39,11 @@ def _error(code: str, message: str, status: int, **headers: str) -> JsonResponse
     return response
 
 
-def _tokens(body: bytes) -> tuple[str, str, str]:
-    """(identity token, previous session token, the browser's time zone) from the request
-    body; ValueError says what is wrong."""
+def _tokens(body: bytes) -> tuple[str, str, str, str]:
+    """(identity token, previous session token, the browser's time zone, the widget's language
+    setting) from the request body; ValueError says what is wrong."""
     if not body.strip():
-        return "", "", ""  # a first visit by an anonymous visitor has nothing to say
+        return "", "", "", ""  # a first visit by an anonymous visitor has nothing to say
     try:
         data = json_loads(body)
     except JsonInputError as error:
@@ -58,7 +61,11 @@ def _tokens(body: bytes) -> tuple[str, str, str]:
     if not isinstance(time_zone, str) or len(time_zone) > widget_hours.TIME_ZONE_MAX_CHARS:
         raise ValueError(f"time_zone must be an IANA time zone name such as Europe/Madrid "
                          f"(at most {widget_hours.TIME_ZONE_MAX_CHARS} characters).")
-    return tokens[0], tokens[1], time_zone.strip()
+    language = data.get("language") or ""
+    if not isinstance(language, str) or len(language) > languages.LANGUAGE_MAX_CHARS:
+        raise ValueError(f"language must be a language code such as es "
+                         f"(at most {languages.LANGUAGE_MAX_CHARS} characters).")
+    return tokens[0], tokens[1], time_zone.strip(), language.strip()
 
 
 @csrf_exempt
@@ -71,7 +78,7 @@ def session_start(request: HttpRequest) -> JsonResponse:
         return _error("rate_limited", f"Too many chat sessions from your address; wait {wait:g} seconds.", 429,
                       **{"Retry-After": str(max(1, round(wait)))})
     try:
-        identity_token, session_token, time_zone = _tokens(request.body)
+        identity_token, session_token, time_zone, widget_language = _tokens(request.body)
     except ValueError as error:
         return _error("bad_request", str(error), 400)
     try:
@@ -79,7 +86,16 @@ def session_start(request: HttpRequest) -> JsonResponse:
     except widget.TokenInvalid as error:
         return _error(error.code, error.message, error.status_code)
     contact = selectors.visitor_contact(session)
+    # Only now is the contact known: their language outranks the frame's first guess.
+    language = languages.customer_language(
+        contact_language=contact.preferred_language if contact and session.contact_id else "",
+        widget_language=widget_language, request=request)
+    with translation.override(language):
+        words = widget_words()
     return JsonResponse({
+        "language": language,
+        "dir": languages.direction(language),
+        "words": words,
         "session": widget.session_encode(session),
         "ws_path": WS_PATH,
         "anonymous": not session.contact_id,
@@ -89,7 +105,7 @@ def session_start(request: HttpRequest) -> JsonResponse:
         "name": contact.name if contact and session.contact_id else "",
         # Outside the business hours of the queue their chat would reach: when the team is back,
         # and email instead (None while it is open).
-        "hours": widget_hours.hours_notice(contact=contact, time_zone=time_zone,
+        "hours": widget_hours.hours_notice(contact=contact, time_zone=time_zone, text_language=language,
                                            browser_language=translation.get_language_from_request(request)),
     })
 
@@ -97,7 +113,18 @@ def session_start(request: HttpRequest) -> JsonResponse:
 @xframe_options_exempt  # it runs inside an iframe on any host site
 @require_GET
 def frame(request: HttpRequest) -> HttpResponse:
-    return render(request, "widget/frame.html", {"message_max_chars": settings.CHAT_MESSAGE_MAX_CHARS})
+    """The chat's page, in the widget's language (`?lang=`, from the embed snippet's
+    `data-language`) or the browser's; the session may switch it to the contact's."""
+    widget_language = languages.supported(request.GET.get("lang", ""))
+    language = languages.customer_language(widget_language=widget_language, request=request)
+    with translation.override(language):
+        words = widget_words()
+        response = render(request, "widget/frame.html", {
+            "message_max_chars": settings.CHAT_MESSAGE_MAX_CHARS, "language": language,
+            "direction": languages.direction(language), "widget_language": widget_language,
+            "words": words, "words_json": json.dumps(words, ensure_ascii=False)})
+        patch_vary_headers(response, ("Accept-Language",))
+        return response
 
 
 def _demo_may_impersonate(request: HttpRequest) -> bool:
@@ -133,4 +160,6 @@ def demo(request: HttpRequest) -> HttpResponse:
     return render(request, "widget/demo.html", {
         "groups": groups, "visitor": visitor, "identity_token": identity_token,
         "may_impersonate": may_impersonate, "unknown_choice": bool(chosen) and visitor is None,
+        # ?lang=ar plays a host site whose snippet sets data-language (supportdesk.languages).
+        "widget_language": languages.supported(request.GET.get("lang", "")),
     })

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
@@ -155,6 +156,25 @@ def workspace(request: HttpRequest, conversation_id: int | None = None) -> HttpR
         conversation = access.access_conversation(user=request.user, conversation_id=conversation_id)
         context.update(_conversation_context(request, conversation), open_conversation=True)
     return render(request, "desk/workspace.html", context)
+
+
+@require_POST
+@desk_view
+def desk_language_set(request: HttpRequest) -> HttpResponse:
+    """The language of the desk's pages in this browser (supportdesk.middleware reads the
+    cookie): a choice, never a guess from Accept-Language, so English stays the default."""
+    language = request.POST.get("language", "")
+    if language not in settings.DESK_LANGUAGES:
+        raise DomainError(gettext("Choose one of the desk's languages: %(languages)s.")
+                          % {"languages": ", ".join(settings.DESK_LANGUAGES)}, code="language_invalid")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = reverse("desk:workspace")
+    response = redirect(target)
+    response.set_cookie(settings.DESK_LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600, samesite="Lax",
+                        httponly=True, secure=request.is_secure())
+    return response
 
 
 @require_POST

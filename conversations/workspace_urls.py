@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", workspace.DeskLoginView.as_view(), name="login"),
     path("logout/", workspace.DeskLogoutView.as_view(), name="logout"),
     path("presence/", workspace.presence, name="presence"),
+    path("language/", workspace.desk_language_set, name="language"),
     path("offers/", workspace.offers, name="offers"),
     path("offers/<int:item_id>/accept/", workspace.offer_accept, name="offer_accept"),
     path("offers/<int:item_id>/decline/", workspace.offer_decline, name="offer_decline"),

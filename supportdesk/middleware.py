@@ -7,7 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
 from supportdesk import metrics
@@ -72,3 +75,25 @@ def _answered(response: HttpResponse, request_id: str, began: float) -> HttpResp
     metrics.observe("http_request_duration_seconds", time.monotonic() - began,
                     {"status": f"{response.status_code // 100}xx"})
     return response
+
+
+class DeskLanguageMiddleware:
+    """The desk's pages in the language their user chose (the `desk_language` cookie, one of
+    DESK_LANGUAGES, set from the header's language form), English otherwise. Not Django's
+    LocaleMiddleware: it would follow every browser's Accept-Language into pages that ship
+    in English and Spanish only, and into the admin. Customers' pages choose their own
+    language inside translation.override (supportdesk.languages), which wins over this.
+    An override around the request, not activate(): nothing stays active in the thread for
+    the next request (a streamed body is written after it, in English)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = request.COOKIES.get(settings.DESK_LANGUAGE_COOKIE, "")
+        if chosen not in settings.DESK_LANGUAGES or chosen == settings.LANGUAGE_CODE:
+            return self.get_response(request)
+        with translation.override(chosen):
+            response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",))
+        return response

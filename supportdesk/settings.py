@@ -143,6 +143,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The desk's pages in English or in the language their user chose (not Accept-Language).
+    "supportdesk.middleware.DeskLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -189,6 +191,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# The languages every customer-facing text (widget, rating and call pages, emails) ships in:
+# those of the demo agents (supportdesk/demo/agents.py). supportdesk/languages.py picks one per
+# customer; tests/supportdesk/test_customer_texts.py fails when a catalogue misses one of them.
+CUSTOMER_LANGUAGES = ("en", "ar", "bg", "ca", "de", "es", "fr", "hr", "it", "ka", "kk", "ko", "ky", "pl", "pt",
+                      "ro", "sr", "tr", "uk")
+# The agents' and supervisors' pages: English by default, Spanish when chosen (the header's form).
+DESK_LANGUAGES = ("en", "es")
+DESK_LANGUAGE_COOKIE = "desk_language"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -16,6 +16,7 @@ import { connectionStart, send, sync } from "./connection.js";
 import { messageSend, readMark } from "./outbox.js";
 import { embedded, isVisible, state, tellHost } from "./state.js";
 import { root, showError, ui } from "./ui.js";
+import { t } from "./words.js";
 
 const MESSAGE_MAX_CHARS = Number(root.dataset.messageMaxChars) || 4000;
 const TYPING_EVERY_MS = 2000;
@@ -27,12 +28,12 @@ ui.emailForm.addEventListener("submit", (event) => {
   const email = ui.emailInput.value.trim();
   if (!email || !ui.emailInput.checkValidity()) {
     ui.emailNote.dataset.state = "error";
-    ui.emailNote.textContent = "Enter an email address, e.g. you@example.com.";
+    ui.emailNote.textContent = t("email_invalid");
     return;
   }
   ui.emailNote.dataset.state = "";
-  ui.emailNote.textContent = state.ready && send({ type: ClientFrame.EMAIL, email }) ? "Saving…"
-    : "Not connected yet; try again in a moment.";
+  ui.emailNote.textContent = state.ready && send({ type: ClientFrame.EMAIL, email }) ? t("saving")
+    : t("not_connected");
 });
 
 ui.composerForm.addEventListener("submit", (event) => {
@@ -40,7 +41,7 @@ ui.composerForm.addEventListener("submit", (event) => {
   const body = ui.composer.value;
   if (!body.trim()) return;
   if ([...body].length > MESSAGE_MAX_CHARS) {
-    showError(`A message may have at most ${MESSAGE_MAX_CHARS} characters.`);
+    showError(t("too_long", { count: MESSAGE_MAX_CHARS }));
     return;
   }
   ui.composer.value = "";
@@ -53,7 +54,7 @@ ui.end.addEventListener("click", () => {
   if (state.ready && send({ type: ClientFrame.END, conversation_id: state.conversationId })) {
     ui.end.disabled = true; // until `ended` (or an error) answers
   } else {
-    showError("Not connected yet; try again in a moment.");
+    showError(t("not_connected"));
   }
 });
 
@@ -97,5 +98,6 @@ setInterval(() => {
   if (state.ready && state.conversationId !== null && isVisible()) sync();
 }, QUIET_RESYNC_MS);
 
-tellHost({ type: "ready" });
+// The host names its launcher in the visitor's language too (embed.js puts these in as text).
+tellHost({ type: "ready", labels: { open: t("title"), close: t("launcher_close") } });
 connectionStart();

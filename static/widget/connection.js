@@ -9,6 +9,7 @@ import { markOutboxSending } from "./outbox.js";
 import { backoff, sessionForget, sessionStart } from "./session.js";
 import { inflight, state, timers } from "./state.js";
 import { setStatus } from "./ui.js";
+import { t } from "./words.js";
 
 const SYNC_ANSWER_MS = 10000;
 let socket = null;
@@ -39,8 +40,8 @@ export function connectionStart() {
     onFrame: receive,
     onClose: socketLost,
     onState(socketState, { waitMs }) {
-      if (socketState === "connecting") setStatus("Connecting…", "connecting");
-      else if (socketState === "closed") setStatus(`Offline; reconnecting in ${Math.ceil(waitMs / 1000)} s…`, "offline");
+      if (socketState === "connecting") setStatus(t("connecting"), "connecting");
+      else if (socketState === "closed") setStatus(t("offline_retry", { seconds: Math.ceil(waitMs / 1000) }), "offline");
     },
     backoff,
     resetOnOpen: false, // a connection counts once the server says `ready` (frames.js)

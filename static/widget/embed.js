@@ -6,7 +6,10 @@
  * It adds a launcher button and an iframe with the chat (the desk's /widget/frame/, on the desk's
  * origin, taken from this script's own src; `data-desk-url` overrides it). The identity token, signed
  * by the host's server, travels in the URL fragment, which browsers never send to a server, so it
- * stays out of access logs. The only global is `window.SupportDeskWidget` (open, close, toggle).
+ * stays out of access logs. `data-language="es"` sets the chat's language for visitors the desk
+ * does not know (a known contact reads their own; else the browser's). The launcher's labels come
+ * from the chat in that language once it is ready. The only global is `window.SupportDeskWidget`
+ * (open, close, toggle).
  */
 (function () {
   "use strict";
@@ -17,7 +20,10 @@
   var deskUrl = script.getAttribute("data-desk-url") || new URL(script.src, location.href).origin;
   var deskOrigin = new URL(deskUrl, location.href).origin;
   var token = script.getAttribute("data-identity-token") || "";
+  var language = (script.getAttribute("data-language") || "").slice(0, 16);
   var OPEN_KEY = "supportdesk-widget-open";
+  // Until the chat says them in the visitor's language (its "ready" message).
+  var labels = { open: "Chat with support", close: "Close the support chat" };
 
   var style = document.createElement("style");
   style.textContent = [
@@ -42,7 +48,7 @@
   launcher.type = "button";
   launcher.className = "sdw-launcher";
   launcher.setAttribute("data-testid", "supportdesk-launcher");
-  launcher.setAttribute("aria-label", "Chat with support");
+  launcher.setAttribute("aria-label", labels.open);
   launcher.setAttribute("aria-expanded", "false");
   launcher.textContent = "💬";
   var badge = document.createElement("span");
@@ -52,11 +58,12 @@
 
   var frame = document.createElement("iframe");
   frame.className = "sdw-frame";
-  frame.title = "Chat with support";
+  frame.title = labels.open;
   frame.hidden = true;
   frame.setAttribute("data-testid", "supportdesk-frame");
   frame.setAttribute("referrerpolicy", "no-referrer");
-  frame.src = deskUrl.replace(/\/$/, "") + "/widget/frame/" + (token ? "#identity=" + encodeURIComponent(token) : "");
+  frame.src = deskUrl.replace(/\/$/, "") + "/widget/frame/" + (language ? "?lang=" + encodeURIComponent(language) : "") +
+    (token ? "#identity=" + encodeURIComponent(token) : "");
 
   var isOpen = false;
 
@@ -68,7 +75,7 @@
     isOpen = open;
     frame.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
-    launcher.setAttribute("aria-label", open ? "Close the support chat" : "Chat with support");
+    launcher.setAttribute("aria-label", open ? labels.close : labels.open);
     try { sessionStorage.setItem(OPEN_KEY, open ? "1" : ""); } catch (e) { /* storage may be off */ }
     tell({ source: "supportdesk-host", type: "visibility", open: open });
     if (open) {
@@ -95,6 +102,11 @@
       setOpen(false);
       launcher.focus();
     } else if (data.type === "ready") {
+      if (data.labels && typeof data.labels.open === "string" && typeof data.labels.close === "string") {
+        labels = { open: data.labels.open.slice(0, 200), close: data.labels.close.slice(0, 200) };
+        frame.title = labels.open;
+        launcher.setAttribute("aria-label", isOpen ? labels.close : labels.open);
+      }
       tell({ source: "supportdesk-host", type: "visibility", open: isOpen });
     }
   });

@@ -10,6 +10,7 @@ import {
 } from "./render.js";
 import { surveyError, surveyRated, surveyShow } from "./survey.js";
 import { inflight, isVisible, pending, shown, state, tellHost, timers } from "./state.js";
+import { t } from "./words.js";
 import { connectionStatus, setStatus, showError, ui } from "./ui.js";
 
 export function receive(frame) {
@@ -41,7 +42,7 @@ export function receive(frame) {
     case Frame.CHAT_STATUS:
       if (frame.conversation_id === state.conversationId
           && (frame.status === "resolved" || frame.status === "closed")) {
-        resolvedShow(frame.status === "closed" ? "This chat has ended. Write again to start a new one." : undefined);
+        resolvedShow(frame.status === "closed" ? t("closed") : undefined);
       }
       break;
     case Frame.CHAT_AGENT:
@@ -173,7 +174,7 @@ function ackReceive(ack) {
 const RETRYABLE = new Set(["rate_limited", "server_error"]);
 
 function errorReceive(error) {
-  const text = error.message || "Something went wrong.";
+  const text = error.message || t("something_wrong");
   if (error.in_reply_to === ClientFrame.MESSAGE || (error.code === "too_large" && inflight.length)) {
     // Frames are answered in order, so this error is the oldest message still in flight.
     const clientId = inflight.shift();
@@ -184,7 +185,7 @@ function errorReceive(error) {
         clearTimeout(timers.outbox);
         timers.outbox = setTimeout(outboxFlush, wait * 1000);
         showError(error.code === "rate_limited"
-          ? `You are sending messages quickly; yours will go in ${Math.ceil(wait)} s.` : text);
+          ? t("sending_quickly", { seconds: Math.ceil(wait) }) : text);
       } else {
         failedMark(clientId, text);
       }
@@ -208,7 +209,7 @@ function errorReceive(error) {
   }
   if (error.in_reply_to === ClientFrame.TYPING || error.in_reply_to === ClientFrame.READ) return; // nothing the visitor must do
   if (error.code === "rate_limited") {
-    showError(error.retry_after ? `Too many attempts; wait ${Math.ceil(error.retry_after)} s.` : text);
+    showError(error.retry_after ? t("too_many", { seconds: Math.ceil(error.retry_after) }) : text);
   } else if (error.code === "token_invalid") {
     setStatus(text, "error");
   } else {

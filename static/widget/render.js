@@ -3,9 +3,9 @@
 import { timeElement } from "../common/format.js";
 import { state, timers } from "./state.js";
 import { ui } from "./ui.js";
+import { t } from "./words.js";
 
 const TYPING_SHOWN_MS = 5000;
-const STATE_TEXT = { sending: "Sending…", sent: "Sent", seen: "Seen", failed: "Not sent" };
 let typingTimer = null;
 
 export function messageElement({ direction, body, author, createdAt }) {
@@ -16,7 +16,7 @@ export function messageElement({ direction, body, author, createdAt }) {
   if (direction !== "in") {
     const who = document.createElement("span");
     who.className = "msg-author";
-    who.textContent = author || "Support";
+    who.textContent = author || t("support");
     li.append(who);
   }
   const text = document.createElement("p");
@@ -45,7 +45,8 @@ export function messageRender(message) {
 export function stateSet(li, deliveryState, note = "") {
   li.dataset.state = deliveryState;
   const delivery = li.querySelector(".msg-state");
-  if (delivery) delivery.textContent = note ? `${STATE_TEXT[deliveryState]}: ${note}` : STATE_TEXT[deliveryState];
+  const label = t(`state_${deliveryState}`);
+  if (delivery) delivery.textContent = note ? `${label}: ${note}` : label;
 }
 
 // Messages stand in (conversation, sequence) order, kept on each <li> as `sortKey`; those still
@@ -85,7 +86,7 @@ export function notice(text, afterSequence = Number.MAX_SAFE_INTEGER) {
 }
 
 // `text`: what the server said (the visitor ended it: `ended`), else the chat was resolved or closed.
-export function resolvedShow(text = "This chat has been resolved. Write again to start a new one.") {
+export function resolvedShow(text = t("resolved")) {
   if (state.resolved) return;
   state.resolved = true;
   typingHide();
@@ -102,11 +103,11 @@ export function endButtonUpdate() {
 export function agentShow(name) {
   if (!name) return;
   ui.agent.dataset.agent = name;
-  ui.agent.textContent = `You are chatting with ${name}`;
+  ui.agent.textContent = t("chatting_with", { name });
 }
 
 export function typingShow(name) {
-  ui.typing.textContent = `${name || "Support"} is typing…`;
+  ui.typing.textContent = t("typing", { name: name || t("support") });
   ui.typing.hidden = false;
   clearTimeout(typingTimer);
   typingTimer = setTimeout(typingHide, TYPING_SHOWN_MS);
@@ -143,5 +144,5 @@ export function emailSaved() {
   ui.emailForm.querySelector(".chat-email-row").hidden = true;
   ui.emailForm.querySelector("label").hidden = true;
   ui.emailNote.dataset.state = "saved";
-  ui.emailNote.textContent = `Thanks! We will answer at ${ui.emailInput.value.trim()}.`;
+  ui.emailNote.textContent = t("email_thanks", { email: ui.emailInput.value.trim() });
 }

@@ -2,12 +2,14 @@
 // never for a signed-in visitor), retried with the socket's backoff while support is unreachable.
 
 import { Backoff } from "../common/reconnect.js";
-import { state } from "./state.js";
+import { state, tellHost } from "./state.js";
 import { emailFormUpdate, hoursShow } from "./render.js";
 import { root, setStatus, showError, ui } from "./ui.js";
+import { t, wordsApply } from "./words.js";
 
 const SESSION_URL = root.dataset.sessionUrl;
 const SESSION_KEY = "supportdesk.widget.session";
+const WIDGET_LANGUAGE = root.dataset.widgetLanguage || ""; // the embed snippet's data-language
 
 // One backoff for the session requests and the socket: a failure of either slows both.
 export const backoff = new Backoff({ firstMs: 1000, maxMs: 15000 });
@@ -46,7 +48,7 @@ async function postSession(body) {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     // The browser's time zone: the desk says when the team is back on the visitor's clock.
-    body: JSON.stringify({ ...body, time_zone: browserTimeZone() }),
+    body: JSON.stringify({ ...body, time_zone: browserTimeZone(), language: WIDGET_LANGUAGE }),
     credentials: "omit",
   });
   let data = null;
@@ -65,7 +67,7 @@ export async function sessionStart() {
       answer = await postSession(identity ? { identity } : stored ? { session: stored } : {});
     } catch {
       const wait = backoff.next();
-      setStatus(`Cannot reach support; trying again in ${Math.ceil(wait / 1000)} s…`, "offline");
+      setStatus(t("cannot_reach", { seconds: Math.ceil(wait / 1000) }), "offline");
       await delay(wait);
       continue;
     }
@@ -76,7 +78,7 @@ export async function sessionStart() {
     const error = (answer.data && answer.data.error) || {};
     if (answer.status === 401 && identity) {
       identity = "";
-      showError("The site's sign-in could not be checked; you are chatting as a guest. Reload the page to retry.");
+      showError(t("signin_failed"));
       continue;
     }
     if (answer.status === 401 && stored) {
@@ -84,7 +86,7 @@ export async function sessionStart() {
       continue;
     }
     const wait = answer.status === 429 && answer.retryAfter ? answer.retryAfter * 1000 : backoff.next();
-    setStatus(`${error.message || "Support could not start the chat."} Trying again in ${Math.ceil(wait / 1000)} s…`,
+    setStatus(`${error.message || t("could_not_start")} ${t("retry_in", { seconds: Math.ceil(wait / 1000) })}`,
       "error");
     await delay(wait);
   }
@@ -97,8 +99,11 @@ function sessionApply(data) {
   state.hasEmail = Boolean(data.has_email);
   state.agentsOnline = Boolean(data.agents_online);
   if (state.anonymous) storageSet(SESSION_KEY, data.session);
+  if (wordsApply(data.language, data.dir, data.words)) { // the contact's language outranks the frame's guess
+    tellHost({ type: "ready", labels: { open: t("title"), close: t("launcher_close") } });
+  }
   if (data.name && !ui.agent.dataset.agent) {
-    ui.agent.textContent = `Hi ${data.name}! We usually answer within minutes.`;
+    ui.agent.textContent = t("greeting", { name: data.name });
   }
   emailFormUpdate();
   hoursShow(data.hours);

@@ -1,6 +1,7 @@
 // The chat's elements (templates/widget/frame.html) and its status line.
 
 import { state, timers } from "./state.js";
+import { t } from "./words.js";
 
 export const root = document.getElementById("chat");
 const byTestId = (id) => root.querySelector(`[data-testid="${id}"]`);
@@ -38,6 +39,6 @@ export function showError(text) {
 
 export function connectionStatus() {
   if (state.ready) {
-    setStatus(state.agentsOnline ? "Connected" : "Connected · no agent is online right now", "online");
+    setStatus(state.agentsOnline ? t("connected") : t("connected_no_agent"), "online");
   }
 }

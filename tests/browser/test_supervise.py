@@ -109,7 +109,7 @@ def test_a_customer_whose_chat_is_declined_sees_they_are_waiting(asgi_server, br
         # then the customer is told, after their message, that they are in the queue
         notice = chat.get_by_test_id("chat-notice")
         expect(notice).to_have_count(1)
-        expect(notice).to_contain_text("You are in the queue")
+        expect(notice).to_contain_text("Estás en la cola")  # in the chat's language (Spanish)
         assert chat.locator("[data-testid=message], [data-testid=chat-notice]").evaluate_all(
             "els => els.map(e => e.dataset.testid)") == ["message", "chat-notice"]
         assert not errors, errors

@@ -397,6 +397,7 @@ def test_a_link_whose_chat_has_ended_gets_a_clear_page(agent):
 @pytest.mark.parametrize(("language", "texts"), [
     ("es", ["¿Quieres que te llamemos?", "Llamadme ahora", "Seguir en el chat", 'lang="es"']),
     ("ko", ["전화를 받으시겠어요?", "지금 전화해 주세요", "채팅으로 계속하기", 'lang="ko"']),
+    ("ar", ["هل تريد أن نتصل بك؟", "اتصلوا بي الآن", "متابعة المحادثة", '<html lang="ar" dir="rtl">']),
 ])
 def test_the_page_speaks_the_customers_language(language, texts):
     agent = online_agent(languages=sorted({"es", language}))  # routing offers the set-up chat in Spanish
@@ -410,7 +411,8 @@ def test_the_page_speaks_the_customers_language(language, texts):
     for text in texts:
         assert text in page
     assert "Would you like us to call you?" not in page
-    assert {"es": "Seguimos en el chat", "ko": "채팅으로 계속 도와드릴게요"}[language] in refused
+    refused_texts = {"es": "Seguimos en el chat", "ko": "채팅으로 계속 도와드릴게요", "ar": "سنتابع في المحادثة"}
+    assert refused_texts[language] in refused
 
 
 # --- the supervisors' counts --------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def test_a_declined_chat_nobody_takes_tells_the_customer_they_are_waiting(how):
     assert WorkItem.objects.get(pk=item.pk).state == ItemState.WAITING
     assert frames == [{"type": "chat.notice", "conversation_id": conversation.pk, "notice": "waiting",
                        "text": waiting.waiting_text("es"), "after_sequence": 1}]
-    assert "queue" in frames[0]["text"]
+    assert frames[0]["text"] == ("Estás en la cola: te responderá el próximo agente disponible. "
+                                 "Gracias por esperar.")  # the chat's language, not English
     # a notice, not a message: the thread and the desk's first response are untouched
     conversation.refresh_from_db()
     assert Message.objects.filter(conversation=conversation).count() == 1

@@ -231,6 +231,9 @@ MATRIX: dict[str, Row] = {
     "desk:logout": Row(_desk("desk:logout"), {"post": same(302)}),
     "desk:presence": Row(_desk("desk:presence"), {"post": answers(302, 302, 200, 200, 400, 403, 403, 403)},
                          body=lambda world: {"presence": "online"}),
+    # The desk's language for this browser: set, then back to the workspace.
+    "desk:language": Row(_desk("desk:language"), {"post": answers(302, 302, 302, 302, 302, 403, 403, 403)},
+                         body=lambda world: {"language": "es"}),
     "desk:offers": Row(_desk("desk:offers"), {"get": DESK_LIST}),
     # A supervisor without an agent profile takes no offers (400 not_an_agent).
     "desk:offer_accept": Row(_desk("desk:offer_accept", **OFFER),

@@ -12,6 +12,7 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from conversations.models import Conversation
 from tests.workflows.csat_helpers import chat_of_agent, conversation_on, drain, resolve, settings_for
@@ -140,3 +141,33 @@ def test_the_page_needs_no_login_and_takes_csrf_like_any_form(survey):
 
     assert response.status_code == 200
     assert services.survey_pending_for_contact(contact_id=survey.contact_id) is None
+
+
+def test_a_forged_link_is_explained_in_the_browsers_language():
+    """No survey, so no customer language: the browser's Accept-Language decides."""
+    response = Client().get(page("forged-token"), HTTP_ACCEPT_LANGUAGE="fr-CH,fr;q=0.9,en;q=0.5")
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert '<html lang="fr" dir="ltr">' in html
+    assert "Ce lien ne fonctionne pas" in html
+    assert escape("Ce lien d'enquête n'est pas valide. Vérifiez que vous l'avez copié en entier.") in html
+
+
+def test_a_survey_of_no_known_language_opens_in_the_browsers(survey):
+    Survey.objects.filter(pk=survey.pk).update(language="")
+
+    html = Client().get(page(survey_token(survey)), HTTP_ACCEPT_LANGUAGE="pl").content.decode()
+
+    assert '<html lang="pl" dir="ltr">' in html
+    assert "Jak bardzo jesteś zadowolony z otrzymanej pomocy?" in html
+    assert "How satisfied are you" not in html
+
+
+def test_an_arabic_survey_reads_right_to_left_whatever_the_browser(survey):
+    Survey.objects.filter(pk=survey.pk).update(language="ar")
+
+    html = Client().get(page(survey_token(survey)), HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "How satisfied are you" not in html and "¿Qué tan satisfecho" not in html

@@ -17,9 +17,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from supportdesk import languages
 from supportdesk.errors import DomainError
 from workflows import access
-from workflows.surveys import services
+from workflows.surveys import links, services
 from workflows.surveys.models import Survey
 
 TOKEN_MAX_CHARS = 512
@@ -45,13 +46,17 @@ def _problem(request: HttpRequest, error: DomainError, *, survey: Survey | None 
 @require_http_methods(["GET", "POST"])
 def survey_rate(request: HttpRequest, token: str) -> HttpResponse:
     if len(token) > TOKEN_MAX_CHARS:
-        with translation.override(settings.LANGUAGE_CODE):
-            return _problem(request, DomainError(gettext("This survey link is not valid."), code="link_invalid"))
-    try:
-        survey = access.access_survey_link(token=token)
-    except DomainError as error:
-        return _problem(request, error)
-    with translation.override(survey.language or settings.LANGUAGE_CODE):
+        with translation.override(languages.customer_language(request=request)):
+            # The same words as any other link that names no survey (surveys.links).
+            return _problem(request, DomainError(str(links.INVALID), code="link_invalid"))
+    # Until the link names a survey, the browser's language is all there is: the link's errors
+    # are worded in it.
+    with translation.override(languages.customer_language(request=request)):
+        try:
+            survey = access.access_survey_link(token=token)
+        except DomainError as error:
+            return _problem(request, error)
+    with translation.override(languages.customer_language(contact_language=survey.language, request=request)):
         language = translation.get_language()
         if not services.may_change(survey):
             locked = services.RatingLocked(gettext(
