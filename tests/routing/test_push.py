@@ -46,6 +46,9 @@ def _received(layer, channel: str) -> list[dict]:
     async def drain() -> list[dict]:
         # A layer of its own: channels_redis binds its receive buffers to one event loop.
         listener = RedisChannelLayer(**layer_config(layer))
+        # Connected before the wait below starts, so on a busy machine the connection's set-up
+        # is not taken for a message that never came.
+        await listener.connection(listener.consistent_hash(channel)).ping()
         messages = []
         while True:
             try:
