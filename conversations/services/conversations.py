@@ -143,6 +143,7 @@ def conversation_route(*, conversation_id: int) -> bool:
     """
     from conversations.language import language_detect  # numpy and the model: only where routing runs
 
+    _intent_model_warm()
     with transaction.atomic():
         conversation = (Conversation.objects.select_for_update().select_related("contact")
                         .filter(pk=conversation_id, routed_at__isnull=True,
@@ -167,6 +168,17 @@ def conversation_route(*, conversation_id: int) -> bool:
             _intent_record(conversation, first)
         _route(conversation)
     return True
+
+
+def _intent_model_warm() -> None:
+    """The intent model is trained on a process's first use (1-2 s): before a conversation's
+    row is locked rather than while. A failure is logged; routing goes on without the label."""
+    from conversations.intents.model import trained
+
+    try:
+        trained()
+    except Exception:  # noqa: BLE001 - an optional label must never keep a customer from an agent
+        logger.exception("the intent model could not be trained")
 
 
 def _intent_record(conversation: Conversation, text: str) -> None:
