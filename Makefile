@@ -97,7 +97,7 @@ test: $(DEV_STAMP) system-deps
 # Every benchmark runs even when one misses its target; make bench fails at the end if any did.
 bench: $(DEV_STAMP) preflight
 	@failed=""; \
-	for bench in oms_ingest routing livechat timeline workflows channels reports intents; do \
+	for bench in oms_ingest routing livechat timeline workflows channels reports intents helpcenter; do \
 		echo "$(BIN)/python -m tests.bench.$$bench"; \
 		$(BIN)/python -m tests.bench.$$bench || failed="$$failed $$bench"; \
 	done; \

@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "workflows",
     "integrations",
     "reports",
+    "helpcenter",
     "anymail",
 ]
 

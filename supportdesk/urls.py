@@ -40,10 +40,12 @@ urlpatterns = [
     path("integrations/voice/", include("integrations.voice.urls")),
     path("desk/", include("conversations.workspace_urls")),
     path("api/v1/reports/", include("reports.api_urls")),
+    path("api/v1/help/", include("helpcenter.api_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("widget/", include("conversations.widget_urls")),
+    path("help/", include("helpcenter.urls")),
     path("survey/", include("workflows.surveys.urls")),
     path("call/", include("conversations.call_invitation_urls")),
 ]

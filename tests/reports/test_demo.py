@@ -27,7 +27,7 @@ def test_seeding_works_the_counters_out_over_the_seeded_history_and_a_rerun_skip
 
     conversations = Conversation.objects.count()
     assert conversations
-    [outcome] = seeded.after_seeding  # one step registered: the reports'
+    [outcome] = [line for line in seeded.after_seeding if line.startswith("Reports:")]  # the reports' step
     assert outcome.startswith(f"Reports: counters worked out from {conversations:,} conversations, ")
     assert ConversationFact.objects.count() == conversations
     assert HourRollup.objects.exists()
@@ -39,5 +39,5 @@ def test_seeding_works_the_counters_out_over_the_seeded_history_and_a_rerun_skip
     again = demo.demo_seed(contacts=30, on_step_progress=progress.append)
 
     assert again.rows == 0
-    assert again.after_seeding == [UP_TO_DATE]
+    assert [line for line in again.after_seeding if line.startswith("Reports:")] == [UP_TO_DATE]
     assert progress == []  # not rebuilt

@@ -194,6 +194,20 @@ def _call_url(name: str) -> Callable[[World], str]:
     return url
 
 
+def _help_article(world: World) -> str:
+    """A published Spanish article (made once per world), its address."""
+    from helpcenter.models import Article, ArticleVersion, Category, CategoryName
+    from helpcenter.services import article_version_save
+
+    category, created = Category.objects.get_or_create(slug="pedidos")
+    if created:
+        CategoryName.objects.create(category=category, language="es", name="Pedidos")
+        article = Article.objects.create(key="donde", category=category)
+        article_version_save(version=ArticleVersion(article=article, language="es", slug="donde", title="¿Dónde?",
+                                                    body="Tu pedido.", status="published"))
+    return "/help/es/pedidos/donde/"
+
+
 def _query(url: Callable[[World], str], query: str) -> Callable[[World], str]:
     return lambda world: f"{url(world)}?{query}"
 
@@ -289,8 +303,20 @@ MATRIX: dict[str, Row] = {
     # The reports' pages (reports.access): supervisors only, as the live view.
     "reports-staffing": Row(lambda world: reverse("reports-staffing") + "?queue=general",
                             {"get": DESK_SUPERVISOR}),
+    # The public help center (helpcenter.access): published articles for everyone (drafts and
+    # unknown addresses 404 alike, tests/helpcenter/test_pages.py); answering "Was this helpful?"
+    # is for everyone too, once per session, then back to the article (303).
+    "help-root": Row(lambda world: "/help/", {"get": same(302)}),
+    "help-home": Row(lambda world: "/help/es/", {"get": same(200)}),
+    "help-search": Row(lambda world: "/help/es/search/?q=pedido", {"get": same(200)}),
+    "help-category": Row(lambda world: _help_article(world).rsplit("/", 2)[0] + "/", {"get": same(200)}),
+    "help-article": Row(_help_article, {"get": same(200)}),
+    "help-article-helpful": Row(lambda world: _help_article(world) + "helpful/", {"post": same(303)},
+                                body=lambda world: {"helpful": "yes"}),
     # --- REST API ---
     "api-root": Row(_desk("api-root"), {"get": API_DESK}),
+    # The workspace's article search (helpcenter.access): agents and supervisors.
+    "help-articles-api": Row(lambda world: "/api/v1/help/articles/?q=pedido&language=es", {"get": API_DESK}),
     "contact-list": Row(_desk("contact-list"), {
         "get": API_DESK_OR_INTEGRATION,
         "post": answers(401, 401, 201, 201, 201, 403, 403, 201),

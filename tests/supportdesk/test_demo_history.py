@@ -73,7 +73,7 @@ def test_seeding_twice_leaves_the_counters_equal_and_a_rerun_rebuilds_missing_fa
     again = demo.demo_seed(contacts=CONTACTS)
 
     # nothing new: nothing to work out
-    assert again.rows == 0 and again.after_seeding == ["Reports: their counters were up to date (/desk/reports/)."]
+    assert again.rows == 0 and "Reports: their counters were up to date (/desk/reports/)." in again.after_seeding
     assert _counters() == counters
     assert (WorkItem.objects.count(), WorkItemEvent.objects.count()) == (items, events)
 
@@ -82,7 +82,7 @@ def test_seeding_twice_leaves_the_counters_equal_and_a_rerun_rebuilds_missing_fa
 
     repaired = demo.demo_seed(contacts=CONTACTS)
 
-    assert repaired.after_seeding[0].startswith("Reports: counters worked out from")
+    assert any(line.startswith("Reports: counters worked out from") for line in repaired.after_seeding)
     assert ConversationFact.objects.count() == Conversation.objects.count()
     assert _counters() == counters
 

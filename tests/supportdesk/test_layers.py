@@ -1,7 +1,9 @@
 """The layering contract (pyproject.toml, [tool.importlinter]) holds: lower layers never import
 higher ones, routing imports neither conversations nor the timeline, and nothing but the URL
-conf imports the read side (reports), not even the demo. Run by `make test` like any other
-test, so a new upward import fails the build with import-linter's own report."""
+conf imports the read side (reports), not even the demo; the help center stands beside
+integrations on the core and conversations, and nothing below the URL conf imports it. Run by
+`make test` like any other test, so a new upward import fails the build with import-linter's own
+report."""
 
 from __future__ import annotations
 
@@ -19,9 +21,13 @@ def test_the_layers_are_as_the_design_draws_them():
                  for contract in tomllib.loads(CONFIG.read_text())["tool"]["importlinter"]["contracts"]}
 
     assert contracts["layers"]["layers"] == [
-        "reports", "integrations", "workflows", "conversations", "routing", "timeline", "supportdesk"]
+        "reports", "integrations | helpcenter", "workflows", "conversations", "routing", "timeline", "supportdesk"]
     assert contracts["routing-self-contained"]["forbidden_modules"] == ["conversations", "timeline"]
     assert contracts["read-side-on-top"]["forbidden_modules"] == ["reports"]
+    # The help center beside integrations: on the core and conversations only, imported by none.
+    assert contracts["helpcenter-narrow"]["forbidden_modules"] == [
+        "timeline", "routing", "workflows", "integrations"]
+    assert "helpcenter" in contracts["helpcenter-beside"]["forbidden_modules"]
 
 
 def test_no_module_imports_across_the_contracts(capsys):

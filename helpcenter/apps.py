@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class HelpCenterConfig(AppConfig):
+    name = "helpcenter"
+    verbose_name = _("Help center")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from helpcenter.demo import demo_step_register
+
+        demo_step_register()
