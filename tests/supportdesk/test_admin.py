@@ -149,6 +149,16 @@ def one_of_each(admin_user):
     with transaction.atomic():
         run_start(workflow=workflow, version=version, subject=subject_load(customer.pk, "order", order.pk),
                   trigger={"event": "order.delayed"}, chain=[])
+    # A help-center article in a category, one language's version saved by a supervisor (audited).
+    from helpcenter.models import Article, ArticleVersion, Category, CategoryName
+    from helpcenter.services import article_version_save
+
+    category = Category.objects.create(slug="orders", position=0)
+    CategoryName.objects.create(category=category, language="en", name="Orders")
+    article = Article.objects.create(key="where", category=category, position=0)
+    article_version_save(version=ArticleVersion(article=article, language="en", slug="where-is-my-order",
+                                                title="Where is my order?", body="Track it **here**."),
+                         actor=admin_user)
 
 
 @pytest.mark.parametrize("model", REGISTERED, ids=lambda model: model._meta.label)
