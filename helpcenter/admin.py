@@ -20,23 +20,13 @@ from helpcenter import services
 from helpcenter.access import may_write_articles
 from helpcenter.markdown import markdown_render
 from helpcenter.models import Article, ArticleVersion, Category, CategoryName, HelpAudit
+from supportdesk.admin_access import AccessRuleAdminMixin
 
 
-class SupervisorsOnly:
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return may_write_articles(request.user)
+class SupervisorsOnly(AccessRuleAdminMixin):
+    """Supervisors write the help center; every other staff account sees nothing of it."""
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_write_articles(request.user)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_write_articles(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_write_articles(request.user)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_write_articles(request.user)
+    access_rule = staticmethod(may_write_articles)
 
 
 class AuditedAdmin(SupervisorsOnly, admin.ModelAdmin):

@@ -7,26 +7,14 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from supportdesk.admin_access import AccessRuleAdminMixin
 from workflows.access import may_manage_workflows
 
 
-class SupervisorOnlyAdminMixin:
+class SupervisorOnlyAdminMixin(AccessRuleAdminMixin):
     """Supervisors see, add, change and delete; every other staff account sees nothing."""
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return may_manage_workflows(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_manage_workflows(request.user)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_manage_workflows(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_manage_workflows(request.user)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return may_manage_workflows(request.user)
+    access_rule = staticmethod(may_manage_workflows)
 
 
 class SupervisorReadOnlyAdminMixin(SupervisorOnlyAdminMixin):
