@@ -78,6 +78,18 @@ def profile_django_setup(*, database: str, database_url: str = "", queue: str, *
                     CELERY_TASK_DEFAULT_QUEUE=f"{queue}-{uuid.uuid4().hex[:6]}", **extra)
     if database_url:
         env["DATABASE_URL"] = database_url
+    _django_setup(env)
+
+
+def test_client_django_setup(*, database: str) -> None:
+    """Django set up in this process for requests through its test client (tests.bench.timeline,
+    tests.bench.helpcenter): the benchmark's database, created if need be and migrated."""
+    env = bench_env(database=database)
+    env["ALLOWED_HOSTS"] = "testserver"  # Django's test client, in this process
+    _django_setup(env)
+
+
+def _django_setup(env: dict[str, str]) -> None:
     prepare_database(env)
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
@@ -85,7 +97,7 @@ def profile_django_setup(*, database: str, database_url: str = "", queue: str, *
 
     import django
 
-    warnings.filterwarnings("ignore", "No directory at")
+    warnings.filterwarnings("ignore", "No directory at")  # whitenoise: no collectstatic for a bench
     django.setup()
 
 

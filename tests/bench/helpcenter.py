@@ -20,7 +20,6 @@ Target: p95 under 30 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
@@ -168,18 +167,9 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     harness.yardsticks()  # before the benchmark's own load, once for the process
-    env = harness.bench_env(database=DATABASE)
-    env["ALLOWED_HOSTS"] = "testserver"  # Django's test client, in this process
-    harness.prepare_database(env)
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-    import warnings
+    harness.test_client_django_setup(database=DATABASE)
     from urllib.parse import urlencode
 
-    import django
-
-    warnings.filterwarnings("ignore", "No directory at")  # whitenoise: no collectstatic for a bench
-    django.setup()
     from django.contrib.auth import get_user_model
     from django.test import Client
 

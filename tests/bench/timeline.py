@@ -21,7 +21,6 @@ Targets: p95 under 20 ms for the first page, under 50 ms for search.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from typing import Any
@@ -172,17 +171,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     harness.yardsticks()  # before the benchmark's own load, once for the process
-    env = harness.bench_env(database=DATABASE)
-    env["ALLOWED_HOSTS"] = "testserver"  # Django's test client, in this process
-    harness.prepare_database(env)
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
-    import warnings
-
-    import django
-
-    warnings.filterwarnings("ignore", "No directory at")  # whitenoise: no collectstatic for a bench
-    django.setup()
+    harness.test_client_django_setup(database=DATABASE)
     from django.contrib.auth import get_user_model
     from django.test import Client
 
