@@ -4,7 +4,8 @@ An article is the language-independent thing (its category, its place, the conta
 it answers); a version is what a reader reads in one language, draft or published, with its
 own slug so its URL reads in that language. The search columns of a version
 (`search_vector`, `search_text`) are maintained by `helpcenter.services` from its title and
-body whenever it is saved; the indexes on them are in migration 0001.
+body whenever it is saved; the indexes on them are in migration 0001. The words of the
+published versions (`SearchWord`) are what a misspelt word typed in a search is corrected to.
 """
 
 from __future__ import annotations
@@ -110,6 +111,25 @@ class ArticleVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.language})"
+
+
+class SearchWord(models.Model):
+    """A word of the published articles in one language, lower-cased and unaccented: what a
+    search corrects a misspelt word to ("refnud" -> "refund"; helpcenter.search). Added when a
+    version is published (helpcenter.services.search_words_add); `help_search_words` rebuilds
+    them from the published versions only.
+
+    The word is in the "C" collation, where byte order is code-point order, so the words a
+    prefix begins are one range of the unique index."""
+
+    language = models.CharField(max_length=8)
+    word = models.TextField(db_collation="C")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["language", "word"], name="help_search_word")]
+
+    def __str__(self) -> str:
+        return f"{self.word} ({self.language})"
 
 
 class HelpfulVote(models.Model):

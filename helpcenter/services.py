@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from helpcenter.languages import text_search_config
 from helpcenter.markdown import markdown_render, plain_text
-from helpcenter.models import ArticleVersion, HelpAudit, HelpfulVote, VersionStatus
+from helpcenter.models import ArticleVersion, HelpAudit, HelpfulVote, SearchWord, VersionStatus
 
 # The search columns, as helpcenter.search reads them and migration 0001 indexes them: the
 # title (and summary) lower-cased and unaccented for trigram matching; the vector of the title
@@ -35,6 +35,37 @@ def version_search_update(*, version: ArticleVersion) -> None:
             "config": text_search_config(version.language)})
 
 
+# The words of published versions, as a search compares what is typed: lower-cased,
+# unaccented, letters-and-digits runs of 3 to 40 (shorter ones are not corrected, longer ones
+# are not words). From the title, summary and the Markdown source (its syntax is punctuation).
+_WORDS_INSERT = f"""
+INSERT INTO {SearchWord._meta.db_table} (language, word)
+SELECT DISTINCT v.language, m[1]
+  FROM {ArticleVersion._meta.db_table} v,
+       regexp_matches(lower(public.sd_unaccent(v.title || ' ' || v.summary || ' ' || v.body)),
+                      '([[:alnum:]]{{3,40}})', 'g') AS m
+ WHERE v.status = %(published)s AND (%(all)s OR v.id = ANY(%(ids)s))
+ON CONFLICT DO NOTHING
+"""
+
+
+def search_words_add(*, version_ids: list[int] | None = None) -> int:
+    """Add the words of these published versions (of all of them when None) to the words a
+    search corrects to; the number of new words."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WORDS_INSERT, {"published": VersionStatus.PUBLISHED, "all": version_ids is None,
+                                       "ids": list(version_ids or [])})
+        return cursor.rowcount
+
+
+def search_words_rebuild() -> int:
+    """The words again from the published versions only (an unpublished or rewritten
+    version's words leave); the number of words."""
+    with transaction.atomic():
+        SearchWord.objects.all().delete()
+        return search_words_add()
+
+
 def article_version_save(*, version: ArticleVersion, actor: Any = None) -> ArticleVersion:
     """Save a version as written in the admin: render its body, keep its publication time,
     refresh its search columns, and audit the change, all in one transaction."""
@@ -50,6 +81,8 @@ def article_version_save(*, version: ArticleVersion, actor: Any = None) -> Artic
             before = _snapshot(previous) if previous else None
         version.save()
         version_search_update(version=version)
+        if version.status == VersionStatus.PUBLISHED:
+            search_words_add(version_ids=[version.pk])
         audit_record(actor=actor, obj=version, before=before, after=_snapshot(version))
     return version
 

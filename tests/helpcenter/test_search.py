@@ -29,6 +29,48 @@ def test_a_typo_still_finds_the_article(help_center):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("query", "language", "expected"), [
+    ("tarjtea", "es", "Devolución del dinero y reembolsos"),  # body only: "tarjeta", two letters swapped
+    ("tajeta", "es", "Devolución del dinero y reembolsos"),  # one left out
+    ("tarheta", "es", "Devolución del dinero y reembolsos"),  # one changed
+    ("tarjetta", "es", "Devolución del dinero y reembolsos"),  # one added
+    ("laborabels", "es", "Devolución del dinero y reembolsos"),
+    ("wroking days", "en", "How refunds work"),  # one misspelt word beside a right one
+    ("promsied", "en", "Where is my order?"),
+    ("მიწოდებსი", "ka", "სად არის ჩემი შეკვეთა?"),  # Georgian, no configuration: the word is corrected too
+])
+def test_a_typo_in_a_word_of_the_body_is_corrected_to_the_articles_word(help_center, query, language, expected):
+    assert titles(query, language) == [expected]
+
+
+@pytest.mark.django_db
+def test_corrections_stay_within_the_edit_distance_and_leave_numbers_and_prefixes_alone(help_center):
+    assert titles("crad", "en") == ["How refunds work"]  # "card", two letters swapped: one edit
+    assert titles("corde", "en") == []  # "card" is two edits away
+    assert titles("tarjxxa", "es") == []  # "tarjeta" too
+    assert titles("cad", "en") == []  # three letters are never corrected
+    assert titles("4 to 6", "en") == []  # nor digits ("3 to 5" does not match)
+    # A word that begins a word of the articles is a prefix being typed, not a typo.
+    assert titles("promi", "en") == ["Where is my order?"]
+
+
+@pytest.mark.django_db
+def test_a_drafts_words_are_no_correction_until_published_and_leave_on_a_rebuild(help_center):
+    from helpcenter.models import SearchWord
+    from helpcenter.services import search_words_rebuild
+
+    assert not SearchWord.objects.filter(language="es", word="borrador").exists()  # draft only
+    assert SearchWord.objects.filter(language="es", word="tarjeta").exists()
+    where = help_center.versions["where:en"]
+    where.status = "draft"
+    where.save()
+
+    assert search_words_rebuild() == SearchWord.objects.count()
+    assert not SearchWord.objects.filter(language="en", word="promised").exists()
+    assert SearchWord.objects.filter(language="en", word="refund").exists()
+
+
+@pytest.mark.django_db
 def test_stemming_in_the_language_configuration(help_center):
     # Spanish "pedidos" and "pedido" share the stem; English "refunds" is "refund".
     assert titles("pedidos", "es") == ["¿Dónde está mi pedido?"]
