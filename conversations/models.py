@@ -10,18 +10,18 @@ from timeline.models import Contact
 
 
 class Channel(models.TextChoices):
-    CHAT = "chat", "Live chat"
-    EMAIL = "email", "Email"
-    MESSAGING = "messaging", "Messaging"
-    VOICE = "voice", "Voice"
-    TASK = "task", "Task"
+    CHAT = "chat", _("Live chat")
+    EMAIL = "email", _("Email")
+    MESSAGING = "messaging", _("Messaging")
+    VOICE = "voice", _("Voice")
+    TASK = "task", _("Task")
 
 
 class ConversationStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    PENDING = "pending", "Pending"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
 
 
 class Priority(models.IntegerChoices):
@@ -122,9 +122,9 @@ class Conversation(models.Model):
 
 
 class MessageDirection(models.TextChoices):
-    INBOUND = "in", "Inbound"
-    OUTBOUND = "out", "Outbound"
-    NOTE = "note", "Internal note"
+    INBOUND = "in", _("Inbound")
+    OUTBOUND = "out", _("Outbound")
+    NOTE = "note", _("Internal note")
 
 
 # The outbox stream of stored messages (supportdesk.outbox): consumers above conversations

@@ -106,7 +106,15 @@ def workspace_labels() -> dict[str, Any]:
     return {"contact": gettext("Contact"), "system": gettext("System"), "note": gettext("internal note"),
             "statuses": {value: str(label) for value, label in ConversationStatus.choices},
             "socket": {"connecting": gettext("Connecting…"), "open": gettext("Connected"),
-                       "closed": gettext("Disconnected; reconnecting…"), "stopped": gettext("Disconnected")}}
+                       "closed": gettext("Disconnected; reconnecting…"), "stopped": gettext("Disconnected")},
+            "refused": gettext("The live connection refused that."),
+            "server_failed": gettext("The server failed to answer; try again."),
+            "no_connection": gettext("No connection to the server; try again."),
+            "timeout": gettext("The server took too long to answer; try again."),
+            "choose_reason": gettext("Choose a contact reason, then press the shortcut again."),
+            "choose_target": gettext("Choose a queue or an agent, then press the shortcut again."),
+            "offer_title": gettext("New conversation offered"),
+            "offer_body": gettext("Conversation #%(id)s (%(channel)s) is waiting for you.")}
 
 
 def _shell_context(request: HttpRequest) -> dict[str, Any]:

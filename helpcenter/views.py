@@ -18,6 +18,7 @@ from helpcenter import access, search, selectors, services
 from helpcenter.languages import HELP_LANGUAGES, language_name
 from supportdesk import ratelimit
 from supportdesk.errors import DomainError, NotFound
+from supportdesk.languages import direction
 
 # A visitor session answers each article once; an address may answer this often at most.
 VOTE_RATE = ratelimit.Rate(30, 60)
@@ -38,7 +39,7 @@ def in_reader_language(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 def _page(request: HttpRequest, language: str, template: str, context: dict[str, Any],
           status: int = 200) -> HttpResponse:
     return render(request, template, {
-        "language": language, "language_name": language_name(language),
+        "language": language, "language_name": language_name(language), "direction": direction(language),
         "languages": [(code, language_name(code)) for code in HELP_LANGUAGES], **context,
     }, status=status)
 

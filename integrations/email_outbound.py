@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from conversations.channels import Sent, TransportRefused, TransportRetry
 from conversations.models import Conversation, Message, MessageDirection
 from integrations import mail
+from integrations.email_frame import frame_language, reply_framed, reply_subject_default
 from integrations.email_inbound import (
     MAX_REFERENCES,
     MESSAGE_ID_PATTERN,
@@ -24,10 +25,10 @@ from integrations.email_threads import reply_address, thread_ref_record
 REPLY_PREFIXES = ("re:", "aw:", "sv:", "antw:", "r:", "rv:", "res:")
 
 
-def reply_subject(conversation: Conversation) -> str:
+def reply_subject(conversation: Conversation, *, language: str) -> str:
     subject = " ".join(conversation.subject.split())
     if not subject:
-        return _("Your conversation #%(id)s") % {"id": conversation.pk}
+        return reply_subject_default(conversation_id=conversation.pk, language=language)
     return subject if subject.lower().startswith(REPLY_PREFIXES) else f"Re: {subject}"
 
 
@@ -53,8 +54,12 @@ def email_transport_send(message: Message, conversation: Conversation, idempoten
     headers = {"Reply-To": reply_address(conversation.pk), **_thread_headers(conversation)}
     if conversation.language:
         headers["Content-Language"] = conversation.language
+    # The desk's words around the agent's (subject, footer) in the customer's language, as the
+    # satisfaction survey chooses it: the conversation's, else the contact's.
+    language = frame_language(conversation.language, conversation.contact.preferred_language)
     try:
-        sent = mail.mail_send(to=address, subject=reply_subject(conversation), body=message.body,
+        sent = mail.mail_send(to=address, subject=reply_subject(conversation, language=language),
+                              body=reply_framed(message.body, conversation_id=conversation.pk, language=language),
                               idempotency_key=idempotency_key, headers=headers)
     except mail.MailPermanentError as error:
         raise TransportRefused(str(error)) from error

@@ -21,6 +21,7 @@ from django.core.validators import validate_email
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext
 
+from integrations.email_frame import automated_framed, frame_language
 from integrations.email_threads import thread_ref_record
 
 
@@ -113,10 +114,13 @@ def email_channel_send(contact: Any, rendered: Any, *, idempotency_key: str, con
     if not address:
         raise StepFailed(gettext("The contact has no email address."))
     language = getattr(rendered, "language", "") or ""
+    # The desk's footer in the text's language when the desk ships it, else the contact's.
+    body = automated_framed(rendered.body,
+                            language=frame_language(language, getattr(contact, "preferred_language", "")))
     try:
         # Sent by a workflow, not a person: RFC 3834 asks autoresponders not to answer it.
         headers = {"Auto-Submitted": "auto-generated", **({"Content-Language": language} if language else {})}
-        sent = mail_send(to=address, subject=rendered.subject, body=rendered.body, idempotency_key=idempotency_key,
+        sent = mail_send(to=address, subject=rendered.subject, body=body, idempotency_key=idempotency_key,
                          headers=headers)
     except MailPermanentError as error:
         raise StepFailed(str(error)) from error

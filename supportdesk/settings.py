@@ -192,7 +192,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-# The languages every customer-facing text (widget, rating and call pages, emails) ships in:
+# The languages every customer-facing text (widget, rating and call pages, help center, emails) ships in:
 # those of the demo agents (supportdesk/demo/agents.py). supportdesk/languages.py picks one per
 # customer; tests/supportdesk/test_customer_texts.py fails when a catalogue misses one of them.
 CUSTOMER_LANGUAGES = ("en", "ar", "bg", "ca", "de", "es", "fr", "hr", "it", "ka", "kk", "ko", "ky", "pl", "pt",

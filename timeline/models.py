@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 # A phone number's digits, whatever else it was written with ("+34 600 11 12 22" -> "34600111222").
 PHONE_DIGITS = models.Func(models.F("phone"), models.Value("[^0-9]"), models.Value(""), models.Value("g"),
@@ -18,31 +19,31 @@ TIMELINE_STREAM = "timeline.events"
 
 
 class ContactKind(models.TextChoices):
-    CUSTOMER = "customer", "Customer"
-    COURIER = "courier", "Courier"
-    PARTNER = "partner", "Partner"
+    CUSTOMER = "customer", _("Customer")
+    COURIER = "courier", _("Courier")
+    PARTNER = "partner", _("Partner")
 
 
 class CustomerTier(models.TextChoices):
-    STANDARD = "standard", "Standard"
-    SILVER = "silver", "Silver"
-    GOLD = "gold", "Gold"
-    VIP = "vip", "VIP"
+    STANDARD = "standard", _("Standard")
+    SILVER = "silver", _("Silver")
+    GOLD = "gold", _("Gold")
+    VIP = "vip", _("VIP")
 
 
 class CourierVehicle(models.TextChoices):
-    BICYCLE = "bicycle", "Bicycle"
-    SCOOTER = "scooter", "Scooter"
-    MOTORBIKE = "motorbike", "Motorbike"
-    CAR = "car", "Car"
-    VAN = "van", "Van"
-    ON_FOOT = "on_foot", "On foot"
+    BICYCLE = "bicycle", _("Bicycle")
+    SCOOTER = "scooter", _("Scooter")
+    MOTORBIKE = "motorbike", _("Motorbike")
+    CAR = "car", _("Car")
+    VAN = "van", _("Van")
+    ON_FOOT = "on_foot", _("On foot")
 
 
 class CourierStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    IDLE = "idle", "Idle"
-    OFFLINE = "offline", "Offline"
+    ACTIVE = "active", _("Active")
+    IDLE = "idle", _("Idle")
+    OFFLINE = "offline", _("Offline")
 
 
 class Contact(models.Model):
@@ -128,14 +129,14 @@ class Contact(models.Model):
 
 
 class OrderStatus(models.TextChoices):
-    CREATED = "created", "Created"
-    ACCEPTED = "accepted", "Accepted"
-    PREPARING = "preparing", "Preparing"
-    READY = "ready", "Ready for pick-up"
-    PICKED_UP = "picked_up", "Picked up"
-    IN_DELIVERY = "in_delivery", "In delivery"
-    DELIVERED = "delivered", "Delivered"
-    CANCELLED = "cancelled", "Cancelled"
+    CREATED = "created", _("Created")
+    ACCEPTED = "accepted", _("Accepted")
+    PREPARING = "preparing", _("Preparing")
+    READY = "ready", _("Ready for pick-up")
+    PICKED_UP = "picked_up", _("Picked up")
+    IN_DELIVERY = "in_delivery", _("In delivery")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Order(models.Model):

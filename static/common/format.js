@@ -29,3 +29,9 @@ export function timesRender(scope = document) {
     time.textContent = timeText(time.getAttribute("datetime"), time.dataset.format);
   }
 }
+
+// A translated sentence with Python's named placeholders ("%(start)s") filled in: the desk's
+// words come from gettext on the server (JSON in the page), the values from the script.
+export function wordsFill(template, values) {
+  return template.replace(/%\((\w+)\)s/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}

@@ -1,6 +1,9 @@
 // A new offer asks for attention: a browser notification and a short tone. Browsers allow
 // both only after a user gesture, so `primeAlerts` runs on the first click or key press.
 
+import { wordsFill } from "../common/format.js";
+import { LABELS } from "./labels.js";
+
 let audio = null;
 
 export function primeAlerts() {
@@ -34,8 +37,8 @@ function chime() {
 export function notifyOffer({ itemId, conversationId, channel }) {
   chime();
   if (!("Notification" in window) || Notification.permission !== "granted") return;
-  const notification = new Notification("New conversation offered", {
-    body: `Conversation #${conversationId} (${channel}) is waiting for you.`,
+  const notification = new Notification(LABELS.offer_title, {
+    body: wordsFill(LABELS.offer_body, { id: conversationId, channel }),
     tag: `offer-${itemId}`, // one notification per offer, even if pushed twice
   });
   notification.onclick = () => {

@@ -3,6 +3,7 @@
 
 import { $, $$ } from "./dom.js";
 import { flash } from "./flash.js";
+import { LABELS } from "./labels.js";
 
 export function isNote() {
   const toggle = $("[data-testid=note-toggle]");
@@ -20,13 +21,13 @@ function isEditing(target) {
 }
 
 // Submit the form if its choice is made; else put the cursor on the choice to make.
-function submitOrChoose(formSelector, what) {
+function submitOrChoose(formSelector, choose) {
   const form = $(formSelector);
   if (!form) return;
   const select = $("select", form);
   if (select && !select.value) {
     select.focus();
-    flash(`Choose ${what}, then press the shortcut again.`);
+    flash(choose);
     return;
   }
   form.requestSubmit();
@@ -42,8 +43,8 @@ const ALT_SHORTCUTS = {
     noteModeShow();
     $("[data-testid=composer]")?.focus();
   },
-  KeyR: () => submitOrChoose("[data-testid=resolve-form]", "a contact reason"),
-  KeyT: () => submitOrChoose("[data-testid=transfer-form]", "a queue or an agent"),
+  KeyR: () => submitOrChoose("[data-testid=resolve-form]", LABELS.choose_reason),
+  KeyT: () => submitOrChoose("[data-testid=transfer-form]", LABELS.choose_target),
 };
 
 document.addEventListener("keydown", (event) => {

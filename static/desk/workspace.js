@@ -9,12 +9,13 @@
 // reloaded then too). The message the agent composes carries a client id that survives
 // retries, so a reply sent again after a timeout is stored once.
 
-import { timeElement, timesRender } from "../common/format.js";
+import { timeElement, timesRender, wordsFill } from "../common/format.js";
 import { ClientFrame, Frame } from "../common/protocol.js";
 import { Backoff, ReconnectingSocket } from "../common/reconnect.js";
 import { notifyOffer, primeAlerts } from "./alerts.js";
 import { $, $$ } from "./dom.js";
 import { flash } from "./flash.js";
+import { LABELS } from "./labels.js";
 import { isNote, noteModeShow } from "./shortcuts.js";
 
 const HEARTBEAT_MS = 30000;
@@ -26,8 +27,6 @@ const GAP_WAIT_MS = 300; // a burst of pushes (or two groups' pushes crossing) c
 const SYNC_ANSWER_MS = 10000; // a sync unanswered this long was lost: the next one may go
 
 const root = document.getElementById("workspace");
-// What the page says in the agent's language, written by the template (workspace.html).
-const LABELS = JSON.parse(document.getElementById("workspace-labels").textContent);
 // lastSequence: every message up to it is shown (the server renders a consecutive run).
 const open = { id: null, lastSequence: 0, macros: {} };
 // The sync in flight (for which conversation, since when), and one refused (taken away): not asked again.
@@ -164,7 +163,7 @@ function handleFrame(frame) {
         syncing.for = null;
       }
       // A conversation taken away (transferred by a supervisor) answers not_found: say so.
-      flash(frame.message || "The live connection refused that.");
+      flash(frame.message || LABELS.refused);
       break;
     default:
       break;
@@ -481,9 +480,9 @@ document.body.addEventListener("htmx:afterRequest", (event) => {
     Object.assign(composing, { id: null, key: null, sending: null });
   }
 });
-document.body.addEventListener("htmx:responseError", () => flash("The server failed to answer; try again."));
-document.body.addEventListener("htmx:sendError", () => flash("No connection to the server; try again."));
-document.body.addEventListener("htmx:timeout", () => flash("The server took too long to answer; try again."));
+document.body.addEventListener("htmx:responseError", () => flash(LABELS.server_failed));
+document.body.addEventListener("htmx:sendError", () => flash(LABELS.no_connection));
+document.body.addEventListener("htmx:timeout", () => flash(LABELS.timeout));
 document.body.addEventListener("htmx:afterSettle", () => {
   timesRender(); // the swapped part, and any part swapped out of band with it
   conversationNoticed(); // first: another conversation opened forgets the last one's deliveries

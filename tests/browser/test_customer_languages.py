@@ -112,3 +112,31 @@ def test_a_rating_link_opens_in_the_surveys_language(asgi_server, browser, setti
         assert "How satisfied" not in customer.content()
     finally:
         context.close()
+
+
+def test_an_arabic_reader_sees_the_help_center_right_to_left_in_arabic(asgi_server, browser):
+    """/help/ follows the browser to Arabic: the page reads right to left, its frame (search box,
+    headings, empty state, a refused search) is Arabic, and the language links name themselves."""
+    context = browser.new_context(locale="ar-EG")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(asgi_server.url + "/help/")
+
+        assert page.url.endswith("/help/ar/")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.locator("html")).to_have_attribute("lang", "ar")
+        expect(page).to_have_title("مركز المساعدة")
+        expect(page.get_by_role("heading", level=1)).to_have_text("كيف يمكننا مساعدتك؟")
+        expect(page.get_by_role("searchbox")).to_have_attribute("placeholder", "ابحث في مركز المساعدة")
+        expect(page.locator("main")).to_contain_text("لا توجد مقالات بهذه اللغة بعد.")
+        expect(page.locator("footer a[hreflang=es]")).to_have_text("Español")
+        # The search box's own right edge is where an Arabic reader starts.
+        assert page.evaluate("getComputedStyle(document.querySelector('.help-search')).direction") == "rtl"
+
+        page.get_by_role("searchbox").fill("x")
+        page.get_by_role("button", name="بحث").click()
+        expect(page.get_by_role("alert")).to_have_text("اكتب 2 أحرف على الأقل للبحث.")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    finally:
+        context.close()

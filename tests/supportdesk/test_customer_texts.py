@@ -1,26 +1,28 @@
 """Every word a customer reads ships in every customer language: the customer-facing templates
 hold no text outside {% translate %} / {% blocktranslate %}, and each language's catalogues
 translate every message those templates and the customer-facing code use, with the same
-placeholders, compiled (.mo) from the .po as it stands. A new English sentence without its
-translations, or a language dropped, fails here rather than in front of a customer."""
+placeholders, compiled (.mo) from the .po as it stands. The same for the help center's frame
+(in every language it has pages in) and the frame of the emails the desk sends customers. A
+new English sentence without its translations, or a language dropped, fails here rather than
+in front of a customer."""
 
 from __future__ import annotations
 
 import gettext
 import io
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_python
 from babel.messages.pofile import read_po
 from django.conf import settings
-from django.template.base import Lexer, TokenType
 from django.utils.translation.template import templatize
 
 from conversations.widget_words import WORDS
+from helpcenter.languages import HELP_LANGUAGES
 from supportdesk.demo import CHAT_LANGUAGES
+from tests.catalogues import untranslated_text
 
 ROOT = Path(settings.BASE_DIR)
 CUSTOMER_TEMPLATES = (
@@ -28,11 +30,23 @@ CUSTOMER_TEMPLATES = (
     "surveys/_page.html", "surveys/rate.html", "surveys/problem.html",
     "calls/consent.html", "calls/answered.html", "calls/problem.html",
 )
+# The help center's frame: in every customer language and every language it has pages in.
+HELP_CENTER_TEMPLATES = (
+    "helpcenter/base.html", "helpcenter/home.html", "helpcenter/category.html", "helpcenter/article.html",
+    "helpcenter/search.html", "helpcenter/not_found.html",
+)
+HELP_CENTER_MODULES = ("helpcenter/views.py", "helpcenter/selectors.py", "helpcenter/search.py")
+HELP_CENTER_MESSAGES_ELSEWHERE = (
+    # helpcenter/access.py (its API's refusal is for agents)
+    "There is no such article in the help center.",
+    "The help center is not available in this language.",
+)
 # Modules whose every translatable string a customer reads.
 CUSTOMER_MODULES = (
     "conversations/widget_words.py", "conversations/widget_hours.py", "conversations/waiting.py",
     "conversations/call_links.py", "conversations/call_invitations.py",
     "workflows/surveys/links.py", "workflows/surveys/views.py",
+    "integrations/email_frame.py",
 )
 # Modules that also speak to agents or API clients: the customer's strings in them.
 CUSTOMER_MESSAGES_ELSEWHERE = (
@@ -50,16 +64,10 @@ CUSTOMER_MESSAGES_ELSEWHERE = (
 # what only a broken client sees.
 SURVEY_SERVICES = "workflows/surveys/services.py"
 NOT_CUSTOMER_FACING = {"survey_id must be the survey's id."}
-# Not words: the same in every language.
-LITERALS = {"you@example.com", "×"}
-# Attributes a person reads (or hears, from a screen reader).
-# (Not `value`: a button's value is what the form posts, not what it says.)
-READ_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "aria-description", "label"}
 KEYWORDS = {"gettext": None, "gettext_lazy": None, "_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
             "gettext_noop": None}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
-LETTER = re.compile(r"[^\W\d_]")
-CATALOGUE_APPS = ("conversations", "workflows", "integrations", "reports")
+CATALOGUE_APPS = ("conversations", "workflows", "integrations", "helpcenter", "reports")
 
 
 def _python_messages(source: str) -> set[str]:
@@ -88,76 +96,46 @@ def customer_messages() -> set[str]:
     return messages
 
 
+def help_center_messages() -> set[str]:
+    messages = set(HELP_CENTER_MESSAGES_ELSEWHERE)
+    for name in HELP_CENTER_TEMPLATES:
+        messages |= _template_messages(name)
+    for module in HELP_CENTER_MODULES:
+        messages |= _python_messages((ROOT / module).read_text())
+    return messages
+
+
+def messages_for(language: str) -> set[str]:
+    """What a reader of `language` is owed: the customer texts in a customer language, the help
+    center's frame in each of its languages (Russian has articles, not yet a chat)."""
+    return ((customer_messages() if language in settings.CUSTOMER_LANGUAGES else set())
+            | (help_center_messages() if language in HELP_LANGUAGES else set()))
+
+
+LANGUAGES = sorted((set(settings.CUSTOMER_LANGUAGES) | set(HELP_LANGUAGES)) - {"en"})
+
+
 def catalogue_files(language: str) -> list[Path]:
     return [path for app in CATALOGUE_APPS
             if (path := ROOT / app / "locale" / language / "LC_MESSAGES" / "django.po").exists()]
 
 
 def translations(language: str) -> dict[str, tuple[str, bool]]:
-    """msgid -> (msgstr, fuzzy) over the apps' catalogues, as Django merges them."""
+    """msgid -> (msgstr, fuzzy) over the apps' catalogues, as Django merges them. A plural's
+    singular and plural are both keys, with its forms joined (each form must be there)."""
     merged: dict[str, tuple[str, bool]] = {}
     for path in catalogue_files(language):
         with path.open("rb") as handle:
             for message in read_po(handle):
-                if message.id and isinstance(message.id, str):
+                if not message.id:
+                    continue
+                if isinstance(message.id, str):
                     merged.setdefault(message.id, (message.string, message.fuzzy))
+                else:
+                    forms = message.string if all(message.string) else ("",)
+                    for msgid in message.id:
+                        merged.setdefault(msgid, (" ".join(forms), message.fuzzy))
     return merged
-
-
-class _Untranslated(HTMLParser):
-    """Text nodes and read attributes with letters, outside <script>/<style>; template tags
-    and variables were replaced by a NUL each before parsing."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-        self._raw_depth = 0
-
-    def _check(self, text: str) -> None:
-        for part in text.split("\0"):
-            part = part.strip()
-            if part and part not in LITERALS and LETTER.search(part):
-                self.found.append(part)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._raw_depth += 1
-        for name, value in attrs:
-            if name in READ_ATTRIBUTES and value:
-                self._check(value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._raw_depth = max(0, self._raw_depth - 1)
-
-    def handle_data(self, data: str) -> None:
-        if not self._raw_depth:
-            self._check(data)
-
-
-def untranslated_text(source: str) -> list[str]:
-    """What a person would read in `source` that is not inside a translation tag."""
-    parts, inside = [], None  # inside: the tag that closes the block we are in (translation, comment)
-    for token in Lexer(source).tokenize():
-        if token.token_type == TokenType.BLOCK:
-            name = token.contents.split()[0] if token.contents else ""
-            if inside:
-                if name == inside:
-                    inside = None
-                continue
-            if name in ("blocktranslate", "blocktrans"):
-                inside = "endblocktranslate" if name == "blocktranslate" else "endblocktrans"
-            elif name == "comment":
-                inside = "endcomment"
-            parts.append("\0")
-        elif token.token_type == TokenType.TEXT and not inside:
-            parts.append(token.contents)
-        elif token.token_type == TokenType.VAR and not inside:
-            parts.append("\0")
-    parser = _Untranslated()
-    parser.feed("".join(parts))
-    parser.close()
-    return parser.found
 
 
 def test_the_customer_languages_cover_every_demo_agents_language():
@@ -165,7 +143,7 @@ def test_the_customer_languages_cover_every_demo_agents_language():
     assert len(set(settings.CUSTOMER_LANGUAGES) - {"en"}) >= 13
 
 
-@pytest.mark.parametrize("name", CUSTOMER_TEMPLATES)
+@pytest.mark.parametrize("name", CUSTOMER_TEMPLATES + HELP_CENTER_TEMPLATES)
 def test_a_customer_facing_template_has_no_untranslated_text(name):
     assert untranslated_text((ROOT / "templates" / name).read_text()) == []
 
@@ -175,9 +153,12 @@ def test_the_template_check_catches_text_outside_translation_tags():
               '<style>p { color: red }</style></head><body><p>{% translate "Fine" %}</p>'
               '{% blocktranslate %}Fine too {{ x }}{% endblocktranslate %}'
               '<input placeholder="Your name" aria-label="{{ words.name }}">{# a comment #}'
-              '{% comment %}Also fine{% endcomment %}<button>Send</button> &times; 42</body></html>')
+              '{% comment %}Also fine{% endcomment %}<button>Send</button> &times; 42'
+              # A key's name, a language's own name, an address pieced together from variables.
+              '<kbd>Alt+N</kbd><option lang="es">Español</option><a>Close</a>{{ scheme }}://{{ host }}/help/'
+              '</body></html>')
 
-    assert untranslated_text(source) == ["Hello", "Your name", "Send"]
+    assert untranslated_text(source) == ["Hello", "Your name", "Send", "Close"]
 
 
 def test_the_customer_messages_are_found_in_templates_and_code():
@@ -188,23 +169,48 @@ def test_the_customer_messages_are_found_in_templates_and_code():
     assert {"Call me now", "Your phone will ring in a moment at %(phone)s.", "%(name)s is typing…",
             "Email us instead: %(address)s", "Thank you for your rating!"} <= messages
     assert "survey_id must be the survey's id." not in messages
+    # The help center's frame: a template's plural, a view's refusal, the search's, the access's;
+    # and the emails' frame.
+    assert {"%(counter)s article", "%(counter)s articles", "Answer yes or no.",
+            "Type at least %(count)d characters to search.",
+            "The help center is not available in this language."} <= help_center_messages()
+    assert "This email was sent automatically. If you need help, reply to it and our support team will answer." \
+        in messages
+    assert "The help center's search API is for agents and supervisors." not in help_center_messages()
 
 
-@pytest.mark.parametrize("language", sorted(set(settings.CUSTOMER_LANGUAGES) - {"en"}))
+def test_the_help_center_ships_in_every_customer_language():
+    assert set(settings.CUSTOMER_LANGUAGES) <= set(HELP_LANGUAGES)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_each_customer_language_translates_every_customer_message(language):
     catalogue = translations(language)
     assert catalogue, f"no catalogue for {language}"
+    owed = messages_for(language)
 
-    missing = sorted(message for message in customer_messages()
+    missing = sorted(message for message in owed
                      if not catalogue.get(message, ("", False))[0] or catalogue[message][1])
     assert missing == [], f"{language} misses {len(missing)}: {missing[:5]}"
+    # A plural's forms may leave the number out ("one article"), never add one.
     wrong_placeholders = sorted(
-        message for message in customer_messages()
-        if set(PLACEHOLDER.findall(message)) != set(PLACEHOLDER.findall(catalogue[message][0])))
+        message for message in owed
+        if not set(PLACEHOLDER.findall(catalogue[message][0])) <= set(PLACEHOLDER.findall(message))
+        or (set(PLACEHOLDER.findall(message)) != set(PLACEHOLDER.findall(catalogue[message][0]))
+            and message not in _plurals(language)))
     assert wrong_placeholders == []
 
 
-@pytest.mark.parametrize("language", sorted(set(settings.CUSTOMER_LANGUAGES) - {"en"}))
+def _plurals(language: str) -> set[str]:
+    found = set()
+    for path in catalogue_files(language):
+        with path.open("rb") as handle:
+            found |= {msgid for message in read_po(handle) if isinstance(message.id, tuple)
+                      for msgid in message.id}
+    return found
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_each_compiled_catalogue_matches_its_po(language):
     for path in catalogue_files(language):
         with path.open("rb") as handle:
