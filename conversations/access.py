@@ -7,7 +7,9 @@
 - An integration (its own token, `supportdesk.integrate`) opens conversations and writes
   in them as the contact (`direction: in`); it reads nothing through the API.
 - A customer answers a call invitation through its signed link alone (`access_call_invitation_link`).
-- A widget's visitor reaches only their own contact's chats (`access_visitor_chat`).
+- A widget's visitor reaches only their own contact's chats (`access_visitor_chat`), and, signed
+  in by the host site, only their own orders (`access_visitor_order`) and self-service
+  (`access_visitor_contact`).
 - Anyone else sees nothing. Not found and not yours answer the same 404: ids are not for probing.
 """
 
@@ -24,7 +26,7 @@ from routing.access import is_agent
 from routing.models import HELD_STATES, ItemState, WorkItem
 from supportdesk.access import is_desk_user, is_integration, is_supervisor
 from supportdesk.errors import DomainError, NotFound
-from timeline.models import ContactKind
+from timeline.models import Contact, ContactKind, Order
 
 if TYPE_CHECKING:
     from conversations.widget import Session
@@ -125,3 +127,27 @@ def access_visitor_chat(*, session: Session, conversation_id: int) -> Conversati
     if conversation is None:
         raise _not_found(conversation_id)
     return conversation
+
+
+__all__ += ["access_visitor_contact", "access_visitor_order"]
+
+
+def access_visitor_contact(*, session: Session) -> Contact:
+    """The contact a widget session speaks for, when the host site signed who they are: the
+    self-service answers about orders, deliveries and stores are theirs only. An anonymous
+    visitor has none (not found)."""
+    contact = Contact.objects.filter(pk=session.contact_id).first() if session.contact_id else None
+    if contact is None:
+        raise NotFound(gettext("Sign in on the site to see your orders."), code="not_signed_in")
+    return contact
+
+
+def access_visitor_order(*, session: Session, order_id: Any) -> Order:
+    """The order, if it is the signed-in customer's own; anyone else's (or none) is not found."""
+    order = None
+    if session.contact_id and isinstance(order_id, int) and not isinstance(order_id, bool):
+        order = (Order.objects.select_related("courier", "partner", "customer")
+                 .filter(pk=order_id, customer_id=session.contact_id).first())
+    if order is None:
+        raise NotFound(gettext("This order was not found."), code="order_not_found")
+    return order

@@ -98,6 +98,11 @@ class Conversation(models.Model):
                               db_default="", editable=False)
     intent_confidence = models.FloatField(null=True, blank=True, editable=False)
 
+    # The order the chat is about, when the customer opened it from the widget's self-service
+    # (a missing item, or "talk to an agent" under an answer about that order): the agent sees it.
+    order = models.ForeignKey("timeline.Order", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="conversations", editable=False)
+
     # Not a column: set on the conversation an open returns when its client id was used already.
     replayed: bool = False
 

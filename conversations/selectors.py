@@ -27,7 +27,7 @@ from conversations.models import (
 from routing import service_levels
 from routing.models import CHANNELS, AgentProfile, ItemState, Presence, Queue, WorkItem
 from routing.selectors import agents_load, day_start, presence_seconds, queue_stats, share_of
-from timeline.models import Contact, ContactKind, Order
+from timeline.models import ORDER_ON_THE_WAY, Contact, ContactKind, Order, OrderStatus
 
 
 def conversation_list(*, visible_to: Any = None) -> QuerySet[Conversation]:
@@ -288,3 +288,32 @@ def call_invitation_counts(*, since: datetime) -> list[dict[str, Any]]:
              "agent": " ".join(filter(None, (row["agent__first_name"], row["agent__last_name"])))
              or row["agent__username"],
              **{key: row[key] for key in ("offered", "accepted", "refused", "completed")}} for row in rows]
+
+
+def customer_recent_orders(*, customer_id: int, limit: int = 5) -> list[Order]:
+    """A customer's newest orders (index order_customer_placed), with the courier bringing them."""
+    return list(Order.objects.filter(customer_id=customer_id).select_related("courier")
+                .order_by(F("placed_at").desc(nulls_last=True), "-pk")[:limit])
+
+
+def courier_current_delivery(*, courier: Contact) -> Order | None:
+    """The order a courier carries now: the OMS's current order for them while it is on its way
+    with them, else their newest such order."""
+    on_the_way = Order.objects.filter(courier_id=courier.pk, status__in=ORDER_ON_THE_WAY).select_related(
+        "customer", "partner")
+    if courier.current_order_id:
+        current = on_the_way.filter(pk=courier.current_order_id).first()
+        if current is not None:
+            return current
+    return on_the_way.order_by(F("placed_at").desc(nulls_last=True), "-pk").first()
+
+
+def partner_day(*, partner_id: int, since: datetime, late_limit: int = 10) -> tuple[dict[str, int], list[Order]]:
+    """A partner's store since `since` (the start of their day): its orders counted by status, and
+    its orders late now (any day's, not yet delivered or cancelled), most late first."""
+    counts = dict(Order.objects.filter(partner_id=partner_id, placed_at__gte=since).values_list("status")
+                  .annotate(n=Count("id")).order_by())
+    late = list(Order.objects.filter(partner_id=partner_id, is_delayed=True, delay_minutes__gt=0)
+                .exclude(status__in=(OrderStatus.DELIVERED, OrderStatus.CANCELLED))
+                .order_by("-delay_minutes", "pk")[:late_limit])
+    return counts, late

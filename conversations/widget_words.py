@@ -48,6 +48,16 @@ WORDS = {
     "typing": _("%(name)s is typing…"),
     "resolved": _("This chat has been resolved. Write again to start a new one."),
     "closed": _("This chat has ended. Write again to start a new one."),
+    # Self-service before a chat (static/widget/orders.js; the answers' own words come from the server).
+    "orders_title": _("Your recent orders"),
+    "delivery_title": _("Your current delivery"),
+    "store_title": _("Your store today"),
+    "ask_order_status": _("Where is my order?"),
+    "ask_late": _("It is late"),
+    "ask_cancel": _("Cancel it"),
+    "ask_missing_item": _("An item is missing"),
+    "cancel_confirm": _("Yes, cancel it"),
+    "talk_to_agent": _("Talk to an agent"),
 }
 
 

@@ -14,12 +14,14 @@ class IntegrationsConfig(AppConfig):
         from integrations.email_inbound import inbound_email_register
         from integrations.email_outbound import email_transport_send
         from integrations.email_webhooks import email_webhooks_register
+        from integrations.order_actions import order_actions_register
         from integrations.voice.inbound import voice_register
         from integrations.voice.outbound import voice_perform
         from integrations.whatsapp.inbound import whatsapp_register
         from integrations.whatsapp.outbound import whatsapp_transport_send, window_hint
 
         integration_actions_register()
+        order_actions_register()
         inbound_email_register()
         email_webhooks_register()
         transport_register(channel="email", send=email_transport_send)

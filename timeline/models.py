@@ -139,6 +139,22 @@ class OrderStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# Where an order still is before it is out for delivery: the statuses the OMS cancels it in.
+ORDER_CANCELLABLE = frozenset({OrderStatus.CREATED, OrderStatus.ACCEPTED, OrderStatus.PREPARING,
+                               OrderStatus.READY, OrderStatus.PICKED_UP})
+# The courier has it on the way to the customer.
+ORDER_ON_THE_WAY = frozenset({OrderStatus.PICKED_UP, OrderStatus.IN_DELIVERY})
+
+
+def order_cancel_refusal(status: str) -> str | None:
+    """Why an order in `status` cannot be cancelled any more (the OMS's refusal code), or None
+    while it can: one rule for what the widget offers and what the fake OMS answers."""
+    if status in ORDER_CANCELLABLE:
+        return None
+    refusals = {OrderStatus.CANCELLED: "already_cancelled", OrderStatus.DELIVERED: "delivered"}
+    return refusals.get(status, "in_delivery")
+
+
 class Order(models.Model):
     external_id = models.CharField(max_length=128, unique=True)
     customer = models.ForeignKey(

@@ -71,6 +71,20 @@ def chat_current(*, contact_id: int) -> Conversation | None:
             .order_by("-created_at").first())
 
 
+def chat_current_or_open(*, contact: Contact, **fields: Any) -> Conversation:
+    """The contact's chat still going, else a new one with `fields` (conversation_open's), routed
+    after commit. Called in a transaction: one chat at a time per contact, even when two tabs
+    send their first message at once."""
+    conversation = chat_current(contact_id=contact.pk)
+    if conversation is not None:
+        return conversation
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                       [advisory_locks.CHAT_OPEN_PER_CONTACT, advisory_locks.pair_id(contact.pk)])
+    return chat_current(contact_id=contact.pk) or conversation_open(
+        contact=contact, channel=Channel.CHAT, route_later=True, **fields)
+
+
 def visitor_chat(session: widget.Session) -> Conversation | None:
     contact = _visitor_contact(session, create=False)
     return chat_current(contact_id=contact.pk) if contact is not None else None
@@ -95,14 +109,7 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
         contact = _visitor_contact(session, create=True)
         if contact is None:
             raise widget.TokenInvalid("The chat session's contact no longer exists; start again.")
-        conversation = chat_current(contact_id=contact.pk)
-        if conversation is None:
-            # One chat at a time per contact, even when two tabs send their first message at once.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                               [advisory_locks.CHAT_OPEN_PER_CONTACT, advisory_locks.pair_id(contact.pk)])
-            conversation = chat_current(contact_id=contact.pk) or conversation_open(
-                contact=contact, channel=Channel.CHAT, route_later=True)
+        conversation = chat_current_or_open(contact=contact)
         return message_create(conversation=conversation, direction=MessageDirection.INBOUND,
                               body=body, client_id=client_id)
 

@@ -1,4 +1,4 @@
-"""Calls back into the OMS (rebates and coupons) through one small interface.
+"""Calls back into the OMS (rebates, coupons, and a customer's cancellation) through one small interface.
 
 `get_oms_client()` returns the implementation the settings name: the HTTP client for a
 real OMS, or the in-memory fake for tests and demos. Errors say whether trying again can
@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import requests
 from django.conf import settings
+
+from timeline.models import order_cancel_refusal
 
 
 class OmsError(Exception):
@@ -26,7 +30,13 @@ class OmsTransientError(OmsError):
 
 
 class OmsPermanentError(OmsError):
-    """Trying again will not help (rejected request, unknown order)."""
+    """Trying again will not help (rejected request, unknown order). `code` is the OMS's own word
+    for why, when it gave one (`{"code": "in_delivery"}` in the body), else "refused"."""
+
+    def __init__(self, message: str, *, code: str = "refused", status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,16 @@ class Coupon:
     currency: str
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """The OMS's answer to a cancellation: the order's status now (cancelled) and since when."""
+
+    order_external_id: str
+    status: str
+    cancelled_at: datetime | None
+    replayed: bool = False
+
+
 class OmsClient(Protocol):
     def issue_rebate(
         self, *, order_external_id: str, amount: Decimal, currency: str, reason: str,
@@ -55,6 +75,8 @@ class OmsClient(Protocol):
         self, *, customer_external_id: str, amount: Decimal, currency: str, reason: str,
         idempotency_key: str,
     ) -> Coupon: ...
+
+    def cancel_order(self, *, order_external_id: str, reason: str, idempotency_key: str) -> Cancellation: ...
 
 
 class HttpOmsClient:
@@ -80,7 +102,8 @@ class HttpOmsClient:
             raise OmsTransientError(f"OMS answered {response.status_code} on {path}")
         if response.status_code >= 400:
             raise OmsPermanentError(
-                f"OMS refused {path} ({response.status_code}): {response.text[:200]}"
+                f"OMS refused {path} ({response.status_code}): {response.text[:200]}",
+                code=_refusal_code(response), status=response.status_code,
             )
         try:
             return response.json()
@@ -107,6 +130,34 @@ class HttpOmsClient:
         return Coupon(code=str(body.get("code", "")), customer_external_id=customer_external_id,
                       amount=amount, currency=currency)
 
+    def cancel_order(self, *, order_external_id: str, reason: str, idempotency_key: str) -> Cancellation:
+        """`POST /orders/<id>/cancel`: 200 with the order's status and `cancelled_at`; 409 when
+        the OMS no longer cancels it (`code`: in_delivery, delivered, already_cancelled)."""
+        body = self._post(f"/orders/{quote(order_external_id, safe='')}/cancel", {"reason": reason},
+                          idempotency_key)
+        return Cancellation(order_external_id=order_external_id, status=str(body.get("status") or "cancelled"),
+                            cancelled_at=_timestamp(body.get("cancelled_at")))
+
+
+def _refusal_code(response: requests.Response) -> str:
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        code = None
+    if isinstance(code, str) and code.strip():
+        return code.strip()[:64]
+    return "not_found" if response.status_code == 404 else "refused"
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
 
 @dataclass
 class FakeOmsClient:
@@ -114,6 +165,10 @@ class FakeOmsClient:
 
     rebates: dict[str, Rebate] = field(default_factory=dict)
     coupons: dict[str, Coupon] = field(default_factory=dict)
+    cancellations: dict[str, Cancellation] = field(default_factory=dict)
+    # What the fake knows of orders' statuses (`order_status_set`); an order it was not told
+    # about is taken as just created, so it can be cancelled.
+    order_statuses: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def issue_rebate(self, *, order_external_id: str, amount: Decimal, currency: str,
@@ -135,6 +190,25 @@ class FakeOmsClient:
                 code=f"SORRY-{uuid.uuid4().hex[:8].upper()}",
                 customer_external_id=customer_external_id, amount=amount, currency=currency,
             ))
+
+    def order_status_set(self, order_external_id: str, status: str) -> None:
+        with self._lock:
+            self.order_statuses[order_external_id] = status
+
+    def cancel_order(self, *, order_external_id: str, reason: str, idempotency_key: str) -> Cancellation:
+        with self._lock:
+            known = self.cancellations.get(idempotency_key)
+            if known is not None:
+                return replace(known, replayed=True)
+            refusal = order_cancel_refusal(self.order_statuses.get(order_external_id, "created"))
+            if refusal is not None:
+                raise OmsPermanentError(f"OMS refused to cancel {order_external_id}: {refusal}",
+                                        code=refusal, status=409)
+            self.order_statuses[order_external_id] = "cancelled"
+            cancellation = Cancellation(order_external_id=order_external_id, status="cancelled",
+                                        cancelled_at=datetime.now(UTC))
+            self.cancellations[idempotency_key] = cancellation
+            return cancellation
 
 
 _fake = FakeOmsClient()

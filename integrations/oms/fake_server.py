@@ -1,10 +1,15 @@
-"""A fake OMS as a real local HTTP server: the two calls HttpOmsClient makes, nothing more.
+"""A fake OMS as a real local HTTP server: the three calls HttpOmsClient makes, nothing more.
 
 - `POST …/orders/<id>/rebates` and `POST …/customers/<id>/coupons` with a JSON body
   `{"amount": "5.00", "currency": "EUR", "reason": "..."}` and an `Idempotency-Key` header
   (required): 201 with the rebate (`id`) or coupon (`code`). The same key again gets the same
   answer (with `Idempotent-Replayed: true`) and is counted once; the same key with another
   request is refused (409), as real payment APIs do.
+- `POST …/orders/<id>/cancel` with `{"reason": "..."}` and an `Idempotency-Key`: 200 with
+  `{"order_id", "status": "cancelled", "cancelled_at"}` while the order is before delivery; 409
+  with `{"code": "in_delivery" | "delivered" | "already_cancelled", "error": ...}` after. The
+  fake knows an order's status only when told (`FakeOmsState.order_status_set`, as a test
+  does); one it was not told about counts as just created. A refusal is not kept under its key.
 - `GET …/calls`: every call received, oldest first, each with how often it was replayed.
 
 Whatever comes before `/orders`, `/customers` or `/calls` is ignored, so OMS_API_URL may carry
@@ -27,10 +32,12 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from integrations.local_server import LocalHttpServer
+from timeline.models import order_cancel_refusal
 
 ROUTES = [
     ("rebate", re.compile(r"/orders/(?P<subject>[^/]+)/rebates/?$")),
     ("coupon", re.compile(r"/customers/(?P<subject>[^/]+)/coupons/?$")),
+    ("cancel", re.compile(r"/orders/(?P<subject>[^/]+)/cancel/?$")),
 ]
 CALLS = re.compile(r"/calls/?$")
 BODY_MAX_BYTES = 64 * 1024
@@ -42,10 +49,49 @@ class FakeOmsState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._calls: dict[str, dict[str, Any]] = {}
+        self._order_statuses: dict[str, str] = {}
+
+    def order_status_set(self, order_id: str, status: str) -> None:
+        """What the fake takes an order's status to be (a real OMS knows its orders)."""
+        with self._lock:
+            self._order_statuses[order_id] = status
+
+    def _replay(self, idempotency_key: str, request: dict[str, Any]) -> tuple[int, dict[str, Any], bool] | None:
+        known = self._calls.get(idempotency_key)
+        if known is None:
+            return None
+        if known["request"] != request:
+            return 409, {"error": "this Idempotency-Key was used for another request"}, False
+        known["replays"] += 1
+        return known["status"], known["answer"], True
+
+    def _keep(self, idempotency_key: str, request: dict[str, Any], status: int, answer: dict[str, Any]) -> None:
+        self._calls[idempotency_key] = {
+            "request": request, "answer": answer, "status": status, "idempotency_key": idempotency_key,
+            "received_at": datetime.now(UTC).isoformat(), "replays": 0,
+        }
+
+    def cancel(self, *, subject: str, payload: dict[str, Any],
+               idempotency_key: str) -> tuple[int, dict[str, Any], bool]:
+        """(status, answer, replayed) for one cancellation."""
+        request = {"kind": "cancel", "subject": subject, "reason": str(payload.get("reason") or "")}
+        with self._lock:
+            replayed = self._replay(idempotency_key, request)
+            if replayed is not None:
+                return replayed
+            refusal = order_cancel_refusal(self._order_statuses.get(subject, "created"))
+            if refusal is not None:
+                return 409, {"code": refusal, "error": f"order {subject} cannot be cancelled: {refusal}"}, False
+            self._order_statuses[subject] = "cancelled"
+            answer = {"order_id": subject, "status": "cancelled", "cancelled_at": datetime.now(UTC).isoformat()}
+            self._keep(idempotency_key, request, 200, answer)
+            return 200, answer, False
 
     def call(self, *, kind: str, subject: str, payload: dict[str, Any],
              idempotency_key: str) -> tuple[int, dict[str, Any], bool]:
-        """(status, answer, replayed) for one rebate or coupon request."""
+        """(status, answer, replayed) for one rebate, coupon or cancellation request."""
+        if kind == "cancel":
+            return self.cancel(subject=subject, payload=payload, idempotency_key=idempotency_key)
         try:
             amount = Decimal(str(payload.get("amount")))
         except (InvalidOperation, ValueError):
@@ -58,21 +104,15 @@ class FakeOmsState:
         request = {"kind": kind, "subject": subject, "amount": str(amount), "currency": currency,
                    "reason": str(payload.get("reason") or "")}
         with self._lock:
-            known = self._calls.get(idempotency_key)
-            if known is not None:
-                if known["request"] != request:
-                    return 409, {"error": "this Idempotency-Key was used for another request"}, False
-                known["replays"] += 1
-                return 201, known["answer"], True
+            replayed = self._replay(idempotency_key, request)
+            if replayed is not None:
+                return replayed
             if kind == "rebate":
                 answer = {"id": f"rb_{uuid.uuid4().hex[:12]}", "order_id": subject}
             else:
                 answer = {"code": f"SORRY-{uuid.uuid4().hex[:8].upper()}", "customer_id": subject}
             answer.update(amount=str(amount), currency=currency)
-            self._calls[idempotency_key] = {
-                "request": request, "answer": answer, "idempotency_key": idempotency_key,
-                "received_at": datetime.now(UTC).isoformat(), "replays": 0,
-            }
+            self._keep(idempotency_key, request, 201, answer)
             return 201, answer, False
 
     def calls(self) -> list[dict[str, Any]]:

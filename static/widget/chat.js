@@ -6,6 +6,7 @@
 //   frames.js      frames from the server
 //   outbox.js      messages on their way, and the read mark
 //   render.js      everything drawn (message data only ever with textContent)
+//   orders.js      self-service before a chat: orders, answers, one click to an agent
 //   ui.js          the elements and the status line
 //
 // Nothing is lost or shown twice across drops, server restarts and Redis restarts (state.js
@@ -13,6 +14,7 @@
 
 import { ClientFrame } from "../common/protocol.js";
 import { connectionStart, send, sync } from "./connection.js";
+import { selfServiceAsk } from "./orders.js";
 import { messageSend, readMark } from "./outbox.js";
 import { embedded, isVisible, state, tellHost } from "./state.js";
 import { root, showError, ui } from "./ui.js";
@@ -45,7 +47,8 @@ ui.composerForm.addEventListener("submit", (event) => {
     return;
   }
   ui.composer.value = "";
-  messageSend(body);
+  // A signed-in customer's first message may be answered from self-service (orders.js) instead.
+  if (!selfServiceAsk(body)) messageSend(body);
   ui.composer.focus();
 });
 

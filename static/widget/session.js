@@ -107,4 +107,6 @@ function sessionApply(data) {
   }
   emailFormUpdate();
   hoursShow(data.hours);
+  // Who the widget speaks for is known: self-service (orders.js) shows what it has for them.
+  document.dispatchEvent(new CustomEvent("supportdesk:session", { detail: data }));
 }

@@ -374,6 +374,20 @@ MATRIX: dict[str, Row] = {
                           body=lambda world: {"session": world.visitor_token}, json=True),
     "widget:frame": Row(_desk("widget:frame"), {"get": same(200)}),
     "widget:demo": Row(_desk("widget:demo"), {"get": same(200)}),
+    # Its self-service: the session token in the body is the access (conversations.access). The
+    # world's visitor is anonymous: no orders to list, a first message goes to a chat as ever, and
+    # the contact's order is not theirs (404), nor is an agent's chat about it.
+    "widget:self_service": Row(_desk("widget:self_service"), {"post": same(200)},
+                               body=lambda world: {"session": world.visitor_token}, json=True),
+    "widget:self_service_answer": Row(_desk("widget:self_service_answer"), {"post": same(404)},
+                                      body=lambda world: {"session": world.visitor_token, "topic": "order_status",
+                                                          "order_id": world.order}, json=True),
+    "widget:self_service_ask": Row(_desk("widget:self_service_ask"), {"post": same(200)},
+                                   body=lambda world: {"session": world.visitor_token,
+                                                       "text": "where is my order"}, json=True),
+    "widget:self_service_agent": Row(_desk("widget:self_service_agent"), {"post": same(404)},
+                                     body=lambda world: {"session": world.visitor_token, "order_id": world.order},
+                                     json=True),
     # --- a survey link's rating page: public, the signed link is the access (a forged one: 400) ---
     "survey-rate": Row(lambda world: reverse("survey-rate", kwargs={"token": "forged:link"}),
                        {"get": same(400), "post": same(400)}, body=lambda world: {"score": "5"}),

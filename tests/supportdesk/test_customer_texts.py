@@ -44,7 +44,7 @@ HELP_CENTER_MESSAGES_ELSEWHERE = (
 # Modules whose every translatable string a customer reads.
 CUSTOMER_MODULES = (
     "conversations/widget_words.py", "conversations/widget_hours.py", "conversations/waiting.py",
-    "conversations/call_links.py", "conversations/call_invitations.py",
+    "conversations/call_links.py", "conversations/call_invitations.py", "conversations/self_service.py",
     "workflows/surveys/links.py", "workflows/surveys/views.py",
     "integrations/email_frame.py",
 )
@@ -59,6 +59,10 @@ CUSTOMER_MESSAGES_ELSEWHERE = (
     # conversations/services/chat_end.py
     "You ended the chat. Write again whenever you need us.",
     "There is no chat to end.",
+    # conversations/access.py and conversations/services/self_service.py: the widget's self-service
+    "Sign in on the site to see your orders.",
+    "This order was not found.",
+    "Nothing to show for this topic.",
 )
 # workflows/surveys/services.py: the survey's texts, its email and its answers' errors, all but
 # what only a broken client sees.
