@@ -10,7 +10,8 @@
 // while a chat is going ("End chat" shown: render.js endButtonUpdate).
 
 import { sync } from "./connection.js";
-import { messageSend } from "./outbox.js";
+import { messageSend, newClientId } from "./outbox.js";
+import { browserTimeZone } from "./session.js";
 import { state } from "./state.js";
 import { root, showError, ui } from "./ui.js";
 import { t } from "./words.js";
@@ -41,15 +42,6 @@ answerBox.setAttribute("aria-live", "polite");
 answerBox.hidden = true;
 panel.append(title, list, answerBox);
 ui.list.before(panel);
-
-function newClientId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function browserTimeZone() {
-  try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { return ""; }
-}
 
 async function post(path, body = {}) {
   const response = await fetch(BASE_URL + path, {

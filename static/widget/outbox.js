@@ -7,7 +7,7 @@ import { messageElement, messagePlace, stateSet } from "./render.js";
 import { inflight, isVisible, outbox, pending, shown, state, tellHost, timers } from "./state.js";
 import { ui } from "./ui.js";
 
-function newClientId() {
+export function newClientId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

@@ -39,7 +39,7 @@ function identityFromFragment() {
   return new URLSearchParams(location.hash.slice(1)).get("identity") || "";
 }
 
-function browserTimeZone() {
+export function browserTimeZone() {
   try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch { return ""; }
 }
 
