@@ -17,6 +17,7 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self) -> None:
+        from celery.signals import worker_process_init
         from django.contrib.auth.signals import user_logged_out
 
         from conversations.calls import call_actions_consumer_register
@@ -27,3 +28,12 @@ class ConversationsConfig(AppConfig):
         transports_consumer_register()
         call_actions_consumer_register()
         user_logged_out.connect(_sockets_close_at_logout, dispatch_uid="conversations-sockets-close-at-logout")
+        # A worker process routes new conversations, which records their intent: the model is
+        # trained as the process starts rather than while the first conversation waits.
+        worker_process_init.connect(_intent_model_train, dispatch_uid="conversations-intent-model-train")
+
+
+def _intent_model_train(**kwargs: Any) -> None:
+    from conversations.intents.model import trained_in_background  # scikit-learn: only in a worker
+
+    trained_in_background()

@@ -16,11 +16,16 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
+from conversations.intents.model import trained_in_background  # noqa: E402
 from integrations.webhooks import oms_webhook  # noqa: E402
 from integrations.whatsapp.views import webhook as whatsapp_webhook  # noqa: E402
 from supportdesk.routing import websocket_urlpatterns  # noqa: E402
 from supportdesk.unavailable import WebsocketDatabaseGuard  # noqa: E402
 from supportdesk.websocket_origin import SameOriginValidator  # noqa: E402
+
+# The first chat message and the widget's self-service classify what the customer wants: the
+# model is trained as the process starts, not while the first customer waits.
+trained_in_background()
 
 application = ProtocolTypeRouter(
     {

@@ -20,7 +20,9 @@ normalisation (a test checks it gives scikit-learn's probabilities).
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,6 +39,8 @@ from conversations.intents import MAX_CHARS, data
 # be confidently wrong more often, more made it unsure of plain requests.
 ALPHA = 3e-5
 SEED = 0
+
+logger = logging.getLogger(__name__)
 
 
 def normalise(text: str) -> str:
@@ -110,6 +114,31 @@ def trained_pipeline() -> Pipeline:
     return build([example.text for example in examples], [example.intent for example in examples])
 
 
+_TRAINING = threading.Lock()
+
+
 @functools.cache
-def trained() -> Compiled:
+def _trained() -> Compiled:
     return Compiled(trained_pipeline())
+
+
+def trained() -> Compiled:
+    """The model, trained on the process's first call (1-2 s of CPU, more on a busy machine);
+    callers meanwhile wait for that one training instead of each starting their own."""
+    with _TRAINING:
+        return _trained()
+
+
+def trained_in_background() -> threading.Thread:
+    """Train the model in a thread now, so that a serving process's first customer does not
+    wait for it (the web processes and the worker call this as they start)."""
+
+    def train() -> None:
+        try:
+            trained()
+        except Exception:  # noqa: BLE001 - logged; the first use tries again
+            logger.exception("the intent model could not be trained in the background")
+
+    thread = threading.Thread(target=train, name="intent-model-warm", daemon=True)
+    thread.start()
+    return thread

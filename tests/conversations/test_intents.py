@@ -171,3 +171,18 @@ def test_the_compiled_model_gives_scikit_learns_probabilities() -> None:
         ours = compiled.probabilities(text)
         assert set(ours) == set(expected)
         assert all(abs(ours[intent] - expected[intent]) < 1e-9 for intent in ours), example.text
+
+
+def test_a_process_trains_the_model_once_when_its_start_and_a_first_customer_ask_at_once() -> None:
+    # The web process and the worker start a training as they start (trained_in_background); a
+    # customer's message arriving meanwhile waits for that training instead of starting another.
+    from conversations.intents import model
+
+    model._trained.cache_clear()
+    background = model.trained_in_background()
+    first_use = model.trained()
+    background.join(timeout=120)
+
+    assert not background.is_alive()
+    assert model._trained.cache_info().misses == 1
+    assert model.trained() is first_use
