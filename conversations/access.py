@@ -31,7 +31,7 @@ from timeline.models import Contact, ContactKind, Order
 if TYPE_CHECKING:
     from conversations.widget import Session
 
-__all__ = ["Forbidden", "access_conversation", "check_message_post", "conversations_visible",
+__all__ = ["Forbidden", "access_conversation", "check_message_post", "check_supervisor", "conversations_visible",
            "holds_conversation", "is_agent", "is_desk_user", "is_integration", "is_supervisor", "may_see_notes"]
 
 
@@ -78,6 +78,13 @@ def access_conversation(*, user: Any, conversation_id: int, act: bool = False) -
 def holds_conversation(*, user: Any, conversation_id: int) -> bool:
     """Whether the conversation is assigned to this user now (they may act on it)."""
     return _held_items(user=user, states=(ItemState.ASSIGNED,)).filter(conversation_id=conversation_id).exists()
+
+
+def check_supervisor(user: Any) -> None:
+    """Only supervisors (the one permission, supportdesk.access) use the supervisors' desk pages
+    (conversations.supervision, the suggested replies' figures) and their services."""
+    if not is_supervisor(user):
+        raise Forbidden(gettext("Only supervisors may do this."), code="not_a_supervisor")
 
 
 def may_see_notes(user: Any) -> bool:

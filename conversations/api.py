@@ -28,6 +28,7 @@ from conversations.serializers import (
     ConversationUpdateInputSerializer,
     MessageCreateInputSerializer,
     MessageSerializer,
+    SuggestionsSerializer,
 )
 from routing import api as routing_api
 from routing.access import IsAgent, access_work_item
@@ -97,6 +98,20 @@ class ConversationViewSet(
             )
         return Response(ConversationSerializer(conversation).data)
 
+    @extend_schema(
+        summary="Suggested replies: the macros or help-center articles most likely to be used next",
+        description="At most three, most likely first, in the conversation's language, learnt from the "
+        "desk's own history; none before the first training (`model` null).",
+        responses={status.HTTP_200_OK: SuggestionsSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def suggestions(self, request: Request, pk: str) -> Response:
+        from conversations.suggestions.serving import suggestions_for  # scikit-learn: only where it runs
+
+        conversation = self.get_object()
+        suggested = suggestions_for(conversation=conversation, agent=request.user)
+        return Response(SuggestionsSerializer({"conversation": conversation.pk, **vars(suggested)}).data)
+
 
 class MessagePagination(DefaultCursorPagination):
     # Sequence numbers are unique per conversation and say the order messages were sent in;
@@ -158,7 +173,8 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         client_id = serializer.validated_data.get("client_id", "")
         if direction == MessageDirection.OUTBOUND:
             message = services.agent_reply(conversation_id=conversation.pk, user=request.user, body=body,
-                                           client_id=client_id)
+                                           client_id=client_id,
+                                           inserted=serializer.validated_data.get("inserted"))
         elif direction == MessageDirection.NOTE:
             message = services.note_add(conversation_id=conversation.pk, user=request.user, body=body,
                                         client_id=client_id)

@@ -23,10 +23,12 @@ class ConversationsConfig(AppConfig):
         from conversations.calls import call_actions_consumer_register
         from conversations.channels import transports_consumer_register
         from conversations.routing_history import routing_history_register
+        from conversations.suggestions.training import suggestions_seeding_register
 
         routing_history_register()
         transports_consumer_register()
         call_actions_consumer_register()
+        suggestions_seeding_register()
         user_logged_out.connect(_sockets_close_at_logout, dispatch_uid="conversations-sockets-close-at-logout")
         # A worker process routes new conversations, which records their intent: the model is
         # trained as the process starts rather than while the first conversation waits.

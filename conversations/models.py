@@ -203,6 +203,10 @@ class Message(models.Model):
     delivery_detail = models.TextField(blank=True, default="", db_default="")
     delivery_reference = models.CharField(max_length=255, blank=True, default="", db_default="")
     delivery_updated_at = models.DateTimeField(null=True, blank=True)
+    # What the agent put into the reply from the desk's own texts, for the suggested replies to
+    # learn from (conversations.suggestions): labels "macro:<shortcut>" and "article:<key>". Empty
+    # for everything else, and for a reply typed by hand.
+    inserted = models.JSONField(default=list, blank=True, db_default=[])
 
     # Not a column: set on the message a send returns when its client id was stored already,
     # so the caller can say "the same message again" (HTTP 200, not 201).
@@ -229,6 +233,9 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["delivery_reference"], name="message_delivery_reference",
                          condition=~models.Q(delivery_reference="")),
+            # The suggestions' training reads only the replies that inserted something.
+            models.Index(fields=["created_at"], name="message_inserted_created",
+                         condition=models.Q(direction="out") & ~models.Q(inserted=[])),
         ]
 
     def __str__(self) -> str:
@@ -489,3 +496,27 @@ class ChatVisitor(models.Model):
 
     def __str__(self) -> str:
         return f"visitor of chat {self.conversation_id} seen {self.seen_at:%H:%M:%S}"
+
+
+class SuggestionModel(models.Model):
+    """A trained model of the suggested replies (conversations.suggestions), with how well it did:
+    the newest row is the one every web process serves (each loads it once and keeps it until a
+    newer one exists). Its parameters are plain JSON (conversations.suggestions.engine), never a
+    pickle. A row is written once and not changed; the oldest beyond a few are deleted."""
+
+    trained_at = models.DateTimeField(db_index=True)
+    format = models.PositiveSmallIntegerField()
+    parameters = models.JSONField()
+    examples = models.PositiveIntegerField(help_text=_("Agent replies it learnt from"))
+    # The measure: a model trained on the history before the held-out week, asked about that week's replies.
+    held_out = models.PositiveIntegerField(help_text=_("Replies of the last week it was measured on"))
+    hits = models.PositiveIntegerField()
+    hit_rate = models.FloatField(null=True, blank=True)  # None: nothing held out to measure on
+    by_language = models.JSONField(default=dict, blank=True)
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"suggestion model {self.pk} ({self.trained_at:%Y-%m-%d %H:%M})"

@@ -121,11 +121,20 @@ def transfer_targets(user: Any) -> dict[str, Any]:
     return {"queues": queues, "agents": agents}
 
 
+def macros_in_language(*, language: str, shortcuts: Iterable[str] | None = None) -> dict[str, Macro]:
+    """Shortcut -> the active macro a conversation in `language` uses: its text in that language,
+    else the one for any language (the composer's `#shortcut`, the suggested replies)."""
+    macros = Macro.objects.filter(is_active=True, language__in=["", language])
+    if shortcuts is not None:
+        macros = macros.filter(shortcut__in=list(shortcuts))
+    return {macro.shortcut: macro for macro in macros.order_by("language")}  # "" first: the language's wins
+
+
 def macros_for(*, conversation: Conversation, agent: Any) -> dict[str, str]:
     """Shortcut -> text with this conversation's variables filled in (the composer expands
     `#shortcut`); a macro in the conversation's language wins over the one for any language."""
-    macros = Macro.objects.filter(is_active=True, language__in=["", conversation.language]).order_by("language")
-    return {macro.shortcut: macro_render(macro=macro, conversation=conversation, agent=agent) for macro in macros}
+    return {shortcut: macro_render(macro=macro, conversation=conversation, agent=agent)
+            for shortcut, macro in macros_in_language(language=conversation.language).items()}
 
 
 def author_name(user: Any) -> str:

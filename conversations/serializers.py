@@ -6,6 +6,7 @@ from django.utils.translation import gettext
 from rest_framework import serializers
 
 from conversations.models import CLIENT_ID_PATTERN, RESERVED_METADATA, Conversation, Message
+from conversations.suggestions.recording import KINDS
 from supportdesk.api import StrictInputMixin
 from timeline.serializers import ContactSummarySerializer
 
@@ -78,7 +79,37 @@ class MessageCreateInputSerializer(StrictInputMixin, serializers.ModelSerializer
         help_text="Your own id for the message (1-64 letters, digits or _.:-). Sending the same message "
         "again with it (after a timeout) stores nothing new and answers 200 with the first one; "
         "the same id for a different message is a 409.")
+    inserted = serializers.ListField(
+        child=serializers.CharField(), required=False, max_length=10,
+        help_text="A reply's (`out`) macros and help-center articles the agent put in, as labels "
+        "(`macro:<shortcut>`, `article:<key>`): the suggested replies learn from them. Ignored on other messages.")
 
     class Meta:
         model = Message
-        fields = ["direction", "body", "channel_metadata", "client_id"]
+        fields = ["direction", "body", "channel_metadata", "client_id", "inserted"]
+
+
+class SuggestionSerializer(serializers.Serializer):
+    # Not an enum in the schema: a second "kind" enum would rename the contacts' (KindEnum).
+    kind = serializers.CharField(read_only=True, help_text=" or ".join(f"`{kind}`" for kind in KINDS) + ".")
+    key = serializers.CharField(read_only=True, help_text="The macro's shortcut, or the article's key.")
+    label = serializers.CharField(read_only=True, help_text="As a reply records it in `inserted`.")
+    title = serializers.CharField(read_only=True, help_text="In the conversation's language.")
+    text = serializers.CharField(read_only=True, help_text="What to insert: the macro's text with the "
+                                 "conversation's variables filled in, or the article's public link.")
+
+
+class SuggestionModelSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    trained_at = serializers.DateTimeField(read_only=True)
+    examples = serializers.IntegerField(read_only=True, help_text="Agent replies it learnt from.")
+    held_out = serializers.IntegerField(read_only=True, help_text="Replies of the last week it was measured on.")
+    hit_rate = serializers.FloatField(read_only=True, allow_null=True,
+                                      help_text="Share of those whose macro or article was among its first 3.")
+
+
+class SuggestionsSerializer(serializers.Serializer):
+    conversation = serializers.IntegerField(read_only=True)
+    language = serializers.CharField(read_only=True)
+    suggestions = SuggestionSerializer(many=True, read_only=True, source="items")
+    model = SuggestionModelSummarySerializer(read_only=True, allow_null=True)

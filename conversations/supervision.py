@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from conversations import services
-from conversations.access import Forbidden, access_conversation, is_supervisor
+from conversations.access import access_conversation, check_supervisor
 from conversations.models import Conversation, ConversationStatus, Message
 from routing import services as routing
 from routing.audit import audit_record
@@ -49,12 +49,6 @@ STATE_LABELS = {ItemState.WAITING: gettext_lazy("Waiting"), ItemState.OFFERED: g
                 ItemState.ASSIGNED: gettext_lazy("Assigned")}
 PRESENCE_LABELS = {Presence.ONLINE: gettext_lazy("Online"), Presence.AWAY: gettext_lazy("Away"),
                    Presence.OFFLINE: gettext_lazy("Offline")}
-
-
-def check_supervisor(user: Any) -> None:
-    """Only supervisors (the one permission, supportdesk.access) use these pages and services."""
-    if not is_supervisor(user):
-        raise Forbidden(gettext("Only supervisors may do this."), code="not_a_supervisor")
 
 
 # --- the ongoing conversations ------------------------------------------------------------------

@@ -27,7 +27,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import access, channels, selectors, services, waiting
-from conversations.models import ContactReason, Conversation, ConversationStatus, Message
+from conversations.models import Channel, ContactReason, Conversation, ConversationStatus, Message
 from routing import services as routing
 from routing.models import AgentProfile, Presence
 from supportdesk.errors import DomainError, NotFound
@@ -141,9 +141,20 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
         "reasons": ContactReason.objects.filter(is_active=True),
         "sidebar": selectors.contact_context(contact=conversation.contact),
         "channel_hint": channels.composer_hint(conversation),
+        "suggested": _suggested(user, conversation),
         **selectors.transfer_targets(user),
         **_call_panel(user, conversation),
     }
+
+
+def _suggested(user: Any, conversation: Conversation) -> Any:
+    """The suggested replies, where the agent writes replies (not on a call, not once it ended)."""
+    if conversation.channel == Channel.VOICE or conversation.status not in (ConversationStatus.OPEN,
+                                                                             ConversationStatus.PENDING):
+        return None
+    from conversations.suggestions.serving import suggestions_for  # scikit-learn: only where it runs
+
+    return suggestions_for(conversation=conversation, agent=user)
 
 
 def _call_panel(user: Any, conversation: Conversation) -> dict[str, Any]:
@@ -242,9 +253,12 @@ def contact_sidebar(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def message_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """A reply to the contact, or (the note toggle on) an internal note. The composer sends a
     client id per message, so a retry after a timeout answers with the message stored first."""
-    send = services.note_add if request.POST.get("note") else services.agent_reply
-    message = send(conversation_id=conversation_id, user=request.user, body=request.POST.get("body", ""),
-                   client_id=request.POST.get("client_id", ""))
+    fields = {"conversation_id": conversation_id, "user": request.user, "body": request.POST.get("body", ""),
+              "client_id": request.POST.get("client_id", "")}
+    if request.POST.get("note"):
+        message = services.note_add(**fields)
+    else:  # with the macros and articles the agent put in, for the suggested replies to learn
+        message = services.agent_reply(**fields, inserted=request.POST.get("inserted", ""))
     return render(request, "desk/_message.html", {"message": message}, status=200 if message.replayed else 201)
 
 

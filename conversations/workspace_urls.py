@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from conversations import call_invitations, call_views, contact_page, order_page, supervise_views, workspace
+from conversations import (
+    call_invitations,
+    call_views,
+    contact_page,
+    order_page,
+    suggestion_views,
+    supervise_views,
+    workspace,
+)
 
 app_name = "desk"
 
@@ -23,6 +31,9 @@ urlpatterns = [
     path("conversations/<int:conversation_id>/messages/", workspace.message_send, name="message_send"),
     path("conversations/<int:conversation_id>/messages/<int:sequence>/attachments/<int:index>/",
          workspace.message_attachment, name="message_attachment"),
+    # The open conversation's suggested replies, and how well they do (supervisors).
+    path("conversations/<int:conversation_id>/suggestions/", suggestion_views.suggestions, name="suggestions"),
+    path("supervise/suggestions/", suggestion_views.supervise_suggestions, name="supervise_suggestions"),
     path("conversations/<int:conversation_id>/transfer/", workspace.conversation_transfer, name="transfer"),
     path("conversations/<int:conversation_id>/resolve/", workspace.conversation_resolve, name="resolve"),
     path("conversations/<int:conversation_id>/calls/", call_views.call_panel, name="call_panel"),

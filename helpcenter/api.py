@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -23,13 +22,9 @@ RESULT = inline_serializer("HelpArticleResults", fields={
     "language": serializers.CharField(),
     "results": serializers.ListField(child=inline_serializer("HelpArticleResult", fields={
         "title": serializers.CharField(), "url": serializers.URLField(), "snippet": serializers.CharField(),
+        "key": serializers.CharField(help_text="The article's key, the same in every language."),
     })),
 })
-
-
-def _absolute(path: str) -> str:
-    """Links go to customers: the desk's public address, as every link the desk hands out."""
-    return f"{settings.DESK_PUBLIC_URL}{path}"
 
 
 class ArticleSearchView(APIView):
@@ -60,11 +55,15 @@ class ArticleSearchView(APIView):
         if reason and not params.get("q"):
             versions = selectors.articles_for_reason(reason_key=reason, language=language,
                                                      limit=max(1, min(limit, search.MAX_LIMIT)))
-            results = [{"title": version.title,
-                        "url": _absolute(f"/help/{language}/{version.article.category.slug}/{version.slug}/"),
+            results = [{"title": version.title, "key": version.article.key,
+                        "url": selectors.version_link(language=language, slug=version.slug,
+                                                      category_slug=version.article.category.slug),
                         "snippet": version.summary or summary_of(plain_text(version.body_html))}
                        for version in versions]
         else:
             hits = search.article_search(query=params.get("q", ""), language=language, limit=limit)
-            results = [{"title": hit.title, "url": _absolute(hit.path), "snippet": hit.snippet} for hit in hits]
+            results = [{"title": hit.title, "key": hit.article_key, "snippet": hit.snippet,
+                        "url": selectors.version_link(language=language, category_slug=hit.category_slug,
+                                                      slug=hit.slug)}
+                       for hit in hits]
         return Response({"language": language, "results": results})

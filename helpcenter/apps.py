@@ -9,5 +9,7 @@ class HelpCenterConfig(AppConfig):
 
     def ready(self) -> None:
         from helpcenter.demo import demo_step_register
+        from helpcenter.suggestions import suggestions_source_register
 
         demo_step_register()
+        suggestions_source_register()

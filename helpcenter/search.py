@@ -89,7 +89,7 @@ matched AS (
            AND lower(public.sd_unaccent(%(q)s)) <%% search_text
     ) either GROUP BY id
 )
-SELECT v.id, v.title, v.slug, cat.slug, v.summary, v.body_html,
+SELECT v.id, v.title, v.slug, cat.slug, a.key, v.summary, v.body_html,
        CASE WHEN m.by_words THEN 2 * ts_rank(v.search_vector, (SELECT q FROM query), 1) ELSE 0 END
        + CASE WHEN m.by_likeness THEN word_similarity(lower(public.sd_unaccent(%(q)s)), v.search_text)
               ELSE 0 END AS score
@@ -116,6 +116,7 @@ class ArticleHit:
     title: str
     slug: str
     category_slug: str
+    article_key: str
     language: str
     snippet: str
     score: float
@@ -193,6 +194,6 @@ def article_search(*, query: str, language: str, limit: int = 10) -> list[Articl
             "candidates": candidates, "config": text_search_config(language), "language": language,
             "published": VersionStatus.PUBLISHED, "limit": limit})
         rows = cursor.fetchall()
-    return [ArticleHit(version_id=pk, title=title, slug=slug, category_slug=category, language=language,
-                       snippet=summary or summary_of(plain_text(body_html)), score=float(score))
-            for pk, title, slug, category, summary, body_html, score in rows]
+    return [ArticleHit(version_id=pk, title=title, slug=slug, category_slug=category, article_key=key,
+                       language=language, snippet=summary or summary_of(plain_text(body_html)), score=float(score))
+            for pk, title, slug, category, key, summary, body_html, score in rows]

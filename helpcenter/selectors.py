@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.utils.translation import gettext
 
@@ -75,5 +76,18 @@ def articles_for_reason(*, reason_key: str, language: str, limit: int = 10) -> l
                 .order_by("article__position", "article__key")[:limit])
 
 
-__all__ = ["NotFound", "categories_listed", "category_public", "category_articles", "category_name",
-           "version_alternates", "articles_for_reason"]
+def version_link(*, language: str, category_slug: str, slug: str) -> str:
+    """A version's public address as the desk hands it to customers (in a reply, a suggestion):
+    absolute, on the desk's public URL."""
+    return f"{settings.DESK_PUBLIC_URL}/help/{language}/{category_slug}/{slug}/"
+
+
+def articles_published_in(*, keys: list[str], language: str) -> list[ArticleVersion]:
+    """The published versions in `language` of the articles with these keys (active categories)."""
+    return list(ArticleVersion.objects.select_related("article__category")
+                .filter(language=language, status=VersionStatus.PUBLISHED, article__key__in=keys,
+                        article__category__is_active=True))
+
+
+__all__ = ["NotFound", "version_link", "articles_published_in", "categories_listed", "category_public",
+           "category_articles", "category_name", "version_alternates", "articles_for_reason"]

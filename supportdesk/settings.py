@@ -408,6 +408,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # The suggested replies' model, trained again from the desk's latest history and measured.
+    "conversations-suggestions-train": {
+        "task": "conversations.tasks.suggestions_train",
+        "schedule": env.float("SUGGESTIONS_TRAIN_INTERVAL_SECONDS", default=6 * 3600.0),
+        "options": {"expires": 3600},
+    },
     # Beat's and the worker's heartbeats for /readyz and the logs.
     "supportdesk-heartbeat": {
         "task": "supportdesk.tasks.heartbeat",
@@ -514,6 +520,19 @@ CHAT_ABANDON_AFTER_SECONDS = env.float("CHAT_ABANDON_AFTER_SECONDS", default=120
 if CHAT_ABANDON_AFTER_SECONDS <= 0:
     raise ImproperlyConfigured("CHAT_ABANDON_AFTER_SECONDS must be more than 0.")
 CHAT_VISITOR_SEEN_SECONDS = min(30.0, CHAT_ABANDON_AFTER_SECONDS / 4)
+
+# --- Suggested replies (conversations.suggestions) -------------------------------------------
+# The model learns from the replies of the last SUGGESTIONS_HISTORY_DAYS (at most
+# SUGGESTIONS_MAX_EXAMPLES, the newest), is measured on the last SUGGESTIONS_HELD_OUT_DAYS held
+# out, and is trained again every SUGGESTIONS_TRAIN_INTERVAL_SECONDS by beat; the newest
+# SUGGESTIONS_MODELS_KEPT trained models are kept for the supervisors' page.
+SUGGESTIONS_HISTORY_DAYS = env.int("SUGGESTIONS_HISTORY_DAYS", default=90)
+SUGGESTIONS_HELD_OUT_DAYS = env.int("SUGGESTIONS_HELD_OUT_DAYS", default=7)
+SUGGESTIONS_MAX_EXAMPLES = env.int("SUGGESTIONS_MAX_EXAMPLES", default=100_000)
+SUGGESTIONS_MODELS_KEPT = env.int("SUGGESTIONS_MODELS_KEPT", default=10)
+if not 0 < SUGGESTIONS_HELD_OUT_DAYS < SUGGESTIONS_HISTORY_DAYS or SUGGESTIONS_MODELS_KEPT < 1:
+    raise ImproperlyConfigured("SUGGESTIONS_HELD_OUT_DAYS must be more than 0 and less than "
+                               "SUGGESTIONS_HISTORY_DAYS, and SUGGESTIONS_MODELS_KEPT at least 1.")
 
 # --- Integrations -------------------------------------------------------------------------
 OMS_WEBHOOK_SECRET = _secret("OMS_WEBHOOK_SECRET")

@@ -15,6 +15,7 @@ from conversations.access import access_conversation
 from conversations.models import MESSAGE_STREAM, Channel, Conversation, DeliveryState, Message, MessageDirection
 from conversations.selectors import author_name
 from conversations.services.common import assigned_record, check_body, check_client_id, timeline_actor
+from conversations.suggestions.recording import inserted_check
 from supportdesk import outbox
 from supportdesk.errors import Conflict, DomainError, NotFound
 from timeline import events
@@ -43,9 +44,11 @@ def message_create(
     channel_metadata: dict[str, Any] | None = None,
     client_id: str = "",
     system_note: bool = False,
+    inserted: list[str] | None = None,
 ) -> Message:
     """Append a message with the conversation's next sequence number, and push it after commit.
     `system_note`: a note the desk writes itself, with no author ("System" in the thread).
+    `inserted`: the checked labels of what an agent's reply inserted (recording.inserted_check).
 
     The counter is bumped with one UPDATE ... RETURNING, which holds the conversation's
     row lock until commit, so concurrent senders get consecutive, unique numbers.
@@ -78,6 +81,7 @@ def message_create(
                 body=body,
                 channel_metadata=channel_metadata or {},
                 client_id=client_id,
+                inserted=inserted or [],
                 # A reply on a provider's channel leaves through its transport (conversations.channels).
                 delivery_state=(DeliveryState.QUEUED if direction == MessageDirection.OUTBOUND
                                 and channels.delivers(conversation.channel) else ""),
@@ -144,17 +148,20 @@ def read_mark(*, conversation_id: int, field: str, sequence: Any, side: str,
     return row[0] if row else None
 
 
-def agent_reply(*, conversation_id: int, user: Any, body: Any, client_id: Any = "") -> Message:
-    """A reply to the contact; sent again with the same `client_id`, the first one (see `message_create`)."""
+def agent_reply(*, conversation_id: int, user: Any, body: Any, client_id: Any = "",
+                inserted: Any = None) -> Message:
+    """A reply to the contact; sent again with the same `client_id`, the first one (see `message_create`).
+    `inserted`: the macros and articles the agent put in (labels), for the suggested replies to learn."""
     conversation = access_conversation(user=user, conversation_id=conversation_id, act=True)
     body = check_body(body)
+    inserted = inserted_check(inserted)
     if conversation.channel == Channel.VOICE:
         # Nothing would carry it to the caller: the call is the conversation.
         raise DomainError(_("A call has no written replies: add an internal note instead."),
                           code="no_written_replies")
     with transaction.atomic():
         message = message_create(conversation=conversation, direction=MessageDirection.OUTBOUND,
-                                 body=body, author=user, client_id=client_id)
+                                 body=body, author=user, client_id=client_id, inserted=inserted)
         if message.replayed:
             return message
         if conversation.assignee_id != user.pk:

@@ -1,7 +1,9 @@
 // The help center beside the composer: search the articles in the conversation's language
-// (GET /api/v1/help/articles/) and insert an article's link where the caret is.
+// (GET /api/v1/help/articles/) and insert an article's link where the caret is (composer.js,
+// which remembers the article for the reply's `inserted` labels).
 // Its own module: workspace.js only needs the composer to stay a textarea.
 
+import { composerInsert } from "./composer.js";
 import { $ } from "./dom.js";
 
 const SEARCH_DELAY_MS = 250;
@@ -23,6 +25,7 @@ function resultsShow(box, items, message) {
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.url = article.url;
+    button.dataset.key = article.key;
     button.dataset.testid = "help-insert-result";
     button.title = article.snippet;
     button.textContent = article.title;
@@ -49,17 +52,6 @@ async function search(box, query) {
   resultsShow(box, body.results, body.results.length ? "" : box.dataset.none);
 }
 
-function linkInsert(url) {
-  const composer = $("[data-testid=composer]");
-  if (!composer) return;
-  const start = composer.selectionStart ?? composer.value.length;
-  const before = composer.value.slice(0, start);
-  const text = (before && !/\s$/.test(before) ? " " : "") + url + " ";
-  composer.setRangeText(text, start, composer.selectionEnd ?? start, "end");
-  composer.dispatchEvent(new Event("input", { bubbles: true }));
-  composer.focus();
-}
-
 document.addEventListener("input", (event) => {
   const input = event.target.closest?.("[data-testid=help-insert-query]");
   if (!input) return;
@@ -72,5 +64,5 @@ document.addEventListener("input", (event) => {
 
 document.addEventListener("click", (event) => {
   const button = event.target.closest?.("[data-testid=help-insert-result]");
-  if (button) linkInsert(button.dataset.url);
+  if (button) composerInsert(button.dataset.url, button.dataset.key ? `article:${button.dataset.key}` : "");
 });

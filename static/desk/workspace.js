@@ -13,6 +13,7 @@ import { timeElement, timesRender, wordsFill } from "../common/format.js";
 import { ClientFrame, Frame } from "../common/protocol.js";
 import { Backoff, ReconnectingSocket } from "../common/reconnect.js";
 import { notifyOffer, primeAlerts } from "./alerts.js";
+import { insertedForget, insertedIn, insertedRecord } from "./composer.js";
 import { $, $$ } from "./dom.js";
 import { flash } from "./flash.js";
 import { LABELS } from "./labels.js";
@@ -22,6 +23,7 @@ const HEARTBEAT_MS = 30000;
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 4000;
 const REFRESH_EVENT = "desk-refresh";
+const CUSTOMER_WROTE_EVENT = "desk-customer-wrote"; // suggestions.js listens
 const RESYNC_MS = 60000; // belt and braces for a lost push that no later message reveals
 const GAP_WAIT_MS = 300; // a burst of pushes (or two groups' pushes crossing) costs one sync
 const SYNC_ANSWER_MS = 10000; // a sync unanswered this long was lost: the next one may go
@@ -127,6 +129,8 @@ function handleFrame(frame) {
         if (frame.direction === "in") {
           typingShow(false);
           readMark();
+          // The customer wrote: what to answer with may have changed (suggestions.js).
+          document.dispatchEvent(new CustomEvent(CUSTOMER_WROTE_EVENT, { detail: { conversationId: open.id } }));
         }
       } else if (frame.direction === "in") {
         refreshLists(); // its unread count moved
@@ -360,6 +364,7 @@ function conversationNoticed() {
   if (open.id !== null) socket.send({ type: ClientFrame.UNWATCH, conversation_id: open.id });
   open.id = id;
   deliveryLatest.clear();
+  insertedForget(); // what was put in another conversation's composer is not this reply's
   open.lastSequence = thread ? Number(thread.dataset.lastSequence) || 0 : 0;
   clearTimeout(syncing.timer);
   Object.assign(syncing, { for: null, again: false, progressed: false, timer: null, refused: null });
@@ -380,10 +385,12 @@ function macroExpand(textarea) {
   if (caret !== textarea.selectionEnd) return false;
   const match = MACRO_BEFORE_CARET.exec(textarea.value.slice(0, caret));
   if (!match) return false;
-  const text = open.macros[match[2]] ?? open.macros[match[2].toLowerCase()];
+  const shortcut = match[2] in open.macros ? match[2] : match[2].toLowerCase();
+  const text = open.macros[shortcut];
   if (text === undefined) return false;
   textarea.setRangeText(text, caret - match[2].length - 1, caret, "end");
   textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  insertedRecord(`macro:${shortcut}`, text);
   return true;
 }
 
@@ -453,6 +460,7 @@ document.body.addEventListener("htmx:configRequest", (event) => {
   if (form.id === "composer") {
     event.detail.parameters.client_id = composerClientId(form);
     composing.sending = event.detail.parameters.body;
+    event.detail.parameters.inserted = insertedIn(event.detail.parameters.body || "");
   }
 });
 
@@ -478,6 +486,7 @@ document.body.addEventListener("htmx:afterRequest", (event) => {
     textarea.value = composerRest(textarea.value, composing.sending);
     textarea.focus();
     Object.assign(composing, { id: null, key: null, sending: null });
+    insertedForget();
   }
 });
 document.body.addEventListener("htmx:responseError", () => flash(LABELS.server_failed));

@@ -45,9 +45,10 @@ def messages_create(
     return copy_rows(
         Message,
         ("conversation", "sequence", "direction", "author_user", "body", "channel_metadata",
-         "created_at"),
+         "inserted", "created_at"),
         ((conversation.pk, sequence, m.direction,
-          staff.agent_ids.get(m.author) if m.author else None, m.body, Jsonb(m.metadata), m.at)
+          staff.agent_ids.get(m.author) if m.author else None, m.body, Jsonb(m.metadata), Jsonb(list(m.inserted)),
+          m.at)
          for _, c, conversation in conversations
          for sequence, m in enumerate(c.messages, start=1)),
     )

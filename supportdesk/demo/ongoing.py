@@ -104,7 +104,8 @@ def _messages_send(conversation: Conversation, c: ConversationPlan, *, agent: ob
             services.message_create(conversation=conversation, direction=message.direction, body=message.body,
                                     channel_metadata=message.metadata)
         elif message.direction == MessageDirection.OUTBOUND:
-            services.agent_reply(conversation_id=conversation.pk, user=agent, body=message.body)
+            services.agent_reply(conversation_id=conversation.pk, user=agent, body=message.body,
+                                 inserted=list(message.inserted))
         else:
             services.note_add(conversation_id=conversation.pk, user=agent, body=message.body)
 

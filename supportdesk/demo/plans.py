@@ -81,6 +81,7 @@ class MessagePlan:
     at: datetime
     author: str | None  # agent username
     metadata: dict
+    inserted: tuple[str, ...] = ()  # a reply's labels (Message.inserted): the macro it started from
 
 
 @dataclass
@@ -375,7 +376,8 @@ def _conversations_fill(
         elif assignee is not None:
             at += timedelta(minutes=rng.uniform(0.5, 8))
         if assignee is not None:
-            messages.append(MessagePlan(says, outbound[0], at, answered_by, {}))
+            messages.append(MessagePlan(says, outbound[0], at, answered_by, {}, inserted=(
+                (f"macro:{reason.macro}",) if reason.macro and says == MessageDirection.OUTBOUND else ())))
             if answered_by != assignee:
                 transfer = (assignee, at + timedelta(seconds=rng.uniform(10, 30)))
             for line in inbound[1:]:

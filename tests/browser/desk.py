@@ -33,14 +33,22 @@ def assigned_chat(**user_fields: Any) -> tuple[Any, Conversation, widget.Session
     return profile, conversation, session
 
 
-def agent_online(page: Any, url: str, profile: Any) -> None:
-    """Sign the agent in on `page` and set them online, as they would by hand."""
+def desk_sign_in(page: Any, url: str, profile: Any) -> None:
+    """Open a desk page (`url`, absolute) on `page`, sign the agent in on the login form it sends
+    them to, and wait for the workspace's socket to open."""
     from playwright.sync_api import expect
 
-    page.goto(url + "/desk/")
+    page.goto(url)
     page.fill("input[name=username]", profile.user.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "open")
+
+
+def agent_online(page: Any, url: str, profile: Any) -> None:
+    """Sign the agent in on `page` and set them online, as they would by hand."""
+    from playwright.sync_api import expect
+
+    desk_sign_in(page, url + "/desk/", profile)
     page.select_option("[data-testid=presence-toggle]", "online")
     expect(page.locator("form#presence.presence-online")).to_have_count(1)

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from conversations.models import Conversation
 from helpcenter.models import Article, ArticleVersion, Category, CategoryName
 from helpcenter.services import article_version_save
-from tests.browser.desk import PASSWORD, assigned_chat, desk_prepare
+from tests.browser.desk import assigned_chat, desk_prepare, desk_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,12 +31,8 @@ def test_an_agent_inserts_a_link_to_an_article_in_the_customers_language(asgi_se
                                                     body="3 a 5 días.", status="published"))
 
     page.set_default_timeout(15_000)  # two busy cores: the socket, the page and the search
-    page.goto(f"{asgi_server.url}/desk/c/{conversation.pk}/")
-    page.fill("input[name=username]", profile.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
     # Once the socket is open the conversation is drawn again (a resync): type after it.
-    expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "open")
+    desk_sign_in(page, f"{asgi_server.url}/desk/c/{conversation.pk}/", profile)
     composer = page.get_by_test_id("composer")
     composer.fill("Mira esto:")
     page.get_by_test_id("help-insert-query").fill("devolucion")

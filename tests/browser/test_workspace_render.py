@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from conversations import services
 from conversations.models import Message, MessageDirection
-from tests.browser.desk import PASSWORD, assigned_chat, desk_prepare
+from tests.browser.desk import assigned_chat, desk_prepare, desk_sign_in
 from tests.factories import AgentProfileFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,11 +31,7 @@ def _assigned_chat():
 
 
 def _sign_in(page, asgi_server, profile, path: str) -> None:
-    page.goto(f"{asgi_server.url}{path}")
-    page.fill("input[name=username]", profile.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "open")
+    desk_sign_in(page, f"{asgi_server.url}{path}", profile)
 
 
 @pytest.fixture

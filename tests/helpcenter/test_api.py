@@ -39,6 +39,7 @@ def test_an_agent_or_supervisor_gets_titles_absolute_urls_and_snippets(help_cent
         "title": "Devolución del dinero y reembolsos",
         "url": "https://help.example.com/help/es/payments/reembolsos/",
         "snippet": "El reembolso llega a tu tarjeta en 3 a 5 días laborables.",
+        "key": "refunds",  # as a reply records the article it linked (conversations.suggestions)
     }
     assert [result["title"] for result in body["results"]] == ["Devolución del dinero y reembolsos",
                                                               "Cupones de descuento"]

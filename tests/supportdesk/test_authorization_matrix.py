@@ -262,6 +262,8 @@ MATRIX: dict[str, Row] = {
     "desk:message_send": Row(_desk("desk:message_send", **CONVERSATION),
                              {"post": answers(302, 302, 201, 404, 201, 403, 403, 403)},
                              body=lambda world: {"body": "Hello"}),
+    # The open conversation's suggested replies, as the conversation itself.
+    "desk:suggestions": Row(_desk("desk:suggestions", **CONVERSATION), {"get": DESK_OBJECT}),
     "desk:call_panel": Row(_desk("desk:call_panel", **CONVERSATION), {"get": DESK_OBJECT}),
     "desk:call_hold": Row(_call_url("desk:call_hold"), {"post": DESK_OBJECT}),
     "desk:call_resume": Row(_call_url("desk:call_resume"), {"post": DESK_OBJECT}),
@@ -298,6 +300,8 @@ MATRIX: dict[str, Row] = {
     "desk:contact_reason_set": Row(_desk("desk:contact_reason_set", **CONVERSATION), {"post": DESK_OBJECT},
                                    body=lambda world: {"contact_reason": "late_order"}),
     "desk:supervise_call_invitations": Row(_desk("desk:supervise_call_invitations"), {"get": DESK_SUPERVISOR}),
+    # How well the suggested replies do (conversations.access.check_supervisor).
+    "desk:supervise_suggestions": Row(_desk("desk:supervise_suggestions"), {"get": DESK_SUPERVISOR}),
     "call-invitation": Row(lambda world: reverse("call-invitation", kwargs={"token": "forged:link"}),
                            {"get": same(400), "post": same(400)}, body=lambda world: {"choice": "call"}),
     # The reports' pages (reports.access): supervisors only, as the live view.
@@ -338,6 +342,8 @@ MATRIX: dict[str, Row] = {
         "get": answers(401, 401, 200, 404, 200, 403, 403, 403),
         "patch": answers(401, 401, 200, 404, 200, 403, 403, 403),
     }, body=lambda world: {"status": "pending"}, json=True),
+    "conversation-suggestions": Row(lambda world: reverse("conversation-suggestions", args=[world.conversation]),
+                                    {"get": answers(401, 401, 200, 404, 200, 403, 403, 403)}),
     # Replies (`out`) only from the desk, on a conversation one may act on; the integration
     # writes the contact's words only (`in`: covered in tests/conversations/test_api.py).
     "message-list": Row(lambda world: reverse("message-list", kwargs={"conversation_id": world.conversation}), {
