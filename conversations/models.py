@@ -520,3 +520,63 @@ class SuggestionModel(models.Model):
 
     def __str__(self) -> str:
         return f"suggestion model {self.pk} ({self.trained_at:%Y-%m-%d %H:%M})"
+
+
+class SelfServiceSession(models.Model):
+    """A widget visitor who got an answer without an agent (conversations.deflection): an
+    article read, "this answered my question", an order question answered. Answers close
+    together in time (`deflection.SESSION_IDLE` apart at most) make one session. A conversation
+    the contact opens within 24 hours of the session's last answer *follows* it (`followed_at`,
+    and `conversation`: what the agent sees was read before asking); a session nothing followed
+    for 24 hours is *deflected*, settled at read time from `answered_at` (no task to miss).
+
+    The conversations layer has no article or order model: each answer is plain data (kind,
+    reference, title, address), written by the app that answered after checking it."""
+
+    # The visitor: their contact when known; an anonymous visitor's widget id until their first
+    # message makes them a contact (`visitor`, the uuid of conversations.widget.Session).
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    visitor = models.CharField(max_length=64, blank=True, default="")
+    # The reports' filters: what the session was in (the widget's language) and who asked.
+    language = models.CharField(max_length=16, blank=True, default="")
+    contact_kind = models.CharField(max_length=16, blank=True, default="")
+    started_at = models.DateTimeField()  # the first answer: the report counts the session here
+    answered_at = models.DateTimeField()  # the last answer: the 24 hours run from here
+    followed_at = models.DateTimeField(null=True, blank=True)
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+
+    class Meta:
+        indexes = [
+            # The report's one scan per period (index-only: every column it counts is included).
+            models.Index(fields=["started_at"], name="self_service_started",
+                         include=["answered_at", "followed_at", "language", "contact_kind"]),
+            models.Index(fields=["contact", "-answered_at"], name="self_service_contact"),
+            models.Index(fields=["visitor", "-answered_at"], name="self_service_visitor",
+                         condition=~models.Q(visitor="")),
+            models.Index(fields=["conversation"], name="self_service_conversation",
+                         condition=models.Q(conversation__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"self-service session {self.pk} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SelfServiceAnswer(models.Model):
+    """One answer a session got: once per kind and reference (a retry records nothing more)."""
+
+    session = models.ForeignKey(SelfServiceSession, on_delete=models.CASCADE, related_name="answers")
+    kind = models.CharField(max_length=32)  # article_read, article_answered, or another app's kind
+    ref = models.CharField(max_length=64)  # what answered, in the answering app's terms (a version's id)
+    title = models.CharField(max_length=200, blank=True, default="")
+    url = models.CharField(max_length=300, blank=True, default="")
+    language = models.CharField(max_length=16, blank=True, default="")
+    query = models.CharField(max_length=200, blank=True, default="")  # what the visitor had typed
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "kind", "ref"], name="self_service_answer_once")]
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ref}"

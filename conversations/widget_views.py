@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from conversations import access, selectors, services, widget, widget_hours
 from conversations.widget_words import widget_words
 from supportdesk import languages, ratelimit
-from supportdesk.errors import error_body
+from supportdesk.errors import error_json
 from supportdesk.json_input import JsonInputError, json_loads
 from timeline.models import ContactKind
 from timeline.selectors import contact_list
@@ -30,13 +30,6 @@ from timeline.selectors import contact_list
 WS_PATH = "/ws/chat/"
 TOKEN_MAX_CHARS = 4096
 DEMO_CONTACTS_PER_KIND = 3
-
-
-def _error(code: str, message: str, status: int, **headers: str) -> JsonResponse:
-    response = JsonResponse(error_body(code, message), status=status)
-    for name, value in headers.items():
-        response[name] = value
-    return response
 
 
 def _tokens(body: bytes) -> tuple[str, str, str, str]:
@@ -75,16 +68,16 @@ def session_start(request: HttpRequest) -> JsonResponse:
     wait = ratelimit.hit({f"widget-session:ip:{request.META.get('REMOTE_ADDR', 'unknown')}":
                           ratelimit.rate("CHAT_RATE_CONNECT_IP")})
     if wait:
-        return _error("rate_limited", f"Too many chat sessions from your address; wait {wait:g} seconds.", 429,
+        return error_json("rate_limited", f"Too many chat sessions from your address; wait {wait:g} seconds.", 429,
                       **{"Retry-After": str(max(1, round(wait)))})
     try:
         identity_token, session_token, time_zone, widget_language = _tokens(request.body)
     except ValueError as error:
-        return _error("bad_request", str(error), 400)
+        return error_json("bad_request", str(error), 400)
     try:
         session = services.visitor_session_start(identity_token=identity_token, session_token=session_token)
     except widget.TokenInvalid as error:
-        return _error(error.code, error.message, error.status_code)
+        return error_json(error.code, error.message, error.status_code)
     contact = selectors.visitor_contact(session)
     # Only now is the contact known: their language outranks the frame's first guess.
     language = languages.customer_language(

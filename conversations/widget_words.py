@@ -58,6 +58,12 @@ WORDS = {
     "ask_missing_item": _("An item is missing"),
     "cancel_confirm": _("Yes, cancel it"),
     "talk_to_agent": _("Talk to an agent"),
+    # Help-center suggestions before a chat (static/widget/articles.js).
+    "suggested": _("Articles that may help"),
+    "article_back": _("Back to the chat"),
+    "article_answered": _("This answered my question"),
+    "article_thanks": _("Glad it helped! Write again whenever you need us."),
+    "article_unavailable": _("This article could not be opened; try again."),
 }
 
 

@@ -26,7 +26,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import access, channels, selectors, services, waiting
+from conversations import access, channels, deflection, selectors, services, waiting
 from conversations.models import Channel, ContactReason, Conversation, ConversationStatus, Message
 from routing import services as routing
 from routing.models import AgentProfile, Presence
@@ -142,6 +142,7 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
         "sidebar": selectors.contact_context(contact=conversation.contact),
         "channel_hint": channels.composer_hint(conversation),
         "suggested": _suggested(user, conversation),
+        "read_before": read_before(conversation_id=conversation.pk),
         **selectors.transfer_targets(user),
         **_call_panel(user, conversation),
     }
@@ -155,6 +156,23 @@ def _suggested(user: Any, conversation: Conversation) -> Any:
     from conversations.suggestions.serving import suggestions_for  # scikit-learn: only where it runs
 
     return suggestions_for(conversation=conversation, agent=user)
+
+
+def read_before(*, conversation_id: int) -> dict[str, Any]:
+    """What the contact got from self-service before asking (conversations.deflection): the
+    articles they opened, once each (marked when one answered their question), any other
+    self-service answers, and what they had typed."""
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    queries: list[str] = []
+    for answer in deflection.answers_before(conversation_id=conversation_id):
+        article = answer.kind in deflection.ARTICLE_KINDS
+        key = ("article" if article else answer.kind, answer.ref)
+        item = items.setdefault(key, {"article": article, "kind": answer.kind, "title": answer.title or answer.ref,
+                                      "url": answer.url, "language": answer.language, "answered": False})
+        item["answered"] |= answer.kind == deflection.ARTICLE_ANSWERED
+        if answer.query and answer.query not in queries:
+            queries.append(answer.query)
+    return {"items": list(items.values()), "queries": queries}
 
 
 def _call_panel(user: Any, conversation: Conversation) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Who may use the help center's entry points: the one place they check (DESIGN.md).
 
-The public pages are for everyone, but only what is published: `version_public` is the
-only way a page reaches a version, so a draft answers the same 404 as a slug that does not
-exist. Searching from the agent workspace (the API) is for agents and supervisors, the
-core's one definition of a desk user.
+The public pages are for everyone, but only what is published: `version_public` is the only
+way a page reaches a version (`version_published` the widget's, by id), so a draft answers the
+same 404 as a slug that does not exist. Searching from the agent workspace (the API) is for
+agents and supervisors, the core's one definition of a desk user. Recording what a widget
+visitor read is for the holder of that visitor's session token (`widget_visitor`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from conversations import widget
 from helpcenter.languages import is_help_language
 from helpcenter.models import ArticleVersion, VersionStatus
 from supportdesk.access import is_desk_user
@@ -68,3 +70,25 @@ def may_write_articles(user: Any) -> bool:
     from supportdesk.access import is_supervisor
 
     return is_supervisor(user)
+
+
+def version_published(version_id: int) -> ArticleVersion:
+    """A published version by its id, with its article and category (the widget opens articles
+    by id); NotFound for a draft, an inactive category or an id that does not exist alike."""
+    version = (ArticleVersion.objects.select_related("article__category")
+               .filter(pk=version_id, status=VersionStatus.PUBLISHED, article__category__is_active=True)
+               .first())
+    if version is None:
+        raise NotFound(str(_("There is no such article in the help center.")))
+    return version
+
+
+def widget_visitor(token: Any) -> widget.Session:
+    """The widget visitor a session token names (conversations.widget): recording what they
+    read is theirs alone; TokenInvalid (401) otherwise."""
+    if not isinstance(token, str) or not token.strip() or len(token) > WIDGET_TOKEN_MAX_CHARS:
+        raise widget.TokenInvalid("Send the widget's session token as `session`.")
+    return widget.session_decode(token.strip())
+
+
+WIDGET_TOKEN_MAX_CHARS = 4096

@@ -42,6 +42,8 @@ from supportdesk.errors import DomainError
 MIN_QUERY_LENGTH = 2
 MAX_QUERY_LENGTH = 100
 MAX_LIMIT = 50
+# How the words typed combine: every one (a search), or any (suggestions while a visitor types).
+MATCHES = {"all": " & ", "any": " | "}
 
 # The words typed, unaccented and lower-cased by PostgreSQL (unaccent maps a few letters to
 # punctuation, U+02BC to an apostrophe, that to_tsquery would read as syntax, so the words are
@@ -73,7 +75,7 @@ terms AS (
       LEFT JOIN fixes f ON f.n = t.n
 ),
 query AS MATERIALIZED (
-    SELECT to_tsquery(%(config)s::regconfig, coalesce(string_agg(term, ' & ' ORDER BY n), '')) AS q
+    SELECT to_tsquery(%(config)s::regconfig, coalesce(string_agg(term, %(joiner)s ORDER BY n), '')) AS q
       FROM terms
 )"""
 _TABLE = ArticleVersion._meta.db_table
@@ -94,7 +96,7 @@ SELECT v.id, v.title, v.slug, cat.slug, a.key, v.summary, v.body_html,
        + CASE WHEN m.by_likeness THEN word_similarity(lower(public.sd_unaccent(%(q)s)), v.search_text)
               ELSE 0 END AS score
 FROM matched m
-JOIN {_TABLE} v ON v.id = m.id
+JOIN __TABLE__ v ON v.id = m.id
 JOIN helpcenter_article a ON a.id = v.article_id
 JOIN helpcenter_category cat ON cat.id = a.category_id
 WHERE cat.is_active
@@ -176,13 +178,17 @@ def _misspelt(word: str, begins_a_word: bool) -> bool:
     return not begins_a_word and len(word) in CORRECTED_LENGTHS and not any(ch.isdigit() for ch in word)
 
 
-def article_search(*, query: str, language: str, limit: int = 10) -> list[ArticleHit]:
-    """The published articles in `language` best matching `query`, best first."""
+def article_search(*, query: str, language: str, limit: int = 10, match: str = "all") -> list[ArticleHit]:
+    """The published articles in `language` best matching `query`, best first: with every
+    word typed (`match="all"`), or any of them of two letters or more (`"any"`: the widget's
+    suggestions, where a visitor types a whole question; the articles with more of them first)."""
+    if match not in MATCHES:
+        raise ValueError(f"match must be one of {', '.join(MATCHES)}")
     text, language = query_clean(query), language_check(language)
     limit = max(1, min(limit, MAX_LIMIT))
     with connection.cursor() as cursor:
         cursor.execute(_TYPED_SQL, {"words": query_words(text), "language": language})
-        typed = cursor.fetchall()
+        typed = [(word, begins) for word, begins in cursor.fetchall() if match == "all" or len(word) >= 2]
         candidate_of, candidates = [], []
         for number, (word, begins_a_word) in enumerate(typed, start=1):
             if _misspelt(word, begins_a_word):
@@ -191,8 +197,8 @@ def article_search(*, query: str, language: str, limit: int = 10) -> list[Articl
                 candidates += edits
         cursor.execute(_SQL, {
             "q": text, "typed": [word for word, _ in typed], "candidate_of": candidate_of,
-            "candidates": candidates, "config": text_search_config(language), "language": language,
-            "published": VersionStatus.PUBLISHED, "limit": limit})
+            "candidates": candidates, "joiner": MATCHES[match], "config": text_search_config(language),
+            "language": language, "published": VersionStatus.PUBLISHED, "limit": limit})
         rows = cursor.fetchall()
     return [ArticleHit(version_id=pk, title=title, slug=slug, category_slug=category, article_key=key,
                        language=language, snippet=summary or summary_of(plain_text(body_html)), score=float(score))

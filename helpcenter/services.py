@@ -10,6 +10,7 @@ from django.db.models import F, Model
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
+from conversations import deflection, widget
 from helpcenter.languages import text_search_config
 from helpcenter.markdown import markdown_render, plain_text
 from helpcenter.models import ArticleVersion, HelpAudit, HelpfulVote, SearchWord, VersionStatus
@@ -133,3 +134,18 @@ def version_view_count(*, version_id: int) -> None:
     ArticleVersion.objects.filter(pk=version_id).update(views=F("views") + 1)
 
 
+
+
+def widget_read_record(*, session: widget.Session, version: ArticleVersion, query: str = "",
+                       answered: bool = False) -> bool:
+    """A widget visitor opened a published version (and, with `answered`, said it answered
+    their question): a self-service answer (conversations.deflection), with the title, address
+    and language the help center has for it. True when recorded (not while a chat is going)."""
+    details = {"title": version.title, "language": version.language, "query": query,
+               "url": f"/help/{version.language}/{version.article.category.slug}/{version.slug}/"}
+    with transaction.atomic():
+        recorded = deflection.deflection_answered(session, deflection.ARTICLE_READ, str(version.pk),
+                                                  **details)
+        if answered and recorded is not None:
+            deflection.deflection_answered(session, deflection.ARTICLE_ANSWERED, str(version.pk), **details)
+    return recorded is not None

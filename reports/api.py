@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reports import drill, selectors
+from reports import drill, selectors, self_service
 from reports.access import MayReadReports, drill_conversations, reports_scope
 from reports.filters import report_query
 from reports.forecast import next_week_start, staffing_week
@@ -45,11 +45,14 @@ class ReportOverviewView(APIView):
     @extend_schema(
         summary="Report: totals, series, hour of the week, tables by dimension and by agent",
         description="Read from the counters per hour. Supervisors see every agent's figures; an agent "
-                    "sees the desk's and their own row of the agents' table.",
+                    "sees the desk's and their own row of the agents' table. `self_service`: the widget's "
+                    "self-service sessions and their deflection (no figure under a queue, channel or "
+                    "contact reason filter).",
         parameters=RANGE_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, tags=["reports"])
     def get(self, request: Request) -> Response:
         scope = _scope(request)
-        return Response(selectors.report(report_query(request.query_params, scope), scope))
+        query = report_query(request.query_params, scope)
+        return Response({**selectors.report(query, scope), "self_service": self_service.self_service(query)})
 
 
 class ReportConversationsView(APIView):

@@ -45,6 +45,10 @@ WORKFLOW_LIMIT_PER_CONTACT = 4244
 # held across the firing's chunks: one worker fires a workflow at a time. The second half is
 # the workflow id.
 SCHEDULE_FIRING = 4245
+# Recording a widget visitor's self-service answer (conversations.deflection): two answers of
+# theirs at once join one session. The second half is the contact id (or the anonymous
+# visitor's id, as a number).
+SELF_SERVICE_PER_VISITOR = 4250
 
 SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN,
                                "OMS_DRAIN_GIVING_WAY": OMS_DRAIN_GIVING_WAY,
@@ -52,7 +56,8 @@ SINGLE_KEYS: dict[str, int] = {"DEMO_SEED": DEMO_SEED, "OMS_DRAIN": OMS_DRAIN,
 PAIR_CLASSES: dict[str, int] = {"CHAT_OPEN_PER_CONTACT": CHAT_OPEN_PER_CONTACT,
                                 "SURVEY_PER_CONTACT": SURVEY_PER_CONTACT,
                                 "WORKFLOW_LIMIT_PER_CONTACT": WORKFLOW_LIMIT_PER_CONTACT,
-                                "SCHEDULE_FIRING": SCHEDULE_FIRING}
+                                "SCHEDULE_FIRING": SCHEDULE_FIRING,
+                                "SELF_SERVICE_PER_VISITOR": SELF_SERVICE_PER_VISITOR}
 
 
 def pair_id(object_id: int) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import JsonResponse
+
 
 class DomainError(Exception):
     """A use case refused its input. Subclasses set the code and the HTTP status."""
@@ -35,3 +37,12 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     if details:
         body["error"]["details"] = details
     return body
+
+
+def error_json(code: str, message: str, status: int, **headers: str) -> JsonResponse:
+    """The error shape as a plain Django response, with headers (`Retry-After`), for the
+    token-based endpoints outside REST framework (the widget's, the help center's)."""
+    response = JsonResponse(error_body(code, message), status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response

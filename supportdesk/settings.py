@@ -509,6 +509,9 @@ CHAT_RATE_IP = env.str("CHAT_RATE_IP", default="300/10")
 # Frames from one agent's sockets (heartbeats and reads write to the database).
 CHAT_RATE_AGENT = env.str("CHAT_RATE_AGENT", default="60/10")
 CHAT_RATE_CONNECT_IP = env.str("CHAT_RATE_CONNECT_IP", default="120/60")
+# The widget's help-center suggestions, articles and reads (helpcenter.widget_views): per IP
+# address, and the reads per visitor too. A visitor typing asks at most every pause.
+HELP_WIDGET_RATE_IP = env.str("HELP_WIDGET_RATE_IP", default="120/60")
 # How often each process shares its websocket rate-limit counts through Redis.
 RATE_LIMIT_SYNC_SECONDS = env.float("RATE_LIMIT_SYNC_SECONDS", default=0.5)
 # The language of a chat whose first message says too little to tell.

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from conversations import push
+from conversations import deflection, push
 from conversations.access import access_conversation, is_supervisor
 from conversations.models import (
     Channel,
@@ -96,6 +96,8 @@ def _conversation_create(*, contact: Contact, channel: str, subject: str, langua
             contact_id=contact.pk, conversation_id=conversation.pk, channel=channel,
             subject=subject, occurred_at=conversation.created_at, actor=timeline_actor(opened_by),
         )
+        # What the contact read in the widget before asking goes with it (and was not deflected).
+        deflection.deflection_follow(conversation=conversation)
         if route_later:
             from conversations import tasks  # tasks import these services
 

@@ -33,6 +33,7 @@ from django.utils.translation import gettext
 from conversations import self_service as texts
 from conversations import widget
 from conversations.access import access_visitor_contact, access_visitor_order
+from conversations.deflection import deflection_answered
 from conversations.models import Conversation, MessageDirection
 from conversations.order_actions import (
     ORDER_CANCEL,
@@ -64,6 +65,12 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # the OMS (or the order's status) says no
     UNAVAILABLE = "unavailable"  # the OMS did not answer: try again later
     CHAT_OPENED = "chat_opened"  # an agent takes it from here (a missing item)
+
+
+# The answers that settle the question without an agent (a refusal too: the customer knows where
+# they stand), recorded for the deflection count; asking to confirm, an OMS that did not answer and
+# a chat opened are not.
+DEFLECTING_OUTCOMES = frozenset({Outcome.ANSWERED, Outcome.REFUSED})
 
 
 @dataclass
@@ -144,6 +151,12 @@ def self_service_answer(*, session: widget.Session, topic: Any, language: str, t
         else:
             raise NotFound(gettext("Nothing to show for this topic."), code="topic_not_yours")
     answer.question = question
+    if answer.outcome in DEFLECTING_OUTCOMES:
+        # Answered without an agent: deflected unless a conversation follows within 24 hours,
+        # and what the customer was told is what the agent then reads (conversations.deflection).
+        reference = (answer.order or {}).get("reference") or answer.extra.get("order_reference") or topic
+        deflection_answered(session, str(topic), str(reference), title=" ".join(answer.lines),
+                            language=language, query=question)
     return answer
 
 

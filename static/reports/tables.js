@@ -72,6 +72,7 @@ export class ReportTables {
 
   draw(report) {
     this.#totals(report);
+    this.#selfService(report.self_service);
     for (const table of this.root.querySelectorAll("table[data-dimension]")) {
       this.#dimension(table, table.dataset.dimension, report);
     }
@@ -83,21 +84,45 @@ export class ReportTables {
     const comparing = Boolean(report.previous);
     for (const th of table.querySelectorAll("[data-compare]")) th.hidden = !comparing;
     const totals = report.totals || {};
-    const rows = (report.metrics || []).map((metric) => {
+    const rows = this.#metricRows(report.metrics || [], totals, report.previous,
+      (metric) => this.#figure(totals[metric.key], metric, {}));
+    table.tHead.hidden = false;
+    table.tBodies[0].replaceChildren(...rows);
+  }
+
+  // A row per metric: its name, this period's cell, and (comparing) the previous figure and the change.
+  #metricRows(metrics, totals, previous, cell) {
+    return metrics.map((metric) => {
       const tr = element("tr");
       tr.dataset.metric = metric.key;
-      tr.append(element("th", { text: metric.label, scope: "row", title: metric.help }), this.#figure(totals[metric.key], metric, {}));
-      if (comparing) {
-        const previous = report.previous[metric.key];
-        const change = changeText(totals[metric.key], previous, metric.format, this.labels, this.language);
+      tr.append(element("th", { text: metric.label, scope: "row", title: metric.help }), cell(metric));
+      if (previous) {
+        const before = previous[metric.key];
+        const change = changeText(totals[metric.key], before, metric.format, this.labels, this.language);
         const changeCell = element("td", { text: change.text, className: "num change" });
         if (change.trend) changeCell.dataset.trend = change.trend;
-        tr.append(element("td", { text: valueText(previous, metric.format, this.language), className: "num previous" }),
+        tr.append(element("td", { text: valueText(before, metric.format, this.language), className: "num previous" }),
           changeCell);
       }
       return tr;
     });
-    table.tHead.hidden = false;
+  }
+
+  // The widget's self-service sessions (reports/self_service.py): their own counts, behind which
+  // there are no conversations to open, so no figure links anywhere.
+  #selfService(block) {
+    const table = this.#table("table-self-service");
+    if (!table) return;
+    const note = this.root.querySelector("[data-testid=self-service-note]");
+    const applies = Boolean(block && block.applies);
+    if (note) note.hidden = applies;
+    table.hidden = !applies;
+    if (!applies) return;
+    const comparing = Boolean(block.previous);
+    for (const th of table.querySelectorAll("[data-compare]")) th.hidden = !comparing;
+    const rows = this.#metricRows(block.metrics, block.totals, block.previous,
+      (metric) => element("td", { text: valueText(block.totals[metric.key], metric.format, this.language),
+        className: "num" }));
     table.tBodies[0].replaceChildren(...rows);
   }
 

@@ -8,11 +8,13 @@
 //   render.js      everything drawn (message data only ever with textContent)
 //   orders.js      self-service before a chat: orders, answers, one click to an agent
 //   ui.js          the elements and the status line
+//   articles.js    help-center suggestions and their reader, before a chat starts
 //
 // Nothing is lost or shown twice across drops, server restarts and Redis restarts (state.js
 // says how).
 
 import { ClientFrame } from "../common/protocol.js";
+import { beforeMessage } from "./articles.js";
 import { connectionStart, send, sync } from "./connection.js";
 import { selfServiceAsk } from "./orders.js";
 import { messageSend, readMark } from "./outbox.js";
@@ -47,8 +49,9 @@ ui.composerForm.addEventListener("submit", (event) => {
     return;
   }
   ui.composer.value = "";
-  // A signed-in customer's first message may be answered from self-service (orders.js) instead.
-  if (!selfServiceAsk(body)) messageSend(body);
+  // A signed-in customer's first message may be answered from self-service (orders.js) instead;
+  // otherwise what was read is recorded first (articles.js), then the message goes.
+  if (!selfServiceAsk(body)) beforeMessage().then(() => messageSend(body));
   ui.composer.focus();
 });
 

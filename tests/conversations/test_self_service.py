@@ -307,6 +307,41 @@ def test_a_first_message_about_an_order_is_answered_without_a_chat(client, ana):
     assert not Conversation.objects.exists() and not WorkItem.objects.exists()
 
 
+def test_an_answer_counts_as_self_service_and_the_agent_then_reads_what_the_customer_was_told(
+        client, ana, django_capture_on_commit_callbacks):
+    from conversations.deflection import answers_before
+    from conversations.models import SelfServiceSession
+
+    customer, order = ana
+    call(client, "/ask", {"text": "¿dónde está mi pedido?"}, contact=customer)
+    call(client, "/answer", {"topic": "order_status", "order_id": order.pk}, contact=customer)  # asked again
+    call(client, "/answer", {"topic": "cancel", "order_id": order.pk}, contact=customer)  # refused: on its way
+
+    session = SelfServiceSession.objects.get()  # one session, answered twice (a repeat is not recorded)
+    assert session.contact == customer and session.followed_at is None and session.language == "es"
+    assert sorted(session.answers.values_list("kind", "ref")) == [("cancel", "O-100"), ("order_status", "O-100")]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation_id = call(client, "/agent", {"topic": "order_status", "order_id": order.pk,
+                                                  "client_id": "c-9"}, contact=customer).json()["conversation_id"]
+
+    session.refresh_from_db()
+    assert session.followed_at is not None and session.conversation_id == conversation_id  # not deflected
+    told = [answer.title for answer in answers_before(conversation_id=conversation_id)]
+    assert told[0].startswith("Pedido O-100: En camino.")
+
+
+def test_asking_to_confirm_a_cancel_is_no_answer_yet(client):
+    from conversations.models import SelfServiceSession
+
+    customer = ContactFactory(preferred_language="es")
+    order = OrderFactory(customer=customer, external_id="O-201", status=OrderStatus.CREATED)
+
+    answer = call(client, "/answer", {"topic": "cancel", "order_id": order.pk}, contact=customer).json()["answer"]
+
+    assert answer["outcome"] == "confirm" and not SelfServiceSession.objects.exists()
+
+
 def test_a_first_message_asking_to_cancel_asks_to_confirm_and_cancels_nothing(client):
     customer = ContactFactory(preferred_language="es")
     OrderFactory(customer=customer, external_id="O-400", status=OrderStatus.ACCEPTED)

@@ -208,6 +208,13 @@ def _help_article(world: World) -> str:
     return "/help/es/pedidos/donde/"
 
 
+def _help_version(world: World) -> int:
+    from helpcenter.models import ArticleVersion
+
+    _help_article(world)
+    return ArticleVersion.objects.get(language="es", slug="donde").pk
+
+
 def _query(url: Callable[[World], str], query: str) -> Callable[[World], str]:
     return lambda world: f"{url(world)}?{query}"
 
@@ -317,6 +324,13 @@ MATRIX: dict[str, Row] = {
     "help-article": Row(_help_article, {"get": same(200)}),
     "help-article-helpful": Row(lambda world: _help_article(world) + "helpful/", {"post": same(303)},
                                 body=lambda world: {"helpful": "yes"}),
+    # The widget's suggestions and reader (helpcenter.widget_views): published articles for
+    # everyone; recording a read is for the holder of the visitor's session token, whoever the
+    # caller's cookies say they are (a forged token: 401, tests/helpcenter/test_widget_articles.py).
+    "help-widget-suggest": Row(lambda world: "/help/api/suggest/?q=pedido&lang=es", {"get": same(200)}),
+    "help-widget-article": Row(lambda world: f"/help/api/articles/{_help_version(world)}/", {"get": same(200)}),
+    "help-widget-read": Row(lambda world: f"/help/api/articles/{_help_version(world)}/read", {"post": same(200)},
+                            body=lambda world: {"session": world.visitor_token}, json=True),
     # --- REST API ---
     "api-root": Row(_desk("api-root"), {"get": API_DESK}),
     # The workspace's article search (helpcenter.access): agents and supervisors.
