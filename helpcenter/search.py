@@ -96,7 +96,7 @@ SELECT v.id, v.title, v.slug, cat.slug, a.key, v.summary, v.body_html,
        + CASE WHEN m.by_likeness THEN word_similarity(lower(public.sd_unaccent(%(q)s)), v.search_text)
               ELSE 0 END AS score
 FROM matched m
-JOIN __TABLE__ v ON v.id = m.id
+JOIN {_TABLE} v ON v.id = m.id
 JOIN helpcenter_article a ON a.id = v.article_id
 JOIN helpcenter_category cat ON cat.id = a.category_id
 WHERE cat.is_active
