@@ -74,7 +74,7 @@ def suggest(request: HttpRequest) -> JsonResponse:
 
 
 def _version_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # not "²" nor Arabic-Indic digits
         raise DomainError("There is no such article in the help center.", code="not_found")
     return int(raw)
 

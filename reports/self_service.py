@@ -28,7 +28,7 @@ from conversations.models import SelfServiceSession
 from reports.selectors import Metric, ReportQuery
 
 APPLIES_WITH = ("language", "contact_kind")
-NOT_PER = ("queue", "channel", "contact_reason")
+NOT_PER = ("queue", "channel", "contact_reason", "agent")
 
 METRICS = (
     Metric("answered", _("Sessions answered"), "count",

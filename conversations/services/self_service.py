@@ -116,19 +116,22 @@ def self_service_overview(*, session: widget.Session, language: str, time_zone: 
                       for order in customer_recent_orders(customer_id=contact.pk, limit=RECENT_ORDERS)]
         return {"kind": contact.kind, "orders": orders, "answer": None}
     topic = Topic.COURIER_DELIVERY if contact.kind == ContactKind.COURIER else Topic.PARTNER_STORE
-    answer = self_service_answer(session=session, topic=topic, language=language, time_zone=time_zone)
+    # Shown as the widget opens, before any question: not an answer to count as self-service.
+    answer = self_service_answer(session=session, topic=topic, language=language, time_zone=time_zone,
+                                 record=False)
     return {"kind": contact.kind, "orders": [], "answer": answer.as_json()}
 
 
 def self_service_answer(*, session: widget.Session, topic: Any, language: str, time_zone: str = "",
                         order_id: Any = None, confirm: bool = False, question: str = "", client_id: Any = "",
-                        confidence: float | None = None) -> Answer:
+                        confidence: float | None = None, record: bool = True) -> Answer:
     """The one place a self-service answer is made (see the module's docstring).
 
     `topic`: an order's (order_status, late, cancel, missing_item: `order_id` names the signed-in
     customer's order; anyone else's is not found), or courier_delivery / partner_store for a
     courier or a partner. `confirm`: the customer confirmed a cancel. `question`, `client_id`
     and `confidence`: the first message that asked, its client id and the intent's confidence.
+    `record`: count it as self-service (conversations.deflection) when it settles the question.
     """
     topic = _topic(topic)
     contact = access_visitor_contact(session=session)
@@ -136,6 +139,9 @@ def self_service_answer(*, session: widget.Session, topic: Any, language: str, t
     with translation.override(language):
         if topic in ORDER_TOPICS:
             order = access_visitor_order(session=session, order_id=order_id)
+            if topic == Topic.MISSING_ITEM and topic not in texts.order_topics(order):
+                # A missing item once the order is delivered, as its card offers.
+                raise NotFound(gettext("Nothing to show for this topic."), code="topic_not_offered")
             answer = _order_answer(topic, order=order, contact=contact, clock=clock, confirm=confirm,
                                    question=question, client_id=client_id, confidence=confidence)
             answer.order = texts.order_card(order, clock)
@@ -151,13 +157,21 @@ def self_service_answer(*, session: widget.Session, topic: Any, language: str, t
         else:
             raise NotFound(gettext("Nothing to show for this topic."), code="topic_not_yours")
     answer.question = question
-    if answer.outcome in DEFLECTING_OUTCOMES:
-        # Answered without an agent: deflected unless a conversation follows within 24 hours,
-        # and what the customer was told is what the agent then reads (conversations.deflection).
-        reference = (answer.order or {}).get("reference") or answer.extra.get("order_reference") or topic
-        deflection_answered(session, str(topic), str(reference), title=" ".join(answer.lines),
-                            language=language, query=question)
+    if record and answer.outcome in DEFLECTING_OUTCOMES:
+        _deflection_record(session, answer, language=language, question=question)
     return answer
+
+
+def _deflection_record(session: widget.Session, answer: Answer, *, language: str, question: str) -> None:
+    """Answered without an agent: deflected unless a conversation follows within 24 hours, and
+    what the customer was told is what the agent then reads (conversations.deflection). A count,
+    so it never fails the answer (a cancel may already be done): a failure is logged."""
+    reference = (answer.order or {}).get("id") or answer.topic  # the order's id: bounded, unlike its external id
+    try:
+        deflection_answered(session, str(answer.topic), str(reference), title=" ".join(answer.lines),
+                            language=language, query=question)
+    except Exception:  # noqa: BLE001 - see the docstring
+        logger.exception("a self-service answer could not be counted")
 
 
 def _order_answer(topic: Topic, *, order: Order, contact: Contact, clock: Clock, confirm: bool, question: str,
@@ -208,6 +222,9 @@ def _order_cancel(order: Order, *, confirm: bool) -> Answer:
     mirrored = order_upsert(external_id=order.external_id, fields=fields, occurred_at=at, source_event_id=key,
                             actor="widget").order
     order.status, order.cancelled_at = mirrored.status, mirrored.cancelled_at
+    if order.status != OrderStatus.CANCELLED:  # the OMS answered with the order in another state
+        return Answer(topic=Topic.CANCEL, outcome=Outcome.REFUSED,
+                      lines=[texts.cancel_refused_text(order, order_cancel_refusal(order.status) or "")])
     return Answer(topic=Topic.CANCEL, outcome=Outcome.ANSWERED, lines=[texts.cancelled_text(order)])
 
 
@@ -297,6 +314,8 @@ def self_service_first_message(*, session: widget.Session, text: Any, language: 
     if guess.intent is None or guess.intent not in (Intent.ORDER_STATUS, Intent.LATE, Intent.CANCEL,
                                                     Intent.MISSING_ITEM):
         return None
+    if guess.intent == Intent.MISSING_ITEM and guess.intent.value not in texts.order_topics(newest[0]):
+        return None  # a missing item from an order not delivered yet: another order, for an agent
     return self_service_answer(session=session, topic=guess.intent.value, order_id=newest[0].pk, language=language,
                                time_zone=time_zone, question=text, client_id=client_id,
                                confidence=guess.confidence)

@@ -106,9 +106,12 @@ class HttpOmsClient:
                 code=_refusal_code(response), status=response.status_code,
             )
         try:
-            return response.json()
+            body = response.json()
         except ValueError:
             raise OmsTransientError(f"OMS sent a body that is not JSON on {path}") from None
+        if not isinstance(body, dict):  # a proxy's or a broken OMS's answer: not the OMS's object
+            raise OmsTransientError(f"OMS sent JSON that is not an object on {path}")
+        return body
 
     def issue_rebate(self, *, order_external_id: str, amount: Decimal, currency: str,
                      reason: str, idempotency_key: str) -> Rebate:

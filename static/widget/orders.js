@@ -128,8 +128,13 @@ function answerShow(answer) {
       () => answerAsk({ topic: "cancel", order_id: orderId, confirm: true })));
   }
   if (answer.outcome !== "chat_opened") {
-    actions.append(button("talk_to_agent", "talk-to-agent",
-      () => agentAsk({ topic: answer.topic, order_id: orderId, text: answer.question || "" })));
+    // One id for this answer's request for an agent: pressed twice, or retried, it opens one chat
+    // with one copy of the question.
+    const clientId = newClientId();
+    const talk = button("talk_to_agent", "talk-to-agent",
+      () => agentAsk({ topic: answer.topic, order_id: orderId, text: answer.question || "", client_id: clientId },
+        talk));
+    actions.append(talk);
   }
   answerBox.append(actions);
   answerBox.hidden = false;
@@ -154,15 +159,18 @@ async function answerAsk(body) {
   }
 }
 
-async function agentAsk(body) {
+async function agentAsk(body, pressed) {
+  pressed.disabled = true; // until the server answers
   try {
-    await post("/agent", { ...body, client_id: newClientId() });
+    await post("/agent", body);
     answerBox.hidden = true;
     delete answerBox.dataset.outcome;
     sync(); // the chat is open: the socket follows it and shows what it holds
     panelUpdate();
   } catch (error) {
     showError(error.message);
+  } finally {
+    pressed.disabled = false;
   }
 }
 
@@ -188,9 +196,10 @@ export function selfServiceAsk(body) {
   post("/ask", { text: body, client_id: clientId })
     .then((data) => {
       if (data && data.answer) answerShow(data.answer);
-      else messageSend(body);
+      else messageSend(body, clientId);
     })
-    .catch(() => messageSend(body)); // never lose a message to a failed shortcut
+    // Never lose a message to a failed shortcut; the same id, should the server have stored it.
+    .catch(() => messageSend(body, clientId));
   return true;
 }
 

@@ -36,8 +36,8 @@ export function outboxFlush() {
   }
 }
 
-export function messageSend(body) {
-  const clientId = newClientId();
+// `clientId`: the id an earlier attempt at the same message carried (the server stores it once).
+export function messageSend(body, clientId = newClientId()) {
   const li = messageElement({ direction: "in", body, createdAt: null });
   li.dataset.clientId = clientId;
   stateSet(li, "sending");

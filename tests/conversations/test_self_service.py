@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conversations import widget
-from conversations.models import Conversation, Message, MessageDirection
+from conversations.models import Conversation, Message, MessageDirection, SelfServiceSession
 from conversations.order_actions import ORDER_CANCEL, _actions
 from conversations.services.self_service import self_service_first_message
 from integrations.oms.client import get_oms_client
@@ -310,7 +310,6 @@ def test_a_first_message_about_an_order_is_answered_without_a_chat(client, ana):
 def test_an_answer_counts_as_self_service_and_the_agent_then_reads_what_the_customer_was_told(
         client, ana, django_capture_on_commit_callbacks):
     from conversations.deflection import answers_before
-    from conversations.models import SelfServiceSession
 
     customer, order = ana
     call(client, "/ask", {"text": "¿dónde está mi pedido?"}, contact=customer)
@@ -319,7 +318,8 @@ def test_an_answer_counts_as_self_service_and_the_agent_then_reads_what_the_cust
 
     session = SelfServiceSession.objects.get()  # one session, answered twice (a repeat is not recorded)
     assert session.contact == customer and session.followed_at is None and session.language == "es"
-    assert sorted(session.answers.values_list("kind", "ref")) == [("cancel", "O-100"), ("order_status", "O-100")]
+    assert sorted(session.answers.values_list("kind", "ref")) == [("cancel", str(order.pk)),
+                                                                 ("order_status", str(order.pk))]
 
     with django_capture_on_commit_callbacks(execute=True):
         conversation_id = call(client, "/agent", {"topic": "order_status", "order_id": order.pk,
@@ -332,14 +332,48 @@ def test_an_answer_counts_as_self_service_and_the_agent_then_reads_what_the_cust
 
 
 def test_asking_to_confirm_a_cancel_is_no_answer_yet(client):
-    from conversations.models import SelfServiceSession
-
     customer = ContactFactory(preferred_language="es")
     order = OrderFactory(customer=customer, external_id="O-201", status=OrderStatus.CREATED)
 
     answer = call(client, "/answer", {"topic": "cancel", "order_id": order.pk}, contact=customer).json()["answer"]
 
     assert answer["outcome"] == "confirm" and not SelfServiceSession.objects.exists()
+
+
+def test_an_order_with_a_long_id_is_answered_and_counted(client):
+    customer = ContactFactory(preferred_language="en")
+    order = OrderFactory(customer=customer, external_id="ORD-" + "7" * 120, status=OrderStatus.CREATED)
+
+    response = call(client, "/answer", {"topic": "cancel", "order_id": order.pk, "confirm": True},
+                    contact=customer)
+
+    assert response.status_code == 200 and response.json()["answer"]["outcome"] == "answered"
+    assert SelfServiceSession.objects.get().answers.get().ref == str(order.pk)
+
+
+def test_a_missing_item_is_for_a_delivered_order_only(client, ana):
+    customer, order = ana  # on its way
+
+    response = call(client, "/answer", {"topic": "missing_item", "order_id": order.pk}, contact=customer)
+
+    assert response.status_code == 404 and response.json()["error"]["code"] == "topic_not_offered"
+    assert not Conversation.objects.exists()
+
+
+def test_a_cancel_the_oms_answers_with_another_status_is_a_refusal(client, monkeypatch):
+    from conversations import order_actions
+
+    customer = ContactFactory(preferred_language="en")
+    order = OrderFactory(customer=customer, external_id="O-300", status=OrderStatus.CREATED)
+    done = order_actions.OrderActionDone(status=OrderStatus.IN_DELIVERY, at=None)
+    monkeypatch.setitem(_actions, ORDER_CANCEL, lambda **kwargs: done)
+
+    answer = call(client, "/answer", {"topic": "cancel", "order_id": order.pk, "confirm": True},
+                  contact=customer).json()["answer"]
+
+    assert answer["outcome"] == "refused"
+    assert answer["lines"] == ["Order O-300 can no longer be cancelled: it is already on its way."]
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.IN_DELIVERY
 
 
 def test_a_first_message_asking_to_cancel_asks_to_confirm_and_cancels_nothing(client):
@@ -408,6 +442,7 @@ def test_a_courier_sees_their_current_delivery(client):
 
     assert body["kind"] == "courier"
     assert body["answer"]["lines"] == ["Pedido O-600: En camino.", "Recoger en Pizzería Sol.", "Entregar a Luis."]
+    assert not SelfServiceSession.objects.exists()  # opening the widget asks nothing: no self-service counted
     # and "talk to an agent" carries that delivery
     chat = call(client, "/agent", {"topic": "courier_delivery"}, contact=courier).json()
     assert Conversation.objects.get(pk=chat["conversation_id"]).order_id == order.pk

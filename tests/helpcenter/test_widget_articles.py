@@ -112,6 +112,9 @@ def test_a_published_article_opens_with_its_sanitised_body_and_a_draft_does_not(
     response = client.get(f"/help/api/articles/{version.pk}/", REMOTE_ADDR=_address())
     draft = client.get(f"/help/api/articles/{help_center.versions['secret:es'].pk}/", REMOTE_ADDR=_address())
     nonsense = client.get("/help/api/articles/abc/", REMOTE_ADDR=_address())
+    # digits that are not 0-9 ("²", Arabic-Indic) are no article's id either: 404, not 500 nor another spelling
+    assert client.get("/help/api/articles/%C2%B2/", REMOTE_ADDR=_address()).status_code == 404
+    assert client.get("/help/api/articles/%D9%A3/", REMOTE_ADDR=_address()).status_code == 404
 
     assert response.status_code == 200
     assert response.json()["title"] == "¿Dónde está mi pedido?"

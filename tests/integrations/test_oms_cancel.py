@@ -3,6 +3,8 @@ on the key and refusing (409, with a code) once the order is out for delivery.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from integrations.oms.client import FakeOmsClient, HttpOmsClient, OmsPermanentError
@@ -47,3 +49,18 @@ def test_the_in_memory_fake_answers_alike():
     assert (first.status, first.replayed, again.replayed, again.cancelled_at) == (
         "cancelled", False, True, first.cancelled_at)
     assert refused.value.code == "in_delivery"
+
+
+@pytest.mark.parametrize("body", ["[]", "null", '"ok"'])
+def test_an_answer_that_is_not_an_object_is_no_answer(body):
+    from unittest import mock
+
+    from integrations.oms.client import OmsTransientError
+
+    session = mock.Mock()
+    answer = json.loads(body)
+    session.post.return_value = mock.Mock(status_code=200, text=body, json=mock.Mock(return_value=answer))
+    client = HttpOmsClient(base_url="http://oms.invalid", token="", timeout=1, session=session)
+
+    with pytest.raises(OmsTransientError):
+        client.cancel_order(order_external_id="O-1", reason="customer", idempotency_key="k")

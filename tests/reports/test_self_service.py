@@ -11,7 +11,8 @@ import pytest
 from django.utils import translation
 
 from conversations.models import SelfServiceSession
-from tests.factories import ContactFactory
+from routing.models import AgentProfile
+from tests.factories import AgentFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/reports/overview/"
@@ -85,10 +86,13 @@ def test_the_language_and_contact_kind_filters_apply(supervisor_client):
     assert customers["answered"] == 4 and customers["deflected"] == 3
 
 
-def test_under_a_queue_channel_or_reason_filter_there_is_no_such_figure(supervisor_client):
+@pytest.mark.parametrize("filters", [{"channel": "chat"}, {"agent": "agent"}])
+def test_under_a_queue_channel_reason_or_agent_filter_there_is_no_such_figure(supervisor_client, filters):
     _week()
+    if "agent" in filters:  # self-service is nobody's work: no agent's figure either
+        filters = {"agent": AgentProfile.objects.get(user=AgentFactory()).pk}
 
-    block = supervisor_client.get(URL, {"start": "2026-03-02", "end": "2026-03-08", "channel": "chat"}).json()[
+    block = supervisor_client.get(URL, {"start": "2026-03-02", "end": "2026-03-08", **filters}).json()[
         "self_service"]
 
     assert block["applies"] is False
