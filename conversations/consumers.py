@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext
 
 from conversations import access, selectors, services
@@ -62,12 +64,26 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     frame_types: frozenset[str] = frozenset()
     socket_kind = "socket"  # the label of /metrics' websocket_connections
+    # The language of what the socket says (error frames): None speaks the server's own (the
+    # desk's socket); the visitor's takes the customer's (conversations.visitor_consumer).
+    language: str | None = None
+
+    def handshake_language(self) -> str | None:
+        """The language to speak from the handshake on, before the socket knows its user."""
+        return None
+
+    def speaking(self) -> AbstractContextManager[Any]:
+        """The socket's language, active while it handles a frame: the error messages raised
+        on the way (gettext at the raise) come out in it."""
+        return translation.override(self.language) if self.language else nullcontext()
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         # Counted while open, whatever the handshake's outcome; uncounted on disconnect.
         metrics.count("websocket_connections", {"socket": self.socket_kind})
         self.metrics_counted = True
-        await super().websocket_connect(message)
+        self.language = self.handshake_language()
+        with self.speaking():
+            await super().websocket_connect(message)
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         if getattr(self, "metrics_counted", False):
@@ -101,7 +117,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         log.warning("Websocket %s: database unavailable", self.scope.get("path"))
         if connecting and not getattr(self, "accepted", False):
             await self.accept()  # accepted first, so the browser can read why it is closed
-        await self.send_json({**unavailable_frame(), **extra})
+        with self.speaking():
+            frame = unavailable_frame()
+        await self.send_json({**frame, **extra})
         if connecting:
             await self.close(code=TRY_AGAIN_LATER)
 
@@ -112,17 +130,22 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        with self.speaking():
+            await self._frame_receive(text_data if text_data is not None else bytes_data or b"")
+
+    async def _frame_receive(self, raw: str | bytes) -> None:
         # Every frame counts against the limits, whatever it holds: a flood of malformed frames
         # costs the desk as much parsing as a flood of good ones.
         wait = await self.rate_check()
         if wait:
-            await self.send_error("rate_limited", f"Too many messages; wait {wait:g} seconds.", retry_after=wait)
+            await self.send_error("rate_limited", gettext("Too many messages; wait %(seconds)s seconds.")
+                                  % {"seconds": f"{wait:g}"}, retry_after=wait)
             return
         if not await self.still_allowed():
             return
-        raw = text_data if text_data is not None else bytes_data or b""
         if len(raw) > settings.CHAT_FRAME_MAX_BYTES:
-            await self.send_error("too_large", f"A frame may have at most {settings.CHAT_FRAME_MAX_BYTES} bytes.")
+            await self.send_error("too_large", gettext("A frame may have at most %(max)s bytes.")
+                                  % {"max": settings.CHAT_FRAME_MAX_BYTES})
             return
         try:
             frame = json_loads(raw)
@@ -132,7 +155,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
         kind = frame.get("type") if isinstance(frame, dict) else None
         # Only a string can name a frame type (a list or an object in `type` is not hashable).
         if not isinstance(kind, str) or kind not in self.frame_types:
-            await self.send_error("unknown_type", "Frame types here: " + ", ".join(sorted(self.frame_types)) + ".")
+            await self.send_error("unknown_type", gettext("Frame types here: %(types)s.")
+                                  % {"types": ", ".join(sorted(self.frame_types))})
             return
         try:
             await getattr(self, f"frame_{kind}")(frame)
@@ -143,7 +167,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 await self.send_unavailable(in_reply_to=kind)
                 return
             log.exception("Websocket frame %s failed", kind)
-            await self.send_error("server_error", "That failed on our side; try again.")
+            await self.send_error("server_error", gettext("That failed on our side; try again."))
 
     async def rate_check(self) -> float:
         """Count a frame against the sender's limits: the seconds to wait, 0 when within them."""
@@ -165,7 +189,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
 def _conversation_id(frame: dict[str, Any]) -> int:
     value = frame.get("conversation_id")
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
-        raise FrameError("conversation_id must be a conversation's id (a whole number).",
+        raise FrameError(gettext("conversation_id must be a conversation's id (a whole number)."),
                          code="invalid_conversation_id")
     return value
 
@@ -173,7 +197,7 @@ def _conversation_id(frame: dict[str, Any]) -> int:
 def _after(frame: dict[str, Any]) -> int:
     value = frame.get("after", 0)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQUENCE:
-        raise FrameError("after must be a sequence number (a whole number of at least 0).",
+        raise FrameError(gettext("after must be a sequence number (a whole number of at least 0)."),
                          code="invalid_sequence")
     return value
 

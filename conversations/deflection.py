@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from conversations import widget
 from conversations.models import (
@@ -37,7 +38,6 @@ from conversations.models import (
 )
 from conversations.selectors import visitor_contact
 from supportdesk import advisory_locks
-from supportdesk.errors import DomainError
 from timeline.models import Contact, ContactKind
 
 WINDOW = timedelta(hours=24)  # a conversation within this of the last answer: not deflected
@@ -91,13 +91,14 @@ def deflection_answered(session: widget.Session, kind: str, ref: str, *, title: 
     (never from what the visitor sent); `query` what the visitor had typed. The same answer
     again in a session records nothing more. None when nothing was recorded (a chat is going)."""
     if not kind or len(kind) > _KIND_MAX or not ref or len(str(ref)) > _REF_MAX:
-        raise DomainError(f"An answer needs a kind (1-{_KIND_MAX} characters) and a reference "
-                          f"(1-{_REF_MAX} characters).", code="invalid_answer")
+        # The caller's own terms, never the visitor's input: a bug in the caller, not a refusal.
+        raise ValueError(f"An answer needs a kind (1-{_KIND_MAX} characters) and a reference "
+                         f"(1-{_REF_MAX} characters).")
     at = at or timezone.now()
     with transaction.atomic():
         contact = visitor_contact(session)
         if session.contact_id and contact is None:
-            raise widget.TokenInvalid("The chat session's contact no longer exists; start again.")
+            raise widget.TokenInvalid(gettext("The chat session's contact no longer exists; start again."))
         if _in_a_chat(contact):
             return None
         _lock_visitor(contact=contact, session=session)

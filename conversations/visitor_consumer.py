@@ -24,21 +24,23 @@ from conversations.consumers import (
     _messages_send,
 )
 from conversations.models import Conversation, ConversationStatus
-from supportdesk import ratelimit
+from supportdesk import languages, ratelimit
 from supportdesk.protocol import ClientFrame, Frame
 
 log = logging.getLogger(__name__)
 
 
 @database_sync_to_async
-def _visitor_state(session: widget.Session) -> tuple[int | None, dict[str, Any]]:
-    """(the session's contact id, if it has a contact yet; the `ready`/`synced` frame's
-    fields: the chat going on, whether agents are online, a survey waiting for an answer)."""
+def _visitor_state(session: widget.Session) -> tuple[int | None, str, dict[str, Any]]:
+    """(the session's contact id, if it has a contact yet; the contact's language; the
+    `ready`/`synced` frame's fields: the chat going on, whether agents are online, a survey
+    waiting for an answer)."""
     contact = selectors.visitor_contact(session)
     conversation = services.chat_current(contact_id=contact.pk) if contact is not None else None
     contact_id = contact.pk if contact is not None else None
-    return contact_id, {"conversation": _chat_summary(conversation), "agents_online": selectors.agents_online(),
-                        "survey": surveys.survey_pending(contact_id=contact_id)}
+    return contact_id, contact.preferred_language if contact is not None else "", {
+        "conversation": _chat_summary(conversation), "agents_online": selectors.agents_online(),
+        "survey": surveys.survey_pending(contact_id=contact_id)}
 
 
 def _conversation_contact(conversation_id: int) -> int | None:
@@ -59,11 +61,27 @@ class VisitorConsumer(JsonConsumer):
 
     Besides its chat's group, the socket joins its contact's visitor group (push.visitor_group)
     once the session has a contact: surveys asked after a chat ended reach it there.
+
+    Its error frames are in the customer's language (supportdesk.languages): the browser's
+    from the handshake, then the contact's or the widget's setting once the session says them.
     """
 
     socket_kind = "widget"
     frame_types = frozenset({ClientFrame.SYNC, ClientFrame.MESSAGE, ClientFrame.TYPING, ClientFrame.READ,
                              ClientFrame.EMAIL, ClientFrame.RATE, ClientFrame.END})
+
+    def handshake_language(self) -> str:
+        return languages.customer_language(accept_language_header=self._accept_language())
+
+    def _accept_language(self) -> str:
+        return next((value.decode("latin-1") for name, value in self.scope.get("headers", ())
+                     if name == b"accept-language"), "")
+
+    def _language_learn(self, contact_language: str) -> None:
+        """What the session knows outranks the handshake's guess, from the next frame on."""
+        self.language = languages.customer_language(
+            contact_language=contact_language, widget_language=self.session.language,
+            accept_language_header=self._accept_language())
 
     async def connect(self) -> None:
         self.visitor = services.VisitorWatch()
@@ -75,7 +93,8 @@ class VisitorConsumer(JsonConsumer):
             {f"connect:ip:{self.client_ip()}": ratelimit.rate("CHAT_RATE_CONNECT_IP")})
         await self.accept()  # accepted first, so the browser can read why it is closed
         if wait:
-            await self.send_error("rate_limited", "Too many connections from your address; wait a little.",
+            await self.send_error("rate_limited",
+                                  gettext("Too many connections from your address; wait a little."),
                                   retry_after=wait)
             await self.close(code=RATE_LIMITED)
             return
@@ -86,7 +105,8 @@ class VisitorConsumer(JsonConsumer):
             await self.send_error(error.code, error.message)
             await self.close(code=NOT_SIGNED_IN)
             return
-        contact_id, state = await _visitor_state(self.session)
+        contact_id, contact_language, state = await _visitor_state(self.session)
+        self._language_learn(contact_language)
         await self._join_contact(contact_id)
         if state["conversation"]:
             await self._follow(state["conversation"]["id"])
@@ -124,7 +144,8 @@ class VisitorConsumer(JsonConsumer):
 
     async def frame_sync(self, frame: dict[str, Any]) -> None:
         after = _after(frame)
-        contact_id, state = await _visitor_state(self.session)
+        contact_id, contact_language, state = await _visitor_state(self.session)
+        self._language_learn(contact_language)
         await self._join_contact(contact_id)
         conversation = state["conversation"]
         await self._follow(conversation["id"] if conversation else None)
@@ -160,7 +181,7 @@ class VisitorConsumer(JsonConsumer):
 
     async def frame_read(self, frame: dict[str, Any]) -> None:
         if self.conversation_id is None:
-            raise FrameError("There is no chat to mark read yet.", code="no_conversation")
+            raise FrameError(gettext("There is no chat to mark read yet."), code="no_conversation")
         await database_sync_to_async(services.visitor_read_mark)(
             session=self.session, conversation_id=self.conversation_id, sequence=frame.get("sequence"))
 

@@ -5,8 +5,9 @@
   `{"sub": "<external id>", "kind": "customer|courier|partner", "name": "...",
   "email": "...", "language": "es", "exp": <unix time>}`. Any language has a JWT library,
   so any host site can make one. Without it the visitor is anonymous.
-- The **session token** is the desk's own: it names the contact the widget speaks for and
-  is signed with the desk's SECRET_KEY. The widget keeps it and presents it to the socket.
+- The **session token** is the desk's own: it names the contact the widget speaks for (and
+  the widget's language setting, which the socket cannot read otherwise) and is signed with
+  the desk's SECRET_KEY. The widget keeps it and presents it to the socket.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import jwt
 from django.conf import settings
 from django.core import signing
+from django.utils.translation import gettext
 
 from supportdesk.errors import DomainError
 from timeline.models import ContactKind
@@ -84,6 +86,9 @@ class Session:
 
     contact_id: int | None = None
     visitor: str = ""
+    # The widget's language setting (the host's data-language) when the session started: the
+    # socket speaks it to a visitor whose contact has no language of their own.
+    language: str = ""
 
     @property
     def visitor_external_id(self) -> str:
@@ -91,7 +96,9 @@ class Session:
 
 
 def session_encode(session: Session) -> str:
-    payload = {"c": session.contact_id} if session.contact_id else {"v": session.visitor}
+    payload: dict[str, Any] = {"c": session.contact_id} if session.contact_id else {"v": session.visitor}
+    if session.language:
+        payload["l"] = session.language
     return signing.dumps(payload, salt=SESSION_SALT, compress=False)
 
 
@@ -100,11 +107,13 @@ def session_decode(token: str) -> Session:
         data = signing.loads(token, salt=SESSION_SALT,
                              max_age=timedelta(days=settings.WIDGET_SESSION_DAYS))
     except signing.SignatureExpired:
-        raise TokenInvalid("The chat session has expired; reload the page to start again.") from None
+        raise TokenInvalid(gettext("The chat session has expired; reload the page to start again.")) from None
     except signing.BadSignature:
-        raise TokenInvalid("The chat session token is not valid.") from None
+        raise TokenInvalid(gettext("The chat session token is not valid.")) from None
+    language = data.get("l") if isinstance(data, dict) else ""
+    language = language if isinstance(language, str) and len(language) <= LANGUAGE_MAX else ""
     if isinstance(data, dict) and isinstance(data.get("c"), int):
-        return Session(contact_id=data["c"])
+        return Session(contact_id=data["c"], language=language)
     if isinstance(data, dict) and isinstance(data.get("v"), str) and data["v"]:
-        return Session(visitor=data["v"])
-    raise TokenInvalid("The chat session token is not valid.")
+        return Session(visitor=data["v"], language=language)
+    raise TokenInvalid(gettext("The chat session token is not valid."))

@@ -13,7 +13,8 @@ rate limits for the address and the visitor.
 - `POST /widget/self-service/agent` `{session, topic?, order_id?, text?, client_id?}`: "talk to
   an agent": a chat carrying the order; the widget's socket follows it on its next sync.
 
-Each also takes the widget's `language` (the host's data-language) and the browser's `time_zone`.
+Each also takes the widget's `language` (the host's data-language) and the browser's `time_zone`;
+refusals are in the customer's language (conversations.widget_requests).
 """
 
 from __future__ import annotations
@@ -23,69 +24,60 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from conversations import selectors, widget, widget_hours
 from conversations.services import self_service
+from conversations.widget_requests import (
+    BadRequest,
+    widget_body,
+    widget_rate_limited,
+    widget_refusal,
+    widget_text,
+    widget_token,
+)
 from supportdesk import languages, ratelimit
-from supportdesk.errors import DomainError, error_body
-from supportdesk.json_input import JsonInputError, json_loads
+from supportdesk.errors import DomainError
 
-TOKEN_MAX_CHARS = 4096
-
-
-class _BadRequest(DomainError):
-    code = "bad_request"
-
-
-def _text(data: dict[str, Any], name: str, limit: int) -> str:
-    value = data.get(name) or ""
-    if not isinstance(value, str) or len(value) > limit:
-        raise _BadRequest(f"{name} must be text of at most {limit} characters.")
-    return value.strip()
-
-
-def _request_data(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json_loads(request.body or b"{}")
-    except JsonInputError as error:
-        raise _BadRequest(f'{error.message} The body must be JSON, e.g. {{"session": "<token>"}}.') from None
-    if not isinstance(data, dict):
-        raise _BadRequest("The body must be a JSON object.")
-    return data
+BODY_EXAMPLE = '{"session": "<token>"}'
 
 
 def _widget_call(view: Callable[..., dict[str, Any]]) -> Callable[[HttpRequest], JsonResponse]:
     """Parse the body, check the session and the rate limits, answer the view's dict as JSON and
-    a refusal as the one error shape (401 for a bad session, 404 for what is not theirs)."""
+    a refusal as the one error shape (401 for a bad session, 404 for what is not theirs), in the
+    customer's language (conversations.widget_requests)."""
 
     @csrf_exempt
     @require_POST
     @wraps(view)
     def wrapped(request: HttpRequest) -> JsonResponse:
         try:
-            data = _request_data(request)
-            session = widget.session_decode(_text(data, "session", TOKEN_MAX_CHARS))
-            address = request.META.get("REMOTE_ADDR", "unknown")
-            wait = ratelimit.hit({
-                f"widget-self-service:ip:{address}": ratelimit.rate("CHAT_RATE_IP"),
-                f"widget-self-service:visitor:{session.contact_id or session.visitor}":
-                    ratelimit.rate("CHAT_RATE_VISITOR"),
-            })
-            if wait:
-                response = JsonResponse(error_body("rate_limited", f"Too many requests; wait {wait:g} seconds."),
-                                        status=429)
-                response["Retry-After"] = str(max(1, round(wait)))
-                return response
-            contact = selectors.visitor_contact(session) if session.contact_id else None
-            language = languages.customer_language(
-                contact_language=contact.preferred_language if contact else "",
-                widget_language=_text(data, "language", languages.LANGUAGE_MAX_CHARS), request=request)
-            time_zone = _text(data, "time_zone", widget_hours.TIME_ZONE_MAX_CHARS)
-            return JsonResponse(view(data, session=session, language=language, time_zone=time_zone))
+            data, widget_language = widget_body(request, example=BODY_EXAMPLE)
         except DomainError as error:
-            return JsonResponse(error_body(error.code, error.message), status=error.status_code)
+            return widget_refusal(error)
+        with translation.override(languages.customer_language(widget_language=widget_language, request=request)):
+            try:
+                session = widget.session_decode(widget_token(data, "session"))
+                address = request.META.get("REMOTE_ADDR", "unknown")
+                wait = ratelimit.hit({
+                    f"widget-self-service:ip:{address}": ratelimit.rate("CHAT_RATE_IP"),
+                    f"widget-self-service:visitor:{session.contact_id or session.visitor}":
+                        ratelimit.rate("CHAT_RATE_VISITOR"),
+                })
+                if wait:
+                    return widget_rate_limited(wait)
+                contact = selectors.visitor_contact(session) if session.contact_id else None
+                language = languages.customer_language(
+                    contact_language=contact.preferred_language if contact else "",
+                    widget_language=widget_language, request=request)
+                time_zone = widget_text(data, "time_zone", widget_hours.TIME_ZONE_MAX_CHARS)
+                with translation.override(language):
+                    return JsonResponse(view(data, session=session, language=language, time_zone=time_zone))
+            except DomainError as error:
+                return widget_refusal(error)
 
     return wrapped
 
@@ -95,7 +87,7 @@ def _order_id(data: dict[str, Any]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _BadRequest("order_id must be the order's id (a number).")
+        raise BadRequest(gettext("order_id must be the order's id (a number)."))
     return value
 
 
@@ -109,9 +101,9 @@ def overview(data: dict[str, Any], *, session: widget.Session, language: str, ti
 def answer(data: dict[str, Any], *, session: widget.Session, language: str, time_zone: str) -> dict[str, Any]:
     confirm = data.get("confirm", False)
     if not isinstance(confirm, bool):
-        raise _BadRequest("confirm must be true or false.")
+        raise BadRequest(gettext("confirm must be true or false."))
     given = self_service.self_service_answer(
-        session=session, topic=_text(data, "topic", 32), order_id=_order_id(data), confirm=confirm,
+        session=session, topic=widget_text(data, "topic", 32), order_id=_order_id(data), confirm=confirm,
         language=language, time_zone=time_zone, client_id=data.get("client_id") or "")
     return {"answer": given.as_json()}
 
@@ -127,6 +119,6 @@ def ask(data: dict[str, Any], *, session: widget.Session, language: str, time_zo
 @_widget_call
 def agent(data: dict[str, Any], *, session: widget.Session, language: str, time_zone: str) -> dict[str, Any]:
     conversation = self_service.self_service_agent_chat(
-        session=session, topic=_text(data, "topic", 32), order_id=_order_id(data), text=data.get("text") or "",
-        client_id=data.get("client_id") or "")
+        session=session, topic=widget_text(data, "topic", 32), order_id=_order_id(data),
+        text=data.get("text") or "", client_id=data.get("client_id") or "")
     return {"conversation_id": conversation.pk}

@@ -8,6 +8,7 @@ page's visitor carries no desk cookie a forged request could ride on.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -15,69 +16,62 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import access, selectors, services, widget, widget_hours
+from conversations.widget_requests import (
+    BadRequest,
+    widget_body,
+    widget_rate_limited,
+    widget_refusal,
+    widget_token,
+)
 from conversations.widget_words import widget_words
 from supportdesk import languages, ratelimit
-from supportdesk.errors import error_json
-from supportdesk.json_input import JsonInputError, json_loads
+from supportdesk.errors import DomainError
 from timeline.models import ContactKind
 from timeline.selectors import contact_list
 
 WS_PATH = "/ws/chat/"
-TOKEN_MAX_CHARS = 4096
 DEMO_CONTACTS_PER_KIND = 3
+BODY_EXAMPLE = '{"identity": "<token>", "session": "<token>", "time_zone": "Europe/Madrid"}'
 
 
-def _tokens(body: bytes) -> tuple[str, str, str, str]:
-    """(identity token, previous session token, the browser's time zone, the widget's language
-    setting) from the request body; ValueError says what is wrong."""
-    if not body.strip():
-        return "", "", "", ""  # a first visit by an anonymous visitor has nothing to say
-    try:
-        data = json_loads(body)
-    except JsonInputError as error:
-        raise ValueError(f'{error.message} The body must be JSON, e.g. {{"identity": "<token>", '
-                         f'"session": "<token>", "time_zone": "Europe/Madrid"}}.') from None
-    if not isinstance(data, dict):
-        raise ValueError("The body must be a JSON object.")
-    tokens = []
-    for name in ("identity", "session"):
-        value = data.get(name) or ""
-        if not isinstance(value, str) or len(value) > TOKEN_MAX_CHARS:
-            raise ValueError(f"{name} must be a token (text of at most {TOKEN_MAX_CHARS} characters).")
-        tokens.append(value.strip())
+def _tokens(data: dict[str, Any]) -> tuple[str, str, str]:
+    """(identity token, previous session token, the browser's time zone) from the request body;
+    BadRequest says what is wrong."""
+    tokens = [widget_token(data, name) for name in ("identity", "session")]
     time_zone = data.get("time_zone") or ""
     if not isinstance(time_zone, str) or len(time_zone) > widget_hours.TIME_ZONE_MAX_CHARS:
-        raise ValueError(f"time_zone must be an IANA time zone name such as Europe/Madrid "
-                         f"(at most {widget_hours.TIME_ZONE_MAX_CHARS} characters).")
-    language = data.get("language") or ""
-    if not isinstance(language, str) or len(language) > languages.LANGUAGE_MAX_CHARS:
-        raise ValueError(f"language must be a language code such as es "
-                         f"(at most {languages.LANGUAGE_MAX_CHARS} characters).")
-    return tokens[0], tokens[1], time_zone.strip(), language.strip()
+        raise BadRequest(gettext("time_zone must be an IANA time zone name such as Europe/Madrid "
+                                 "(at most %(max)s characters).") % {"max": widget_hours.TIME_ZONE_MAX_CHARS})
+    return tokens[0], tokens[1], time_zone.strip()
 
 
 @csrf_exempt
 @require_POST
 def session_start(request: HttpRequest) -> JsonResponse:
     """Who the widget speaks for, and the token its socket presents."""
+    # Counted before the body is read, so a flood of malformed requests counts too.
     wait = ratelimit.hit({f"widget-session:ip:{request.META.get('REMOTE_ADDR', 'unknown')}":
                           ratelimit.rate("CHAT_RATE_CONNECT_IP")})
-    if wait:
-        return error_json("rate_limited", f"Too many chat sessions from your address; wait {wait:g} seconds.", 429,
-                      **{"Retry-After": str(max(1, round(wait)))})
     try:
-        identity_token, session_token, time_zone, widget_language = _tokens(request.body)
-    except ValueError as error:
-        return error_json("bad_request", str(error), 400)
-    try:
-        session = services.visitor_session_start(identity_token=identity_token, session_token=session_token)
-    except widget.TokenInvalid as error:
-        return error_json(error.code, error.message, error.status_code)
+        data, widget_language = widget_body(request, example=BODY_EXAMPLE)
+    except DomainError as error:
+        if not wait:
+            return widget_refusal(error)
+        data, widget_language = {}, ""  # the 429 outranks it, in the browser's language
+    with translation.override(languages.customer_language(widget_language=widget_language, request=request)):
+        if wait:
+            return widget_rate_limited(wait)
+        try:
+            identity_token, session_token, time_zone = _tokens(data)
+            session = services.visitor_session_start(identity_token=identity_token, session_token=session_token)
+        except DomainError as error:
+            return widget_refusal(error)
     contact = selectors.visitor_contact(session)
     # Only now is the contact known: their language outranks the frame's first guess.
     language = languages.customer_language(
@@ -89,7 +83,8 @@ def session_start(request: HttpRequest) -> JsonResponse:
         "language": language,
         "dir": languages.direction(language),
         "words": words,
-        "session": widget.session_encode(session),
+        # The widget's setting goes with the session to the socket, which cannot read it otherwise.
+        "session": widget.session_encode(replace(session, language=languages.supported(widget_language))),
         "ws_path": WS_PATH,
         "anonymous": not session.contact_id,
         "has_email": bool(contact and contact.email),

@@ -26,23 +26,26 @@ def supported(code: str | None) -> str:
     return primary if primary in settings.CUSTOMER_LANGUAGES else ""
 
 
-def browser_language(request: HttpRequest | None) -> str:
-    """The first language of the browser's Accept-Language the desk ships, or ""."""
-    if request is None:
-        return ""
-    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")[:1000]  # a header is no place for essays
-    for tag, _quality in parse_accept_lang_header(header):
+def accept_language(header: str) -> str:
+    """The first language of an Accept-Language header the desk ships, or ""."""
+    for tag, _quality in parse_accept_lang_header(header[:1000]):  # a header is no place for essays
         code = supported(tag)
         if code:
             return code
     return ""
 
 
+def browser_language(request: HttpRequest | None) -> str:
+    """The first language of the browser's Accept-Language the desk ships, or ""."""
+    return accept_language(request.META.get("HTTP_ACCEPT_LANGUAGE", "")) if request is not None else ""
+
+
 def customer_language(*, contact_language: str | None = "", widget_language: str | None = "",
-                      request: HttpRequest | None = None) -> str:
-    """The language to speak to a customer in: the contact's, the widget's, the browser's, English."""
+                      request: HttpRequest | None = None, accept_language_header: str = "") -> str:
+    """The language to speak to a customer in: the contact's, the widget's, the browser's (the
+    request's Accept-Language, or the header a websocket's handshake brought), English."""
     return (supported(contact_language) or supported(widget_language) or browser_language(request)
-            or settings.LANGUAGE_CODE)
+            or accept_language(accept_language_header) or settings.LANGUAGE_CODE)
 
 
 def direction(code: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from conversations.models import CLIENT_ID_PATTERN, Conversation
 from conversations.selectors import author_name
@@ -29,16 +30,16 @@ ABANDONED = "abandoned"
 
 def check_body(body: Any) -> str:
     if not isinstance(body, str) or not body.strip():
-        raise DomainError("A message needs some text.", code="empty_body")
+        raise DomainError(gettext("A message needs some text."), code="empty_body")
     if len(body) > settings.CHAT_MESSAGE_MAX_CHARS:
-        raise DomainError(f"A message may have at most {settings.CHAT_MESSAGE_MAX_CHARS} characters.",
-                          code="too_long")
+        raise DomainError(gettext("A message may have at most %(max)s characters.")
+                          % {"max": settings.CHAT_MESSAGE_MAX_CHARS}, code="too_long")
     return body
 
 
 def check_client_id(client_id: Any) -> str:
     if client_id and (not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id)):
-        raise DomainError("client_id must be 1-64 letters, digits or _.:-", code="invalid_client_id")
+        raise DomainError(gettext("client_id must be 1-64 letters, digits or _.:-"), code="invalid_client_id")
     return client_id or ""
 
 

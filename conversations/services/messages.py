@@ -31,7 +31,7 @@ def _next_sequence(*, conversation_id: int, now: datetime) -> int:
         )
         row = cursor.fetchone()
     if row is None:
-        raise NotFound(f"Conversation {conversation_id} does not exist.")
+        raise NotFound(_("Conversation %(id)s does not exist.") % {"id": conversation_id})
     return row[0]
 
 
@@ -129,7 +129,7 @@ def read_mark(*, conversation_id: int, field: str, sequence: Any, side: str,
               contact_id: int | None = None) -> int | None:
     """Move a read mark forward; the new mark, or None when it did not move."""
     if not isinstance(sequence, int) or isinstance(sequence, bool) or not 0 <= sequence < 2**31:
-        raise DomainError("sequence must be a whole number of at least 0.", code="invalid_sequence")
+        raise DomainError(_("sequence must be a whole number of at least 0."), code="invalid_sequence")
     table = connection.ops.quote_name(Conversation._meta.db_table)
     column = connection.ops.quote_name(field)
     extra, params = ("AND contact_id = %s", [contact_id]) if contact_id is not None else ("", [])

@@ -100,7 +100,8 @@ def _topic(value: Any) -> Topic:
     try:
         return Topic(value)
     except ValueError:
-        raise DomainError(f"topic must be one of {', '.join(Topic)}.", code="invalid_topic") from None
+        raise DomainError(gettext("topic must be one of %(topics)s.") % {"topics": ", ".join(Topic)},
+                          code="invalid_topic") from None
 
 
 def self_service_overview(*, session: widget.Session, language: str, time_zone: str = "") -> dict[str, Any]:
@@ -279,7 +280,7 @@ def self_service_agent_chat(*, session: widget.Session, topic: Any = "", order_i
     contact = access_visitor_contact(session=session)
     topic = _topic(topic or Topic.ORDER_STATUS)
     if text and not isinstance(text, str):
-        raise DomainError("text must be the customer's message.", code="invalid_text")
+        raise DomainError(gettext("text must be the customer's message."), code="invalid_text")
     order = None
     if order_id is not None:
         order = access_visitor_order(session=session, order_id=order_id)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from conversations import push, widget
 from conversations.models import (
@@ -50,7 +51,7 @@ def visitor_session_start(*, identity_token: str = "", session_token: str = "") 
     if session_token:
         session = widget.session_decode(session_token)
         if session.contact_id and not Contact.objects.filter(pk=session.contact_id).exists():
-            raise widget.TokenInvalid("The chat session's contact no longer exists; start again.")
+            raise widget.TokenInvalid(gettext("The chat session's contact no longer exists; start again."))
         return session
     return widget.Session(visitor=uuid.uuid4().hex)
 
@@ -108,7 +109,7 @@ def visitor_message_send(*, session: widget.Session, body: Any, client_id: Any =
     with transaction.atomic():
         contact = _visitor_contact(session, create=True)
         if contact is None:
-            raise widget.TokenInvalid("The chat session's contact no longer exists; start again.")
+            raise widget.TokenInvalid(gettext("The chat session's contact no longer exists; start again."))
         conversation = chat_current_or_open(contact=contact)
         return message_create(conversation=conversation, direction=MessageDirection.INBOUND,
                               body=body, client_id=client_id)
@@ -233,16 +234,17 @@ async def visitor_message_send_async(*, session: widget.Session, body: Any, clie
 def visitor_email_set(*, session: widget.Session, email: Any) -> Contact:
     """An anonymous visitor leaves an email to be answered on when no agent is there."""
     if not isinstance(email, str):
-        raise DomainError("Give an email address.", code="invalid_email")
+        raise DomainError(gettext("Give an email address."), code="invalid_email")
     email = email.strip()
     try:
         validate_email(email)
     except ValidationError:
-        raise DomainError(f"{email[:80]!r} is not an email address.", code="invalid_email") from None
+        raise DomainError(gettext("%(email)s is not an email address.") % {"email": repr(email[:80])},
+                          code="invalid_email") from None
     with transaction.atomic():
         contact = _visitor_contact(session, create=True)
         if contact.email and not session.visitor:
-            raise Conflict("This contact's email comes from the site they are signed in to.",
+            raise Conflict(gettext("This contact's email comes from the site they are signed in to."),
                            code="email_known")
         Contact.objects.filter(pk=contact.pk).update(email=email, updated_at=timezone.now())
         contact.email = email
@@ -252,6 +254,6 @@ def visitor_email_set(*, session: widget.Session, email: Any) -> Contact:
 def visitor_read_mark(*, session: widget.Session, conversation_id: int, sequence: Any) -> int | None:
     contact = _visitor_contact(session, create=False)
     if contact is None:
-        raise NotFound(f"Conversation {conversation_id} does not exist.")
+        raise NotFound(gettext("Conversation %(id)s does not exist.") % {"id": conversation_id})
     return read_mark(conversation_id=conversation_id, field="contact_read_sequence",
                       sequence=sequence, side="contact", contact_id=contact.pk)

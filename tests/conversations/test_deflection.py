@@ -153,9 +153,9 @@ def test_an_answer_while_a_chat_is_going_is_not_self_service():
 def test_an_answer_needs_a_kind_and_a_reference():
     visitor = widget.Session(visitor="0123456789abcdef0123456789abcdef")
 
-    with pytest.raises(deflection.DomainError):
+    with pytest.raises(ValueError):
         deflection.deflection_answered(visitor, "", "1")
-    with pytest.raises(deflection.DomainError):
+    with pytest.raises(ValueError):
         deflection.deflection_answered(visitor, deflection.ARTICLE_READ, "x" * 65)
 
 

@@ -2,9 +2,11 @@
 hold no text outside {% translate %} / {% blocktranslate %}, and each language's catalogues
 translate every message those templates and the customer-facing code use, with the same
 placeholders, compiled (.mo) from the .po as it stands. The same for the help center's frame
-(in every language it has pages in) and the frame of the emails the desk sends customers. A
-new English sentence without its translations, or a language dropped, fails here rather than
-in front of a customer."""
+(in every language it has pages in) and the frame of the emails the desk sends customers. The
+error messages the widget's socket and HTTP endpoints can answer with are found by walking the
+code from those entry points (tests/customer_messages.py); each must be marked for translation,
+and the customer gets it in their language. A new English sentence without its translations,
+or a language dropped, fails here rather than in front of a customer."""
 
 from __future__ import annotations
 
@@ -17,12 +19,17 @@ import pytest
 from babel.messages.extract import extract_python
 from babel.messages.pofile import read_po
 from django.conf import settings
+from django.utils.translation import gettext as _
 from django.utils.translation.template import templatize
 
+from conversations import widget_urls
 from conversations.widget_words import WORDS
 from helpcenter.languages import HELP_LANGUAGES
 from supportdesk.demo import CHAT_LANGUAGES
+from supportdesk.errors import DomainError
+from supportdesk.routing import websocket_urlpatterns
 from tests.catalogues import untranslated_text
+from tests.customer_messages import walk
 
 ROOT = Path(settings.BASE_DIR)
 CUSTOMER_TEMPLATES = (
@@ -58,16 +65,28 @@ CUSTOMER_MESSAGES_ELSEWHERE = (
     "This conversation has ended, so we cannot call you from it.",
     # conversations/services/chat_end.py
     "You ended the chat. Write again whenever you need us.",
-    "There is no chat to end.",
-    # conversations/access.py and conversations/services/self_service.py: the widget's self-service
-    "Sign in on the site to see your orders.",
-    "This order was not found.",
-    "Nothing to show for this topic.",
 )
-# workflows/surveys/services.py: the survey's texts, its email and its answers' errors, all but
-# what only a broken client sees.
+# workflows/surveys/services.py: the survey's texts, its email and its answers' errors.
 SURVEY_SERVICES = "workflows/surveys/services.py"
-NOT_CUSTOMER_FACING = {"survey_id must be the survey's id."}
+# Where a customer's requests come in: every view of the widget's URLs and the chat's socket.
+VISITOR_ENTRY_POINTS = (*(pattern.callback for pattern in widget_urls.urlpatterns),
+                        *(route.callback.consumer_class for route in websocket_urlpatterns
+                          if str(route.pattern) == "ws/chat/"))
+# Refusals the walk from those entry points reaches that nothing a customer sends can cause:
+# checks on what the desk's own code passes (a visitor's first message opens a conversation
+# and enqueues its work item, with the desk's channel, direction, attributes and priority).
+# Each must still be reached and still refuse something, or it is stale (a test says so).
+NOT_FROM_A_VISITOR = {
+    # The host site's developer reads these: on a refused identity the widget shows its own
+    # words (static/widget/session.js: signin_failed), never the message.
+    "conversations.widget.identity_decode",
+    "conversations.services.conversations.conversation_open",
+    "conversations.services.conversations.conversation_status_set",
+    "conversations.services.messages.message_create",
+    "routing.services.config.attributes_normalise",
+    "routing.services.items.work_item_enqueue",
+    "routing.services.claims.item_lock",
+}
 KEYWORDS = {"gettext": None, "gettext_lazy": None, "_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
             "gettext_noop": None}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
@@ -90,14 +109,18 @@ def _template_messages(name: str) -> set[str]:
     return _python_messages("\n".join(line.lstrip() for line in python.splitlines()))
 
 
+def visitor_walk():
+    return walk(VISITOR_ENTRY_POINTS, exempt=NOT_FROM_A_VISITOR)
+
+
 def customer_messages() -> set[str]:
     messages = {str(text) for text in WORDS.values()} | set(CUSTOMER_MESSAGES_ELSEWHERE)
     for name in CUSTOMER_TEMPLATES:
         messages |= _template_messages(name)
     for module in CUSTOMER_MODULES:
         messages |= _python_messages((ROOT / module).read_text())
-    messages |= _python_messages((ROOT / SURVEY_SERVICES).read_text()) - NOT_CUSTOMER_FACING
-    return messages
+    messages |= _python_messages((ROOT / SURVEY_SERVICES).read_text())
+    return messages | visitor_walk().messages
 
 
 def help_center_messages() -> set[str]:
@@ -172,7 +195,6 @@ def test_the_customer_messages_are_found_in_templates_and_code():
     # the widget's words, a customer module and the survey's services.
     assert {"Call me now", "Your phone will ring in a moment at %(phone)s.", "%(name)s is typing…",
             "Email us instead: %(address)s", "Thank you for your rating!"} <= messages
-    assert "survey_id must be the survey's id." not in messages
     # The help center's frame: a template's plural, a view's refusal, the search's, the access's;
     # and the emails' frame.
     assert {"%(counter)s article", "%(counter)s articles", "Answer yes or no.",
@@ -225,3 +247,44 @@ def test_each_compiled_catalogue_matches_its_po(language):
                  and (compiled.pgettext(message.context, message.id) if message.context
                       else compiled.gettext(message.id)) != message.string]
         assert stale == [], f"{path}: run msgfmt -c; {len(stale)} stale, e.g. {stale[:3]}"
+
+
+def test_every_refusal_a_visitor_can_get_is_marked_for_translation():
+    found = visitor_walk()
+
+    assert found.unmarked == [], "Mark these with gettext (placeholders as %(name)s) and translate them"
+    assert NOT_FROM_A_VISITOR <= found.exempt_seen, "Stale entries in NOT_FROM_A_VISITOR"
+
+
+def test_the_walk_finds_the_refusals_of_the_socket_the_services_and_the_views():
+    messages = visitor_walk().messages
+
+    # The shared frame checks, a service the socket calls, one behind a registry (the survey a
+    # higher layer provides), the JSON loader, the self-service views and the widget's session.
+    assert {"Too many messages; wait %(seconds)s seconds.", "A message may have at most %(max)s characters.",
+            "Choose a rating from %(min)s to %(max)s.", "Not valid JSON: %(reason)s.",
+            "confirm must be true or false.", "The chat session token is not valid.",
+            "The desk cannot reach its database just now; try again in a few seconds."} <= messages
+    # The identity token's refusals are for the host site's developer.
+    assert "The identity token has expired; the host page must sign a new one." not in messages
+
+
+def _refusals_example(n: int, error: DomainError) -> None:
+    """What the walk must tell apart: marked, relayed, and plain English (here and one call away)."""
+    DomainError(_("Marked %(n)s.") % {"n": n})
+    DomainError(error.message)
+    DomainError("Plain.")
+    _refusals_example_helper(n)
+
+
+def _refusals_example_helper(n: int) -> None:
+    text = "Set here."
+    DomainError(f"Formatted {n}.")
+    DomainError(text)
+
+
+def test_the_walk_tells_marked_relayed_and_plain_refusals_apart():
+    found = walk([_refusals_example], apps=("tests",))
+
+    assert found.messages == {"Marked %(n)s."}
+    assert sorted(line.split(": ", 1)[1] for line in found.unmarked) == ["'Plain.'", "f'Formatted {n}.'", "text"]
