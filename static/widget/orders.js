@@ -138,6 +138,7 @@ function answerShow(answer) {
   }
   answerBox.append(actions);
   answerBox.hidden = false;
+  answerBox.scrollIntoView({ block: "nearest" }); // below the orders: the answer is what they asked for
   if (answer.outcome === "chat_opened") sync(); // the socket follows the new chat and shows it
   panelUpdate();
 }
