@@ -197,3 +197,19 @@ def asgi_server(transactional_db, private_channel_layer) -> Iterator[AsgiServer]
     yield AsgiServer(url=f"http://127.0.0.1:{port}")
     server.should_exit = True
     thread.join(timeout=15)
+
+
+@pytest.fixture
+def rate_limit_window_held(monkeypatch):
+    """The rate limits' clock held at one instant, so a test's requests all count in one window:
+    a limit counts in fixed windows, and a test whose dozen requests straddled a window's end
+    on a busy machine saw its count start again (a flaky 200 where the 429 was due)."""
+    import time
+
+    from supportdesk import ratelimit
+
+    held = time.time()
+    keys, verdict = ratelimit._keys, ratelimit._verdict
+    monkeypatch.setattr(ratelimit, "_keys", lambda limits, now: keys(limits, held))
+    monkeypatch.setattr(ratelimit, "_verdict", lambda counts, limited, now: verdict(counts, limited, held))
+    return held

@@ -146,7 +146,7 @@ def test_a_bad_vote_is_a_400_and_a_draft_a_404(client, help_center):
 
 
 @pytest.mark.django_db
-def test_votes_from_one_address_are_bounded(client, help_center):
+def test_votes_from_one_address_are_bounded(client, help_center, rate_limit_window_held):
     url = "/help/es/orders/donde-esta-mi-pedido/helpful/"
     address = _fresh_address()
     answers = [client.__class__().post(url, {"helpful": "yes"}, REMOTE_ADDR=address).status_code

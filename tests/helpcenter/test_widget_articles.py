@@ -92,7 +92,7 @@ def test_bad_input_is_a_clear_400(client, help_center, params, code):
     assert response.json()["error"]["code"] == code
 
 
-def test_one_address_asking_too_often_is_told_to_wait(client, help_center, settings):
+def test_one_address_asking_too_often_is_told_to_wait(client, help_center, settings, rate_limit_window_held):
     settings.HELP_WIDGET_RATE_IP = "3/60"
     address = _address()
 
