@@ -16,7 +16,9 @@ from django import forms
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
-from django.utils.text import Truncator
+from django.utils.text import Truncator, format_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from conversations import services
 from conversations.models import MACRO_VARIABLES, ContactReason, Conversation, Macro, Message
@@ -55,7 +57,7 @@ class ConversationAdmin(BigTableAdmin):
     list_select_related = ("contact", "assignee")
     list_filter = ("status", "channel", "priority")
     search_fields = ("contact__external_id__exact",)
-    search_help_text = "Conversation number, or exact external id of the contact."
+    search_help_text = _("Conversation number, or exact external id of the contact.")
     autocomplete_fields = ("assignee",)
     fields = (
         "contact", "channel", "status", "priority", "language", "contact_reason", "subject",
@@ -105,12 +107,12 @@ class MessageAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     list_select_related = ("conversation__contact", "author_user")
     list_filter = ("direction",)
     search_fields = ("conversation__contact__external_id__exact",)
-    search_help_text = "Conversation number, or exact external id of the contact."
+    search_help_text = _("Conversation number, or exact external id of the contact.")
     fields = ("conversation", "sequence", "direction", "author_user", "body",
               "channel_metadata", "created_at")
     readonly_fields = fields
 
-    @admin.display(description="body")
+    @admin.display(description=_("body"))
     def excerpt(self, obj: Message) -> str:
         return Truncator(obj.body).chars(80)
 
@@ -131,19 +133,20 @@ class MacroForm(forms.ModelForm):
     class Meta:
         model = Macro
         fields = ("shortcut", "title", "language", "body", "is_active")
-        help_texts = {"body": "The agent types #shortcut in the composer to put this text in. Variables, filled "
-                              "in for the conversation at hand: "
-                              + ", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES) + "."}
+        help_texts = {"body": format_lazy(
+            _("The agent types #shortcut in the composer to put this text in. Variables, filled in for the "
+              "conversation at hand: {variables}."),
+            variables=", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES))}
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"]
         unknown = sorted({name.strip() for name in _MACRO_PLACEHOLDER.findall(body)} - set(MACRO_VARIABLES))
         if unknown:
             raise forms.ValidationError(
-                "Unknown variable%(s)s: %(unknown)s. Use only: %(known)s.",
+                ngettext("Unknown variable: %(unknown)s. Use only: %(known)s.",
+                         "Unknown variables: %(unknown)s. Use only: %(known)s.", len(unknown)),
                 code="unknown_variable",
-                params={"s": "s" if len(unknown) > 1 else "",
-                        "unknown": ", ".join("{{ " + name + " }}" for name in unknown),
+                params={"unknown": ", ".join("{{ " + name + " }}" for name in unknown),
                         "known": ", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES)},
             )
         return body
@@ -155,7 +158,7 @@ class MacroAdmin(admin.ModelAdmin):
     list_display = ("shortcut", "title", "language", "is_active", "updated_at")
     list_filter = ("is_active", "language")
     search_fields = ("shortcut", "title", "body")
-    search_help_text = "Shortcut, title or text."
+    search_help_text = _("Shortcut, title or text.")
     ordering = ("shortcut",)
 
 

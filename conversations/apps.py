@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 def _sockets_close_at_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -14,7 +15,7 @@ def _sockets_close_at_logout(sender: Any, request: Any, user: Any, **kwargs: Any
 
 class ConversationsConfig(AppConfig):
     name = "conversations"
-    verbose_name = "Conversations"
+    verbose_name = _("Conversations")
 
     def ready(self) -> None:
         from celery.signals import worker_process_init
@@ -24,7 +25,9 @@ class ConversationsConfig(AppConfig):
         from conversations.channels import transports_consumer_register
         from conversations.routing_history import routing_history_register
         from conversations.suggestions.training import suggestions_seeding_register
+        from supportdesk.model_names import model_names_translate
 
+        model_names_translate(self)
         routing_history_register()
         transports_consumer_register()
         call_actions_consumer_register()

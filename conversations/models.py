@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from timeline.models import Contact
 
@@ -20,15 +22,15 @@ class Channel(models.TextChoices):
 class ConversationStatus(models.TextChoices):
     OPEN = "open", _("Open")
     PENDING = "pending", _("Pending")
-    RESOLVED = "resolved", _("Resolved")
+    RESOLVED = "resolved", pgettext_lazy("conversation status", "Resolved")  # the reports' is a date
     CLOSED = "closed", _("Closed")
 
 
 class Priority(models.IntegerChoices):
-    LOW = 1, "Low"
-    NORMAL = 2, "Normal"
-    HIGH = 3, "High"
-    URGENT = 4, "Urgent"
+    LOW = 1, _("Low")
+    NORMAL = 2, _("Normal")
+    HIGH = 3, _("High")
+    URGENT = 4, _("Urgent")
 
 
 class ConversationIntent(models.TextChoices):
@@ -251,7 +253,7 @@ class Message(models.Model):
 class ContactReason(models.Model):
     """Why the contact got in touch, chosen by the agent when resolving (supervisors keep the list)."""
 
-    key = models.SlugField(max_length=64, unique=True, help_text="Stored on conversations, e.g. late_order")
+    key = models.SlugField(max_length=64, unique=True, help_text=_("Stored on conversations, e.g. late_order"))
     label = models.CharField(max_length=120)
     is_active = models.BooleanField(default=True)
     # Seed 002: an agent may offer a chat customer a call only for reasons enabled here.
@@ -280,10 +282,11 @@ class Macro(models.Model):
     One shortcut may have a text per language: a chat takes the one in its language, else
     the one for any language (language left empty)."""
 
-    shortcut = models.SlugField(max_length=64, help_text="Typed as #shortcut")
+    shortcut = models.SlugField(max_length=64, help_text=_("Typed as #shortcut"))
     title = models.CharField(max_length=120)
-    body = models.TextField(help_text="Variables: " + ", ".join("{{ " + name + " }}" for name in MACRO_VARIABLES))
-    language = models.CharField(max_length=16, blank=True, help_text="Empty: any language")
+    body = models.TextField(help_text=format_lazy(_("Variables: {variables}"), variables=", ".join(
+        "{{ " + name + " }}" for name in MACRO_VARIABLES)))
+    language = models.CharField(max_length=16, blank=True, help_text=_("Empty: any language"))
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,6 +10,8 @@ class HelpCenterConfig(AppConfig):
     def ready(self) -> None:
         from helpcenter.demo import demo_step_register
         from helpcenter.suggestions import suggestions_source_register
+        from supportdesk.model_names import model_names_translate
 
+        model_names_translate(self)
         demo_step_register()
         suggestions_source_register()

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class IntegrationsConfig(AppConfig):
     name = "integrations"
-    verbose_name = "Integrations"
+    verbose_name = _("Integrations")
 
     def ready(self) -> None:
         from conversations.calls import call_provider_register
@@ -19,7 +20,9 @@ class IntegrationsConfig(AppConfig):
         from integrations.voice.outbound import voice_perform
         from integrations.whatsapp.inbound import whatsapp_register
         from integrations.whatsapp.outbound import whatsapp_transport_send, window_hint
+        from supportdesk.model_names import model_names_translate
 
+        model_names_translate(self)
         integration_actions_register()
         order_actions_register()
         inbound_email_register()

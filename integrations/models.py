@@ -7,11 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 
 class OmsEventStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROCESSED = "processed", "Processed"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Pending")
+    PROCESSED = "processed", _("Processed")
+    FAILED = "failed", _("Failed")
     # Set aside by a person in the admin: never processed, unless retried.
-    DISCARDED = "discarded", "Discarded"
+    DISCARDED = "discarded", _("Discarded")
 
 
 class OmsEvent(models.Model):
@@ -22,7 +22,7 @@ class OmsEvent(models.Model):
     event_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=48)
     occurred_at = models.DateTimeField()
-    payload = models.JSONField(help_text="The whole event as the OMS sent it.")
+    payload = models.JSONField(help_text=_("The whole event as the OMS sent it."))
     received_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(
         max_length=16, choices=OmsEventStatus.choices, default=OmsEventStatus.PENDING
@@ -32,7 +32,7 @@ class OmsEvent(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "OMS event"
+        verbose_name = _("OMS event")
         indexes = [
             models.Index(
                 fields=["received_at"], name="oms_event_pending",
@@ -56,16 +56,16 @@ class MailboxMessage(models.Model):
 
     message_id = models.CharField(max_length=998)
     mail_from = models.CharField(max_length=998, blank=True)
-    recipients = models.TextField(blank=True, help_text="The envelope's recipients, one a line.")
+    recipients = models.TextField(blank=True, help_text=_("The envelope's recipients, one a line."))
     subject = models.TextField(blank=True)
-    body = models.TextField(blank=True, help_text="The text part, as received.")
-    raw = models.TextField(help_text="The whole message as received (headers and body).")
+    body = models.TextField(blank=True, help_text=_("The text part, as received."))
+    raw = models.TextField(help_text=_("The whole message as received (headers and body)."))
     received_at = models.DateTimeField(auto_now_add=True)
     last_received_at = models.DateTimeField(auto_now=True)
     times_received = models.PositiveIntegerField(default=1)
 
     class Meta:
-        verbose_name = "mailbox message"
+        verbose_name = _("mailbox message")
         ordering = ["-received_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["message_id"], name="mailbox_message_id_unique")]
         indexes = [models.Index(fields=["-received_at", "-id"], name="mailbox_newest")]

@@ -1,17 +1,20 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
 
 
 class RoutingConfig(AppConfig):
     name = "routing"
-    verbose_name = "Routing"
+    verbose_name = _("Routing")
 
     def ready(self) -> None:
         from routing import schedules, services
         from routing.access import is_agent
         from routing.models import BusinessHours, Holiday, OpeningInterval, Queue, RoutingRule, RuleCondition
         from supportdesk.access import desk_role_register
+        from supportdesk.model_names import model_names_translate
 
+        model_names_translate(self)
         # Agents are routing's; the core (and the timeline beside routing) learn of them here.
         desk_role_register("agent", is_agent)
 

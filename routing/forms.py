@@ -24,7 +24,7 @@ from routing.audit import AGENT_SETTINGS, HOURS_SETTINGS, QUEUE_SETTINGS, RULE_S
 from routing.hours_models import MIDNIGHT
 from routing.models import (
     CHANNELS,
-    CONTACT_KINDS,
+    CONTACT_KIND_NAMES,
     AgentProfile,
     BusinessHours,
     OpeningInterval,
@@ -93,7 +93,7 @@ class QueueForm(SkillsMixin, ServiceChecksMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The model's validators say "Ensure this value is ..."; say what the range is.
         self.fields["priority"].error_messages.update({
-            "min_value": "Priority is 1-100.", "max_value": "Priority is 1-100.",
+            "min_value": _("Priority is 1-100."), "max_value": _("Priority is 1-100."),
         })
         if self.instance.pk:
             self.fields["overflow_queue"].queryset = Queue.objects.exclude(pk=self.instance.pk)
@@ -193,18 +193,22 @@ class AgentProfileForm(SkillsMixin, ServiceChecksMixin, forms.ModelForm):
 
 
 class DryRunForm(forms.Form):
-    channel = forms.ChoiceField(choices=[(channel, channel) for channel in CHANNELS])
-    language = forms.CharField(required=False, max_length=16, help_text="e.g. es; empty: the default language.")
-    contact_kind = forms.ChoiceField(choices=[(kind, kind) for kind in CONTACT_KINDS], initial="customer")
-    lifetime_order_value = forms.DecimalField(required=False, max_digits=14, decimal_places=2)
-    tier = forms.CharField(required=False, max_length=32, help_text="e.g. standard, gold, vip")
-    country = forms.CharField(required=False, max_length=8, help_text="e.g. ES")
-    contact_reason = forms.CharField(required=False, max_length=64, help_text="e.g. refund, late_order")
-    priority = forms.IntegerField(initial=0, min_value=-32768, max_value=32767,
-                                  help_text="The item's own priority; a rule may set another.")
+    channel = forms.ChoiceField(label=_("channel"), choices=[(channel, channel) for channel in CHANNELS])
+    language = forms.CharField(label=_("language"), required=False, max_length=16,
+                               help_text=_("e.g. es; empty: the default language."))
+    contact_kind = forms.ChoiceField(label=_("contact kind"), choices=list(CONTACT_KIND_NAMES.items()),
+                                     initial="customer")
+    lifetime_order_value = forms.DecimalField(label=_("lifetime order value"), required=False, max_digits=14,
+                                              decimal_places=2)
+    tier = forms.CharField(label=_("tier"), required=False, max_length=32, help_text=_("e.g. standard, gold, vip"))
+    country = forms.CharField(label=_("country"), required=False, max_length=8, help_text=_("e.g. ES"))
+    contact_reason = forms.CharField(label=_("contact reason"), required=False, max_length=64,
+                                     help_text=_("e.g. refund, late_order"))
+    priority = forms.IntegerField(label=_("priority"), initial=0, min_value=-32768, max_value=32767,
+                                  help_text=_("The item's own priority; a rule may set another."))
     custom = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), label="Custom attributes",
-        help_text='A JSON object, e.g. {"custom.vip": true, "custom.segment": "b2b"}.',
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), label=_("Custom attributes"),
+        help_text=_('A JSON object, e.g. {"custom.vip": true, "custom.segment": "b2b"}.'),
     )
 
     def clean_custom(self) -> dict[str, Any]:
@@ -214,13 +218,13 @@ class DryRunForm(forms.Form):
         try:
             custom = json.loads(text)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}.") from None
+            raise forms.ValidationError(_("Not valid JSON: %(error)s."), params={"error": exc}) from None
         if not isinstance(custom, dict):
-            raise forms.ValidationError('Give a JSON object, e.g. {"custom.vip": true}.')
+            raise forms.ValidationError(_('Give a JSON object, e.g. {"custom.vip": true}.'))
         unknown = sorted(name for name in custom if name not in KNOWN_ATTRIBUTES)
         if unknown:
-            raise forms.ValidationError(
-                f"Unknown attribute {', '.join(unknown)}; use {', '.join(KNOWN_ATTRIBUTES)}.")
+            raise forms.ValidationError(_("Unknown attribute %(unknown)s; use %(known)s."), params={
+                "unknown": ", ".join(unknown), "known": ", ".join(KNOWN_ATTRIBUTES)})
         return custom
 
     def attributes(self) -> dict[str, Any]:

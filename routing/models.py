@@ -15,6 +15,7 @@ from django.contrib.postgres.indexes import BrinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from routing.hours_models import (  # noqa: F401  (defined beside, imported from here)
@@ -28,6 +29,8 @@ from supportdesk.conditions import OPERATORS
 # "task": work that is not a contact's message (a service audit, a workflow's follow-up).
 CHANNELS = ("chat", "messaging", "email", "voice", "task")
 CONTACT_KINDS = ("customer", "courier", "partner")
+# Their names, as the timeline (which routing does not import) calls them, for the admin.
+CONTACT_KIND_NAMES = {"customer": _("Customer"), "courier": _("Courier"), "partner": _("Partner")}
 DEFAULT_CAPACITY = {"chat": 3, "messaging": 3, "email": 5, "voice": 1, "task": 5}
 # Channels added after profiles were saved: a profile without their key takes the default
 # (a profile's missing key of the first four channels still means none).
@@ -38,14 +41,14 @@ def default_capacity() -> dict[str, int]:
     return dict(DEFAULT_CAPACITY)
 
 
-def _skills_field(help_text: str) -> ArrayField:
+def _skills_field(help_text: str | Promise) -> ArrayField:
     return ArrayField(models.CharField(max_length=64), default=list, blank=True, help_text=help_text)
 
 
 class Strategy(models.TextChoices):
-    MOST_SPARE_CAPACITY = "most_spare_capacity", "Most spare capacity (percent)"
-    LONGEST_IDLE = "longest_idle", "Longest idle"
-    ROUND_ROBIN = "round_robin", "Round robin"
+    MOST_SPARE_CAPACITY = "most_spare_capacity", _("Most spare capacity (percent)")
+    LONGEST_IDLE = "longest_idle", _("Longest idle")
+    ROUND_ROBIN = "round_robin", _("Round robin")
 
 
 class WhileOpen(models.TextChoices):
@@ -56,9 +59,9 @@ class WhileOpen(models.TextChoices):
 
 
 class Presence(models.TextChoices):
-    ONLINE = "online", "Online"
-    AWAY = "away", "Away"
-    OFFLINE = "offline", "Offline"
+    ONLINE = "online", _("Online")
+    AWAY = "away", _("Away")
+    OFFLINE = "offline", _("Offline")
 
 
 class AgentProfile(models.Model):
@@ -67,20 +70,20 @@ class AgentProfile(models.Model):
     )
     languages = ArrayField(
         models.CharField(max_length=16), default=list, blank=True,
-        help_text="Languages the agent works in, native first (e.g. es, ca, en).",
+        help_text=_("Languages the agent works in, native first (e.g. es, ca, en)."),
     )
     contact_kinds = ArrayField(
         models.CharField(max_length=16), default=list, blank=True,
-        help_text="customer, courier, partner",
+        help_text=_("customer, courier, partner"),
     )
-    skills = _skills_field("Skills such as refunds, vip, fraud. Queues and rules may require them.")
+    skills = _skills_field(_("Skills such as refunds, vip, fraud. Queues and rules may require them."))
     tier = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(3)],
-        help_text="1 junior, 2 experienced, 3 senior. A queue may require a minimum tier.",
+        help_text=_("1 junior, 2 experienced, 3 senior. A queue may require a minimum tier."),
     )
     capacity = models.JSONField(
         default=default_capacity, blank=True,
-        help_text='Open items at once per channel, e.g. {"chat": 3, "messaging": 3, "email": 5, "voice": 1}.',
+        help_text=_('Open items at once per channel, e.g. {"chat": 3, "messaging": 3, "email": 5, "voice": 1}.'),
     )
     presence = models.CharField(max_length=16, choices=Presence.choices, default=Presence.OFFLINE)
     no_chats_on_call = models.BooleanField(
@@ -204,44 +207,44 @@ class AgentSlot(models.Model):
 class Queue(models.Model):
     key = models.CharField(
         max_length=100, unique=True,
-        help_text="What rules route to, e.g. chat.es or vip. Lower case, no spaces.",
+        help_text=_("What rules route to, e.g. chat.es or vip. Lower case, no spaces."),
     )
     name = models.CharField(max_length=100)
     priority = models.PositiveSmallIntegerField(
         default=50, validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="1-100; agents take work from higher-priority queues first.",
+        help_text=_("1-100; agents take work from higher-priority queues first."),
     )
     strategy = models.CharField(max_length=32, choices=Strategy.choices, default=Strategy.LONGEST_IDLE)
     target_wait_seconds = models.PositiveIntegerField(
         default=60, validators=[MinValueValidator(1)],
-        help_text="Service-level target: items should reach an agent within this wait.",
+        help_text=_("Service-level target: items should reach an agent within this wait."),
     )
-    required_skills = _skills_field("Every agent taking this queue's work holds these.")
-    optional_skills = _skills_field("Wanted at first; relaxed after the relax wait or at escalation.")
+    required_skills = _skills_field(_("Every agent taking this queue's work holds these."))
+    optional_skills = _skills_field(_("Wanted at first; relaxed after the relax wait or at escalation."))
     relax_optional_after_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Wait after which optional skills are no longer needed.",
+        null=True, blank=True, help_text=_("Wait after which optional skills are no longer needed."),
     )
     min_agent_tier = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(3)],
     )
     assign_directly = models.BooleanField(
-        default=False, help_text="Assign without an offer the agent must accept.",
+        default=False, help_text=_("Assign without an offer the agent must accept."),
     )
     offer_timeout_seconds = models.PositiveIntegerField(
         default=30, validators=[MinValueValidator(5), MaxValueValidator(600)],
     )
     escalate_at_percent = models.PositiveSmallIntegerField(
         default=80, validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Share of the target wait at which a waiting item is escalated.",
+        help_text=_("Share of the target wait at which a waiting item is escalated."),
     )
     escalation_priority_boost = models.PositiveSmallIntegerField(
-        default=10, help_text="Added to an item's priority when it is escalated.",
+        default=10, help_text=_("Added to an item's priority when it is escalated."),
     )
     overflow_queue = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="overflow_sources",
     )
     overflow_after_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Wait in this queue after which items move to the overflow queue.",
+        null=True, blank=True, help_text=_("Wait in this queue after which items move to the overflow queue."),
     )
     new_email_while_open = models.CharField(
         max_length=8, choices=WhileOpen.choices, default=WhileOpen.JOIN, db_default=WhileOpen.JOIN,
@@ -269,19 +272,19 @@ class RoutingRule(models.Model):
     """Ordered; the first active rule whose condition holds routes the item."""
 
     name = models.CharField(max_length=100)
-    position = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
+    position = models.PositiveIntegerField(default=100, help_text=_("Lower runs first."))
     is_active = models.BooleanField(default=True)
     condition = models.JSONField(
         default=dict, blank=True,
-        help_text='e.g. {"all": [{"attribute": "channel", "op": "eq", "value": "chat"}]}; '
-                  "an empty group matches everything.",
+        help_text=_('e.g. {"all": [{"attribute": "channel", "op": "eq", "value": "chat"}]}; '
+                    "an empty group matches everything."),
     )
     queue_key = models.CharField(
-        max_length=100, help_text="Queue to route to; may use attributes: chat.{language}.",
+        max_length=100, help_text=_("Queue to route to; may use attributes: chat.{language}."),
     )
-    priority = models.SmallIntegerField(null=True, blank=True, help_text="Empty keeps the item's own.")
-    required_skills = _skills_field("Needed on top of the queue's required skills.")
-    optional_skills = _skills_field("Wanted on top of the queue's optional skills.")
+    priority = models.SmallIntegerField(null=True, blank=True, help_text=_("Empty keeps the item's own."))
+    required_skills = _skills_field(_("Needed on top of the queue's required skills."))
+    optional_skills = _skills_field(_("Wanted on top of the queue's optional skills."))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -293,11 +296,11 @@ class RoutingRule(models.Model):
 
 
 class ItemState(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    OFFERED = "offered", "Offered"
-    ASSIGNED = "assigned", "Assigned"
-    COMPLETED = "completed", "Completed"
-    CANCELLED = "cancelled", "Cancelled"
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Offered")
+    ASSIGNED = "assigned", _("Assigned")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 OPEN_STATES = (ItemState.WAITING, ItemState.OFFERED, ItemState.ASSIGNED)
@@ -313,14 +316,14 @@ def held_at(now: datetime) -> Q:
 
 
 class WorkItem(models.Model):
-    conversation_id = models.BigIntegerField(help_text="The conversation this work is for.")
+    conversation_id = models.BigIntegerField(help_text=_("The conversation this work is for."))
     channel = models.CharField(max_length=16)
     attributes = models.JSONField(default=dict, blank=True)
     language = models.CharField(max_length=16)
     contact_kind = models.CharField(max_length=16)
     queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="items",
                               db_index=False)  # work_item_queue_enqueued leads with it
-    queue_priority = models.PositiveSmallIntegerField(help_text="The queue's, copied for the index.")
+    queue_priority = models.PositiveSmallIntegerField(help_text=_("The queue's, copied for the index."))
     priority = models.SmallIntegerField(default=0)
     required_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     optional_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
@@ -330,19 +333,19 @@ class WorkItem(models.Model):
     rule_required_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     rule_optional_skills = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     min_agent_tier = models.PositiveSmallIntegerField(default=1)
-    rule = models.CharField(max_length=100, blank=True, help_text="The rule that routed it.")
+    rule = models.CharField(max_length=100, blank=True, help_text=_("The rule that routed it."))
     state = models.CharField(max_length=16, choices=ItemState.choices, default=ItemState.WAITING)
     agent = models.ForeignKey(
         AgentProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="items",
     )
     declined_by = ArrayField(models.BigIntegerField(), default=list, blank=True,
-                             help_text="Agents who declined or let the offer time out.")
+                             help_text=_("Agents who declined or let the offer time out."))
     # When the last of them declined (or let it time out): they may have it again once
     # ROUTING_DECLINE_PAUSE_SECONDS have passed and nobody else took it. None: kept from
     # them until it escalates (an agent who transferred it away).
     declined_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField()
-    queued_at = models.DateTimeField(help_text="When it entered its current queue.")
+    queued_at = models.DateTimeField(help_text=_("When it entered its current queue."))
     offered_at = models.DateTimeField(null=True, blank=True)
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
@@ -477,15 +480,15 @@ class RuleCondition(models.Model):
 
     rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="conditions")
     group = models.PositiveSmallIntegerField(
-        default=1, help_text="Rows with the same group number: any one holds. Groups: every one holds.",
+        default=1, help_text=_("Rows with the same group number: any one holds. Groups: every one holds."),
     )
-    attribute = models.CharField(max_length=100, help_text="e.g. language, tier, custom.vip")
+    attribute = models.CharField(max_length=100, help_text=_("e.g. language, tier, custom.vip"))
     op = models.CharField(max_length=16, choices=[(op, op.replace("_", " ")) for op in OPERATORS])
     # Text as typed; `routing.rules.condition_value_parse` turns it into the JSON value.
     value = models.CharField(
         max_length=1000, blank=True,
-        help_text="Text, a number or JSON; a comma list or a JSON list for in / not in; "
-                  "true, false or empty for exists.",
+        help_text=_("Text, a number or JSON; a comma list or a JSON list for in / not in; "
+                  "true, false or empty for exists."),
     )
     position = models.PositiveSmallIntegerField(default=0)
 

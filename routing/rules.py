@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import gettext
+
 from routing import services
 from routing.models import Queue, RoutingRule
 from supportdesk.conditions import ConditionError, condition_errors, template_fields
@@ -138,16 +140,17 @@ def queue_key_errors(queue_key: str) -> list[str]:
         return [str(exc)]
     if not fields:
         if not Queue.objects.filter(key=queue_key).exists():
-            return [f"Missing queue {queue_key!r}: there is no queue with that key; create it first."]
+            return [gettext("Missing queue %(key)r: there is no queue with that key; create it first.")
+                    % {"key": queue_key}]
         return []
     unknown = sorted({name for name in fields if name not in KNOWN_ATTRIBUTES})
     if unknown:
-        return [f"Unknown attribute {', '.join(unknown)} in the queue key; use "
-                f"{', '.join(KNOWN_ATTRIBUTES)}."]
+        return [gettext("Unknown attribute %(unknown)s in the queue key; use %(known)s.")
+                % {"unknown": ", ".join(unknown), "known": ", ".join(KNOWN_ATTRIBUTES)}]
     # A placeholder stands for whatever text an item brings.
     pattern = "".join(re.escape(literal) + (".+" if name is not None else "")
                       for literal, name, _, _ in string.Formatter().parse(queue_key))
     if not any(re.fullmatch(pattern, key) for key in Queue.objects.values_list("key", flat=True)):
-        return [f"Missing queue: no queue's key fits the template {queue_key!r}; create at least one "
-                f"queue it can name first."]
+        return [gettext("Missing queue: no queue's key fits the template %(key)r; create at least one "
+                        "queue it can name first.") % {"key": queue_key}]
     return []

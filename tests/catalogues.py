@@ -50,16 +50,17 @@ def _marked(call: ast.Call) -> Key | None:
     return (texts[0], texts[1]) if name.startswith(("pgettext", "npgettext")) else (None, texts[0])
 
 
-def python_strings(paths: Iterable[Path]) -> dict[Key, str]:
+def python_strings(paths: Iterable[Path], *, help_texts: bool = False) -> dict[Key, str]:
     """The marked strings of these modules -> where the first is. An API's help texts
-    (help_text=) stay in English, as the schema is, so they are left out."""
+    (help_text=) stay in English, as the schema is, so they are left out, unless asked for
+    (a model's or a form's, which the admin shows)."""
     found: dict[Key, str] = {}
     for path in sorted(paths):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        help_texts = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.keyword)
-                      and node.arg == "help_text"}
+        help_texts_left_out = set() if help_texts else {
+            id(node.value) for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "help_text"}
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and id(node) not in help_texts and (key := _marked(node)):
+            if isinstance(node, ast.Call) and id(node) not in help_texts_left_out and (key := _marked(node)):
                 found.setdefault(key, f"{path.relative_to(settings.BASE_DIR)}:{node.lineno}")
     return found
 
@@ -108,6 +109,29 @@ def missing_from(marked: dict[Key, str], catalogues: list[Catalog]) -> dict[str,
         if not message or message.fuzzy or not all(strings):
             missing[msgid] = where
     return missing
+
+
+def english_served(marked: dict[Key, str], catalogues: list[Catalog], language: str) -> dict[str, str]:
+    """where -> msgid, for each marked string a catalogue translates that gettext serves in
+    English all the same (a stale .mo). Another app earlier in INSTALLED_APPS answering with
+    other words of `language` (the admin's, auth's) is fine: it is not English."""
+    english = {}
+    with translation.override(language):
+        for (context, msgid), where in marked.items():
+            ours = next((found for catalogue in catalogues
+                         if (found := catalogue.get(msgid, context=context)) is not None), None)
+            if ours is None:
+                continue
+            if isinstance(ours.id, tuple):
+                got = (translation.npgettext(context, *ours.id, 2) if context
+                       else translation.ngettext(*ours.id, 2))
+                wanted, original = ours.string[-1], ours.id[1]
+            else:
+                got = translation.pgettext(context, msgid) if context else translation.gettext(msgid)
+                wanted, original = ours.string, msgid
+            if got != wanted and got == original:
+                english[where] = msgid
+    return english
 
 
 def placeholders_changed(catalogue: Catalog) -> dict[str, object]:
@@ -208,6 +232,8 @@ def untranslated_text(source: str) -> list[str]:
                 inside = "endblocktranslate" if name == "blocktranslate" else "endblocktrans"
             elif name == "comment":
                 inside = "endcomment"
+            elif name == "block" and token.contents.split()[1:2] in (["bodyclass"], ["coltype"]):
+                inside = "endblock"  # the admin's blocks that fill a class attribute: class names, no words
             parts.append("\0")
         elif token.token_type == TokenType.TEXT and not inside:
             parts.append(token.contents)

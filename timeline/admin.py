@@ -13,6 +13,8 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from supportdesk.actors import user_actor
 from supportdesk.admin import BigTableAdmin, ReadOnlyAdminMixin, pretty_json
@@ -32,7 +34,7 @@ class ContactAdmin(BigTableAdmin):
     list_filter = ("kind", "tier", "courier_status", "vehicle")
     # The id must match exactly (the index serves it); names, emails and phones match a part.
     search_fields = ("external_id__exact", "name", "email", "phone", "store_name")
-    search_help_text = "Exact external id, or part of a name, email, phone or store name."
+    search_help_text = _("Exact external id, or part of a name, email, phone or store name.")
     raw_id_fields = ("current_order",)
     readonly_fields = (
         "lifetime_order_value", "order_count", "field_versions", "created_at", "updated_at",
@@ -40,11 +42,11 @@ class ContactAdmin(BigTableAdmin):
     fieldsets = (
         (None, {"fields": ("kind", "external_id", "name", "email", "phone",
                            "preferred_language", "country", "tags", "attributes")}),
-        ("Customer", {"fields": ("tier", "credit_balance", "lifetime_order_value",
+        (_("Customer"), {"fields": ("tier", "credit_balance", "lifetime_order_value",
                                  "order_count")}),
-        ("Courier", {"fields": ("vehicle", "courier_status", "current_order")}),
-        ("Partner", {"fields": ("store_name", "store_category")}),
-        ("Record", {"classes": ("collapse",),
+        (_("Courier"), {"fields": ("vehicle", "courier_status", "current_order")}),
+        (_("Partner"), {"fields": ("store_name", "store_category")}),
+        (_("Record"), {"classes": ("collapse",),
                     "fields": ("field_versions", "created_at", "updated_at")}),
     )
 
@@ -82,16 +84,16 @@ class OrderAdmin(BigTableAdmin):
     list_select_related = ("customer", "partner")
     list_filter = ("status", "is_delayed")
     search_fields = ("external_id__exact", "customer__external_id__exact")
-    search_help_text = "Exact order id or customer external id."
+    search_help_text = _("Exact order id or customer external id.")
     autocomplete_fields = ("customer", "courier", "partner")
     readonly_fields = ("field_versions", "created_at", "updated_at")
     inlines = (OrderStatusChangeInline,)
     fieldsets = (
         (None, {"fields": ("external_id", "status", "customer", "courier", "partner")}),
-        ("Amount", {"fields": ("total", "currency", "items")}),
-        ("Times", {"fields": ("placed_at", "promised_at", "delivered_at", "cancelled_at")}),
-        ("Delay", {"fields": ("is_delayed", "delay_minutes", "delay_reason")}),
-        ("Record", {"classes": ("collapse",),
+        (_("Amount"), {"fields": ("total", "currency", "items")}),
+        (_("Times"), {"fields": ("placed_at", "promised_at", "delivered_at", "cancelled_at")}),
+        (_("Delay"), {"fields": ("is_delayed", "delay_minutes", "delay_reason")}),
+        (_("Record"), {"classes": ("collapse",),
                     "fields": ("field_versions", "created_at", "updated_at")}),
     )
 
@@ -116,7 +118,7 @@ class OrderAdmin(BigTableAdmin):
 class EventKindFilter(admin.SimpleListFilter):
     """The known kinds, without a SELECT DISTINCT over the whole table."""
 
-    title = "kind"
+    title = _("kind")
     parameter_name = "kind"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
@@ -128,18 +130,21 @@ class EventKindFilter(admin.SimpleListFilter):
 
 
 class SubjectTypeFilter(admin.SimpleListFilter):
-    title = "subject"
+    title = _("subject")
     parameter_name = "subject_type"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [("contact", "Contact"), ("order", "Order"), ("conversation", "Conversation")]
+        # A context: Django's admin has "Order" too, as in sorting.
+        return [("contact", pgettext_lazy("subject type", "Contact")),
+                ("order", pgettext_lazy("subject type", "Order")),
+                ("conversation", pgettext_lazy("subject type", "Conversation"))]
 
     def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
         return queryset.filter(subject_type=self.value()) if self.value() else queryset
 
 
 class ContactKindFilter(admin.SimpleListFilter):
-    title = "contact kind"
+    title = _("contact kind")
     parameter_name = "contact_kind"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
@@ -157,12 +162,12 @@ class TimelineEventAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     list_select_related = ("contact",)
     list_filter = (EventKindFilter, SubjectTypeFilter, ContactKindFilter)
     search_fields = ("contact__external_id__exact",)
-    search_help_text = "Exact external id of the contact."
+    search_help_text = _("Exact external id of the contact.")
     # Newest first by id: the primary key index serves it on any table size.
     fields = ("contact", "kind", "occurred_at", "actor", "subject_type", "subject_id",
               "payload_pretty", "created_at")
     readonly_fields = fields
 
-    @admin.display(description="payload")
+    @admin.display(description=_("payload"))
     def payload_pretty(self, obj: TimelineEvent) -> str:
         return pretty_json(obj.payload)

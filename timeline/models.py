@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # A phone number's digits, whatever else it was written with ("+34 600 11 12 22" -> "34600111222").
 PHONE_DIGITS = models.Func(models.F("phone"), models.Value("[^0-9]"), models.Value(""), models.Value("g"),
@@ -48,19 +49,19 @@ class CourierStatus(models.TextChoices):
 
 class Contact(models.Model):
     kind = models.CharField(max_length=16, choices=ContactKind.choices)
-    external_id = models.CharField(max_length=128, help_text="The id the OMS knows them by.")
+    external_id = models.CharField(max_length=128, help_text=_("The id the OMS knows them by."))
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
-    preferred_language = models.CharField(max_length=16, blank=True, help_text="BCP 47, e.g. es")
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    preferred_language = models.CharField(max_length=16, blank=True, help_text=_("BCP 47, e.g. es"))
+    country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"))
     attributes = models.JSONField(default=dict, blank=True)
     tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
 
     # Customers
     lifetime_order_value = models.DecimalField(
         max_digits=14, decimal_places=2, default=Decimal("0.00"),
-        help_text="Sum of the totals of the customer's orders that were not cancelled.",
+        help_text=_("Sum of the totals of the customer's orders that were not cancelled."),
     )
     order_count = models.PositiveIntegerField(default=0)
     credit_balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
@@ -129,7 +130,7 @@ class Contact(models.Model):
 
 
 class OrderStatus(models.TextChoices):
-    CREATED = "created", _("Created")
+    CREATED = "created", pgettext_lazy("order status", "Created")  # the reports' "Created" is a date
     ACCEPTED = "accepted", _("Accepted")
     PREPARING = "preparing", _("Preparing")
     READY = "ready", _("Ready for pick-up")
@@ -224,10 +225,10 @@ class TimelineEvent(models.Model):
     occurred_at = models.DateTimeField()
     kind = models.CharField(max_length=48)
     actor = models.CharField(
-        max_length=64, blank=True, help_text='Who did it: "oms", "system", "user:<id>", ...'
+        max_length=64, blank=True, help_text=_('Who did it: "oms", "system", "user:<id>", ...')
     )
     payload = models.JSONField(default=dict, blank=True)
-    subject_type = models.CharField(max_length=32, blank=True, help_text="order, conversation, ...")
+    subject_type = models.CharField(max_length=32, blank=True, help_text=_("order, conversation, ..."))
     subject_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,11 +1,13 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WorkflowsConfig(AppConfig):
     name = "workflows"
-    verbose_name = "Workflows"
+    verbose_name = _("Workflows")
 
     def ready(self) -> None:
+        from supportdesk.model_names import model_names_translate
         from workflows.actions import actions_register
         from workflows.outreach import admin as outreach_admin  # noqa: F401  (registers it)
         from workflows.segments import admin as segments_admin  # noqa: F401  (registers it)
@@ -13,6 +15,7 @@ class WorkflowsConfig(AppConfig):
         from workflows.services.triggers import triggers_register
         from workflows.surveys import surveys_ready
 
+        model_names_translate(self)
         actions_register()
         triggers_register()
         surveys_ready()

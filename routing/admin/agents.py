@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db import models
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from routing import services
 from routing.admin.mixins import GuardedDeleteMixin, RoutingAuditMixin, names
@@ -17,6 +18,7 @@ from routing.audit import audit_record, routing_snapshot
 from routing.forms import AgentProfileForm
 from routing.models import (
     CHANNELS,
+    CONTACT_KIND_NAMES,
     CONTACT_KINDS,
     HELD_STATES,
     AgentProfile,
@@ -26,7 +28,7 @@ from routing.models import (
 class LanguageFilter(admin.SimpleListFilter):
     """Agents who speak a language (anywhere in their list, not only natively)."""
 
-    title = "language"
+    title = _("language")
     parameter_name = "language"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
@@ -41,11 +43,11 @@ class LanguageFilter(admin.SimpleListFilter):
 
 
 class ContactKindFilter(admin.SimpleListFilter):
-    title = "contact kind"
+    title = _("contact kind")
     parameter_name = "contact_kind"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
-        return [(kind, kind.capitalize()) for kind in CONTACT_KINDS]
+        return [(kind, CONTACT_KIND_NAMES[kind]) for kind in CONTACT_KINDS]
 
     def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
         if self.value():
@@ -69,33 +71,33 @@ class AgentProfileAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin)
     fieldsets = (
         (None, {"fields": ("user", "languages", "contact_kinds", "skills", "tier", "capacity",
                            "no_chats_on_call")}),
-        ("Now (set by the agent's desk and the router)", {
+        (_("Now (set by the agent's desk and the router)"), {
             "fields": ("presence", "presence_since", "last_heartbeat_at", "last_assigned_at", "missed_offers"),
         }),
-        ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
+        (_("Record"), {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
 
-    @admin.display(description="name", ordering="user__first_name")
+    @admin.display(description=_("name"), ordering="user__first_name")
     def full_name(self, obj: AgentProfile) -> str:
         return obj.user.get_full_name()
 
-    @admin.display(description="languages")
+    @admin.display(description=_("languages"))
     def languages_list(self, obj: AgentProfile) -> str:
         return names(obj.languages)
 
-    @admin.display(description="contact kinds")
+    @admin.display(description=_("contact kinds"))
     def contact_kinds_list(self, obj: AgentProfile) -> str:
         return names(obj.contact_kinds)
 
-    @admin.display(description="skills")
+    @admin.display(description=_("skills"))
     def skills_list(self, obj: AgentProfile) -> str:
         return names(obj.skills)
 
-    @admin.display(description="capacity")
+    @admin.display(description=_("capacity"))
     def capacity_summary(self, obj: AgentProfile) -> str:
         return ", ".join(f"{channel} {obj.capacity_for(channel)}" for channel in CHANNELS)
 
-    @admin.display(description="active", boolean=True, ordering="user__is_active")
+    @admin.display(description=_("active"), boolean=True, ordering="user__is_active")
     def is_active(self, obj: AgentProfile) -> bool:
         return obj.user.is_active
 
@@ -117,7 +119,7 @@ class AgentProfileInline(admin.StackedInline):
     readonly_fields = ("presence", "last_assigned_at")
     can_delete = False
     max_num = 1
-    verbose_name_plural = "agent profile"
+    verbose_name_plural = _("agent profile")
 
 
 User = get_user_model()

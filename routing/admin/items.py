@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from routing.models import (
     CHANNELS,
@@ -22,7 +23,7 @@ from supportdesk.ids import id_from_text
 
 
 class ChannelFilter(admin.SimpleListFilter):
-    title = "channel"
+    title = _("channel")
     parameter_name = "channel"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
@@ -57,7 +58,7 @@ class WorkItemEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> models.QuerySet:
         return super().get_queryset(request).select_related("agent__user", "queue")
 
-    @admin.display(description="detail")
+    @admin.display(description=_("detail"))
     def detail_json(self, obj: WorkItemEvent) -> str:
         return pretty_json(obj.detail) if obj.detail else ""
 
@@ -69,14 +70,14 @@ class WorkItemAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     list_select_related = ("queue", "agent__user")
     list_filter = ("state", ChannelFilter, "queue")
     search_fields = ("conversation_id__exact",)
-    search_help_text = "Exact conversation id."
+    search_help_text = _("Exact conversation id.")
     inlines = (WorkItemEventInline,)
     fieldsets = (
         (None, {"fields": ("conversation_id", "channel", "language", "contact_kind", "queue", "state", "agent",
                            "rule", "priority", "queue_priority", "attributes_json")}),
-        ("Skills", {"fields": ("required_skills", "optional_skills", "optional_relaxed", "min_agent_tier",
+        (_("Skills"), {"fields": ("required_skills", "optional_skills", "optional_relaxed", "min_agent_tier",
                                "declined_by")}),
-        ("Times", {"fields": ("enqueued_at", "queued_at", "offered_at", "offer_expires_at", "assigned_at",
+        (_("Times"), {"fields": ("enqueued_at", "queued_at", "offered_at", "offer_expires_at", "assigned_at",
                               "completed_at", "escalated_at", "sla_breached_at", "waited")}),
     )
 
@@ -90,19 +91,19 @@ class WorkItemAdmin(ReadOnlyAdminMixin, BigTableAdmin):
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.display(description="agent", ordering="agent__user__username")
+    @admin.display(description=_("agent"), ordering="agent__user__username")
     def agent_name(self, obj: WorkItem) -> str:
         return obj.agent.user.get_username() if obj.agent_id else ""
 
-    @admin.display(description="waited")
+    @admin.display(description=_("waited"))
     def waited(self, obj: WorkItem) -> str:
         return _duration(item_waited(obj, now=timezone.now()))
 
-    @admin.display(description="breached", boolean=True, ordering="sla_breached_at")
+    @admin.display(description=_("breached"), boolean=True, ordering="sla_breached_at")
     def breached(self, obj: WorkItem) -> bool:
         return obj.sla_breached_at is not None
 
-    @admin.display(description="attributes")
+    @admin.display(description=_("attributes"))
     def attributes_json(self, obj: WorkItem) -> str:
         return pretty_json(obj.attributes)
 
@@ -112,7 +113,7 @@ class WorkItemEventAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     list_display = ("id", "at", "kind", "item_link", "agent_name", "queue")
     list_select_related = ("queue", "agent__user")
     search_fields = ("item__id__exact",)
-    search_help_text = "Exact work item id."
+    search_help_text = _("Exact work item id.")
     fields = ("item", "kind", "at", "agent", "queue", "detail_json")
     readonly_fields = fields
 
@@ -122,15 +123,15 @@ class WorkItemEventAdmin(ReadOnlyAdminMixin, BigTableAdmin):
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
-    @admin.display(description="item", ordering="item_id")
+    @admin.display(description=_("item"), ordering="item_id")
     def item_link(self, obj: WorkItemEvent) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:routing_workitem_change", args=[obj.item_id]),
                            obj.item_id)
 
-    @admin.display(description="agent")
+    @admin.display(description=_("agent"))
     def agent_name(self, obj: WorkItemEvent) -> str:
         return obj.agent.user.get_username() if obj.agent_id else ""
 
-    @admin.display(description="detail")
+    @admin.display(description=_("detail"))
     def detail_json(self, obj: WorkItemEvent) -> str:
         return pretty_json(obj.detail) if obj.detail else ""

@@ -26,15 +26,15 @@ class QueueAdmin(GuardedDeleteMixin, RoutingAuditMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("key", "name", "priority", "strategy", "is_active")}),
-        ("Service level", {"fields": ("target_wait_seconds", "escalate_at_percent",
+        (_("Service level"), {"fields": ("target_wait_seconds", "escalate_at_percent",
                                       "escalation_priority_boost", "overflow_queue",
                                       "overflow_after_seconds")}),
         (_("Business hours"), {"fields": ("business_hours",)}),
-        ("Agents", {"fields": ("required_skills", "optional_skills", "relax_optional_after_seconds",
+        (_("Agents"), {"fields": ("required_skills", "optional_skills", "relax_optional_after_seconds",
                                "min_agent_tier")}),
-        ("Offers", {"fields": ("assign_directly", "offer_timeout_seconds")}),
+        (_("Offers"), {"fields": ("assign_directly", "offer_timeout_seconds")}),
         (_("Email"), {"fields": ("new_email_while_open",)}),
-        ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
+        (_("Record"), {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
 
     def routing_save(self, request: HttpRequest, obj: Queue, *, form: ModelForm,

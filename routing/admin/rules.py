@@ -17,6 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from routing import services
 from routing.admin.mixins import RoutingAuditMixin, names
@@ -41,8 +43,8 @@ class RuleConditionInline(admin.TabularInline):
     form = RuleConditionForm
     formset = RuleConditionFormSet
     fields = ("group", "attribute", "op", "value", "position")
-    verbose_name = "condition"
-    verbose_name_plural = ("conditions: rows with the same group number, any one holds; every group holds; "
+    verbose_name = _("condition")
+    verbose_name_plural = _("conditions: rows with the same group number, any one holds; every group holds; "
                            "no rows match everything")
 
     def get_extra(self, request: HttpRequest, obj: RoutingRule | None = None, **kwargs: Any) -> int:
@@ -67,33 +69,32 @@ class RoutingRuleAdmin(RoutingAuditMixin, admin.ModelAdmin):
     readonly_fields = ("assembled_condition", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "position", "is_active")}),
-        ("Route to", {"fields": ("queue_key", "priority", "required_skills", "optional_skills")}),
-        ("Condition", {"fields": ("assembled_condition",)}),
-        ("Record", {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
+        (_("Route to"), {"fields": ("queue_key", "priority", "required_skills", "optional_skills")}),
+        (_("Condition"), {"fields": ("assembled_condition",)}),
+        (_("Record"), {"classes": ("collapse",), "fields": ("created_at", "updated_at")}),
     )
 
-    @admin.display(description="condition")
+    @admin.display(description=_("condition"))
     def condition_summary(self, obj: RoutingRule) -> str:
         return condition_text(obj.condition)
 
-    @admin.display(description="skills")
+    @admin.display(description=_("skills"))
     def skills_summary(self, obj: RoutingRule) -> str:
         optional = [f"{skill}?" for skill in obj.optional_skills]
         return names([*obj.required_skills, *optional])
 
-    @admin.display(description="condition the router reads")
+    @admin.display(description=_("condition the router reads"))
     def assembled_condition(self, obj: RoutingRule) -> str:
         if obj.pk is None:
-            return "Assembled from the rows below when saved."
+            return gettext("Assembled from the rows below when saved.")
         rows = [ConditionRow(group=row.group, attribute=row.attribute, op=row.op, value=row.value)
                 for row in obj.conditions.all()]
         shown = format_html("<p>{}</p>{}", condition_text(obj.condition), pretty_json(obj.condition))
         if condition_assemble(rows) != (obj.condition or {"all": []}):
             # Written elsewhere (the API, a script): saving keeps it unless the rows change.
-            return format_html(
-                "{}<p class=\"errornote\">This condition was not made from the rows below. Saving keeps it "
-                "as long as the rows stay as they are; add, change or delete a row and the rows replace "
-                "it.</p>", shown)
+            return format_html('{}<p class="errornote">{}</p>', shown, gettext(
+                "This condition was not made from the rows below. Saving keeps it as long as the rows stay "
+                "as they are; add, change or delete a row and the rows replace it."))
         return shown
 
     def routing_save(self, request: HttpRequest, obj: RoutingRule, *, form: ModelForm,
@@ -126,7 +127,7 @@ class RoutingRuleAdmin(RoutingAuditMixin, admin.ModelAdmin):
             except DomainError as exc:
                 form.add_error(None, str(exc))
         context = {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "title": "Routing dry run",
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": gettext("Routing dry run"),
             "form": form, "result": result,
         }
         return TemplateResponse(request, "admin/routing/routingrule/dry_run.html", context)
@@ -144,13 +145,14 @@ def routing_attribute_names() -> list[str]:
 def condition_text(condition: dict) -> str:
     """A rule's condition in one line: (a or b) and c."""
     if not condition:
-        return "everything"
+        return gettext("everything")
     if "all" in condition or "any" in condition:
-        word = " and " if "all" in condition else " or "
+        and_word, or_word = f" {gettext('and')} ", f" {gettext('or')} "
+        word = and_word if "all" in condition else or_word
         parts = [condition_text(part) for part in condition.get("all", condition.get("any", []))]
         if not parts:
-            return "everything" if "all" in condition else "nothing"
-        return word.join(f"({part})" if len(parts) > 1 and (" and " in part or " or " in part) else part
+            return gettext("everything") if "all" in condition else gettext("nothing")
+        return word.join(f"({part})" if len(parts) > 1 and (and_word in part or or_word in part) else part
                          for part in parts)
     value = condition.get("value", "")
     shown = ", ".join(map(_value_text, value)) if isinstance(value, list) else _value_text(value)

@@ -19,6 +19,7 @@ from django.utils import translation
 from conversations.workspace import workspace_labels
 from tests.catalogues import (
     app_catalogues,
+    english_served,
     missing_from,
     placeholders_changed,
     python_strings,
@@ -63,21 +64,7 @@ def test_every_desk_string_has_its_spanish():
 def test_django_serves_the_desks_spanish():
     """Each desk string comes out of gettext in Spanish: ours, or (where an app earlier in
     INSTALLED_APPS, such as the admin, has the same words) theirs, never the English."""
-    catalogues = app_catalogues("es")
-    english = {}
-    with translation.override("es"):
-        for (context, msgid), where in _marked().items():
-            ours = next(found for catalogue in catalogues if (found := catalogue.get(msgid, context=context)))
-            if isinstance(ours.id, tuple):
-                got = translation.npgettext(context, *ours.id, 2) if context else translation.ngettext(*ours.id, 2)
-                wanted, original = ours.string[-1], ours.id[1]
-            else:
-                got = translation.pgettext(context, msgid) if context else translation.gettext(msgid)
-                wanted, original = ours.string, msgid
-            if got != wanted and got == original:
-                english[where] = msgid
-
-    assert english == {}
+    assert english_served(_marked(), app_catalogues("es"), "es") == {}
 
 
 def test_the_spanish_keeps_the_placeholders():

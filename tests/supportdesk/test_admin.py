@@ -6,10 +6,12 @@ import hashlib
 import hmac
 from datetime import timedelta
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.test import Client, RequestFactory
@@ -26,6 +28,7 @@ from routing.models import RoutingRule
 from supportdesk import demo
 from supportdesk.demo import demo_chat_ensure
 from tests.factories import AgentFactory, ContactFactory, CourierFactory, PartnerFactory
+from tests.supportdesk.test_admin_locale import ADMIN_APPS
 from timeline import services as timeline_services
 from timeline.events import EventKind
 from timeline.models import Contact, Order, OrderStatus, OrderStatusChange, TimelineEvent
@@ -175,6 +178,84 @@ def test_every_admin_page_opens(admin_client, admin_user, one_of_each, model):
     obj = model._default_manager.order_by("pk").first()
     assert obj is not None, f"the fixture makes no {model._meta.label}"
     assert admin_client.get(_url(model, "change", obj.pk)).status_code == 200
+
+
+class _PageLabels(HTMLParser):
+    """The words an admin page labels things with: its title and headings (fieldsets, inlines,
+    filters), column headers, form labels, help texts, the actions' menu and the object tools;
+    not the rows' data."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: set[str] = set()
+        self._open: list[tuple[str, bool]] = []  # (tag, whether its text is a label)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        attributes = dict(attrs)
+        classes = (attributes.get("class") or "").split()
+        inherited = self._open[-1][1] if self._open else False
+        parents = {name for name, _label in self._open}
+        if "inline_label" in classes or tag in ("td", "textarea", "pre"):
+            labelling = False  # an inline row's object, a cell, a value: data
+        else:
+            labelling = (inherited or tag in ("h1", "h2", "h3", "label") or "help" in classes
+                         or (tag == "th" and "thead" in parents) or "object-tools" in classes
+                         or (tag == "select" and attributes.get("name") == "action"))
+        self._open.append((tag, labelling))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._open:
+            if self._open.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[-1][1] and (text := data.strip()) and any(char.isalpha() for char in text):
+            self.found.add(text)
+
+
+# Labels the same in Spanish: a code (ID, SLA, HTML), a loanword the desk's Spanish keeps.
+SAME_IN_SPANISH = {"ID", "ID:", "Id", "#", "Slug:", "Slug", "Html:", "Html", "Total:", "Total", "Error:", "Error",
+                   "Macro:", "Macro", "Normal", "Variables: {{ contact.name }}"}
+
+
+def _page_labels(client, url: str, language: str) -> set[str]:
+    if language == "en":
+        client.cookies.pop(settings.DESK_LANGUAGE_COOKIE, None)
+    else:
+        client.cookies[settings.DESK_LANGUAGE_COOKIE] = language
+    response = client.get(url)
+    assert response.status_code == 200, url
+    parser = _PageLabels()
+    parser.feed(response.content.decode())
+    return parser.found
+
+
+@pytest.mark.parametrize("model", [model for model in REGISTERED if model._meta.app_label in ADMIN_APPS
+                                   or model is get_user_model()], ids=lambda model: model._meta.label)
+def test_every_admin_page_of_the_desk_is_spanish_for_a_spanish_supervisor(admin_client, admin_user, one_of_each,
+                                                                          model):
+    """The list, the add form and an object's page, in English and then with the desk's language
+    set to Spanish: no label the English page shows is left as it was (issue 15)."""
+    request = RequestFactory().get("/")
+    request.user = admin_user
+    obj = model._default_manager.order_by("pk").first()
+    urls = [_url(model, "changelist"), _url(model, "change", obj.pk)]
+    if admin.site._registry[model].has_add_permission(request):
+        urls.append(_url(model, "add"))
+
+    english_left = {}
+    for url in urls:
+        english = _page_labels(admin_client, url, "en")
+        spanish = _page_labels(admin_client, url, "es")
+        # The object's page is titled with the object (a ContactReason's label, a message's number).
+        if left := sorted((english & spanish) - SAME_IN_SPANISH - {str(obj)}):
+            english_left[url] = left
+
+    assert english_left == {}
 
 
 def test_changelists_do_not_query_per_row(admin_client):

@@ -90,7 +90,8 @@ NOT_FROM_A_VISITOR = {
 KEYWORDS = {"gettext": None, "gettext_lazy": None, "_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
             "gettext_noop": None}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
-CATALOGUE_APPS = ("conversations", "workflows", "integrations", "helpcenter", "reports")
+CATALOGUE_APPS = ("supportdesk", "timeline", "routing", "conversations", "workflows", "integrations", "helpcenter",
+                  "reports")
 
 
 def _python_messages(source: str) -> set[str]:

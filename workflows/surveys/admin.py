@@ -28,10 +28,14 @@ class SurveySettingAdmin(SupervisorOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Survey)
 class SurveyAdmin(SupervisorReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "conversation_id", "contact", "channel", "queue_key", "state", "score", "due_at",
+    list_display = ("id", "conversation_number", "contact", "channel", "queue_key", "state", "score", "due_at",
                     "sent_at", "rated_at")
     list_filter = ("state", "channel", "score")
     search_fields = ("=conversation__id", "=contact__external_id", "queue_key")
     list_select_related = ("contact",)
     show_full_result_count = False
     readonly_fields = [field.name for field in Survey._meta.fields]
+
+    @admin.display(description=_("conversation"), ordering="conversation_id")
+    def conversation_number(self, obj: Survey) -> int:
+        return obj.conversation_id

@@ -85,13 +85,14 @@ class Survey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     due_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
-    sent_reference = models.CharField(max_length=255, blank=True, help_text="The channel's id for what was sent.")
+    sent_reference = models.CharField(max_length=255, blank=True,
+                                      help_text=_("The channel's id for what was sent."))
     error = models.TextField(blank=True)
     score = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(SCORE_MIN), MaxValueValidator(SCORE_MAX)])
     comment = models.TextField(blank=True)
-    rated_at = models.DateTimeField(null=True, blank=True, help_text="When it was first answered.")
-    changed_at = models.DateTimeField(null=True, blank=True, help_text="When the answer last changed.")
+    rated_at = models.DateTimeField(null=True, blank=True, help_text=_("When it was first answered."))
+    changed_at = models.DateTimeField(null=True, blank=True, help_text=_("When the answer last changed."))
 
     class Meta:
         constraints = [
