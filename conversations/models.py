@@ -1,4 +1,9 @@
-"""Conversations with contacts across channels, and their messages."""
+"""Conversations with contacts across channels, and their messages.
+
+One module, as Django finds an app's models (over 500 lines: the conversation, its messages and
+what hangs off them, calls, the widget's visitors, self-service sessions and the suggested
+replies' trained models are each a few dozen lines of fields and indexes, with no behaviour; the
+behaviour lives in services/, selectors.py, deflection.py and suggestions/, one module a use case)."""
 
 from __future__ import annotations
 
